@@ -1,0 +1,54 @@
+"""Gateway wiring: Strawberry at ``/graphql`` (GraphiQL, graphql-transport-ws) on port 8080."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway.context import GatewayState, get_context
+from gateway.progress_relay import ProgressRelay
+from gateway.service_clients import ServiceClients
+from schema.schema import build_schema
+from services.common.app import create_app
+from services.common.resources import Resources
+from services.common.runner import ServiceSpec
+from services.common.settings import ServiceName
+
+
+def create_gateway_app(resources: Resources) -> FastAPI:
+    settings = resources.settings
+    state = GatewayState(
+        settings=settings,
+        temporal=resources.temporal,
+        services=ServiceClients(settings),
+        relay=ProgressRelay(
+            resources.temporal, resources.redis, resources.keys, settings.progress_poll_seconds
+        ),
+    )
+    graphql = GraphQLRouter(
+        build_schema(mask_errors=settings.is_production),
+        context_getter=get_context,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        graphql_ide="graphiql",
+    )
+    app = create_app(resources, title="ADX GraphQL gateway", routers=[])
+    app.state.gateway = state
+    app.include_router(graphql, prefix="/graphql")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.relay.aclose()
+        await state.services.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+SPEC = ServiceSpec(
+    name=ServiceName.gateway, title="ADX GraphQL gateway", app_factory=create_gateway_app
+)

@@ -1,0 +1,77 @@
+"""Pooled HTTP clients to the services, each behind a small circuit breaker."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.common.settings import ServiceName, Settings
+
+
+class ServiceUnavailable(Exception):
+    """A backend is down or its circuit is open; the gateway reports it without a stack trace."""
+
+    def __init__(self, service: ServiceName, reason: str) -> None:
+        super().__init__(f"{service.value} service unavailable: {reason}")
+        self.service = service
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failures; lets one trial call through after ``cooldown``."""
+
+    threshold: int = 5
+    cooldown: float = 10.0
+    failures: int = 0
+    opened_at: float | None = field(default=None)
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return time.monotonic() - self.opened_at >= self.cooldown
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+
+class ServiceClient:
+    def __init__(self, service: ServiceName, base_url: str) -> None:
+        self.service = service
+        self.breaker = CircuitBreaker()
+        self.http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(5.0, connect=2.0),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        if not self.breaker.allow():
+            raise ServiceUnavailable(self.service, "circuit open")
+        try:
+            response = await self.http.get(path, params=params or None)
+        except httpx.HTTPError as error:
+            self.breaker.record(ok=False)
+            raise ServiceUnavailable(self.service, type(error).__name__) from error
+        self.breaker.record(ok=response.status_code < 500)
+        if response.status_code >= 500:
+            raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
+        return response
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class ServiceClients:
+    def __init__(self, settings: Settings) -> None:
+        self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
+
+    async def aclose(self) -> None:
+        await self.user.aclose()

@@ -1,0 +1,1 @@
+"""The GraphQL schema: types, inputs and the root Query / Mutation / Subscription."""

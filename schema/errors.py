@@ -1,0 +1,22 @@
+"""GraphQL errors meant for clients; everything else is masked in production."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+class UserFacingError(GraphQLError):
+    """An error whose message is safe to show; ``code`` goes into ``extensions.code``."""
+
+    def __init__(self, message: str, code: str = BAD_USER_INPUT) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+def is_user_facing(error: GraphQLError) -> bool:
+    original = error.original_error
+    # Validation and parse errors have no original error and are always safe to show.
+    return original is None or isinstance(original, UserFacingError)

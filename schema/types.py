@@ -1,0 +1,66 @@
+"""GraphQL object and input types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+
+@strawberry.enum(description="Lifecycle state of a workflow run.")
+class WorkflowStatus(Enum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    TERMINATED = "TERMINATED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+@strawberry.type(description="Where a workflow is, as reported by its `progress` query.")
+class WorkflowProgress:
+    step: int
+    total: int
+    label: str
+    percent: int
+    state: str
+
+
+@strawberry.type(description="A workflow started by a mutation; follow it with `workflowProgress`.")
+class WorkflowRun:
+    id: strawberry.ID
+    type: str
+    status: WorkflowStatus
+    progress: WorkflowProgress | None
+    result: JSON | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_state(cls, state: Any) -> WorkflowRun:
+        """Build from a relay ``RunState``."""
+        return cls(
+            id=strawberry.ID(state.id),
+            type=state.type,
+            status=WorkflowStatus(state.status),
+            progress=WorkflowProgress(**state.progress) if state.progress else None,
+            result=state.result,
+            error=state.error,
+        )
+
+
+@strawberry.type(description="A user's profile (owned by the user service).")
+class User:
+    id: strawberry.ID
+    email: str
+    display_name: str
+    created_at: datetime
+
+
+@strawberry.input(description="Start a sign-up.")
+class SignUpInput:
+    email: str
+    password: str = strawberry.field(description="8-128 characters; 15 or more recommended.")
+    display_name: str

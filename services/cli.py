@@ -1,0 +1,66 @@
+"""The ``adx`` command: ``migrate``, ``temporal setup``, ``dev``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from services.common.logging import configure_logging
+from services.common.settings import load_settings
+
+NAMESPACES = ("adx-development", "adx-staging", "adx-production")
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from storage.migrate import migrate
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    asyncio.run(migrate(settings))
+    return 0
+
+
+def _temporal_setup(args: argparse.Namespace) -> int:
+    from services.common.namespaces import register_namespaces
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    created = asyncio.run(
+        register_namespaces(settings, args.namespace or NAMESPACES, args.retention_days)
+    )
+    for name, was_created in created.items():
+        print(f"{name}: {'registered' if was_created else 'already registered'}")
+    return 0
+
+
+def _dev(_: argparse.Namespace) -> int:
+    from services.devstack.launcher import run_dev
+
+    return run_dev() or 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="adx", description="ADX CORE operations")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "migrate", help="apply database migrations for every service schema"
+    ).set_defaults(func=_migrate)
+    temporal = sub.add_parser("temporal", help="Temporal administration")
+    tsub = temporal.add_subparsers(dest="temporal_command", required=True)
+    setup = tsub.add_parser("setup", help="register the ADX namespaces (idempotent)")
+    setup.add_argument(
+        "--namespace", action="append", help="namespace (repeatable); default: all three"
+    )
+    setup.add_argument("--retention-days", type=int, default=7, help="workflow history retention")
+    setup.set_defaults(func=_temporal_setup)
+    sub.add_parser(
+        "dev", help="run the whole platform locally (what `make run` does)"
+    ).set_defaults(func=_dev)
+    args = parser.parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

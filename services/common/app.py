@@ -1,0 +1,43 @@
+"""FastAPI app factory shared by every service: error model, health, metrics, request context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.errors import install_error_handlers
+from services.common.health import HttpMetrics, MetricsMiddleware, health_router
+from services.common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.common.resources import Resources
+
+
+def create_app(
+    resources: Resources, *, title: str, routers: Sequence[APIRouter] = (), version: str = "0.1.0"
+) -> FastAPI:
+    """One HTTP app over already-open resources (the process owns their lifecycle)."""
+    app = FastAPI(title=title, version=version)
+    app.state.resources = resources
+    app.state.metrics = HttpMetrics(resources.service.value)
+    install_error_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def get_resources(request: Request) -> Resources:
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_resources(request).sessions
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]

@@ -1,0 +1,105 @@
+"""One error model: domain errors carry an HTTP status and render as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.logging import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+_log = get_logger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every expected failure; ``status`` is the HTTP status it maps to."""
+
+    status: int = 400
+    type: str = "about:blank"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class NotFoundError(DomainError):
+    status = 404
+    type = "https://adx.dev/problems/not-found"
+    title = "Not found"
+
+
+class ConflictError(DomainError):
+    status = 409
+    type = "https://adx.dev/problems/conflict"
+    title = "Conflict"
+
+
+class InvalidInputError(DomainError):
+    status = 422
+    type = "https://adx.dev/problems/invalid-input"
+    title = "Invalid input"
+
+
+class UnauthorizedError(DomainError):
+    status = 401
+    type = "https://adx.dev/problems/unauthorized"
+    title = "Unauthorized"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    type = "https://adx.dev/problems/forbidden"
+    title = "Forbidden"
+
+
+class ServiceUnavailableError(DomainError):
+    status = 503
+    type = "https://adx.dev/problems/unavailable"
+    title = "Service unavailable"
+
+
+def problem(
+    status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json; unexpected ones are logged and never leak a trace."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.type, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "Invalid input",
+            "The request did not match the expected shape.",
+            "https://adx.dev/problems/invalid-input",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
+            exc.status_code, "HTTP error"
+        )
+        return problem(exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled_error", error_type=type(exc).__name__)
+        return problem(500, "Internal error", "An unexpected error occurred.")

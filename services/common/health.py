@@ -1,0 +1,117 @@
+"""Liveness, readiness (Temporal, PostgreSQL, Redis reported separately) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.resources import Resources
+from storage.db import ping
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def _check(probe: Callable[[], Awaitable[object]]) -> str:
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+        return "ok"
+    except TimeoutError:
+        return "error: timed out"
+    except Exception as error:  # any failure means "not ready"; the reason is reported
+        return f"error: {type(error).__name__}"
+
+
+async def readiness(resources: Resources) -> dict[str, str]:
+    checks: dict[str, Callable[[], Awaitable[object]]] = {
+        "temporal": resources.temporal.service_client.check_health,
+        "redis": resources.redis.ping,
+    }
+    if resources.engine is not None:
+        engine = resources.engine
+        checks["postgres"] = lambda: ping(engine)
+    names = list(checks)
+    results = await asyncio.gather(*(_check(checks[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready", responses={503: {"description": "A dependency is down"}})
+    async def ready(request: Request) -> JSONResponse:
+        checks = await readiness(request.app.state.resources)
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        registry: CollectorRegistry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class HttpMetrics:
+    """Request counters and latency histograms in a per-app registry."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "adx_http_requests_total",
+            "HTTP requests",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "adx_http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
+            registry=self.registry,
+        )
+        self.service = service
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            labels = (self.metrics.service, scope["method"], route)
+            self.metrics.requests.labels(*labels, str(status)).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

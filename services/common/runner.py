@@ -1,0 +1,138 @@
+"""Dual-mode process runner: the FastAPI app and the Temporal worker share one asyncio loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from services.common.app import create_app
+from services.common.logging import configure_logging, get_logger
+from services.common.resources import Resources
+from services.common.settings import ServiceName, Settings, load_settings
+from services.common.temporal import TemporalUnavailableError, build_worker
+
+
+class Mode(StrEnum):
+    http = "http"
+    worker = "worker"
+    both = "both"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a service contributes: its routers, workflows and activities (built from resources)."""
+
+    name: ServiceName
+    title: str
+    routers: Callable[[Resources], Sequence[APIRouter]] = lambda _: ()
+    workflows: Sequence[type] = ()
+    activities: Callable[[Resources], Sequence[Callable[..., Any]]] = lambda _: ()
+    app_factory: Callable[[Resources], FastAPI] | None = field(default=None)
+
+    def build_app(self, resources: Resources) -> FastAPI:
+        if self.app_factory is not None:
+            return self.app_factory(resources)
+        return create_app(resources, title=self.title, routers=self.routers(resources))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn server that leaves signal handling to the runner (which also stops the worker)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def parse_mode(argv: Sequence[str] | None = None) -> Mode:
+    parser = argparse.ArgumentParser(description="Run an ADX CORE service process.")
+    parser.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.both.value,
+        help="http: API only; worker: Temporal worker only; both (default): one process, one loop",
+    )
+    return Mode(parser.parse_args(argv).mode)
+
+
+async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
+    log = get_logger("adx.runner")
+    resources = await Resources.open(settings, spec.name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task[Any]] = []
+    server: _Server | None = None
+    worker = None
+    if mode in (Mode.http, Mode.both):
+        port = settings.http_port or settings.port_of(spec.name)
+        config = uvicorn.Config(
+            spec.build_app(resources),
+            host=settings.http_host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="websockets-sansio",
+        )
+        server = _Server(config)
+        tasks.append(asyncio.create_task(server.serve(), name="http"))
+        log.info("http_started", url=f"http://{settings.http_host}:{port}", mode=mode.value)
+    activities = spec.activities(resources)
+    if mode in (Mode.worker, Mode.both) and not (spec.workflows or activities):
+        # Temporal refuses a worker with nothing to run; say so instead of failing.
+        log.info("worker_idle", reason="no workflows or activities registered yet")
+    elif mode in (Mode.worker, Mode.both):
+        worker = build_worker(
+            resources.temporal,
+            settings,
+            task_queue=settings.task_queue(spec.name),
+            workflows=spec.workflows,
+            activities=activities,
+        )
+        tasks.append(asyncio.create_task(worker.run(), name="worker"))
+        log.info("worker_started", task_queue=settings.task_queue(spec.name), mode=mode.value)
+    if not tasks:
+        tasks.append(asyncio.create_task(stop.wait(), name="idle"))
+
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in done if t is not stopper and t.exception() is not None]
+    for task in failed:
+        log.error("component_failed", component=task.get_name(), error=repr(task.exception()))
+    log.info("shutting_down")
+    # Stop taking new work first; the worker lets running activities finish (graceful timeout).
+    if server is not None:
+        server.should_exit = True
+    if worker is not None and not worker.is_shutdown:
+        await worker.shutdown()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    await resources.close()
+    log.info("stopped")
+    if failed:
+        raise SystemExit(1)
+
+
+def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``python -m services.<name>``."""
+    mode = parse_mode(argv)
+    settings = load_settings()
+    configure_logging(settings, spec.name.value)
+    try:
+        asyncio.run(serve(spec, mode, settings))
+    except TemporalUnavailableError as error:
+        get_logger("adx.runner").error("temporal_unavailable", error=str(error))
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(3) from error

@@ -1,0 +1,236 @@
+"""Process settings: every knob is an ``ADX_``-prefixed environment variable with a documented default."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    staging = "staging"
+    production = "production"
+
+
+class ServiceName(StrEnum):
+    gateway = "gateway"
+    auth = "auth"
+    user = "user"
+    file = "file"
+    workflow = "workflow"
+    tenant = "tenant"
+
+
+#: Default HTTP port of each process (DESIGN.md section 2).
+DEFAULT_PORTS: dict[ServiceName, int] = {
+    ServiceName.gateway: 8080,
+    ServiceName.auth: 8081,
+    ServiceName.user: 8082,
+    ServiceName.file: 8083,
+    ServiceName.workflow: 8084,
+    ServiceName.tenant: 8085,
+}
+
+#: PostgreSQL schema owned by each data-owning service (DESIGN.md section 3).
+SERVICE_SCHEMAS: dict[ServiceName, str] = {
+    ServiceName.auth: "auth",
+    ServiceName.user: "users",
+    ServiceName.file: "files",
+    ServiceName.tenant: "tenants",
+}
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    """All settings of an ADX CORE process. Field descriptions are the documentation (see README)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ADX_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Field(
+        Environment.development,
+        description="Deployment environment: development, test, staging or production. "
+        "Production switches logs to JSON and masks GraphQL errors.",
+    )
+    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool | None = Field(
+        None,
+        description="Force JSON (true) or console (false) logs; default: JSON outside development.",
+    )
+    data_dir: Path = Field(
+        Path(".data"),
+        description="Directory for local state: Temporal dev-server database, embedded PostgreSQL "
+        "and Redis data, local blobs, development keys.",
+    )
+
+    # --- HTTP ------------------------------------------------------------------------------
+    http_host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    http_port: Port | None = Field(
+        None, description="HTTP port of this process; default: the service's port (8080-8085)."
+    )
+    gateway_port: Port = Field(8080, description="Port of the GraphQL gateway.")
+    auth_port: Port = Field(8081, description="Port of the auth service.")
+    user_port: Port = Field(8082, description="Port of the user service.")
+    file_port: Port = Field(8083, description="Port of the file service.")
+    workflow_port: Port = Field(8084, description="Port of the workflow service.")
+    tenant_port: Port = Field(8085, description="Port of the tenant service.")
+    service_host: str = Field(
+        "127.0.0.1", description="Host the gateway uses to reach services (when no URL override)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest accepted request body in bytes (413 above)."
+    )
+
+    # --- Temporal --------------------------------------------------------------------------
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field("adx-development", description="Temporal namespace.")
+    temporal_tls: bool = Field(
+        False, description="Use TLS to reach Temporal (implied by an API key)."
+    )
+    temporal_tls_cert: Path | None = Field(None, description="Client certificate (PEM) for mTLS.")
+    temporal_tls_key: Path | None = Field(None, description="Client private key (PEM) for mTLS.")
+    temporal_tls_ca: Path | None = Field(
+        None, description="CA bundle (PEM) of the Temporal server."
+    )
+    temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key.")
+    temporal_connect_attempts: int = Field(
+        10, ge=1, le=100, description="Connection attempts before giving up at start-up."
+    )
+    temporal_connect_backoff_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        description="First back-off between connection attempts (doubles, max 5s).",
+    )
+    task_queue_prefix: str = Field(
+        "adx",
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Prefix of task queue names (`<prefix>-auth` ...); tests use a unique one.",
+    )
+    worker_max_concurrent_activities: int = Field(
+        100, ge=1, description="Activities a worker runs at once."
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(
+        100, ge=1, description="Workflow tasks a worker runs at once."
+    )
+    worker_graceful_shutdown_seconds: float = Field(
+        30, ge=0, description="On shutdown, how long running activities may take to finish."
+    )
+
+    # --- PostgreSQL ------------------------------------------------------------------------
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/adx",
+        description="Owner connection (runs migrations). Services connect as the application role.",
+    )
+    auth_database_url: str | None = Field(None, description="Owner URL for the auth schema.")
+    user_database_url: str | None = Field(None, description="Owner URL for the users schema.")
+    file_database_url: str | None = Field(None, description="Owner URL for the files schema.")
+    tenant_database_url: str | None = Field(None, description="Owner URL for the tenants schema.")
+    database_app_role: str = Field(
+        "adx_app",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Login role services use: no superuser, no BYPASSRLS, so row-level security holds.",
+    )
+    database_app_password: SecretStr = Field(
+        SecretStr("adx_app_dev_password"), description="Password of the application role."
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=200, description="Connection pool size per process."
+    )
+
+    # --- Redis -----------------------------------------------------------------------------
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL.")
+    redis_prefix: str = Field(
+        "adx",
+        description="Prefix of every Redis key and channel (isolates stacks sharing a server).",
+    )
+
+    # --- Blobs -----------------------------------------------------------------------------
+    blob_dir: Path | None = Field(
+        None, description="Local blob store root; default <data_dir>/blobs."
+    )
+
+    # --- Workflows -------------------------------------------------------------------------
+    progress_poll_seconds: float = Field(
+        0.25, gt=0, le=10, description="How often the progress relay queries a running workflow."
+    )
+    subscription_max_seconds: float = Field(
+        3600, gt=0, description="Longest a GraphQL subscription stays open."
+    )
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ValueError("ADX_TEMPORAL_TLS_CERT and ADX_TEMPORAL_TLS_KEY must be set together")
+        return self
+
+    # --- derived ---------------------------------------------------------------------------
+    @property
+    def is_production(self) -> bool:
+        return self.env in (Environment.production, Environment.staging)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env != Environment.development
+
+    def port_of(self, service: ServiceName) -> int:
+        return int(getattr(self, f"{service.value}_port"))
+
+    def service_url(self, service: ServiceName) -> str:
+        return f"http://{self.service_host}:{self.port_of(service)}"
+
+    def task_queue(self, service: ServiceName) -> str:
+        return f"{self.task_queue_prefix}-{service.value}"
+
+    def owner_database_url(self, service: ServiceName) -> str:
+        override = getattr(self, f"{service.value}_database_url", None)
+        return override or self.database_url
+
+    def app_database_url(self, service: ServiceName) -> str:
+        """The owner URL with the application role's credentials swapped in."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.owner_database_url(service))
+        return url.set(
+            username=self.database_app_role,
+            password=self.database_app_password.get_secret_value(),
+        ).render_as_string(hide_password=False)
+
+    def blob_root(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = "ADX_" + "_".join(str(p) for p in item["loc"] if isinstance(p, str)).upper()
+        lines.append(f"  {name if name != 'ADX_' else '(settings)'}: {item['msg']}")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up when a setting is invalid; the message names the setting."""
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; exit the process with a clear message when invalid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        message = _describe(error)
+        print(message, file=sys.stderr)
+        raise SettingsError(2) from error
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,118 @@
+"""Temporal client and worker factories built from settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client, TLSConfig
+from temporalio.service import RPCError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from services.common.logging import get_logger
+from services.common.settings import Settings
+
+_log = get_logger(__name__)
+
+
+class TemporalUnavailableError(RuntimeError):
+    """Temporal could not be reached after the configured attempts."""
+
+
+def _tls_config(settings: Settings) -> TLSConfig | bool:
+    if not (settings.temporal_tls or settings.temporal_api_key or settings.temporal_tls_cert):
+        return False
+    read = lambda p: p.read_bytes() if p else None  # noqa: E731
+    if not (settings.temporal_tls_cert or settings.temporal_tls_ca):
+        return True
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+    )
+
+
+async def connect_temporal(settings: Settings, *, attempts: int | None = None) -> Client:
+    """Connect with bounded retries; the final error names the address and namespace."""
+    attempts = attempts or settings.temporal_connect_attempts
+    delay = settings.temporal_connect_backoff_seconds
+    last: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                tls=_tls_config(settings),
+                connect_timeout=timedelta(seconds=5),
+                api_key=(
+                    settings.temporal_api_key.get_secret_value()
+                    if settings.temporal_api_key
+                    else None
+                ),
+            )
+        except (RPCError, RuntimeError, OSError) as error:
+            last = error
+            _log.warning(
+                "temporal_connect_retry",
+                address=settings.temporal_address,
+                attempt=attempt,
+                attempts=attempts,
+                error=str(error),
+            )
+            if attempt < attempts:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+    raise TemporalUnavailableError(
+        f"cannot reach Temporal at {settings.temporal_address} "
+        f"(namespace {settings.temporal_namespace!r}) after {attempts} attempts: {last}"
+    )
+
+
+class _ActivityLogContext(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        structlog.contextvars.bind_contextvars(
+            workflow_id=info.workflow_id,
+            workflow_run_id=info.workflow_run_id,
+            activity_id=info.activity_id,
+            activity_type=info.activity_type,
+            attempt=info.attempt,
+        )
+        return await self.next.execute_activity(input)
+
+
+class LogContextInterceptor(Interceptor):
+    """Binds workflow and activity ids into every log line an activity writes."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ActivityLogContext(next)
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str,
+    workflows: Sequence[type] = (),
+    activities: Sequence[Callable[..., Any]] = (),
+) -> Worker:
+    """A worker on one task queue with concurrency limits and graceful shutdown from settings."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        interceptors=[LogContextInterceptor()],
+    )

@@ -1,0 +1,1 @@
+"""File service (port 8083, task queue ``adx-file``): file metadata, shares, blobs."""

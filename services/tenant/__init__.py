@@ -1,0 +1,1 @@
+"""Tenant service (port 8085, task queue ``adx-tenant``): tenants, memberships, roles, plans."""

@@ -1,0 +1,35 @@
+"""User activities (task queue ``<prefix>-user``); each write is idempotent on its key."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio import activity
+
+from services.common.resources import Resources
+from storage.db import transaction
+from storage.users.repository import ProfileRepository
+from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput, CreateProfileOutput
+
+
+class UserActivities:
+    def __init__(self, resources: Resources) -> None:
+        self.sessions = resources.sessions
+
+    @activity.defn(name=CREATE_PROFILE)
+    async def create_profile(self, input: CreateProfileInput) -> CreateProfileOutput:
+        display_name = input.display_name.strip()
+        if not 1 <= len(display_name) <= 200:
+            raise business_error(INVALID_INPUT, "display name must be 1-200 characters")
+        async with transaction(self.sessions) as session:
+            created = await ProfileRepository(session).create(
+                id_=uuid.UUID(input.user_id),
+                email=input.email.strip().lower(),
+                display_name=display_name,
+                idempotency_key=input.idempotency_key,
+            )
+        return CreateProfileOutput(user_id=input.user_id, created=created)
+
+    def all(self) -> list[object]:
+        return [self.create_profile]

@@ -1,0 +1,1 @@
+"""Workflow service (port 8084, task queue ``adx-workflow``): cross-service workflows."""

@@ -1,0 +1,1 @@
+"""Persistence: database engines, tenant-scoped repositories, Redis, blob stores and migrations."""

@@ -1,0 +1,1 @@
+"""Auth service data (schema ``auth``): credentials."""

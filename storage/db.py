@@ -1,0 +1,55 @@
+"""Async SQLAlchemy engines and sessions; every transaction carries the tenant for row-level security."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+#: The per-transaction PostgreSQL setting that RLS policies compare ``tenant_id`` against.
+TENANT_SETTING = "adx.tenant_id"
+
+
+def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx") -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+    """Scope the current transaction to ``tenant_id`` (``None``: no tenant, so no tenant rows)."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": TENANT_SETTING, "value": str(tenant_id) if tenant_id else ""},
+    )
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None = None
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit on success, roll back on error, tenant set for its whole length."""
+    async with sessions() as session, session.begin():
+        await set_tenant(session, tenant_id)
+        yield session
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,1 @@
+"""File service data (schema ``files``): file metadata."""

@@ -1,0 +1,1 @@
+"""Tenant service data (schema ``tenants``): tenants and memberships."""

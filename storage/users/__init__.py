@@ -1,0 +1,1 @@
+"""User service data (schema ``users``): profiles."""

@@ -1,0 +1,32 @@
+"""Profile repository."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from storage.repository import Repository
+from storage.users.models import Profile
+
+
+class ProfileRepository(Repository[Profile]):
+    model = Profile
+
+    async def create(
+        self, *, id_: uuid.UUID, email: str, display_name: str, idempotency_key: str
+    ) -> bool:
+        """Insert once; returns False when this idempotency key (or id) already wrote it."""
+        inserted = await self.session.scalar(
+            insert(Profile)
+            .values(id=id_, email=email, display_name=display_name, idempotency_key=idempotency_key)
+            .on_conflict_do_nothing()
+            .returning(Profile.id)
+        )
+        return inserted is not None
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Profile]:
+        result = await self.session.scalars(select(Profile).where(Profile.id.in_(ids)))
+        return list(result)

@@ -1,0 +1,1 @@
+"""Temporal workflows and activity contracts (names + dataclasses), importable by any worker."""

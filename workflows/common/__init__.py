@@ -1,0 +1,1 @@
+"""Building blocks shared by every workflow: progress reporting, task queues, retry policies."""
