@@ -1,0 +1,164 @@
+"""Session fixtures: a fresh Temporal dev server, database, Redis prefix and task-queue prefix
+per run, so leftovers of an earlier run never matter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+
+from services.common.resources import Resources
+from services.common.settings import ServiceName, Settings
+from services.common.temporal import build_worker, connect_temporal
+from services.devstack.ports import free_port
+from services.devstack.postgres import start_embedded_postgres
+from services.devstack.redis import start_redis
+from services.devstack.temporal import start_temporal_dev_server
+from storage.migrate import migrate
+from tests.support import RUN_ID, Infra, Stack, reachable, start_stack
+
+
+def _database_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
+    """The machine's PostgreSQL on 127.0.0.1:5432 when present, else an embedded one."""
+    if os.environ.get("ADX_TEST_DATABASE_URL"):
+        return os.environ["ADX_TEST_DATABASE_URL"]
+    if reachable("127.0.0.1", 5432):
+        return "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    proc, url = start_embedded_postgres(infra_dir, free_port(), echo=False, die_with_parent=True)
+    processes.append(proc)
+    return url
+
+
+def _redis_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
+    if os.environ.get("ADX_TEST_REDIS_URL"):
+        return os.environ["ADX_TEST_REDIS_URL"]
+    if reachable("127.0.0.1", 6379):
+        return "redis://127.0.0.1:6379/0"
+    port = free_port()
+    processes.append(start_redis(infra_dir, port, echo=False, die_with_parent=True))
+    return f"redis://127.0.0.1:{port}/0"
+
+
+async def _admin(url: str) -> asyncpg.Connection:
+    u = make_url(url)
+    return await asyncpg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, database="postgres"
+    )
+
+
+@pytest.fixture(scope="session")
+async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+    data_dir = tmp_path_factory.mktemp("adx")
+    processes = []
+    temporal_port = free_port()
+    processes.append(
+        await asyncio.to_thread(
+            start_temporal_dev_server,
+            data_dir / "temporal",
+            temporal_port,
+            None,
+            echo=False,
+            die_with_parent=True,
+        )
+    )
+    server_url = await asyncio.to_thread(_database_server, data_dir, processes)
+    redis_url = await asyncio.to_thread(_redis_server, data_dir, processes)
+    database = f"adx_test_{RUN_ID}"
+    admin = await _admin(server_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    env = {
+        "ADX_ENV": "test",
+        "ADX_LOG_JSON": "false",
+        "ADX_DATA_DIR": str(data_dir),
+        "ADX_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "ADX_TEMPORAL_NAMESPACE": "adx-development",
+        "ADX_DATABASE_URL": make_url(server_url).set(database=database).render_as_string(False),
+        "ADX_REDIS_URL": redis_url,
+        "ADX_REDIS_PREFIX": f"adxtest-{RUN_ID}",
+        "ADX_TASK_QUEUE_PREFIX": f"t{RUN_ID}",
+        "ADX_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2",
+        "ADX_PROGRESS_POLL_SECONDS": "0.1",
+    }
+    os.environ.update(env)
+    infra = Infra(env=env, data_dir=data_dir, processes=processes)
+    await migrate(infra.settings())
+    yield infra
+    for proc in reversed(processes):
+        await asyncio.to_thread(proc.stop)
+    if server_url.endswith("/postgres") and reachable("127.0.0.1", make_url(server_url).port or 5432):
+        admin = await _admin(server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Settings:
+    return infra.settings()
+
+
+@pytest.fixture(scope="session")
+async def temporal(settings: Settings) -> Client:
+    return await connect_temporal(settings)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def auth_resources(settings: Settings) -> AsyncIterator[Resources]:
+    resources = await Resources.open(settings, ServiceName.auth)
+    yield resources
+    await resources.close()
+
+
+@pytest.fixture(scope="session")
+async def user_resources(settings: Settings) -> AsyncIterator[Resources]:
+    resources = await Resources.open(settings, ServiceName.user)
+    yield resources
+    await resources.close()
+
+
+@pytest.fixture(scope="session")
+async def in_process_workers(
+    settings: Settings, auth_resources: Resources, user_resources: Resources
+) -> AsyncIterator[str]:
+    """Auth and user workers in this process on their own queue prefix; yields that prefix."""
+    from services.auth.service import SPEC as AUTH
+    from services.user.service import SPEC as USER
+
+    prefix = f"w{RUN_ID}"
+    local = settings.model_copy(update={"task_queue_prefix": prefix})
+    workers = [
+        build_worker(
+            resources.temporal,
+            local,
+            task_queue=local.task_queue(spec.name),
+            workflows=spec.workflows,
+            activities=spec.activities(resources),
+        )
+        for spec, resources in ((AUTH, auth_resources), (USER, user_resources))
+    ]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    yield prefix
+    await asyncio.gather(*(w.shutdown() for w in workers))
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    """gateway + five services as real processes (HTTP and workers) for end-to-end tests."""
+    running = start_stack(infra.env, infra.data_dir / "logs")
+    yield running
+    for proc in running.processes.values():
+        proc.stop()

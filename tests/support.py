@@ -1,0 +1,101 @@
+"""Test helpers: the per-run infrastructure (Temporal, PostgreSQL, Redis) and the process stack."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.settings import DEFAULT_PORTS, ServiceName, Settings
+from services.devstack.ports import free_port, wait_for_http
+from services.devstack.processes import ManagedProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Infra:
+    """Addresses of this test run's backing services, as ``ADX_*`` variables."""
+
+    env: dict[str, str]
+    data_dir: Path
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings(**overrides) if overrides else Settings()
+
+
+def service_module(service: ServiceName) -> str:
+    return "gateway" if service == ServiceName.gateway else f"services.{service.value}"
+
+
+def start_service(
+    service: ServiceName,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    mode: str = "both",
+    name: str | None = None,
+) -> ManagedProcess:
+    label = name or service.value
+    return ManagedProcess(
+        label,
+        [sys.executable, "-m", service_module(service), "--mode", mode],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        log_file=log_dir / f"{label}.log",
+        echo=False,
+        die_with_parent=True,
+        stop_timeout=20,
+    ).start()
+
+
+@dataclass
+class Stack:
+    """The six platform processes running as separate OS processes on free ports."""
+
+    env: dict[str, str]
+    ports: dict[ServiceName, int]
+    processes: dict[ServiceName, ManagedProcess]
+
+    def url(self, service: ServiceName, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    @property
+    def graphql(self) -> str:
+        return self.url(ServiceName.gateway, "/graphql")
+
+    @property
+    def graphql_ws(self) -> str:
+        return f"ws://127.0.0.1:{self.ports[ServiceName.gateway]}/graphql"
+
+
+def start_stack(base_env: Mapping[str, str], log_dir: Path) -> Stack:
+    ports = {service: free_port() for service in DEFAULT_PORTS}
+    env = {**base_env, **{f"ADX_{s.value.upper()}_PORT": str(p) for s, p in ports.items()}}
+    processes: dict[ServiceName, ManagedProcess] = {}
+    try:
+        for service in DEFAULT_PORTS:
+            processes[service] = start_service(service, env, log_dir)
+        for service, port in ports.items():
+            wait_for_http(
+                f"http://127.0.0.1:{port}/health/ready", timeout=90, process=processes[service]
+            )
+    except BaseException:
+        for proc in processes.values():
+            proc.stop()
+        raise
+    return Stack(env=env, ports=ports, processes=processes)

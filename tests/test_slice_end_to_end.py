@@ -1,0 +1,166 @@
+"""The thin slice against running processes: GraphQL mutation → workflow on two services'
+queues → progress over graphql-transport-ws → user query answered by the user service."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from services.common.settings import DEFAULT_PORTS, ServiceName
+from tests.graphql_client import gql, subscribe
+from tests.support import Stack
+
+SIGN_UP = """
+mutation SignUp($input: SignUpInput!) {
+  signUp(input: $input) { id type status progress { step total label percent state } }
+}"""
+PROGRESS = """
+subscription Progress($id: ID!) {
+  workflowProgress(id: $id) {
+    id status error result
+    progress { step total label percent state }
+  }
+}"""
+USER = "query User($id: ID!) { user(id: $id) { id email displayName createdAt } }"
+
+
+def sign_up_input(email: str | None = None, **overrides: str) -> dict[str, str]:
+    return {
+        "email": email or f"e2e-{uuid.uuid4().hex[:10]}@example.com",
+        "password": "a long enough password",
+        "displayName": "E2E User",
+        **overrides,
+    }
+
+
+async def test_every_process_is_ready_and_exposes_metrics(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        for service in DEFAULT_PORTS:
+            ready = await client.get(stack.url(service, "/health/ready"))
+            assert ready.status_code == 200, (service, ready.text)
+            assert set(ready.json()["checks"].values()) == {"ok"}
+            metrics = await client.get(stack.url(service, "/metrics"))
+            assert "adx_http_requests_total" in metrics.text
+
+
+async def test_sign_up_streams_progress_and_user_is_readable(stack: Stack) -> None:
+    variables = {"input": sign_up_input()}
+
+    started = await gql(stack.graphql, SIGN_UP, variables)
+
+    assert "errors" not in started, started
+    run = started["data"]["signUp"]
+    assert run["type"] == "user_registration"
+    updates = [
+        update["data"]["workflowProgress"]
+        async for update in subscribe(stack.graphql_ws, PROGRESS, {"id": run["id"]})
+    ]
+    final = updates[-1]
+    assert final["status"] == "COMPLETED", updates
+    assert final["progress"] == {
+        "step": 2,
+        "total": 2,
+        "label": "registered",
+        "percent": 100,
+        "state": "completed",
+    }
+    percents = [u["progress"]["percent"] for u in updates if u["progress"]]
+    assert percents == sorted(percents), f"progress went backwards: {percents}"
+    result = final["result"]
+    assert result["email"] == variables["input"]["email"]
+
+    user = await gql(stack.graphql, USER, {"id": result["user_id"]})
+
+    assert user["data"]["user"]["email"] == variables["input"]["email"]
+    assert user["data"]["user"]["displayName"] == "E2E User"
+
+
+async def test_two_subscribers_both_receive_the_final_state(stack: Stack) -> None:
+    run = (await gql(stack.graphql, SIGN_UP, {"input": sign_up_input()}))["data"]["signUp"]
+
+    async def final_status() -> str:
+        updates = [u async for u in subscribe(stack.graphql_ws, PROGRESS, {"id": run["id"]})]
+        return str(updates[-1]["data"]["workflowProgress"]["status"])
+
+    assert await asyncio.gather(final_status(), final_status()) == ["COMPLETED", "COMPLETED"]
+
+
+async def test_signing_up_twice_while_running_joins_the_same_run(stack: Stack) -> None:
+    variables = {"input": sign_up_input()}
+    first, second = await asyncio.gather(
+        gql(stack.graphql, SIGN_UP, variables), gql(stack.graphql, SIGN_UP, variables)
+    )
+    assert first["data"]["signUp"]["id"] == second["data"]["signUp"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"email": "not-an-email"}, "invalid e-mail"),
+        ({"password": "short"}, "password must be"),
+        ({"password": "x" * 129}, "password must be"),
+        ({"displayName": "   "}, "display name"),
+    ],
+)
+async def test_bad_sign_up_input_is_a_graphql_error_and_starts_nothing(
+    stack: Stack, overrides: dict[str, str], message: str
+) -> None:
+    response = await gql(stack.graphql, SIGN_UP, {"input": sign_up_input(**overrides)})
+
+    assert response["data"] is None
+    assert message in response["errors"][0]["message"]
+    assert response["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_subscription_to_unknown_workflow_errors(stack: Stack) -> None:
+    updates = [u async for u in subscribe(stack.graphql_ws, PROGRESS, {"id": "no-such-workflow"})]
+    assert "not found" in str(updates[-1]["errors"])
+
+
+async def test_bad_user_id_and_unknown_user(stack: Stack) -> None:
+    bad = await gql(stack.graphql, USER, {"id": "nope"})
+    missing = await gql(stack.graphql, USER, {"id": str(uuid.uuid4())})
+
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert missing == {"data": {"user": None}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"query": 42}', b'{"query": "{ user(id: 1 }"}', b"[]"],
+)
+async def test_malformed_graphql_requests_get_4xx(stack: Stack, body: bytes) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            stack.graphql, content=body, headers={"content-type": "application/json"}
+        )
+    assert 400 <= response.status_code < 500 or "errors" in response.json(), response.text
+
+
+async def test_alias_and_token_limits_reject_abusive_queries(stack: Stack) -> None:
+    aliases = "{ " + " ".join(f'a{i}: user(id: "{uuid.uuid4()}") {{ id }}' for i in range(20)) + " }"
+    tokens = "{ " + "user(id: \"x\") { id } " * 400 + "}"
+
+    too_many_aliases = await gql(stack.graphql, aliases)
+    too_many_tokens = await gql(stack.graphql, tokens)
+
+    assert "aliases found" in too_many_aliases["errors"][0]["message"]
+    assert "more than 2000 tokens" in too_many_tokens["errors"][0]["message"]
+
+
+async def test_service_rest_errors_are_problem_json(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        bad = await client.get(stack.url(ServiceName.user, "/users/not-a-uuid"))
+        missing = await client.get(stack.url(ServiceName.user, f"/users/{uuid.uuid4()}"))
+        huge = await client.post(
+            stack.url(ServiceName.user, "/users"), content=b"x" * (2 * 1024 * 1024)
+        )
+        no_ids = await client.get(stack.url(ServiceName.user, "/users"))
+
+    for response, status in ((bad, 422), (missing, 404), (huge, 413), (no_ids, 422)):
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert {"type", "title", "status", "detail"} <= response.json().keys()
