@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.context import GatewayState, get_context
+from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
 from gateway.progress_relay import ProgressRelay
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema
@@ -29,7 +29,7 @@ def create_gateway_app(resources: Resources) -> FastAPI:
             resources.temporal, resources.redis, resources.keys, settings.progress_poll_seconds
         ),
     )
-    graphql = GraphQLRouter(
+    graphql = OfflineGraphQLRouter(
         build_schema(mask_errors=settings.is_production),
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -38,6 +38,7 @@ def create_gateway_app(resources: Resources) -> FastAPI:
     app = create_app(resources, title="ADX GraphQL gateway", routers=[])
     app.state.gateway = state
     app.include_router(graphql, prefix="/graphql")
+    mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

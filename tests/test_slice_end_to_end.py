@@ -164,3 +164,14 @@ async def test_service_rest_errors_are_problem_json(stack: Stack) -> None:
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert {"type", "title", "status", "detail"} <= response.json().keys()
+
+
+async def test_graphiql_is_served_with_local_assets(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        page = await client.get(stack.graphql, headers={"accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        assert "unpkg.com" not in page.text
+        asset = await client.get(
+            stack.url(ServiceName.gateway, "/graphiql-assets/graphiql@3.8.3/graphiql.min.js")
+        )
+    assert asset.status_code == 200 and len(asset.content) > 100_000

@@ -1,0 +1,172 @@
+"""GraphiQL works in a real (offline) Chromium: page renders, queries and subscriptions run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import strawberry
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import Locator, Page, Route, async_playwright, expect
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} not installed (apt-get install -y chromium)",
+    ),
+    pytest.mark.timeout(60),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self) -> str:
+        return "world"
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def count(self) -> AsyncIterator[int]:
+        for i in range(1, 4):
+            await asyncio.sleep(0.05)
+            yield i
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    router = OfflineGraphQLRouter(
+        strawberry.Schema(Query, subscription=Subscription),
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+    app.include_router(router, prefix="/graphql")
+    mount_graphiql(app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _serve(app: FastAPI) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 10)
+        finally:
+            sock.close()
+
+
+async def _run(page: Page, query: str) -> Locator:
+    """Type ``query`` into the query editor, press the run button, return the response pane."""
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    await editor.click()
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.press("Delete")
+    await page.keyboard.type(query)
+    assert await editor.evaluate("e => e.CodeMirror.getValue()") == query
+    # GraphiQL parses the editor (operation type, documentAST) in a 100 ms debounced handler
+    # whose onEditQuery makes the template update ?q=; wait for it before running.
+    await page.wait_for_function(
+        "q => new URLSearchParams(location.search).get('q') === q", arg=query
+    )
+    await page.locator("button.graphiql-execute-button").click()
+    return page.locator(".graphiql-response .CodeMirror")
+
+
+async def _response_json(page: Page) -> object:
+    text = await page.evaluate(
+        "() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
+    )
+    return json.loads(text) if text.strip() else {}
+
+
+async def test_graphiql_runs_query_and_subscription_offline() -> None:
+    blocked: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+    websockets: list[str] = []
+
+    async with _serve(_app()) as base_url, async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+
+            async def only_local(route: Route) -> None:
+                if route.request.url.startswith(f"{base_url}/"):
+                    await route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    await route.abort("blockedbyclient")
+
+            await page.route("**/*", only_local)
+            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+            page.on(
+                "response",
+                lambda r: failed.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None,
+            )
+            page.on("websocket", lambda ws: websockets.append(ws.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type == "error" else None,
+            )
+
+            await page.goto(f"{base_url}/graphql", wait_until="load")
+            editors = page.locator(".graphiql-container .graphiql-editors")
+            await expect(editors).to_be_visible(timeout=TIMEOUT_MS)
+            await expect(editors.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+            await expect(editors.locator("button.graphiql-execute-button")).to_be_enabled()
+
+            response = await _run(page, "{ hello }")
+            await expect(response).to_contain_text('"hello": "world"', timeout=TIMEOUT_MS)
+            assert await _response_json(page) == {"data": {"hello": "world"}}
+
+            # graphql-transport-ws on the same /graphql path; GraphiQL shows the latest event.
+            response = await _run(page, "subscription { count }")
+            await expect(response).to_contain_text('"count": 3', timeout=TIMEOUT_MS)
+            assert await _response_json(page) == {"data": {"count": 3}}
+            assert websockets == [f"{base_url.replace('http', 'ws', 1)}/graphql"]
+        finally:
+            await browser.close()
+
+    assert blocked == []
+    assert failed == []
+    assert errors == []
