@@ -38,7 +38,7 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    workflow_progress: WorkflowRun = strawberry.subscription(
+    workflow_progress: WorkflowRun = strawberry.subscription(  # type: ignore[assignment]
         resolver=subscribe_workflow_progress,
         description="Progress of a workflow run until it completes, fails or is cancelled.",
     )

@@ -27,6 +27,14 @@ def alembic_config(schema: str, connection: Connection) -> Config:
     return cfg
 
 
+def _upgrade_to_head(connection: Connection, schema: str) -> None:
+    command.upgrade(alembic_config(schema, connection), "head")
+
+
+def _upgrade_to_head(connection: Connection, schema: str) -> None:
+    command.upgrade(alembic_config(schema, connection), "head")
+
+
 async def ensure_database(owner_url: str) -> None:
     """Create the target database when missing (connecting to the ``postgres`` database)."""
     url = make_url(owner_url)
@@ -82,11 +90,7 @@ async def migrate(settings: Settings) -> None:
             async with engine.connect() as conn:
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 await ensure_app_role(conn, role, password)
-                await conn.run_sync(
-                    lambda sync_conn, s=schema: command.upgrade(
-                        alembic_config(s, sync_conn), "head"
-                    )
-                )
+                await conn.run_sync(_upgrade_to_head, schema)
                 await grant_app_role(conn, schema, role)
         finally:
             await engine.dispose()

@@ -46,15 +46,15 @@ class TenantScopedRepository(Repository[T]):
         self.tenant_id = tenant_id
 
     def base_statement(self) -> Select[tuple[T]]:
-        return select(self.model).where(self.model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+        return select(self.model).where(self.model.tenant_id == self.tenant_id)  # type: ignore[attr-defined,return-value]
 
     async def get(self, id_: Any) -> T | None:
         row = await self.session.get(self.model, id_)
         return row if row is not None and row.tenant_id == self.tenant_id else None
 
     async def list(self, limit: int = 100) -> list[T]:
-        result = await self.session.execute(self.base_statement().limit(limit))
-        return list(result.scalars())
+        result = await self.session.scalars(self.base_statement().limit(limit))
+        return list(result)  # type: ignore[arg-type]
 
     async def add(self, row: T) -> T:
         row.tenant_id = self.tenant_id

@@ -60,7 +60,7 @@ async def test_application_role_cannot_bypass_rls(app_engine: AsyncEngine) -> No
 async def test_unscoped_query_sees_only_the_current_tenant(
     app_engine: AsyncEngine, two_tenants: tuple[uuid.UUID, uuid.UUID]
 ) -> None:
-    a, b = two_tenants
+    a, _ = two_tenants
     sessions = session_factory(app_engine)
 
     async with transaction(sessions, a) as session:
