@@ -31,10 +31,6 @@ def _upgrade_to_head(connection: Connection, schema: str) -> None:
     command.upgrade(alembic_config(schema, connection), "head")
 
 
-def _upgrade_to_head(connection: Connection, schema: str) -> None:
-    command.upgrade(alembic_config(schema, connection), "head")
-
-
 async def ensure_database(owner_url: str) -> None:
     """Create the target database when missing (connecting to the ``postgres`` database)."""
     url = make_url(owner_url)

@@ -92,7 +92,9 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
     yield infra
     for proc in reversed(processes):
         await asyncio.to_thread(proc.stop)
-    if server_url.endswith("/postgres") and reachable("127.0.0.1", make_url(server_url).port or 5432):
+    if server_url.endswith("/postgres") and reachable(
+        "127.0.0.1", make_url(server_url).port or 5432
+    ):
         admin = await _admin(server_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()

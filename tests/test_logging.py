@@ -48,6 +48,10 @@ def test_json_log_lines_carry_context_and_no_secrets(capsys) -> None:  # type: i
     lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
     login, stdlib = lines[-2], lines[-1]
     assert login["event"] == "login" and login["password"] == REDACTED
-    assert (login["request_id"], login["tenant_id"], login["workflow_id"]) == ("req-1", "t-1", "wf-1")
+    assert (login["request_id"], login["tenant_id"], login["workflow_id"]) == (
+        "req-1",
+        "t-1",
+        "wf-1",
+    )
     assert login["service"] == "auth"
     assert JWT not in stdlib["event"] and stdlib["level"] == "warning"

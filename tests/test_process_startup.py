@@ -16,7 +16,9 @@ from services.devstack.ports import free_port
 from tests.support import ROOT, Infra, start_service
 
 
-def run_service(env: dict[str, str], module: str = "services.auth") -> subprocess.CompletedProcess[str]:
+def run_service(
+    env: dict[str, str], module: str = "services.auth"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module],
         env={**os.environ, **env},

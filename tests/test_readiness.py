@@ -38,7 +38,9 @@ async def _wait_status(url: str, status: int, timeout: float = 20) -> httpx.Resp
 
 
 async def test_ready_goes_503_when_redis_stops_and_200_when_it_returns(
-    infra: Infra, own_redis: tuple[int, list[ManagedProcess]], tmp_path  # type: ignore[no-untyped-def]
+    infra: Infra,
+    own_redis: tuple[int, list[ManagedProcess]],
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     redis_port, holder = own_redis
     http_port = free_port()

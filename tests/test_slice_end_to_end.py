@@ -141,8 +141,10 @@ async def test_malformed_graphql_requests_get_4xx(stack: Stack, body: bytes) -> 
 
 
 async def test_alias_and_token_limits_reject_abusive_queries(stack: Stack) -> None:
-    aliases = "{ " + " ".join(f'a{i}: user(id: "{uuid.uuid4()}") {{ id }}' for i in range(20)) + " }"
-    tokens = "{ " + "user(id: \"x\") { id } " * 400 + "}"
+    aliases = (
+        "{ " + " ".join(f'a{i}: user(id: "{uuid.uuid4()}") {{ id }}' for i in range(20)) + " }"
+    )
+    tokens = "{ " + 'user(id: "x") { id } ' * 400 + "}"
 
     too_many_aliases = await gql(stack.graphql, aliases)
     too_many_tokens = await gql(stack.graphql, tokens)

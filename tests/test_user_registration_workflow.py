@@ -45,7 +45,9 @@ async def start(client: Client, prefix: str, registration: RegistrationInput):  
 async def count(resources: Resources, model: type, email: str) -> int:
     async with transaction(resources.sessions) as session:
         return int(
-            await session.scalar(select(func.count()).select_from(model).where(model.email == email))  # type: ignore[attr-defined]
+            await session.scalar(
+                select(func.count()).select_from(model).where(model.email == email)
+            )  # type: ignore[attr-defined]
         )
 
 
@@ -98,10 +100,14 @@ async def test_second_registration_of_an_email_fails_without_a_second_account(
     temporal: Client, in_process_workers: str, auth_resources: Resources
 ) -> None:
     email = unique_email()
-    first = await start(temporal, in_process_workers, RegistrationInput(email, "password one!", "A"))
+    first = await start(
+        temporal, in_process_workers, RegistrationInput(email, "password one!", "A")
+    )
     await first.result()
 
-    second = await start(temporal, in_process_workers, RegistrationInput(email, "password two!", "B"))
+    second = await start(
+        temporal, in_process_workers, RegistrationInput(email, "password two!", "B")
+    )
     with pytest.raises(WorkflowFailureError) as failure:
         await second.result()
 
@@ -123,7 +129,9 @@ async def test_invalid_email_is_a_non_retryable_business_error(
 async def test_create_credentials_is_idempotent_per_key(auth_resources: Resources) -> None:
     activities = AuthActivities(auth_resources)
     email = unique_email()
-    request = CreateCredentialsInput(str(uuid.uuid4()), email, "a long enough password", "wf:1:cred")
+    request = CreateCredentialsInput(
+        str(uuid.uuid4()), email, "a long enough password", "wf:1:cred"
+    )
 
     first = await activities.create_credentials(request)
     again = await activities.create_credentials(request)  # a retried activity
