@@ -39,7 +39,9 @@ class SlowWorkflow:
         )
 
 
-async def test_shutdown_lets_a_running_activity_finish(settings: Settings, temporal: Client) -> None:
+async def test_shutdown_lets_a_running_activity_finish(
+    settings: Settings, temporal: Client
+) -> None:
     queue = f"graceful-{uuid.uuid4().hex[:8]}"
     local = settings.model_copy(update={"worker_graceful_shutdown_seconds": 10})
     worker = build_worker(
@@ -58,5 +60,7 @@ async def test_shutdown_lets_a_running_activity_finish(settings: Settings, tempo
     await running
 
     history = await handle.fetch_history()
-    completed = [e for e in history.events if e.HasField("activity_task_completed_event_attributes")]
+    completed = [
+        e for e in history.events if e.HasField("activity_task_completed_event_attributes")
+    ]
     assert completed, "the running activity was cut off instead of finishing"

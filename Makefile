@@ -1,0 +1,66 @@
+# ADX CORE task shortcuts. A fresh machine needs only python3: uv is taken from PATH, or else
+# installed into a local .tools venv, and `uv sync --locked` builds .venv from uv.lock.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BOOTSTRAP_PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(strip $(UV)),)
+UV := .tools/bin/uv
+endif
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Touched after a successful sync; re-syncs only when the lock or the project file changes.
+SYNCED := $(VENV)/.adx-synced
+TYPED_PACKAGES := schema resolvers services workflows gateway storage
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+bootstrap: $(SYNCED) ## install uv if needed and sync .venv from uv.lock
+
+# A venv of its own keeps uv off the system Python; where python3 has no venv module (Debian
+# without python3-venv), pip --target gives the same binary.
+.tools/bin/uv:
+	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools"
+	@if $(BOOTSTRAP_PYTHON) -m venv .tools >/dev/null 2>&1 && [ -x .tools/bin/pip ]; then \
+	  .tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
+	else \
+	  rm -rf .tools && \
+	  $(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check \
+	    --target .tools/pkgs uv==$(UV_VERSION) && \
+	  mkdir -p .tools/bin && ln -sf ../pkgs/bin/uv .tools/bin/uv; \
+	fi
+
+$(SYNCED): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+run: bootstrap ## start Temporal, PostgreSQL, Redis and the platform (Ctrl-C stops all)
+	$(PY) -m services.devstack
+
+test: bootstrap ## run the tests (PYTEST_ARGS="-k name -x" to narrow)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: bootstrap ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: bootstrap ## format and auto-fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: bootstrap ## mypy over the packages
+	$(VENV)/bin/mypy $(TYPED_PACKAGES)
+
+migrate: bootstrap ## apply database migrations to ADX_DATABASE_URL
+	$(PY) -m services.cli migrate
+
+clean-data: ## delete local state (.data: Temporal, PostgreSQL, Redis, blobs)
+	rm -rf .data
