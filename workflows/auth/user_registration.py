@@ -20,9 +20,8 @@ with workflow.unsafe.imports_passed_through():
         DeleteCredentialsInput,
         DeleteCredentialsOutput,
     )
-    from workflows.common.policies import DEFAULT_ACTIVITY_TIMEOUT, DEFAULT_RETRY
+    from workflows.common.calls import call_activity
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
-    from workflows.common.queues import sibling_queue
     from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput, CreateProfileOutput
 
 WORKFLOW_NAME = "user_registration"
@@ -73,7 +72,7 @@ class UserRegistrationWorkflow:
 
         self._progress.advance(1, "creating profile")
         try:
-            await workflow.execute_activity(
+            await call_activity(
                 CREATE_PROFILE,
                 CreateProfileInput(
                     user_id=user_id,
@@ -81,21 +80,17 @@ class UserRegistrationWorkflow:
                     display_name=input.display_name,
                     idempotency_key=f"{key}:profile",
                 ),
-                task_queue=sibling_queue("user"),
+                service="user",
                 result_type=CreateProfileOutput,
-                start_to_close_timeout=DEFAULT_ACTIVITY_TIMEOUT,
-                retry_policy=DEFAULT_RETRY,
             )
         except ActivityError as error:
             # Saga: undo the credentials so a failed sign-up leaves nothing behind.
             self._progress.set_state(ProgressState.compensating, "removing credentials")
-            await workflow.execute_activity(
+            await call_activity(
                 DELETE_CREDENTIALS,
                 DeleteCredentialsInput(user_id=user_id, idempotency_key=f"{key}:credentials:undo"),
-                task_queue=sibling_queue("auth"),
+                service="auth",
                 result_type=DeleteCredentialsOutput,
-                start_to_close_timeout=DEFAULT_ACTIVITY_TIMEOUT,
-                retry_policy=DEFAULT_RETRY,
             )
             self._progress.set_state(ProgressState.failed, "profile could not be created")
             raise ApplicationError(
@@ -115,7 +110,7 @@ class UserRegistrationWorkflow:
     async def _create_credentials(
         self, input: RegistrationInput, user_id: str, key: str
     ) -> CreateCredentialsOutput:
-        return await workflow.execute_activity(
+        return await call_activity(
             CREATE_CREDENTIALS,
             CreateCredentialsInput(
                 user_id=user_id,
@@ -123,10 +118,8 @@ class UserRegistrationWorkflow:
                 password=input.password,
                 idempotency_key=f"{key}:credentials",
             ),
-            task_queue=sibling_queue("auth"),
+            service="auth",
             result_type=CreateCredentialsOutput,
-            start_to_close_timeout=DEFAULT_ACTIVITY_TIMEOUT,
-            retry_policy=DEFAULT_RETRY,
         )
 
 
