@@ -12,6 +12,7 @@ from resolvers.workflow_runs import describe_run
 from schema.errors import UserFacingError
 from schema.types import SignUpInput, WorkflowRun
 from services.common.settings import ServiceName
+from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.auth.user_registration import (
     WORKFLOW_NAME,
     RegistrationInput,
@@ -21,8 +22,6 @@ from workflows.auth.user_registration import (
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
-PASSWORD_MIN, PASSWORD_MAX = 8, 128
-
 
 def validate_sign_up(input: SignUpInput) -> RegistrationInput:
     """Reject bad input before a workflow exists, with messages a form can show."""
@@ -30,10 +29,10 @@ def validate_sign_up(input: SignUpInput) -> RegistrationInput:
         email = validate_email(input.email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise UserFacingError(f"invalid e-mail address: {error}") from error
-    if not PASSWORD_MIN <= len(input.password) <= PASSWORD_MAX:
-        raise UserFacingError(
-            f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters (15 or more recommended)"
-        )
+    try:
+        check_policy(input.password)
+    except PasswordPolicyError as error:
+        raise UserFacingError(str(error)) from error
     display_name = input.display_name.strip()
     if not 1 <= len(display_name) <= 200:
         raise UserFacingError("display name must be 1-200 characters")

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from services.auth.activities import AuthActivities
+from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from storage.auth.models import Credential
 from storage.db import transaction
@@ -127,7 +128,7 @@ async def test_invalid_email_is_a_non_retryable_business_error(
 
 
 async def test_create_credentials_is_idempotent_per_key(auth_resources: Resources) -> None:
-    activities = AuthActivities(auth_resources)
+    activities = AuthActivities(runtime_for(auth_resources))
     email = unique_email()
     request = CreateCredentialsInput(
         str(uuid.uuid4()), email, "a long enough password", "wf:1:cred"

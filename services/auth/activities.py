@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from temporalio import activity
 
-from services.auth.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
-from services.common.resources import Resources
+from services.auth.passwords import hash_password
+from services.auth.runtime import AuthRuntime
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
 from workflows.auth.contracts import (
@@ -19,6 +21,7 @@ from workflows.auth.contracts import (
     DeleteCredentialsInput,
     DeleteCredentialsOutput,
 )
+from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
 
 
@@ -30,16 +33,17 @@ def normalize_email(raw: str) -> str:
 
 
 class AuthActivities:
-    def __init__(self, resources: Resources) -> None:
-        self.sessions = resources.sessions
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.runtime = runtime
+        self.sessions = runtime.resources.sessions
 
     @activity.defn(name=CREATE_CREDENTIALS)
     async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
         email = normalize_email(input.email)
-        if not MIN_LENGTH <= len(input.password) <= MAX_LENGTH:
-            raise business_error(
-                INVALID_INPUT, f"password must be {MIN_LENGTH}-{MAX_LENGTH} characters"
-            )
+        try:
+            check_policy(input.password)
+        except PasswordPolicyError as error:
+            raise business_error(INVALID_INPUT, str(error)) from error
         password_hash = await hash_password(input.password)
         async with transaction(self.sessions) as session:
             outcome = await CredentialRepository(session).create(
@@ -60,5 +64,5 @@ class AuthActivities:
             )
         return DeleteCredentialsOutput(deleted=deleted)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.create_credentials, self.delete_credentials]

@@ -1,15 +1,49 @@
-"""Auth service wiring: workflows and activities on ``adx-auth``, routes on 8081."""
+"""Auth service wiring: every capability's routes on 8081, its workflows and activities on
+``adx-auth``. Capabilities register in ``FEATURES``; nothing else needs to change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.auth import mfa, password_reset, sso
 from services.auth.activities import AuthActivities
+from services.auth.feature import Feature
+from services.auth.routes import router as core_router
+from services.auth.runtime import AuthRuntime, runtime_for
+from services.common.app import create_app
+from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
 from workflows.auth.user_registration import UserRegistrationWorkflow
 
+CORE = Feature(
+    name="core",
+    router=core_router,
+    workflows=[UserRegistrationWorkflow],
+    activities=lambda runtime: AuthActivities(runtime).all(),
+)
+FEATURES: Sequence[Feature] = (CORE, password_reset.FEATURE, mfa.FEATURE, sso.FEATURE)
+
+
+def create_auth_app(resources: Resources) -> FastAPI:
+    routers = [f.router for f in FEATURES if f.router is not None]
+    app = create_app(resources, title="ADX auth service", routers=routers)
+    app.state.auth = runtime_for(resources)
+    return app
+
+
+def all_activities(resources: Resources) -> list[Callable[..., Any]]:
+    runtime: AuthRuntime = runtime_for(resources)
+    return [activity for f in FEATURES for activity in f.activities(runtime)]
+
+
 SPEC = ServiceSpec(
     name=ServiceName.auth,
     title="ADX auth service",
-    workflows=[UserRegistrationWorkflow],
-    activities=lambda resources: AuthActivities(resources).all(),  # type: ignore[arg-type,return-value]
+    workflows=[w for f in FEATURES for w in f.workflows],
+    activities=all_activities,
+    app_factory=create_auth_app,
 )

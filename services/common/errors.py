@@ -68,7 +68,10 @@ def problem(
     status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any
 ) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status in (429, 503) and "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -167,6 +167,58 @@ class Settings(BaseSettings):
         3600, gt=0, description="Longest a GraphQL subscription stays open."
     )
 
+    # --- Auth ------------------------------------------------------------------------------
+    auth_issuer: str = Field("https://auth.adx.local", description="`iss` of every access token.")
+    auth_audience: str = Field("adx", description="`aud` of every access token.")
+    auth_access_token_seconds: int = Field(
+        600, ge=30, le=900, description="Access-token lifetime (at most 15 minutes)."
+    )
+    auth_refresh_token_days: int = Field(
+        30, ge=1, le=365, description="Idle lifetime of a refresh token (each use rotates it)."
+    )
+    auth_session_max_days: int = Field(
+        90, ge=1, le=365, description="Absolute lifetime of a session, however often refreshed."
+    )
+    auth_signing_keys: SecretStr | None = Field(
+        None,
+        description="JSON list of Ed25519 signing keys `[{kid, private_key_pem, retired_at?}]`, "
+        "newest active last; default: keys generated into <data_dir>/keys (development).",
+    )
+    auth_verification_hours: float = Field(
+        48, gt=0, description="How long a new account may stay unverified before it is removed."
+    )
+    auth_reset_token_minutes: float = Field(
+        15, gt=0, le=1440, description="Lifetime of a password-reset token."
+    )
+    auth_login_free_attempts: int = Field(
+        5, ge=1, le=100, description="Failed logins per account or client before delays start."
+    )
+    auth_login_max_delay_seconds: int = Field(
+        900, ge=1, description="Ceiling of the growing delay after repeated failed logins."
+    )
+    auth_mfa_token_seconds: int = Field(
+        300, ge=30, le=900, description="Lifetime of the partial token that completes MFA."
+    )
+    auth_sso_providers: str = Field(
+        "[]",
+        description="JSON list of OIDC providers `[{name, issuer, client_id, client_secret, "
+        "redirect_uri, link_verified_email?}]`.",
+    )
+    public_url: str = Field(
+        "http://localhost:8080", description="Public base URL used in links sent by e-mail."
+    )
+
+    # --- E-mail ----------------------------------------------------------------------------
+    mail_backend: str = Field(
+        "outbox", pattern="^(outbox|smtp)$", description="`outbox` (files + log) or `smtp`."
+    )
+    mail_from: str = Field("ADX CORE <no-reply@adx.local>", description="Sender of every e-mail.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: Port = Field(25, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP user (optional).")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
@@ -207,6 +259,9 @@ class Settings(BaseSettings):
 
     def blob_root(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
 
 def _describe(error: ValidationError) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from temporalio import activity
 
@@ -31,5 +33,5 @@ class UserActivities:
             )
         return CreateProfileOutput(user_id=input.user_id, created=created)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.create_profile]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.auth.models import Credential
@@ -49,3 +49,25 @@ class CredentialRepository(Repository[Credential]):
             delete(Credential).where(Credential.id == id_, Credential.email_verified.is_(False))
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_password_hash(
+        self, id_: uuid.UUID, password_hash: str, *, changed: bool = True
+    ) -> None:
+        """Store a new hash; ``changed=False`` for a transparent rehash of the same password."""
+        values: dict[str, object] = {"password_hash": password_hash}
+        if changed:
+            values["password_changed_at"] = func.now()
+        await self.session.execute(update(Credential).where(Credential.id == id_).values(**values))
+
+    async def mark_email_verified(self, id_: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            update(Credential)
+            .where(Credential.id == id_, Credential.email_verified.is_(False))
+            .values(email_verified=True)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_mfa_enabled(self, id_: uuid.UUID, enabled: bool) -> None:
+        await self.session.execute(
+            update(Credential).where(Credential.id == id_).values(mfa_enabled=enabled)
+        )

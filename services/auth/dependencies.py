@@ -1,0 +1,39 @@
+"""FastAPI dependencies of the auth service: its runtime, the caller's client info, the principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from services.auth.runtime import AuthRuntime
+from services.auth.sessions import ClientInfo
+from services.common.errors import UnauthorizedError
+from services.common.tokens import InvalidTokenError, Principal, bearer_token
+
+
+def get_runtime(request: Request) -> AuthRuntime:
+    return request.app.state.auth  # type: ignore[no-any-return]
+
+
+def get_client(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+RuntimeDep = Annotated[AuthRuntime, Depends(get_runtime)]
+ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+async def get_principal(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    try:
+        return await runtime.verifier.verify(bearer_token(authorization))
+    except InvalidTokenError as error:
+        raise UnauthorizedError(str(error)) from error
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,131 @@
+"""Ed25519 signing keys of the auth service: the active key signs, retired keys stay published
+in the JWKS until every token they signed has expired."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+
+from services.common.settings import Settings
+
+DEV_KEY_FILE = "auth-signing-keys.json"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+    retired_at: datetime | None = None
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        return {**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+
+    def to_json(self) -> dict[str, Any]:
+        pem = self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        return {
+            "kid": self.kid,
+            "private_key_pem": pem,
+            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SigningKey:
+        key = serialization.load_pem_private_key(data["private_key_pem"].encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"signing key {data.get('kid')!r} is not an Ed25519 key")
+        retired = data.get("retired_at")
+        return cls(
+            kid=str(data["kid"]),
+            private_key=key,
+            retired_at=datetime.fromisoformat(retired) if retired else None,
+        )
+
+
+def generate_key() -> SigningKey:
+    kid = f"{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    return SigningKey(kid=kid, private_key=Ed25519PrivateKey.generate())
+
+
+class KeyRing:
+    def __init__(self, keys: list[SigningKey], access_ttl: timedelta) -> None:
+        active = [k for k in keys if k.retired_at is None]
+        if not active:
+            raise ValueError("no active signing key (every key is retired)")
+        self.active = active[-1]
+        self.keys = keys
+        self.access_ttl = access_ttl
+
+    def published(self, now: datetime | None = None) -> list[SigningKey]:
+        """Active keys plus retired ones that may still have live tokens out there."""
+        now = now or datetime.now(UTC)
+        return [
+            k
+            for k in self.keys
+            if k.retired_at is None or k.retired_at + self.access_ttl + timedelta(minutes=1) > now
+        ]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.public_jwk() for k in self.published()]}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        ttl = timedelta(seconds=settings.auth_access_token_seconds)
+        if settings.auth_signing_keys is not None:
+            raw = json.loads(settings.auth_signing_keys.get_secret_value())
+            return cls([SigningKey.from_json(item) for item in raw], ttl)
+        return cls(load_or_create_dev_keys(settings.data_dir / "keys"), ttl)
+
+
+def _write_private(path: Path, keys: list[SigningKey]) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump([k.to_json() for k in keys], handle, indent=2)
+    os.replace(tmp, path)
+
+
+def load_or_create_dev_keys(directory: Path) -> list[SigningKey]:
+    """Development keys in ``directory`` (mode 0600), created on first use."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / DEV_KEY_FILE
+    if not path.exists():
+        try:
+            # O_EXCL: when several processes start at once, exactly one creates the key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                json.dump([generate_key().to_json()], handle, indent=2)
+    for _ in range(50):
+        text = path.read_text()
+        if text.strip():
+            return [SigningKey.from_json(item) for item in json.loads(text)]
+        import time
+
+        time.sleep(0.05)  # the creating process is still writing
+    raise RuntimeError(f"signing key file {path} stayed empty")
+
+
+def rotate_dev_keys(directory: Path, now: datetime | None = None) -> SigningKey:
+    """Retire the active development key and make a new one active."""
+    now = now or datetime.now(UTC)
+    keys = load_or_create_dev_keys(directory)
+    retired = [SigningKey(k.kid, k.private_key, k.retired_at or now) for k in keys]
+    new = generate_key()
+    _write_private(directory / DEV_KEY_FILE, [*retired, new])
+    return new

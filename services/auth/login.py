@@ -1,0 +1,92 @@
+"""Password login: throttled, indistinguishable for unknown e-mails, rehashing on the way, and
+handing out only a partial token when MFA is on."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from services.auth.passwords import burn_verify_time, hash_password, needs_rehash, verify_password
+from services.auth.runtime import AuthRuntime
+from services.auth.sessions import ClientInfo, IssuedTokens
+from services.common.errors import ForbiddenError, UnauthorizedError
+from storage.auth.audit import AuditRepository
+from storage.auth.claims import ClaimsRepository
+from storage.auth.models import Credential
+from storage.auth.repository import CredentialRepository
+from storage.db import transaction
+
+INVALID_LOGIN = "invalid e-mail or password"
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    tokens: IssuedTokens | None = None
+    mfa_token: str | None = None
+
+
+def normalize_login_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def check_password(
+    runtime: AuthRuntime, email: str, password: str, client: ClientInfo
+) -> Credential:
+    """The credential for a correct e-mail + password; one answer for every other case."""
+    email = normalize_login_email(email)
+    await runtime.throttle.check(email, client.ip)
+    async with transaction(runtime.resources.sessions) as db:
+        credential = await CredentialRepository(db).get_by_email(email)
+    if credential is None or credential.password_hash is None:
+        await burn_verify_time(password)
+        ok = False
+    else:
+        ok = await verify_password(credential.password_hash, password)
+    if not ok or credential is None:
+        await runtime.throttle.failed(email, client.ip)
+        async with transaction(runtime.resources.sessions) as db:
+            await AuditRepository(db).record(
+                "login.failed", user_id=credential.id if credential else None, ip=client.ip
+            )
+        raise UnauthorizedError(INVALID_LOGIN)
+    await runtime.throttle.succeeded(email)
+    if needs_rehash(credential.password_hash or ""):
+        new_hash = await hash_password(password)
+        async with transaction(runtime.resources.sessions) as db:
+            await CredentialRepository(db).set_password_hash(credential.id, new_hash, changed=False)
+    return credential
+
+
+async def resolve_roles(runtime: AuthRuntime, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    async with transaction(runtime.resources.sessions) as db:
+        roles = await ClaimsRepository(db).roles(user_id, tenant_id)
+    if roles is None:
+        raise ForbiddenError("you are not a member of this tenant")
+
+
+async def login(
+    runtime: AuthRuntime,
+    *,
+    email: str,
+    password: str,
+    tenant_id: uuid.UUID | None,
+    client: ClientInfo,
+) -> LoginOutcome:
+    credential = await check_password(runtime, email, password, client)
+    if not credential.email_verified:
+        raise ForbiddenError("verify your e-mail address before signing in")
+    if tenant_id is not None:
+        await resolve_roles(runtime, credential.id, tenant_id)
+    if credential.mfa_enabled:
+        token = runtime.issuer.mfa_token(
+            user_id=str(credential.id),
+            tenant_id=str(tenant_id) if tenant_id else None,
+            attempt=secrets.token_urlsafe(12),
+        )
+        return LoginOutcome(mfa_token=token)
+    async with transaction(runtime.resources.sessions) as db:
+        tokens = await runtime.sessions.start(
+            db, user_id=credential.id, tenant_id=tenant_id, auth_methods=["pwd"], client=client
+        )
+    return LoginOutcome(tokens=tokens)

@@ -1,0 +1,5 @@
+"""Auth capability: mfa (routes, workflow, activities)."""
+
+from services.auth.feature import Feature
+
+FEATURE = Feature(name="mfa")

@@ -1,0 +1,57 @@
+"""Everything the auth service builds once per process, shared by its routes and activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.auth.keys import KeyRing
+from services.auth.sessions import SessionService
+from services.auth.throttle import Throttle
+from services.auth.token_issuer import TokenIssuer
+from services.common.resources import Resources
+from services.common.settings import Settings
+from services.common.tokens import TokenVerifier
+
+
+@dataclass
+class AuthRuntime:
+    resources: Resources
+    settings: Settings
+    keys: KeyRing
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    sessions: SessionService
+    throttle: Throttle
+
+    @classmethod
+    def build(cls, resources: Resources) -> AuthRuntime:
+        settings = resources.settings
+        ring = KeyRing.from_settings(settings)
+        issuer = TokenIssuer(ring, settings)
+        return cls(
+            resources=resources,
+            settings=settings,
+            keys=ring,
+            issuer=issuer,
+            verifier=issuer.verifier(resources.redis, resources.keys),
+            sessions=SessionService(
+                resources.sessions, issuer, resources.redis, resources.keys, settings
+            ),
+            throttle=Throttle(
+                resources.redis,
+                resources.keys,
+                settings.auth_login_free_attempts,
+                settings.auth_login_max_delay_seconds,
+            ),
+        )
+
+
+_runtimes: dict[int, AuthRuntime] = {}
+
+
+def runtime_for(resources: Resources) -> AuthRuntime:
+    """One runtime per process resources (routes and activities share it)."""
+    key = id(resources)
+    if key not in _runtimes:
+        _runtimes[key] = AuthRuntime.build(resources)
+    return _runtimes[key]

@@ -1,0 +1,196 @@
+"""Sessions: start, refresh with rotation and reuse detection, list, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.auth.opaque import hash_token, new_token
+from services.auth.token_issuer import TokenIssuer
+from services.common.errors import UnauthorizedError
+from services.common.settings import Settings
+from services.common.tokens import revoked_session_key
+from storage.auth.audit import AuditRepository
+from storage.auth.claims import ClaimsRepository
+from storage.auth.models import RefreshToken, Session
+from storage.auth.sessions import RefreshTokenRepository, SessionRepository
+from storage.db import transaction
+from storage.redis import Keys
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SessionService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        issuer: TokenIssuer,
+        redis: Redis,
+        keys: Keys,
+        settings: Settings,
+    ) -> None:
+        self.sessions = sessions
+        self.issuer = issuer
+        self.redis = redis
+        self.keys = keys
+        self.refresh_ttl = timedelta(days=settings.auth_refresh_token_days)
+        self.session_ttl = timedelta(days=settings.auth_session_max_days)
+        self.access_ttl = settings.auth_access_token_seconds
+
+    async def _new_refresh(self, db: AsyncSession, session: Session) -> str:
+        raw, digest = new_token()
+        expires = min(now() + self.refresh_ttl, session.expires_at)
+        db.add(RefreshToken(session_id=session.id, token_hash=digest, expires_at=expires))
+        await db.flush()
+        return raw
+
+    async def _access(self, db: AsyncSession, session: Session) -> str:
+        roles: list[str] = []
+        if session.tenant_id is not None:
+            roles = await ClaimsRepository(db).roles(session.user_id, session.tenant_id) or []
+        return self.issuer.access_token(
+            user_id=str(session.user_id),
+            session_id=str(session.id),
+            tenant_id=str(session.tenant_id) if session.tenant_id else None,
+            roles=roles,
+            auth_methods=session.auth_methods,
+        )
+
+    async def start(
+        self,
+        db: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID | None,
+        auth_methods: Sequence[str],
+        client: ClientInfo,
+    ) -> IssuedTokens:
+        """Open a session in the caller's transaction and issue its first token pair."""
+        session = Session(
+            user_id=user_id,
+            tenant_id=tenant_id,
+            expires_at=now() + self.session_ttl,
+            auth_methods=list(auth_methods),
+            ip=client.ip,
+            user_agent=(client.user_agent or "")[:300] or None,
+        )
+        db.add(session)
+        await db.flush()
+        refresh = await self._new_refresh(db, session)
+        await AuditRepository(db).record(
+            "session.started",
+            user_id=user_id,
+            session_id=session.id,
+            ip=client.ip,
+            methods=list(auth_methods),
+        )
+        return IssuedTokens(
+            access_token=await self._access(db, session),
+            refresh_token=refresh,
+            expires_in=self.access_ttl,
+            session_id=str(session.id),
+        )
+
+    async def refresh(self, raw: str, client: ClientInfo) -> IssuedTokens:
+        """Rotate: the presented token is spent and a new one issued. Presenting a spent token
+        again means it was stolen (or replayed): the whole session is revoked."""
+        failure: str | None = None
+        reused = False
+        async with transaction(self.sessions) as db:
+            token = await RefreshTokenRepository(db).by_hash_for_update(hash_token(raw))
+            if token is None:
+                raise UnauthorizedError("invalid refresh token")
+            session = await db.get(Session, token.session_id, with_for_update=True)
+            assert session is not None
+            moment = now()
+            if token.used_at is not None:
+                reused, failure = True, "refresh token already used; the session is revoked"
+                if session.revoked_at is None:
+                    await SessionRepository(db).revoke(session.id, "refresh_token_reuse")
+                    await AuditRepository(db).record(
+                        "session.refresh_reuse_detected",
+                        user_id=session.user_id,
+                        session_id=session.id,
+                        ip=client.ip,
+                    )
+            elif session.revoked_at is not None or session.expires_at <= moment:
+                failure = "session ended"
+            elif token.expires_at <= moment:
+                failure = "refresh token expired"
+            else:
+                await RefreshTokenRepository(db).mark_used(token.id, moment)
+                await SessionRepository(db).touch(session.id)
+                issued = IssuedTokens(
+                    access_token=await self._access(db, session),
+                    refresh_token=await self._new_refresh(db, session),
+                    expires_in=self.access_ttl,
+                    session_id=str(session.id),
+                )
+        # Raised after the commit, so the revocation of a reused token's session sticks.
+        if reused:
+            await self._deny(session.id)
+        if failure is not None:
+            raise UnauthorizedError(failure)
+        return issued
+
+    async def _deny(self, *session_ids: uuid.UUID) -> None:
+        """Access tokens of revoked sessions are refused until they would have expired anyway."""
+        for session_id in session_ids:
+            await self.redis.set(
+                revoked_session_key(self.keys, str(session_id)), "1", ex=self.access_ttl + 60
+            )
+
+    async def revoke(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, ip: str | None = None
+    ) -> bool:
+        async with transaction(self.sessions) as db:
+            session = await db.get(Session, session_id)
+            if session is None or session.user_id != user_id:
+                return False
+            revoked = await SessionRepository(db).revoke(session_id, reason)
+            await AuditRepository(db).record(
+                "session.revoked", user_id=user_id, session_id=session_id, ip=ip, reason=reason
+            )
+        await self._deny(session_id)
+        return revoked
+
+    async def revoke_all(
+        self,
+        user_id: uuid.UUID,
+        reason: str,
+        *,
+        keep: uuid.UUID | None = None,
+        ip: str | None = None,
+    ) -> int:
+        async with transaction(self.sessions) as db:
+            revoked = await SessionRepository(db).revoke_all(user_id, reason, keep=keep)
+            await AuditRepository(db).record(
+                "session.revoked_all", user_id=user_id, ip=ip, reason=reason, count=len(revoked)
+            )
+        await self._deny(*revoked)
+        return len(revoked)
+
+    async def list(self, user_id: uuid.UUID) -> list[Session]:
+        async with transaction(self.sessions) as db:
+            return await SessionRepository(db).active_for_user(user_id, now())
