@@ -1,5 +1,9 @@
-"""Replay tests: committed histories must replay against today's workflow code; a tampered
-history must be rejected as non-deterministic."""
+"""Replay tests: every committed history in ``tests/histories`` must replay against today's
+workflow code; every ``*.broken.json`` must be rejected as non-deterministic.
+
+Add a workflow's history by dropping ``<workflow>.json`` (and a tampered ``.broken.json``) here;
+record with ``ADX_RECORD_HISTORIES=1`` (see docs/workflow-versioning.md).
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,20 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from workflows.auth.user_registration import UserRegistrationWorkflow
+from services.auth.service import SPEC as AUTH
+from services.file.service import SPEC as FILE
+from services.tenant.service import SPEC as TENANT
+from services.user.service import SPEC as USER
+from services.workflow.service import SPEC as WORKFLOW
 
 HISTORIES = Path(__file__).parent / "histories"
-WORKFLOWS = [UserRegistrationWorkflow]
+WORKFLOWS = [w for spec in (AUTH, USER, TENANT, FILE, WORKFLOW) for w in spec.workflows]
+GOOD = sorted(p.name for p in HISTORIES.glob("*.json") if not p.name.endswith(".broken.json"))
+BROKEN = sorted(p.name for p in HISTORIES.glob("*.broken.json"))
 
 
 def load(name: str) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"replay-{name}", (HISTORIES / name).read_text())
-
-
-@pytest.mark.parametrize("name", ["user_registration.json"])
-async def test_committed_history_replays(name: str) -> None:
-    await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
 
 
 def tamper(history_json: str) -> str:
@@ -32,17 +37,24 @@ def tamper(history_json: str) -> str:
     for event in history["events"]:
         attributes = event.get("activityTaskScheduledEventAttributes")
         if attributes:
-            attributes["activityType"]["name"] = "user.create_profile"
+            attributes["activityType"]["name"] += "_renamed"
             return json.dumps(history)
     raise AssertionError("history has no scheduled activity to tamper with")
 
 
-def test_committed_broken_history_is_the_tampered_one() -> None:
-    good = (HISTORIES / "user_registration.json").read_text()
-    broken = (HISTORIES / "user_registration.broken.json").read_text()
-    assert json.loads(broken) == json.loads(tamper(good))
+def test_every_workflow_has_a_history_and_a_broken_one() -> None:
+    names = {w.__temporal_workflow_definition.name for w in WORKFLOWS}  # type: ignore[attr-defined]
+    recorded = {name.split(".")[0] for name in GOOD}
+    assert names <= recorded, f"workflows without a replay history: {names - recorded}"
+    assert {n.removesuffix(".broken.json") for n in BROKEN} >= names
 
 
-async def test_broken_history_is_rejected() -> None:
+@pytest.mark.parametrize("name", GOOD)
+async def test_committed_history_replays(name: str) -> None:
+    await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
+
+
+@pytest.mark.parametrize("name", BROKEN)
+async def test_broken_history_is_rejected(name: str) -> None:
     with pytest.raises(NondeterminismError):
-        await Replayer(workflows=WORKFLOWS).replay_workflow(load("user_registration.broken.json"))
+        await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.auth import mfa, password_reset, sso
+from services.auth import mfa, password_reset, registration, sso
 from services.auth.activities import AuthActivities
 from services.auth.feature import Feature
 from services.auth.routes import router as core_router
@@ -25,7 +25,13 @@ CORE = Feature(
     workflows=[UserRegistrationWorkflow],
     activities=lambda runtime: AuthActivities(runtime).all(),
 )
-FEATURES: Sequence[Feature] = (CORE, password_reset.FEATURE, mfa.FEATURE, sso.FEATURE)
+FEATURES: Sequence[Feature] = (
+    CORE,
+    registration.FEATURE,
+    password_reset.FEATURE,
+    mfa.FEATURE,
+    sso.FEATURE,
+)
 
 
 def create_auth_app(resources: Resources) -> FastAPI:
