@@ -21,7 +21,7 @@ from services.devstack.postgres import start_embedded_postgres
 from services.devstack.redis import start_redis
 from services.devstack.temporal import start_temporal_dev_server
 from storage.migrate import migrate
-from tests.support import RUN_ID, Infra, Stack, reachable, start_stack
+from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, reachable, start_stack
 
 
 def _database_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
@@ -85,6 +85,7 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
         "ADX_TASK_QUEUE_PREFIX": f"t{RUN_ID}",
         "ADX_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2",
         "ADX_PROGRESS_POLL_SECONDS": "0.1",
+        "ADX_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
     }
     os.environ.update(env)
     infra = Infra(env=env, data_dir=data_dir, processes=processes)

@@ -16,6 +16,8 @@ from services.devstack.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:8]
+#: A fixed, test-only payload key: recorded replay histories stay decryptable in later runs.
+TEST_PAYLOAD_KEYS = '[{"kid": "test-1", "key": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}]'
 
 
 def reachable(host: str, port: int) -> bool:

@@ -16,13 +16,18 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from services.auth.service import SPEC as AUTH
+from services.common.codec import data_converter
+from services.common.settings import Settings
 from services.file.service import SPEC as FILE
 from services.tenant.service import SPEC as TENANT
 from services.user.service import SPEC as USER
 from services.workflow.service import SPEC as WORKFLOW
+from tests.support import TEST_PAYLOAD_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
 WORKFLOWS = [w for spec in (AUTH, USER, TENANT, FILE, WORKFLOW) for w in spec.workflows]
+# Histories are recorded with the fixed test payload key, so they decrypt here.
+CONVERTER = data_converter(Settings(payload_keys=TEST_PAYLOAD_KEYS))  # type: ignore[arg-type]
 GOOD = sorted(p.name for p in HISTORIES.glob("*.json") if not p.name.endswith(".broken.json"))
 BROKEN = sorted(p.name for p in HISTORIES.glob("*.broken.json"))
 
@@ -51,10 +56,10 @@ def test_every_workflow_has_a_history_and_a_broken_one() -> None:
 
 @pytest.mark.parametrize("name", GOOD)
 async def test_committed_history_replays(name: str) -> None:
-    await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
+    await Replayer(workflows=WORKFLOWS, data_converter=CONVERTER).replay_workflow(load(name))
 
 
 @pytest.mark.parametrize("name", BROKEN)
 async def test_broken_history_is_rejected(name: str) -> None:
     with pytest.raises(NondeterminismError):
-        await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
+        await Replayer(workflows=WORKFLOWS, data_converter=CONVERTER).replay_workflow(load(name))

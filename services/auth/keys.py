@@ -4,7 +4,6 @@ in the JWKS until every token they signed has expired."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from services.common.dev_secrets import load_or_create, write_private
 from services.common.settings import Settings
 
 DEV_KEY_FILE = "auth-signing-keys.json"
@@ -90,35 +90,10 @@ class KeyRing:
         return cls(load_or_create_dev_keys(settings.data_dir / "keys"), ttl)
 
 
-def _write_private(path: Path, keys: list[SigningKey]) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump([k.to_json() for k in keys], handle, indent=2)
-    os.replace(tmp, path)
-
-
 def load_or_create_dev_keys(directory: Path) -> list[SigningKey]:
     """Development keys in ``directory`` (mode 0600), created on first use."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / DEV_KEY_FILE
-    if not path.exists():
-        try:
-            # O_EXCL: when several processes start at once, exactly one creates the key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                json.dump([generate_key().to_json()], handle, indent=2)
-    for _ in range(50):
-        text = path.read_text()
-        if text.strip():
-            return [SigningKey.from_json(item) for item in json.loads(text)]
-        import time
-
-        time.sleep(0.05)  # the creating process is still writing
-    raise RuntimeError(f"signing key file {path} stayed empty")
+    raw = load_or_create(directory / DEV_KEY_FILE, lambda: [generate_key().to_json()])
+    return [SigningKey.from_json(item) for item in raw]
 
 
 def rotate_dev_keys(directory: Path, now: datetime | None = None) -> SigningKey:
@@ -127,5 +102,5 @@ def rotate_dev_keys(directory: Path, now: datetime | None = None) -> SigningKey:
     keys = load_or_create_dev_keys(directory)
     retired = [SigningKey(k.kid, k.private_key, k.retired_at or now) for k in keys]
     new = generate_key()
-    _write_private(directory / DEV_KEY_FILE, [*retired, new])
+    write_private(directory / DEV_KEY_FILE, [k.to_json() for k in [*retired, new]])
     return new

@@ -167,6 +167,21 @@ class Settings(BaseSettings):
         3600, gt=0, description="Longest a GraphQL subscription stays open."
     )
 
+    payload_keys: SecretStr | None = Field(
+        None,
+        description="JSON list `[{kid, key}]` of base64 AES-256 keys encrypting Temporal payloads; "
+        "the last one encrypts, all decrypt. Default: a key generated into <data_dir>/keys.",
+    )
+    codec_operator_token: SecretStr | None = Field(
+        None,
+        description="Bearer token operators present to the codec endpoint (/codec on the "
+        "workflow service). Unset: the endpoint is open in development only.",
+    )
+    codec_cors_origins: str = Field(
+        "http://localhost:8088,http://127.0.0.1:8088",
+        description="Origins (comma-separated) allowed to call the codec endpoint: the Temporal UI.",
+    )
+
     # --- Auth ------------------------------------------------------------------------------
     auth_issuer: str = Field("https://auth.adx.local", description="`iss` of every access token.")
     auth_audience: str = Field("adx", description="`aud` of every access token.")

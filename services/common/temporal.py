@@ -18,6 +18,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from services.common.codec import data_converter
 from services.common.logging import get_logger
 from services.common.settings import Settings
 
@@ -53,6 +54,7 @@ async def connect_temporal(settings: Settings, *, attempts: int | None = None) -
                 namespace=settings.temporal_namespace,
                 tls=_tls_config(settings),
                 connect_timeout=timedelta(seconds=5),
+                data_converter=data_converter(settings),
                 api_key=(
                     settings.temporal_api_key.get_secret_value()
                     if settings.temporal_api_key

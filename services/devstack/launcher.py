@@ -108,6 +108,13 @@ class DevStack:
     def log_file(self, name: str) -> Path:
         return self.config.data_dir / "logs" / f"{name}.log"
 
+    def codec_endpoint(self) -> str | None:
+        """The workflow service's codec URL, for the Temporal UI to show decrypted payloads."""
+        for service in self.services:
+            if service.name == "workflow":
+                return f"http://localhost:{service.port(self.env)}/codec"
+        return None
+
     # --- steps --------------------------------------------------------------------------------
     def preflight(self) -> None:
         """Clear leftovers of a killed run on this data dir, then fail fast on taken ports."""
@@ -146,6 +153,7 @@ class DevStack:
                     self.log_file("temporal"),
                     log_level="error",  # "warn" prints a page of poller noise at every stop
                     die_with_parent=True,
+                    ui_codec_endpoint=self.codec_endpoint(),
                 )
             )
             self.env["ADX_TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.config.temporal_port}"

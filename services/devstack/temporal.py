@@ -47,6 +47,7 @@ def start_temporal_dev_server(
     echo: bool = True,
     startup_timeout: float = 60.0,
     die_with_parent: bool = False,
+    ui_codec_endpoint: str | None = None,
 ) -> ManagedProcess:
     """Start ``temporal server start-dev`` persisting to ``<data_dir>/temporal.db``.
 
@@ -69,6 +70,9 @@ def start_temporal_dev_server(
         "--log-level", log_level,
     ]  # fmt: skip
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if ui_port is not None and ui_codec_endpoint:
+        # The UI decrypts payloads through ADX's codec endpoint (workflow service).
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     for namespace in namespaces:
         argv += ["--namespace", namespace]
 
