@@ -35,6 +35,18 @@ def _temporal_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_keys(_: argparse.Namespace) -> int:
+    from services.auth.keys import rotate_dev_keys
+
+    settings = load_settings()
+    if settings.auth_signing_keys is not None:
+        print("ADX_AUTH_SIGNING_KEYS is set: rotate by appending a key there", file=sys.stderr)
+        return 2
+    key = rotate_dev_keys(settings.data_dir / "keys")
+    print(f"new active signing key {key.kid}; restart the auth service to use it")
+    return 0
+
+
 def _dev(_: argparse.Namespace) -> int:
     from services.devstack.launcher import run_dev
 

@@ -16,11 +16,21 @@ def get_runtime(request: Request) -> AuthRuntime:
     return request.app.state.auth  # type: ignore[no-any-return]
 
 
+def client_ip(request: Request) -> str | None:
+    """The caller's address; behind a trusted proxy, the last hop it appended to X-Forwarded-For
+    (earlier hops are client-supplied and cannot be trusted)."""
+    peer = request.client.host if request.client else None
+    trusted = {p.strip() for p in request.app.state.auth.settings.trusted_proxies.split(",")}
+    forwarded = request.headers.get("x-forwarded-for")
+    if peer in trusted and forwarded:
+        hop = forwarded.split(",")[-1].strip()
+        if 0 < len(hop) <= 64:
+            return hop
+    return peer
+
+
 def get_client(request: Request) -> ClientInfo:
-    return ClientInfo(
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
+    return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
 RuntimeDep = Annotated[AuthRuntime, Depends(get_runtime)]

@@ -219,6 +219,11 @@ class Settings(BaseSettings):
         description="JSON list of OIDC providers `[{name, issuer, client_id, client_secret, "
         "redirect_uri, link_verified_email?}]`.",
     )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated peer addresses (the gateway, a load balancer) whose "
+        "X-Forwarded-For is believed when throttling per client.",
+    )
     public_url: str = Field(
         "http://localhost:8080", description="Public base URL used in links sent by e-mail."
     )
