@@ -67,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     setup.add_argument("--retention-days", type=int, default=7, help="workflow history retention")
     setup.set_defaults(func=_temporal_setup)
+    auth = sub.add_parser("auth", help="auth administration")
+    asub = auth.add_subparsers(dest="auth_command", required=True)
+    asub.add_parser(
+        "rotate-keys", help="retire the development signing key and make a new one"
+    ).set_defaults(func=_rotate_keys)
     sub.add_parser(
         "dev", help="run the whole platform locally (what `make run` does)"
     ).set_defaults(func=_dev)
