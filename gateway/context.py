@@ -10,9 +10,11 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from temporalio.client import Client
 
+from gateway.auth import authorization_from
 from gateway.progress_relay import ProgressRelay
 from gateway.service_clients import ServiceClients
 from services.common.settings import Settings
+from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
 
 
 @dataclass
@@ -23,6 +25,7 @@ class GatewayState:
     temporal: Client
     services: ServiceClients
     relay: ProgressRelay
+    verifier: TokenVerifier
 
 
 class GatewayContext(BaseContext):
@@ -34,6 +37,31 @@ class GatewayContext(BaseContext):
         self.users: DataLoader[str, dict[str, Any] | None] = DataLoader(
             load_fn=lambda ids: load_users(state.services, ids)
         )
+        self._principal: Principal | None = None
+
+    @property
+    def authorization(self) -> str | None:
+        headers = getattr(self.request, "headers", None)
+        return authorization_from(self.connection_params, headers)
+
+    @property
+    def client_ip(self) -> str | None:
+        client = getattr(self.request, "client", None)
+        return client.host if client else None
+
+    async def principal(self) -> Principal:
+        """The verified caller; raises ``InvalidTokenError`` when there is none."""
+        if self._principal is None:
+            self._principal = await self.state.verifier.verify(bearer_token(self.authorization))
+        return self._principal
+
+    async def optional_principal(self) -> Principal | None:
+        if not self.authorization:
+            return None
+        try:
+            return await self.principal()
+        except InvalidTokenError:
+            return None
 
 
 async def get_context(connection: HTTPConnection) -> GatewayContext:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
 from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
 from gateway.progress_relay import ProgressRelay
@@ -21,13 +22,15 @@ from services.common.settings import ServiceName
 
 def create_gateway_app(resources: Resources) -> FastAPI:
     settings = resources.settings
+    services = ServiceClients(settings)
     state = GatewayState(
         settings=settings,
         temporal=resources.temporal,
-        services=ServiceClients(settings),
+        services=services,
         relay=ProgressRelay(
             resources.temporal, resources.redis, resources.keys, settings.progress_poll_seconds
         ),
+        verifier=gateway_verifier(settings, services.auth, resources.redis, resources.keys),
     )
     graphql = OfflineGraphQLRouter(
         build_schema(mask_errors=settings.is_production),

@@ -52,11 +52,22 @@ class ServiceClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
 
-    async def get(self, path: str, **params: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call through the circuit breaker; 5xx and transport errors count as failures."""
         if not self.breaker.allow():
             raise ServiceUnavailable(self.service, "circuit open")
         try:
-            response = await self.http.get(path, params=params or None)
+            response = await self.http.request(
+                method, path, params=params or None, json=json, headers=headers
+            )
         except httpx.HTTPError as error:
             self.breaker.record(ok=False)
             raise ServiceUnavailable(self.service, type(error).__name__) from error
@@ -65,6 +76,9 @@ class ServiceClient:
             raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
         return response
 
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.request("GET", path, params=params)
+
     async def aclose(self) -> None:
         await self.http.aclose()
 
@@ -72,6 +86,8 @@ class ServiceClient:
 class ServiceClients:
     def __init__(self, settings: Settings) -> None:
         self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
+        self.auth = ServiceClient(ServiceName.auth, settings.service_url(ServiceName.auth))
 
     async def aclose(self) -> None:
         await self.user.aclose()
+        await self.auth.aclose()

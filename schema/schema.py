@@ -10,9 +10,18 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 
+from resolvers.auth import (
+    resolve_login,
+    resolve_logout,
+    resolve_me,
+    resolve_my_sessions,
+    resolve_refresh,
+    resolve_revoke_session,
+)
 from resolvers.sign_up import resolve_sign_up
 from resolvers.users import resolve_user
 from resolvers.workflow_runs import resolve_workflow_run, subscribe_workflow_progress
+from schema.auth_types import AuthSession, AuthTokens, LoginResult, Me
 from schema.errors import is_user_facing
 from schema.types import User, WorkflowRun
 
@@ -27,12 +36,28 @@ class Query:
     workflow_run: WorkflowRun = strawberry.field(
         resolver=resolve_workflow_run, description="A workflow run's current state."
     )
+    me: Me = strawberry.field(resolver=resolve_me, description="The signed-in caller.")
+    my_sessions: list[AuthSession] = strawberry.field(
+        resolver=resolve_my_sessions, description="The caller's active sessions."
+    )
 
 
 @strawberry.type
 class Mutation:
     sign_up: WorkflowRun = strawberry.mutation(
         resolver=resolve_sign_up, description="Start registering a new user (a workflow)."
+    )
+    login: LoginResult = strawberry.mutation(
+        resolver=resolve_login, description="Sign in with e-mail and password."
+    )
+    refresh_session: AuthTokens = strawberry.mutation(
+        resolver=resolve_refresh, description="Trade a refresh token for a new token pair."
+    )
+    logout: bool = strawberry.mutation(
+        resolver=resolve_logout, description="End this session, or all of the caller's."
+    )
+    revoke_session: bool = strawberry.mutation(
+        resolver=resolve_revoke_session, description="End one of the caller's sessions."
     )
 
 

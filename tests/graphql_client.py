@@ -10,9 +10,18 @@ import httpx
 import websockets
 
 
-async def gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+async def gql(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(url, json={"query": query, "variables": variables or {}})
+        response = await client.post(
+            url, json={"query": query, "variables": variables or {}}, headers=headers
+        )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 

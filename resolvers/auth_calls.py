@@ -1,0 +1,57 @@
+"""Calling the auth service's HTTP API from resolvers, with its problem+json errors turned into
+GraphQL errors and the caller's address forwarded for per-client throttling."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from gateway.service_clients import ServiceUnavailable
+from schema.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    NOT_FOUND,
+    RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    UserFacingError,
+)
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+_CODES = {401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 429: RATE_LIMITED}
+
+
+async def call_auth(
+    info: strawberry.Info[GatewayContext],
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    authenticated: bool = False,
+) -> Any:
+    context = info.context
+    headers = {}
+    if context.client_ip:
+        headers["x-forwarded-for"] = context.client_ip
+    if authenticated:
+        if not context.authorization:
+            raise UserFacingError("sign in first", UNAUTHENTICATED)
+        headers["authorization"] = context.authorization
+    try:
+        response = await context.state.services.auth.request(
+            method, path, json=json, headers=headers
+        )
+    except ServiceUnavailable as error:
+        raise UserFacingError("the auth service is unavailable", SERVICE_UNAVAILABLE) from error
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail") or "request refused"
+        except ValueError:
+            detail = "request refused"
+        if isinstance(detail, list):  # FastAPI validation details
+            detail = "invalid input"
+        raise UserFacingError(str(detail), _CODES.get(response.status_code, BAD_USER_INPUT))
+    return response.json() if response.content else None

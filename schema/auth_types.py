@@ -1,0 +1,63 @@
+"""GraphQL types of authentication: tokens, login outcome, sessions, the current principal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+    tenant_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="A short-lived access token and its rotating refresh token.")
+class AuthTokens:
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    session_id: strawberry.ID
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AuthTokens:
+        return cls(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            token_type=body["token_type"],
+            expires_in=body["expires_in"],
+            session_id=strawberry.ID(body["session_id"]),
+        )
+
+
+@strawberry.type(description="Tokens, or — with MFA on — a partial token for `verifyMfa`.")
+class LoginResult:
+    mfa_required: bool
+    mfa_token: str | None
+    tokens: AuthTokens | None
+
+
+@strawberry.type
+class AuthSession:
+    id: strawberry.ID
+    tenant_id: strawberry.ID | None
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    auth_methods: list[str]
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+@strawberry.type(description="The caller, as stated by their verified access token.")
+class Me:
+    user_id: strawberry.ID
+    session_id: strawberry.ID
+    tenant_id: strawberry.ID | None
+    roles: list[str]
+    auth_methods: list[str]
