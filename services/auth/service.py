@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.auth import mfa, password_reset, registration, sso
+from services.auth import mfa, password_reset, principal, registration, sso
 from services.auth.activities import AuthActivities
 from services.auth.feature import Feature
 from services.auth.routes import router as core_router
@@ -28,6 +28,7 @@ CORE = Feature(
 FEATURES: Sequence[Feature] = (
     CORE,
     registration.FEATURE,
+    principal.FEATURE,
     password_reset.FEATURE,
     mfa.FEATURE,
     sso.FEATURE,

@@ -1,0 +1,82 @@
+"""Activities that tenant and user workflows call on ``adx-auth``: the membership and role
+claims auth puts in tokens live in auth's own tables, updated only through these (never by
+HTTP between services). Both are idempotent by nature (upsert / revoke-if-active)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from temporalio import activity
+
+from services.auth.runtime import AuthRuntime
+from storage.auth.audit import AuditRepository
+from storage.auth.claims import ClaimsRepository
+from storage.auth.models import Session
+from storage.db import transaction
+from workflows.auth.principal_contracts import (
+    REVOKE_SESSIONS,
+    SYNC_PRINCIPAL_CLAIMS,
+    RevokeSessionsInput,
+    RevokeSessionsOutput,
+    SyncPrincipalClaimsInput,
+    SyncPrincipalClaimsOutput,
+)
+from workflows.common.errors import INVALID_INPUT, business_error
+
+MAX_ROLES = 20
+
+
+def _uuid(raw: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as error:
+        raise business_error(INVALID_INPUT, f"invalid {what}: {raw!r}") from error
+
+
+class PrincipalActivities:
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.runtime = runtime
+
+    @activity.defn(name=SYNC_PRINCIPAL_CLAIMS)
+    async def sync_principal_claims(
+        self, input: SyncPrincipalClaimsInput
+    ) -> SyncPrincipalClaimsOutput:
+        user_id, tenant_id = _uuid(input.user_id, "user id"), _uuid(input.tenant_id, "tenant id")
+        roles = sorted(set(input.roles))
+        if len(roles) > MAX_ROLES or any(not r or len(r) > 50 for r in roles):
+            raise business_error(INVALID_INPUT, "roles must be 1-50 characters, at most 20")
+        async with transaction(self.runtime.resources.sessions) as db:
+            claims = ClaimsRepository(db)
+            if roles:
+                await claims.put(user_id, tenant_id, roles)
+            else:
+                await claims.remove(user_id, tenant_id)
+            await AuditRepository(db).record(
+                "claims.synced", user_id=user_id, tenant_id=str(tenant_id), roles=roles
+            )
+            session_ids: list[uuid.UUID] = []
+            if input.revoke_tenant_sessions:
+                session_ids = list(
+                    await db.scalars(
+                        select(Session.id).where(
+                            Session.user_id == user_id,
+                            Session.tenant_id == tenant_id,
+                            Session.revoked_at.is_(None),
+                        )
+                    )
+                )
+        for session_id in session_ids:
+            await self.runtime.sessions.revoke(user_id, session_id, "claims_changed")
+        return SyncPrincipalClaimsOutput(member=bool(roles), sessions_revoked=len(session_ids))
+
+    @activity.defn(name=REVOKE_SESSIONS)
+    async def revoke_sessions(self, input: RevokeSessionsInput) -> RevokeSessionsOutput:
+        reason = input.reason[:50] or "revoked"
+        revoked = await self.runtime.sessions.revoke_all(_uuid(input.user_id, "user id"), reason)
+        return RevokeSessionsOutput(revoked=revoked)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.sync_principal_claims, self.revoke_sessions]

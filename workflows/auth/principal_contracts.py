@@ -1,0 +1,37 @@
+"""Contracts of the auth activities other services' workflows call to keep token claims and
+sessions in step (tenant membership changes, deactivation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SYNC_PRINCIPAL_CLAIMS = "auth.sync_principal_claims"
+REVOKE_SESSIONS = "auth.revoke_sessions"
+
+
+@dataclass
+class SyncPrincipalClaimsInput:
+    """The user's roles in a tenant; an empty ``roles`` list removes the membership claim."""
+
+    user_id: str
+    tenant_id: str
+    roles: list[str] = field(default_factory=list)
+    #: Also end the user's sessions in this tenant, so a lost role stops working at once.
+    revoke_tenant_sessions: bool = False
+
+
+@dataclass
+class SyncPrincipalClaimsOutput:
+    member: bool
+    sessions_revoked: int
+
+
+@dataclass
+class RevokeSessionsInput:
+    user_id: str
+    reason: str
+
+
+@dataclass
+class RevokeSessionsOutput:
+    revoked: int
