@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from gateway.auth import authorization_from
 from gateway.progress_relay import ProgressRelay
+from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from services.common.settings import Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
@@ -26,6 +27,7 @@ class GatewayState:
     services: ServiceClients
     relay: ProgressRelay
     verifier: TokenVerifier
+    run_access: RunAccess
 
 
 class GatewayContext(BaseContext):

@@ -12,6 +12,7 @@ from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
 from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
 from gateway.progress_relay import ProgressRelay
+from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema
 from services.common.app import create_app
@@ -31,6 +32,7 @@ def create_gateway_app(resources: Resources) -> FastAPI:
             resources.temporal, resources.redis, resources.keys, settings.progress_poll_seconds
         ),
         verifier=gateway_verifier(settings, services.auth, resources.redis, resources.keys),
+        run_access=RunAccess.from_settings(settings),
     )
     graphql = OfflineGraphQLRouter(
         build_schema(mask_errors=settings.is_production),

@@ -51,4 +51,6 @@ async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpIn
         task_queue=state.settings.task_queue(ServiceName.auth),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return await describe_run(info, workflow_id)
+    run = await describe_run(info, workflow_id)
+    run.access_token = state.run_access.token(workflow_id)
+    return run

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from gateway.progress_relay import WorkflowNotFound, read_run_state
+from gateway.run_access import owner_of
 from schema.errors import NOT_FOUND, UserFacingError
 from schema.types import WorkflowRun
 
@@ -24,29 +25,54 @@ def _check_id(workflow_id: str) -> str:
     return workflow_id
 
 
+def _not_found(workflow_id: str) -> UserFacingError:
+    return UserFacingError(f"workflow {workflow_id!r} not found", NOT_FOUND)
+
+
+async def authorize_run(
+    info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
+) -> None:
+    """The run's access token or its owner's session; otherwise it does not exist for you."""
+    context = info.context
+    if context.state.run_access.valid(workflow_id, access_token):
+        return
+    principal = await context.optional_principal()
+    if principal is not None and principal.user_id == await owner_of(
+        context.state.temporal, workflow_id
+    ):
+        return
+    raise _not_found(workflow_id)
+
+
 async def describe_run(info: strawberry.Info[GatewayContext], workflow_id: str) -> WorkflowRun:
     try:
         state = await read_run_state(info.context.state.temporal, _check_id(workflow_id))
     except WorkflowNotFound as error:
-        raise UserFacingError(f"workflow {workflow_id!r} not found", NOT_FOUND) from error
+        raise _not_found(workflow_id) from error
     return WorkflowRun.from_state(state)
 
 
 async def resolve_workflow_run(
-    info: strawberry.Info[GatewayContext], id: strawberry.ID
+    info: strawberry.Info[GatewayContext],
+    id: strawberry.ID,
+    access_token: str | None = None,
 ) -> WorkflowRun:
+    await authorize_run(info, _check_id(id), access_token)
     return await describe_run(info, id)
 
 
 async def subscribe_workflow_progress(
-    info: strawberry.Info[GatewayContext], id: strawberry.ID
+    info: strawberry.Info[GatewayContext],
+    id: strawberry.ID,
+    access_token: str | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Every change of the run's progress, ending with its final status and result."""
     state = info.context.state
+    await authorize_run(info, _check_id(id), access_token)
     try:
         async for run_state in state.relay.subscribe(
             _check_id(id), state.settings.subscription_max_seconds
         ):
             yield WorkflowRun.from_state(run_state)
     except WorkflowNotFound as error:
-        raise UserFacingError(f"workflow {id!r} not found", NOT_FOUND) from error
+        raise _not_found(id) from error

@@ -37,6 +37,11 @@ class WorkflowRun:
     progress: WorkflowProgress | None
     result: JSON | None = None
     error: str | None = None
+    access_token: str | None = strawberry.field(
+        default=None,
+        description="Only from the mutation that started the run: pass it to `workflowRun` and "
+        "`workflowProgress` to follow the run without signing in.",
+    )
 
     @classmethod
     def from_state(cls, state: Any) -> WorkflowRun:

@@ -15,11 +15,13 @@ from tests.support import Stack
 
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
-  signUp(input: $input) { id type status progress { step total label percent state } }
+  signUp(input: $input) {
+    id type status accessToken progress { step total label percent state }
+  }
 }"""
 PROGRESS = """
-subscription Progress($id: ID!) {
-  workflowProgress(id: $id) {
+subscription Progress($id: ID!, $token: String) {
+  workflowProgress(id: $id, accessToken: $token) {
     id status error result
     progress { step total label percent state }
   }
@@ -56,7 +58,9 @@ async def test_sign_up_streams_progress_and_user_is_readable(stack: Stack) -> No
     assert run["type"] == "user_registration"
     updates = [
         update["data"]["workflowProgress"]
-        async for update in subscribe(stack.graphql_ws, PROGRESS, {"id": run["id"]})
+        async for update in subscribe(
+            stack.graphql_ws, PROGRESS, {"id": run["id"], "token": run["accessToken"]}
+        )
     ]
     final = updates[-1]
     assert final["status"] == "COMPLETED", updates
@@ -82,7 +86,12 @@ async def test_two_subscribers_both_receive_the_final_state(stack: Stack) -> Non
     run = (await gql(stack.graphql, SIGN_UP, {"input": sign_up_input()}))["data"]["signUp"]
 
     async def final_status() -> str:
-        updates = [u async for u in subscribe(stack.graphql_ws, PROGRESS, {"id": run["id"]})]
+        updates = [
+            u
+            async for u in subscribe(
+                stack.graphql_ws, PROGRESS, {"id": run["id"], "token": run["accessToken"]}
+            )
+        ]
         return str(updates[-1]["data"]["workflowProgress"]["status"])
 
     assert await asyncio.gather(final_status(), final_status()) == ["COMPLETED", "COMPLETED"]
@@ -118,6 +127,24 @@ async def test_bad_sign_up_input_is_a_graphql_error_and_starts_nothing(
 async def test_subscription_to_unknown_workflow_errors(stack: Stack) -> None:
     updates = [u async for u in subscribe(stack.graphql_ws, PROGRESS, {"id": "no-such-workflow"})]
     assert "not found" in str(updates[-1]["errors"])
+
+
+async def test_runs_are_invisible_without_their_access_token(stack: Stack) -> None:
+    """Registration ids derive from the e-mail; without the token a run must not be observable."""
+    run = (await gql(stack.graphql, SIGN_UP, {"input": sign_up_input()}))["data"]["signUp"]
+    query = "query($id: ID!, $t: String) { workflowRun(id: $id, accessToken: $t) { status } }"
+
+    anonymous = await gql(stack.graphql, query, {"id": run["id"]})
+    forged = await gql(stack.graphql, query, {"id": run["id"], "t": "A" * 43})
+    stream = [
+        u async for u in subscribe(stack.graphql_ws, PROGRESS, {"id": run["id"], "token": "nope"})
+    ]
+    allowed = await gql(stack.graphql, query, {"id": run["id"], "t": run["accessToken"]})
+
+    for denied in (anonymous, forged):
+        assert denied["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "not found" in str(stream[-1]["errors"])
+    assert allowed["data"]["workflowRun"]["status"] in ("RUNNING", "COMPLETED")
 
 
 async def test_bad_user_id_and_unknown_user(stack: Stack) -> None:

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     progress_poll_seconds: float = Field(
         0.25, gt=0, le=10, description="How often the progress relay queries a running workflow."
     )
+    run_access_secret: SecretStr | None = Field(
+        None,
+        description="Secret signing workflow-run access tokens handed out by mutations; "
+        "default: generated into <data_dir>/keys (development).",
+    )
     subscription_max_seconds: float = Field(
         3600, gt=0, description="Longest a GraphQL subscription stays open."
     )

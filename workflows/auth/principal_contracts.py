@@ -1,12 +1,11 @@
-"""Contracts of the auth activities other services' workflows call to keep token claims and
-sessions in step (tenant membership changes, deactivation)."""
+"""Contract of the auth activity other services' workflows call to keep token claims in step
+with tenant memberships (sessions are revoked with ``auth.revoke_sessions``, contracts.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 SYNC_PRINCIPAL_CLAIMS = "auth.sync_principal_claims"
-REVOKE_SESSIONS = "auth.revoke_sessions"
 
 
 @dataclass
@@ -24,14 +23,3 @@ class SyncPrincipalClaimsInput:
 class SyncPrincipalClaimsOutput:
     member: bool
     sessions_revoked: int
-
-
-@dataclass
-class RevokeSessionsInput:
-    user_id: str
-    reason: str
-
-
-@dataclass
-class RevokeSessionsOutput:
-    revoked: int

@@ -1,6 +1,6 @@
 """Activities that tenant and user workflows call on ``adx-auth``: the membership and role
 claims auth puts in tokens live in auth's own tables, updated only through these (never by
-HTTP between services). Both are idempotent by nature (upsert / revoke-if-active)."""
+HTTP between services). Idempotent by nature: an upsert, and revoking only active sessions."""
 
 from __future__ import annotations
 
@@ -17,10 +17,7 @@ from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Session
 from storage.db import transaction
 from workflows.auth.principal_contracts import (
-    REVOKE_SESSIONS,
     SYNC_PRINCIPAL_CLAIMS,
-    RevokeSessionsInput,
-    RevokeSessionsOutput,
     SyncPrincipalClaimsInput,
     SyncPrincipalClaimsOutput,
 )
@@ -72,11 +69,5 @@ class PrincipalActivities:
             await self.runtime.sessions.revoke(user_id, session_id, "claims_changed")
         return SyncPrincipalClaimsOutput(member=bool(roles), sessions_revoked=len(session_ids))
 
-    @activity.defn(name=REVOKE_SESSIONS)
-    async def revoke_sessions(self, input: RevokeSessionsInput) -> RevokeSessionsOutput:
-        reason = input.reason[:50] or "revoked"
-        revoked = await self.runtime.sessions.revoke_all(_uuid(input.user_id, "user id"), reason)
-        return RevokeSessionsOutput(revoked=revoked)
-
     def all(self) -> list[Callable[..., Any]]:
-        return [self.sync_principal_claims, self.revoke_sessions]
+        return [self.sync_principal_claims]

@@ -1,0 +1,50 @@
+"""Who may read a workflow run through the gateway: its owner (the signed-in user who started
+it, kept in the run's memo) or whoever holds the run's access token, which only the mutation
+that started the run hands out. Everyone else is told the run does not exist."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from services.common.dev_secrets import load_or_create
+from services.common.settings import Settings
+
+OWNER_MEMO = "adx_owner"
+DEV_KEY_FILE = "run-access.json"
+
+
+class RunAccess:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunAccess:
+        if settings.run_access_secret is not None:
+            return cls(settings.run_access_secret.get_secret_value().encode())
+        raw = load_or_create(
+            settings.data_dir / "keys" / DEV_KEY_FILE,
+            lambda: {"secret": base64.b64encode(os.urandom(32)).decode()},
+        )
+        return cls(base64.b64decode(raw["secret"]))
+
+    def token(self, workflow_id: str) -> str:
+        mac = hmac.new(self._secret, workflow_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def valid(self, workflow_id: str, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.token(workflow_id), token or "")
+
+
+async def owner_of(client: Client, workflow_id: str) -> str | None:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+        owner = (await description.memo()).get(OWNER_MEMO)
+    except RPCError:
+        return None
+    return str(owner) if owner else None
