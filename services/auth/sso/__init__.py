@@ -1,5 +1,26 @@
-"""Auth capability: sso (routes, workflow, activities)."""
+"""Auth capability: sso — OpenID Connect sign-in (routes, the ``sso_authentication`` workflow,
+its activities)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from services.auth.feature import Feature
+from services.auth.runtime import AuthRuntime
+from services.auth.sso.activities import SsoActivities
+from services.auth.sso.config import providers_of
+from services.auth.sso.routes import router
+from workflows.auth.sso_authentication import SsoAuthenticationWorkflow
 
-FEATURE = Feature(name="sso")
+
+def _activities(runtime: AuthRuntime) -> Sequence[Callable[..., Any]]:
+    # A worker refuses to start on an invalid provider setting, naming it.
+    providers_of(runtime.settings)
+    return SsoActivities(runtime).all()
+
+
+FEATURE = Feature(
+    name="sso",
+    router=router,
+    workflows=[SsoAuthenticationWorkflow],
+    activities=_activities,
+)

@@ -1,0 +1,255 @@
+"""SSO activities (task queue ``<prefix>-auth``): code exchange, identity linking, its
+compensation, and the session; each write is idempotent on its workflow-step key."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from services.auth.runtime import AuthRuntime
+from services.auth.sessions import ClientInfo
+from services.auth.sso.config import SsoConfigError, SsoProvider, providers_of
+from services.auth.sso.oidc import SsoRejected, client_for
+from storage.auth.audit import AuditRepository
+from storage.auth.models import Credential, SsoIdentity
+from storage.auth.repository import CredentialRepository
+from storage.auth.sessions import SessionRepository
+from storage.auth.sso import SESSION_OPENED, SsoIdentityRepository
+from storage.db import transaction
+from workflows.auth.sso_contracts import (
+    CREATE_SSO_SESSION,
+    DELETE_SSO_ACCOUNT,
+    LINK_SSO_IDENTITY,
+    SSO_ACCOUNT_EXISTS,
+    SSO_EMAIL_MISSING,
+    SSO_EXCHANGE_CODE,
+    SSO_FAILED,
+    SSO_MISCONFIGURED,
+    SSO_REJECTED,
+    CreateSsoSessionInput,
+    CreateSsoSessionOutput,
+    DeleteSsoAccountInput,
+    DeleteSsoAccountOutput,
+    LinkSsoIdentityInput,
+    LinkSsoIdentityOutput,
+    SsoExchangeInput,
+    SsoExchangeOutput,
+)
+from workflows.common.errors import business_error
+
+EXISTING_ACCOUNT = "an account with this e-mail address already exists"
+
+
+def usable_email(raw: str | None) -> str | None:
+    """The normalized address, or None when the provider sent none or a malformed one."""
+    if not raw:
+        return None
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def link_refusal(existing: Credential, input: LinkSsoIdentityInput) -> str | None:
+    """Why a first SSO sign-in may not join the existing account with its e-mail (None: it may).
+
+    Linking hands the account to whoever controls the provider identity, so it needs the
+    provider to vouch for the address, the provider's policy to allow it, and the account's own
+    address to be verified (else whoever registered it unverified would share the account).
+    """
+    if not input.email_verified:
+        return f"{EXISTING_ACCOUNT}; the provider did not verify the address, so it is not linked"
+    if not input.link_verified_email:
+        return (
+            f"{EXISTING_ACCOUNT}; this provider may not be linked to it, sign in with your password"
+        )
+    if not existing.email_verified:
+        return f"{EXISTING_ACCOUNT} but is not verified, so it cannot be linked"
+    return None
+
+
+@dataclass(frozen=True)
+class _Decision:
+    output: LinkSsoIdentityOutput | None = None
+    refusal: tuple[str, str] | None = None  # (error type, message)
+
+
+class SsoActivities:
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.runtime = runtime
+        self.sessions = runtime.resources.sessions
+
+    def _provider(self, name: str) -> SsoProvider:
+        try:
+            provider = providers_of(self.runtime.settings).get(name)
+        except SsoConfigError as error:
+            raise business_error(SSO_MISCONFIGURED, str(error)) from error
+        if provider is None:
+            raise business_error(SSO_MISCONFIGURED, f"no SSO provider named {name!r}")
+        return provider
+
+    async def _audit(self, event: str, user_id: uuid.UUID | None = None, **detail: Any) -> None:
+        async with transaction(self.sessions) as db:
+            await AuditRepository(db).record(event, user_id=user_id, **detail)
+
+    @activity.defn(name=SSO_EXCHANGE_CODE)
+    async def exchange_code(self, input: SsoExchangeInput) -> SsoExchangeOutput:
+        """Redeem the code and validate the ID token (signature, iss, aud, exp, nonce). No write
+        but the audit: a code works once at the provider anyway."""
+        provider = self._provider(input.provider)
+        try:
+            identity = await client_for(provider).exchange(
+                code=input.code, code_verifier=input.code_verifier, nonce=input.nonce
+            )
+        except SsoRejected as error:
+            await self._audit("sso.rejected", provider=provider.name, reason=str(error))
+            raise business_error(SSO_REJECTED, str(error)) from error
+        except SsoConfigError as error:
+            raise business_error(SSO_MISCONFIGURED, str(error)) from error
+        return SsoExchangeOutput(
+            issuer=identity.issuer,
+            subject=identity.subject,
+            email=identity.email,
+            email_verified=identity.email_verified,
+            name=identity.name,
+            link_verified_email=provider.link_verified_email,
+        )
+
+    @activity.defn(name=LINK_SSO_IDENTITY)
+    async def link_sso_identity(self, input: LinkSsoIdentityInput) -> LinkSsoIdentityOutput:
+        """Find the account of (issuer, subject); else link it to the account with its e-mail
+        when allowed, or create an account. A retry finds what its first attempt wrote."""
+        async with transaction(self.sessions) as db:
+            repo = SsoIdentityRepository(db)
+            await repo.lock(input.issuer, input.subject)
+            identity = await repo.find(input.issuer, input.subject)
+            if identity is not None:
+                decision = await self._known(db, identity, input)
+            else:
+                decision = await self._first_sign_in(db, repo, input)
+        if decision.refusal is not None:
+            kind, message = decision.refusal
+            raise business_error(kind, message)
+        assert decision.output is not None
+        return decision.output
+
+    async def _known(
+        self, db: AsyncSession, identity: SsoIdentity, input: LinkSsoIdentityInput
+    ) -> _Decision:
+        credential = await db.get(Credential, identity.user_id)
+        assert credential is not None  # identities cascade with their account
+        # The account id was minted by this workflow run: this is a retry of the creating attempt.
+        created = str(identity.user_id) == input.new_user_id
+        if not created:
+            await AuditRepository(db).record(
+                "sso.signed_in", user_id=identity.user_id, issuer=input.issuer
+            )
+        return _Decision(
+            LinkSsoIdentityOutput(
+                user_id=str(identity.user_id),
+                outcome="created" if created else "returning",
+                email=credential.email,
+            )
+        )
+
+    async def _first_sign_in(
+        self, db: AsyncSession, repo: SsoIdentityRepository, input: LinkSsoIdentityInput
+    ) -> _Decision:
+        audit = AuditRepository(db)
+        email = usable_email(input.email)
+        if email is None:
+            await audit.record("sso.refused", issuer=input.issuer, reason="no e-mail")
+            return _Decision(
+                refusal=(SSO_EMAIL_MISSING, "the provider did not share a usable e-mail address")
+            )
+        existing = await CredentialRepository(db).get_by_email(email)
+        if existing is not None:
+            refusal = link_refusal(existing, input)
+            if refusal is not None:
+                await audit.record(
+                    "sso.link_refused", user_id=existing.id, issuer=input.issuer, reason=refusal
+                )
+                return _Decision(refusal=(SSO_ACCOUNT_EXISTS, refusal))
+            await repo.link(
+                issuer=input.issuer, subject=input.subject, user_id=existing.id, email=email
+            )
+            await audit.record("sso.identity_linked", user_id=existing.id, issuer=input.issuer)
+            return _Decision(LinkSsoIdentityOutput(str(existing.id), "linked", email))
+        user_id = uuid.UUID(input.new_user_id)
+        if not await repo.create_account(
+            user_id=user_id,
+            email=email,
+            email_verified=input.email_verified,
+            idempotency_key=input.idempotency_key,
+        ):
+            # Another sign-up took the address a moment ago.
+            return _Decision(refusal=(SSO_ACCOUNT_EXISTS, EXISTING_ACCOUNT))
+        await repo.link(issuer=input.issuer, subject=input.subject, user_id=user_id, email=email)
+        await audit.record(
+            "sso.account_created",
+            user_id=user_id,
+            issuer=input.issuer,
+            email_verified=input.email_verified,
+        )
+        return _Decision(LinkSsoIdentityOutput(str(user_id), "created", email))
+
+    @activity.defn(name=DELETE_SSO_ACCOUNT)
+    async def delete_sso_account(self, input: DeleteSsoAccountInput) -> DeleteSsoAccountOutput:
+        user_id = uuid.UUID(input.user_id)
+        async with transaction(self.sessions) as db:
+            deleted = await SsoIdentityRepository(db).delete_account(user_id, input.account_key)
+            if deleted:
+                await AuditRepository(db).record("sso.account_rolled_back", user_id=user_id)
+        return DeleteSsoAccountOutput(deleted=deleted)
+
+    @activity.defn(name=CREATE_SSO_SESSION)
+    async def create_sso_session(self, input: CreateSsoSessionInput) -> CreateSsoSessionOutput:
+        """Open a session (``amr`` = sso); with MFA on, only a partial token for the second
+        factor. A retried step revokes the session its earlier attempt opened, whose tokens
+        were never delivered, so one step leaves at most one live session."""
+        user_id = uuid.UUID(input.user_id)
+        client = ClientInfo(ip=input.client_ip, user_agent=input.user_agent)
+        async with transaction(self.sessions) as db:
+            credential = await db.get(Credential, user_id)
+            if credential is None:
+                raise business_error(SSO_FAILED, "the account no longer exists")
+            if credential.mfa_enabled:
+                # The same rule as password login: a second factor, whatever the first was.
+                token = self.runtime.issuer.mfa_token(
+                    user_id=str(user_id), tenant_id=None, attempt=secrets.token_urlsafe(12)
+                )
+                return CreateSsoSessionOutput(mfa_token=token)
+            earlier = await SsoIdentityRepository(db).opened_session(user_id, input.idempotency_key)
+            if earlier is not None:
+                await SessionRepository(db).revoke(earlier, "sso_step_retried")
+            tokens = await self.runtime.sessions.start(
+                db, user_id=user_id, tenant_id=None, auth_methods=["sso"], client=client
+            )
+            await AuditRepository(db).record(
+                SESSION_OPENED,
+                user_id=user_id,
+                session_id=uuid.UUID(tokens.session_id),
+                ip=client.ip,
+                idempotency_key=input.idempotency_key,
+            )
+        return CreateSsoSessionOutput(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            expires_in=tokens.expires_in,
+            session_id=tokens.session_id,
+        )
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.exchange_code,
+            self.link_sso_identity,
+            self.delete_sso_account,
+            self.create_sso_session,
+        ]
