@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from resolvers.auth_calls import call_auth
-from schema.auth_types import AuthSession, AuthTokens, LoginInput, LoginResult, Me
+from schema.auth_types import AuthSession, AuthTokens, LoginInput, LoginResult, Me, SsoProvider
 from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.tokens import InvalidTokenError
 
@@ -89,3 +89,10 @@ def _uuid(raw: str) -> str:
         return str(uuid.UUID(raw))
     except ValueError as error:
         raise UserFacingError(f"not a valid session id: {raw!r}") from error
+
+
+async def resolve_sso_providers(info: strawberry.Info[GatewayContext]) -> list[SsoProvider]:
+    """Names of the configured OpenID providers. The sign-in itself is a browser redirect:
+    send the browser to ``/auth/sso/<name>/start`` on the auth service."""
+    rows = await call_auth(info, "GET", "/auth/sso/providers")
+    return [SsoProvider(name=r["name"], start_path=f"/auth/sso/{r['name']}/start") for r in rows]

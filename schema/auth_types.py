@@ -61,3 +61,11 @@ class Me:
     tenant_id: strawberry.ID | None
     roles: list[str]
     auth_methods: list[str]
+
+
+@strawberry.type(description="An OpenID Connect provider users can sign in with.")
+class SsoProvider:
+    name: str
+    start_path: str = strawberry.field(
+        description="Path on the auth service that starts the browser sign-in."
+    )

@@ -17,11 +17,12 @@ from resolvers.auth import (
     resolve_my_sessions,
     resolve_refresh,
     resolve_revoke_session,
+    resolve_sso_providers,
 )
 from resolvers.sign_up import resolve_sign_up
 from resolvers.users import resolve_user
 from resolvers.workflow_runs import resolve_workflow_run, subscribe_workflow_progress
-from schema.auth_types import AuthSession, AuthTokens, LoginResult, Me
+from schema.auth_types import AuthSession, AuthTokens, LoginResult, Me, SsoProvider
 from schema.errors import is_user_facing
 from schema.types import User, WorkflowRun
 
@@ -39,6 +40,9 @@ class Query:
     me: Me = strawberry.field(resolver=resolve_me, description="The signed-in caller.")
     my_sessions: list[AuthSession] = strawberry.field(
         resolver=resolve_my_sessions, description="The caller's active sessions."
+    )
+    sso_providers: list[SsoProvider] = strawberry.field(
+        resolver=resolve_sso_providers, description="Configured OpenID Connect providers."
     )
 
 

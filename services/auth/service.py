@@ -36,6 +36,8 @@ FEATURES: Sequence[Feature] = (
 
 
 def create_auth_app(resources: Resources) -> FastAPI:
+    # An invalid SSO provider setting stops an HTTP-only process at start too, naming it.
+    sso.config.providers_of(resources.settings)
     routers = [f.router for f in FEATURES if f.router is not None]
     app = create_app(resources, title="ADX auth service", routers=routers)
     app.state.auth = runtime_for(resources)

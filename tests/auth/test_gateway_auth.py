@@ -82,3 +82,16 @@ async def test_gateway_rejects_tokens_not_signed_by_auth(
     for token in (forged, hs, "garbage"):
         response = await gql(stack.graphql, ME, token=token)
         assert response["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", token
+
+
+async def test_sso_providers_are_listed_through_graphql(stack: Stack) -> None:
+    response = await gql(stack.graphql, "{ ssoProviders { name startPath } }")
+    assert response == {"data": {"ssoProviders": []}}  # none configured in this stack
+
+
+def test_invalid_sso_setting_stops_the_auth_process() -> None:
+    from tests.test_process_startup import run_service
+
+    result = run_service({"ADX_AUTH_SSO_PROVIDERS": "[{not json"})
+    assert result.returncode != 0
+    assert "ADX_AUTH_SSO_PROVIDERS" in result.stderr, result.stderr[-2000:]
