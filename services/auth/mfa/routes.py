@@ -1,0 +1,225 @@
+"""MFA HTTP API. Setup and activation run through the ``mfa_setup`` workflow (a deadline and a
+compensation are involved); the login's second step, status and disabling are direct, being one
+service's own read/write on the latency-sensitive login path."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
+from services.auth.login import resolve_roles
+from services.auth.mfa import setup
+from services.auth.mfa.factor import check_second_factor, read_mfa_token, spending
+from services.auth.routes import TokenPair
+from services.auth.runtime import AuthRuntime
+from services.common.errors import ConflictError, UnauthorizedError
+from storage.auth.audit import AuditRepository
+from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
+from storage.auth.models import Credential
+from storage.auth.repository import CredentialRepository
+from storage.db import transaction
+
+router = APIRouter(tags=["mfa"])
+
+TotpCode = Annotated[
+    str, Field(pattern=r"^[0-9]{6}$", description="The 6-digit code of the authenticator app.")
+]
+RecoveryCode = Annotated[str, Field(min_length=16, max_length=64)]
+#: A compact JWS is base64url parts joined by dots; anything else is refused before decoding.
+MfaToken = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+_NO_STORE = {"cache-control": "no-store"}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}}
+
+
+class SetupResponse(BaseModel):
+    workflow_id: str
+    secret: str
+    otpauth_uri: str
+    expires_at: datetime
+
+
+class ActivateRequest(BaseModel):
+    code: TotpCode
+
+
+class ActivateResponse(BaseModel):
+    enabled: bool = True
+    #: Shown this once; each works once in place of a TOTP code.
+    recovery_codes: list[str]
+
+
+class SecondFactor(BaseModel):
+    """Exactly one of a TOTP code or a recovery code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: TotpCode | None = None
+    recovery_code: RecoveryCode | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecondFactor:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send exactly one of code or recovery_code")
+        return self
+
+
+class VerifyRequest(SecondFactor):
+    mfa_token: MfaToken
+
+
+class MfaStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
+
+
+async def _credential(runtime: AuthRuntime, user_id: uuid.UUID) -> Credential:
+    async with transaction(runtime.resources.sessions) as db:
+        credential = await CredentialRepository(db).get(user_id)
+    if credential is None:
+        raise UnauthorizedError("unknown user")
+    return credential
+
+
+@router.post(
+    "/auth/mfa/setup",
+    responses={
+        **_UNAUTHORIZED,
+        409: {"description": "MFA is already enabled"},
+        503: {"description": "The setup workflow did not answer"},
+    },
+)
+async def setup_route(
+    principal: PrincipalDep, runtime: RuntimeDep, response: Response
+) -> SetupResponse:
+    user_id = uuid.UUID(principal.user_id)
+    if (await _credential(runtime, user_id)).mfa_enabled:
+        raise ConflictError("MFA is already enabled; disable it first to set it up again")
+    workflow_id, secret = await setup.start_setup(runtime, user_id)
+    response.headers.update(_NO_STORE)
+    return SetupResponse(
+        workflow_id=workflow_id,
+        secret=secret.secret,
+        otpauth_uri=secret.otpauth_uri,
+        expires_at=datetime.fromisoformat(secret.expires_at),
+    )
+
+
+@router.post(
+    "/auth/mfa/activate",
+    responses={
+        **_UNAUTHORIZED,
+        400: {"description": "Wrong code (the setup keeps waiting until attempts run out)"},
+        404: {"description": "No setup in progress"},
+        409: {"description": "MFA is already enabled, or the setup has ended"},
+        503: {"description": "The setup workflow did not answer"},
+    },
+)
+async def activate_route(
+    body: ActivateRequest,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    response: Response,
+) -> ActivateResponse:
+    user_id = uuid.UUID(principal.user_id)
+    try:
+        codes = await setup.activate(runtime, user_id, body.code)
+    except setup.InvalidCodeError as error:
+        # The workflow's check is read-only (retry-safe), so the failed attempt is recorded here.
+        async with transaction(runtime.resources.sessions) as db:
+            await AuditRepository(db).record(
+                "mfa.activation_failed", user_id=user_id, ip=client.ip, **error.extra
+            )
+        raise
+    response.headers.update(_NO_STORE)
+    return ActivateResponse(recovery_codes=codes)
+
+
+@router.post(
+    "/auth/mfa/verify",
+    responses={
+        401: {"description": "Invalid partial token, or wrong or already used code"},
+        403: {"description": "No longer a member of the tenant"},
+        429: {"description": "Too many wrong codes"},
+    },
+)
+async def verify_route(
+    body: VerifyRequest, runtime: RuntimeDep, client: ClientDep, response: Response
+) -> TokenPair:
+    """Complete a login that answered ``mfa_required`` and yield the session's tokens."""
+    ticket = await read_mfa_token(runtime, body.mfa_token)
+    async with spending(runtime, ticket):
+        method = await check_second_factor(
+            runtime,
+            ticket.user_id,
+            code=body.code,
+            recovery_code=body.recovery_code,
+            client=client,
+            purpose="login",
+        )
+        if ticket.tenant_id is not None:
+            await resolve_roles(runtime, ticket.user_id, ticket.tenant_id)
+        async with transaction(runtime.resources.sessions) as db:
+            tokens = await runtime.sessions.start(
+                db,
+                user_id=ticket.user_id,
+                tenant_id=ticket.tenant_id,
+                auth_methods=["pwd", method],
+                client=client,
+            )
+    response.headers.update(_NO_STORE)
+    return TokenPair.of(tokens)
+
+
+@router.get("/auth/mfa", responses=_UNAUTHORIZED)
+async def status_route(principal: PrincipalDep, runtime: RuntimeDep) -> MfaStatus:
+    user_id = uuid.UUID(principal.user_id)
+    async with transaction(runtime.resources.sessions) as db:
+        credential = await CredentialRepository(db).get(user_id)
+        left = await RecoveryCodeRepository(db).remaining(user_id)
+    return MfaStatus(enabled=bool(credential and credential.mfa_enabled), recovery_codes_left=left)
+
+
+@router.post(
+    "/auth/mfa/disable",
+    status_code=204,
+    responses={
+        **_UNAUTHORIZED,
+        409: {"description": "MFA is not enabled"},
+        429: {"description": "Too many wrong codes"},
+    },
+)
+async def disable_route(
+    body: SecondFactor, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
+) -> Response:
+    """Turn MFA off; a current code (or a recovery code) proves the factor is still held."""
+    user_id = uuid.UUID(principal.user_id)
+    if not (await _credential(runtime, user_id)).mfa_enabled:
+        raise ConflictError("MFA is not enabled")
+    method = await check_second_factor(
+        runtime,
+        user_id,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        client=client,
+        purpose="disable",
+    )
+    async with transaction(runtime.resources.sessions) as db:
+        await db.get(Credential, user_id, with_for_update=True)
+        await TotpSecretRepository(db).delete(user_id)
+        await RecoveryCodeRepository(db).delete_all(user_id)
+        await CredentialRepository(db).set_mfa_enabled(user_id, False)
+        await AuditRepository(db).record(
+            "mfa.disabled",
+            user_id=user_id,
+            session_id=uuid.UUID(principal.session_id),
+            ip=client.ip,
+            method=method,
+        )
+    return Response(status_code=204)

@@ -1,0 +1,113 @@
+"""Talking to a user's ``mfa_setup`` workflow from HTTP: start (or join) it, read its secret,
+send an activation code; workflow errors become problem+json responses."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.auth.runtime import AuthRuntime
+from services.common.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from services.common.settings import ServiceName
+from workflows.auth.mfa_contracts import (
+    INVALID_CODE,
+    MFA_ALREADY_ENABLED,
+    MFA_SETUP_NOT_FOUND,
+    TOO_MANY_ATTEMPTS,
+)
+from workflows.auth.mfa_setup import (
+    ACTIVATE_UPDATE,
+    SECRET_UPDATE,
+    WORKFLOW_NAME,
+    ActivateInput,
+    ActivateResult,
+    MfaSecret,
+    MfaSetupInput,
+    MfaSetupResult,
+    mfa_setup_workflow_id,
+)
+
+#: How long an HTTP request waits for the workflow's answer (an activity round trip or two).
+ANSWER_SECONDS = 20.0
+NO_SETUP = "no MFA setup in progress; start one with POST /auth/mfa/setup"
+
+
+class InvalidCodeError(DomainError):
+    status = 400
+    type = "https://adx.dev/problems/invalid-code"
+    title = "Invalid code"
+
+
+async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, MfaSecret]:
+    """Start the user's setup, or join the one already running.
+
+    USE_EXISTING rather than TERMINATE_EXISTING: a double click or a reload shows the same
+    secret instead of silently invalidating the QR code the user may have scanned already, and
+    the running setup keeps its deadline and compensation (a terminated run would skip both).
+    """
+    workflow_id = mfa_setup_workflow_id(str(user_id))
+    handle = await runtime.resources.temporal.start_workflow(
+        WORKFLOW_NAME,
+        MfaSetupInput(user_id=str(user_id)),
+        id=workflow_id,
+        task_queue=runtime.settings.task_queue(ServiceName.auth),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=MfaSetupResult,
+    )
+    secret: MfaSecret = await _update(handle, SECRET_UPDATE, None, MfaSecret)
+    return workflow_id, secret
+
+
+async def activate(runtime: AuthRuntime, user_id: uuid.UUID, code: str) -> list[str]:
+    """Send a code to the running setup; its recovery codes once the code is accepted."""
+    handle = runtime.resources.temporal.get_workflow_handle(
+        mfa_setup_workflow_id(str(user_id)), result_type=MfaSetupResult
+    )
+    result: ActivateResult = await _update(
+        handle, ACTIVATE_UPDATE, ActivateInput(code=code), ActivateResult
+    )
+    return result.recovery_codes
+
+
+async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: Any, result_type: type) -> Any:
+    args = [] if arg is None else [arg]
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            return await handle.execute_update(name, args=args, result_type=result_type)
+    except WorkflowUpdateFailedError as error:
+        raise _problem(error.cause) from error
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NotFoundError(NO_SETUP) from error
+        raise ServiceUnavailableError("MFA setup is unavailable; try again") from error
+    except TimeoutError as error:
+        raise ServiceUnavailableError("MFA setup did not answer in time; try again") from error
+
+
+def _problem(cause: BaseException | None) -> DomainError:
+    """The HTTP error for a failed update: business types map to 4xx, anything else is 503."""
+    if isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError):
+        cause = cause.cause  # a business error raised by an activity the update ran
+    if not isinstance(cause, ApplicationError):
+        return ServiceUnavailableError("MFA setup failed; try again")
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    if cause.type in (INVALID_CODE, TOO_MANY_ATTEMPTS):
+        return InvalidCodeError(cause.message, extra=details)
+    if cause.type == MFA_ALREADY_ENABLED:
+        return ConflictError(cause.message)
+    if cause.type == MFA_SETUP_NOT_FOUND:
+        return NotFoundError(cause.message)
+    if cause.non_retryable:
+        return ConflictError(cause.message)
+    return ServiceUnavailableError("MFA setup failed; try again")
