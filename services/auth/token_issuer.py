@@ -61,10 +61,17 @@ class TokenIssuer:
         )
         return self._sign(claims)
 
-    def mfa_token(self, *, user_id: str, tenant_id: str | None, attempt: str) -> str:
-        """Proves the password step only; its audience differs, so no API accepts it."""
+    def mfa_token(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        attempt: str,
+        first_factor: Sequence[str] = ("pwd",),
+    ) -> str:
+        """Proves the first factor only (``amr``); its audience differs, so no API accepts it."""
         claims = self._base(user_id, self.mfa_audience, self.mfa_ttl)
-        claims.update(typ=MFA_TOKEN_TYPE, sid=attempt, tid=tenant_id)
+        claims.update(typ=MFA_TOKEN_TYPE, sid=attempt, tid=tenant_id, amr=list(first_factor))
         return self._sign(claims)
 
     def verifier(self, redis: Redis | None = None, keys: Keys | None = None) -> TokenVerifier:

@@ -40,6 +40,7 @@ class MfaTicket:
     tenant_id: uuid.UUID | None
     token_id: str
     expires_at: int
+    first_factor: tuple[str, ...] = ("pwd",)
 
 
 def _uuid(value: Any) -> uuid.UUID:
@@ -63,9 +64,17 @@ async def read_mfa_token(runtime: AuthRuntime, token: str) -> MfaTicket:
             tenant_id=_uuid(tenant) if tenant else None,
             token_id=claims["jti"],
             expires_at=int(claims["exp"]),
+            first_factor=_first_factor(claims.get("amr")),
         )
     except (ValueError, TypeError) as error:
         raise UnauthorizedError("invalid MFA token: malformed claims") from error
+
+
+def _first_factor(value: Any) -> tuple[str, ...]:
+    """The methods the partial token vouches for (``pwd`` or ``sso``); older tokens: ``pwd``."""
+    if isinstance(value, list) and value and all(m in ("pwd", "sso") for m in value):
+        return tuple(value)
+    return ("pwd",)
 
 
 @asynccontextmanager

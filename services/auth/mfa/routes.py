@@ -170,7 +170,7 @@ async def verify_route(
                 db,
                 user_id=ticket.user_id,
                 tenant_id=ticket.tenant_id,
-                auth_methods=["pwd", method],
+                auth_methods=[*ticket.first_factor, method],
                 client=client,
             )
     response.headers.update(_NO_STORE)

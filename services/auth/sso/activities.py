@@ -223,7 +223,10 @@ class SsoActivities:
             if credential.mfa_enabled:
                 # The same rule as password login: a second factor, whatever the first was.
                 token = self.runtime.issuer.mfa_token(
-                    user_id=str(user_id), tenant_id=None, attempt=secrets.token_urlsafe(12)
+                    user_id=str(user_id),
+                    tenant_id=None,
+                    attempt=secrets.token_urlsafe(12),
+                    first_factor=("sso",),
                 )
                 return CreateSsoSessionOutput(mfa_token=token)
             earlier = await SsoIdentityRepository(db).opened_session(user_id, input.idempotency_key)
