@@ -69,3 +69,29 @@ class SsoProvider:
     start_path: str = strawberry.field(
         description="Path on the auth service that starts the browser sign-in."
     )
+
+
+@strawberry.type(description="A TOTP secret to enrol in an authenticator app (shown once).")
+class MfaSetup:
+    workflow_id: strawberry.ID
+    secret: str
+    otpauth_uri: str
+    expires_at: datetime
+
+
+@strawberry.type(description="MFA is on; the recovery codes are shown this once.")
+class MfaActivation:
+    enabled: bool
+    recovery_codes: list[str]
+
+
+@strawberry.type
+class MfaStatus:
+    enabled: bool
+    recovery_codes_left: int
+
+
+@strawberry.input(description="A TOTP code or, instead, one recovery code.")
+class SecondFactorInput:
+    code: str | None = None
+    recovery_code: str | None = None

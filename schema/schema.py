@@ -19,10 +19,26 @@ from resolvers.auth import (
     resolve_revoke_session,
     resolve_sso_providers,
 )
+from resolvers.mfa import (
+    resolve_activate_mfa,
+    resolve_disable_mfa,
+    resolve_mfa_status,
+    resolve_start_mfa_setup,
+    resolve_verify_mfa,
+)
 from resolvers.sign_up import resolve_sign_up
 from resolvers.users import resolve_user
 from resolvers.workflow_runs import resolve_workflow_run, subscribe_workflow_progress
-from schema.auth_types import AuthSession, AuthTokens, LoginResult, Me, SsoProvider
+from schema.auth_types import (
+    AuthSession,
+    AuthTokens,
+    LoginResult,
+    Me,
+    MfaActivation,
+    MfaSetup,
+    MfaStatus,
+    SsoProvider,
+)
 from schema.errors import is_user_facing
 from schema.types import User, WorkflowRun
 
@@ -44,6 +60,9 @@ class Query:
     sso_providers: list[SsoProvider] = strawberry.field(
         resolver=resolve_sso_providers, description="Configured OpenID Connect providers."
     )
+    mfa_status: MfaStatus = strawberry.field(
+        resolver=resolve_mfa_status, description="Whether the caller has MFA on."
+    )
 
 
 @strawberry.type
@@ -62,6 +81,18 @@ class Mutation:
     )
     revoke_session: bool = strawberry.mutation(
         resolver=resolve_revoke_session, description="End one of the caller's sessions."
+    )
+    start_mfa_setup: MfaSetup = strawberry.mutation(
+        resolver=resolve_start_mfa_setup, description="Begin TOTP enrolment (a workflow)."
+    )
+    activate_mfa: MfaActivation = strawberry.mutation(
+        resolver=resolve_activate_mfa, description="Confirm enrolment with a current code."
+    )
+    verify_mfa: AuthTokens = strawberry.mutation(
+        resolver=resolve_verify_mfa, description="Complete a login that answered mfaRequired."
+    )
+    disable_mfa: bool = strawberry.mutation(
+        resolver=resolve_disable_mfa, description="Turn MFA off (needs a current code)."
     )
 
 
