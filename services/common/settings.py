@@ -219,6 +219,9 @@ class Settings(BaseSettings):
     auth_mfa_token_seconds: int = Field(
         300, ge=30, le=900, description="Lifetime of the partial token that completes MFA."
     )
+    auth_mfa_setup_seconds: float = Field(
+        600, gt=0, le=86400, description="How long an MFA enrolment waits for its first code."
+    )
     auth_sso_providers: str = Field(
         "[]",
         description="JSON list of OIDC providers `[{name, issuer, client_id, client_secret, "

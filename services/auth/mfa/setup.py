@@ -59,7 +59,9 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
     workflow_id = mfa_setup_workflow_id(str(user_id))
     handle = await runtime.resources.temporal.start_workflow(
         WORKFLOW_NAME,
-        MfaSetupInput(user_id=str(user_id)),
+        MfaSetupInput(
+            user_id=str(user_id), deadline_seconds=runtime.settings.auth_mfa_setup_seconds
+        ),
         id=workflow_id,
         task_queue=runtime.settings.task_queue(ServiceName.auth),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
