@@ -2,40 +2,101 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from services.auth.opaque import new_token
+from services.auth.password_reset.mails import reset_mail
 from services.auth.passwords import hash_password
+from services.auth.registration.mails import registration_attempt_mail, verification_mail
 from services.auth.runtime import AuthRuntime
+from services.common.mailer import EmailMessage, Mailer, mailer_from_settings
+from services.common.settings import Settings
+from storage.auth.audit import AuditRepository
+from storage.auth.models import Credential
+from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
+from workflows.auth import contracts
 from workflows.auth.contracts import (
+    CONSUME_ONE_TIME_TOKEN,
     CREATE_CREDENTIALS,
     DELETE_CREDENTIALS,
+    FIND_ACCOUNT,
+    ISSUE_ONE_TIME_TOKEN,
+    MARK_EMAIL_VERIFIED,
+    REVOKE_SESSIONS,
+    SEND_EMAIL,
+    SET_PASSWORD,
+    ConsumeOneTimeTokenInput,
+    ConsumeOneTimeTokenOutput,
     CreateCredentialsInput,
     CreateCredentialsOutput,
     DeleteCredentialsInput,
     DeleteCredentialsOutput,
+    FindAccountInput,
+    FindAccountOutput,
+    InvalidEmailError,
+    IssueOneTimeTokenInput,
+    IssueOneTimeTokenOutput,
+    MailTemplate,
+    MarkEmailVerifiedInput,
+    MarkEmailVerifiedOutput,
+    RevokeSessionsInput,
+    RevokeSessionsOutput,
+    SendEmailInput,
+    SendEmailOutput,
+    SetPasswordInput,
+    SetPasswordOutput,
+    TokenPurpose,
 )
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
 
+UNKNOWN_ACCOUNT = "UnknownAccount"
+
+MailRenderer = Callable[[Settings, str, str | None], EmailMessage]
+MAILS: dict[str, MailRenderer] = {
+    MailTemplate.verify_email: verification_mail,
+    MailTemplate.registration_attempt: registration_attempt_mail,
+    MailTemplate.password_reset: reset_mail,
+}
+#: How long "this mail step was sent" is remembered: far beyond any retry of the step.
+MAIL_SENT_MARKER_SECONDS = 7 * 24 * 3600
+MAIL_CLAIM_DEFAULT = timedelta(seconds=60)
+ARGON2ID_PREFIX = "$argon2id$"
+#: Length of ``sessions.revoked_reason``.
+MAX_REASON = 50
+
+
+def user_uuid(raw: str) -> uuid.UUID:
+    """A malformed id is the caller's bug: fail for good instead of retrying ten times."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError as error:
+        raise business_error(INVALID_INPUT, f"invalid user id: {raw!r}") from error
+
 
 def normalize_email(raw: str) -> str:
     try:
-        return validate_email(raw, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise business_error(INVALID_INPUT, f"invalid e-mail address: {error}") from error
+        return contracts.normalize_email(raw)
+    except InvalidEmailError as error:
+        raise business_error(INVALID_INPUT, str(error)) from error
 
 
 class AuthActivities:
-    def __init__(self, runtime: AuthRuntime) -> None:
+    def __init__(self, runtime: AuthRuntime, mailer: Mailer | None = None) -> None:
         self.runtime = runtime
         self.sessions = runtime.resources.sessions
+        self.mailer = mailer or mailer_from_settings(runtime.settings)
 
     @activity.defn(name=CREATE_CREDENTIALS)
     async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
@@ -47,7 +108,7 @@ class AuthActivities:
         password_hash = await hash_password(input.password)
         async with transaction(self.sessions) as session:
             outcome = await CredentialRepository(session).create(
-                id_=uuid.UUID(input.user_id),
+                id_=user_uuid(input.user_id),
                 email=email,
                 password_hash=password_hash,
                 idempotency_key=input.idempotency_key,
@@ -58,11 +119,164 @@ class AuthActivities:
 
     @activity.defn(name=DELETE_CREDENTIALS)
     async def delete_credentials(self, input: DeleteCredentialsInput) -> DeleteCredentialsOutput:
+        """Removes the credentials only while unverified: a verified account is never undone."""
+        user_id = user_uuid(input.user_id)
         async with transaction(self.sessions) as session:
-            deleted = await CredentialRepository(session).delete_unverified(
-                uuid.UUID(input.user_id)
-            )
+            deleted = await CredentialRepository(session).delete_unverified(user_id)
+            if deleted:
+                await AuditRepository(session).record(
+                    "credentials.deleted_unverified", user_id=user_id
+                )
         return DeleteCredentialsOutput(deleted=deleted)
 
+    @activity.defn(name=FIND_ACCOUNT)
+    async def find_account(self, input: FindAccountInput) -> FindAccountOutput:
+        try:
+            email = contracts.normalize_email(input.email)
+        except InvalidEmailError:
+            return FindAccountOutput(user_id=None)
+        async with transaction(self.sessions) as session:
+            credential = await CredentialRepository(session).get_by_email(email)
+        return FindAccountOutput(user_id=str(credential.id) if credential else None)
+
+    @activity.defn(name=ISSUE_ONE_TIME_TOKEN)
+    async def issue_one_time_token(self, input: IssueOneTimeTokenInput) -> IssueOneTimeTokenOutput:
+        if input.purpose not in set(TokenPurpose) or not input.ttl_seconds > 0:
+            raise business_error(INVALID_INPUT, "unknown token purpose or non-positive lifetime")
+        user_id = user_uuid(input.user_id)
+        raw, digest = new_token()
+        try:
+            async with transaction(self.sessions) as session:
+                issued = await OneTimeTokenRepository(session).issue(
+                    user_id=user_id,
+                    purpose=input.purpose,
+                    token_hash=digest,
+                    ttl=timedelta(seconds=input.ttl_seconds),
+                    workflow_id=input.workflow_id,
+                    idempotency_key=input.idempotency_key,
+                )
+                if issued:
+                    await AuditRepository(session).record(
+                        "one_time_token.issued", user_id=user_id, purpose=input.purpose
+                    )
+        except IntegrityError as error:  # the account vanished meanwhile (foreign key)
+            raise business_error(UNKNOWN_ACCOUNT, "no such account") from error
+        if not issued:
+            raise business_error(INVALID_INPUT, "this step's token was spent already")
+        return IssueOneTimeTokenOutput(token=raw)
+
+    @activity.defn(name=CONSUME_ONE_TIME_TOKEN)
+    async def consume_one_time_token(
+        self, input: ConsumeOneTimeTokenInput
+    ) -> ConsumeOneTimeTokenOutput:
+        async with transaction(self.sessions) as session:
+            tokens = OneTimeTokenRepository(session)
+            user_id = await tokens.consume(input.token_hash, input.purpose, input.workflow_id)
+            if user_id is not None:
+                await AuditRepository(session).record(
+                    "one_time_token.used", user_id=user_id, purpose=input.purpose
+                )
+            elif activity.info().attempt > 1:
+                # Our previous attempt may have committed before its result was lost. Only this
+                # workflow can spend its token, and it redeems one at a time (see the workflows).
+                user_id = await tokens.spent_by(input.token_hash, input.purpose, input.workflow_id)
+        return ConsumeOneTimeTokenOutput(user_id=str(user_id) if user_id else None)
+
+    @activity.defn(name=SEND_EMAIL)
+    async def send_email(self, input: SendEmailInput) -> SendEmailOutput:
+        """Send one mail per key, **at least once**.
+
+        A "sent" marker in Redis makes a retry of a delivered step a no-op, and a claim held for
+        the attempt's timeout keeps two attempts from sending at the same moment. What cannot be
+        closed is a crash after the server accepted the mail but before the marker is written:
+        the claim then lapses and the retry sends a second copy (with the same Message-ID). We
+        prefer that to the alternative (marking first), which could lose a verification or reset
+        mail for good.
+        """
+        render = MAILS.get(input.template)
+        if render is None:
+            raise business_error(INVALID_INPUT, f"unknown mail template {input.template!r}")
+        try:
+            message = render(self.runtime.settings, normalize_email(input.to), input.token)
+        except ValueError as error:
+            raise business_error(INVALID_INPUT, str(error)) from error
+        message = replace(message, dedup_key=input.idempotency_key)
+        redis = self.runtime.resources.redis
+        key = self.runtime.resources.keys(
+            "auth", "mail", hashlib.sha256(input.idempotency_key.encode()).hexdigest()[:40]
+        )
+        claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
+        if not await redis.set(key, "sending", nx=True, ex=claim):
+            if await redis.get(key) == "sent":
+                return SendEmailOutput(sent=False)
+            # Retryable: another attempt holds the claim (or died holding it until it lapses).
+            raise ApplicationError(
+                "this mail is being sent by another attempt", type="MailInFlight"
+            )
+        try:
+            await self.mailer.send(message)
+        except BaseException:
+            await redis.delete(key)
+            raise
+        await redis.set(key, "sent", ex=MAIL_SENT_MARKER_SECONDS)
+        return SendEmailOutput(sent=True)
+
+    @activity.defn(name=MARK_EMAIL_VERIFIED)
+    async def mark_email_verified(self, input: MarkEmailVerifiedInput) -> MarkEmailVerifiedOutput:
+        user_id = user_uuid(input.user_id)
+        async with transaction(self.sessions) as session:
+            changed = await CredentialRepository(session).mark_email_verified(user_id)
+            if changed:
+                await AuditRepository(session).record("email.verified", user_id=user_id)
+        return MarkEmailVerifiedOutput(changed=changed)
+
+    @activity.defn(name=SET_PASSWORD)
+    async def set_password(self, input: SetPasswordInput) -> SetPasswordOutput:
+        """Store a new argon2id hash. A retry finds its own hash in place and changes nothing.
+
+        A completed reset also proves control of the mailbox, so the address counts as verified
+        (this also defeats an attacker who pre-registered the victim's address), and it clears
+        the account's failed-login counter: the owner may sign in with the new password at once.
+        """
+        user_id = user_uuid(input.user_id)
+        if not input.password_hash.startswith(ARGON2ID_PREFIX):
+            raise business_error(INVALID_INPUT, "only argon2id hashes are stored")
+        async with transaction(self.sessions) as session:
+            credential = await session.get(Credential, user_id, with_for_update=True)
+            if credential is None:
+                raise business_error(UNKNOWN_ACCOUNT, "no such account")
+            email = credential.email
+            changed = credential.password_hash != input.password_hash
+            repository = CredentialRepository(session)
+            if changed:
+                await repository.set_password_hash(user_id, input.password_hash)
+                await AuditRepository(session).record(
+                    "password.changed", user_id=user_id, reason=input.reason
+                )
+            if input.reason == "password_reset":
+                await repository.mark_email_verified(user_id)
+        if input.reason == "password_reset":
+            await self.runtime.throttle.succeeded(email)
+        return SetPasswordOutput(changed=changed)
+
+    @activity.defn(name=REVOKE_SESSIONS)
+    async def revoke_sessions(self, input: RevokeSessionsInput) -> RevokeSessionsOutput:
+        """Every session of the user, in the database and on the access-token deny-list.
+        Idempotent by nature: a retry finds nothing left to revoke."""
+        if not 1 <= len(input.reason) <= MAX_REASON:
+            raise business_error(INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters")
+        count = await self.runtime.sessions.revoke_all(user_uuid(input.user_id), input.reason)
+        return RevokeSessionsOutput(revoked=count)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.create_credentials, self.delete_credentials]
+        return [
+            self.create_credentials,
+            self.delete_credentials,
+            self.find_account,
+            self.issue_one_time_token,
+            self.consume_one_time_token,
+            self.send_email,
+            self.mark_email_verified,
+            self.set_password,
+            self.revoke_sessions,
+        ]

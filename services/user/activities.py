@@ -12,7 +12,14 @@ from services.common.resources import Resources
 from storage.db import transaction
 from storage.users.repository import ProfileRepository
 from workflows.common.errors import INVALID_INPUT, business_error
-from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput, CreateProfileOutput
+from workflows.user.contracts import (
+    CREATE_PROFILE,
+    DELETE_PROFILE,
+    CreateProfileInput,
+    CreateProfileOutput,
+    DeleteProfileInput,
+    DeleteProfileOutput,
+)
 
 
 class UserActivities:
@@ -33,5 +40,12 @@ class UserActivities:
             )
         return CreateProfileOutput(user_id=input.user_id, created=created)
 
+    @activity.defn(name=DELETE_PROFILE)
+    async def delete_profile(self, input: DeleteProfileInput) -> DeleteProfileOutput:
+        """Compensation of ``create_profile``; idempotent because deleting twice changes nothing."""
+        async with transaction(self.sessions) as session:
+            deleted = await ProfileRepository(session).delete(uuid.UUID(input.user_id))
+        return DeleteProfileOutput(deleted=deleted)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.create_profile]
+        return [self.create_profile, self.delete_profile]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.repository import Repository
@@ -30,3 +30,8 @@ class ProfileRepository(Repository[Profile]):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Profile]:
         result = await self.session.scalars(select(Profile).where(Profile.id.in_(ids)))
         return list(result)
+
+    async def delete(self, id_: uuid.UUID) -> bool:
+        """Remove a profile (an abandoned sign-up); deleting a missing one is a no-op."""
+        result = await self.session.execute(delete(Profile).where(Profile.id == id_))
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,8 +1,13 @@
-"""Activity contracts of the auth service (task queue ``<prefix>-auth``)."""
+"""Activity contracts of the auth service (task queue ``<prefix>-auth``), and the input rules
+every entry point shares (gateway, auth API, activities)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, validate_email
 
 CREATE_CREDENTIALS = "auth.create_credentials"
 DELETE_CREDENTIALS = "auth.delete_credentials"
@@ -31,3 +36,143 @@ class DeleteCredentialsInput:
 @dataclass
 class DeleteCredentialsOutput:
     deleted: bool
+
+
+# --- shared input rules ---------------------------------------------------------------------
+
+
+class InvalidEmailError(ValueError):
+    pass
+
+
+def normalize_email(raw: str) -> str:
+    """The one canonical form of an address (syntax only, no DNS): every entry point and
+    activity uses it, so one person's address always maps to one row and one workflow id."""
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise InvalidEmailError(f"invalid e-mail address: {error}") from error
+
+
+def address_digest(email: str) -> str:
+    """A stable, non-revealing key for an address (workflow ids): the same for any spelling
+    ``normalize_email`` would fold together in case and surrounding spaces."""
+    raw = email.strip().lower().encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+# --- one-time tokens and e-mail -------------------------------------------------------------
+
+ISSUE_ONE_TIME_TOKEN = "auth.issue_one_time_token"  # noqa: S105 - an activity name
+CONSUME_ONE_TIME_TOKEN = "auth.consume_one_time_token"  # noqa: S105 - an activity name
+SEND_EMAIL = "auth.send_email"
+
+
+class TokenPurpose(StrEnum):
+    verify_email = "verify_email"
+    password_reset = "password_reset"  # noqa: S105 - a purpose name
+
+
+class MailTemplate(StrEnum):
+    verify_email = "verify_email"
+    #: To the owner of an address someone tried to sign up with again.
+    registration_attempt = "registration_attempt"
+    password_reset = "password_reset"  # noqa: S105 - a template name
+
+
+@dataclass
+class IssueOneTimeTokenInput:
+    user_id: str
+    purpose: str
+    ttl_seconds: float
+    workflow_id: str
+    idempotency_key: str
+
+
+@dataclass
+class IssueOneTimeTokenOutput:
+    #: The raw token, handed to the mail step only; the database keeps its SHA-256.
+    token: str
+
+
+@dataclass
+class ConsumeOneTimeTokenInput:
+    token_hash: str
+    purpose: str
+    workflow_id: str
+
+
+@dataclass
+class ConsumeOneTimeTokenOutput:
+    #: The token's user when this call spent it; ``None`` for unknown, spent or expired.
+    user_id: str | None
+
+
+@dataclass
+class SendEmailInput:
+    to: str
+    template: str
+    idempotency_key: str
+    token: str | None = None
+
+
+@dataclass
+class SendEmailOutput:
+    #: False when this key had been sent already (a retried step).
+    sent: bool
+
+
+# --- account changes ------------------------------------------------------------------------
+
+FIND_ACCOUNT = "auth.find_account"
+MARK_EMAIL_VERIFIED = "auth.mark_email_verified"
+SET_PASSWORD = "auth.set_password"  # noqa: S105 - an activity name
+REVOKE_SESSIONS = "auth.revoke_sessions"
+
+
+@dataclass
+class FindAccountInput:
+    email: str
+
+
+@dataclass
+class FindAccountOutput:
+    user_id: str | None
+
+
+@dataclass
+class MarkEmailVerifiedInput:
+    user_id: str
+    idempotency_key: str
+
+
+@dataclass
+class MarkEmailVerifiedOutput:
+    #: False when it was verified already.
+    changed: bool
+
+
+@dataclass
+class SetPasswordInput:
+    user_id: str
+    #: An argon2id hash made by the auth API: the new password itself never enters a workflow.
+    password_hash: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass
+class SetPasswordOutput:
+    changed: bool
+
+
+@dataclass
+class RevokeSessionsInput:
+    user_id: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass
+class RevokeSessionsOutput:
+    revoked: int

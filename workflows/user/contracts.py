@@ -19,3 +19,18 @@ class CreateProfileInput:
 class CreateProfileOutput:
     user_id: str
     created: bool
+
+
+DELETE_PROFILE = "user.delete_profile"
+
+
+@dataclass
+class DeleteProfileInput:
+    user_id: str
+    idempotency_key: str
+
+
+@dataclass
+class DeleteProfileOutput:
+    #: False when there was nothing to delete (already gone: a retried step).
+    deleted: bool

@@ -1,5 +1,8 @@
-"""Auth capability: registration (routes, e-mail verification activities)."""
+"""Auth capability: registration (``POST /auth/register``, ``POST /auth/verify-email``).
+
+The ``user_registration`` workflow and its activities are registered by the core feature."""
 
 from services.auth.feature import Feature
+from services.auth.registration.routes import router
 
-FEATURE = Feature(name="registration")
+FEATURE = Feature(name="registration", router=router)

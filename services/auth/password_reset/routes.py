@@ -1,0 +1,111 @@
+"""Password reset over the auth API: request a link (one answer whether or not the address has
+an account) and confirm it with a new password. Never throttled by failed logins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from services.auth.dependencies import RuntimeDep
+from services.auth.one_time_tokens import redeem, waiting_workflow
+from services.auth.passwords import hash_password
+from services.common.errors import InvalidInputError, ServiceUnavailableError
+from services.common.settings import ServiceName
+from workflows.auth.contracts import InvalidEmailError, TokenPurpose, normalize_email
+from workflows.auth.password_policy import PasswordPolicyError, check_policy
+from workflows.auth.password_reset import (
+    CONFIRM_RESET_UPDATE,
+    WORKFLOW_NAME,
+    ConfirmResetInput,
+    ConfirmResetResult,
+    PasswordResetInput,
+    password_reset_workflow_id,
+)
+
+router = APIRouter(tags=["password reset"])
+
+Email = Annotated[str, Field(min_length=1, max_length=320)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+OneTimeToken = Annotated[str, Field(min_length=16, max_length=200)]
+
+
+class ResetRequest(BaseModel):
+    email: Email
+
+
+class ResetRequested(BaseModel):
+    status: str = "accepted"
+    detail: str = "If an account exists for this address, a reset link is on its way."
+
+
+class ResetConfirm(BaseModel):
+    token: OneTimeToken
+    new_password: Password
+
+
+class ResetDone(BaseModel):
+    status: str
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    responses={422: {"description": "Not an e-mail address"}, 503: {"description": "Retry"}},
+)
+async def request_reset(body: ResetRequest, runtime: RuntimeDep) -> ResetRequested:
+    """The same answer, after the same work (starting a workflow), for every address: the
+    account lookup happens inside the workflow, never in this request."""
+    try:
+        email = normalize_email(body.email)
+    except InvalidEmailError as error:
+        raise InvalidInputError(str(error)) from error
+    settings = runtime.settings
+    try:
+        # A second request while a reset runs joins it: one mail per reset window.
+        await runtime.resources.temporal.start_workflow(
+            WORKFLOW_NAME,
+            PasswordResetInput(
+                email=email, token_ttl_seconds=settings.auth_reset_token_minutes * 60
+            ),
+            id=password_reset_workflow_id(email),
+            task_queue=settings.task_queue(ServiceName.auth),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except RPCError as error:
+        raise ServiceUnavailableError("Could not start the reset now; try again.") from error
+    return ResetRequested()
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    responses={
+        400: {"description": "Invalid, spent or expired token (one answer for all)"},
+        422: {"description": "The new password breaks the policy"},
+        503: {"description": "Retry"},
+    },
+)
+async def confirm_reset(body: ResetConfirm, runtime: RuntimeDep) -> ResetDone:
+    # Policy first: a rejected password must not spend the link.
+    try:
+        check_policy(body.new_password)
+    except PasswordPolicyError as error:
+        raise InvalidInputError(str(error)) from error
+    # Only a live token earns the (deliberately slow) argon2id hash.
+    workflow_id = await waiting_workflow(runtime, body.token, TokenPurpose.password_reset)
+    password_hash = await hash_password(body.new_password)
+    result = await redeem(
+        runtime,
+        body.token,
+        purpose=TokenPurpose.password_reset,
+        update=CONFIRM_RESET_UPDATE,
+        argument=lambda token_hash: ConfirmResetInput(
+            token_hash=token_hash, password_hash=password_hash
+        ),
+        result_type=ConfirmResetResult,
+        workflow_id=workflow_id,
+    )
+    return ResetDone(status=result.status)

@@ -1,0 +1,166 @@
+"""``password_reset``: a single-use, expiring link by e-mail; redeeming it (with the new password's
+hash) sets the password and revokes every session. MFA stays as it was.
+
+Unknown addresses run the same course without a mail, so the run reveals nothing either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.auth.contracts import (
+        FIND_ACCOUNT,
+        ISSUE_ONE_TIME_TOKEN,
+        REVOKE_SESSIONS,
+        SEND_EMAIL,
+        SET_PASSWORD,
+        FindAccountInput,
+        FindAccountOutput,
+        IssueOneTimeTokenInput,
+        IssueOneTimeTokenOutput,
+        MailTemplate,
+        RevokeSessionsInput,
+        RevokeSessionsOutput,
+        SendEmailInput,
+        SendEmailOutput,
+        SetPasswordInput,
+        SetPasswordOutput,
+        TokenPurpose,
+        address_digest,
+    )
+    from workflows.auth.token_gate import TokenGate
+    from workflows.common.calls import call_activity
+    from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+
+WORKFLOW_NAME = "password_reset"
+CONFIRM_RESET_UPDATE = "confirm_password_reset"
+#: Only for starters that pass nothing; the auth API passes ``ADX_AUTH_RESET_TOKEN_MINUTES``.
+DEFAULT_TOKEN_SECONDS = 15 * 60.0
+RESET_REASON = "password_reset"
+
+
+class ResetStatus(StrEnum):
+    completed = "completed"
+    expired = "expired"
+
+
+@dataclass
+class PasswordResetInput:
+    email: str
+    token_ttl_seconds: float = DEFAULT_TOKEN_SECONDS
+
+
+@dataclass
+class PasswordResetResult:
+    status: str
+
+
+@dataclass
+class ConfirmResetInput:
+    token_hash: str
+    #: argon2id hash of the new password, made by the auth API after the policy check.
+    password_hash: str
+
+
+@dataclass
+class ConfirmResetResult:
+    status: str
+
+
+def password_reset_workflow_id(email: str) -> str:
+    """One reset per address at a time (a second request joins it); the id hides the address."""
+    return f"password-reset-{address_digest(email)}"
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class PasswordResetWorkflow:
+    def __init__(self) -> None:
+        self._progress = ProgressTracker(total=2)
+        self._gate = TokenGate(TokenPurpose.password_reset)
+        self._key = ""
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        return self._progress.current
+
+    @workflow.update(name=CONFIRM_RESET_UPDATE)
+    async def confirm(self, input: ConfirmResetInput) -> ConfirmResetResult:
+        async with self._gate.redeem(input.token_hash) as user_id:
+            self._progress.set_state(ProgressState.running, "setting the new password")
+            await call_activity(
+                SET_PASSWORD,
+                SetPasswordInput(
+                    user_id=user_id,
+                    password_hash=input.password_hash,
+                    reason=RESET_REASON,
+                    idempotency_key=f"{self._key}:password",
+                ),
+                service="auth",
+                result_type=SetPasswordOutput,
+            )
+            # Whoever knew the old password is signed out everywhere, access tokens included.
+            await call_activity(
+                REVOKE_SESSIONS,
+                RevokeSessionsInput(
+                    user_id=user_id, reason=RESET_REASON, idempotency_key=f"{self._key}:sessions"
+                ),
+                service="auth",
+                result_type=RevokeSessionsOutput,
+            )
+        return ConfirmResetResult(status=ResetStatus.completed)
+
+    @confirm.validator
+    def _check_confirm(self, input: ConfirmResetInput) -> None:
+        self._gate.check(input.token_hash)
+        if not input.password_hash.startswith("$argon2id$"):
+            raise ApplicationError("not an argon2id hash", type="InvalidInput", non_retryable=True)
+
+    @workflow.run
+    async def run(self, input: PasswordResetInput) -> PasswordResetResult:
+        info = workflow.info()
+        self._key = f"{info.workflow_id}:{info.run_id}"
+        self._progress.advance(0, "sending reset e-mail")
+        account = await call_activity(
+            FIND_ACCOUNT,
+            FindAccountInput(email=input.email),
+            service="auth",
+            result_type=FindAccountOutput,
+        )
+        if account.user_id is not None:
+            issued = await call_activity(
+                ISSUE_ONE_TIME_TOKEN,
+                IssueOneTimeTokenInput(
+                    user_id=account.user_id,
+                    purpose=TokenPurpose.password_reset,
+                    ttl_seconds=input.token_ttl_seconds,
+                    workflow_id=info.workflow_id,
+                    idempotency_key=f"{self._key}:token",
+                ),
+                service="auth",
+                result_type=IssueOneTimeTokenOutput,
+            )
+            self._gate.open()
+            await call_activity(
+                SEND_EMAIL,
+                SendEmailInput(
+                    to=input.email,
+                    template=MailTemplate.password_reset,
+                    token=issued.token,
+                    idempotency_key=f"{self._key}:mail",
+                ),
+                service="auth",
+                result_type=SendEmailOutput,
+            )
+        # An unknown address waits out the same deadline: the run looks the same either way.
+        self._progress.advance(1, "waiting for a new password", ProgressState.waiting)
+        if await self._gate.wait(timedelta(seconds=input.token_ttl_seconds)):
+            self._progress.advance(2, "password changed", ProgressState.completed)
+            return PasswordResetResult(status=ResetStatus.completed)
+        self._progress.advance(2, "reset link expired", ProgressState.completed)
+        return PasswordResetResult(status=ResetStatus.expired)
