@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -33,18 +34,34 @@ class RunAccess:
         )
         return cls(base64.b64decode(raw["secret"]))
 
-    def token(self, workflow_id: str) -> str:
-        mac = hmac.new(self._secret, workflow_id.encode(), hashlib.sha256).digest()
+    def token(self, run: RunIdentity) -> str:
+        """Bound to the run chain (first run id), not just the id: a token from an earlier
+        registration of the same address does not open a later one."""
+        message = f"{run.workflow_id}\n{run.first_run_id}".encode()
+        mac = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
-    def valid(self, workflow_id: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.token(workflow_id), token or "")
+    def valid(self, run: RunIdentity, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.token(run), token or "")
 
 
-async def owner_of(client: Client, workflow_id: str) -> str | None:
+@dataclass(frozen=True)
+class RunIdentity:
+    workflow_id: str
+    first_run_id: str
+    owner: str | None
+
+
+async def identify_run(client: Client, workflow_id: str) -> RunIdentity | None:
+    """The latest run of ``workflow_id``: its chain's first run id and owner, or None."""
     try:
         description = await client.get_workflow_handle(workflow_id).describe()
         owner = (await description.memo()).get(OWNER_MEMO)
     except RPCError:
         return None
-    return str(owner) if owner else None
+    info = description.raw_description.workflow_execution_info
+    return RunIdentity(
+        workflow_id=workflow_id,
+        first_run_id=info.first_run_id or description.run_id,
+        owner=str(owner) if owner else None,
+    )

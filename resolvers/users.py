@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from gateway.service_clients import ServiceClients, ServiceUnavailable
-from schema.errors import BAD_USER_INPUT, SERVICE_UNAVAILABLE, UserFacingError
+from schema.errors import BAD_USER_INPUT, SERVICE_UNAVAILABLE, UNAUTHENTICATED, UserFacingError
 from schema.types import User
+from services.common.tokens import InvalidTokenError
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -35,7 +36,16 @@ def _parse_id(raw: str) -> str:
 
 
 async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> User | None:
-    row = await info.context.users.load(_parse_id(id))
+    """Signed-in callers may read their own profile; reading other people's arrives with the
+    tenant directory. Anyone else gets the same ``null`` as for an unknown id."""
+    user_id = _parse_id(id)
+    try:
+        principal = await info.context.principal()
+    except InvalidTokenError as error:
+        raise UserFacingError(f"not authenticated: {error}", UNAUTHENTICATED) from error
+    if principal.user_id != user_id:
+        return None
+    row = await info.context.users.load(user_id)
     if row is None:
         return None
     return User(

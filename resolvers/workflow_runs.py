@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from gateway.progress_relay import WorkflowNotFound, read_run_state
-from gateway.run_access import owner_of
+from gateway.run_access import identify_run
 from schema.errors import NOT_FOUND, UserFacingError
 from schema.types import WorkflowRun
 
@@ -34,12 +34,13 @@ async def authorize_run(
 ) -> None:
     """The run's access token or its owner's session; otherwise it does not exist for you."""
     context = info.context
-    if context.state.run_access.valid(workflow_id, access_token):
+    run = await identify_run(context.state.temporal, workflow_id)
+    if run is None:
+        raise _not_found(workflow_id)
+    if context.state.run_access.valid(run, access_token):
         return
     principal = await context.optional_principal()
-    if principal is not None and principal.user_id == await owner_of(
-        context.state.temporal, workflow_id
-    ):
+    if principal is not None and run.owner is not None and principal.user_id == run.owner:
         return
     raise _not_found(workflow_id)
 

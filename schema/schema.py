@@ -10,6 +10,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 
+from resolvers.account_recovery import (
+    resolve_confirm_password_reset,
+    resolve_request_password_reset,
+    resolve_verify_email,
+)
 from resolvers.auth import (
     resolve_login,
     resolve_logout,
@@ -69,6 +74,17 @@ class Query:
 class Mutation:
     sign_up: WorkflowRun = strawberry.mutation(
         resolver=resolve_sign_up, description="Start registering a new user (a workflow)."
+    )
+    verify_email: bool = strawberry.mutation(
+        resolver=resolve_verify_email, description="Confirm an e-mail address with its link token."
+    )
+    request_password_reset: bool = strawberry.mutation(
+        resolver=resolve_request_password_reset,
+        description="E-mail a reset link if the address has an account (answers true either way).",
+    )
+    confirm_password_reset: bool = strawberry.mutation(
+        resolver=resolve_confirm_password_reset,
+        description="Set a new password with a reset token; ends every session.",
     )
     login: LoginResult = strawberry.mutation(
         resolver=resolve_login, description="Sign in with e-mail and password."

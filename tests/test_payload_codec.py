@@ -50,7 +50,9 @@ async def test_history_on_the_server_holds_no_plaintext_secret(
     secret = f"pw-{uuid.uuid4().hex}"
     handle = await temporal.start_workflow(
         WORKFLOW_NAME,
-        RegistrationInput(f"c-{uuid.uuid4().hex[:8]}@example.com", secret, "Codec"),
+        RegistrationInput(
+            f"c-{uuid.uuid4().hex[:8]}@example.com", secret, "Codec", verification_timeout_seconds=1
+        ),
         id=f"codec-{uuid.uuid4().hex[:8]}",
         task_queue=f"{in_process_workers}-auth",
     )

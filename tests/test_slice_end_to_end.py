@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
 from services.common.settings import DEFAULT_PORTS, ServiceName
+from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql, subscribe
-from tests.support import Stack
+from tests.support import Infra, Stack
 
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -27,6 +29,8 @@ subscription Progress($id: ID!, $token: String) {
   }
 }"""
 USER = "query User($id: ID!) { user(id: $id) { id email displayName createdAt } }"
+VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
+LOGIN = """mutation($input: LoginInput!) { login(input: $input) { tokens { accessToken } } }"""
 
 
 def sign_up_input(email: str | None = None, **overrides: str) -> dict[str, str]:
@@ -48,53 +52,77 @@ async def test_every_process_is_ready_and_exposes_metrics(stack: Stack) -> None:
             assert "adx_http_requests_total" in metrics.text
 
 
-async def test_sign_up_streams_progress_and_user_is_readable(stack: Stack) -> None:
-    variables = {"input": sign_up_input()}
+async def verify_by_mail(stack: Stack, infra: Infra, email: str) -> dict[str, Any]:
+    """What the user does: open the verification mail and follow its link."""
+    mail = (await wait_for_outbox(infra.settings(), email))[-1]
+    token = link_token(plain_text(mail), "/verify-email")
+    return await gql(stack.graphql, VERIFY, {"token": token})
 
-    started = await gql(stack.graphql, SIGN_UP, variables)
 
-    assert "errors" not in started, started
-    run = started["data"]["signUp"]
-    assert run["type"] == "user_registration"
-    updates = [
+async def follow(stack: Stack, run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
         update["data"]["workflowProgress"]
         async for update in subscribe(
             stack.graphql_ws, PROGRESS, {"id": run["id"], "token": run["accessToken"]}
         )
     ]
+
+
+async def test_sign_up_verify_sign_in_journey(stack: Stack, infra: Infra) -> None:
+    """mutation → workflow on auth + user queues → progress over graphql-transport-ws → the
+    verification mail → sign in → the profile, answered by the user service over HTTP."""
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+
+    started = await gql(stack.graphql, SIGN_UP, {"input": sign_up_input(email)})
+    assert "errors" not in started, started
+    run = started["data"]["signUp"]
+    assert run["type"] == "user_registration" and run["accessToken"]
+    following = asyncio.create_task(follow(stack, run))
+    verified = await verify_by_mail(stack, infra, email)
+    updates = await asyncio.wait_for(following, 60)
+
+    assert verified == {"data": {"verifyEmail": True}}
     final = updates[-1]
     assert final["status"] == "COMPLETED", updates
     assert final["progress"] == {
-        "step": 2,
-        "total": 2,
-        "label": "registered",
+        "step": 4,
+        "total": 4,
+        "label": "e-mail verified",
         "percent": 100,
         "state": "completed",
     }
+    assert final["result"]["status"] == "verified"
+    assert "waiting" in [u["progress"]["state"] for u in updates if u["progress"]], updates
     percents = [u["progress"]["percent"] for u in updates if u["progress"]]
     assert percents == sorted(percents), f"progress went backwards: {percents}"
-    result = final["result"]
-    assert result["email"] == variables["input"]["email"]
 
-    user = await gql(stack.graphql, USER, {"id": result["user_id"]})
+    login = await gql(
+        stack.graphql,
+        LOGIN,
+        {"input": {"email": email, "password": "a long enough password"}},
+    )
+    token = login["data"]["login"]["tokens"]["accessToken"]
+    me = (await gql(stack.graphql, "{ me { userId } }", token=token))["data"]["me"]
+    user = await gql(stack.graphql, USER, {"id": me["userId"]}, token=token)
 
-    assert user["data"]["user"]["email"] == variables["input"]["email"]
+    assert user["data"]["user"]["email"] == email
     assert user["data"]["user"]["displayName"] == "E2E User"
 
 
-async def test_two_subscribers_both_receive_the_final_state(stack: Stack) -> None:
-    run = (await gql(stack.graphql, SIGN_UP, {"input": sign_up_input()}))["data"]["signUp"]
+async def test_two_subscribers_both_receive_the_final_state(stack: Stack, infra: Infra) -> None:
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+    run = (await gql(stack.graphql, SIGN_UP, {"input": sign_up_input(email)}))["data"]["signUp"]
+    both = asyncio.gather(follow(stack, run), follow(stack, run))
 
-    async def final_status() -> str:
-        updates = [
-            u
-            async for u in subscribe(
-                stack.graphql_ws, PROGRESS, {"id": run["id"], "token": run["accessToken"]}
-            )
-        ]
-        return str(updates[-1]["data"]["workflowProgress"]["status"])
+    await verify_by_mail(stack, infra, email)
+    first, second = await asyncio.wait_for(both, 60)
 
-    assert await asyncio.gather(final_status(), final_status()) == ["COMPLETED", "COMPLETED"]
+    assert first[-1]["status"] == second[-1]["status"] == "COMPLETED"
+
+
+async def test_profiles_of_other_people_are_not_readable(stack: Stack, infra: Infra) -> None:
+    anonymous = await gql(stack.graphql, USER, {"id": str(uuid.uuid4())})
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_signing_up_twice_while_running_joins_the_same_run(stack: Stack) -> None:
@@ -147,12 +175,9 @@ async def test_runs_are_invisible_without_their_access_token(stack: Stack) -> No
     assert allowed["data"]["workflowRun"]["status"] in ("RUNNING", "COMPLETED")
 
 
-async def test_bad_user_id_and_unknown_user(stack: Stack) -> None:
+async def test_bad_user_id_is_a_graphql_error(stack: Stack) -> None:
     bad = await gql(stack.graphql, USER, {"id": "nope"})
-    missing = await gql(stack.graphql, USER, {"id": str(uuid.uuid4())})
-
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert missing == {"data": {"user": None}}
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,9 @@ async def login(
 ) -> LoginOutcome:
     credential = await check_password(runtime, email, password, client)
     if not credential.email_verified:
-        raise ForbiddenError("verify your e-mail address before signing in")
+        # Same answer as a wrong password: otherwise someone who signs up with an address and
+        # logs in with their own password learns whether the address was already taken.
+        raise UnauthorizedError(INVALID_LOGIN)
     if tenant_id is not None:
         await resolve_roles(runtime, credential.id, tenant_id)
     if credential.mfa_enabled:

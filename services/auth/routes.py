@@ -88,8 +88,8 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not auth
 @router.post(
     "/auth/login",
     responses={
-        401: {"description": "Wrong e-mail or password"},
-        403: {"description": "E-mail not verified, or not a member of the tenant"},
+        401: {"description": "Wrong e-mail or password, or e-mail not verified yet"},
+        403: {"description": "Not a member of the tenant"},
         429: {"description": "Too many failed attempts"},
     },
 )

@@ -124,7 +124,9 @@ async def test_unverified_account_cannot_sign_in(
     response = await auth_client.post(
         "/auth/login", json={"email": pending.email, "password": pending.password}
     )
-    assert response.status_code == 403 and "verify" in response.json()["detail"]
+    # Same answer as a wrong password: a 403 would tell a squatter the address was free.
+    assert response.status_code == 401
+    assert response.json()["detail"] == "invalid e-mail or password"
 
 
 async def test_jwks_publishes_the_active_key(

@@ -1,0 +1,37 @@
+"""E-mail verification and password reset. Both talk to workflows the auth service owns (the
+verification and reset tokens are spent there, then the waiting workflow is updated), so the
+gateway forwards to the auth API rather than duplicating that logic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from resolvers.auth_calls import call_auth
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+
+async def resolve_verify_email(info: strawberry.Info[GatewayContext], token: str) -> bool:
+    await call_auth(info, "POST", "/auth/verify-email", json={"token": token})
+    return True
+
+
+async def resolve_request_password_reset(info: strawberry.Info[GatewayContext], email: str) -> bool:
+    """Always true: the answer never tells whether the address has an account."""
+    await call_auth(info, "POST", "/auth/password-reset", json={"email": email})
+    return True
+
+
+async def resolve_confirm_password_reset(
+    info: strawberry.Info[GatewayContext], token: str, new_password: str
+) -> bool:
+    await call_auth(
+        info,
+        "POST",
+        "/auth/password-reset/confirm",
+        json={"token": token, "new_password": new_password},
+    )
+    return True
