@@ -24,6 +24,7 @@ from storage.auth.audit import AuditRepository
 from storage.auth.models import Credential
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.auth.repository import CredentialRepository
+from storage.auth.sso import SsoIdentityRepository
 from storage.db import transaction
 from workflows.auth import contracts
 from workflows.auth.contracts import (
@@ -253,8 +254,15 @@ class AuthActivities:
                 await AuditRepository(session).record(
                     "password.changed", user_id=user_id, reason=input.reason
                 )
-            if input.reason == "password_reset":
+            if input.reason == "password_reset" and not credential.email_verified:
                 await repository.mark_email_verified(user_id)
+                # SSO links made while nobody had proved the mailbox may belong to whoever
+                # squatted the address; the owner who just proved it must not share the account.
+                unlinked = await SsoIdentityRepository(session).unlink_all(user_id)
+                if unlinked:
+                    await AuditRepository(session).record(
+                        "sso.unlinked_on_reset", user_id=user_id, count=unlinked
+                    )
         if input.reason == "password_reset":
             await self.runtime.throttle.succeeded(email)
         return SetPasswordOutput(changed=changed)

@@ -79,3 +79,10 @@ class SsoIdentityRepository(Repository[SsoIdentity]):
             .order_by(AuditEvent.at.desc())
             .limit(1)
         )
+
+    async def unlink_all(self, user_id: uuid.UUID) -> int:
+        """Remove every identity linked to the account; returns how many there were."""
+        result = await self.session.execute(
+            delete(SsoIdentity).where(SsoIdentity.user_id == user_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
