@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.logging import get_logger
@@ -74,6 +75,15 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def sqlstate_of(error: DBAPIError) -> str:
+    """The PostgreSQL error code behind a SQLAlchemy error (asyncpg keeps it on the cause)."""
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as problem+json; unexpected ones are logged and never leak a trace."""
 
@@ -101,6 +111,20 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "HTTP error"
         )
         return problem(exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception): a value PostgreSQL cannot hold, such as NUL in
+        # text. That is bad input, not a server fault; anything else stays a 500.
+        if sqlstate_of(exc).startswith("22"):
+            return problem(
+                422,
+                "Invalid input",
+                "The request contains characters or values that cannot be stored.",
+                "https://adx.dev/problems/invalid-input",
+            )
+        _log.exception("database_error", error_type=type(exc.orig).__name__)
+        return problem(500, "Internal error", "An unexpected error occurred.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -61,7 +61,7 @@ async def test_register_mails_a_working_link_over_smtp(
     public = smtp_resources.settings.public_url
     assert f"{public}/verify-email?token=" in mail.text
     login = {"email": email, "password": PASSWORD}
-    assert (await api.post("/auth/login", json=login)).status_code == 403  # not verified yet
+    assert (await api.post("/auth/login", json=login)).status_code == 401  # not verified yet
 
     verified = await api.post(
         "/auth/verify-email", json={"token": link_token(mail.text, "/verify-email")}
