@@ -9,9 +9,11 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 
-from services.common.namespaces import register_namespaces
-from services.common.settings import Settings
-from services.common.temporal import build_worker
+# The sandbox re-imports this module for the test workflow: pass the platform imports through.
+with workflow.unsafe.imports_passed_through():
+    from services.common.namespaces import register_namespaces
+    from services.common.settings import Settings
+    from services.common.temporal import build_worker
 
 
 async def test_namespace_registration_is_idempotent(settings: Settings, temporal: Client) -> None:
