@@ -15,10 +15,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Touched after a successful sync; re-syncs only when the lock or the project file changes.
 SYNCED := $(VENV)/.adx-synced
-TYPED_PACKAGES := schema resolvers services workflows gateway storage
+TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data
+.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -61,6 +62,9 @@ typecheck: bootstrap ## mypy over the packages
 
 migrate: bootstrap ## apply database migrations to ADX_DATABASE_URL
 	$(PY) -m services.cli migrate
+
+bench: bootstrap ## auth benchmark: logins/s, refreshes/s vs raw argon2id (BENCH_ARGS="--json out.json")
+	$(PY) -m bench.auth_bench $(BENCH_ARGS)
 
 clean-data: ## delete local state (.data: Temporal, PostgreSQL, Redis, blobs)
 	rm -rf .data

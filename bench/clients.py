@@ -1,0 +1,100 @@
+"""HTTP clients of the load generator, both keeping their connection alive: httpx, and a
+minimal HTTP/1.1 client on asyncio streams whose own CPU cost per request is a fraction of
+httpx's (on a small machine the load generator competes with the service for the same cores)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class Poster(Protocol):
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST ``body`` as JSON; returns the status and the response body."""
+        ...
+
+
+class HttpxPoster:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        response = await self.client.post(path, content=body, headers=JSON_HEADERS)
+        return response.status_code, response.content
+
+
+class RawPoster:
+    """One HTTP/1.1 keep-alive connection, one request at a time (the load is closed-loop)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        writer.write(
+            f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                raise RuntimeError(f"unsupported transfer-encoding {value.strip()}")
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        content = await reader.readexactly(length) if length else b""
+        if close:
+            await self.close()
+        return status, content
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            writer = self._streams[1]
+            self._streams = None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def posters(
+    kind: str, urls: list[str], clients: int
+) -> AsyncIterator[Callable[[int], Poster]]:
+    """Client ``i`` talks to ``urls[i % len(urls)]`` on a kept-alive connection of its own."""
+    if kind == "raw":
+        raw = [RawPoster(urls[i % len(urls)]) for i in range(clients)]
+        try:
+            yield lambda index: raw[index]
+        finally:
+            for poster in raw:
+                await poster.close()
+        return
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = [
+            HttpxPoster(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=u, limits=limits, timeout=60)
+                )
+            )
+            for u in urls
+        ]
+        yield lambda index: pool[index % len(pool)]

@@ -1,0 +1,169 @@
+"""Closed-loop HTTP load: N clients, each one request at a time on a kept-alive connection;
+completions inside the measuring window count, with the CPU each process spent meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import psutil
+
+#: Processes whose CPU time is reported: this run's by pid, shared servers by executable name.
+SHARED_SERVERS = {"postgres": "postgres", "redis-server": "redis"}
+#: Roles whose main thread (the event loop) is reported apart from their worker threads.
+SPLIT_MAIN_THREAD = {"auth"}
+
+
+class OperationError(Exception):
+    """One benchmarked request did not succeed (its message says how)."""
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    clients: int
+    seconds: float
+    completed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.completed / self.seconds
+
+    def latency_ms(self, quantile: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "clients": self.clients,
+            "seconds": self.seconds,
+            "completed": self.completed,
+            "per_second": round(self.per_second, 2),
+            "errors": dict(self.errors),
+            "latency_ms": {
+                "mean": round(1000 * statistics.fmean(self.latencies), 2)
+                if self.latencies
+                else None,
+                "p50": round(self.latency_ms(0.50), 2),
+                "p99": round(self.latency_ms(0.99), 2),
+            },
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
+            "cpu_ms_per_op": {
+                k: round(1000 * v / self.completed, 3) if self.completed else None
+                for k, v in self.cpu_seconds.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds (user + system) so far: per process of interest, and the whole machine busy."""
+
+    processes: dict[int, tuple[str, float]]
+    machine_busy: float
+    #: Parts of each service process, keyed by pid: its main thread (the event loop; the rest
+    #: is its thread pool, i.e. argon2) and its kernel time (mostly socket I/O).
+    parts: dict[int, dict[str, float]]
+
+    @classmethod
+    def take(cls, roles: Mapping[int, str]) -> CpuSnapshot:
+        """This process, ``roles`` (pid -> role) and every process of a PostgreSQL or Redis
+        server on the machine (shared servers are not ours alone, but serve us meanwhile)."""
+        known = {os.getpid(): "bench client", **roles}
+        processes: dict[int, tuple[str, float]] = {}
+        parts: dict[int, dict[str, float]] = {}
+        for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            role = known.get(proc.info["pid"]) or SHARED_SERVERS.get(proc.info["name"] or "")
+            if times is not None and role is not None:
+                processes[proc.info["pid"]] = (role, times.user + times.system)
+            if role in SPLIT_MAIN_THREAD and times is not None:
+                with contextlib.suppress(psutil.Error):
+                    main = [t for t in proc.threads() if t.id == proc.info["pid"]]
+                    parts[proc.info["pid"]] = {
+                        f"{role} main thread": sum(t.user_time + t.system_time for t in main),
+                        f"{role} kernel": times.system,
+                    }
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return cls(processes, busy, parts)
+
+    def since(self, before: CpuSnapshot) -> dict[str, float]:
+        """CPU seconds per role between ``before`` and this snapshot; ``background`` is whatever
+        else kept the machine busy (other users of a shared machine skew every figure).
+
+        A process that exited meanwhile (a pool connection's backend) loses its share; one that
+        started counts whole."""
+        totals: defaultdict[str, float] = defaultdict(float)
+        for pid, (role, seconds) in self.processes.items():
+            previous = before.processes.get(pid)
+            totals[role] += seconds - (previous[1] if previous and previous[0] == role else 0.0)
+        ours = sum(totals.values())
+        totals["background"] = max(0.0, self.machine_busy - before.machine_busy - ours)
+        for pid, now in self.parts.items():  # parts of their process, not added to ``ours``
+            for part, seconds in now.items():
+                totals[part] += seconds - before.parts.get(pid, {}).get(part, 0.0)
+        return dict(totals)
+
+
+def wait_until_quiet(timeout: float, threshold: float = 0.05) -> float:
+    """Wait (up to ``timeout`` s) for a second in which the machine is at most ``threshold``
+    busy; returns the busy share of the last second (on a shared machine, other work skews)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = psutil.cpu_percent(interval=1.0) / 100
+        if busy <= threshold or time.monotonic() >= deadline:
+            return busy
+
+
+async def drive(
+    name: str,
+    operation: Callable[[int], Awaitable[None]],
+    *,
+    clients: int,
+    warmup: float,
+    duration: float,
+    roles: Mapping[int, str],
+) -> PhaseResult:
+    """Run ``operation(client_index)`` in a loop on ``clients`` coroutines: ``warmup`` seconds
+    uncounted, then ``duration`` seconds counted (completions inside the window)."""
+    result = PhaseResult(name=name, clients=clients, seconds=duration)
+    begin = time.perf_counter() + warmup
+    end = begin + duration
+
+    async def client(index: int) -> None:
+        while (started := time.perf_counter()) < end:
+            try:
+                await operation(index)
+                error = None
+            except OperationError as failure:
+                error = str(failure)
+            except Exception as failure:  # a benchmark reports every failure, and goes on
+                error = type(failure).__name__
+            done = time.perf_counter()
+            if begin <= done < end:
+                if error is None:
+                    result.completed += 1
+                    result.latencies.append(done - started)
+                else:
+                    result.errors[error] += 1
+
+    async def meter() -> None:
+        await asyncio.sleep(max(0.0, begin - time.perf_counter()))
+        before = CpuSnapshot.take(roles)
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        result.cpu_seconds = CpuSnapshot.take(roles).since(before)
+
+    await asyncio.gather(meter(), *(client(i) for i in range(clients)))
+    return result
