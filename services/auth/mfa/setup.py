@@ -7,7 +7,11 @@ import asyncio
 import uuid
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -93,7 +97,8 @@ async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: Any, result_
         if error.status == RPCStatusCode.NOT_FOUND:
             raise NotFoundError(NO_SETUP) from error
         raise ServiceUnavailableError("MFA setup is unavailable; try again") from error
-    except TimeoutError as error:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+        # No worker answered (worker down, or an HTTP-only process without one): a 503.
         raise ServiceUnavailableError("MFA setup did not answer in time; try again") from error
 
 
