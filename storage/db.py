@@ -23,7 +23,10 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (it costs a round trip per checkout on every request); connections are
+        # recycled instead, and one broken by a database restart surfaces as a 503.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 
@@ -46,7 +49,10 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error, tenant set for its whole length."""
     async with sessions() as session, session.begin():
-        await set_tenant(session, tenant_id)
+        # set_config(..., true) is transaction-local, so a transaction without a tenant starts
+        # with none (RLS then shows no tenant rows); no statement is needed for that case.
+        if tenant_id is not None:
+            await set_tenant(session, tenant_id)
         yield session
 
 

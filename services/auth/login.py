@@ -35,7 +35,7 @@ async def check_password(
 ) -> Credential:
     """The credential for a correct e-mail + password; one answer for every other case."""
     email = normalize_login_email(email)
-    await runtime.throttle.check(email, client.ip)
+    has_failures = await runtime.throttle.check(email, client.ip)
     async with transaction(runtime.resources.sessions) as db:
         credential = await CredentialRepository(db).get_by_email(email)
     if credential is None or credential.password_hash is None:
@@ -50,7 +50,8 @@ async def check_password(
                 "login.failed", user_id=credential.id if credential else None, ip=client.ip
             )
         raise UnauthorizedError(INVALID_LOGIN)
-    await runtime.throttle.succeeded(email)
+    if has_failures:
+        await runtime.throttle.succeeded(email)
     if needs_rehash(credential.password_hash or ""):
         new_hash = await hash_password(password)
         async with transaction(runtime.resources.sessions) as db:

@@ -118,11 +118,11 @@ class SessionService:
         failure: str | None = None
         reused = False
         async with transaction(self.sessions) as db:
-            token = await RefreshTokenRepository(db).by_hash_for_update(hash_token(raw))
-            if token is None:
+            tokens = RefreshTokenRepository(db)
+            found = await tokens.lock_with_session(hash_token(raw))
+            if found is None:
                 raise UnauthorizedError("invalid refresh token")
-            session = await db.get(Session, token.session_id, with_for_update=True)
-            assert session is not None
+            token, session = found
             moment = now()
             if token.used_at is not None:
                 reused, failure = True, "refresh token already used; the session is revoked"
@@ -139,11 +139,17 @@ class SessionService:
             elif token.expires_at <= moment:
                 failure = "refresh token expired"
             else:
-                await RefreshTokenRepository(db).mark_used(token.id, moment)
-                await SessionRepository(db).touch(session.id)
+                fresh, digest = new_token()
+                await tokens.rotate(
+                    spent=token.id,
+                    session_id=session.id,
+                    new_hash=digest,
+                    expires_at=min(moment + self.refresh_ttl, session.expires_at),
+                    now=moment,
+                )
                 issued = IssuedTokens(
                     access_token=await self._access(db, session),
-                    refresh_token=await self._new_refresh(db, session),
+                    refresh_token=fresh,
                     expires_in=self.access_ttl,
                     session_id=str(session.id),
                 )

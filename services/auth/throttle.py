@@ -55,18 +55,24 @@ class Throttle:
             return 0
         return int(min(2 ** (failures - free + 1), self.max_delay))
 
-    async def check(self, email: str, client: str | None) -> None:
-        """Refuse (429) while a delay earned by earlier failures is running."""
+    async def check(self, email: str, client: str | None) -> bool:
+        """Refuse (429) while a delay earned by earlier failures is running. Returns whether
+        the account has failures on record (only then does a success need to clear them)."""
         now = time.time()
+        pairs = self._keys(email, client)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, _ in pairs:
+                pipe.hgetall(key)
+            states = await pipe.execute()
         worst = 0
-        for key, free in self._keys(email, client):
-            state = await self.redis.hgetall(key)  # type: ignore[misc]
+        for (_, free), state in zip(pairs, states, strict=True):
             if not state:
                 continue
             wait = float(state["last"]) + self._delay(int(state["count"]), free) - now
             worst = max(worst, int(wait + 0.999))
         if worst > 0:
             raise TooManyAttemptsError(worst)
+        return bool(states[0])
 
     async def failed(self, email: str, client: str | None) -> None:
         now = time.time()

@@ -123,6 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 "The request contains characters or values that cannot be stored.",
                 "https://adx.dev/problems/invalid-input",
             )
+        if exc.connection_invalidated:
+            _log.warning("database_connection_lost", error_type=type(exc.orig).__name__)
+            return problem(
+                503,
+                "Service unavailable",
+                "The database connection was lost; try again.",
+                "https://adx.dev/problems/unavailable",
+            )
         _log.exception("database_error", error_type=type(exc.orig).__name__)
         return problem(500, "Internal error", "An unexpected error occurred.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from storage.auth.models import RefreshToken, Session
 from storage.repository import Repository
@@ -47,22 +47,46 @@ class SessionRepository(Repository[Session]):
             statement = statement.where(Session.id != keep)
         return list((await self.session.scalars(statement)).all())
 
-    async def touch(self, session_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Session).where(Session.id == session_id).values(last_seen_at=func.now())
-        )
-
 
 class RefreshTokenRepository(Repository[RefreshToken]):
     model = RefreshToken
 
-    async def by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
-        """Locks the row: two concurrent refreshes with one token cannot both rotate it."""
-        return await self.session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
-        )
+    async def lock_with_session(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
+        """The token and its session, both locked, in one round trip: two concurrent refreshes
+        with one token cannot both rotate it."""
+        row = (
+            await self.session.execute(
+                select(RefreshToken, Session)
+                .join(Session, Session.id == RefreshToken.session_id)
+                .where(RefreshToken.token_hash == token_hash)
+                .with_for_update(of=[RefreshToken, Session])
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else None
 
-    async def mark_used(self, token_id: uuid.UUID, now: datetime) -> None:
+    async def rotate(
+        self,
+        *,
+        spent: uuid.UUID,
+        session_id: uuid.UUID,
+        new_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Spend the old token, touch the session and store the new token: one statement."""
         await self.session.execute(
-            update(RefreshToken).where(RefreshToken.id == token_id).values(used_at=now)
+            text(
+                "WITH spent AS (UPDATE auth.refresh_tokens SET used_at = :now WHERE id = :spent),"
+                " touched AS (UPDATE auth.sessions SET last_seen_at = :now WHERE id = :sid)"
+                " INSERT INTO auth.refresh_tokens (id, session_id, token_hash, expires_at,"
+                " created_at) VALUES (:id, :sid, :hash, :expires, :now)"
+            ),
+            {
+                "now": now,
+                "spent": spent,
+                "sid": session_id,
+                "id": uuid.uuid4(),
+                "hash": new_hash,
+                "expires": expires_at,
+            },
         )
