@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import uuid
@@ -29,17 +28,10 @@ from services.devstack import (
     start_temporal_dev_server,
     wait_for_http,
 )
+from services.devstack.ports import accepts_connections
 from storage.migrate import ensure_database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -69,7 +61,7 @@ class BenchInfra:
 def _postgres(infra: BenchInfra) -> str:
     if os.environ.get("ADX_BENCH_DATABASE_URL"):
         return os.environ["ADX_BENCH_DATABASE_URL"]
-    if reachable("127.0.0.1", 5432):
+    if accepts_connections("127.0.0.1", 5432):
         return "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     proc, url = start_embedded_postgres(
         infra.data_dir, free_port(), database="postgres", echo=False, die_with_parent=True
@@ -81,7 +73,7 @@ def _postgres(infra: BenchInfra) -> str:
 def _redis(infra: BenchInfra) -> str:
     if os.environ.get("ADX_BENCH_REDIS_URL"):
         return os.environ["ADX_BENCH_REDIS_URL"]
-    if reachable("127.0.0.1", 6379):
+    if accepts_connections("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     port = free_port()
     infra.track("redis", start_redis(infra.data_dir, port, echo=False, die_with_parent=True))

@@ -16,19 +16,19 @@ from temporalio.client import Client
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
 from services.common.temporal import build_worker, connect_temporal
-from services.devstack.ports import free_port
+from services.devstack.ports import accepts_connections, free_port
 from services.devstack.postgres import start_embedded_postgres
 from services.devstack.redis import start_redis
 from services.devstack.temporal import start_temporal_dev_server
 from storage.migrate import migrate
-from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, reachable, start_stack
+from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
 
 
 def _database_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
     """The machine's PostgreSQL on 127.0.0.1:5432 when present, else an embedded one."""
     if os.environ.get("ADX_TEST_DATABASE_URL"):
         return os.environ["ADX_TEST_DATABASE_URL"]
-    if reachable("127.0.0.1", 5432):
+    if accepts_connections("127.0.0.1", 5432):
         return "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     proc, url = start_embedded_postgres(infra_dir, free_port(), echo=False, die_with_parent=True)
     processes.append(proc)
@@ -38,7 +38,7 @@ def _database_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-de
 def _redis_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
     if os.environ.get("ADX_TEST_REDIS_URL"):
         return os.environ["ADX_TEST_REDIS_URL"]
-    if reachable("127.0.0.1", 6379):
+    if accepts_connections("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     port = free_port()
     processes.append(start_redis(infra_dir, port, echo=False, die_with_parent=True))
@@ -93,7 +93,7 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
     yield infra
     for proc in reversed(processes):
         await asyncio.to_thread(proc.stop)
-    if server_url.endswith("/postgres") and reachable(
+    if server_url.endswith("/postgres") and accepts_connections(
         "127.0.0.1", make_url(server_url).port or 5432
     ):
         admin = await _admin(server_url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid
 from collections.abc import Mapping
@@ -18,14 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:8]
 #: A fixed, test-only payload key: recorded replay histories stay decryptable in later runs.
 TEST_PAYLOAD_KEYS = '[{"kid": "test-1", "key": "dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="}]'
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass

@@ -5,27 +5,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
+from services.auth.fields import Email, OpaqueToken, Password
 from services.auth.login import login
 from services.auth.sessions import IssuedTokens
 from services.common.errors import NotFoundError
 
 router = APIRouter(tags=["auth"])
 
-Email = Annotated[str, Field(min_length=1, max_length=320)]
-# Login accepts any length up to a bound, so an over-long guess is just a wrong password.
-LoginPassword = Annotated[str, Field(min_length=1, max_length=1024)]
-OpaqueToken = Annotated[str, Field(min_length=16, max_length=200)]
-
 
 class LoginRequest(BaseModel):
     email: Email
-    password: LoginPassword
+    password: Password
     tenant_id: uuid.UUID | None = None
 
 

@@ -117,3 +117,12 @@ def wait_for_http(
                     f"{url} did not answer {expect_status} within {timeout:g}s (last: {last})"
                 )
             time.sleep(0.2)
+
+
+def accepts_connections(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something listens on ``host:port`` (e.g. the machine's own PostgreSQL)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -3,14 +3,13 @@ an account) and confirm it with a new password. Never throttled by failed logins
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from services.auth.dependencies import RuntimeDep
+from services.auth.fields import Email, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem, waiting_workflow
 from services.auth.passwords import hash_password
 from services.common.errors import InvalidInputError, ServiceUnavailableError
@@ -28,10 +27,6 @@ from workflows.auth.password_reset import (
 
 router = APIRouter(tags=["password reset"])
 
-Email = Annotated[str, Field(min_length=1, max_length=320)]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
-OneTimeToken = Annotated[str, Field(min_length=16, max_length=200)]
-
 
 class ResetRequest(BaseModel):
     email: Email
@@ -43,7 +38,7 @@ class ResetRequested(BaseModel):
 
 
 class ResetConfirm(BaseModel):
-    token: OneTimeToken
+    token: OpaqueToken
     new_password: Password
 
 

@@ -3,13 +3,14 @@ verification with the token from the mail."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio.service import RPCError
 
 from services.auth.dependencies import RuntimeDep
+from services.auth.fields import DisplayName, Email, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem
 from services.common.errors import InvalidInputError, ServiceUnavailableError
 from services.common.settings import ServiceName
@@ -25,11 +26,6 @@ from workflows.auth.user_registration import (
 
 router = APIRouter(tags=["registration"])
 
-# Generous bounds that only stop abuse; the real rules are in ``registration_input``.
-Email = Annotated[str, Field(min_length=1, max_length=320)]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=1000)]
-OneTimeToken = Annotated[str, Field(min_length=16, max_length=200)]
 
 _INVALID_LINK: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid, spent or expired token (one answer for all)"}
@@ -53,7 +49,7 @@ class RegistrationAccepted(BaseModel):
 
 
 class TokenRequest(BaseModel):
-    token: OneTimeToken
+    token: OpaqueToken
 
 
 class VerifyEmailResponse(BaseModel):
