@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.message
+import email.policy
 import email.utils
 import hashlib
 import os
@@ -45,7 +46,9 @@ def _domain(address: str) -> str:
 
 
 def to_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage:
-    mime = email.message.EmailMessage()
+    # Lines up to RFC 5322's 998 characters: a long link stays one intact 7bit line instead of
+    # being quoted-printable-wrapped (readable in the outbox, copyable by hand).
+    mime = email.message.EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     mime["From"] = sender
     mime["To"] = message.to
     mime["Subject"] = message.subject
