@@ -17,7 +17,7 @@ from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
-from storage.auth.models import RefreshToken, Session
+from storage.auth.models import Session
 from storage.auth.sessions import RefreshTokenRepository, SessionRepository
 from storage.db import transaction
 from storage.redis import Keys
@@ -58,13 +58,6 @@ class SessionService:
         self.session_ttl = timedelta(days=settings.auth_session_max_days)
         self.access_ttl = settings.auth_access_token_seconds
 
-    async def _new_refresh(self, db: AsyncSession, session: Session) -> str:
-        raw, digest = new_token()
-        expires = min(now() + self.refresh_ttl, session.expires_at)
-        db.add(RefreshToken(session_id=session.id, token_hash=digest, expires_at=expires))
-        await db.flush()
-        return raw
-
     async def _access(self, db: AsyncSession, session: Session) -> str:
         roles: list[str] = []
         if session.tenant_id is not None:
@@ -87,29 +80,34 @@ class SessionService:
         client: ClientInfo,
     ) -> IssuedTokens:
         """Open a session in the caller's transaction and issue its first token pair."""
-        session = Session(
+        moment = now()
+        expires_at = moment + self.session_ttl
+        refresh, digest = new_token()
+        session_id = await SessionRepository(db).open(
             user_id=user_id,
             tenant_id=tenant_id,
-            expires_at=now() + self.session_ttl,
+            expires_at=expires_at,
             auth_methods=list(auth_methods),
             ip=client.ip,
             user_agent=(client.user_agent or "")[:300] or None,
+            refresh_hash=digest,
+            refresh_expires_at=min(moment + self.refresh_ttl, expires_at),
+            audit_detail={"methods": list(auth_methods)},
         )
-        db.add(session)
-        await db.flush()
-        refresh = await self._new_refresh(db, session)
-        await AuditRepository(db).record(
-            "session.started",
-            user_id=user_id,
-            session_id=session.id,
-            ip=client.ip,
-            methods=list(auth_methods),
-        )
+        roles: list[str] = []
+        if tenant_id is not None:
+            roles = await ClaimsRepository(db).roles(user_id, tenant_id) or []
         return IssuedTokens(
-            access_token=await self._access(db, session),
+            access_token=self.issuer.access_token(
+                user_id=str(user_id),
+                session_id=str(session_id),
+                tenant_id=str(tenant_id) if tenant_id else None,
+                roles=roles,
+                auth_methods=auth_methods,
+            ),
             refresh_token=refresh,
             expires_in=self.access_ttl,
-            session_id=str(session.id),
+            session_id=str(session_id),
         )
 
     async def refresh(self, raw: str, client: ClientInfo) -> IssuedTokens:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -13,6 +14,49 @@ from storage.repository import Repository
 
 class SessionRepository(Repository[Session]):
     model = Session
+
+    async def open(
+        self,
+        *,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID | None,
+        expires_at: datetime,
+        auth_methods: list[str],
+        ip: str | None,
+        user_agent: str | None,
+        refresh_hash: str,
+        refresh_expires_at: datetime,
+        audit_detail: dict[str, object],
+    ) -> uuid.UUID:
+        """The session, its first refresh token and the audit row in one statement (the
+        foreign key is checked at the end of the statement, so the CTEs may insert both)."""
+        session_id = uuid.uuid4()
+        await self.session.execute(
+            text(
+                "WITH opened AS (INSERT INTO auth.sessions (id, user_id, tenant_id, expires_at,"
+                " auth_methods, ip, user_agent) VALUES (:sid, :uid, :tid, :expires, :methods,"
+                " :ip, :agent)),"
+                " refresh AS (INSERT INTO auth.refresh_tokens (id, session_id, token_hash,"
+                " expires_at) VALUES (:rid, :sid, :hash, :rexpires))"
+                " INSERT INTO auth.audit_events (id, event, user_id, session_id, ip, detail)"
+                " VALUES (:aid, 'session.started', :uid, :sid, :ip, CAST(:detail AS jsonb))"
+            ),
+            {
+                "sid": session_id,
+                "uid": user_id,
+                "tid": tenant_id,
+                "expires": expires_at,
+                "methods": auth_methods,
+                "ip": ip,
+                "agent": user_agent,
+                "rid": uuid.uuid4(),
+                "hash": refresh_hash,
+                "rexpires": refresh_expires_at,
+                "aid": uuid.uuid4(),
+                "detail": json.dumps(audit_detail),
+            },
+        )
+        return session_id
 
     async def active_for_user(self, user_id: uuid.UUID, now: datetime) -> list[Session]:
         rows = await self.session.scalars(
