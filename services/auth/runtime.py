@@ -8,9 +8,11 @@ from services.auth.keys import KeyRing
 from services.auth.sessions import SessionService
 from services.auth.throttle import Throttle
 from services.auth.token_issuer import TokenIssuer
+from services.common.codec import PayloadKeys
 from services.common.resources import Resources
 from services.common.settings import Settings
 from services.common.tokens import TokenVerifier
+from storage.encrypted import configure_field_keys
 
 
 @dataclass
@@ -26,6 +28,7 @@ class AuthRuntime:
     @classmethod
     def build(cls, resources: Resources) -> AuthRuntime:
         settings = resources.settings
+        configure_field_keys(PayloadKeys.from_settings(settings))
         ring = KeyRing.from_settings(settings)
         issuer = TokenIssuer(ring, settings)
         return cls(

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.base import TimestampMixin, new_id, schema_metadata
+from storage.encrypted import EncryptedString
 
 
 class AuthBase(DeclarativeBase):
@@ -97,7 +98,8 @@ class TotpSecret(TimestampMixin, AuthBase):
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("auth.credentials.id", ondelete="CASCADE"), primary_key=True
     )
-    secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: Encrypted at rest: a database dump must not yield working second factors.
+    secret: Mapped[str] = mapped_column(EncryptedString(255, "auth.totp"), nullable=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
     idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)
