@@ -3,10 +3,8 @@ problem+json, never a 500, and a rejected request writes nothing."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,26 +14,7 @@ from services.auth.runtime import AuthRuntime
 from storage.auth.models import AuditEvent, Session
 from storage.db import transaction
 from tests.auth.conftest import AuthUser, login
-
-PROBLEM_FIELDS = {"type", "title", "status", "detail"}
-JSON = {"content-type": "application/json"}
-
-
-def assert_problem(response: httpx.Response, *statuses: int) -> dict[str, Any]:
-    """A 4xx (one of ``statuses`` when given) rendered as RFC 9457 problem+json."""
-    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
-    if statuses:
-        assert response.status_code in statuses, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert PROBLEM_FIELDS <= body.keys(), body
-    assert body["status"] == response.status_code
-    return body  # type: ignore[no-any-return]
-
-
-def as_json(value: object) -> bytes:
-    """JSON with non-ASCII escaped (``\\u0000``, ``\\ud800``): what any client may send."""
-    return json.dumps(value).encode()
+from tests.problems import JSON, as_json, assert_problem, malformed, oversize
 
 
 def bearer(tokens: dict[str, object]) -> dict[str, str]:
@@ -50,12 +29,6 @@ async def written_for(runtime: AuthRuntime, user: AuthUser) -> tuple[int, int]:
     return int(sessions or 0), int(events or 0)
 
 
-def oversize(settings_max: int, **fields: object) -> bytes:
-    """A JSON object carrying ``fields`` (valid on their own) padded past the body limit."""
-    body = httpx.Request("POST", "/", json={**fields, "pad": ""}).content
-    return body[:-2] + b"x" * (settings_max + 1 - len(body)) + b'"}'
-
-
 async def streamed(data: bytes) -> AsyncIterator[bytes]:
     """The body in chunks without a content-length, so only the streamed count can catch it."""
     for start in range(0, len(data), 64 * 1024):
@@ -63,19 +36,7 @@ async def streamed(data: bytes) -> AsyncIterator[bytes]:
 
 
 # Bodies that are not a usable JSON object at all; every JSON endpoint must reject them.
-MALFORMED = [
-    pytest.param(b'{"email": ', id="truncated"),
-    pytest.param(b'{"email": "a@example.com",}', id="trailing-comma"),
-    pytest.param(b"{'email': 'a@example.com'}", id="single-quotes"),
-    pytest.param(b"\xff\xfe\x00\x01", id="not-utf8"),
-    pytest.param(b"null", id="null"),
-    pytest.param(b"[]", id="array"),
-    pytest.param(b'"a string"', id="string"),
-    pytest.param(b"42", id="number"),
-    pytest.param(b"[" * 200_000, id="deeply-nested"),
-    pytest.param(b'{"email": ' + b"9" * 5000 + b"}", id="huge-integer"),
-    pytest.param(b'{"email": NaN, "password": Infinity}', id="nan"),
-]
+MALFORMED = malformed("email", "a@example.com")
 #: Not malformed for logout, whose body is optional and ignores unknown keys: JSON ``null`` is
 #: "no body" and an object of unknown keys is ``{}`` (both: this session only).
 LOGOUT_ACCEPTS = {"null", "nan"}

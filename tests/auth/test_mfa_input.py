@@ -13,27 +13,14 @@ from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
 from tests.auth.conftest import create_user
 from tests.auth.test_mfa import access_token, bearer, mfa_enabled, mfa_token, mfa_user, verify
+from tests.problems import JSON, assert_problem, malformed, oversize
 
 #: The MFA flow tests' client fixture (the auth API with the in-process workers' queues).
 client = test_mfa.client
 
-JSON = {"content-type": "application/json"}
 ACTIVATE, VERIFY, DISABLE = "/auth/mfa/activate", "/auth/mfa/verify", "/auth/mfa/disable"
 
-MALFORMED = [
-    pytest.param(b'{"code": ', id="truncated"),
-    pytest.param(b'{"code": "123456",}', id="trailing-comma"),
-    pytest.param(b"{'code': '123456'}", id="single-quotes"),
-    pytest.param(b"\xff\xfe\x00\x01", id="not-utf8"),
-    pytest.param(b"null", id="null"),
-    pytest.param(b"[]", id="array"),
-    pytest.param(b'"123456"', id="string"),
-    pytest.param(b"123456", id="number"),
-    pytest.param(b"[" * 200_000, id="deeply-nested"),
-    pytest.param(b'{"code": ' + b"9" * 5000 + b"}", id="huge-integer"),
-    pytest.param(b'{"code": NaN}', id="nan"),
-    pytest.param(b"", id="empty"),
-]
+MALFORMED = [*malformed("code", "123456"), pytest.param(b"", id="empty")]
 
 BAD_CODES: list[Any] = [
     None,
@@ -51,22 +38,6 @@ BAD_CODES: list[Any] = [
     "123456\n",
     "1" * 100_000,
 ]
-
-
-def assert_problem(response: httpx.Response, *statuses: int) -> dict[str, Any]:
-    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
-    if statuses:
-        assert response.status_code in statuses, (response.status_code, response.text[:300])
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == response.status_code and body["detail"], body
-    return body  # type: ignore[no-any-return]
-
-
-def oversize(limit: int, **fields: object) -> bytes:
-    """A JSON object carrying ``fields`` (valid on their own) padded past the body limit."""
-    body = json.dumps({**fields, "pad": ""}).encode()
-    return body[:-2] + b"x" * (limit + 1 - len(body)) + b'"}'
 
 
 @pytest.mark.parametrize("path", [ACTIVATE, VERIFY, DISABLE])

@@ -23,7 +23,8 @@ from storage.db import transaction
 from tests.auth import mail_flows
 from tests.auth.conftest import AuthUser, create_user, login
 from tests.auth.mail_flows import SmtpSink, auth_api, link_token, record_history
-from tests.auth.test_core_bad_input import JSON, MALFORMED, as_json, assert_problem, oversize
+from tests.auth.test_core_bad_input import MALFORMED
+from tests.problems import JSON, as_json, assert_problem, oversize
 from workflows.auth.password_reset import PasswordResetResult, password_reset_workflow_id
 from workflows.auth.user_registration import registration_workflow_id
 from workflows.common.progress import PROGRESS_QUERY, Progress

@@ -19,7 +19,8 @@ from storage.db import transaction
 from tests.auth import mail_flows
 from tests.auth.conftest import create_user
 from tests.auth.mail_flows import SmtpSink, auth_api, link_token
-from tests.auth.test_core_bad_input import JSON, MALFORMED, as_json, assert_problem, oversize
+from tests.auth.test_core_bad_input import MALFORMED
+from tests.problems import JSON, as_json, assert_problem, oversize
 from workflows.auth.user_registration import RegistrationResult, registration_workflow_id
 
 PASSWORD = "a long enough password"
