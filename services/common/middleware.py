@@ -8,7 +8,6 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.context import request_id_var
 from services.common.errors import PROBLEM_JSON
 
 
@@ -25,7 +24,6 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         raw = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = raw if 0 < len(raw) <= 128 and raw.isprintable() else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_wrapper(message: Message) -> None:
@@ -38,7 +36,6 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-            request_id_var.reset(token)
 
 
 class BodySizeLimitMiddleware:

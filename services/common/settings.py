@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -312,8 +311,3 @@ def load_settings() -> Settings:
         message = _describe(error)
         print(message, file=sys.stderr)
         raise SettingsError(2) from error
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
