@@ -13,7 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.logging import get_logger
@@ -62,21 +67,29 @@ class RunState:
         return cls(**json.loads(raw))
 
 
-async def read_run_state(client: Client, workflow_id: str) -> RunState:
-    """Describe the latest run, query its progress, and collect the outcome when closed."""
-    handle = client.get_workflow_handle(workflow_id)
+async def describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription:
+    """The latest run of ``workflow_id``; ``WorkflowNotFound`` when there is none."""
     try:
-        description = await handle.describe()
+        return await client.get_workflow_handle(workflow_id).describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowNotFound(workflow_id) from error
         raise
+
+
+async def read_run_state(
+    client: Client, workflow_id: str, description: WorkflowExecutionDescription | None = None
+) -> RunState:
+    """Query the latest run's progress and collect its outcome when closed (``description``:
+    one the caller already fetched, saving a round trip)."""
+    handle = client.get_workflow_handle(workflow_id)
+    description = description or await describe(client, workflow_id)
     status = description.status or WorkflowExecutionStatus.RUNNING
     progress: dict[str, Any] | None = None
     try:
         value = await handle.query(PROGRESS_QUERY, result_type=Progress, rpc_timeout=QUERY_TIMEOUT)
         progress = asdict(value)
-    except (RPCError, Exception) as error:  # no worker yet, or a workflow without the query
+    except Exception as error:  # no worker yet, or a workflow without the query
         _log.debug("progress_query_failed", workflow_id=workflow_id, error=str(error))
     state = RunState(
         id=workflow_id,

@@ -10,8 +10,7 @@ import hmac
 import os
 from dataclasses import dataclass
 
-from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.client import WorkflowExecutionDescription
 
 from services.common.dev_secrets import load_or_create
 from services.common.settings import Settings
@@ -52,16 +51,12 @@ class RunIdentity:
     owner: str | None
 
 
-async def identify_run(client: Client, workflow_id: str) -> RunIdentity | None:
-    """The latest run of ``workflow_id``: its chain's first run id and owner, or None."""
-    try:
-        description = await client.get_workflow_handle(workflow_id).describe()
-        owner = (await description.memo()).get(OWNER_MEMO)
-    except RPCError:
-        return None
+async def identify_run(description: WorkflowExecutionDescription) -> RunIdentity:
+    """A described run's chain (first run id) and owner."""
+    owner = (await description.memo()).get(OWNER_MEMO)
     info = description.raw_description.workflow_execution_info
     return RunIdentity(
-        workflow_id=workflow_id,
+        workflow_id=description.id,
         first_run_id=info.first_run_id or description.run_id,
         owner=str(owner) if owner else None,
     )

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from gateway.progress_relay import describe
 from gateway.run_access import identify_run
-from resolvers.workflow_runs import describe_run
+from resolvers.workflow_runs import run_of
 from schema.errors import UserFacingError
 from schema.types import SignUpInput, WorkflowRun
 from services.common.settings import ServiceName, Settings
@@ -41,8 +42,7 @@ async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpIn
     workflow_id = await start_registration(
         state.temporal, state.settings.task_queue(ServiceName.auth), registration
     )
-    run = await describe_run(info, workflow_id)
-    identity = await identify_run(state.temporal, workflow_id)
-    if identity is not None:
-        run.access_token = state.run_access.token(identity)
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
     return run

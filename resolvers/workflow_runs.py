@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 import strawberry
+from temporalio.client import WorkflowExecutionDescription
 
-from gateway.progress_relay import WorkflowNotFound, read_run_state
+from gateway.progress_relay import WorkflowNotFound, describe, read_run_state
 from gateway.run_access import identify_run
 from schema.errors import NOT_FOUND, UserFacingError
 from schema.types import WorkflowRun
@@ -29,28 +30,33 @@ def _not_found(workflow_id: str) -> UserFacingError:
     return UserFacingError(f"workflow {workflow_id!r} not found", NOT_FOUND)
 
 
-async def authorize_run(
+async def authorized_description(
     info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
-) -> None:
-    """The run's access token or its owner's session; otherwise it does not exist for you."""
+) -> WorkflowExecutionDescription:
+    """The run, for its access token or its owner's session; otherwise it does not exist for
+    you (the same answer as a run that really does not exist)."""
     context = info.context
-    run = await identify_run(context.state.temporal, workflow_id)
-    if run is None:
-        raise _not_found(workflow_id)
+    try:
+        description = await describe(context.state.temporal, _check_id(workflow_id))
+    except WorkflowNotFound as error:
+        raise _not_found(workflow_id) from error
+    run = await identify_run(description)
     if context.state.run_access.valid(run, access_token):
-        return
+        return description
     principal = await context.optional_principal()
     if principal is not None and run.owner is not None and principal.user_id == run.owner:
-        return
+        return description
     raise _not_found(workflow_id)
 
 
-async def describe_run(info: strawberry.Info[GatewayContext], workflow_id: str) -> WorkflowRun:
-    try:
-        state = await read_run_state(info.context.state.temporal, _check_id(workflow_id))
-    except WorkflowNotFound as error:
-        raise _not_found(workflow_id) from error
-    return WorkflowRun.from_state(state)
+async def run_of(
+    info: strawberry.Info[GatewayContext],
+    workflow_id: str,
+    description: WorkflowExecutionDescription,
+) -> WorkflowRun:
+    return WorkflowRun.from_state(
+        await read_run_state(info.context.state.temporal, workflow_id, description)
+    )
 
 
 async def resolve_workflow_run(
@@ -58,8 +64,7 @@ async def resolve_workflow_run(
     id: strawberry.ID,
     access_token: str | None = None,
 ) -> WorkflowRun:
-    await authorize_run(info, _check_id(id), access_token)
-    return await describe_run(info, id)
+    return await run_of(info, id, await authorized_description(info, id, access_token))
 
 
 async def subscribe_workflow_progress(
@@ -69,11 +74,9 @@ async def subscribe_workflow_progress(
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Every change of the run's progress, ending with its final status and result."""
     state = info.context.state
-    await authorize_run(info, _check_id(id), access_token)
+    await authorized_description(info, id, access_token)
     try:
-        async for run_state in state.relay.subscribe(
-            _check_id(id), state.settings.subscription_max_seconds
-        ):
+        async for run_state in state.relay.subscribe(id, state.settings.subscription_max_seconds):
             yield WorkflowRun.from_state(run_state)
     except WorkflowNotFound as error:
         raise _not_found(id) from error
