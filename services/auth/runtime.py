@@ -49,12 +49,9 @@ class AuthRuntime:
         )
 
 
-_runtimes: dict[int, AuthRuntime] = {}
-
-
 def runtime_for(resources: Resources) -> AuthRuntime:
     """One runtime per process resources (routes and activities share it)."""
-    key = id(resources)
-    if key not in _runtimes:
-        _runtimes[key] = AuthRuntime.build(resources)
-    return _runtimes[key]
+    runtime = resources.extensions.get("auth")
+    if runtime is None:
+        runtime = resources.extensions["auth"] = AuthRuntime.build(resources)
+    return runtime  # type: ignore[no-any-return]

@@ -4,6 +4,7 @@ the HTTP app and the worker of a dual-mode process."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +27,9 @@ class Resources:
     blobs: BlobStore
     engine: AsyncEngine | None = None
     _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    #: Objects a service builds once over these resources (e.g. the auth runtime). Not copied by
+    #: ``dataclasses.replace``: a copy under other settings builds its own.
+    extensions: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -10,8 +10,14 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from services.common.app import ResourcesDep
-from services.common.codec import EncryptionCodec, PayloadKeys, payloads_from_json, payloads_to_json
-from services.common.errors import ForbiddenError, InvalidInputError, UnauthorizedError
+from services.common.codec import payloads_from_json, payloads_to_json
+from services.common.errors import (
+    ForbiddenError,
+    InvalidInputError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
+from services.common.resources import Resources
 from services.common.settings import Environment, Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -38,10 +44,13 @@ def authorize(settings: Settings, authorization: str | None) -> None:
         raise UnauthorizedError("operator token required")
 
 
-async def _apply(resources: Any, body: PayloadsBody, authorization: str | None, decode: bool):  # type: ignore[no-untyped-def]
-    settings = resources.settings
-    authorize(settings, authorization)
-    codec = EncryptionCodec(PayloadKeys.from_settings(settings))
+async def _apply(
+    resources: Resources, body: PayloadsBody, authorization: str | None, decode: bool
+) -> dict[str, Any]:
+    authorize(resources.settings, authorization)
+    codec = resources.temporal.data_converter.payload_codec  # the one every worker uses
+    if codec is None:
+        raise ServiceUnavailableError("no payload codec configured")
     try:
         payloads = payloads_from_json(body.payloads)
         result = await (codec.decode(payloads) if decode else codec.encode(payloads))
@@ -56,7 +65,7 @@ async def decode(
     resources: ResourcesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    return await _apply(resources, body, authorization, decode=True)  # type: ignore[no-any-return]
+    return await _apply(resources, body, authorization, decode=True)
 
 
 @router.post("/encode", responses={401: {}, 403: {}, 422: {}})
@@ -65,4 +74,4 @@ async def encode(
     resources: ResourcesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    return await _apply(resources, body, authorization, decode=False)  # type: ignore[no-any-return]
+    return await _apply(resources, body, authorization, decode=False)
