@@ -213,9 +213,11 @@ class UserRegistrationWorkflow:
 
         self._progress.advance(3, "waiting for e-mail verification", ProgressState.waiting)
         deadline = timedelta(seconds=input.verification_timeout_seconds)
-        if await self._gate.wait(deadline) or (
-            new_account and not await self._remove_unverified(user_id)
-        ):
+        verified = await self._gate.wait(deadline)
+        if not verified and new_account:
+            # Not removed means verified meanwhile (a completed password reset proves it too).
+            verified = not await self._remove_unverified(user_id)
+        if verified:
             self._progress.advance(4, "e-mail verified", ProgressState.completed)
             return RegistrationResult(status=RegistrationStatus.verified, email=input.email)
         self._progress.advance(4, "verification expired", ProgressState.completed)
