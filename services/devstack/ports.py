@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 import psutil
@@ -13,8 +15,32 @@ import psutil
 from services.devstack.processes import DevStackError, ManagedProcess
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The range the kernel hands out for ``bind(("", 0))`` and outgoing connections."""
+    with contextlib.suppress(OSError, ValueError):
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    return 32768, 60999
+
+
+#: Ports handed out by free_port(): below the ephemeral range, above well-known services.
+_PICK_LOW = 20000
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (the OS picks it; there is a small race until used)."""
+    """A TCP port that is free now and that the kernel will not hand out on its own.
+
+    Picking with ``bind(0)`` returns an ephemeral port, which the kernel may give to any other
+    ``bind(0)`` (the Temporal dev server picks its internal ports that way) before our server
+    binds it. Ports below the ephemeral range are only taken by someone naming them, so the
+    remaining race is with another caller of this function (random choice makes it unlikely).
+    """
+    low, high = _ephemeral_range()
+    first, last = (_PICK_LOW, low - 1) if low > _PICK_LOW + 1000 else (high + 1, 65535)
+    for _ in range(200):
+        port = random.randint(first, last)  # noqa: S311 - not security relevant
+        if port_is_free(port, host):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
