@@ -11,6 +11,7 @@ from gateway.run_access import identify_run
 from resolvers.workflow_runs import run_of
 from schema.errors import UserFacingError
 from schema.types import SignUpInput, WorkflowRun
+from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import ServiceName, Settings
 from workflows.auth.user_registration import (
     InvalidRegistrationError,
@@ -39,9 +40,10 @@ def validate_sign_up(input: SignUpInput, settings: Settings) -> RegistrationInpu
 async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpInput) -> WorkflowRun:
     state = info.context.state
     registration = validate_sign_up(input, state.settings)
-    workflow_id = await start_registration(
-        state.temporal, state.settings.task_queue(ServiceName.auth), registration
-    )
+    with acting_as(SecurityContext.for_caller(await info.context.optional_principal())):
+        workflow_id = await start_registration(
+            state.temporal, state.settings.task_queue(ServiceName.auth), registration
+        )
     description = await describe(state.temporal, workflow_id)
     run = await run_of(info, workflow_id, description)
     run.access_token = state.run_access.token(await identify_run(description))

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.auth.actor_checks import require_account_actor
 from services.auth.opaque import new_token
 from services.auth.password_reset.mails import reset_mail
 from services.auth.passwords import hash_password
@@ -225,6 +226,7 @@ class AuthActivities:
     @activity.defn(name=MARK_EMAIL_VERIFIED)
     async def mark_email_verified(self, input: MarkEmailVerifiedInput) -> MarkEmailVerifiedOutput:
         user_id = user_uuid(input.user_id)
+        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.verify_email)
         async with transaction(self.sessions) as session:
             changed = await CredentialRepository(session).mark_email_verified(user_id)
             if changed:
@@ -242,6 +244,7 @@ class AuthActivities:
         user_id = user_uuid(input.user_id)
         if not input.password_hash.startswith(ARGON2ID_PREFIX):
             raise business_error(INVALID_INPUT, "only argon2id hashes are stored")
+        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
         async with transaction(self.sessions) as session:
             credential = await session.get(Credential, user_id, with_for_update=True)
             if credential is None:
@@ -273,6 +276,7 @@ class AuthActivities:
         Idempotent by nature: a retry finds nothing left to revoke."""
         if not 1 <= len(input.reason) <= MAX_REASON:
             raise business_error(INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters")
+        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
         count = await self.runtime.sessions.revoke_all(user_uuid(input.user_id), input.reason)
         return RevokeSessionsOutput(revoked=count)
 

@@ -20,6 +20,7 @@ from temporalio.worker import (
 
 from services.common.codec import data_converter
 from services.common.logging import get_logger
+from services.common.security_interceptor import SecurityContextInterceptor
 from services.common.settings import Settings
 
 _log = get_logger(__name__)
@@ -55,6 +56,10 @@ async def connect_temporal(settings: Settings, *, attempts: int | None = None) -
                 tls=_tls_config(settings),
                 connect_timeout=timedelta(seconds=5),
                 data_converter=data_converter(settings),
+                # Workers built on this client inherit these interceptors.
+                interceptors=[
+                    SecurityContextInterceptor(data_converter(settings)),
+                ],
                 api_key=(
                     settings.temporal_api_key.get_secret_value()
                     if settings.temporal_api_key
@@ -99,6 +104,14 @@ class LogContextInterceptor(Interceptor):
         return _ActivityLogContext(next)
 
 
+def _security_interceptors(client: Client) -> list[Interceptor]:
+    """A client from ``connect_temporal`` brings the security-context interceptor (workers
+    inherit client interceptors); any other client gets one here, so no worker runs without."""
+    if any(isinstance(i, SecurityContextInterceptor) for i in client.config()["interceptors"]):
+        return []
+    return [SecurityContextInterceptor(client.data_converter)]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -116,5 +129,5 @@ def build_worker(
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), *_security_interceptors(client)],
     )

@@ -25,6 +25,7 @@ from services.auth.mfa.totp import code_at, current_step
 from services.auth.runtime import AuthRuntime
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
+from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Credential, RecoveryCode, TotpSecret
@@ -108,15 +109,16 @@ async def mfa_user(runtime: AuthRuntime) -> MfaUser:
     user = await create_user(runtime)
     activities = MfaActivities(runtime)
     key = f"test:{user.id}"
-    created = await activities.create_totp_secret(CreateTotpSecretInput(str(user.id), key))
-    enabled = await activities.enable_mfa(
-        EnableMfaInput(
-            user_id=str(user.id),
-            setup_key=key,
-            step=current_step(created.secret) - 1,
-            idempotency_key=f"{key}:enable",
+    with acting_as(SecurityContext.for_user(str(user.id))):
+        created = await activities.create_totp_secret(CreateTotpSecretInput(str(user.id), key))
+        enabled = await activities.enable_mfa(
+            EnableMfaInput(
+                user_id=str(user.id),
+                setup_key=key,
+                step=current_step(created.secret) - 1,
+                idempotency_key=f"{key}:enable",
+            )
         )
-    )
     return MfaUser(user, created.secret, enabled.recovery_codes)
 
 
@@ -147,13 +149,15 @@ def record_history(name: str, history_json: str) -> None:
 
 
 async def start_setup(temporal: Client, prefix: str, setup: MfaSetupInput):  # type: ignore[no-untyped-def]
-    return await temporal.start_workflow(
-        WORKFLOW_NAME,
-        setup,
-        id=mfa_setup_workflow_id(setup.user_id),
-        task_queue=f"{prefix}-auth",
-        result_type=MfaSetupResult,
-    )
+    """Started as the user themself, as the auth API does (the activities check it)."""
+    with acting_as(SecurityContext.for_user(setup.user_id)):
+        return await temporal.start_workflow(
+            WORKFLOW_NAME,
+            setup,
+            id=mfa_setup_workflow_id(setup.user_id),
+            task_queue=f"{prefix}-auth",
+            result_type=MfaSetupResult,
+        )
 
 
 # --- the setup workflow through HTTP --------------------------------------------------------
@@ -361,6 +365,7 @@ async def test_activation_without_a_setup_is_404(
 # --- activities ----------------------------------------------------------------------------
 
 
+@acting_as(SecurityContext.system("test"))
 async def test_setup_activities_are_idempotent(auth_runtime: AuthRuntime) -> None:
     user = await create_user(auth_runtime)
     activities = MfaActivities(auth_runtime)
@@ -400,6 +405,7 @@ async def test_setup_activities_are_idempotent(auth_runtime: AuthRuntime) -> Non
     assert refused.value.type == "MfaAlreadyEnabled"
 
 
+@acting_as(SecurityContext.system("test"))
 async def test_compensation_removes_only_its_own_pending_secret(auth_runtime: AuthRuntime) -> None:
     user = await create_user(auth_runtime)
     activities = MfaActivities(auth_runtime)

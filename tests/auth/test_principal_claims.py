@@ -13,10 +13,12 @@ from temporalio.testing import ActivityEnvironment
 
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import AuthRuntime
+from services.common.security_context import SecurityContext, acting_as
 from tests.auth.conftest import AuthUser, login
 from workflows.auth.principal_contracts import SyncPrincipalClaimsInput
 
 
+@acting_as(SecurityContext.system("test"))
 async def test_synced_roles_appear_in_tokens_and_removal_revokes(
     auth_client: httpx.AsyncClient, user: AuthUser, auth_runtime: AuthRuntime
 ) -> None:

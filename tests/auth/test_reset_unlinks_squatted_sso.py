@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 from services.auth.activities import AuthActivities
 from services.auth.passwords import hash_password
 from services.auth.runtime import AuthRuntime
+from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import SsoIdentity
 from storage.db import transaction
 from tests.auth.conftest import create_user
@@ -26,6 +27,7 @@ async def links(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
         )
 
 
+@acting_as(SecurityContext.system("test"))
 async def reset(runtime: AuthRuntime, user_id: uuid.UUID) -> None:
     await ActivityEnvironment().run(
         AuthActivities(runtime).set_password,

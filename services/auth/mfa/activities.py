@@ -11,6 +11,7 @@ from temporalio import activity
 from services.auth.mfa.recovery import hash_recovery_code, new_recovery_codes
 from services.auth.mfa.totp import matching_step, new_secret, otpauth_uri
 from services.auth.runtime import AuthRuntime
+from services.common.security_context import require_user_or_system
 from storage.auth.audit import AuditRepository
 from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
 from storage.auth.models import Credential
@@ -49,6 +50,7 @@ class MfaActivities:
     @activity.defn(name=CREATE_TOTP_SECRET)
     async def create_totp_secret(self, input: CreateTotpSecretInput) -> CreateTotpSecretOutput:
         user_id = _user_id(input.user_id)
+        require_user_or_system(input.user_id)
         async with transaction(self.sessions) as db:
             # The credential row lock serialises setup, enabling and disabling for one user.
             credential = await db.get(Credential, user_id, with_for_update=True)
@@ -74,6 +76,7 @@ class MfaActivities:
         """Read-only, so a retry can never turn a valid code into a 'replayed' one; the step is
         recorded as used by enable_mfa."""
         user_id = _user_id(input.user_id)
+        require_user_or_system(input.user_id)
         async with transaction(self.sessions) as db:
             row = await TotpSecretRepository(db).get_fresh(user_id)
         if row is None or row.confirmed_at is not None or row.idempotency_key != input.setup_key:
@@ -84,6 +87,7 @@ class MfaActivities:
     @activity.defn(name=ENABLE_MFA)
     async def enable_mfa(self, input: EnableMfaInput) -> EnableMfaOutput:
         user_id = _user_id(input.user_id)
+        require_user_or_system(input.user_id)
         codes = new_recovery_codes()
         async with transaction(self.sessions) as db:
             credential = await db.get(Credential, user_id, with_for_update=True)
@@ -109,6 +113,7 @@ class MfaActivities:
     @activity.defn(name=DELETE_TOTP_SECRET)
     async def delete_totp_secret(self, input: DeleteTotpSecretInput) -> DeleteTotpSecretOutput:
         user_id = _user_id(input.user_id)
+        require_user_or_system(input.user_id)
         async with transaction(self.sessions) as db:
             deleted = await TotpSecretRepository(db).delete_pending(user_id, input.setup_key)
             if deleted:

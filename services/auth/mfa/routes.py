@@ -18,6 +18,7 @@ from services.auth.mfa.factor import check_second_factor, read_mfa_token, spendi
 from services.auth.routes import TokenPair
 from services.auth.runtime import AuthRuntime
 from services.common.errors import ConflictError, UnauthorizedError
+from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
 from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
 from storage.auth.models import Credential
@@ -100,7 +101,9 @@ async def setup_route(
     user_id = uuid.UUID(principal.user_id)
     if (await _credential(runtime, user_id)).mfa_enabled:
         raise ConflictError("MFA is already enabled; disable it first to set it up again")
-    workflow_id, secret = await setup.start_setup(runtime, user_id)
+    # The setup's activities may act for this user only (SecurityContext checks).
+    with acting_as(SecurityContext.for_principal(principal)):
+        workflow_id, secret = await setup.start_setup(runtime, user_id)
     response.headers.update(_NO_STORE)
     return SetupResponse(
         workflow_id=workflow_id,

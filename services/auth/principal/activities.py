@@ -12,6 +12,7 @@ from sqlalchemy import select
 from temporalio import activity
 
 from services.auth.runtime import AuthRuntime
+from services.common.security_context import TENANT_ADMIN_ROLES, require_tenant
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Session
@@ -45,6 +46,7 @@ class PrincipalActivities:
         roles = sorted(set(input.roles))
         if len(roles) > MAX_ROLES or any(not r or len(r) > 50 for r in roles):
             raise business_error(INVALID_INPUT, "roles must be 1-50 characters, at most 20")
+        require_tenant(input.tenant_id, roles=TENANT_ADMIN_ROLES)
         async with transaction(self.runtime.resources.sessions) as db:
             claims = ClaimsRepository(db)
             if roles:

@@ -1,0 +1,55 @@
+"""Who may change an account from an activity: the platform, the account's user, or (in the
+anonymous mail-link flows) a workflow that has spent a one-time token issued to that user.
+
+The last rule is what lets password reset and e-mail verification run without a signed-in user
+while an anonymous context alone still cannot touch anybody's credentials or sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from services.common.security_context import SecurityContext, denied, require_context
+from storage.auth.models import OneTimeToken
+from storage.db import transaction
+
+
+async def require_account_actor(
+    sessions: async_sessionmaker[AsyncSession], user_id: str, *, proof: str
+) -> SecurityContext:
+    """Refuse (non-retryable) unless the context acts for ``user_id``, or this workflow spent a
+    ``proof`` token of that user before asking."""
+    context = require_context()
+    if context.acts_for(user_id):
+        return context
+    if await _spent_by_this_workflow(sessions, user_id, proof):
+        return context
+    raise denied(
+        f"a {context.actor.value} context may change this account only after this workflow "
+        f"redeemed the user's {proof} link"
+    )
+
+
+async def _spent_by_this_workflow(
+    sessions: async_sessionmaker[AsyncSession], user_id: str, purpose: str
+) -> bool:
+    try:
+        owner = uuid.UUID(user_id)
+    except ValueError:
+        return False
+    async with transaction(sessions) as db:
+        return bool(
+            await db.scalar(
+                select(
+                    exists().where(
+                        OneTimeToken.user_id == owner,
+                        OneTimeToken.purpose == purpose,
+                        OneTimeToken.workflow_id == activity.info().workflow_id,
+                        OneTimeToken.used_at.is_not(None),
+                    )
+                )
+            )
+        )
