@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,12 +76,15 @@ class Stack:
         return f"ws://127.0.0.1:{self.ports[ServiceName.gateway]}/graphql"
 
 
-def start_stack(base_env: Mapping[str, str], log_dir: Path) -> Stack:
-    ports = {service: free_port() for service in DEFAULT_PORTS}
+def start_stack(
+    base_env: Mapping[str, str], log_dir: Path, services: Iterable[ServiceName] = DEFAULT_PORTS
+) -> Stack:
+    """Start ``services`` (default: all six) as processes and wait until each is ready."""
+    ports = {service: free_port() for service in services}
     env = {**base_env, **{f"ADX_{s.value.upper()}_PORT": str(p) for s, p in ports.items()}}
     processes: dict[ServiceName, ManagedProcess] = {}
     try:
-        for service in DEFAULT_PORTS:
+        for service in ports:
             processes[service] = start_service(service, env, log_dir)
         for service, port in ports.items():
             wait_for_http(

@@ -12,6 +12,7 @@ from services.common.errors import install_error_handlers
 from services.common.health import HttpMetrics, MetricsMiddleware, health_router
 from services.common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.common.resources import Resources
+from services.common.tracing import instrument_app
 
 
 def create_app(
@@ -28,6 +29,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    instrument_app(app)
     return app
 
 

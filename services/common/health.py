@@ -1,4 +1,5 @@
-"""Liveness, readiness (Temporal, PostgreSQL, Redis reported separately) and Prometheus metrics."""
+"""Liveness, readiness (Temporal, PostgreSQL, Redis reported separately) and Prometheus metrics
+(HTTP requests by route and status, plus the Temporal SDK's own series)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.metrics import temporal_metrics
 from services.common.resources import Resources
 from storage.db import ping
 
@@ -88,6 +90,7 @@ class HttpMetrics:
             registry=self.registry,
         )
         self.service = service
+        self.registry.register(temporal_metrics())  # the process's Temporal SDK metrics
 
 
 class MetricsMiddleware:

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from services.common.settings import SERVICE_SCHEMAS, ServiceName, Settings
 from services.common.temporal import connect_temporal
+from services.common.tracing import configure_tracing, instrument_engine
 from storage.blobs import BlobStore, LocalBlobStore
 from storage.db import create_engine, session_factory
 from storage.redis import Keys, create_redis
@@ -39,6 +40,7 @@ class Resources:
 
     @classmethod
     async def open(cls, settings: Settings, service: ServiceName) -> Resources:
+        configure_tracing(settings, service.value)  # before the client: it takes the interceptor
         temporal = await connect_temporal(settings)
         engine = None
         if service in SERVICE_SCHEMAS:
@@ -47,6 +49,7 @@ class Resources:
                 pool_size=settings.database_pool_size,
                 application_name=f"adx-{service.value}",
             )
+            instrument_engine(engine)
         return cls(
             settings=settings,
             service=service,

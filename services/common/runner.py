@@ -20,6 +20,7 @@ from services.common.logging import configure_logging, get_logger
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings, load_settings
 from services.common.temporal import TemporalUnavailableError, build_worker
+from services.common.tracing import shutdown_tracing
 
 
 class Mode(StrEnum):
@@ -120,6 +121,7 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await resources.close()
+    await asyncio.to_thread(shutdown_tracing)  # flush the last spans
     log.info("stopped")
     if failed:
         raise SystemExit(1)

@@ -246,6 +246,30 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
+    # --- Observability ---------------------------------------------------------------------
+    otel_exporter: str = Field(
+        "none",
+        pattern="^(none|console|otlp|file)$",
+        description="Where OpenTelemetry spans go: `none` (tracing off, nothing instrumented), "
+        "`console` (stdout), `otlp` (OTLP/HTTP collector) or `file` (JSON lines).",
+    )
+    otel_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces URL (e.g. `http://127.0.0.1:4318/v1/traces`); default: "
+        "the standard `OTEL_EXPORTER_OTLP_*` variables, else localhost:4318.",
+    )
+    otel_file: Path | None = Field(
+        None,
+        description="File the `file` exporter appends spans to; default `<data dir>/traces.jsonl`.",
+    )
+    otel_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded (a trace starts at an inbound request or "
+        "activity); spans follow their parent's decision.",
+    )
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):

@@ -20,8 +20,10 @@ from temporalio.worker import (
 
 from services.common.codec import data_converter
 from services.common.logging import get_logger
+from services.common.metrics import temporal_runtime
 from services.common.security_interceptor import SecurityContextInterceptor
 from services.common.settings import Settings
+from services.common.tracing import tracing_interceptors
 
 _log = get_logger(__name__)
 
@@ -56,8 +58,10 @@ async def connect_temporal(settings: Settings, *, attempts: int | None = None) -
                 tls=_tls_config(settings),
                 connect_timeout=timedelta(seconds=5),
                 data_converter=data_converter(settings),
+                runtime=temporal_runtime(),  # Temporal SDK metrics (services.common.metrics)
                 # Workers built on this client inherit these interceptors.
                 interceptors=[
+                    *tracing_interceptors(),
                     SecurityContextInterceptor(data_converter(settings)),
                 ],
                 api_key=(

@@ -1,0 +1,154 @@
+"""Temporal SDK metrics on the process's ``/metrics``.
+
+One Temporal ``Runtime`` per process records Core's metrics (workflow/activity completions,
+latencies, poller and slot gauges) into a ``MetricBuffer``; ``TemporalMetrics`` drains it into
+Prometheus series (a daemon thread drains every second so the buffer never fills; a scrape
+drains first, so it is always current). See docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from temporalio.runtime import (
+    BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_HISTOGRAM,
+    BufferedMetricUpdate,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    Runtime,
+    TelemetryConfig,
+)
+
+#: Histogram bounds in seconds (Temporal's histograms are latencies, reported in seconds).
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, math.inf)
+BUFFER_SIZE = 100_000
+DRAIN_INTERVAL_SECONDS = 1.0
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def _labels(attributes: Mapping[str, object]) -> Labels:
+    return tuple(sorted((re.sub(r"\W", "_", k), str(v)) for k, v in attributes.items()))
+
+
+@dataclass
+class _Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    total: float = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += value
+        for i, bound in enumerate(BUCKETS):
+            if value <= bound:
+                self.counts[i] += 1
+
+
+@dataclass
+class _Family:
+    name: str
+    help: str
+    kind: int
+    values: dict[Labels, float] = field(default_factory=dict)
+    histograms: dict[Labels, _Histogram] = field(default_factory=dict)
+
+    def apply(self, labels: Labels, value: float) -> None:
+        if self.kind == BUFFERED_METRIC_KIND_HISTOGRAM:
+            self.histograms.setdefault(labels, _Histogram()).observe(value)
+        elif self.kind == BUFFERED_METRIC_KIND_COUNTER:  # counter updates are deltas
+            self.values[labels] = self.values.get(labels, 0.0) + value
+        else:
+            self.values[labels] = value
+
+    def metric(self) -> Metric:
+        if self.kind == BUFFERED_METRIC_KIND_HISTOGRAM:
+            family = Metric(self.name, self.help, "histogram")
+            for labels, hist in self.histograms.items():
+                for bound, count in zip(BUCKETS, hist.counts, strict=True):
+                    le = "+Inf" if math.isinf(bound) else repr(float(bound))
+                    family.add_sample(f"{self.name}_bucket", {**dict(labels), "le": le}, count)
+                family.add_sample(f"{self.name}_count", dict(labels), hist.counts[-1])
+                family.add_sample(f"{self.name}_sum", dict(labels), hist.total)
+            return family
+        if self.kind == BUFFERED_METRIC_KIND_COUNTER:
+            family = Metric(self.name, self.help, "counter")
+            suffix = "" if family.name != self.name else "_total"
+            for labels, value in self.values.items():
+                family.add_sample(f"{self.name}{suffix}", dict(labels), value)
+            return family
+        family = Metric(self.name, self.help, "gauge")
+        for labels, value in self.values.items():
+            family.add_sample(self.name, dict(labels), value)
+        return family
+
+
+class TemporalMetrics(Collector):
+    """A Prometheus collector over a Temporal ``MetricBuffer``."""
+
+    def __init__(self, buffer: MetricBuffer) -> None:
+        self._buffer = buffer
+        self._lock = threading.Lock()
+        self._families: dict[str, _Family] = {}
+
+    def drain(self) -> None:
+        with self._lock:
+            for update in self._buffer.retrieve_updates():
+                self._apply(update)
+
+    def _apply(self, update: BufferedMetricUpdate) -> None:
+        metric = update.metric
+        family = self._families.get(metric.name)
+        if family is None:
+            help_text = metric.description or metric.name
+            family = _Family(metric.name, help_text, metric.kind)
+            self._families[metric.name] = family
+        family.apply(_labels(update.attributes), float(update.value))
+
+    def collect(self) -> Iterator[Metric]:
+        self.drain()
+        with self._lock:
+            families = [family.metric() for family in self._families.values()]
+        yield from families
+
+    def start_draining(self) -> None:
+        """Drain every second on a daemon thread for the life of the process."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(DRAIN_INTERVAL_SECONDS)
+                self.drain()
+
+        threading.Thread(target=loop, name="temporal-metrics-drain", daemon=True).start()
+
+
+_lock = threading.Lock()
+_runtime: tuple[Runtime, TemporalMetrics] | None = None
+
+
+def _process_runtime() -> tuple[Runtime, TemporalMetrics]:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            buffer = MetricBuffer(BUFFER_SIZE, MetricBufferDurationFormat.SECONDS)
+            runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+            metrics = TemporalMetrics(buffer)
+            metrics.start_draining()
+            _runtime = (runtime, metrics)
+        return _runtime
+
+
+def temporal_runtime() -> Runtime:
+    """The process's Temporal runtime (created on first use, before any client connects)."""
+    return _process_runtime()[0]
+
+
+def temporal_metrics() -> TemporalMetrics:
+    """The collector of this process's Temporal SDK metrics (register it in a registry)."""
+    return _process_runtime()[1]
