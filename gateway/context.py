@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
@@ -14,8 +14,12 @@ from gateway.auth import authorization_from
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
+from services.common.client_ip import client_ip
 from services.common.settings import Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
+
+if TYPE_CHECKING:
+    from gateway.rate_limit import RateLimiter
 
 
 @dataclass
@@ -28,6 +32,7 @@ class GatewayState:
     relay: ProgressRelay
     verifier: TokenVerifier
     run_access: RunAccess
+    rate_limiter: RateLimiter
 
 
 class GatewayContext(BaseContext):
@@ -48,8 +53,10 @@ class GatewayContext(BaseContext):
 
     @property
     def client_ip(self) -> str | None:
-        client = getattr(self.request, "client", None)
-        return client.host if client else None
+        """The caller's address (X-Forwarded-For believed only from ``ADX_TRUSTED_PROXIES``)."""
+        if not isinstance(self.request, HTTPConnection):
+            return None
+        return client_ip(self.request, self.state.settings.trusted_proxies)
 
     async def principal(self) -> Principal:
         """The verified caller; raises ``InvalidTokenError`` when there is none."""

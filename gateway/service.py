@@ -10,8 +10,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
-from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
+from gateway.graphiql import mount_graphiql
 from gateway.progress_relay import ProgressRelay
+from gateway.rate_limit import RateLimitedGraphQLRouter, RateLimiter
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema
@@ -33,8 +34,9 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         ),
         verifier=gateway_verifier(settings, services.auth, resources.redis, resources.keys),
         run_access=RunAccess.from_settings(settings),
+        rate_limiter=RateLimiter(settings, resources.redis, resources.keys),
     )
-    graphql = OfflineGraphQLRouter(
+    graphql = RateLimitedGraphQLRouter(
         build_schema(mask_errors=settings.is_production),
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphql import GraphQLError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -15,8 +17,8 @@ RATE_LIMITED = "RATE_LIMITED"
 class UserFacingError(GraphQLError):
     """An error whose message is safe to show; ``code`` goes into ``extensions.code``."""
 
-    def __init__(self, message: str, code: str = BAD_USER_INPUT) -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, message: str, code: str = BAD_USER_INPUT, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
 
 
 def is_user_facing(error: GraphQLError) -> bool:

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
+from services.common.client_ip import client_ip as forwarded_client_ip
 from services.common.errors import UnauthorizedError
 from services.common.tokens import InvalidTokenError, Principal, bearer_token
 
@@ -17,16 +18,7 @@ def get_runtime(request: Request) -> AuthRuntime:
 
 
 def client_ip(request: Request) -> str | None:
-    """The caller's address; behind a trusted proxy, the last hop it appended to X-Forwarded-For
-    (earlier hops are client-supplied and cannot be trusted)."""
-    peer = request.client.host if request.client else None
-    trusted = {p.strip() for p in request.app.state.auth.settings.trusted_proxies.split(",")}
-    forwarded = request.headers.get("x-forwarded-for")
-    if peer in trusted and forwarded:
-        hop = forwarded.split(",")[-1].strip()
-        if 0 < len(hop) <= 64:
-            return hop
-    return peer
+    return forwarded_client_ip(request, request.app.state.auth.settings.trusted_proxies)
 
 
 def get_client(request: Request) -> ClientInfo:

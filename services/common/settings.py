@@ -89,6 +89,26 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Largest accepted request body in bytes (413 above)."
     )
 
+    # --- Gateway ---------------------------------------------------------------------------
+    rate_limit_enabled: bool = Field(
+        True, description="Rate-limit /graphql per client and per tenant (HTTP and WebSocket)."
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, le=86400, description="Length of the moving window the request limits count in."
+    )
+    rate_limit_anonymous_requests: int = Field(
+        120, ge=1, description="Requests per window from one client address without a valid token."
+    )
+    rate_limit_user_requests: int = Field(
+        600, ge=1, description="Requests per window of one signed-in user (token `sub`)."
+    )
+    rate_limit_tenant_requests: int = Field(
+        3000, ge=1, description="Requests per window of all users of one tenant (token `tid`)."
+    )
+    rate_limit_mutation_cost: int = Field(
+        2, ge=1, le=100, description="How many requests one mutation counts as."
+    )
+
     # --- Temporal --------------------------------------------------------------------------
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("adx-development", description="Temporal namespace.")

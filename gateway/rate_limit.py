@@ -1,0 +1,236 @@
+"""Rate limiting of ``/graphql`` per client and per tenant (DESIGN.md section 6).
+
+Counts live in Redis moving windows (the ``limits`` library, atomic Lua scripts), so every gateway
+replica shares them. All keys sit under ``<ADX_REDIS_PREFIX>:ratelimit:``.
+
+- A request without a valid access token counts against its client address (X-Forwarded-For is
+  believed only from ``ADX_TRUSTED_PROXIES``).
+- A signed-in request counts against its user (``sub``) and, when the token names one, against
+  its tenant (``tid``); the user's address does not matter.
+- A mutation counts ``ADX_RATE_LIMIT_MUTATION_COST`` times.
+
+Over a limit, HTTP gets 429 with ``Retry-After`` and a GraphQL error ``RATE_LIMITED``; over
+graphql-transport-ws the refused ``subscribe`` gets an ``error`` message carrying that error and
+the connection stays open. The GraphiQL page and assets, health and metrics are never limited.
+
+Redis unavailable: requests are let through (fail open: a limiter outage must not become a
+gateway outage); the outage is logged once as an error, and its end once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi.responses import JSONResponse
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.types.unset import UNSET
+
+from gateway.graphiql import OfflineGraphQLRouter
+from gateway.service_clients import ServiceUnavailable
+from schema.errors import RATE_LIMITED, UserFacingError
+from schema.schema import MAX_TOKENS
+from services.common.logging import get_logger
+from services.common.settings import Settings
+from storage.redis import Keys
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+_log = get_logger(__name__)
+
+
+class LimitScope(StrEnum):
+    client = "client"
+    user = "user"
+    tenant = "tenant"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Which limit a request ran into and when the caller may try again."""
+
+    scope: LimitScope
+    limit: int
+    window_seconds: int
+    retry_after: int
+
+    def error(self) -> UserFacingError:
+        return UserFacingError(
+            f"Too many requests for this {self.scope}: at most {self.limit} per "
+            f"{self.window_seconds} s. Retry in {self.retry_after} s.",
+            RATE_LIMITED,
+            limit=self.scope.value,
+            retryAfter=self.retry_after,
+        )
+
+    def http_response(self) -> JSONResponse:
+        return JSONResponse(
+            {"errors": [self.error().formatted]},
+            status_code=429,
+            headers={"Retry-After": str(self.retry_after)},
+        )
+
+
+class RateLimitExceeded(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.error().message)
+        self.refusal = refusal
+
+
+def operation_cost(query: str | None, operation_name: str | None, mutation_cost: int) -> int:
+    """``mutation_cost`` for a mutation, else 1 (also for a query that does not parse: the schema
+    refuses it later). Parsing stops at the schema's token limit."""
+    if not query or mutation_cost == 1:
+        return 1
+    try:
+        operation = get_operation_ast(
+            parse(query, no_location=True, max_tokens=MAX_TOKENS), operation_name
+        )
+    except GraphQLError:
+        return 1
+    return mutation_cost if operation and operation.operation == OperationType.MUTATION else 1
+
+
+async def _buckets(context: GatewayContext) -> list[tuple[LimitScope, str]]:
+    """The counters a request of this caller goes into."""
+    try:
+        principal = await context.optional_principal()
+    except (RedisError, ServiceUnavailable, httpx.HTTPError):
+        principal = None  # the token cannot be checked right now; the resolvers will say so
+    if principal is None:
+        return [(LimitScope.client, context.client_ip or "unknown")]
+    buckets = [(LimitScope.user, principal.user_id)]
+    if principal.tenant_id:
+        buckets.append((LimitScope.tenant, str(principal.tenant_id)))
+    return buckets
+
+
+class RateLimiter:
+    """The gateway's limits over one Redis connection pool (shared with the rest of the process)."""
+
+    def __init__(self, settings: Settings, redis: Redis, keys: Keys) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self.mutation_cost = settings.rate_limit_mutation_cost
+        self.window_seconds = settings.rate_limit_window_seconds
+        self._items: dict[LimitScope, RateLimitItem] = {
+            scope: RateLimitItemPerSecond(amount, self.window_seconds)
+            for scope, amount in (
+                (LimitScope.client, settings.rate_limit_anonymous_requests),
+                (LimitScope.user, settings.rate_limit_user_requests),
+                (LimitScope.tenant, settings.rate_limit_tenant_requests),
+            )
+        }
+        storage = RedisStorage(
+            f"async+{settings.redis_url}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix=keys("ratelimit"),
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed to Redis()
+        )
+        self._windows = MovingWindowRateLimiter(storage)
+        self._storage_down = False
+
+    async def check(
+        self, context: GatewayContext, operations: list[tuple[str | None, str | None]]
+    ) -> Refusal | None:
+        """Count one request carrying ``(query, operation name)`` pairs for the caller; the limit
+        it exceeded, if any."""
+        if not self.enabled:
+            return None
+        cost = sum(operation_cost(query, name, self.mutation_cost) for query, name in operations)
+        buckets = await _buckets(context)
+        try:
+            refusal = await self._hit(buckets, cost)
+        except StorageError as error:
+            if not self._storage_down:
+                _log.error(
+                    "rate_limit_storage_unavailable",
+                    policy="fail open: requests are not limited until Redis is back",
+                    error=repr(error.storage_error),
+                )
+            self._storage_down = True
+            return None
+        if self._storage_down:
+            _log.info("rate_limit_storage_recovered")
+            self._storage_down = False
+        return refusal
+
+    async def _hit(self, buckets: list[tuple[LimitScope, str]], cost: int) -> Refusal | None:
+        for scope, identity in buckets:
+            item = self._items[scope]
+            if not await self._windows.hit(
+                item, scope.value, identity, cost=min(cost, item.amount)
+            ):
+                stats = await self._windows.get_window_stats(item, scope.value, identity)
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                return Refusal(scope, item.amount, self.window_seconds, retry_after)
+        return None
+
+
+class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws where every ``subscribe`` (subscription, query or mutation) counts;
+    a refused one gets an ``error`` message, like strawberry's own per-connection limit."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged:  # else the base class closes the socket (4401)
+            payload: Any = message.get("payload")
+            if not isinstance(payload, dict):
+                payload = {}
+            context: GatewayContext = self.context
+            refusal = await context.state.rate_limiter.check(
+                context, [(payload.get("query"), payload.get("operationName"))]
+            )
+            if refusal is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.error().formatted]}
+                )
+                return
+        await super().handle_subscribe(message)
+
+
+class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
+    """The gateway's ``/graphql``: every operation counts before it is parsed by the schema; the
+    GraphiQL page (GET with Accept: text/html) does not."""
+
+    graphql_transport_ws_handler_class = RateLimitedTransportWSHandler
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except RateLimitExceeded as exceeded:
+            return exceeded.refusal.http_response()
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: GatewayContext,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        operations = request_data if isinstance(request_data, list) else [request_data]
+        refusal = await context.state.rate_limiter.check(
+            context, [(data.query, data.operation_name) for data in operations]
+        )
+        if refusal is not None:
+            raise RateLimitExceeded(refusal)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
