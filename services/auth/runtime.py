@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.auth.keys import KeyRing
+from services.auth.reset_limits import ResetRequestLimits
 from services.auth.sessions import SessionService
 from services.auth.throttle import Throttle
 from services.auth.token_issuer import TokenIssuer
@@ -24,6 +25,7 @@ class AuthRuntime:
     verifier: TokenVerifier
     sessions: SessionService
     throttle: Throttle
+    reset_limits: ResetRequestLimits
 
     @classmethod
     def build(cls, resources: Resources) -> AuthRuntime:
@@ -46,6 +48,7 @@ class AuthRuntime:
                 settings.auth_login_free_attempts,
                 settings.auth_login_max_delay_seconds,
             ),
+            reset_limits=ResetRequestLimits.build(resources),
         )
 
 

@@ -235,6 +235,20 @@ class Settings(BaseSettings):
     auth_login_max_delay_seconds: int = Field(
         900, ge=1, description="Ceiling of the growing delay after repeated failed logins."
     )
+    auth_reset_requests_per_client: int = Field(
+        20,
+        ge=1,
+        description="Password-reset requests one client address may make per window; 429 above.",
+    )
+    auth_reset_mails_per_address: int = Field(
+        3,
+        ge=1,
+        description="Password resets (mails) started per e-mail address per window; further "
+        "requests get the same answer but send nothing.",
+    )
+    auth_reset_limit_window_seconds: int = Field(
+        3600, ge=1, le=86400, description="Moving window of the two password-reset limits."
+    )
     auth_mfa_token_seconds: int = Field(
         300, ge=30, le=900, description="Lifetime of the partial token that completes MFA."
     )

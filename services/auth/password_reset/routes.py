@@ -1,18 +1,22 @@
 """Password reset over the auth API: request a link (one answer whether or not the address has
-an account) and confirm it with a new password. Never throttled by failed logins."""
+an account) and confirm it with a new password. Requests are limited per client and per
+address (``services/auth/reset_limits.py``); confirming is never limited, nor throttled by
+failed logins."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from services.auth.dependencies import RuntimeDep
+from services.auth.dependencies import ClientDep, RuntimeDep
 from services.auth.fields import Email, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem, waiting_workflow
 from services.auth.passwords import hash_password
 from services.common.errors import InvalidInputError, ServiceUnavailableError
+from services.common.logging import get_logger
 from services.common.settings import ServiceName
 from workflows.auth.contracts import InvalidEmailError, TokenPurpose, normalize_email
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
@@ -26,6 +30,7 @@ from workflows.auth.password_reset import (
 )
 
 router = APIRouter(tags=["password reset"])
+_log = get_logger(__name__)
 
 
 class ResetRequest(BaseModel):
@@ -49,18 +54,30 @@ class ResetDone(BaseModel):
 @router.post(
     "/auth/password-reset",
     status_code=202,
-    responses={422: {"description": "Not an e-mail address"}, 503: {"description": "Retry"}},
+    responses={
+        422: {"description": "Not an e-mail address"},
+        429: {"description": "Too many requests from this client address"},
+        503: {"description": "Retry"},
+    },
 )
-async def request_reset(body: ResetRequest, runtime: RuntimeDep) -> ResetRequested:
+async def request_reset(
+    body: ResetRequest, runtime: RuntimeDep, client: ClientDep
+) -> ResetRequested:
     """The same answer, after the same work (starting a workflow), for every address: the
-    account lookup happens inside the workflow, never in this request."""
+    account lookup happens inside the workflow, never in this request. Only an address over
+    its mail limit skips the work, and that limit counts requests, not accounts."""
     try:
         email = normalize_email(body.email)
     except InvalidEmailError as error:
         raise InvalidInputError(str(error)) from error
+    limits = runtime.reset_limits
+    await limits.admit_client(client.ip)
+    if not await limits.address_has_room(email):
+        # No more mails to this address for now; the answer must not differ.
+        _log.info("password_reset.address_limited")
+        return ResetRequested()
     settings = runtime.settings
     try:
-        # A second request while a reset runs joins it: one mail per reset window.
         await runtime.resources.temporal.start_workflow(
             WORKFLOW_NAME,
             PasswordResetInput(
@@ -68,10 +85,15 @@ async def request_reset(body: ResetRequest, runtime: RuntimeDep) -> ResetRequest
             ),
             id=password_reset_workflow_id(email),
             task_queue=settings.task_queue(ServiceName.auth),
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A second request while a reset runs joins it (its mail is on the way) and, not
+            # having started anything, does not count against the address.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
+    except WorkflowAlreadyStartedError:
+        return ResetRequested()
     except RPCError as error:
         raise ServiceUnavailableError("Could not start the reset now; try again.") from error
+    await limits.count_started(email)
     return ResetRequested()
 
 
