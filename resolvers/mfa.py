@@ -1,5 +1,7 @@
 """MFA operations, forwarded to the auth service: it owns the ``mfa_setup`` workflow and talks
-to it with Temporal updates, so the gateway has nothing to orchestrate itself."""
+to it with Temporal updates, so the gateway has nothing to orchestrate itself. Verifying,
+disabling and replacing recovery codes are the auth service's own one-transaction writes
+(rule: a mutation starts a workflow only when it spans services or steps), so they are direct."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from resolvers.auth_calls import call_auth
-from schema.auth_types import AuthTokens, MfaActivation, MfaSetup, MfaStatus, SecondFactorInput
+from schema.auth_types import (
+    AuthTokens,
+    MfaActivation,
+    MfaSetup,
+    MfaStatus,
+    RecoveryCodes,
+    SecondFactorInput,
+)
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -50,6 +59,15 @@ async def resolve_disable_mfa(
 ) -> bool:
     await call_auth(info, "POST", "/auth/mfa/disable", json=_factor(factor), authenticated=True)
     return True
+
+
+async def resolve_regenerate_recovery_codes(
+    info: strawberry.Info[GatewayContext], code: str
+) -> RecoveryCodes:
+    body = await call_auth(
+        info, "POST", "/auth/mfa/recovery-codes", json={"code": code}, authenticated=True
+    )
+    return RecoveryCodes(recovery_codes=body["recovery_codes"])
 
 
 async def resolve_mfa_status(info: strawberry.Info[GatewayContext]) -> MfaStatus:

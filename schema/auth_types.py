@@ -85,6 +85,11 @@ class MfaActivation:
     recovery_codes: list[str]
 
 
+@strawberry.type(description="A fresh set of recovery codes, shown this once; older ones are void.")
+class RecoveryCodes:
+    recovery_codes: list[str]
+
+
 @strawberry.type
 class MfaStatus:
     enabled: bool

@@ -28,6 +28,7 @@ from resolvers.mfa import (
     resolve_activate_mfa,
     resolve_disable_mfa,
     resolve_mfa_status,
+    resolve_regenerate_recovery_codes,
     resolve_start_mfa_setup,
     resolve_verify_mfa,
 )
@@ -42,6 +43,7 @@ from schema.auth_types import (
     MfaActivation,
     MfaSetup,
     MfaStatus,
+    RecoveryCodes,
     SsoProvider,
 )
 from schema.errors import is_user_facing
@@ -108,7 +110,13 @@ class Mutation:
         resolver=resolve_verify_mfa, description="Complete a login that answered mfaRequired."
     )
     disable_mfa: bool = strawberry.mutation(
-        resolver=resolve_disable_mfa, description="Turn MFA off (needs a current code)."
+        resolver=resolve_disable_mfa,
+        description="Turn MFA off (needs a current code); ends the caller's other sessions.",
+    )
+    regenerate_recovery_codes: RecoveryCodes = strawberry.mutation(
+        resolver=resolve_regenerate_recovery_codes,
+        description="Replace the recovery codes (needs a current TOTP code); ends the caller's "
+        "other sessions.",
     )
 
 

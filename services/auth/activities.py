@@ -272,12 +272,18 @@ class AuthActivities:
 
     @activity.defn(name=REVOKE_SESSIONS)
     async def revoke_sessions(self, input: RevokeSessionsInput) -> RevokeSessionsOutput:
-        """Every session of the user, in the database and on the access-token deny-list.
-        Idempotent by nature: a retry finds nothing left to revoke."""
+        """Every session of the user (but ``keep_session_id``), in the database and on the
+        access-token deny-list. Idempotent by nature: a retry finds nothing left to revoke."""
         if not 1 <= len(input.reason) <= MAX_REASON:
             raise business_error(INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters")
         await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
-        count = await self.runtime.sessions.revoke_all(user_uuid(input.user_id), input.reason)
+        try:
+            keep = uuid.UUID(input.keep_session_id) if input.keep_session_id else None
+        except ValueError as error:
+            raise business_error(INVALID_INPUT, "keep_session_id is not a UUID") from error
+        count = await self.runtime.sessions.revoke_all(
+            user_uuid(input.user_id), input.reason, keep=keep
+        )
         return RevokeSessionsOutput(revoked=count)
 
     def all(self) -> list[Callable[..., Any]]:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -153,13 +154,14 @@ class SessionService:
                 )
         # Raised after the commit, so the revocation of a reused token's session sticks.
         if reused:
-            await self._deny(session.id)
+            await self.deny(session.id)
         if failure is not None:
             raise UnauthorizedError(failure)
         return issued
 
-    async def _deny(self, *session_ids: uuid.UUID) -> None:
-        """Access tokens of revoked sessions are refused until they would have expired anyway."""
+    async def deny(self, *session_ids: uuid.UUID) -> None:
+        """Access tokens of revoked sessions are refused until they would have expired anyway.
+        Call it after the transaction that revoked them has committed."""
         for session_id in session_ids:
             await self.redis.set(
                 revoked_session_key(self.keys, str(session_id)), "1", ex=self.access_ttl + 60
@@ -176,7 +178,7 @@ class SessionService:
             await AuditRepository(db).record(
                 "session.revoked", user_id=user_id, session_id=session_id, ip=ip, reason=reason
             )
-        await self._deny(session_id)
+        await self.deny(session_id)
         return revoked
 
     async def revoke_all(
@@ -188,12 +190,27 @@ class SessionService:
         ip: str | None = None,
     ) -> int:
         async with transaction(self.sessions) as db:
-            revoked = await SessionRepository(db).revoke_all(user_id, reason, keep=keep)
-            await AuditRepository(db).record(
-                "session.revoked_all", user_id=user_id, ip=ip, reason=reason, count=len(revoked)
-            )
-        await self._deny(*revoked)
+            revoked = await self.revoke_all_in(db, user_id, reason, keep=keep, ip=ip)
+        await self.deny(*revoked)
         return len(revoked)
+
+    async def revoke_all_in(
+        self,
+        db: AsyncSession,
+        user_id: uuid.UUID,
+        reason: str,
+        *,
+        keep: uuid.UUID | None = None,
+        ip: str | None = None,
+    ) -> list[uuid.UUID]:
+        """Revoke the user's sessions (all but ``keep``) in the caller's transaction, so they end
+        together with the change that requires it; pass the result to ``deny`` after commit."""
+        revoked = await SessionRepository(db).revoke_all(user_id, reason, keep=keep)
+        detail: dict[str, Any] = {"reason": reason, "count": len(revoked)}
+        if keep is not None:
+            detail["kept"] = str(keep)
+        await AuditRepository(db).record("session.revoked_all", user_id=user_id, ip=ip, **detail)
+        return revoked
 
     async def list(self, user_id: uuid.UUID) -> list[Session]:
         async with transaction(self.sessions) as db:

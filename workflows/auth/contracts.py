@@ -171,6 +171,8 @@ class RevokeSessionsInput:
     user_id: str
     reason: str
     idempotency_key: str
+    #: A session to leave open (the one that made the change); None revokes every session.
+    keep_session_id: str | None = None
 
 
 @dataclass

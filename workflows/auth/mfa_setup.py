@@ -3,14 +3,16 @@ or too many wrong codes the secret is removed again (saga compensation).
 
 Conversation (Temporal updates, so the HTTP caller gets an answer in one round trip):
 ``secret`` returns the secret and otpauth URI once created; ``activate(code)`` checks a code and,
-when it is valid, enables MFA and returns the recovery codes. A wrong code fails only that update;
-the workflow keeps waiting until the attempts run out.
+when it is valid, enables MFA, ends the user's other sessions (a changed factor, ASVS 5.0 7.4.3)
+and returns the recovery codes. A wrong code fails only that update; the workflow keeps waiting
+until the attempts run out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NoReturn
@@ -19,6 +21,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.auth.contracts import REVOKE_SESSIONS, RevokeSessionsInput, RevokeSessionsOutput
     from workflows.auth.mfa_contracts import (
         CREATE_TOTP_SECRET,
         DELETE_TOTP_SECRET,
@@ -52,6 +55,9 @@ DEFAULT_MAX_ATTEMPTS = 5
 MAX_SECRET_READS = 20
 ENABLED = "enabled"
 CODE = re.compile(r"[0-9]{6}")
+#: Enabling MFA revokes the user's other sessions: a new activity after ENABLE_MFA.
+REVOKE_OTHER_SESSIONS_PATCH = "mfa-enable-revokes-other-sessions"
+REVOKE_REASON = "mfa_enabled"
 
 
 @dataclass
@@ -78,6 +84,9 @@ class MfaSecret:
 @dataclass
 class ActivateInput:
     code: str
+    #: The session activating MFA: it stays open while every other one is revoked. None (a
+    #: caller without a session) revokes them all.
+    session_id: str | None = None
 
 
 @dataclass
@@ -92,6 +101,14 @@ def mfa_setup_workflow_id(user_id: str) -> str:
 
 def _closed(message: str, kind: str = SETUP_CLOSED) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 def _cause_type(error: ActivityError, default: str) -> str:
@@ -225,7 +242,29 @@ class MfaSetupWorkflow:
                 self._outcome = _cause_type(error, MFA_SETUP_NOT_FOUND)
                 raise _closed("MFA could not be enabled", self._outcome) from error
             self._outcome = ENABLED
+            if workflow.patched(REVOKE_OTHER_SESSIONS_PATCH):
+                await self._revoke_other_sessions(request.session_id)
             return ActivateResult(recovery_codes=enabled.recovery_codes)
+
+    async def _revoke_other_sessions(self, keep: str | None) -> None:
+        """Before the codes are shown, so 'MFA is on' means no older session survives."""
+        self._progress.advance(2, "ending other sessions")
+        try:
+            await call_activity(
+                REVOKE_SESSIONS,
+                RevokeSessionsInput(
+                    user_id=self._input.user_id,
+                    reason=REVOKE_REASON,
+                    idempotency_key=f"{self._setup_key}:revoke-sessions",
+                    keep_session_id=keep,
+                ),
+                service="auth",
+                result_type=RevokeSessionsOutput,
+            )
+        except ActivityError:
+            # MFA is on and its codes are stored: failing the update now would lose the only
+            # copy of the codes. The failure is in the history and the log for operators.
+            workflow.logger.exception("MFA enabled, but other sessions could not be revoked")
 
     def _wrong_code(self) -> NoReturn:
         self._attempts += 1
@@ -252,6 +291,8 @@ class MfaSetupWorkflow:
             raise _closed("expected {code}", INVALID_CODE)
         if not CODE.fullmatch(request.code):
             raise _closed("a code is 6 digits", INVALID_CODE)
+        if request.session_id is not None and not _is_uuid(request.session_id):
+            raise _closed("session_id must be a UUID", INVALID_CODE)
         self._ensure_open()
         if self._secret is None:
             raise _closed("the secret is not created yet; try again", MFA_SETUP_NOT_FOUND)

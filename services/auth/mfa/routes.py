@@ -1,6 +1,7 @@
 """MFA HTTP API. Setup and activation run through the ``mfa_setup`` workflow (a deadline and a
-compensation are involved); the login's second step, status and disabling are direct, being one
-service's own read/write on the latency-sensitive login path."""
+compensation are involved); the login's second step, status, disabling and replacing the recovery
+codes are direct, each being one service's own read/write in one transaction (nothing to wait
+for, nothing to compensate)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
 from services.auth.login import resolve_roles
-from services.auth.mfa import setup
+from services.auth.mfa import changes, setup
 from services.auth.mfa.factor import check_second_factor, read_mfa_token, spending
 from services.auth.routes import TokenPair
 from services.auth.runtime import AuthRuntime
 from services.common.errors import ConflictError, UnauthorizedError
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
-from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
+from storage.auth.mfa import RecoveryCodeRepository
 from storage.auth.models import Credential
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
@@ -72,6 +73,19 @@ class SecondFactor(BaseModel):
 
 class VerifyRequest(SecondFactor):
     mfa_token: MfaToken
+
+
+class RegenerateRequest(BaseModel):
+    """Only a current TOTP code: a recovery code must not be able to mint new ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: TotpCode
+
+
+class RecoveryCodes(BaseModel):
+    #: Shown this once; every earlier code stopped working.
+    recovery_codes: list[str]
 
 
 class MfaStatus(BaseModel):
@@ -132,7 +146,7 @@ async def activate_route(
 ) -> ActivateResponse:
     user_id = uuid.UUID(principal.user_id)
     try:
-        codes = await setup.activate(runtime, user_id, body.code)
+        codes = await setup.activate(runtime, user_id, body.code, uuid.UUID(principal.session_id))
     except setup.InvalidCodeError as error:
         # The workflow's check is read-only (retry-safe), so the failed attempt is recorded here.
         async with transaction(runtime.resources.sessions) as db:
@@ -201,10 +215,11 @@ async def status_route(principal: PrincipalDep, runtime: RuntimeDep) -> MfaStatu
 async def disable_route(
     body: SecondFactor, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep
 ) -> Response:
-    """Turn MFA off; a current code (or a recovery code) proves the factor is still held."""
+    """Turn MFA off; a current code (or a recovery code) proves the factor is still held.
+    Every other session of the user ends."""
     user_id = uuid.UUID(principal.user_id)
     if not (await _credential(runtime, user_id)).mfa_enabled:
-        raise ConflictError("MFA is not enabled")
+        raise ConflictError(changes.MFA_NOT_ENABLED)
     method = await check_second_factor(
         runtime,
         user_id,
@@ -213,16 +228,46 @@ async def disable_route(
         client=client,
         purpose="disable",
     )
-    async with transaction(runtime.resources.sessions) as db:
-        await db.get(Credential, user_id, with_for_update=True)
-        await TotpSecretRepository(db).delete(user_id)
-        await RecoveryCodeRepository(db).delete_all(user_id)
-        await CredentialRepository(db).set_mfa_enabled(user_id, False)
-        await AuditRepository(db).record(
-            "mfa.disabled",
-            user_id=user_id,
-            session_id=uuid.UUID(principal.session_id),
-            ip=client.ip,
-            method=method,
-        )
+    await changes.disable_mfa(
+        runtime,
+        user_id,
+        session_id=uuid.UUID(principal.session_id),
+        ip=client.ip,
+        method=method,
+    )
     return Response(status_code=204)
+
+
+@router.post(
+    "/auth/mfa/recovery-codes",
+    responses={
+        **_UNAUTHORIZED,
+        409: {"description": "MFA is not enabled"},
+        429: {"description": "Too many wrong codes"},
+    },
+)
+async def regenerate_recovery_codes_route(
+    body: RegenerateRequest,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    response: Response,
+) -> RecoveryCodes:
+    """Replace all recovery codes with a fresh set; a current TOTP code proves the factor is
+    held. Every other session of the user ends."""
+    user_id = uuid.UUID(principal.user_id)
+    if not (await _credential(runtime, user_id)).mfa_enabled:
+        raise ConflictError(changes.MFA_NOT_ENABLED)
+    await check_second_factor(
+        runtime,
+        user_id,
+        code=body.code,
+        recovery_code=None,
+        client=client,
+        purpose="regenerate_recovery_codes",
+    )
+    codes = await changes.regenerate_recovery_codes(
+        runtime, user_id, session_id=uuid.UUID(principal.session_id), ip=client.ip
+    )
+    response.headers.update(_NO_STORE)
+    return RecoveryCodes(recovery_codes=codes)

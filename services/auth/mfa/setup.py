@@ -75,13 +75,19 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
     return workflow_id, secret
 
 
-async def activate(runtime: AuthRuntime, user_id: uuid.UUID, code: str) -> list[str]:
-    """Send a code to the running setup; its recovery codes once the code is accepted."""
+async def activate(
+    runtime: AuthRuntime, user_id: uuid.UUID, code: str, session_id: uuid.UUID
+) -> list[str]:
+    """Send a code to the running setup; its recovery codes once the code is accepted (and the
+    user's sessions other than ``session_id`` are revoked)."""
     handle = runtime.resources.temporal.get_workflow_handle(
         mfa_setup_workflow_id(str(user_id)), result_type=MfaSetupResult
     )
     result: ActivateResult = await _update(
-        handle, ACTIVATE_UPDATE, ActivateInput(code=code), ActivateResult
+        handle,
+        ACTIVATE_UPDATE,
+        ActivateInput(code=code, session_id=str(session_id)),
+        ActivateResult,
     )
     return result.recovery_codes
 

@@ -1,0 +1,100 @@
+"""Changing the second factor ends the user's other sessions and keeps the current one (ASVS 5.0
+7.4.3): enabling MFA through the ``mfa_setup`` workflow, and disabling it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pyotp
+from temporalio.client import Client
+
+from services.auth.runtime import AuthRuntime
+from tests.auth import test_mfa
+from tests.auth.conftest import create_user, login
+from tests.auth.mail_flows import record_history
+from tests.auth.test_mfa import audit_events, bearer, mfa_enabled, mfa_token, mfa_user, verify
+from workflows.auth.contracts import REVOKE_SESSIONS
+from workflows.auth.mfa_setup import MfaSetupResult, mfa_setup_workflow_id
+
+client = test_mfa.client
+
+
+async def alive(client: httpx.AsyncClient, tokens: dict[str, Any]) -> tuple[int, int]:
+    """(``/auth/me`` with the access token, refresh with the refresh token): 200s while the
+    session lives. The refresh rotates, so call it once per session."""
+    me = await client.get("/auth/me", headers=bearer(tokens["access_token"]))
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    return me.status_code, refresh.status_code
+
+
+def scheduled_activities(history: Any) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+async def test_enabling_mfa_ends_other_sessions_and_keeps_this_one(
+    client: httpx.AsyncClient, auth_runtime: AuthRuntime, temporal: Client
+) -> None:
+    user = await create_user(auth_runtime)
+    current, other = await login(client, user), await login(client, user)
+    auth = bearer(current["access_token"])
+    secret = (await client.post("/auth/mfa/setup", headers=auth)).json()["secret"]
+
+    activated = await client.post(
+        "/auth/mfa/activate", headers=auth, json={"code": pyotp.TOTP(secret).now()}
+    )
+
+    assert activated.status_code == 200, activated.text
+    assert await alive(client, other) == (401, 401), "another session survived enabling MFA"
+    assert await alive(client, current) == (200, 200), "the enabling session was ended"
+    assert await mfa_enabled(auth_runtime, user.id)
+    assert "session.revoked_all" in await audit_events(auth_runtime, user.id)
+    handle = temporal.get_workflow_handle(
+        mfa_setup_workflow_id(str(user.id)), result_type=MfaSetupResult
+    )
+    assert (await handle.result()).status == "enabled"
+    history = await handle.fetch_history()
+    assert scheduled_activities(history)[-1] == REVOKE_SESSIONS
+    await record_history(handle, "mfa_setup.v2")
+
+
+async def test_disabling_mfa_ends_other_sessions_and_keeps_this_one(
+    client: httpx.AsyncClient, auth_runtime: AuthRuntime
+) -> None:
+    mfa = await mfa_user(auth_runtime)
+    current = (await verify(client, await mfa_token(client, mfa.user), code=mfa.code())).json()
+    other = (
+        await verify(client, await mfa_token(client, mfa.user), recovery_code=mfa.recovery_codes[0])
+    ).json()
+
+    done = await client.post(
+        "/auth/mfa/disable", headers=bearer(current["access_token"]), json={"code": mfa.code(1)}
+    )
+
+    assert done.status_code == 204, done.text
+    assert not await mfa_enabled(auth_runtime, mfa.user.id)
+    assert await alive(client, other) == (401, 401), "another session survived disabling MFA"
+    assert await alive(client, current) == (200, 200), "the disabling session was ended"
+
+
+async def test_a_refused_disable_ends_no_session(
+    client: httpx.AsyncClient, auth_runtime: AuthRuntime
+) -> None:
+    mfa = await mfa_user(auth_runtime)
+    login_code = mfa.code()
+    current = (await verify(client, await mfa_token(client, mfa.user), code=login_code)).json()
+    other = (
+        await verify(client, await mfa_token(client, mfa.user), recovery_code=mfa.recovery_codes[0])
+    ).json()
+
+    replayed = await client.post(
+        "/auth/mfa/disable", headers=bearer(current["access_token"]), json={"code": login_code}
+    )
+
+    assert replayed.status_code == 401
+    assert await mfa_enabled(auth_runtime, mfa.user.id)
+    assert await alive(client, other) == (200, 200)
