@@ -12,9 +12,10 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from temporalio.runtime import (
@@ -152,3 +153,18 @@ def temporal_runtime() -> Runtime:
 def temporal_metrics() -> TemporalMetrics:
     """The collector of this process's Temporal SDK metrics (register it in a registry)."""
     return _process_runtime()[1]
+
+
+def serve_worker_metrics(host: str, port: int) -> Callable[[], None]:
+    """``/metrics`` with the Temporal series for a worker-only process (no HTTP app); returns
+    the function that stops it."""
+    registry = CollectorRegistry()
+    registry.register(temporal_metrics())
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    return stop

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.common.app import create_app
 from services.common.logging import configure_logging, get_logger
+from services.common.metrics import serve_worker_metrics
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings, load_settings
 from services.common.temporal import TemporalUnavailableError, build_worker
@@ -104,6 +105,9 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
         )
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
         log.info("worker_started", task_queue=settings.task_queue(spec.name), mode=mode.value)
+    stop_metrics = None
+    if mode == Mode.worker and settings.metrics_port:
+        stop_metrics = serve_worker_metrics(settings.http_host, settings.metrics_port)
     if not tasks:
         tasks.append(asyncio.create_task(stop.wait(), name="idle"))
 
@@ -122,6 +126,8 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     stopper.cancel()
     await resources.close()
     await asyncio.to_thread(shutdown_tracing)  # flush the last spans
+    if stop_metrics is not None:
+        await asyncio.to_thread(stop_metrics)
     log.info("stopped")
     if failed:
         raise SystemExit(1)

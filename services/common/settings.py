@@ -303,6 +303,11 @@ class Settings(BaseSettings):
         description="Share of new traces recorded (a trace starts at an inbound request or "
         "activity); spans follow their parent's decision.",
     )
+    metrics_port: Port | None = Field(
+        None,
+        description="Port serving `/metrics` (Temporal SDK series) in `--mode worker`, which has "
+        "no HTTP app; unset: not served. Other modes serve `/metrics` on the HTTP port.",
+    )
 
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:

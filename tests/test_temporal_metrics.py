@@ -1,0 +1,159 @@
+"""Temporal SDK metrics reach each process's ``/metrics``: after a sign-up runs its workflow and
+activities on the real processes' workers, the Prometheus text carries the SDK's series for
+exactly those task queues and activity types."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.common.settings import ServiceName
+from services.devstack.ports import free_port
+from tests.graphql_client import gql
+from tests.support import Infra, Stack, start_service
+from workflows.auth.contracts import CREATE_CREDENTIALS
+from workflows.user.contracts import CREATE_PROFILE
+
+SIGN_UP = "mutation($input: SignUpInput!) { signUp(input: $input) { id } }"
+
+Sample = tuple[str, dict[str, str], float]
+
+
+async def scrape(stack: Stack, service: ServiceName) -> list[Sample]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(stack.url(service, "/metrics"))
+    assert response.status_code == 200
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    ]
+
+
+def total(samples: list[Sample], name: str, **labels: str) -> float:
+    return sum(
+        value
+        for sample_name, sample_labels, value in samples
+        if sample_name == name and labels.items() <= sample_labels.items()
+    )
+
+
+async def wait_for_metric(
+    stack: Stack, service: ServiceName, name: str, at_least: float, **labels: str
+) -> list[Sample]:
+    deadline = time.monotonic() + 30
+    while True:
+        samples = await scrape(stack, service)
+        if total(samples, name, **labels) >= at_least:
+            return samples
+        if time.monotonic() > deadline:
+            seen = sorted({n for n, _, _ in samples if n.startswith("temporal_")})
+            raise AssertionError(f"{name}{labels} < {at_least} on {service}; series: {seen}")
+        await asyncio.sleep(0.2)
+
+
+async def test_activity_and_workflow_task_series_follow_a_real_run(stack: Stack) -> None:
+    queues = {s: stack.env["ADX_TASK_QUEUE_PREFIX"] + f"-{s.value}" for s in ServiceName}
+    before_auth = total(
+        await scrape(stack, ServiceName.auth),
+        "temporal_activity_execution_latency_count",
+        activity_type=CREATE_CREDENTIALS,
+    )
+    before_user = total(
+        await scrape(stack, ServiceName.user),
+        "temporal_activity_execution_latency_count",
+        activity_type=CREATE_PROFILE,
+    )
+
+    email = f"metrics-{uuid.uuid4().hex[:10]}@example.com"
+    variables = {
+        "input": {"email": email, "password": "a long enough password", "displayName": "M"}
+    }
+    started = await gql(stack.graphql, SIGN_UP, variables)
+    assert "errors" not in started, started
+
+    # Each activity ran on its own service's worker and was counted there.
+    auth = await wait_for_metric(
+        stack,
+        ServiceName.auth,
+        "temporal_activity_execution_latency_count",
+        before_auth + 1,
+        activity_type=CREATE_CREDENTIALS,
+        task_queue=queues[ServiceName.auth],
+    )
+    await wait_for_metric(
+        stack,
+        ServiceName.user,
+        "temporal_activity_execution_latency_count",
+        before_user + 1,
+        activity_type=CREATE_PROFILE,
+        task_queue=queues[ServiceName.user],
+    )
+    # The workflow's tasks ran on the auth worker: latency histogram and poller gauges.
+    assert (
+        total(
+            auth,
+            "temporal_workflow_task_execution_latency_count",
+            task_queue=queues[ServiceName.auth],
+        )
+        >= 1
+    )
+    buckets = [
+        (labels["le"], value)
+        for name, labels, value in auth
+        if name == "temporal_activity_execution_latency_bucket"
+        and labels.get("activity_type") == CREATE_CREDENTIALS
+    ]
+    assert buckets and buckets[-1][0] == "+Inf"
+    assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
+    # Counters are exposed the Prometheus way, with ``_total``.
+    assert total(auth, "temporal_request_total") >= 1
+    # HTTP metrics are still there beside them.
+    assert total(auth, "adx_http_requests_total") >= 0
+    assert any(name.startswith("adx_http_request") for name, _, _ in auth)
+
+
+async def test_the_gateway_exposes_its_client_side_temporal_series(stack: Stack) -> None:
+    samples = await scrape(stack, ServiceName.gateway)
+    # The gateway only runs a client (no worker): its RPCs to Temporal are counted.
+    assert (
+        total(samples, "temporal_request_total", namespace=stack.env["ADX_TEMPORAL_NAMESPACE"]) >= 1
+    )
+
+
+async def test_a_worker_only_process_serves_its_temporal_series_on_the_metrics_port(
+    stack: Stack, infra: Infra
+) -> None:
+    port = free_port()
+    queue = stack.env["ADX_TASK_QUEUE_PREFIX"] + "-user"
+    env = {**stack.env, "ADX_METRICS_PORT": str(port)}
+    worker = start_service(
+        ServiceName.user, env, infra.data_dir / "logs", mode="worker", name="user-worker-only"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                try:
+                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                except httpx.TransportError:
+                    text = ""
+                samples = [
+                    (s.name, s.labels)
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                ]
+                # Its pollers on the user queue are reported once the worker runs.
+                if any(
+                    n.startswith("temporal_") and labels.get("task_queue") == queue
+                    for n, labels in samples
+                ):
+                    break
+                assert time.monotonic() < deadline, sorted({n for n, _ in samples})
+                await asyncio.sleep(0.2)
+    finally:
+        worker.stop()
