@@ -568,10 +568,13 @@ def test_kubernetes_workloads_are_probed_limited_and_locked_down() -> None:
         assert security["capabilities"]["drop"] == ["ALL"], name
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(box["resources"][kind]), (name, kind)
+        # The root filesystem is read-only: /tmp is an emptyDir; other writable mounts are
+        # emptyDirs or claims (blobs), never host paths.
         volumes = {v["name"]: v for v in pod["volumes"]}
-        for mount in box["volumeMounts"]:
-            assert "emptyDir" in volumes[mount["name"]], (name, mount)
-        assert "/tmp" in {m["mountPath"] for m in box["volumeMounts"]}, name
+        mounts = {m["mountPath"]: volumes[m["name"]] for m in box["volumeMounts"]}
+        assert "emptyDir" in mounts["/tmp"], name
+        for path, volume in mounts.items():
+            assert {"emptyDir", "persistentVolumeClaim"} & set(volume), (name, path)
         assert box["image"] == container(workloads[0])["image"], "one image for every process"
         if workload["kind"] == "Deployment":
             port = box["ports"][0]["name"]
