@@ -273,6 +273,11 @@ def test_image_runs_unprivileged_without_baked_secrets() -> None:
     users = [args for keyword, args in instructions if keyword == "USER"]
     assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), f"numeric non-root: {users}"
     assert any(keyword == "HEALTHCHECK" and "/health/" in a for keyword, a in instructions)
+    exposed = {int(p) for k, a in instructions if k == "EXPOSE" for p in a.split()}
+    assert exposed == set(DEFAULT_PORTS.values())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    labels = " ".join(a for k, a in instructions if k == "LABEL")
+    assert f'org.opencontainers.image.version="{version}"' in labels
     env = " ".join(args for keyword, args in instructions if keyword in ("ENV", "ARG"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     set_names = set(re.findall(r"\b(ADX_[A-Z0-9_]+)=", env))
