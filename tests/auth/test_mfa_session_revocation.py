@@ -7,15 +7,32 @@ from typing import Any
 
 import httpx
 import pyotp
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
 from tests.auth.conftest import create_user, login
 from tests.auth.mail_flows import record_history
-from tests.auth.test_mfa import audit_events, bearer, mfa_enabled, mfa_token, mfa_user, verify
+from tests.auth.test_mfa import (
+    audit_events,
+    bearer,
+    mfa_enabled,
+    mfa_token,
+    mfa_user,
+    start_setup,
+    verify,
+)
 from workflows.auth.contracts import REVOKE_SESSIONS
-from workflows.auth.mfa_setup import MfaSetupResult, mfa_setup_workflow_id
+from workflows.auth.mfa_setup import (
+    ACTIVATE_UPDATE,
+    SECRET_UPDATE,
+    ActivateInput,
+    MfaSecret,
+    MfaSetupInput,
+    MfaSetupResult,
+    mfa_setup_workflow_id,
+)
 
 client = test_mfa.client
 
@@ -98,3 +115,37 @@ async def test_a_refused_disable_ends_no_session(
     assert replayed.status_code == 401
     assert await mfa_enabled(auth_runtime, mfa.user.id)
     assert await alive(client, other) == (200, 200)
+
+
+@pytest.mark.parametrize("session_id", ["not-a-uuid", "", "1" * 5000])
+async def test_a_malformed_session_id_is_refused_before_anything_changes(
+    temporal: Client, in_process_workers: str, auth_runtime: AuthRuntime, session_id: str
+) -> None:
+    user = await create_user(auth_runtime)
+    handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
+    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret).now(), session_id=session_id)
+        )
+
+    assert getattr(refused.value.cause, "type", None) == "InvalidInput"
+    assert not await mfa_enabled(auth_runtime, user.id)
+    await handle.terminate("test done")
+
+
+async def test_an_activation_without_a_session_ends_every_session(
+    client: httpx.AsyncClient, temporal: Client, in_process_workers: str, auth_runtime: AuthRuntime
+) -> None:
+    """A caller that names no session (not the auth API) keeps none open."""
+    user = await create_user(auth_runtime)
+    tokens = await login(client, user)
+    handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
+    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+
+    await handle.execute_update(
+        ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret).now()), result_type=dict
+    )
+
+    assert await alive(client, tokens) == (401, 401)

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyTotpOutput,
     )
     from workflows.common.calls import call_activity
+    from workflows.common.errors import INVALID_INPUT
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
 
 WORKFLOW_NAME = "mfa_setup"
@@ -104,11 +105,13 @@ def _closed(message: str, kind: str = SETUP_CLOSED) -> ApplicationError:
 
 
 def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
-        uuid.UUID(str(value))
+        uuid.UUID(value)
     except ValueError:
         return False
-    return isinstance(value, str)
+    return True
 
 
 def _cause_type(error: ActivityError, default: str) -> str:
@@ -292,7 +295,7 @@ class MfaSetupWorkflow:
         if not CODE.fullmatch(request.code):
             raise _closed("a code is 6 digits", INVALID_CODE)
         if request.session_id is not None and not _is_uuid(request.session_id):
-            raise _closed("session_id must be a UUID", INVALID_CODE)
+            raise _closed("session_id must be a UUID", INVALID_INPUT)
         self._ensure_open()
         if self._secret is None:
             raise _closed("the secret is not created yet; try again", MFA_SETUP_NOT_FOUND)
