@@ -10,8 +10,8 @@ replica shares them. All keys sit under ``<ADX_REDIS_PREFIX>:ratelimit:``.
 - A mutation counts ``ADX_RATE_LIMIT_MUTATION_COST`` times.
 
 Over a limit, HTTP gets 429 with ``Retry-After`` and a GraphQL error ``RATE_LIMITED``; over
-graphql-transport-ws the refused ``subscribe`` gets an ``error`` message carrying that error and
-the connection stays open. The GraphiQL page and assets, health and metrics are never limited.
+graphql-transport-ws a refused ``subscribe`` gets an ``error`` message carrying that error (the
+connection stays open) and a refused ``connection_init`` closes the socket with 4429. The GraphiQL page and assets, health and metrics are never limited.
 
 Redis unavailable: requests are let through (fail open: a limiter outage must not become a
 gateway outage); the outage is logged once as an error, and its end once.
@@ -38,7 +38,10 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.types.unset import UNSET
 
 from gateway.graphiql import OfflineGraphQLRouter
@@ -184,8 +187,24 @@ class RateLimiter:
 
 
 class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws where every ``subscribe`` (subscription, query or mutation) counts;
-    a refused one gets an ``error`` message, like strawberry's own per-connection limit."""
+    """graphql-transport-ws where opening a connection (``connection_init``) counts as a request
+    of whoever it signs in as, and so does every ``subscribe`` (subscription, query or mutation).
+    A refused connection is closed with 4429; a refused ``subscribe`` gets an ``error`` message,
+    like strawberry's own per-connection limit, and the connection stays open."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload", {})
+        if not self.connection_init_received and isinstance(payload, dict):
+            context: GatewayContext = self.context
+            context.connection_params = payload  # who the connection signs in as
+            refusal = await context.state.rate_limiter.check(context, [(None, None)])
+            if refusal is not None:
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                reason = refusal.error().message.encode()[:123].decode(errors="ignore")
+                await self.websocket.close(code=4429, reason=reason)
+                return
+        await super().handle_connection_init(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:  # else the base class closes the socket (4401)

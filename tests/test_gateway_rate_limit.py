@@ -267,10 +267,9 @@ async def test_websocket_operations_count_and_a_refused_subscribe_gets_an_error(
     ip = new_ip()
     subscription = 'subscription { workflowProgress(id: "none", accessToken: "x") { id } }'
 
-    http_allowed = await call(gateway, ip=ip)  # the same counter as over HTTP
+    # ANONYMOUS == 3: the connection, the query and the first subscription.
     messages = await ws_operations(gateway, ip, [TYPENAME, subscription, subscription])
 
-    assert http_allowed.status_code == 200
     assert messages[0] == {"id": "0", "type": "next", "payload": {"data": {"__typename": "Query"}}}
     answered = messages[1]["payload"]
     answered_errors = answered if isinstance(answered, list) else answered.get("errors", [])
@@ -330,3 +329,24 @@ async def test_redis_unavailable_lets_requests_through_and_logs_it_once(
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert log.count("rate_limit_storage_unavailable") == 1
     assert "fail open" in log
+
+
+async def test_a_websocket_connection_counts_with_http_and_is_closed_when_over_the_limit(
+    gateway: str,
+) -> None:
+    ip = new_ip()
+    await calls(gateway, ANONYMOUS, ip=ip)
+
+    url = gateway.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"x-forwarded-for": ip},
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+
+    assert ws.close_code == 4429
+    assert ws.close_reason is not None
+    assert ws.close_reason.startswith("Too many requests for this client")
