@@ -103,6 +103,25 @@ async def test_a_wrong_or_replayed_code_changes_nothing(
     assert await signed_in(auth_client, mfa, recovery_code=mfa.recovery_codes[1])
 
 
+async def test_guessing_codes_is_throttled(
+    auth_client: httpx.AsyncClient, auth_runtime: AuthRuntime
+) -> None:
+    mfa = await mfa_user(auth_runtime)
+    tokens = await signed_in(auth_client, mfa, recovery_code=mfa.recovery_codes[0])
+    before = await stored_hashes(auth_runtime, mfa.user.id)
+    valid = {mfa.code(d) for d in (-1, 0, 1, 2)}
+    wrong = next(c for c in (f"{n:06d}" for n in range(1000)) if c not in valid)
+
+    answers = [
+        (await regenerate(auth_client, tokens, {"code": wrong})).status_code for _ in range(6)
+    ]
+    blocked = await regenerate(auth_client, tokens, {"code": mfa.code()})
+
+    assert answers == [401] * 5 + [429]
+    assert_problem(blocked, 429)
+    assert await stored_hashes(auth_runtime, mfa.user.id) == before
+
+
 async def test_without_mfa_it_is_a_conflict(
     auth_client: httpx.AsyncClient, auth_runtime: AuthRuntime
 ) -> None:
