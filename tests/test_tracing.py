@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from services.common.settings import ServiceName
 from tests.support import RUN_ID, Infra, Stack, start_stack
@@ -24,7 +25,9 @@ from workflows.auth.user_registration import WORKFLOW_NAME
 from workflows.user.contracts import CREATE_PROFILE
 
 SIGN_UP = """
-mutation SignUp($input: SignUpInput!) { signUp(input: $input) { id status } }"""
+mutation SignUp($input: SignUpInput!) { signUp(input: $input) { id status accessToken } }"""
+PROGRESS = """subscription($id: ID!, $token: String) {
+  workflowProgress(id: $id, accessToken: $token) { id status } }"""
 LOGIN = """mutation($input: LoginInput!) { login(input: $input) { tokens { accessToken } } }"""
 
 Span = dict[str, Any]
@@ -231,3 +234,35 @@ async def test_probes_and_scrapes_start_no_trace(traced_stack: Stack, spans_file
     await post_graphql(traced_stack, marker, "{ __typename }", {})
     await wait_for_trace(spans_file, marker_id, lambda spans: bool(spans))
     assert read_trace(spans_file, trace_id) == {}
+
+
+async def test_a_subscription_is_one_span_and_its_polling_is_not_traced(
+    traced_stack: Stack, spans_file: Path
+) -> None:
+    _, untraced = new_traceparent()
+    email = f"trace-{uuid.uuid4().hex[:10]}@example.com"
+    variables = {
+        "input": {"email": email, "password": "a long enough password", "displayName": "T"}
+    }
+    run = (await post_graphql(traced_stack, untraced, SIGN_UP, variables))["data"]["signUp"]
+
+    trace_id, traceparent = new_traceparent()
+    async with websockets.connect(
+        traced_stack.graphql_ws,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"traceparent": traceparent},
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"query": PROGRESS, "variables": {"id": run["id"], "token": run["accessToken"]}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        message = json.loads(await ws.recv())  # the relay's progress query answered this
+        assert message["type"] == "next", message
+
+    spans = await wait_for_trace(
+        spans_file,
+        trace_id,
+        lambda spans: any(s["kind"] == "SpanKind.SERVER" for s in spans.values()),
+    )
+    assert {service_of(s) for s in spans.values()} == {"adx-gateway"}
+    assert not [s["name"] for s in spans.values() if s["kind"] == "SpanKind.CLIENT"], spans

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -39,6 +40,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
@@ -148,9 +150,29 @@ def tracing_interceptors() -> list[Interceptor]:
     return [TracingInterceptor(_provider.get_tracer("temporalio"))]
 
 
+class DetachWebSocketWork:
+    """A WebSocket connection (a GraphQL subscription) gets its one server span, but the work it
+    sets off (progress polls every fraction of a second, for up to an hour) starts untraced
+    instead of piling thousands of spans into that one trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        token = otel_context.attach(Context())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
 def instrument_app(app: FastAPI) -> None:
     """Server spans for every request except probes and scrapes."""
     if _provider is not None:
+        app.add_middleware(DetachWebSocketWork)  # inside the server span's middleware
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=_provider,
