@@ -28,7 +28,7 @@ async def require_account_actor(
     if await _spent_by_this_workflow(sessions, user_id, proof):
         return context
     raise denied(
-        f"a {context.actor.value} context may change this account only after this workflow "
+        f"the {context.actor.value} context may change this account only after this workflow "
         f"redeemed the user's {proof} link"
     )
 

@@ -133,6 +133,17 @@ class SecurityContext:
         }
         return {k: v for k, v in fields.items() if v is not None}
 
+    def audit_fields(self) -> dict[str, Any]:
+        """Stored with audit events: who acted, and the request that started it."""
+        fields = {
+            "actor": self.actor.value,
+            "actor_user_id": self.user_id,
+            "actor_session_id": self.session_id,
+            "actor_origin": self.origin,
+            "origin_request_id": self.request_id,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["actor"] = self.actor.value
@@ -269,7 +280,7 @@ def require_user_or_system(user_id: str) -> SecurityContext:
     """Only the platform, or the user ``user_id`` themself, may act on this user's account."""
     context = require_context()
     if not context.acts_for(user_id):
-        raise denied(f"a {context.actor.value} context may not act for this user")
+        raise denied(f"the {context.actor.value} context may not act for this user")
     return context
 
 
@@ -279,7 +290,7 @@ def require_tenant(tenant_id: str, *, roles: Collection[str]) -> SecurityContext
     if context.actor == ActorKind.system:
         return context
     if context.actor != ActorKind.user or not _same_id(context.tenant_id, tenant_id):
-        raise denied(f"a {context.actor.value} context may not change this tenant")
+        raise denied(f"the {context.actor.value} context may not change this tenant")
     if not set(context.roles) & set(roles):
         raise denied(f"changing this tenant needs one of the roles {sorted(roles)}")
     return context
