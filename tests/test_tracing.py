@@ -17,8 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 
-from services.common.settings import ServiceName
+from services.common.settings import ServiceName, Settings
 from tests.support import RUN_ID, Infra, Stack, start_stack
 from workflows.auth.contracts import CREATE_CREDENTIALS
 from workflows.auth.user_registration import WORKFLOW_NAME
@@ -266,3 +271,19 @@ async def test_a_subscription_is_one_span_and_its_polling_is_not_traced(
     )
     assert {service_of(s) for s in spans.values()} == {"adx-gateway"}
     assert not [s["name"] for s in spans.values() if s["kind"] == "SpanKind.CLIENT"], spans
+
+
+async def test_tracing_off_by_default_adds_no_interceptor_and_no_provider(temporal: Client) -> None:
+    # This test process runs with the default ADX_OTEL_EXPORTER=none.
+    assert Settings().otel_exporter == "none"
+    assert not any(isinstance(i, TracingInterceptor) for i in temporal.config()["interceptors"])
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("otel_exporter", "jaeger"), ("otel_sample_ratio", "1.5")]
+)
+def test_bad_tracing_settings_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{name: value})  # type: ignore[arg-type]
+    assert name in str(refused.value)
