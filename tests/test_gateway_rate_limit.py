@@ -350,3 +350,30 @@ async def test_a_websocket_connection_counts_with_http_and_is_closed_when_over_t
     assert ws.close_code == 4429
     assert ws.close_reason is not None
     assert ws.close_reason.startswith("Too many requests for this client")
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "connection_init", "payload": "not an object"}],
+        [{"type": "connection_init"}, {"type": "subscribe", "id": "1"}],  # no payload
+    ],
+)
+async def test_malformed_websocket_messages_close_the_socket_with_4400(
+    gateway: str, messages: list[dict[str, Any]]
+) -> None:
+    url = gateway.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"x-forwarded-for": new_ip()},
+    ) as ws:
+        for message in messages:
+            await ws.send(json.dumps(message))
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == (
+                    "connection_ack"
+                )
+
+    assert ws.close_code == 4400
