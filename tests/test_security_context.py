@@ -34,6 +34,7 @@ from services.auth.passwords import hash_password
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import AuthRuntime, runtime_for
 from services.auth.service import create_auth_app
+from services.auth.sso.activities import SsoActivities
 from services.common.codec import ENCODING, EncryptionCodec, PayloadKeys, data_converter
 from services.common.resources import Resources
 from services.common.security_context import (
@@ -50,7 +51,7 @@ from services.common.security_interceptor import SecurityContextInterceptor
 from services.common.settings import ServiceName, Settings
 from services.common.temporal import build_worker
 from storage.auth.audit import AuditRepository
-from storage.auth.models import AuditEvent, Credential, TotpSecret
+from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity, TotpSecret
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
 from tests.auth.conftest import AuthUser, create_user, random_ip
@@ -68,6 +69,7 @@ from workflows.auth.mfa_setup import (
     mfa_setup_workflow_id,
 )
 from workflows.auth.principal_contracts import SyncPrincipalClaimsInput
+from workflows.auth.sso_contracts import CreateSsoSessionInput
 
 SIGN_UP = """mutation($input: SignUpInput!) { signUp(input: $input) { id } }"""
 
@@ -378,6 +380,33 @@ async def test_tenant_claims_change_only_for_system_or_an_admin_of_that_tenant(
         e for e in await audit_rows(auth_runtime, member.id) if e.event == "claims.synced"
     ]
     assert latest.detail["actor"] == "system"
+
+
+async def sessions_of(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
+    async with transaction(runtime.resources.sessions) as db:
+        return len(list(await db.scalars(select(Session.id).where(Session.user_id == user_id))))
+
+
+async def test_an_anonymous_sso_step_opens_sessions_only_for_sso_accounts(
+    auth_runtime: AuthRuntime,
+) -> None:
+    password_only, sso_user = await create_user(auth_runtime), await create_user(auth_runtime)
+    async with transaction(auth_runtime.resources.sessions) as db:
+        db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
+    open_session = SsoActivities(auth_runtime).create_sso_session
+
+    def step(user: AuthUser) -> CreateSsoSessionInput:
+        return CreateSsoSessionInput(str(user.id), "10.0.0.1", "test", f"test:{uuid.uuid4()}")
+
+    with acting_as(SecurityContext.anonymous()), pytest.raises(ApplicationError) as error:
+        await ActivityEnvironment().run(open_session, step(password_only))
+    assert error.value.type == SECURITY_CONTEXT_DENIED and error.value.non_retryable
+    assert await sessions_of(auth_runtime, password_only.id) == 0
+
+    with acting_as(SecurityContext.anonymous()):
+        assert (await ActivityEnvironment().run(open_session, step(sso_user))).access_token
+    with acting_as(SecurityContext.for_user(str(password_only.id))):
+        assert (await ActivityEnvironment().run(open_session, step(password_only))).access_token
 
 
 # --- the gateway sets the context -------------------------------------------------------------

@@ -20,6 +20,7 @@ from services.auth.sso import FEATURE
 from services.auth.sso.activities import SsoActivities
 from services.auth.sso.config import SsoConfigError
 from services.auth.sso.state import SsoStateStore
+from services.common.security_context import SecurityContext, acting_as
 from services.devstack.ports import free_port
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity
 from storage.db import transaction
@@ -288,6 +289,7 @@ async def test_failed_profile_rolls_the_new_account_back(sso_env: SsoEnv) -> Non
     assert await count(sso_env, SsoIdentity, SsoIdentity.subject == sub) == 0
 
 
+@acting_as(SecurityContext.anonymous())  # as the SSO sign-in workflow runs
 async def test_link_session_and_rollback_steps_are_idempotent(sso_env: SsoEnv) -> None:
     """Each step retried after it committed (a lost activity result) repeats nothing."""
     activities = SsoActivities(sso_env.runtime)

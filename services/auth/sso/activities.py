@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
+from services.auth.actor_checks import require_sso_session_actor
 from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
 from services.auth.sso.config import SsoConfigError, SsoProvider, providers_of
@@ -215,6 +216,7 @@ class SsoActivities:
         factor. A retried step revokes the session its earlier attempt opened, whose tokens
         were never delivered, so one step leaves at most one live session."""
         user_id = uuid.UUID(input.user_id)
+        await require_sso_session_actor(self.sessions, input.user_id)
         client = ClientInfo(ip=input.client_ip, user_agent=input.user_agent)
         async with transaction(self.sessions) as db:
             credential = await db.get(Credential, user_id)
