@@ -10,6 +10,8 @@ from typing import Any
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    import structlog
+
     from services.common.security_context import current_context
 
 WHOAMI = "test.security.whoami"
@@ -18,9 +20,12 @@ _TIMEOUT = timedelta(seconds=10)
 
 @activity.defn(name=WHOAMI)
 async def whoami() -> dict[str, Any]:
-    """The context this activity runs under, or ``{}`` for none."""
+    """The context this activity runs under (``{}`` for none), and the actor fields its log
+    lines carry (``log``)."""
     context = current_context()
-    return context.to_dict() if context else {}
+    bound = structlog.contextvars.get_contextvars()
+    log = {k: v for k, v in bound.items() if k.startswith("actor") or k == "origin_request_id"}
+    return {**(context.to_dict() if context else {}), "log": log}
 
 
 @workflow.defn(name="test_security_child")

@@ -289,7 +289,9 @@ async def test_the_context_survives_continue_as_new_local_activities_and_childre
             ParentWorkflow.run, 0, id=f"{queue}-anonymous", task_queue=queue
         )
 
-    assert seen == {key: caller.to_dict() for key in ("activity", "local_activity", "child")}
+    log = {"actor": "user", "actor_user_id": caller.user_id, "actor_tenant_id": caller.tenant_id}
+    expected = {**caller.to_dict(), "log": {**log, "origin_request_id": "r-1"}}
+    assert seen == {key: expected for key in ("activity", "local_activity", "child")}
     assert {v["actor"] for v in unclaimed.values()} == {ActorKind.anonymous.value}
 
 
