@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,15 @@ import httpx
 import pytest
 import websockets
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from services.common.settings import ServiceName, Settings
-from tests.support import RUN_ID, Infra, Stack, start_stack
+from services.devstack.ports import free_port, wait_for_http
+from tests.support import RUN_ID, Infra, Stack, start_service, start_stack
 from workflows.auth.contracts import CREATE_CREDENTIALS
 from workflows.auth.user_registration import WORKFLOW_NAME
 from workflows.user.contracts import CREATE_PROFILE
@@ -287,3 +292,60 @@ def test_bad_tracing_settings_are_refused_by_name(name: str, value: str) -> None
     with pytest.raises(ValidationError) as refused:
         Settings(**{name: value})  # type: ignore[arg-type]
     assert name in str(refused.value)
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A stand-in OTLP/HTTP collector: keeps each export request it receives."""
+
+    received: queue.Queue[tuple[str, str, bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        self.received.put((self.path, self.headers.get("content-type", ""), body))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_otlp_exporter_delivers_a_services_spans_to_a_collector(infra: Infra) -> None:
+    received: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+    handler = type("Collector", (_Collector,), {"received": received})
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    port = free_port()
+    env = {
+        **infra.env,
+        "ADX_OTEL_EXPORTER": "otlp",
+        "ADX_OTEL_ENDPOINT": f"http://127.0.0.1:{collector.server_port}/v1/traces",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "ADX_AUTH_PORT": str(port),
+    }
+    auth = start_service(ServiceName.auth, env, infra.data_dir / "logs-otlp", mode="http")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(wait_for_http, f"{url}/health/ready", 90, process=auth)
+        async with httpx.AsyncClient(timeout=10) as client:
+            assert (await client.get(f"{url}/auth/sso/providers")).status_code == 200
+
+        deadline = time.monotonic() + 30
+        names: list[tuple[str, str]] = []
+        while ("adx-auth", "GET /auth/sso/providers") not in names:
+            assert time.monotonic() < deadline, names
+            try:
+                path, content_type, body = await asyncio.to_thread(received.get, True, 1.0)
+            except queue.Empty:
+                continue
+            assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+            for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+                service = next(
+                    a.value.string_value
+                    for a in resource_spans.resource.attributes
+                    if a.key == "service.name"
+                )
+                names += [(service, s.name) for ss in resource_spans.scope_spans for s in ss.spans]
+    finally:
+        auth.stop()
+        collector.shutdown()
