@@ -29,8 +29,6 @@ import httpx
 from fastapi.responses import JSONResponse
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -50,6 +48,7 @@ from schema.errors import RATE_LIMITED, UserFacingError
 from schema.schema import MAX_TOKENS
 from services.common.logging import get_logger
 from services.common.settings import Settings
+from storage.rate_windows import moving_windows
 from storage.redis import Keys
 
 if TYPE_CHECKING:
@@ -139,14 +138,7 @@ class RateLimiter:
                 (LimitScope.tenant, settings.rate_limit_tenant_requests),
             )
         }
-        storage = RedisStorage(
-            f"async+{settings.redis_url}",
-            implementation="redispy",
-            wrap_exceptions=True,
-            key_prefix=keys("ratelimit"),
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # passed to Redis()
-        )
-        self._windows = MovingWindowRateLimiter(storage)
+        self._windows = moving_windows(redis, keys("ratelimit"))
         self._storage_down = False
 
     async def check(

@@ -18,29 +18,24 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from services.common.errors import DomainError
+from services.common.errors import RateLimitedError
 from services.common.resources import Resources
+from storage.rate_windows import moving_windows
 from workflows.auth.contracts import address_digest
 
 _CLIENT = "reset-client"
 _ADDRESS = "reset-address"
 
 
-class TooManyRequestsError(DomainError):
-    status = 429
-    type = "https://adx.dev/problems/too-many-requests"
-    title = "Too many requests"
-
+class TooManyResetRequestsError(RateLimitedError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
             f"Too many password-reset requests from this address; try again in "
             f"{retry_after} seconds.",
-            extra={"retry_after": retry_after},
+            retry_after,
         )
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -53,17 +48,8 @@ class ResetRequestLimits:
     def build(cls, resources: Resources) -> ResetRequestLimits:
         settings = resources.settings
         window = settings.auth_reset_limit_window_seconds
-        storage = RedisStorage(
-            # The scheme only picks the redis-py bridge: connections come from the process's
-            # own pool, so the counters live on the same server under the same key prefix.
-            "async+redis://",
-            implementation="redispy",
-            key_prefix=resources.keys("auth", "limits"),
-            # Documented by limits, though its options are typed as scalars only.
-            connection_pool=resources.redis.connection_pool,  # type: ignore[arg-type]
-        )
         return cls(
-            limiter=MovingWindowRateLimiter(storage),
+            limiter=moving_windows(resources.redis, resources.keys("auth", "limits")),
             per_client=RateLimitItemPerSecond(settings.auth_reset_requests_per_client, window),
             per_address=RateLimitItemPerSecond(settings.auth_reset_mails_per_address, window),
         )
@@ -75,7 +61,7 @@ class ResetRequestLimits:
         if await self.limiter.hit(self.per_client, _CLIENT, client):
             return
         stats = await self.limiter.get_window_stats(self.per_client, _CLIENT, client)
-        raise TooManyRequestsError(max(1, math.ceil(stats.reset_time - time.time())))
+        raise TooManyResetRequestsError(max(1, math.ceil(stats.reset_time - time.time())))
 
     async def address_has_room(self, email: str) -> bool:
         """Whether another reset run (and mail) may start for ``email`` (normalised)."""

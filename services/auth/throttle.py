@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from services.common.errors import DomainError
+from services.common.errors import RateLimitedError
 from storage.redis import Keys
 
 #: A client (IP) gets more free attempts than an account: many users may share one address.
@@ -21,17 +21,14 @@ CLIENT_FACTOR = 4
 WINDOW_SECONDS = 24 * 3600
 
 
-class TooManyAttemptsError(DomainError):
-    status = 429
+class TooManyAttemptsError(RateLimitedError):
     type = "https://adx.dev/problems/too-many-attempts"
     title = "Too many attempts"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many failed attempts; try again in {retry_after} seconds.",
-            extra={"retry_after": retry_after},
+            f"Too many failed attempts; try again in {retry_after} seconds.", retry_after
         )
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
