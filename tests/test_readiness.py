@@ -70,3 +70,38 @@ async def test_ready_goes_503_when_redis_stops_and_200_when_it_returns(
         assert up.status_code == 200, up.text
     finally:
         service.stop()
+
+
+async def test_requests_get_503_not_500_while_redis_is_down_and_work_once_it_returns(
+    infra: Infra,
+    own_redis: tuple[int, list[ManagedProcess]],
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Login needs Redis (throttle, deny-list): without it the answer is a retryable 503."""
+    redis_port, holder = own_redis
+    http_port = free_port()
+    env = {
+        **infra.env,
+        "ADX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "ADX_AUTH_PORT": str(http_port),
+    }
+    service = start_service(ServiceName.auth, env, tmp_path, mode="http", name="auth-redis-down")
+    base = f"http://127.0.0.1:{http_port}"
+    login = {"email": "nobody@example.com", "password": "not-the-password-123"}
+    try:
+        await asyncio.to_thread(wait_for_http, f"{base}/health/ready", 60, process=service)
+        holder[0].stop()
+        async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+            down = await client.post("/auth/login", json=login)
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert down.headers["retry-after"].isdigit()
+            assert "trace" not in down.text.lower()
+
+            holder[0] = await asyncio.to_thread(
+                start_redis, tmp_path, redis_port, echo=False, die_with_parent=True
+            )
+            back = await client.post("/auth/login", json=login)
+            assert back.status_code == 401, back.text
+    finally:
+        service.stop()

@@ -7,12 +7,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
+#: Errors meaning a backing store is unreachable right now: 503 + Retry-After, not 500.
+BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    StorageError,
+)
 _log = get_logger(__name__)
 
 
@@ -63,6 +72,18 @@ class ServiceUnavailableError(DomainError):
     status = 503
     type = "https://adx.dev/problems/unavailable"
     title = "Service unavailable"
+
+
+class RateLimitedError(DomainError):
+    """429 with ``Retry-After``; subclasses name what was limited (their type and message)."""
+
+    status = 429
+    type = "https://adx.dev/problems/too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 def problem(
@@ -133,6 +154,21 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         _log.exception("database_error", error_type=type(exc.orig).__name__)
         return problem(500, "Internal error", "An unexpected error occurred.")
+
+    async def _backend_down(_: Request, exc: Exception) -> JSONResponse:
+        # Redis (sessions deny-list, throttles, rate windows) unreachable: the caller may retry;
+        # readiness reports the same outage, so orchestrators stop routing here meanwhile.
+        _log.warning("backend_unavailable", error_type=type(exc).__name__, error=str(exc))
+        return problem(
+            503,
+            "Service unavailable",
+            "A backing service is unavailable; try again shortly.",
+            "https://adx.dev/problems/unavailable",
+            retry_after=2,
+        )
+
+    for backend_error in BACKEND_UNAVAILABLE:
+        app.add_exception_handler(backend_error, _backend_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
