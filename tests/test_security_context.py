@@ -33,7 +33,6 @@ from services.auth.activities import AuthActivities
 from services.auth.passwords import hash_password
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import AuthRuntime, runtime_for
-from services.auth.service import create_auth_app
 from services.auth.sso.activities import SsoActivities
 from services.common.codec import ENCODING, EncryptionCodec, PayloadKeys, data_converter
 from services.common.resources import Resources
@@ -54,7 +53,7 @@ from storage.auth.audit import AuditRepository
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity, TotpSecret
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user, random_ip
+from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
 from tests.graphql_client import gql
 from tests.security_workflows import ChildWorkflow, ParentWorkflow, whoami
 from tests.support import Stack
@@ -84,12 +83,7 @@ async def auth_api(
     auth_resources: Resources, in_process_workers: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The auth API in-process, starting workflows on the in-process workers' queues."""
-    app = create_auth_app(auth_resources)
-    runtime: AuthRuntime = app.state.auth
-    local = runtime.settings.model_copy(update={"task_queue_prefix": in_process_workers})
-    app.state.auth = dataclasses.replace(runtime, settings=local)
-    transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+    async with in_process_auth_api(auth_resources, in_process_workers) as http:
         yield http
 
 

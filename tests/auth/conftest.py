@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -37,12 +39,28 @@ def random_ip() -> str:
     return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
 
 
-@pytest.fixture
-async def auth_client(auth_resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
-    """The auth API in-process; each test is its own client address (throttling is per client)."""
-    app = create_auth_app(auth_resources)
+@asynccontextmanager
+async def in_process_auth_api(
+    resources: Resources, task_queue_prefix: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The auth API in-process from a random client address (throttling is per client).
+
+    ``task_queue_prefix`` points the workflows it starts at other workers (the in-process ones).
+    """
+    app = create_auth_app(resources)
+    if task_queue_prefix is not None:
+        runtime: AuthRuntime = app.state.auth
+        local = runtime.settings.model_copy(update={"task_queue_prefix": task_queue_prefix})
+        app.state.auth = dataclasses.replace(runtime, settings=local)
     transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+        yield client
+
+
+@pytest.fixture
+async def auth_client(auth_resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+    """The auth API in-process; each test is its own client address."""
+    async with in_process_auth_api(auth_resources) as client:
         yield client
 
 

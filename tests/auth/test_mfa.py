@@ -23,14 +23,13 @@ from services.auth.mfa.activities import MfaActivities
 from services.auth.mfa.recovery import hash_recovery_code
 from services.auth.mfa.totp import code_at, current_step
 from services.auth.runtime import AuthRuntime
-from services.auth.service import create_auth_app
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Credential, RecoveryCode, TotpSecret
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user, random_ip
+from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
 from workflows.auth.mfa_contracts import (
     CreateTotpSecretInput,
     DeleteTotpSecretInput,
@@ -60,12 +59,7 @@ async def client(
     auth_resources: Resources, in_process_workers: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The auth API in-process, starting workflows on the in-process workers' task queues."""
-    app = create_auth_app(auth_resources)
-    runtime: AuthRuntime = app.state.auth
-    local = runtime.settings.model_copy(update={"task_queue_prefix": in_process_workers})
-    app.state.auth = dataclasses.replace(runtime, settings=local)
-    transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+    async with in_process_auth_api(auth_resources, in_process_workers) as http:
         yield http
 
 
