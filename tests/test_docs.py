@@ -14,7 +14,7 @@ def test_readme_settings_table_is_current() -> None:
     text = README.read_text()
     documented = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip()
     assert documented == settings_table(), (
-        "README settings table is stale: regenerate with `python -m services.common.settings_doc`"
+        "README settings table is stale: regenerate with `python -m services.common.settings_doc --write`"
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from pydantic import SecretStr
 
 from services.common.settings import Settings
@@ -27,5 +30,19 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def write_readme(readme: Path = README) -> None:
+    """Replace the table between the settings markers in ``readme``."""
+    text = readme.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{settings_table()}\n{END}{tail}")
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    if "--write" in sys.argv[1:]:
+        write_readme()
+    else:
+        print(settings_table())
