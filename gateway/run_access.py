@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from temporalio.client import WorkflowExecutionDescription
 
-from services.common.dev_secrets import load_or_create
+from services.common.dev_secrets import development_secret
 from services.common.settings import Settings
 
 OWNER_MEMO = "adx_owner"
@@ -27,8 +27,10 @@ class RunAccess:
     def from_settings(cls, settings: Settings) -> RunAccess:
         if settings.run_access_secret is not None:
             return cls(settings.run_access_secret.get_secret_value().encode())
-        raw = load_or_create(
-            settings.data_dir / "keys" / DEV_KEY_FILE,
+        raw = development_secret(
+            settings,
+            "ADX_RUN_ACCESS_SECRET",
+            DEV_KEY_FILE,
             lambda: {"secret": base64.b64encode(os.urandom(32)).decode()},
         )
         return cls(base64.b64decode(raw["secret"]))

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from services.common.dev_secrets import load_or_create, write_private
+from services.common.dev_secrets import load_or_create, require_development, write_private
 from services.common.settings import Settings
 
 DEV_KEY_FILE = "auth-signing-keys.json"
@@ -87,6 +87,7 @@ class KeyRing:
         if settings.auth_signing_keys is not None:
             raw = json.loads(settings.auth_signing_keys.get_secret_value())
             return cls([SigningKey.from_json(item) for item in raw], ttl)
+        require_development(settings, "ADX_AUTH_SIGNING_KEYS")
         return cls(load_or_create_dev_keys(settings.data_dir / "keys"), ttl)
 
 

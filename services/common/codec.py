@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
-from services.common.dev_secrets import load_or_create
+from services.common.dev_secrets import development_secret
 from services.common.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -44,8 +44,10 @@ class PayloadKeys:
 
         if settings.payload_keys is not None:
             return cls.parse(json.loads(settings.payload_keys.get_secret_value()))
-        raw = load_or_create(
-            settings.data_dir / "keys" / DEV_KEY_FILE,
+        raw = development_secret(
+            settings,
+            "ADX_PAYLOAD_KEYS",
+            DEV_KEY_FILE,
             lambda: [{"kid": "dev-1", "key": base64.b64encode(os.urandom(32)).decode()}],
         )
         return cls.parse(raw)

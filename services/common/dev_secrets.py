@@ -9,6 +9,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.common.settings import Settings
+
+
+class MissingSecretError(RuntimeError):
+    """A production/staging process would have fallen back to a generated development secret."""
+
+    def __init__(self, setting: str) -> None:
+        super().__init__(f"{setting} is required outside development and test")
+        self.setting = setting
+
+
+def require_development(settings: Settings, setting: str) -> None:
+    """Refuse a development fallback for ``setting`` (``ADX_...``) in production and staging.
+
+    The runner checks every secret before start-up (``check_production_secrets``); this guard
+    keeps any other entry point from generating a key of its own."""
+    if settings.is_production:
+        raise MissingSecretError(setting)
+
+
+def development_secret(
+    settings: Settings, setting: str, file_name: str, create: Callable[[], Any]
+) -> Any:
+    """The generated development stand-in for ``setting``, shared through the data directory."""
+    require_development(settings, setting)
+    return load_or_create(settings.data_dir / "keys" / file_name, create)
+
 
 def load_or_create(path: Path, create: Callable[[], Any]) -> Any:
     """Read the JSON secret at ``path``; the first process to arrive creates it (mode 0600).

@@ -19,7 +19,12 @@ from services.common.app import create_app
 from services.common.logging import configure_logging, get_logger
 from services.common.metrics import serve_worker_metrics
 from services.common.resources import Resources
-from services.common.settings import ServiceName, Settings, load_settings
+from services.common.settings import (
+    ServiceName,
+    Settings,
+    check_production_settings,
+    load_settings,
+)
 from services.common.temporal import TemporalUnavailableError, build_worker
 from services.common.tracing import shutdown_tracing
 
@@ -137,7 +142,14 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m services.<name>``."""
     mode = parse_mode(argv)
     settings = load_settings()
+    check_production_settings(settings, [spec.name])
     configure_logging(settings, spec.name.value)
+    if settings.outbox_in_production(spec.name):
+        get_logger("adx.runner").warning(
+            "mail_outbox_in_production",
+            setting="ADX_MAIL_BACKEND",
+            detail=f"e-mails are written to {settings.outbox_dir()} and never delivered",
+        )
     try:
         asyncio.run(serve(spec, mode, settings))
     except TemporalUnavailableError as error:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 
 class Environment(StrEnum):
@@ -46,6 +54,35 @@ SERVICE_SCHEMAS: dict[ServiceName, str] = {
 }
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+ServiceUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Where container platforms mount secret files (compose ``secrets:``, Kubernetes volumes).
+DEFAULT_SECRETS_DIR = Path("/run/secrets")
+
+#: Secrets without which a production process would fall back to generated development keys,
+#: by the services that use them (every process talks to Temporal, so every one encrypts payloads).
+PRODUCTION_SECRETS: dict[str, frozenset[ServiceName]] = {
+    "payload_keys": frozenset(ServiceName),
+    "auth_signing_keys": frozenset({ServiceName.auth}),
+    "run_access_secret": frozenset({ServiceName.gateway}),
+}
+
+#: Services that send e-mail (and so care about ADX_MAIL_BACKEND).
+MAIL_SENDERS = frozenset({ServiceName.auth})
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses and CIDR ranges; ``ValueError`` names the first bad entry."""
+    networks = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=True))
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range ({error})") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -64,6 +101,12 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(
         None,
         description="Force JSON (true) or console (false) logs; default: JSON outside development.",
+    )
+    secrets_dir: Path | None = Field(
+        None,
+        description="Directory of secret files named like the variables (`ADX_PAYLOAD_KEYS`, "
+        "...), e.g. a mounted Kubernetes Secret or compose `secrets:`; default `/run/secrets` "
+        "when it exists. A variable wins over a file of the same name.",
     )
     data_dir: Path = Field(
         Path(".data"),
@@ -84,6 +127,24 @@ class Settings(BaseSettings):
     tenant_port: Port = Field(8085, description="Port of the tenant service.")
     service_host: str = Field(
         "127.0.0.1", description="Host the gateway uses to reach services (when no URL override)."
+    )
+    auth_service_url: ServiceUrl | None = Field(
+        None, description="Base URL of the auth service; default http://<service host>:<auth port>."
+    )
+    user_service_url: ServiceUrl | None = Field(
+        None, description="Base URL of the user service; default http://<service host>:<user port>."
+    )
+    file_service_url: ServiceUrl | None = Field(
+        None, description="Base URL of the file service; default http://<service host>:<file port>."
+    )
+    workflow_service_url: ServiceUrl | None = Field(
+        None,
+        description="Base URL of the workflow service; default "
+        "http://<service host>:<workflow port>.",
+    )
+    tenant_service_url: ServiceUrl | None = Field(
+        None,
+        description="Base URL of the tenant service; default http://<service host>:<tenant port>.",
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest accepted request body in bytes (413 above)."
@@ -262,8 +323,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         "127.0.0.1,::1",
-        description="Comma-separated peer addresses (the gateway, a load balancer) whose "
-        "X-Forwarded-For is believed when throttling per client.",
+        description="Comma-separated peer addresses or CIDR ranges (the gateway, a load "
+        "balancer; e.g. `10.244.0.0/16` for a pod network) whose X-Forwarded-For is believed "
+        "when throttling per client.",
     )
     public_url: str = Field(
         "http://localhost:8080", description="Public base URL used in links sent by e-mail."
@@ -309,6 +371,36 @@ class Settings(BaseSettings):
         "no HTTP app; unset: not served. Other modes serve `/metrics` on the HTTP port.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Variables (and ``.env``) first, then files in the secrets directory."""
+        if getattr(file_secret_settings, "secrets_dir", None) is None:  # no ``_secrets_dir=``
+            directory = _secrets_directory()
+            file_secret_settings = SecretsSettingsSource(
+                settings_cls, secrets_dir=directory if directory and directory.is_dir() else None
+            )
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("secrets_dir")
+    @classmethod
+    def _check_secrets_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
@@ -328,7 +420,36 @@ class Settings(BaseSettings):
         return int(getattr(self, f"{service.value}_port"))
 
     def service_url(self, service: ServiceName) -> str:
+        """``ADX_<SERVICE>_SERVICE_URL`` if set, else ``ADX_SERVICE_HOST`` and the service's port."""
+        override = getattr(self, f"{service.value}_service_url", None)
+        if override:
+            return str(override).rstrip("/")
         return f"http://{self.service_host}:{self.port_of(service)}"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    def production_problems(self, service: ServiceName) -> dict[str, str]:
+        """Settings ``service`` may not leave to their development fallbacks in production or
+        staging, by variable name (empty in development and test)."""
+        if not self.is_production:
+            return {}
+        problems = {
+            f"ADX_{name.upper()}": f"required when ADX_ENV={self.env.value} (development "
+            "secrets are generated per process, so replicas would not share them)"
+            for name, users in PRODUCTION_SECRETS.items()
+            if service in users and getattr(self, name) is None
+        }
+        if service in MAIL_SENDERS and "mail_backend" not in self.model_fields_set:
+            problems["ADX_MAIL_BACKEND"] = (
+                "set `smtp` (or `outbox` explicitly to keep mails in files, undelivered)"
+            )
+        return problems
+
+    def outbox_in_production(self, service: ServiceName) -> bool:
+        """An explicitly chosen file outbox where mails should be delivered (warned at start)."""
+        return self.is_production and service in MAIL_SENDERS and self.mail_backend == "outbox"
 
     def task_queue(self, service: ServiceName) -> str:
         return f"{self.task_queue_prefix}-{service.value}"
@@ -364,6 +485,26 @@ def _describe(error: ValidationError) -> str:
 
 class SettingsError(SystemExit):
     """Raised at start-up when a setting is invalid; the message names the setting."""
+
+
+def _secrets_directory() -> Path | None:
+    configured = os.environ.get("ADX_SECRETS_DIR")
+    if configured:
+        return Path(configured)
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def check_production_settings(settings: Settings, services: Iterable[ServiceName]) -> None:
+    """Stop the process (exit 2) when production lacks a secret a development fallback would
+    otherwise generate (a replica with its own generated key cannot read the others' payloads
+    or tokens) or leaves the mail backend at its development default."""
+    problems: dict[str, str] = {}
+    for service in services:
+        problems.update(settings.production_problems(service))
+    if problems:
+        lines = "\n".join(f"  {name}: {why}" for name, why in sorted(problems.items()))
+        print(f"invalid settings for production:\n{lines}", file=sys.stderr)
+        raise SettingsError(2)
 
 
 def load_settings() -> Settings:
