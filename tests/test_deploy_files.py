@@ -460,27 +460,66 @@ def test_ports_agree_with_settings(spec: Any) -> None:
         assert mapping.rsplit(":", 1)[1] == str(port), mapping
 
 
-def test_gateway_reaches_every_service_through_the_service_host() -> None:
-    """Settings has one ADX_SERVICE_HOST for all services, each at its own port."""
-    backends = [s for s in PLATFORM_SERVICES if s.name != "gateway"]
-    host = compose_environment(compose_process("gateway"))["ADX_SERVICE_HOST"]
-    for spec in backends:
-        aliases = compose_process(spec.name)["networks"]["adx"]["aliases"]
-        assert host in aliases, f"compose: {spec.name} lacks the alias {host}"
+def backend_urls(env: Mapping[str, str]) -> dict[str, str]:
+    """The gateway's ADX_<SERVICE>_SERVICE_URL of every backend service, by service name."""
+    names = {f"ADX_{s.name.upper()}_SERVICE_URL": s.name for s in PLATFORM_SERVICES}
+    return {names[k]: v for k, v in env.items() if k in names}
 
-    host = config_map()["ADX_SERVICE_HOST"]
-    shared = objects("Service")[host]
-    by_port = {p["port"]: p["targetPort"] for p in shared["spec"]["ports"]}
-    port_names = {
-        name: container(d)["ports"][0]["name"] for name, d in objects("Deployment").items()
-    }
-    assert len(set(port_names.values())) == len(port_names), "container port names must differ"
-    selector = shared["spec"]["selector"]
-    for spec in backends:
-        port = DEFAULT_PORTS[ServiceName(spec.name)]
-        assert by_port[port] == port_names[f"adx-{spec.name}"], spec.name
-        labels = deployment(spec.name)["spec"]["template"]["metadata"]["labels"]
-        assert selector.items() <= labels.items(), f"{host} does not select {spec.name} pods"
+
+def kubernetes_environment(workload: dict[str, Any]) -> dict[str, str]:
+    """The ConfigMap and literal values of a workload (what it sees besides secrets)."""
+    env = dict(config_map())
+    env.update({i["name"]: i["value"] for i in container_env(workload) if "value" in i})
+    return env
+
+
+def test_gateway_reaches_every_service_by_its_own_url() -> None:
+    """No shared host or alias: each backend at its own compose name / Kubernetes Service."""
+    backends = {s.name for s in PLATFORM_SERVICES if s.name != "gateway"}
+    for env, service_host in [
+        (compose_environment(compose_process("gateway")), lambda name: name),
+        (kubernetes_environment(deployment("gateway")), lambda name: f"adx-{name}"),
+    ]:
+        assert "ADX_SERVICE_HOST" not in env
+        urls = backend_urls(env)
+        assert set(urls) == backends
+        for name, url in urls.items():
+            port = DEFAULT_PORTS[ServiceName(name)]
+            assert url == f"http://{service_host(name)}:{port}", url
+    for spec in PLATFORM_SERVICES:
+        assert "aliases" not in str(compose_process(spec.name).get("networks")), spec.name
+    for name, url in backend_urls(kubernetes_environment(deployment("gateway"))).items():
+        service = objects("Service")[url.split("//")[1].split(":")[0]]
+        (port,) = service["spec"]["ports"]
+        assert port["port"] == DEFAULT_PORTS[ServiceName(name)]
+        pods = deployment(name)["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= pods.items(), f"{url} misses {name} pods"
+
+
+def test_kubernetes_pods_are_scraped_where_metrics_are_served() -> None:
+    """`--mode worker` has no HTTP app: it needs ADX_METRICS_PORT, declared and annotated.
+    Other modes serve /metrics on the HTTP port, which the annotations name."""
+    for name, workload in objects("Deployment").items():
+        box = container(workload)
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        declared = {p["containerPort"] for p in box["ports"]}
+        env = kubernetes_environment(workload)
+        if box["command"][3:] == ["--mode", "worker"]:
+            expected = int(env["ADX_METRICS_PORT"])
+        else:
+            expected = int(env["ADX_HTTP_PORT"])
+        assert int(annotations["prometheus.io/port"]) == expected, name
+        assert expected in declared, name
+
+
+def test_kubernetes_trusts_forwarded_for_from_the_pod_network() -> None:
+    """The gateway's pod addresses change: the auth service trusts a range, not one address."""
+    networks = Settings(_env_file=None, trusted_proxies=config_map()["ADX_TRUSTED_PROXIES"])  # type: ignore[call-arg]
+    assert any(n.num_addresses > 256 for n in networks.trusted_proxy_networks)
+    env = kubernetes_environment(deployment("auth"))
+    assert env["ADX_TRUSTED_PROXIES"] == config_map()["ADX_TRUSTED_PROXIES"]
 
 
 @pytest.mark.parametrize("spec", PLATFORM_SERVICES, ids=lambda s: s.name)
@@ -490,6 +529,7 @@ def test_compose_service_settings_load(spec: Any, monkeypatch: pytest.MonkeyPatc
     settings = settings_from({k: interpolate(v, secrets) for k, v in raw.items()}, monkeypatch)
     assert settings.is_production
     assert settings.http_port == DEFAULT_PORTS[ServiceName(spec.name)]
+    assert settings.production_problems(ServiceName(spec.name)) == {}, "it would not start"
     PayloadKeys.from_settings(settings)  # the key really parses (no silent development fallback)
 
 
@@ -505,7 +545,7 @@ def test_kubernetes_deployment_settings_load(spec: Any, monkeypatch: pytest.Monk
     settings = settings_from(env, monkeypatch)
     assert settings.is_production
     assert settings.http_port == DEFAULT_PORTS[ServiceName(spec.name)]
-    assert settings.service_host in objects("Service")
+    assert settings.production_problems(ServiceName(spec.name)) == {}, "it would not start"
     PayloadKeys.from_settings(settings)
 
 
