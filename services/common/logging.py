@@ -9,6 +9,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from services.common.settings import Settings
 
@@ -67,10 +68,27 @@ def redact_processor(
     return event_dict
 
 
+def trace_context_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Add the current span's ``trace_id`` and ``span_id`` (hex, as tracing back-ends show them)
+    so a log line leads to its trace. Only for sampled spans: an unrecorded trace has nothing to
+    lead to."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid and context.trace_flags.sampled:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
 def configure_logging(settings: Settings, service: str) -> None:
-    """Route structlog and stdlib logging (Temporal SDK, uvicorn) through one redacting renderer."""
+    """Route structlog and stdlib logging (Temporal SDK, uvicorn) through one redacting renderer.
+    With tracing on, lines logged inside a span carry its ids; with tracing off the processor is
+    not installed at all."""
+    tracing = [trace_context_processor] if settings.otel_exporter != "none" else []
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *tracing,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
