@@ -16,6 +16,7 @@ from services.common.tracing import configure_tracing, instrument_engine
 from storage.blobs import BlobStore, LocalBlobStore
 from storage.db import create_engine, session_factory
 from storage.redis import Keys, create_redis
+from storage.s3_blobs import S3BlobStore, S3Config
 
 
 @dataclass
@@ -50,18 +51,22 @@ class Resources:
                 application_name=f"adx-{service.value}",
             )
             instrument_engine(engine)
+        blobs: BlobStore = LocalBlobStore(settings.blob_root())
+        if settings.blob_backend == "s3":  # one S3 client (connection pool) per process
+            blobs = await S3BlobStore.open(S3Config.from_settings(settings))
         return cls(
             settings=settings,
             service=service,
             temporal=temporal,
             redis=create_redis(settings.redis_url),
             keys=Keys(settings.redis_prefix),
-            blobs=LocalBlobStore(settings.blob_root()),
+            blobs=blobs,
             engine=engine,
             _sessions=session_factory(engine) if engine else None,
         )
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.blobs.close()
         if self.engine is not None:
             await self.engine.dispose()

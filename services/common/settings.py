@@ -235,9 +235,52 @@ class Settings(BaseSettings):
     )
 
     # --- Blobs -----------------------------------------------------------------------------
+    blob_backend: str = Field(
+        "local",
+        pattern="^(local|s3)$",
+        description="`local` (files under ADX_BLOB_DIR) or `s3` (AWS S3, MinIO, SeaweedFS, ...).",
+    )
     blob_dir: Path | None = Field(
         None, description="Local blob store root; default <data_dir>/blobs."
     )
+    blob_s3_bucket: str | None = Field(
+        None, description="Bucket holding the blobs (required with ADX_BLOB_BACKEND=s3)."
+    )
+    blob_s3_endpoint_url: ServiceUrl | None = Field(
+        None,
+        description="S3 endpoint, e.g. `http://127.0.0.1:8333` (SeaweedFS) or "
+        "`http://127.0.0.1:9000` (MinIO); unset: AWS S3 of ADX_BLOB_S3_REGION.",
+    )
+    blob_s3_region: str = Field("us-east-1", description="S3 region (signing and AWS endpoint).")
+    blob_s3_access_key_id: str | None = Field(
+        None,
+        description="S3 access key id; unset: the AWS default credential chain "
+        "(AWS_* variables, profile, instance or pod role).",
+    )
+    blob_s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret access key (set together with the access key id)."
+    )
+    blob_s3_path_style: bool = Field(
+        False,
+        description="Path-style addressing (`endpoint/bucket/key`): needed by MinIO and "
+        "SeaweedFS; AWS uses virtual-hosted style.",
+    )
+    blob_s3_multipart_threshold_mib: int = Field(
+        16, ge=5, le=5120, description="Bodies larger than this (MiB) go up as multipart uploads."
+    )
+    blob_s3_part_size_mib: int = Field(
+        8, ge=5, le=5120, description="Part size (MiB) of multipart uploads (S3 minimum: 5)."
+    )
+
+    @model_validator(mode="after")
+    def _check_blob_backend(self) -> Settings:
+        if self.blob_backend == "s3" and not self.blob_s3_bucket:
+            raise ValueError("ADX_BLOB_S3_BUCKET is required when ADX_BLOB_BACKEND=s3")
+        if bool(self.blob_s3_access_key_id) != bool(self.blob_s3_secret_access_key):
+            raise ValueError(
+                "ADX_BLOB_S3_ACCESS_KEY_ID and ADX_BLOB_S3_SECRET_ACCESS_KEY must be set together"
+            )
+        return self
 
     # --- Workflows -------------------------------------------------------------------------
     progress_poll_seconds: float = Field(
