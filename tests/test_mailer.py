@@ -9,6 +9,7 @@ import email.policy
 import ipaddress
 import ssl
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from services.common.mailer import (
     mailer_from_settings,
 )
 from services.common.resources import Resources
+from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import Settings
 from services.devstack.ports import free_port
 from tests.auth.mail_flows import SmtpSink, plain_text
@@ -239,12 +241,21 @@ class FlakyMailer:
         await self.inner.send(message)
 
 
+@pytest.fixture
+def as_the_platform() -> Iterator[None]:
+    """The send_email tests call the activity directly, as the platform (who else may send
+    what: tests/test_activity_rules.py)."""
+    with acting_as(SecurityContext.system("test")):
+        yield
+
+
 def send_input(to: str, key: str) -> SendEmailInput:
     return SendEmailInput(
         to=to, template=MailTemplate.verify_email, token="t" * 43, idempotency_key=key
     )
 
 
+@pytest.mark.usefixtures("as_the_platform")
 async def test_send_email_sends_each_step_once(auth_resources: Resources) -> None:
     to = f"once-{uuid.uuid4().hex[:8]}@example.com"
     key = f"wf-{uuid.uuid4().hex}:run:mail"
@@ -266,6 +277,7 @@ async def test_send_email_sends_each_step_once(auth_resources: Resources) -> Non
         assert "/verify-email?token=" + "t" * 43 in sink.to(to)[0].text
 
 
+@pytest.mark.usefixtures("as_the_platform")
 async def test_send_email_refuses_while_another_attempt_holds_the_claim(
     auth_resources: Resources,
 ) -> None:
@@ -299,6 +311,7 @@ async def test_send_email_refuses_while_another_attempt_holds_the_claim(
         pytest.param({"token": None}, id="verification-without-token"),
     ],
 )
+@pytest.mark.usefixtures("as_the_platform")
 async def test_send_email_rejects_bad_input_for_good(
     auth_resources: Resources, bad: dict[str, Any]
 ) -> None:

@@ -111,7 +111,7 @@ async def test_the_header_is_sealed_and_anything_else_is_refused(settings: Setti
     context = SecurityContext.for_user(
         str(uuid.uuid4()), tenant_id=str(uuid.uuid4()), roles=["member"], session_id="s"
     )
-    sealed = await seal(context, converter)
+    sealed = await seal(context, converter, workflow_id="wf-1")
     plain = converter.payload_converter.to_payload(context.to_dict())
     tampered = Payload(
         metadata=sealed.metadata, data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
@@ -126,8 +126,10 @@ async def test_the_header_is_sealed_and_anything_else_is_refused(settings: Setti
 
     assert sealed.metadata["encoding"] == ENCODING
     assert context.user_id is not None and context.user_id.encode() not in sealed.data
-    assert await unseal(sealed, converter) == context
-    for bad in (plain, tampered, forged, not_a_user):
+    opened = await unseal(sealed, converter)
+    assert (opened.context, opened.workflow_id) == (context, "wf-1")
+    unbound = (await converter.payload_codec.encode([plain]))[0]  # type: ignore[union-attr]
+    for bad in (plain, tampered, forged, not_a_user, unbound):
         with pytest.raises(InvalidSecurityContextError):
             await unseal(bad, converter)
 
@@ -292,7 +294,10 @@ async def test_the_context_survives_continue_as_new_local_activities_and_childre
 # --- the checks -------------------------------------------------------------------------------
 
 
-async def spent_reset_token(runtime: AuthRuntime, user_id: uuid.UUID, workflow_id: str) -> None:
+async def spent_reset_token(
+    runtime: AuthRuntime, user_id: uuid.UUID, workflow_id: str, run_id: str
+) -> None:
+    """A reset token of ``user_id`` issued (its key) and spent by the run ``run_id``."""
     async with transaction(runtime.resources.sessions) as db:
         tokens = OneTimeTokenRepository(db)
         digest = uuid.uuid4().hex * 2
@@ -302,7 +307,7 @@ async def spent_reset_token(runtime: AuthRuntime, user_id: uuid.UUID, workflow_i
             token_hash=digest,
             ttl=timedelta(minutes=5),
             workflow_id=workflow_id,
-            idempotency_key=f"test:{uuid.uuid4()}",
+            idempotency_key=f"{workflow_id}:{run_id}:token",
         )
         assert await tokens.consume(digest, TokenPurpose.password_reset, workflow_id) == user_id
 
@@ -336,11 +341,13 @@ async def test_a_password_changes_only_for_the_user_system_or_a_redeemed_link(
         assert error.value.type == SECURITY_CONTEXT_DENIED and error.value.non_retryable
     assert await password_hash(auth_runtime, user.id) == before, "a refused call wrote"
 
-    # Another workflow's redeemed link proves nothing for this one.
-    await spent_reset_token(auth_runtime, user.id, "some-other-workflow")
+    # Another workflow's redeemed link proves nothing for this one, nor does the link an
+    # earlier run with the same workflow id redeemed.
+    await spent_reset_token(auth_runtime, user.id, "some-other-workflow", env.info.workflow_run_id)
+    await spent_reset_token(auth_runtime, user.id, workflow_id, "an-earlier-run")
     with pytest.raises(ApplicationError):
         await set_password(SecurityContext.anonymous())
-    await spent_reset_token(auth_runtime, user.id, workflow_id)
+    await spent_reset_token(auth_runtime, user.id, workflow_id, env.info.workflow_run_id)
     await set_password(SecurityContext.anonymous())
     await set_password(SecurityContext.for_user(str(user.id).upper()))
     await set_password(SecurityContext.system("test"))

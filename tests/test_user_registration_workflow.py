@@ -23,6 +23,7 @@ from services.auth.opaque import hash_token
 from services.auth.passwords import verify_password
 from services.auth.runtime import runtime_for
 from services.common.resources import Resources
+from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import Settings
 from storage.auth.models import Credential, OneTimeToken
 from storage.db import transaction
@@ -323,6 +324,7 @@ async def test_invalid_email_is_a_non_retryable_business_error(
     assert getattr(failure.value.cause, "type", None) == "InvalidInput"
 
 
+@acting_as(SecurityContext.system("test"))
 async def test_create_credentials_is_idempotent_per_key(auth_resources: Resources) -> None:
     activities = AuthActivities(runtime_for(auth_resources))
     email = unique_email()

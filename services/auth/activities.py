@@ -13,13 +13,28 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.auth.actor_checks import require_account_actor
+from services.auth.actor_checks import (
+    credential_key,
+    require_account_actor,
+    require_created_by_this_run,
+    require_known_address,
+    require_token_owner_address,
+    token_belongs_to_this_run,
+)
 from services.auth.opaque import new_token
 from services.auth.password_reset.mails import reset_mail
 from services.auth.passwords import hash_password
 from services.auth.registration.mails import registration_attempt_mail, verification_mail
 from services.auth.runtime import AuthRuntime
 from services.common.mailer import EmailMessage, Mailer, mailer_from_settings
+from services.common.security_context import (
+    ActorKind,
+    denied,
+    require_context,
+    require_flow,
+    require_run_scoped,
+    this_run_prefix,
+)
 from services.common.settings import Settings
 from storage.auth.audit import AuditRepository
 from storage.auth.models import Credential
@@ -61,9 +76,21 @@ from workflows.auth.contracts import (
     TokenPurpose,
 )
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
+from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET_WORKFLOW
+from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION_WORKFLOW
+from workflows.auth.user_registration import registration_workflow_id
 from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
 
 UNKNOWN_ACCOUNT = "UnknownAccount"
+
+#: The workflow types of the anonymous flows (the server's record of what a run is).
+REGISTRATION = REGISTRATION_WORKFLOW
+PASSWORD_RESET = PASSWORD_RESET_WORKFLOW
+#: Mails that carry a link, and the purpose of the token in it.
+MAIL_TOKEN_PURPOSE: dict[str, str] = {
+    MailTemplate.verify_email: TokenPurpose.verify_email,
+    MailTemplate.password_reset: TokenPurpose.password_reset,
+}
 
 MailRenderer = Callable[[Settings, str, str | None], EmailMessage]
 MAILS: dict[str, MailRenderer] = {
@@ -102,6 +129,9 @@ class AuthActivities:
 
     @activity.defn(name=CREATE_CREDENTIALS)
     async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
+        context = require_context()
+        require_flow(context, REGISTRATION)
+        require_run_scoped(context, input.idempotency_key)
         email = normalize_email(input.email)
         try:
             check_policy(input.password)
@@ -123,6 +153,7 @@ class AuthActivities:
     async def delete_credentials(self, input: DeleteCredentialsInput) -> DeleteCredentialsOutput:
         """Removes the credentials only while unverified: a verified account is never undone."""
         user_id = user_uuid(input.user_id)
+        await require_created_by_this_run(self.sessions, require_context(), input.user_id)
         async with transaction(self.sessions) as session:
             deleted = await CredentialRepository(session).delete_unverified(user_id)
             if deleted:
@@ -133,6 +164,7 @@ class AuthActivities:
 
     @activity.defn(name=FIND_ACCOUNT)
     async def find_account(self, input: FindAccountInput) -> FindAccountOutput:
+        require_flow(require_context(), PASSWORD_RESET)
         try:
             email = contracts.normalize_email(input.email)
         except InvalidEmailError:
@@ -146,6 +178,7 @@ class AuthActivities:
         if input.purpose not in set(TokenPurpose) or not input.ttl_seconds > 0:
             raise business_error(INVALID_INPUT, "unknown token purpose or non-positive lifetime")
         user_id = user_uuid(input.user_id)
+        await self._require_token_issuer(input)
         raw, digest = new_token()
         try:
             async with transaction(self.sessions) as session:
@@ -171,8 +204,15 @@ class AuthActivities:
     async def consume_one_time_token(
         self, input: ConsumeOneTimeTokenInput
     ) -> ConsumeOneTimeTokenOutput:
+        context = require_context()
+        if context.actor != ActorKind.system and input.workflow_id != activity.info().workflow_id:
+            raise denied("a workflow spends only its own tokens")
         async with transaction(self.sessions) as session:
             tokens = OneTimeTokenRepository(session)
+            if context.actor != ActorKind.system and not await token_belongs_to_this_run(
+                session, input.token_hash, input.purpose
+            ):
+                return ConsumeOneTimeTokenOutput(user_id=None)  # an earlier run's token
             user_id = await tokens.consume(input.token_hash, input.purpose, input.workflow_id)
             if user_id is not None:
                 await AuditRepository(session).record(
@@ -198,8 +238,10 @@ class AuthActivities:
         render = MAILS.get(input.template)
         if render is None:
             raise business_error(INVALID_INPUT, f"unknown mail template {input.template!r}")
+        to = normalize_email(input.to)
+        await self._require_mail_recipient(input.template, to, input.token)
         try:
-            message = render(self.runtime.settings, normalize_email(input.to), input.token)
+            message = render(self.runtime.settings, to, input.token)
         except ValueError as error:
             raise business_error(INVALID_INPUT, str(error)) from error
         message = replace(message, dedup_key=input.idempotency_key)
@@ -285,6 +327,41 @@ class AuthActivities:
             user_uuid(input.user_id), input.reason, keep=keep
         )
         return RevokeSessionsOutput(revoked=count)
+
+    async def _require_token_issuer(self, input: IssueOneTimeTokenInput) -> None:
+        """Tokens are issued by a run for itself, and only where a flow needs one: a reset link
+        for any account (it is only ever mailed to that account), a verification link for the
+        account the same run created."""
+        context = require_context()
+        if context.actor == ActorKind.system:
+            return
+        if input.workflow_id != activity.info().workflow_id:
+            raise denied("a workflow issues tokens only for itself")
+        require_run_scoped(context, input.idempotency_key)
+        if context.acts_for(input.user_id):
+            return
+        if input.purpose == TokenPurpose.password_reset:
+            require_flow(context, PASSWORD_RESET)
+        else:
+            require_flow(context, REGISTRATION)
+            key = await credential_key(self.sessions, input.user_id)
+            if key is None or not key.startswith(this_run_prefix()):
+                raise denied("a verification link only for the account this run created")
+
+    async def _require_mail_recipient(self, template: str, to: str, token: str | None) -> None:
+        """A link mail only to the account of a token this run issued; the notice of a second
+        sign-up only to the owner of the address the registration run is for."""
+        context = require_context()
+        if context.actor == ActorKind.system:
+            return
+        purpose = MAIL_TOKEN_PURPOSE.get(template)
+        if purpose is not None:
+            await require_token_owner_address(self.sessions, token, purpose, to)
+            return
+        require_flow(context, REGISTRATION)
+        if activity.info().workflow_id != registration_workflow_id(to):
+            raise denied("a sign-up notice goes only to the address this registration is for")
+        await require_known_address(self.sessions, to)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

@@ -13,11 +13,13 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import structlog
+from temporalio import activity
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
@@ -35,6 +37,8 @@ SECURITY_CONTEXT_DENIED = "SecurityContextDenied"
 TENANT_ADMIN_ROLES = frozenset({"owner", "admin"})
 _MAX_FIELD = 200
 _MAX_ROLES = 20
+#: Temporal's default limit on workflow ids.
+_MAX_WORKFLOW_ID = 1000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -233,17 +237,47 @@ def bound_to_logs(context: SecurityContext | None) -> Iterator[None]:
 # --- the header -----------------------------------------------------------------------------
 
 
-async def seal(context: SecurityContext, converter: DataConverter) -> Payload:
-    """The header payload: JSON, then encrypted by the payload codec."""
-    payload = converter.payload_converter.to_payload(context.to_dict())
+@dataclass(frozen=True)
+class SealedContext:
+    """What a header holds: the context, the workflow id it was sealed for (the *root* of the
+    work: children and continue-as-new carry the same header) and when it was sealed. The
+    activity interceptor accepts it only in that workflow, or a descendant of it, started within
+    ``MAX_START_DELAY`` of ``issued_at`` (see ``security_interceptor``)."""
+
+    context: SecurityContext
+    workflow_id: str
+    issued_at: datetime
+
+
+#: How far the start of the root workflow may lie from the sealing of its header (either way:
+#: client and server clocks differ a little). A header copied out of a history is useless for a
+#: start later than this, even with the same workflow id.
+MAX_START_DELAY = timedelta(minutes=5)
+
+
+async def seal(
+    context: SecurityContext,
+    converter: DataConverter,
+    *,
+    workflow_id: str,
+    issued_at: datetime | None = None,
+) -> Payload:
+    """The header payload for work on ``workflow_id``: JSON, then encrypted by the payload
+    codec (``issued_at`` defaults to now; tests pass another to forge a stale header)."""
+    if not workflow_id or len(workflow_id) > _MAX_WORKFLOW_ID:
+        raise InvalidSecurityContextError("a security context is sealed for one workflow id")
+    issued = issued_at or datetime.now(UTC)
+    data = {**context.to_dict(), "bound_workflow_id": workflow_id, "issued_at": issued.isoformat()}
+    payload = converter.payload_converter.to_payload(data)
     if converter.payload_codec is None:
         raise InvalidSecurityContextError("a security context is only sent encrypted")
     return (await converter.payload_codec.encode([payload]))[0]
 
 
-async def unseal(payload: Payload, converter: DataConverter) -> SecurityContext:
-    """Refuses anything not encrypted with one of our payload keys: the codec would pass a
-    plaintext payload through, and a plaintext context could be written by anyone."""
+async def unseal(payload: Payload, converter: DataConverter) -> SealedContext:
+    """Refuses anything not encrypted with one of our payload keys (the codec would pass a
+    plaintext payload through, and a plaintext context could be written by anyone) and any
+    context not bound to a workflow id and a time."""
     if payload.metadata.get("encoding") != ENCODING or converter.payload_codec is None:
         raise InvalidSecurityContextError("the security context header is not sealed")
     try:
@@ -255,7 +289,17 @@ async def unseal(payload: Payload, converter: DataConverter) -> SecurityContext:
         raise InvalidSecurityContextError(
             f"the security context header cannot be read: {type(error).__name__}"
         ) from error
-    return SecurityContext.from_dict(data)
+    context = SecurityContext.from_dict(data)
+    workflow_id, issued = data.get("bound_workflow_id"), data.get("issued_at")
+    if not isinstance(workflow_id, str) or not workflow_id or not isinstance(issued, str):
+        raise InvalidSecurityContextError("the security context is not bound to a workflow")
+    try:
+        issued_at = datetime.fromisoformat(issued)
+    except ValueError as error:
+        raise InvalidSecurityContextError("the security context has a bad issue time") from error
+    if issued_at.tzinfo is None:
+        raise InvalidSecurityContextError("the security context has a bad issue time")
+    return SealedContext(context, workflow_id, issued_at)
 
 
 # --- checks in activities -------------------------------------------------------------------
@@ -294,3 +338,28 @@ def require_tenant(tenant_id: str, *, roles: Collection[str]) -> SecurityContext
     if not set(context.roles) & set(roles):
         raise denied(f"changing this tenant needs one of the roles {sorted(roles)}")
     return context
+
+
+# --- where an activity runs: the workflow run and the flow it belongs to ---------------------
+
+
+def this_run_prefix() -> str:
+    """``<workflow id>:<run id>:``: how our workflows begin every idempotency key (``self._key``).
+    A key (stored with a row) that begins with it was written by this very run of the running
+    activity; the ids come from the server with the activity task, not from the workflow."""
+    info = activity.info()
+    return f"{info.workflow_id}:{info.workflow_run_id}:"
+
+
+def require_run_scoped(context: SecurityContext, key: str) -> None:
+    """Outside ``system``, a step's idempotency key must belong to this run: what it writes then
+    names the run that wrote it, which later checks rely on (``created by this run``)."""
+    if context.actor != ActorKind.system and not key.startswith(this_run_prefix()):
+        raise denied("the idempotency key does not belong to this workflow run")
+
+
+def require_flow(context: SecurityContext, *workflow_types: str) -> None:
+    """Outside ``system``, only workflows of these types may run the activity (the type is the
+    one the server started the run as)."""
+    if context.actor != ActorKind.system and activity.info().workflow_type not in workflow_types:
+        raise denied(f"only {sorted(workflow_types)} may run {activity.info().activity_type}")

@@ -15,12 +15,16 @@ sender's context too, but the workflow does not switch to it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from temporalio import client, workflow
+from temporalio import activity, client, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ContinueAsNewInput,
@@ -38,7 +42,9 @@ from temporalio.worker import (
 
 from services.common.security_context import (
     HEADER_KEY,
+    MAX_START_DELAY,
     InvalidSecurityContextError,
+    SealedContext,
     SecurityContext,
     acting_as,
     bound_to_logs,
@@ -47,6 +53,11 @@ from services.common.security_context import (
     seal,
     unseal,
 )
+
+#: Runs whose origin a worker remembers (a few hundred bytes each).
+_ROOT_CACHE_SIZE = 10_000
+#: Parents followed at most, on servers that do not report the root execution.
+_MAX_DEPTH = 16
 
 
 class _HasHeaders(Protocol):
@@ -64,12 +75,13 @@ class SecurityContextInterceptor(client.Interceptor, Interceptor):
 
     def __init__(self, converter: DataConverter) -> None:
         self.converter = converter
+        self._roots = _RootRuns()
 
     def intercept_client(self, next: client.OutboundInterceptor) -> client.OutboundInterceptor:
         return _ClientOutbound(next, self.converter)
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _ActivityInbound(next, self.converter)
+        return _ActivityInbound(next, self.converter, self._roots)
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
@@ -82,48 +94,123 @@ class _ClientOutbound(client.OutboundInterceptor):
         super().__init__(next)
         self._converter = converter
 
-    async def _stamp(self, input: _HasHeaders) -> None:
+    async def _stamp(self, input: _HasHeaders, workflow_id: str) -> None:
         # Least privilege by default: a start nobody claimed acts for nobody in particular.
         context = current_context() or SecurityContext.anonymous()
-        _with_header(input, await seal(context, self._converter))
+        _with_header(input, await seal(context, self._converter, workflow_id=workflow_id))
 
     async def start_workflow(self, input: client.StartWorkflowInput) -> Any:
-        await self._stamp(input)
+        await self._stamp(input, input.id)
         return await super().start_workflow(input)
 
     async def signal_workflow(self, input: client.SignalWorkflowInput) -> None:
-        await self._stamp(input)
+        await self._stamp(input, input.id)
         await super().signal_workflow(input)
 
     async def query_workflow(self, input: client.QueryWorkflowInput) -> Any:
-        await self._stamp(input)
+        await self._stamp(input, input.id)
         return await super().query_workflow(input)
 
     async def start_workflow_update(self, input: client.StartWorkflowUpdateInput) -> Any:
-        await self._stamp(input)
+        await self._stamp(input, input.id)
         return await super().start_workflow_update(input)
 
     async def start_update_with_start_workflow(
         self, input: client.StartWorkflowUpdateWithStartInput
     ) -> Any:
-        await self._stamp(input.start_workflow_input)
-        await self._stamp(input.update_workflow_input)
+        workflow_id = input.start_workflow_input.id
+        await self._stamp(input.start_workflow_input, workflow_id)
+        await self._stamp(input.update_workflow_input, workflow_id)
         return await super().start_update_with_start_workflow(input)
 
 
+@dataclass(frozen=True)
+class _RootRun:
+    """The top-level workflow a run descends from (itself, or the parent of its parent...) and
+    when that workflow's first run (before any continue-as-new) was started."""
+
+    workflow_id: str
+    started_at: datetime
+
+
+class _RootRuns:
+    """Where a run comes from, as the Temporal server tells it (describe), remembered per run:
+    it never changes. The ids come from the activity task, not from anything a workflow sends."""
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple[str, str], _RootRun] = OrderedDict()
+
+    async def of(self, temporal: client.Client, workflow_id: str, run_id: str) -> _RootRun:
+        key = (workflow_id, run_id)
+        if (known := self._known.get(key)) is not None:
+            self._known.move_to_end(key)
+            return known
+        root = await self._look_up(temporal, workflow_id, run_id)
+        self._known[key] = root
+        while len(self._known) > _ROOT_CACHE_SIZE:
+            self._known.popitem(last=False)
+        return root
+
+    async def _look_up(self, temporal: client.Client, workflow_id: str, run_id: str) -> _RootRun:
+        for _ in range(_MAX_DEPTH):
+            described = await _describe(temporal, workflow_id, run_id)
+            if described.root_id and described.root_run_id:
+                workflow_id, run_id = described.root_id, described.root_run_id
+                if (workflow_id, run_id) != (described.id, described.run_id):
+                    described = await _describe(temporal, workflow_id, run_id)
+            elif described.parent_id and described.parent_run_id:  # servers without "root"
+                workflow_id, run_id = described.parent_id, described.parent_run_id
+                continue
+            first = described.raw_description.workflow_execution_info.first_run_id
+            if first and first != run_id:  # a continue-as-new chain: its first run's start
+                described = await _describe(temporal, workflow_id, first)
+            return _RootRun(workflow_id, described.start_time)
+        raise denied("the workflow is nested too deep to trace its security context")
+
+
+async def _describe(
+    temporal: client.Client, workflow_id: str, run_id: str
+) -> client.WorkflowExecutionDescription:
+    try:
+        return await temporal.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise denied("the workflow the security context was sealed for is gone") from error
+        raise  # transient: the attempt is retried
+
+
+def check_binding(sealed: SealedContext, root: _RootRun) -> None:
+    """The header must have been sealed for this work's root workflow, for its start: a header
+    copied out of one history is refused on any other workflow id, and on a later start with
+    the same id."""
+    if root.workflow_id != sealed.workflow_id:
+        raise denied("the security context was sealed for another workflow")
+    if abs(root.started_at - sealed.issued_at) > MAX_START_DELAY:
+        raise denied("the security context was sealed for an earlier start of this workflow")
+
+
 class _ActivityInbound(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, converter: DataConverter) -> None:
+    def __init__(
+        self, next: ActivityInboundInterceptor, converter: DataConverter, roots: _RootRuns
+    ) -> None:
         super().__init__(next)
         self._converter = converter
+        self._roots = roots
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         header = input.headers.get(HEADER_KEY)
         context = None
         if header is not None:
             try:
-                context = await unseal(header, self._converter)
+                sealed = await unseal(header, self._converter)
             except InvalidSecurityContextError as error:
                 raise denied(str(error)) from error
+            info = activity.info()
+            if not info.workflow_id or not info.workflow_run_id:
+                raise denied("a security context is only honoured inside a workflow")
+            root = await self._roots.of(activity.client(), info.workflow_id, info.workflow_run_id)
+            check_binding(sealed, root)
+            context = sealed.context
         with acting_as(context), bound_to_logs(context):
             return await super().execute_activity(input)
 

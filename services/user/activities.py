@@ -6,11 +6,23 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from temporalio import activity
 
 from services.common.resources import Resources
+from services.common.security_context import (
+    ActorKind,
+    denied,
+    require_context,
+    require_flow,
+    require_run_scoped,
+    this_run_prefix,
+)
 from storage.db import transaction
+from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
+from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_SIGN_IN
+from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION
 from workflows.common.errors import INVALID_INPUT, business_error
 from workflows.user.contracts import (
     CREATE_PROFILE,
@@ -21,6 +33,9 @@ from workflows.user.contracts import (
     DeleteProfileOutput,
 )
 
+#: The flows that create an account, and with it its profile (under their run's key).
+SIGN_UP_FLOWS = (REGISTRATION, SSO_SIGN_IN)
+
 
 class UserActivities:
     def __init__(self, resources: Resources) -> None:
@@ -28,6 +43,10 @@ class UserActivities:
 
     @activity.defn(name=CREATE_PROFILE)
     async def create_profile(self, input: CreateProfileInput) -> CreateProfileOutput:
+        context = require_context()
+        if not context.acts_for(input.user_id):
+            require_flow(context, *SIGN_UP_FLOWS)
+            require_run_scoped(context, input.idempotency_key)
         display_name = input.display_name.strip()
         if not 1 <= len(display_name) <= 200:
             raise business_error(INVALID_INPUT, "display name must be 1-200 characters")
@@ -43,7 +62,15 @@ class UserActivities:
     @activity.defn(name=DELETE_PROFILE)
     async def delete_profile(self, input: DeleteProfileInput) -> DeleteProfileOutput:
         """Compensation of ``create_profile``; idempotent because deleting twice changes nothing."""
+        context = require_context()
         async with transaction(self.sessions) as session:
+            key = await session.scalar(
+                select(Profile.idempotency_key).where(Profile.id == uuid.UUID(input.user_id))
+            )
+            if context.actor != ActorKind.system and key and not key.startswith(this_run_prefix()):
+                raise denied(
+                    f"the {context.actor.value} context may only undo a profile this run created"
+                )
             deleted = await ProfileRepository(session).delete(uuid.UUID(input.user_id))
         return DeleteProfileOutput(deleted=deleted)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -16,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from services.auth.activities import AuthActivities
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
+from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import OneTimeToken
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
@@ -25,6 +27,14 @@ from workflows.auth.contracts import (
     IssueOneTimeTokenInput,
     TokenPurpose,
 )
+
+
+@pytest.fixture(autouse=True)
+def _as_the_platform() -> Iterator[None]:
+    """These tests call the activities directly, as the platform (the rules on who may run
+    them are tested in tests/test_activity_rules.py)."""
+    with acting_as(SecurityContext.system("test")):
+        yield
 
 
 @pytest.fixture

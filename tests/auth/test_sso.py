@@ -290,6 +290,7 @@ async def test_failed_profile_rolls_the_new_account_back(sso_env: SsoEnv) -> Non
 
 
 @acting_as(SecurityContext.anonymous())  # as the SSO sign-in workflow runs
+@acting_as(SecurityContext.system("test"))
 async def test_link_session_and_rollback_steps_are_idempotent(sso_env: SsoEnv) -> None:
     """Each step retried after it committed (a lost activity result) repeats nothing."""
     activities = SsoActivities(sso_env.runtime)

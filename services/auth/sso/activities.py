@@ -3,6 +3,8 @@ compensation, and the session; each write is idempotent on its workflow-step key
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -18,12 +20,21 @@ from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
 from services.auth.sso.config import SsoConfigError, SsoProvider, providers_of
 from services.auth.sso.oidc import SsoRejected, client_for
+from services.common.security_context import (
+    ActorKind,
+    denied,
+    require_context,
+    require_flow,
+    require_run_scoped,
+    this_run_prefix,
+)
 from storage.auth.audit import AuditRepository
 from storage.auth.models import Credential, SsoIdentity
 from storage.auth.repository import CredentialRepository
 from storage.auth.sessions import SessionRepository
 from storage.auth.sso import SESSION_OPENED, SsoIdentityRepository
 from storage.db import transaction
+from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_WORKFLOW
 from workflows.auth.sso_contracts import (
     CREATE_SSO_SESSION,
     DELETE_SSO_ACCOUNT,
@@ -45,6 +56,9 @@ from workflows.auth.sso_contracts import (
 )
 from workflows.common.errors import business_error
 
+SSO_SIGN_IN = SSO_WORKFLOW
+#: How long the identity a code exchange verified may be linked (far beyond the step's retries).
+VERIFIED_IDENTITY_SECONDS = 24 * 3600
 EXISTING_ACCOUNT = "an account with this e-mail address already exists"
 
 
@@ -76,6 +90,18 @@ def link_refusal(existing: Credential, input: LinkSsoIdentityInput) -> str | Non
     return None
 
 
+def _identity_digest(identity: SsoExchangeOutput | LinkSsoIdentityInput) -> str:
+    """What linking relies on from the ID token, as one value."""
+    fields = [
+        identity.issuer,
+        identity.subject,
+        identity.email,
+        identity.email_verified,
+        identity.link_verified_email,
+    ]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class _Decision:
     output: LinkSsoIdentityOutput | None = None
@@ -104,6 +130,8 @@ class SsoActivities:
     async def exchange_code(self, input: SsoExchangeInput) -> SsoExchangeOutput:
         """Redeem the code and validate the ID token (signature, iss, aud, exp, nonce). No write
         but the audit: a code works once at the provider anyway."""
+        context = require_context()
+        require_flow(context, SSO_SIGN_IN)
         provider = self._provider(input.provider)
         try:
             identity = await client_for(provider).exchange(
@@ -114,7 +142,7 @@ class SsoActivities:
             raise business_error(SSO_REJECTED, str(error)) from error
         except SsoConfigError as error:
             raise business_error(SSO_MISCONFIGURED, str(error)) from error
-        return SsoExchangeOutput(
+        output = SsoExchangeOutput(
             issuer=identity.issuer,
             subject=identity.subject,
             email=identity.email,
@@ -122,11 +150,32 @@ class SsoActivities:
             name=identity.name,
             link_verified_email=provider.link_verified_email,
         )
+        # What this run's ID token proved; linking accepts nothing else (``_require_verified``).
+        await self.runtime.resources.redis.set(
+            self._verified_key(), _identity_digest(output), ex=VERIFIED_IDENTITY_SECONDS
+        )
+        return output
+
+    def _verified_key(self) -> str:
+        run = hashlib.sha256(this_run_prefix().encode()).hexdigest()[:40]
+        return self.runtime.resources.keys("auth", "sso", "verified", run)
+
+    async def _require_verified(self, input: LinkSsoIdentityInput) -> None:
+        """Outside ``system``, link only the identity this run's own code exchange verified:
+        a workflow cannot claim an (issuer, subject) or an e-mail the provider did not state."""
+        context = require_context()
+        if context.actor == ActorKind.system:
+            return
+        require_flow(context, SSO_SIGN_IN)
+        require_run_scoped(context, input.idempotency_key)
+        if await self.runtime.resources.redis.get(self._verified_key()) != _identity_digest(input):
+            raise denied("only the identity this run's ID token proved may be linked")
 
     @activity.defn(name=LINK_SSO_IDENTITY)
     async def link_sso_identity(self, input: LinkSsoIdentityInput) -> LinkSsoIdentityOutput:
         """Find the account of (issuer, subject); else link it to the account with its e-mail
         when allowed, or create an account. A retry finds what its first attempt wrote."""
+        await self._require_verified(input)
         async with transaction(self.sessions) as db:
             repo = SsoIdentityRepository(db)
             await repo.lock(input.issuer, input.subject)
@@ -204,6 +253,8 @@ class SsoActivities:
     @activity.defn(name=DELETE_SSO_ACCOUNT)
     async def delete_sso_account(self, input: DeleteSsoAccountInput) -> DeleteSsoAccountOutput:
         user_id = uuid.UUID(input.user_id)
+        # Only the run that created the account (its key) may roll it back.
+        require_run_scoped(require_context(), input.account_key)
         async with transaction(self.sessions) as db:
             deleted = await SsoIdentityRepository(db).delete_account(user_id, input.account_key)
             if deleted:
