@@ -93,19 +93,25 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Config]:
     (root / "data").mkdir()
     s3_port = free_port()
     ports = {name: free_port() for name in ("master", "volume", "filer")}
+    grpc_ports = {name: free_port() for name in (*ports, "s3")}
     argv: list[str | Path] = [
         _weed_binary(), "server",
         f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-volume.max=4", "-master.volumeSizeLimitMB=64",
         *(f"-{name}.port={port}" for name, port in ports.items()),
-        *(f"-{name}.port.grpc={free_port()}" for name in ports),
-        "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={free_port()}",
+        *(f"-{name}.port.grpc={port}" for name, port in grpc_ports.items()),
+        "-s3", f"-s3.port={s3_port}",
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
         f"-filer.localSocket={root / 'filer.sock'}", f"-s3.localSocket={root / 's3.sock'}",
     ]  # fmt: skip
     # SIGKILL: the data is throwaway, and weed may hang in its SIGTERM shutdown.
     server = ManagedProcess(
-        "seaweedfs", argv, cwd=root, echo=False, die_with_parent=True, stop_signal=signal.SIGKILL
+        "seaweedfs",
+        argv,
+        cwd=root,
+        echo=False,
+        die_with_parent=True,
+        stop_signal=signal.SIGKILL,
     ).start()
     config = S3Config(
         bucket=BUCKET,
@@ -123,6 +129,8 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Config]:
         yield config
     finally:
         server.stop()
+        for name, port in grpc_ports.items():  # weed hard-codes /tmp for these
+            Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
