@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -54,6 +55,24 @@ async def transaction(
         if tenant_id is not None:
             await set_tenant(session, tenant_id)
         yield session
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine a session factory binds to."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("the session factory is not bound to an AsyncEngine")
+    return bind
+
+
+@asynccontextmanager
+async def single_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in autocommit mode, for hot paths whose every statement is a whole unit of
+    work on its own (PostgreSQL runs one statement atomically, data-modifying CTEs included):
+    no BEGIN and COMMIT round trips, no ORM session. Not for work that spans statements, nor for
+    tenant-scoped reads (no transaction to carry ``adx.tenant_id``)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def ping(engine: AsyncEngine) -> None:

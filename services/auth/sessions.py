@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from services.auth.opaque import hash_token, new_token
 from services.auth.token_issuer import TokenIssuer
@@ -17,10 +17,15 @@ from services.common.errors import UnauthorizedError
 from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
-from storage.auth.claims import ClaimsRepository
+from storage.auth.claims import member_roles
 from storage.auth.models import Session
-from storage.auth.sessions import RefreshTokenRepository, SessionRepository
-from storage.db import transaction
+from storage.auth.sessions import (
+    RefreshTokenRepository,
+    SessionRepository,
+    open_session,
+    rotate_current,
+)
+from storage.db import engine_of, single_statements, transaction
 from storage.redis import Keys
 
 
@@ -52,6 +57,7 @@ class SessionService:
         settings: Settings,
     ) -> None:
         self.sessions = sessions
+        self.engine = engine_of(sessions)
         self.issuer = issuer
         self.redis = redis
         self.keys = keys
@@ -59,32 +65,56 @@ class SessionService:
         self.session_ttl = timedelta(days=settings.auth_session_max_days)
         self.access_ttl = settings.auth_access_token_seconds
 
-    async def _access(self, db: AsyncSession, session: Session) -> str:
-        roles: list[str] = []
-        if session.tenant_id is not None:
-            roles = await ClaimsRepository(db).roles(session.user_id, session.tenant_id) or []
-        return self.issuer.access_token(
-            user_id=str(session.user_id),
-            session_id=str(session.id),
-            tenant_id=str(session.tenant_id) if session.tenant_id else None,
-            roles=roles,
-            auth_methods=session.auth_methods,
+    def _pair(
+        self,
+        *,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID | None,
+        auth_methods: Sequence[str],
+        roles: Sequence[str],
+        refresh_token: str,
+    ) -> IssuedTokens:
+        """A session's token pair: a signed access token beside its new refresh token."""
+        return IssuedTokens(
+            access_token=self.issuer.access_token(
+                user_id=str(user_id),
+                session_id=str(session_id),
+                tenant_id=str(tenant_id) if tenant_id else None,
+                roles=roles,
+                auth_methods=auth_methods,
+            ),
+            refresh_token=refresh_token,
+            expires_in=self.access_ttl,
+            session_id=str(session_id),
         )
+
+    @staticmethod
+    async def _roles(
+        db: AsyncSession | AsyncConnection, user_id: uuid.UUID, tenant_id: uuid.UUID | None
+    ) -> list[str]:
+        if tenant_id is None:
+            return []
+        return await member_roles(db, user_id, tenant_id) or []
 
     async def start(
         self,
-        db: AsyncSession,
+        db: AsyncSession | AsyncConnection,
         *,
         user_id: uuid.UUID,
         tenant_id: uuid.UUID | None,
         auth_methods: Sequence[str],
         client: ClientInfo,
+        roles: Sequence[str] | None = None,
     ) -> IssuedTokens:
-        """Open a session in the caller's transaction and issue its first token pair."""
+        """Open a session in the caller's transaction (or, on a ``single_statements``
+        connection, in its own) and issue its first token pair; ``roles`` if the caller has
+        just read them."""
         moment = now()
         expires_at = moment + self.session_ttl
         refresh, digest = new_token()
-        session_id = await SessionRepository(db).open(
+        session_id = await open_session(
+            db,
             user_id=user_id,
             tenant_id=tenant_id,
             expires_at=expires_at,
@@ -95,30 +125,51 @@ class SessionService:
             refresh_expires_at=min(moment + self.refresh_ttl, expires_at),
             audit_detail={"methods": list(auth_methods)},
         )
-        roles: list[str] = []
-        if tenant_id is not None:
-            roles = await ClaimsRepository(db).roles(user_id, tenant_id) or []
-        return IssuedTokens(
-            access_token=self.issuer.access_token(
-                user_id=str(user_id),
-                session_id=str(session_id),
-                tenant_id=str(tenant_id) if tenant_id else None,
-                roles=roles,
-                auth_methods=auth_methods,
-            ),
+        if roles is None:
+            roles = await self._roles(db, user_id, tenant_id)
+        return self._pair(
+            session_id=session_id,
+            user_id=user_id,
+            tenant_id=tenant_id,
+            auth_methods=auth_methods,
+            roles=roles,
             refresh_token=refresh,
-            expires_in=self.access_ttl,
-            session_id=str(session_id),
         )
 
     async def refresh(self, raw: str, client: ClientInfo) -> IssuedTokens:
         """Rotate: the presented token is spent and a new one issued. Presenting a spent token
-        again means it was stolen (or replayed): the whole session is revoked."""
+        again means it was stolen (or replayed): the whole session is revoked.
+
+        A current token rotates in one statement; any other (unknown, spent, expired, session
+        ended) takes the locking two-statement path, which tells which and acts on a reuse."""
+        digest = hash_token(raw)
+        fresh, fresh_digest = new_token()
+        moment = now()
+        async with single_statements(self.engine) as conn:
+            rotated = await rotate_current(
+                conn,
+                token_hash=digest,
+                new_hash=fresh_digest,
+                expires_at=moment + self.refresh_ttl,
+                now=moment,
+            )
+        if rotated is not None:
+            return self._pair(
+                session_id=rotated.id,
+                user_id=rotated.user_id,
+                tenant_id=rotated.tenant_id,
+                auth_methods=rotated.auth_methods,
+                roles=rotated.roles,
+                refresh_token=fresh,
+            )
+        return await self._refresh_locked(digest, client)
+
+    async def _refresh_locked(self, digest: str, client: ClientInfo) -> IssuedTokens:
         failure: str | None = None
         reused = False
         async with transaction(self.sessions) as db:
             tokens = RefreshTokenRepository(db)
-            found = await tokens.lock_with_session(hash_token(raw))
+            found = await tokens.lock_with_session(digest)
             if found is None:
                 raise UnauthorizedError("invalid refresh token")
             token, session = found
@@ -138,19 +189,21 @@ class SessionService:
             elif token.expires_at <= moment:
                 failure = "refresh token expired"
             else:
-                fresh, digest = new_token()
+                fresh, fresh_digest = new_token()
                 await tokens.rotate(
                     spent=token.id,
                     session_id=session.id,
-                    new_hash=digest,
+                    new_hash=fresh_digest,
                     expires_at=min(moment + self.refresh_ttl, session.expires_at),
                     now=moment,
                 )
-                issued = IssuedTokens(
-                    access_token=await self._access(db, session),
+                issued = self._pair(
+                    session_id=session.id,
+                    user_id=session.user_id,
+                    tenant_id=session.tenant_id,
+                    auth_methods=session.auth_methods,
+                    roles=await self._roles(db, session.user_id, session.tenant_id),
                     refresh_token=fresh,
-                    expires_in=self.access_ttl,
-                    session_id=str(session.id),
                 )
         # Raised after the commit, so the revocation of a reused token's session sticks.
         if reused:

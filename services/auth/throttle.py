@@ -72,13 +72,14 @@ class Throttle:
         return bool(states[0])
 
     async def failed(self, email: str, client: str | None) -> None:
-        now = time.time()
-        for key, _ in self._keys(email, client):
-            async with self.redis.pipeline(transaction=True) as pipe:
+        """Count a failure for the account and the client: one MULTI/EXEC round trip."""
+        now = str(time.time())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key, _ in self._keys(email, client):
                 pipe.hincrby(key, "count", 1)
-                pipe.hset(key, "last", str(now))
+                pipe.hset(key, "last", now)
                 pipe.expire(key, WINDOW_SECONDS)
-                await pipe.execute()
+            await pipe.execute()
 
     async def succeeded(self, email: str) -> None:
         """A correct password clears the account's counter (not the client's)."""

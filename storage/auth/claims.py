@@ -5,11 +5,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.auth.models import PrincipalClaims
 from storage.repository import Repository
+
+_ROLES = select(PrincipalClaims.roles).where(
+    PrincipalClaims.user_id == bindparam("user_id"),
+    PrincipalClaims.tenant_id == bindparam("tenant_id"),
+)
+
+
+async def member_roles(
+    db: AsyncSession | AsyncConnection, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> list[str] | None:
+    """The user's roles in the tenant, or None when they are not a member (an ORM session or,
+    on hot paths, a Core connection)."""
+    row = await db.scalar(_ROLES, {"user_id": user_id, "tenant_id": tenant_id})
+    return list(row) if row is not None else None
 
 
 class ClaimsRepository(Repository[PrincipalClaims]):
@@ -17,12 +32,7 @@ class ClaimsRepository(Repository[PrincipalClaims]):
 
     async def roles(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> list[str] | None:
         """The user's roles in the tenant, or None when they are not a member."""
-        row = await self.session.scalar(
-            select(PrincipalClaims.roles).where(
-                PrincipalClaims.user_id == user_id, PrincipalClaims.tenant_id == tenant_id
-            )
-        )
-        return list(row) if row is not None else None
+        return await member_roles(self.session, user_id, tenant_id)
 
     async def put(self, user_id: uuid.UUID, tenant_id: uuid.UUID, roles: Sequence[str]) -> None:
         """Upsert: syncing the same claims twice is harmless (idempotent by nature)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.auth.models import Credential
 from storage.repository import Repository
@@ -16,6 +17,27 @@ from storage.repository import Repository
 class CreateOutcome:
     created: bool
     conflict: bool
+
+
+@dataclass(frozen=True)
+class LoginCredential:
+    """What a password login reads of a credential (no ORM object: the login path is hot)."""
+
+    id: uuid.UUID
+    password_hash: str | None
+    email_verified: bool
+    mfa_enabled: bool
+
+
+_LOGIN_LOOKUP = select(
+    Credential.id, Credential.password_hash, Credential.email_verified, Credential.mfa_enabled
+).where(Credential.email == bindparam("email"))
+
+
+async def login_credential(conn: AsyncConnection, email: str) -> LoginCredential | None:
+    """The credential registered under ``email`` (already normalised): one statement."""
+    row = (await conn.execute(_LOGIN_LOOKUP, {"email": email})).first()
+    return LoginCredential(*row) if row is not None else None
 
 
 class CredentialRepository(Repository[Credential]):

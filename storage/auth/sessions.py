@@ -4,59 +4,128 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.auth.models import RefreshToken, Session
 from storage.repository import Repository
 
+#: An ORM session (inside the caller's transaction) or a Core connection (hot paths).
+Executor = AsyncSession | AsyncConnection
+
+_OPEN = text(
+    "WITH opened AS (INSERT INTO auth.sessions (id, user_id, tenant_id, expires_at,"
+    " auth_methods, ip, user_agent) VALUES (:sid, :uid, :tid, :expires, :methods,"
+    " :ip, :agent)),"
+    " refresh AS (INSERT INTO auth.refresh_tokens (id, session_id, token_hash,"
+    " expires_at) VALUES (:rid, :sid, :hash, :rexpires))"
+    " INSERT INTO auth.audit_events (id, event, user_id, session_id, ip, detail)"
+    " VALUES (:aid, 'session.started', :uid, :sid, :ip, CAST(:detail AS jsonb))"
+)
+
+
+async def open_session(
+    db: Executor,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    expires_at: datetime,
+    auth_methods: list[str],
+    ip: str | None,
+    user_agent: str | None,
+    refresh_hash: str,
+    refresh_expires_at: datetime,
+    audit_detail: dict[str, object],
+) -> uuid.UUID:
+    """The session, its first refresh token and the audit row in one statement (the foreign
+    key is checked at the end of the statement, so the CTEs may insert both): atomic on its own,
+    so it needs no transaction around it."""
+    session_id = uuid.uuid4()
+    await db.execute(
+        _OPEN,
+        {
+            "sid": session_id,
+            "uid": user_id,
+            "tid": tenant_id,
+            "expires": expires_at,
+            "methods": auth_methods,
+            "ip": ip,
+            "agent": user_agent,
+            "rid": uuid.uuid4(),
+            "hash": refresh_hash,
+            "rexpires": refresh_expires_at,
+            "aid": uuid.uuid4(),
+            "detail": json.dumps(audit_detail),
+        },
+    )
+    return session_id
+
+
+@dataclass(frozen=True)
+class RotatedSession:
+    """The session whose refresh token was just rotated: what its new access token names."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    auth_methods: list[str]
+    #: The user's roles in the session's tenant (none without a tenant, or no longer a member).
+    roles: list[str]
+
+
+# The token and its session are locked (FOR UPDATE re-reads a row changed meanwhile and
+# re-checks the conditions, as the two-statement path does); only a current token of a live
+# session matches. PostgreSQL materialises a locking CTE once, and runs every data-modifying
+# CTE exactly once, so the statement spends, touches and issues together or not at all.
+_ROTATE_CURRENT = text(
+    "WITH current AS (SELECT t.id, s.id AS session_id, s.user_id, s.tenant_id,"
+    " s.auth_methods, s.expires_at FROM auth.refresh_tokens t"
+    " JOIN auth.sessions s ON s.id = t.session_id"
+    " WHERE t.token_hash = :hash AND t.used_at IS NULL AND t.expires_at > :now"
+    " AND s.revoked_at IS NULL AND s.expires_at > :now FOR UPDATE OF t, s),"
+    " spent AS (UPDATE auth.refresh_tokens SET used_at = :now"
+    " WHERE id = (SELECT id FROM current)),"
+    " touched AS (UPDATE auth.sessions SET last_seen_at = :now"
+    " WHERE id = (SELECT session_id FROM current)),"
+    " issued AS (INSERT INTO auth.refresh_tokens (id, session_id, token_hash, expires_at,"
+    " created_at) SELECT CAST(:id AS uuid), session_id, CAST(:new_hash AS varchar),"
+    " LEAST(CAST(:expires AS timestamptz), expires_at), :now FROM current)"
+    # The roles for the new access token, read by the same statement: a failure to read them
+    # leaves the presented token unspent, as when the rotation and the read shared a transaction.
+    " SELECT c.session_id, c.user_id, c.tenant_id, c.auth_methods, m.roles FROM current c"
+    " LEFT JOIN auth.principal_claims m ON m.user_id = c.user_id AND m.tenant_id = c.tenant_id"
+)
+
+
+async def rotate_current(
+    db: Executor, *, token_hash: str, new_hash: str, expires_at: datetime, now: datetime
+) -> RotatedSession | None:
+    """Rotate a current refresh token in one statement: spend it, touch its session, store
+    ``new_hash`` (expiring at ``expires_at``, or with the session if sooner). None when the
+    token is unknown, spent or expired, or its session ended: nothing changed then, and the
+    caller's two-statement path (``lock_with_session``) tells which, and acts on a reuse."""
+    row = (
+        await db.execute(
+            _ROTATE_CURRENT,
+            {
+                "hash": token_hash,
+                "now": now,
+                "id": uuid.uuid4(),
+                "new_hash": new_hash,
+                "expires": expires_at,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    return RotatedSession(row[0], row[1], row[2], list(row[3]), list(row[4] or ()))
+
 
 class SessionRepository(Repository[Session]):
     model = Session
-
-    async def open(
-        self,
-        *,
-        user_id: uuid.UUID,
-        tenant_id: uuid.UUID | None,
-        expires_at: datetime,
-        auth_methods: list[str],
-        ip: str | None,
-        user_agent: str | None,
-        refresh_hash: str,
-        refresh_expires_at: datetime,
-        audit_detail: dict[str, object],
-    ) -> uuid.UUID:
-        """The session, its first refresh token and the audit row in one statement (the
-        foreign key is checked at the end of the statement, so the CTEs may insert both)."""
-        session_id = uuid.uuid4()
-        await self.session.execute(
-            text(
-                "WITH opened AS (INSERT INTO auth.sessions (id, user_id, tenant_id, expires_at,"
-                " auth_methods, ip, user_agent) VALUES (:sid, :uid, :tid, :expires, :methods,"
-                " :ip, :agent)),"
-                " refresh AS (INSERT INTO auth.refresh_tokens (id, session_id, token_hash,"
-                " expires_at) VALUES (:rid, :sid, :hash, :rexpires))"
-                " INSERT INTO auth.audit_events (id, event, user_id, session_id, ip, detail)"
-                " VALUES (:aid, 'session.started', :uid, :sid, :ip, CAST(:detail AS jsonb))"
-            ),
-            {
-                "sid": session_id,
-                "uid": user_id,
-                "tid": tenant_id,
-                "expires": expires_at,
-                "methods": auth_methods,
-                "ip": ip,
-                "agent": user_agent,
-                "rid": uuid.uuid4(),
-                "hash": refresh_hash,
-                "rexpires": refresh_expires_at,
-                "aid": uuid.uuid4(),
-                "detail": json.dumps(audit_detail),
-            },
-        )
-        return session_id
 
     async def active_for_user(self, user_id: uuid.UUID, now: datetime) -> list[Session]:
         rows = await self.session.scalars(
