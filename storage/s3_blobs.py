@@ -71,7 +71,7 @@ class S3BlobStore(BlobStore):
 
     Build it with ``await S3BlobStore.open(config)`` and ``await close()`` it: the client holds
     a connection pool. Bodies up to ``multipart_threshold`` go up in one ``PutObject``; larger
-    ones in ``part_size`` parts, holding at most one part in memory.
+    ones in ``part_size`` parts. Memory: the threshold or one part, plus one incoming chunk.
     """
 
     def __init__(self, client: S3Client, config: S3Config, exit_stack: AsyncExitStack) -> None:
