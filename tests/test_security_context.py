@@ -326,7 +326,8 @@ async def test_a_password_changes_only_for_the_user_system_or_a_redeemed_link(
     before = await password_hash(auth_runtime, user.id)
     env = ActivityEnvironment()
     workflow_id = f"password-reset-{uuid.uuid4().hex}"
-    env.info = dataclasses.replace(env.info, workflow_id=workflow_id)
+    run_id = "the-resetting-run"
+    env.info = dataclasses.replace(env.info, workflow_id=workflow_id, workflow_run_id=run_id)
     activities = AuthActivities(auth_runtime)
 
     async def set_password(context: SecurityContext | None) -> None:
@@ -343,11 +344,11 @@ async def test_a_password_changes_only_for_the_user_system_or_a_redeemed_link(
 
     # Another workflow's redeemed link proves nothing for this one, nor does the link an
     # earlier run with the same workflow id redeemed.
-    await spent_reset_token(auth_runtime, user.id, "some-other-workflow", env.info.workflow_run_id)
+    await spent_reset_token(auth_runtime, user.id, "some-other-workflow", run_id)
     await spent_reset_token(auth_runtime, user.id, workflow_id, "an-earlier-run")
     with pytest.raises(ApplicationError):
         await set_password(SecurityContext.anonymous())
-    await spent_reset_token(auth_runtime, user.id, workflow_id, env.info.workflow_run_id)
+    await spent_reset_token(auth_runtime, user.id, workflow_id, run_id)
     await set_password(SecurityContext.anonymous())
     await set_password(SecurityContext.for_user(str(user.id).upper()))
     await set_password(SecurityContext.system("test"))
