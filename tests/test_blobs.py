@@ -20,8 +20,10 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
 
-from services.common.settings import Settings, SettingsError, load_settings
+from services.common.resources import Resources
+from services.common.settings import ServiceName, Settings, SettingsError, load_settings
 from services.devstack.ports import free_port, wait_for_port
 from services.devstack.processes import DevStackError, ManagedProcess
 from storage.blobs import (
@@ -327,6 +329,28 @@ async def test_the_s3_store_is_built_from_settings(seaweed: S3Config, key: str) 
         assert await store.get(key) == b"via settings"
     finally:
         await store.close()
+
+
+async def test_resources_hold_one_s3_store_for_the_process(
+    settings: Settings, seaweed: S3Config, s3_store: S3BlobStore, key: str
+) -> None:
+    s3_settings = settings.model_copy(
+        update={
+            "blob_backend": "s3",
+            "blob_s3_bucket": seaweed.bucket,
+            "blob_s3_endpoint_url": seaweed.endpoint_url,
+            "blob_s3_access_key_id": ACCESS_KEY,
+            "blob_s3_secret_access_key": SecretStr(SECRET_KEY),
+            "blob_s3_path_style": True,
+        }
+    )
+    resources = await Resources.open(s3_settings, ServiceName.file)
+    try:
+        assert isinstance(resources.blobs, S3BlobStore)
+        await resources.blobs.put(key, b"through Resources")
+    finally:
+        await resources.close()
+    assert await s3_store.get(key) == b"through Resources"
 
 
 @pytest.mark.parametrize(
