@@ -71,6 +71,14 @@ def run(env: dict[str, str], module: str) -> Any:
         os.environ.update(saved)
 
 
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ADX_ variable of the test session (conftest sets payload keys, for one) leaks in."""
+    for name in [n for n in os.environ if n.startswith("ADX_")]:
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
 # --- the process refuses to start -------------------------------------------------------------
 
 
@@ -125,6 +133,7 @@ FALLBACKS: list[tuple[str, Callable[[Settings], object]]] = [
 
 
 @pytest.mark.parametrize(("setting", "load"), FALLBACKS)
+@pytest.mark.usefixtures("clean_env")
 def test_a_fallback_refuses_in_production(
     setting: str, load: Callable[[Settings], object], tmp_path: Path
 ) -> None:
@@ -134,6 +143,7 @@ def test_a_fallback_refuses_in_production(
 
 
 @pytest.mark.parametrize(("setting", "load"), FALLBACKS)
+@pytest.mark.usefixtures("clean_env")
 def test_development_and_test_still_generate_shared_keys(
     setting: str, load: Callable[[Settings], object], tmp_path: Path
 ) -> None:
@@ -143,13 +153,6 @@ def test_development_and_test_still_generate_shared_keys(
 
 
 # --- secrets from files -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in [n for n in os.environ if n.startswith("ADX_")]:
-        monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def write_secret_files(directory: Path, secrets: dict[str, str]) -> None:
