@@ -31,6 +31,7 @@ def real_secrets() -> dict[str, str]:
         ),
         "ADX_AUTH_SIGNING_KEYS": json.dumps([generate_key().to_json()]),
         "ADX_RUN_ACCESS_SECRET": base64.b64encode(os.urandom(32)).decode(),
+        "ADX_DATABASE_APP_PASSWORD": base64.b64encode(os.urandom(24)).decode(),
     }
 
 
@@ -51,7 +52,13 @@ def reached_temporal(result: Any) -> bool:
 def production(data_dir: Path, env: str = "production", **extra: str) -> dict[str, str]:
     # Empty values override any secret the test session's own environment might carry.
     blank = dict.fromkeys(
-        ("ADX_PAYLOAD_KEYS", "ADX_AUTH_SIGNING_KEYS", "ADX_RUN_ACCESS_SECRET", "ADX_MAIL_BACKEND"),
+        (
+            "ADX_PAYLOAD_KEYS",
+            "ADX_AUTH_SIGNING_KEYS",
+            "ADX_RUN_ACCESS_SECRET",
+            "ADX_DATABASE_APP_PASSWORD",
+            "ADX_MAIL_BACKEND",
+        ),
         "",
     )
     return {**blank, "ADX_ENV": env, "ADX_DATA_DIR": str(data_dir), **extra}
@@ -101,6 +108,7 @@ def test_auth_without_signing_keys_or_mail_backend_stops_naming_them(tmp_path: P
 
     assert result.returncode == 2, result.stderr
     assert "ADX_AUTH_SIGNING_KEYS" in result.stderr and "ADX_MAIL_BACKEND" in result.stderr
+    assert "ADX_DATABASE_APP_PASSWORD" in result.stderr  # the development default
     assert "ADX_PAYLOAD_KEYS" not in result.stderr and "ADX_RUN_ACCESS_SECRET" not in result.stderr
     assert not (tmp_path / "keys").exists()
 

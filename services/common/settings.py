@@ -68,6 +68,9 @@ PRODUCTION_SECRETS: dict[str, frozenset[ServiceName]] = {
     "run_access_secret": frozenset({ServiceName.gateway}),
 }
 
+#: The application role's development password, refused in production.
+DEV_DATABASE_APP_PASSWORD = "adx_app_dev_password"  # noqa: S105 (a known, refused default)
+
 #: Services that send e-mail (and so care about ADX_MAIL_BACKEND).
 MAIL_SENDERS = frozenset({ServiceName.auth})
 
@@ -221,7 +224,9 @@ class Settings(BaseSettings):
         description="Login role services use: no superuser, no BYPASSRLS, so row-level security holds.",
     )
     database_app_password: SecretStr = Field(
-        SecretStr("adx_app_dev_password"), description="Password of the application role."
+        SecretStr(DEV_DATABASE_APP_PASSWORD),
+        description="Password of the application role (the development default is refused in "
+        "production and staging).",
     )
     database_pool_size: int = Field(
         10, ge=1, le=200, description="Connection pool size per process."
@@ -484,6 +489,11 @@ class Settings(BaseSettings):
             for name, users in PRODUCTION_SECRETS.items()
             if service in users and getattr(self, name) is None
         }
+        if (
+            service in SERVICE_SCHEMAS
+            and self.database_app_password.get_secret_value() == DEV_DATABASE_APP_PASSWORD
+        ):
+            problems["ADX_DATABASE_APP_PASSWORD"] = "the development default is not allowed"  # noqa: S105
         if service in MAIL_SENDERS and "mail_backend" not in self.model_fields_set:
             problems["ADX_MAIL_BACKEND"] = (
                 "set `smtp` (or `outbox` explicitly to keep mails in files, undelivered)"
