@@ -26,7 +26,7 @@ from bench.argon2_rate import PASSWORD, VerifyRate, parameters, verify_rate
 from bench.clients import posters
 from bench.infra import BenchInfra, infrastructure, start_auth_service
 from bench.load import CpuSnapshot, OperationError, PhaseResult, drive, wait_until_quiet
-from bench.sampling import sampled
+from bench.sampling import profiled, sampled
 from services.auth.passwords import hasher
 from storage.auth.models import Credential
 
@@ -50,16 +50,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--service-processes",
         type=int,
-        default=1,
-        help="auth processes on their own ports, clients spread over them (what several uvicorn "
-        "workers or replicas behind a balancer do)",
+        default=cores,
+        help="auth processes on their own ports, clients spread over them; default one per core, "
+        "as deployed (replicas of one CPU each behind a balancer: deploy/k8s/auth.yaml)",
     )
     parser.add_argument(
         "--client",
         choices=["httpx", "raw"],
-        default="httpx",
-        help="load generator's HTTP client: httpx, or a minimal HTTP/1.1 one that leaves more of "
-        "a small machine's CPU to the service (both keep connections alive)",
+        default="raw",
+        help="load generator's HTTP client: a minimal HTTP/1.1 one (default: its CPU per request "
+        "is a fraction of httpx's, and on a small machine every millisecond of it is taken from "
+        "the service, which in production shares no cores with its clients), or httpx (both "
+        "keep connections alive)",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -78,8 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="run the (first) service under cProfile (event-loop CPU time) and write its stats "
-        "here (slows it: figures of a profiled run are not the benchmark's)",
+        help="run the (first) service under cProfile (event-loop CPU time) during each HTTP "
+        "phase; its stats go to FILE's stem + -login / -refresh (slows it: figures of a profiled "
+        "run are not the benchmark's)",
     )
     parser.add_argument(
         "--py-spy",
@@ -271,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         urls = [url for _, url in services]
         first = services[0][0].pid
+        profiled_process = services[0][0] if profile is not None else None
         print(f"auth service on {', '.join(urls)}; {len(emails)} users")
 
         def phase(label: str) -> None:
@@ -286,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         phase(f"raw argon2id verifies, {args.threads} threads: {run}")
         before, background_before = measured_verify_rate(infra, args.threads, args.duration)
         phase(f"logins: {args.login_clients} clients, {args.warmup:g}s warm-up + {run}")
-        with sampled(first, "login", args.py_spy):
+        with sampled(first, "login", args.py_spy), profiled(profiled_process, "login", profile):
             logins = asyncio.run(login_phase(infra, urls, emails, args))
         phase(f"raw argon2id verifies, {args.threads} threads: {run}")
         after, background_after = measured_verify_rate(infra, args.threads, args.duration)
         phase(f"refreshes: {args.refresh_clients} clients, {args.warmup:g}s warm-up + {run}")
-        with sampled(first, "refresh", args.py_spy):
+        with sampled(first, "refresh", args.py_spy), profiled(profiled_process, "refresh", profile):
             refreshes = asyncio.run(refresh_phase(infra, urls, emails, args))
         for process, _ in services:
             process.stop()

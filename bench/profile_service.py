@@ -1,25 +1,50 @@
 """``python -m bench.profile_service OUT [service args]``: the auth service under cProfile,
-timing the event-loop thread's CPU (wall time would count waiting on a busy machine); the stats
-go to OUT on exit. Profiling slows the service: its figures are not the benchmark's."""
+timing the event-loop thread's CPU (wall time would count waiting on a busy machine).
+
+Start-up (imports, migrations check, connecting) is not profiled: SIGUSR1 starts a fresh profile
+and SIGUSR2 stops it and writes it to OUT (the benchmark sends them around each phase and renames
+the file after the phase); a profile still running at exit is written too. Profiling slows the
+service: its figures are not the benchmark's."""
 
 from __future__ import annotations
 
 import cProfile
 import runpy
+import signal
 import sys
 import time
+from types import FrameType
+
+
+class PhaseProfiler:
+    """One cProfile per SIGUSR1..SIGUSR2 window. The handlers run on the main thread, between
+    two bytecodes of the event loop, so the profiler hooks the event-loop thread."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.profiler: cProfile.Profile | None = None
+
+    def start(self, _signum: int = 0, _frame: FrameType | None = None) -> None:
+        self.profiler = cProfile.Profile(time.thread_time)
+        self.profiler.enable()
+
+    def stop(self, _signum: int = 0, _frame: FrameType | None = None) -> None:
+        if self.profiler is not None:
+            self.profiler.disable()
+            self.profiler.dump_stats(self.out)
+            self.profiler = None
 
 
 def main() -> None:
     out, *service_args = sys.argv[1:]
     sys.argv = ["services.auth", *service_args]
-    profiler = cProfile.Profile(time.thread_time)
-    profiler.enable()
+    phases = PhaseProfiler(out)
+    signal.signal(signal.SIGUSR1, phases.start)
+    signal.signal(signal.SIGUSR2, phases.stop)
     try:
         runpy.run_module("services.auth", run_name="__main__", alter_sys=True)
     finally:
-        profiler.disable()
-        profiler.dump_stats(out)
+        phases.stop()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Optional py-spy sampling of the service during one benchmark phase."""
+"""Optional py-spy sampling, or cProfile, of the service during one benchmark phase."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import contextlib
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.stacks import summarize
+from services.devstack import ManagedProcess
 
 RATE_HZ = 200
 
@@ -50,3 +52,29 @@ def sampled(pid: int | None, phase: str, directory: Path | None) -> Iterator[Non
             print(summary)
         else:
             print(f"py-spy wrote nothing for {phase}: {errors.decode(errors='replace')[-500:]}")
+
+
+@contextlib.contextmanager
+def profiled(process: ManagedProcess | None, phase: str, stats: Path | None) -> Iterator[None]:
+    """Profile ``process`` (run by ``bench.profile_service`` to write ``stats``) while the block
+    runs; the phase's stats end up in ``<stats stem>-<phase><suffix>`` (no-op without
+    ``stats``)."""
+    if stats is None or process is None:
+        yield
+        return
+    stats.unlink(missing_ok=True)
+    process.send_signal(signal.SIGUSR1)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGUSR2)
+        target = stats.with_name(f"{stats.stem}-{phase}{stats.suffix}")
+        deadline = time.monotonic() + 30
+        while not stats.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # dump_stats writes the file in one go, but let it finish
+        if stats.exists():
+            stats.replace(target)
+            print(f"cProfile of the {phase} phase: {target} (python -m pstats {target})")
+        else:
+            print(f"the profiled service wrote no stats for {phase}")

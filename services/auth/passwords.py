@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,8 +16,29 @@ from argon2.exceptions import InvalidHashError, VerificationError
 hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
-#: One hashing thread per core: more only makes hashes contend for the CPU (and 19 MiB each).
-_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
+#: cgroup v2's CPU limit of this container ("max 100000", or "<quota> <period>").
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: those it may run on, capped by a container CPU limit
+    (a pod limited to 1 CPU on a 16-core node sees 16 cores in ``os.cpu_count()``)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity is the limit
+    return max(1, cpus)
+
+
+#: One hashing thread per usable CPU: more only makes hashes contend for the CPU (and for
+#: memory, 19 MiB each) and, in a container, burn its CPU quota in bursts.
+_pool = ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="argon2")
 
 
 async def _run(function, *args):  # type: ignore[no-untyped-def]
