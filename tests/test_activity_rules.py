@@ -42,7 +42,7 @@ from services.common.security_context import (
 from services.common.settings import Settings
 from services.common.temporal import build_worker
 from services.user.activities import UserActivities
-from storage.auth.models import Credential, OneTimeToken
+from storage.auth.models import Credential, OneTimeToken, Session, SsoIdentity
 from storage.db import transaction
 from storage.users.models import Profile
 from tests.auth.conftest import create_user
@@ -67,7 +67,12 @@ from workflows.auth.contracts import (
     MailTemplate,
     TokenPurpose,
 )
-from workflows.auth.sso_contracts import DELETE_SSO_ACCOUNT, LINK_SSO_IDENTITY, SSO_EXCHANGE_CODE
+from workflows.auth.sso_contracts import (
+    CREATE_SSO_SESSION,
+    DELETE_SSO_ACCOUNT,
+    LINK_SSO_IDENTITY,
+    SSO_EXCHANGE_CODE,
+)
 from workflows.auth.user_registration import registration_workflow_id
 from workflows.user.contracts import CREATE_PROFILE, DELETE_PROFILE
 
@@ -349,7 +354,7 @@ async def test_the_sign_up_notice_goes_only_to_the_address_being_registered(
 # --- SSO --------------------------------------------------------------------------------------
 
 
-async def test_sso_links_only_what_this_runs_id_token_proved(
+async def test_sso_links_and_opens_sessions_only_for_what_this_run_proved(
     rogue: Rogue, auth_runtime: AuthRuntime
 ) -> None:
     victim = await create_user(auth_runtime)
@@ -367,12 +372,22 @@ async def test_sso_links_only_what_this_runs_id_token_proved(
 
     (unproved,) = await rogue(SSO, Step(LINK_SSO_IDENTITY, claimed))
     (as_reset,) = await rogue(RESET, Step(SSO_EXCHANGE_CODE, exchange))
+    sso_user = await create_user(auth_runtime)
+    async with transaction(auth_runtime.resources.sessions) as db:
+        db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
+    session = {"user_id": str(sso_user.id), "client_ip": None, "user_agent": None}
+    (not_linked,) = await rogue(
+        SSO, Step(CREATE_SSO_SESSION, {**session, "idempotency_key": f"{ROGUE_RUN}:session"})
+    )
     (delete_theirs,) = await rogue(
         SSO,
         Step(DELETE_SSO_ACCOUNT, {"user_id": str(victim.id), "account_key": f"test:{victim.id}"}),
     )
 
     assert refused(unproved, "only the identity this run's ID token proved")
+    assert refused(not_linked, "only for the account this run's sign-in linked")
+    async with transaction(auth_runtime.resources.sessions) as db:
+        assert not list(await db.scalars(select(Session.id).where(Session.user_id == sso_user.id)))
     assert refused(as_reset, "only ['sso_authentication']")
     assert refused(delete_theirs, "does not belong to this workflow run")
     assert await credential(auth_runtime, victim.email) is not None

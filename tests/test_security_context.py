@@ -391,24 +391,32 @@ async def sessions_of(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
         return len(list(await db.scalars(select(Session.id).where(Session.user_id == user_id))))
 
 
-async def test_an_anonymous_sso_step_opens_sessions_only_for_sso_accounts(
+async def test_an_anonymous_sso_step_opens_sessions_only_for_the_account_its_run_linked(
     auth_runtime: AuthRuntime,
 ) -> None:
     password_only, sso_user = await create_user(auth_runtime), await create_user(auth_runtime)
     async with transaction(auth_runtime.resources.sessions) as db:
         db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
     open_session = SsoActivities(auth_runtime).create_sso_session
+    sso_run = ActivityEnvironment()
+    sso_run.info = dataclasses.replace(sso_run.info, workflow_type="sso_authentication")
 
     def step(user: AuthUser) -> CreateSsoSessionInput:
         return CreateSsoSessionInput(str(user.id), "10.0.0.1", "test", f"test:{uuid.uuid4()}")
 
-    with acting_as(SecurityContext.anonymous()), pytest.raises(ApplicationError) as error:
-        await ActivityEnvironment().run(open_session, step(password_only))
-    assert error.value.type == SECURITY_CONTEXT_DENIED and error.value.non_retryable
+    # An SSO account this run did not link is as closed as a password-only one.
+    for env, user in [
+        (sso_run, password_only),
+        (sso_run, sso_user),
+        (ActivityEnvironment(), sso_user),
+    ]:
+        with acting_as(SecurityContext.anonymous()), pytest.raises(ApplicationError) as error:
+            await env.run(open_session, step(user))
+        assert error.value.type == SECURITY_CONTEXT_DENIED and error.value.non_retryable
     assert await sessions_of(auth_runtime, password_only.id) == 0
+    assert await sessions_of(auth_runtime, sso_user.id) == 0
 
-    with acting_as(SecurityContext.anonymous()):
-        assert (await ActivityEnvironment().run(open_session, step(sso_user))).access_token
+    # The user themself may (the anonymous sign-in that links: tests/auth/test_sso.py).
     with acting_as(SecurityContext.for_user(str(password_only.id))):
         assert (await ActivityEnvironment().run(open_session, step(password_only))).access_token
 

@@ -152,13 +152,14 @@ class SsoActivities:
         )
         # What this run's ID token proved; linking accepts nothing else (``_require_verified``).
         await self.runtime.resources.redis.set(
-            self._verified_key(), _identity_digest(output), ex=VERIFIED_IDENTITY_SECONDS
+            self._run_key("verified"), _identity_digest(output), ex=VERIFIED_IDENTITY_SECONDS
         )
         return output
 
-    def _verified_key(self) -> str:
+    def _run_key(self, what: str) -> str:
+        """A Redis key of this workflow run: what its earlier steps established."""
         run = hashlib.sha256(this_run_prefix().encode()).hexdigest()[:40]
-        return self.runtime.resources.keys("auth", "sso", "verified", run)
+        return self.runtime.resources.keys("auth", "sso", what, run)
 
     async def _require_verified(self, input: LinkSsoIdentityInput) -> None:
         """Outside ``system``, link only the identity this run's own code exchange verified:
@@ -168,7 +169,9 @@ class SsoActivities:
             return
         require_flow(context, SSO_SIGN_IN)
         require_run_scoped(context, input.idempotency_key)
-        if await self.runtime.resources.redis.get(self._verified_key()) != _identity_digest(input):
+        if await self.runtime.resources.redis.get(self._run_key("verified")) != _identity_digest(
+            input
+        ):
             raise denied("only the identity this run's ID token proved may be linked")
 
     @activity.defn(name=LINK_SSO_IDENTITY)
@@ -188,7 +191,22 @@ class SsoActivities:
             kind, message = decision.refusal
             raise business_error(kind, message)
         assert decision.output is not None
+        if require_context().actor != ActorKind.system:  # what the session step may open
+            await self.runtime.resources.redis.set(
+                self._run_key("linked"), decision.output.user_id, ex=VERIFIED_IDENTITY_SECONDS
+            )
         return decision.output
+
+    async def _require_session_actor(self, user_id: str) -> None:
+        """Outside ``system`` and the user themself: only the account this run's sign-in linked
+        (or created), and only one that signs in with SSO at all."""
+        context = require_context()
+        if context.acts_for(user_id):
+            return
+        require_flow(context, SSO_SIGN_IN)
+        if await self.runtime.resources.redis.get(self._run_key("linked")) != user_id:
+            raise denied("a session only for the account this run's sign-in linked")
+        await require_sso_session_actor(self.sessions, user_id)
 
     async def _known(
         self, db: AsyncSession, identity: SsoIdentity, input: LinkSsoIdentityInput
@@ -267,7 +285,7 @@ class SsoActivities:
         factor. A retried step revokes the session its earlier attempt opened, whose tokens
         were never delivered, so one step leaves at most one live session."""
         user_id = uuid.UUID(input.user_id)
-        await require_sso_session_actor(self.sessions, input.user_id)
+        await self._require_session_actor(input.user_id)
         client = ClientInfo(ip=input.client_ip, user_agent=input.user_agent)
         async with transaction(self.sessions) as db:
             credential = await db.get(Credential, user_id)
