@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.auth.actor_checks import (
-    credential_key,
+    created_by_this_run,
     require_account_actor,
     require_created_by_this_run,
     require_known_address,
@@ -33,7 +33,6 @@ from services.common.security_context import (
     require_context,
     require_flow,
     require_run_scoped,
-    this_run_prefix,
 )
 from services.common.settings import Settings
 from storage.auth.audit import AuditRepository
@@ -76,16 +75,13 @@ from workflows.auth.contracts import (
     TokenPurpose,
 )
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
-from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET_WORKFLOW
-from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION_WORKFLOW
+from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET
+from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION
 from workflows.auth.user_registration import registration_workflow_id
 from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
 
 UNKNOWN_ACCOUNT = "UnknownAccount"
 
-#: The workflow types of the anonymous flows (the server's record of what a run is).
-REGISTRATION = REGISTRATION_WORKFLOW
-PASSWORD_RESET = PASSWORD_RESET_WORKFLOW
 #: Mails that carry a link, and the purpose of the token in it.
 MAIL_TOKEN_PURPOSE: dict[str, str] = {
     MailTemplate.verify_email: TokenPurpose.verify_email,
@@ -344,8 +340,7 @@ class AuthActivities:
             require_flow(context, PASSWORD_RESET)
         else:
             require_flow(context, REGISTRATION)
-            key = await credential_key(self.sessions, input.user_id)
-            if key is None or not key.startswith(this_run_prefix()):
+            if not await created_by_this_run(self.sessions, input.user_id):
                 raise denied("a verification link only for the account this run created")
 
     async def _require_mail_recipient(self, template: str, to: str, token: str | None) -> None:

@@ -32,10 +32,7 @@ async def require_created_by_this_run(
     """Outside ``system``, an account may be undone only by the workflow run that created it
     (its credentials carry that run's idempotency key). A missing account passes: there is
     nothing left to protect, and a retried compensation must succeed."""
-    if context.actor == ActorKind.system:
-        return
-    key = await credential_key(sessions, user_id)
-    if key is not None and not key.startswith(this_run_prefix()):
+    if context.actor != ActorKind.system and await created_by_this_run(sessions, user_id) is False:
         raise denied(f"the {context.actor.value} context may only undo an account this run created")
 
 
@@ -115,13 +112,18 @@ async def _has_sso_identity(sessions: async_sessionmaker[AsyncSession], user_id:
         return bool(await db.scalar(select(exists().where(SsoIdentity.user_id == owner))))
 
 
-async def credential_key(sessions: async_sessionmaker[AsyncSession], user_id: str) -> str | None:
+async def created_by_this_run(
+    sessions: async_sessionmaker[AsyncSession], user_id: str
+) -> bool | None:
+    """Whether this workflow run created the account (its credentials carry the run's key);
+    None when there is no such account."""
     try:
         owner = uuid.UUID(user_id)
     except ValueError:
         return None
     async with transaction(sessions) as db:
-        return await db.scalar(select(Credential.idempotency_key).where(Credential.id == owner))
+        key = await db.scalar(select(Credential.idempotency_key).where(Credential.id == owner))
+    return None if key is None else key.startswith(this_run_prefix())
 
 
 async def _spent_by_this_run(

@@ -34,7 +34,7 @@ from storage.auth.repository import CredentialRepository
 from storage.auth.sessions import SessionRepository
 from storage.auth.sso import SESSION_OPENED, SsoIdentityRepository
 from storage.db import transaction
-from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_WORKFLOW
+from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_SIGN_IN
 from workflows.auth.sso_contracts import (
     CREATE_SSO_SESSION,
     DELETE_SSO_ACCOUNT,
@@ -56,7 +56,6 @@ from workflows.auth.sso_contracts import (
 )
 from workflows.common.errors import business_error
 
-SSO_SIGN_IN = SSO_WORKFLOW
 #: How long the identity a code exchange verified may be linked (far beyond the step's retries).
 VERIFIED_IDENTITY_SECONDS = 24 * 3600
 EXISTING_ACCOUNT = "an account with this e-mail address already exists"
