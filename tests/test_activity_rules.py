@@ -39,6 +39,7 @@ from services.common.security_context import (
     acting_as,
     seal,
 )
+from services.common.security_interceptor import RootRun, RootRuns
 from services.common.settings import Settings
 from services.common.temporal import build_worker
 from services.user.activities import UserActivities
@@ -489,3 +490,24 @@ async def test_a_header_sealed_for_an_earlier_start_of_the_same_id_is_refused(
     # The same header sealed just now is fine: the refusal is about time, not the id.
     seen = await start_with(settings, fresh, workflow_id, whoami_queue)
     assert json.dumps(seen["child"]["user_id"]) == json.dumps(admin.user_id)
+
+
+async def test_the_root_of_a_continued_run_and_of_a_child_is_the_first_run_of_the_starter(
+    temporal: Client, whoami_queue: str
+) -> None:
+    """What the binding compares: the starter's workflow id and the start of its first run, so
+    a continue-as-new long after the start keeps the context (a later run's own start would
+    not do)."""
+    workflow_id = f"{whoami_queue}-chain"
+    await temporal.execute_workflow(ParentWorkflow.run, 2, id=workflow_id, task_queue=whoami_queue)
+    last = await temporal.get_workflow_handle(workflow_id).describe()
+    first_run_id = last.raw_description.workflow_execution_info.first_run_id
+    first = await temporal.get_workflow_handle(workflow_id, run_id=first_run_id).describe()
+    child = await temporal.get_workflow_handle(f"{workflow_id}-child").describe()
+    assert first_run_id != last.run_id and first.start_time < last.start_time
+
+    roots = RootRuns()
+    for described in (last, child):
+        assert described.run_id is not None
+        root = await roots.of(temporal, described.id, described.run_id)
+        assert root == RootRun(workflow_id, first.start_time)

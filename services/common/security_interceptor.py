@@ -75,7 +75,7 @@ class SecurityContextInterceptor(client.Interceptor, Interceptor):
 
     def __init__(self, converter: DataConverter) -> None:
         self.converter = converter
-        self._roots = _RootRuns()
+        self._roots = RootRuns()
 
     def intercept_client(self, next: client.OutboundInterceptor) -> client.OutboundInterceptor:
         return _ClientOutbound(next, self.converter)
@@ -125,7 +125,7 @@ class _ClientOutbound(client.OutboundInterceptor):
 
 
 @dataclass(frozen=True)
-class _RootRun:
+class RootRun:
     """The top-level workflow a run descends from (itself, or the parent of its parent...) and
     when that workflow's first run (before any continue-as-new) was started."""
 
@@ -133,14 +133,14 @@ class _RootRun:
     started_at: datetime
 
 
-class _RootRuns:
+class RootRuns:
     """Where a run comes from, as the Temporal server tells it (describe), remembered per run:
     it never changes. The ids come from the activity task, not from anything a workflow sends."""
 
     def __init__(self) -> None:
-        self._known: OrderedDict[tuple[str, str], _RootRun] = OrderedDict()
+        self._known: OrderedDict[tuple[str, str], RootRun] = OrderedDict()
 
-    async def of(self, temporal: client.Client, workflow_id: str, run_id: str) -> _RootRun:
+    async def of(self, temporal: client.Client, workflow_id: str, run_id: str) -> RootRun:
         key = (workflow_id, run_id)
         if (known := self._known.get(key)) is not None:
             self._known.move_to_end(key)
@@ -151,7 +151,7 @@ class _RootRuns:
             self._known.popitem(last=False)
         return root
 
-    async def _look_up(self, temporal: client.Client, workflow_id: str, run_id: str) -> _RootRun:
+    async def _look_up(self, temporal: client.Client, workflow_id: str, run_id: str) -> RootRun:
         for _ in range(_MAX_DEPTH):
             described = await _describe(temporal, workflow_id, run_id)
             if described.root_id and described.root_run_id:
@@ -164,7 +164,7 @@ class _RootRuns:
             first = described.raw_description.workflow_execution_info.first_run_id
             if first and first != run_id:  # a continue-as-new chain: its first run's start
                 described = await _describe(temporal, workflow_id, first)
-            return _RootRun(workflow_id, described.start_time)
+            return RootRun(workflow_id, described.start_time)
         raise denied("the workflow is nested too deep to trace its security context")
 
 
@@ -179,7 +179,7 @@ async def _describe(
         raise  # transient: the attempt is retried
 
 
-def check_binding(sealed: SealedContext, root: _RootRun) -> None:
+def check_binding(sealed: SealedContext, root: RootRun) -> None:
     """The header must have been sealed for this work's root workflow, for its start: a header
     copied out of one history is refused on any other workflow id, and on a later start with
     the same id."""
@@ -191,7 +191,7 @@ def check_binding(sealed: SealedContext, root: _RootRun) -> None:
 
 class _ActivityInbound(ActivityInboundInterceptor):
     def __init__(
-        self, next: ActivityInboundInterceptor, converter: DataConverter, roots: _RootRuns
+        self, next: ActivityInboundInterceptor, converter: DataConverter, roots: RootRuns
     ) -> None:
         super().__init__(next)
         self._converter = converter
