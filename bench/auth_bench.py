@@ -55,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "as deployed (replicas of one CPU each behind a balancer: deploy/k8s/auth.yaml)",
     )
     parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run service process i on CPU i mod cores only, as a replica limited to one CPU "
+        "(its argon2 pool then has one thread); --no-pin lets every process use every core",
+    )
+    parser.add_argument(
         "--client",
         choices=["httpx", "raw"],
         default="raw",
@@ -206,8 +213,8 @@ def report(figures: dict[str, Any]) -> None:
     print()
     print(f"machine: {figures['machine']['cpu_count']} cores, {figures['machine']['cpu_model']}")
     print(
-        f"argon2id: {figures['argon2id']}; service processes: {figures['service_processes']}; "
-        f"client: {figures['client']}"
+        f"argon2id: {figures['argon2id']}; service processes: {figures['service_processes']}"
+        f"{' (pinned, one CPU each)' if figures['pinned'] else ''}; client: {figures['client']}"
     )
     print(f"raw verify/s, 1 thread:          {figures['raw_verify_per_s_single']:8.1f}")
     print(
@@ -269,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         emails = asyncio.run(create_users(infra, args.users))
         profile = args.profile.resolve() if args.profile is not None else None
         services = [
-            start_auth_service(infra, extra_env=extra_env, profile=profile if i == 0 else None)
+            start_auth_service(
+                infra,
+                extra_env=extra_env,
+                profile=profile if i == 0 else None,
+                cpu=i % cores if args.pin else None,
+            )
             for i in range(args.service_processes)
         ]
         urls = [url for _, url in services]
@@ -315,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "argon2id": parameters(),
         "service_processes": args.service_processes,
+        "pinned": args.pin,
         "client": args.client,
         "duration_s": args.duration,
         "raw_verify_per_s_single": round(single.per_second, 2),

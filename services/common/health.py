@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -97,6 +98,7 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._cache: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,6 +117,20 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            labels = (self.metrics.service, scope["method"], route)
-            self.metrics.requests.labels(*labels, str(status)).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+            requests, latency = self._series(scope["method"], route, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
+
+    def _series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled counter and histogram of a (method, route, status): looked up once (a
+        ``labels()`` call validates and locks on every request). Routes are the app's templates
+        (or "unmatched"), so the cache stays small."""
+        key = (method, route, status)
+        series = self._cache.get(key)
+        if series is None:
+            labels = (self.metrics.service, method, route)
+            series = self._cache[key] = (
+                self.metrics.requests.labels(*labels, str(status)),
+                self.metrics.latency.labels(*labels),
+            )
+        return series
