@@ -8,10 +8,10 @@ drains first, so it is always current). See docs/observability.md.
 
 from __future__ import annotations
 
+import atexit
 import math
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -119,14 +119,26 @@ class TemporalMetrics(Collector):
         yield from families
 
     def start_draining(self) -> None:
-        """Drain every second on a daemon thread for the life of the process."""
+        """Drain every second on a background thread until the interpreter exits.
+
+        The thread is stopped and joined at exit: a thread still inside Temporal Core while the
+        interpreter finalizes aborts the process (PyGILState_Release), turning a clean exit
+        status into 134.
+        """
+        stop = threading.Event()
 
         def loop() -> None:
-            while True:
-                time.sleep(DRAIN_INTERVAL_SECONDS)
+            while not stop.wait(DRAIN_INTERVAL_SECONDS):
                 self.drain()
 
-        threading.Thread(target=loop, name="temporal-metrics-drain", daemon=True).start()
+        thread = threading.Thread(target=loop, name="temporal-metrics-drain", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        atexit.register(halt)
 
 
 _lock = threading.Lock()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -155,4 +157,17 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     except TemporalUnavailableError as error:
         get_logger("adx.runner").error("temporal_unavailable", error=str(error))
         print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(3) from error
+        _exit_now(3)
+
+
+def _exit_now(status: int) -> None:
+    """Exit without interpreter finalization.
+
+    After a failed connect, Temporal Core's native threads may still be winding down; if one
+    touches the interpreter while it finalizes, the process aborts (exit 134) instead of
+    reporting ``status``. Nothing is left to clean up on this path, so skip finalization.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
