@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,20 @@ def own_redis(infra: Infra, tmp_path) -> Iterator[tuple[int, list[ManagedProcess
     holder = [start_redis(tmp_path, port, echo=False, die_with_parent=True)]
     yield port, holder
     holder[0].stop()
+
+
+def _start_on_own_redis(
+    infra: Infra, redis_port: int, service: ServiceName, log_dir: Path
+) -> tuple[ManagedProcess, str]:
+    """``service`` alone (HTTP only) on the test's own Redis; its process and base URL."""
+    http_port = free_port()
+    env = {
+        **infra.env,
+        "ADX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        f"ADX_{service.value.upper()}_PORT": str(http_port),
+    }
+    process = start_service(service, env, log_dir, mode="http", name=f"{service.value}-own-redis")
+    return process, f"http://127.0.0.1:{http_port}"
 
 
 async def _ready(url: str) -> httpx.Response:
@@ -43,14 +58,8 @@ async def test_ready_goes_503_when_redis_stops_and_200_when_it_returns(
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     redis_port, holder = own_redis
-    http_port = free_port()
-    env = {
-        **infra.env,
-        "ADX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "ADX_USER_PORT": str(http_port),
-    }
-    service = start_service(ServiceName.user, env, tmp_path, mode="http", name="user-readiness")
-    url = f"http://127.0.0.1:{http_port}/health/ready"
+    service, base = _start_on_own_redis(infra, redis_port, ServiceName.user, tmp_path)
+    url = f"{base}/health/ready"
     try:
         await asyncio.to_thread(wait_for_http, url, 60, process=service)
 
@@ -79,14 +88,7 @@ async def test_requests_get_503_not_500_while_redis_is_down_and_work_once_it_ret
 ) -> None:
     """Login needs Redis (throttle, deny-list): without it the answer is a retryable 503."""
     redis_port, holder = own_redis
-    http_port = free_port()
-    env = {
-        **infra.env,
-        "ADX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "ADX_AUTH_PORT": str(http_port),
-    }
-    service = start_service(ServiceName.auth, env, tmp_path, mode="http", name="auth-redis-down")
-    base = f"http://127.0.0.1:{http_port}"
+    service, base = _start_on_own_redis(infra, redis_port, ServiceName.auth, tmp_path)
     login = {"email": "nobody@example.com", "password": "not-the-password-123"}
     try:
         await asyncio.to_thread(wait_for_http, f"{base}/health/ready", 60, process=service)
