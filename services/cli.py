@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from services.common.logging import configure_logging
-from services.common.settings import load_settings
+from services.common.settings import load_settings, stop_on_production_problems
 
 NAMESPACES = ("adx-development", "adx-staging", "adx-production")
 
@@ -17,6 +17,7 @@ def _migrate(_: argparse.Namespace) -> int:
     from storage.migrate import migrate
 
     settings = load_settings()
+    stop_on_production_problems(settings.database_role_problems())
     configure_logging(settings, "cli")
     asyncio.run(migrate(settings))
     return 0

@@ -17,10 +17,10 @@ from tests.support import ROOT, Infra, start_service
 
 
 def run_service(
-    env: dict[str, str], module: str = "services.auth"
+    env: dict[str, str], module: str = "services.auth", *args: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env={**os.environ, **env},
         cwd=ROOT,
         capture_output=True,

@@ -68,12 +68,12 @@ def without_blanks(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-def run(env: dict[str, str], module: str) -> Any:
+def run(env: dict[str, str], module: str, *args: str) -> Any:
     """``run_service`` with the blank placeholders removed from the child's environment."""
     blanks = [k for k, v in env.items() if v == ""]
     saved = {k: os.environ.pop(k) for k in blanks if k in os.environ}
     try:
-        return run_service(without_blanks(env), module)
+        return run_service(without_blanks(env), module, *args)
     finally:
         os.environ.update(saved)
 
@@ -111,6 +111,17 @@ def test_auth_without_signing_keys_or_mail_backend_stops_naming_them(tmp_path: P
     assert "ADX_DATABASE_APP_PASSWORD" in result.stderr  # the development default
     assert "ADX_PAYLOAD_KEYS" not in result.stderr and "ADX_RUN_ACCESS_SECRET" not in result.stderr
     assert not (tmp_path / "keys").exists()
+
+
+def test_migrate_refuses_to_give_the_app_role_the_development_password(tmp_path: Path) -> None:
+    """``adx migrate`` sets the application role's password: never the public default in
+    production (the services would refuse it anyway, after the database already had it)."""
+    result = run(production(tmp_path), "services.cli", "migrate")
+
+    assert result.returncode == 2, result.stderr
+    assert "ADX_DATABASE_APP_PASSWORD" in result.stderr
+    assert "schema_migrated" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_auth_with_its_secrets_starts_and_warns_about_an_explicit_outbox(tmp_path: Path) -> None:

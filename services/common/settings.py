@@ -489,16 +489,22 @@ class Settings(BaseSettings):
             for name, users in PRODUCTION_SECRETS.items()
             if service in users and getattr(self, name) is None
         }
-        if (
-            service in SERVICE_SCHEMAS
-            and self.database_app_password.get_secret_value() == DEV_DATABASE_APP_PASSWORD
-        ):
-            problems["ADX_DATABASE_APP_PASSWORD"] = "the development default is not allowed"  # noqa: S105
+        if service in SERVICE_SCHEMAS:
+            problems.update(self.database_role_problems())
         if service in MAIL_SENDERS and "mail_backend" not in self.model_fields_set:
             problems["ADX_MAIL_BACKEND"] = (
                 "set `smtp` (or `outbox` explicitly to keep mails in files, undelivered)"
             )
         return problems
+
+    def database_role_problems(self) -> dict[str, str]:
+        """The application role's password may not be the development default in production
+        (``adx migrate`` sets it, the services log in with it)."""
+        if self.is_production and (
+            self.database_app_password.get_secret_value() == DEV_DATABASE_APP_PASSWORD
+        ):
+            return {"ADX_DATABASE_APP_PASSWORD": "the development default is not allowed"}
+        return {}
 
     def outbox_in_production(self, service: ServiceName) -> bool:
         """An explicitly chosen file outbox where mails should be delivered (warned at start)."""
@@ -554,6 +560,11 @@ def check_production_settings(settings: Settings, services: Iterable[ServiceName
     problems: dict[str, str] = {}
     for service in services:
         problems.update(settings.production_problems(service))
+    stop_on_production_problems(problems)
+
+
+def stop_on_production_problems(problems: dict[str, str]) -> None:
+    """Exit 2 listing ``problems`` (variable → why), if there are any."""
     if problems:
         lines = "\n".join(f"  {name}: {why}" for name, why in sorted(problems.items()))
         print(f"invalid settings for production:\n{lines}", file=sys.stderr)
