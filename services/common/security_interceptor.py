@@ -1,16 +1,17 @@
 """Carries the security context (services/common/security_context.py) client -> workflow ->
 activity in the ``adx-security-context`` header.
 
-- client: starts, signals, updates and queries carry the caller's current context, sealed
-  (anonymous when none is set: least privilege);
+- client: a start (also signal-with-start and update-with-start) carries the caller's current
+  context, sealed (anonymous when none is set: least privilege);
 - workflow: the header its run was started with is kept as it is (still sealed: nothing is
   decrypted in the sandbox, so replay needs no key and no ContextVar) and copied onto every
-  activity, local activity, child workflow, signal to a child and continue-as-new;
+  activity, local activity, child workflow and continue-as-new;
 - activity: the header is unsealed into the ContextVar for the attempt and the actor's ids are
   bound into its log lines. A header that is present but not ours fails the attempt for good.
 
-Activities act with the context of the workflow's *starter*; signals and updates carry their
-sender's context too, but the workflow does not switch to it.
+Activities act with the context of the workflow's *starter*. Signals, updates and queries
+carry no header: the workflow would not act on it (and the gateway's progress polling would
+pay for sealing one on every query).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from temporalio.worker import (
     ExecuteActivityInput,
     ExecuteWorkflowInput,
     Interceptor,
-    SignalChildWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
     StartLocalActivityInput,
@@ -103,24 +103,10 @@ class _ClientOutbound(client.OutboundInterceptor):
         await self._stamp(input, input.id)
         return await super().start_workflow(input)
 
-    async def signal_workflow(self, input: client.SignalWorkflowInput) -> None:
-        await self._stamp(input, input.id)
-        await super().signal_workflow(input)
-
-    async def query_workflow(self, input: client.QueryWorkflowInput) -> Any:
-        await self._stamp(input, input.id)
-        return await super().query_workflow(input)
-
-    async def start_workflow_update(self, input: client.StartWorkflowUpdateInput) -> Any:
-        await self._stamp(input, input.id)
-        return await super().start_workflow_update(input)
-
     async def start_update_with_start_workflow(
         self, input: client.StartWorkflowUpdateWithStartInput
     ) -> Any:
-        workflow_id = input.start_workflow_input.id
-        await self._stamp(input.start_workflow_input, workflow_id)
-        await self._stamp(input.update_workflow_input, workflow_id)
+        await self._stamp(input.start_workflow_input, input.start_workflow_input.id)
         return await super().start_update_with_start_workflow(input)
 
 
@@ -247,10 +233,6 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
     ) -> workflow.ChildWorkflowHandle[Any, Any]:
         _with_header(input, self._run.header)
         return await super().start_child_workflow(input)
-
-    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
-        _with_header(input, self._run.header)
-        await super().signal_child_workflow(input)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> Any:
         _with_header(input, self._run.header)
