@@ -127,26 +127,22 @@ class SecurityContext:
             self.actor == ActorKind.user and _same_id(self.user_id, user_id)
         )
 
-    def log_fields(self) -> dict[str, Any]:
+    def _fields(self, detail: str, value: str | None) -> dict[str, Any]:
         fields = {
             "actor": self.actor.value,
             "actor_user_id": self.user_id,
-            "actor_tenant_id": self.tenant_id,
+            detail: value,
             "actor_origin": self.origin,
             "origin_request_id": self.request_id,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
+    def log_fields(self) -> dict[str, Any]:
+        return self._fields("actor_tenant_id", self.tenant_id)
+
     def audit_fields(self) -> dict[str, Any]:
         """Stored with audit events: who acted, and the request that started it."""
-        fields = {
-            "actor": self.actor.value,
-            "actor_user_id": self.user_id,
-            "actor_session_id": self.session_id,
-            "actor_origin": self.origin,
-            "origin_request_id": self.request_id,
-        }
-        return {k: v for k, v in fields.items() if v is not None}
+        return self._fields("actor_session_id", self.session_id)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
