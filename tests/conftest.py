@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -169,3 +170,21 @@ def stack(infra: Infra) -> Iterator[Stack]:
     yield running
     for proc in running.processes.values():
         proc.stop()
+
+
+@pytest.fixture
+async def whoami_queue(temporal: Client, settings: Settings) -> AsyncIterator[str]:
+    """A worker on its own queue running the security-context probe workflows
+    (tests/security_workflows.py: ParentWorkflow, ChildWorkflow and the ``whoami`` activity)."""
+    from tests.security_workflows import ChildWorkflow, ParentWorkflow, whoami
+
+    queue = f"security-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(
+        temporal,
+        settings,
+        task_queue=queue,
+        workflows=[ParentWorkflow, ChildWorkflow],
+        activities=[whoami],
+    )
+    async with worker:
+        yield queue

@@ -51,12 +51,10 @@ from tests.security_workflows import (
     LAST_TOKEN,
     ROGUE_RUN,
     ROGUE_WORKFLOW,
-    ChildWorkflow,
     Outcome,
     ParentWorkflow,
     RogueWorkflow,
     Step,
-    whoami,
 )
 from workflows.auth.contracts import (
     CONSUME_ONE_TIME_TOKEN,
@@ -415,20 +413,6 @@ class _CopiedHeader(Interceptor):
                 return await super().start_workflow(input)
 
         return Outbound(next)
-
-
-@pytest.fixture
-async def whoami_queue(temporal: Client, settings: Settings) -> AsyncIterator[str]:
-    queue = f"replay-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(
-        temporal,
-        settings,
-        task_queue=queue,
-        workflows=[ParentWorkflow, ChildWorkflow],
-        activities=[whoami],
-    )
-    async with worker:
-        yield queue
 
 
 def denial(failure: WorkflowFailureError) -> str:

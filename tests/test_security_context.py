@@ -48,14 +48,13 @@ from services.common.security_context import (
 )
 from services.common.security_interceptor import SecurityContextInterceptor
 from services.common.settings import ServiceName, Settings
-from services.common.temporal import build_worker
 from storage.auth.audit import AuditRepository
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity, TotpSecret
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
 from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
 from tests.graphql_client import gql
-from tests.security_workflows import ChildWorkflow, ParentWorkflow, whoami
+from tests.security_workflows import ParentWorkflow
 from tests.support import Stack
 from workflows.auth.contracts import SetPasswordInput, TokenPurpose
 from workflows.auth.mfa_setup import (
@@ -263,27 +262,17 @@ async def test_the_callers_context_reaches_the_activity_sealed_in_history(
 
 
 async def test_the_context_survives_continue_as_new_local_activities_and_children(
-    temporal: Client, settings: Settings
+    temporal: Client, whoami_queue: str
 ) -> None:
-    queue = f"security-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(
-        temporal,
-        settings,
-        task_queue=queue,
-        workflows=[ParentWorkflow, ChildWorkflow],
-        activities=[whoami],
-    )
+    queue = whoami_queue
     caller = SecurityContext.for_user(
         str(uuid.uuid4()), tenant_id=str(uuid.uuid4()), roles=["admin"], request_id="r-1"
     )
-    async with worker:
-        with acting_as(caller):
-            seen = await temporal.execute_workflow(
-                ParentWorkflow.run, 2, id=queue, task_queue=queue
-            )
-        unclaimed = await temporal.execute_workflow(
-            ParentWorkflow.run, 0, id=f"{queue}-anonymous", task_queue=queue
-        )
+    with acting_as(caller):
+        seen = await temporal.execute_workflow(ParentWorkflow.run, 2, id=queue, task_queue=queue)
+    unclaimed = await temporal.execute_workflow(
+        ParentWorkflow.run, 0, id=f"{queue}-anonymous", task_queue=queue
+    )
 
     log = {"actor": "user", "actor_user_id": caller.user_id, "actor_tenant_id": caller.tenant_id}
     expected = {**caller.to_dict(), "log": {**log, "origin_request_id": "r-1"}}
