@@ -66,6 +66,7 @@ PRODUCTION_SECRETS: dict[str, frozenset[ServiceName]] = {
     "payload_keys": frozenset(ServiceName),
     "auth_signing_keys": frozenset({ServiceName.auth}),
     "run_access_secret": frozenset({ServiceName.gateway}),
+    "seal_keys": frozenset({ServiceName.auth}),
 }
 
 #: The application role's development password, refused in production.
@@ -304,6 +305,13 @@ class Settings(BaseSettings):
         None,
         description="JSON list `[{kid, key}]` of base64 AES-256 keys encrypting Temporal payloads; "
         "the last one encrypts, all decrypt. Default: a key generated into <data_dir>/keys.",
+    )
+    seal_keys: SecretStr | None = Field(
+        None,
+        description="JSON list `[{kid, key}]` of base64 AES-256 keys sealing secrets (link "
+        "tokens, TOTP and recovery codes, SSO grants and tokens) before they enter a workflow "
+        "payload; not the payload keys, so codec operators cannot read them. The last one "
+        "seals, all unseal. Default: a key generated into <data_dir>/keys (development).",
     )
     codec_operator_token: SecretStr | None = Field(
         None,
