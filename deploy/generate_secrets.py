@@ -28,6 +28,7 @@ from services.auth.keys import generate_key
 SECRET_NAMES = (
     "ADX_PAYLOAD_KEYS",
     "ADX_AUTH_SIGNING_KEYS",
+    "ADX_SEAL_KEYS",
     "ADX_RUN_ACCESS_SECRET",
     "ADX_CODEC_OPERATOR_TOKEN",
     "ADX_DATABASE_APP_PASSWORD",
@@ -49,6 +50,9 @@ def generate() -> dict[str, str]:
         "ADX_PAYLOAD_KEYS": _compact([{"kid": payload_kid, "key": payload_key}]),
         # The PEM's line breaks become JSON "\n" escapes: two characters, no real newline...
         "ADX_AUTH_SIGNING_KEYS": _compact([generate_key().to_json()]),
+        "ADX_SEAL_KEYS": _compact(
+            [{"kid": payload_kid, "key": base64.b64encode(os.urandom(32)).decode()}]
+        ),
         "ADX_RUN_ACCESS_SECRET": secrets.token_urlsafe(48),
         "ADX_CODEC_OPERATOR_TOKEN": secrets.token_urlsafe(32),
         "ADX_DATABASE_APP_PASSWORD": secrets.token_urlsafe(32),

@@ -19,6 +19,7 @@ from gateway.service_clients import ServiceClients
 from services.auth.keys import KeyRing, generate_key
 from services.common.codec import PayloadKeys
 from services.common.dev_secrets import MissingSecretError
+from services.common.sealing import sealer_for
 from services.common.settings import ServiceName, Settings
 from services.devstack.ports import free_port
 from tests.test_process_startup import run_service
@@ -30,6 +31,9 @@ def real_secrets() -> dict[str, str]:
             [{"kid": "p-1", "key": base64.b64encode(os.urandom(32)).decode()}]
         ),
         "ADX_AUTH_SIGNING_KEYS": json.dumps([generate_key().to_json()]),
+        "ADX_SEAL_KEYS": json.dumps(
+            [{"kid": "s-1", "key": base64.b64encode(os.urandom(32)).decode()}]
+        ),
         "ADX_RUN_ACCESS_SECRET": base64.b64encode(os.urandom(32)).decode(),
         "ADX_DATABASE_APP_PASSWORD": base64.b64encode(os.urandom(24)).decode(),
     }
@@ -55,6 +59,7 @@ def production(data_dir: Path, env: str = "production", **extra: str) -> dict[st
         (
             "ADX_PAYLOAD_KEYS",
             "ADX_AUTH_SIGNING_KEYS",
+            "ADX_SEAL_KEYS",
             "ADX_RUN_ACCESS_SECRET",
             "ADX_DATABASE_APP_PASSWORD",
             "ADX_MAIL_BACKEND",
@@ -148,6 +153,7 @@ FALLBACKS: list[tuple[str, Callable[[Settings], object]]] = [
     ("ADX_PAYLOAD_KEYS", PayloadKeys.from_settings),
     ("ADX_AUTH_SIGNING_KEYS", KeyRing.from_settings),
     ("ADX_RUN_ACCESS_SECRET", RunAccess.from_settings),
+    ("ADX_SEAL_KEYS", sealer_for),
 ]
 
 
