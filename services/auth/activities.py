@@ -21,12 +21,14 @@ from services.auth.actor_checks import (
     require_token_owner_address,
     token_belongs_to_this_run,
 )
+from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import new_token
 from services.auth.password_reset.mails import reset_mail
 from services.auth.passwords import hash_password
 from services.auth.registration.mails import registration_attempt_mail, verification_mail
 from services.auth.runtime import AuthRuntime
 from services.common.mailer import EmailMessage, Mailer, mailer_from_settings
+from services.common.sealing import SealError, sealer_for
 from services.common.security_context import (
     ActorKind,
     denied,
@@ -194,7 +196,9 @@ class AuthActivities:
             raise business_error(UNKNOWN_ACCOUNT, "no such account") from error
         if not issued:
             raise business_error(INVALID_INPUT, "this step's token was spent already")
-        return IssueOneTimeTokenOutput(token=raw)
+        # Sealed: the workflow only hands it on to send_email, which opens it for the mail.
+        purpose = link_token_purpose(input.purpose, input.workflow_id)
+        return IssueOneTimeTokenOutput(token=sealer_for(self.runtime.settings).seal(raw, purpose))
 
     @activity.defn(name=CONSUME_ONE_TIME_TOKEN)
     async def consume_one_time_token(
@@ -235,9 +239,10 @@ class AuthActivities:
         if render is None:
             raise business_error(INVALID_INPUT, f"unknown mail template {input.template!r}")
         to = normalize_email(input.to)
-        await self._require_mail_recipient(input.template, to, input.token)
+        token = self._open_link_token(input)
+        await self._require_mail_recipient(input.template, to, token)
         try:
-            message = render(self.runtime.settings, to, input.token)
+            message = render(self.runtime.settings, to, token)
         except ValueError as error:
             raise business_error(INVALID_INPUT, str(error)) from error
         message = replace(message, dedup_key=input.idempotency_key)
@@ -342,6 +347,18 @@ class AuthActivities:
             require_flow(context, REGISTRATION)
             if not await created_by_this_run(self.sessions, input.user_id):
                 raise denied("a verification link only for the account this run created")
+
+    def _open_link_token(self, input: SendEmailInput) -> str | None:
+        """The raw link token for the mail body, opened only here and never returned. Runs
+        started before sealing still carry raw tokens in their history, accepted as they are."""
+        purpose = MAIL_TOKEN_PURPOSE.get(input.template)
+        if input.token is None or purpose is None:
+            return input.token
+        bound = link_token_purpose(purpose, activity.info().workflow_id)
+        try:
+            return sealer_for(self.runtime.settings).unseal_or_raw(input.token, bound)
+        except SealError as error:
+            raise business_error(INVALID_INPUT, "the link token cannot be opened here") from error
 
     async def _require_mail_recipient(self, template: str, to: str, token: str | None) -> None:
         """A link mail only to the account of a token this run issued; the notice of a second

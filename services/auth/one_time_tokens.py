@@ -25,6 +25,12 @@ _log = get_logger(__name__)
 UPDATE_TIMEOUT = timedelta(seconds=20)
 
 
+def link_token_purpose(purpose: str, workflow_id: str) -> str:
+    """What a sealed link token is bound to: its purpose and the workflow it travels in (a
+    sealed token lifted from one run's history opens in no other run, nor as another kind)."""
+    return f"link-token:{purpose}:{workflow_id}"
+
+
 class InvalidLinkError(DomainError):
     """Unknown, spent and expired tokens all answer this, so a guess learns nothing."""
 

@@ -15,8 +15,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from services.auth.activities import AuthActivities
+from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
+from services.common.sealing import SealError, is_sealed, sealer_for
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import OneTimeToken
 from storage.auth.one_time_tokens import OneTimeTokenRepository
@@ -25,6 +27,7 @@ from tests.auth.conftest import create_user
 from workflows.auth.contracts import (
     ConsumeOneTimeTokenInput,
     IssueOneTimeTokenInput,
+    IssueOneTimeTokenOutput,
     TokenPurpose,
 )
 
@@ -55,6 +58,16 @@ def issue_input(
     return IssueOneTimeTokenInput(**{**fields, **overrides})  # type: ignore[arg-type]
 
 
+async def issue(
+    activities: AuthActivities, request: IssueOneTimeTokenInput
+) -> IssueOneTimeTokenOutput:
+    """Issue through the activity, then open its sealed token as send_email does."""
+    issued = await ActivityEnvironment().run(activities.issue_one_time_token, request)
+    bound = link_token_purpose(request.purpose, request.workflow_id)
+    raw = sealer_for(activities.runtime.settings).unseal(issued.token, bound)
+    return replace(issued, token=raw)
+
+
 def consume_input(raw: str, workflow_id: str, purpose: str = TokenPurpose.verify_email):  # type: ignore[no-untyped-def]
     return ConsumeOneTimeTokenInput(
         token_hash=hash_token(raw), purpose=purpose, workflow_id=workflow_id
@@ -82,9 +95,7 @@ async def test_only_the_hash_is_stored_with_its_expiry(
     user = await create_user(auth_runtime)
     workflow_id = f"wf-{uuid.uuid4().hex}"
 
-    issued = await ActivityEnvironment().run(
-        activities.issue_one_time_token, issue_input(user.id, workflow_id, ttl_seconds=3600)
-    )
+    issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=3600))
 
     [row] = await rows(auth_runtime, workflow_id)
     assert len(issued.token) >= 43 and row.token_hash == hash_token(issued.token)
@@ -95,6 +106,29 @@ async def test_only_the_hash_is_stored_with_its_expiry(
     assert 3590 < (row.expires_at - now).total_seconds() <= 3600
 
 
+async def test_the_token_leaves_the_activity_only_sealed(
+    activities: AuthActivities, auth_runtime: AuthRuntime
+) -> None:
+    """The output goes into the workflow history: sealed for this purpose and run only."""
+    user = await create_user(auth_runtime)
+    workflow_id = f"wf-{uuid.uuid4().hex}"
+    request = issue_input(user.id, workflow_id)
+
+    sealed = (await ActivityEnvironment().run(activities.issue_one_time_token, request)).token
+
+    [row] = await rows(auth_runtime, workflow_id)
+    assert is_sealed(sealed) and row.token_hash != hash_token(sealed)
+    sealer = sealer_for(auth_runtime.settings)
+    raw = sealer.unseal(sealed, link_token_purpose(TokenPurpose.verify_email, workflow_id))
+    assert row.token_hash == hash_token(raw) and raw not in sealed
+    for other in (
+        link_token_purpose(TokenPurpose.password_reset, workflow_id),  # another kind
+        link_token_purpose(TokenPurpose.verify_email, "another-workflow"),  # another run
+    ):
+        with pytest.raises(SealError):
+            sealer.unseal(sealed, other)
+
+
 async def test_a_retried_issue_replaces_its_own_token(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
@@ -102,8 +136,8 @@ async def test_a_retried_issue_replaces_its_own_token(
     workflow_id = f"wf-{uuid.uuid4().hex}"
     request = issue_input(user.id, workflow_id)
 
-    lost = await ActivityEnvironment().run(activities.issue_one_time_token, request)
-    retried = await ActivityEnvironment().run(activities.issue_one_time_token, request)
+    lost = await issue(activities, request)
+    retried = await issue(activities, request)
 
     assert len(await rows(auth_runtime, workflow_id)) == 1
     assert await consume(activities, consume_input(lost.token, workflow_id)) is None
@@ -118,9 +152,7 @@ async def test_a_token_is_spent_once_under_concurrency(
 ) -> None:
     user = await create_user(auth_runtime)
     workflow_id = f"wf-{uuid.uuid4().hex}"
-    issued = await ActivityEnvironment().run(
-        activities.issue_one_time_token, issue_input(user.id, workflow_id)
-    )
+    issued = await issue(activities, issue_input(user.id, workflow_id))
 
     winners = await asyncio.gather(
         *(consume(activities, consume_input(issued.token, workflow_id)) for _ in range(8))
@@ -136,9 +168,7 @@ async def test_a_token_redeems_only_for_its_workflow_and_purpose(
 ) -> None:
     user = await create_user(auth_runtime)
     workflow_id = f"wf-{uuid.uuid4().hex}"
-    issued = await ActivityEnvironment().run(
-        activities.issue_one_time_token, issue_input(user.id, workflow_id)
-    )
+    issued = await issue(activities, issue_input(user.id, workflow_id))
 
     other_workflow = await consume(activities, consume_input(issued.token, "someone-else"))
     other_purpose = await consume(
@@ -154,9 +184,7 @@ async def test_an_expired_token_is_not_redeemable(
 ) -> None:
     user = await create_user(auth_runtime)
     workflow_id = f"wf-{uuid.uuid4().hex}"
-    issued = await ActivityEnvironment().run(
-        activities.issue_one_time_token, issue_input(user.id, workflow_id, ttl_seconds=1)
-    )
+    issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=1))
     async with transaction(auth_runtime.resources.sessions) as db:
         assert (
             await OneTimeTokenRepository(db).waiting_workflow(
@@ -183,9 +211,7 @@ async def test_a_retried_consume_recognises_its_own_spend(
     """Attempt 1 committed but its answer was lost: attempt 2 must not report "invalid"."""
     user = await create_user(auth_runtime)
     workflow_id = f"wf-{uuid.uuid4().hex}"
-    issued = await ActivityEnvironment().run(
-        activities.issue_one_time_token, issue_input(user.id, workflow_id)
-    )
+    issued = await issue(activities, issue_input(user.id, workflow_id))
     request = consume_input(issued.token, workflow_id)
 
     assert await consume(activities, request) == str(user.id)

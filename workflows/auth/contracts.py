@@ -91,7 +91,10 @@ class IssueOneTimeTokenInput:
 
 @dataclass
 class IssueOneTimeTokenOutput:
-    #: The raw token, handed to the mail step only; the database keeps its SHA-256.
+    #: The token **sealed** for the mail step (``sealed:v1:...``, under the auth service's seal
+    #: keys, bound to the purpose and this workflow): the workflow only hands it on, send_email
+    #: opens it for the mail body; the database keeps its SHA-256. Runs started before sealing
+    #: recorded the raw token here.
     token: str
 
 
@@ -113,6 +116,7 @@ class SendEmailInput:
     to: str
     template: str
     idempotency_key: str
+    #: The sealed link token from ``IssueOneTimeTokenOutput`` (raw in runs from before sealing).
     token: str | None = None
 
 
