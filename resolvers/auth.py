@@ -35,6 +35,9 @@ async def resolve_login(info: strawberry.Info[GatewayContext], input: LoginInput
 
 
 async def resolve_refresh(info: strawberry.Info[GatewayContext], refresh_token: str) -> AuthTokens:
+    """Rotates the token. Two tabs presenting one token at once both get the same successor
+    (the auth service's reuse interval, ``ADX_AUTH_REFRESH_REUSE_SECONDS``); a later reuse
+    revokes the whole session."""
     body = await call_auth(info, "POST", "/auth/refresh", json={"refresh_token": refresh_token})
     return AuthTokens.from_json(body)
 

@@ -87,6 +87,9 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
         "ADX_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2",
         "ADX_PROGRESS_POLL_SECONDS": "0.1",
         "ADX_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
+        # Reuse of a spent refresh token revokes at once (the tests that assert it); the reuse
+        # interval is tested with its own setting (tests/auth/test_refresh_reuse_interval.py).
+        "ADX_AUTH_REFRESH_REUSE_SECONDS": "0",
         # Every gateway test calls from 127.0.0.1: limits stay on, far above what the suite sends.
         "ADX_RATE_LIMIT_ANONYMOUS_REQUESTS": "100000",
         "ADX_RATE_LIMIT_USER_REQUESTS": "100000",

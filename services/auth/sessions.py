@@ -1,24 +1,46 @@
-"""Sessions: start, refresh with rotation and reuse detection, list, revoke."""
+"""Sessions: start, refresh with rotation and reuse detection, list, revoke.
+
+Reuse interval (``ADX_AUTH_REFRESH_REUSE_SECONDS``): two tabs that refresh with one token at
+once must not log the user out. A spent token presented again within the interval after its
+rotation gets the *same* successor (and a new access token for the same session) as long as
+that successor is still current; later, or once the successor was itself used, it is a reuse
+and the whole session is revoked.
+
+The successor is stored sealed on the spent token's row: AES-256-GCM under a key derived (HMAC)
+from the payload key *and the spent token itself*, which only the client ever held (the
+database keeps its SHA-256). A database dump, even with the payload keys, opens no sealed
+successor without the old token in hand, and whoever holds the old token within the interval
+is exactly who the interval answers anyway. Deriving the successor as an HMAC of the old token
+was rejected: it makes the whole chain computable from one token and the server secret, without
+ever presenting a token (no reuse detection), whereas a sealed successor is 256 fresh random
+bits and yields at most the next token.
+"""
 
 from __future__ import annotations
 
+import base64
+import hmac
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from services.auth.opaque import hash_token, new_token
 from services.auth.token_issuer import TokenIssuer
+from services.common.codec import PayloadKeys
 from services.common.errors import UnauthorizedError
 from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import member_roles
-from storage.auth.models import Session
+from storage.auth.models import RefreshToken, Session
 from storage.auth.sessions import (
     RefreshTokenRepository,
     SessionRepository,
@@ -47,6 +69,41 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_SEAL_LABEL = b"adx-refresh-successor\x00"
+_SEAL_AAD = b"auth.refresh_tokens.successor_sealed"
+
+
+class SuccessorSeal:
+    """Seals a refresh token's successor under a key only the old token (plus the payload key)
+    can derive: ``<kid>:<base64url(nonce + ciphertext + tag)>``."""
+
+    def __init__(self, keys: PayloadKeys) -> None:
+        self.keys = keys
+
+    def _key(self, kid: str, old: str) -> bytes:
+        root = self.keys.keys[kid]
+        return hmac.digest(root, _SEAL_LABEL + old.encode("utf-8", "surrogatepass"), "sha256")
+
+    def seal(self, old: str, successor: str) -> str:
+        kid = self.keys.active
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._key(kid, old)).encrypt(nonce, successor.encode(), _SEAL_AAD)
+        return f"{kid}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def open(self, old: str, stored: str) -> str | None:
+        """The successor, or None when the value does not open with this token (or its key was
+        retired since): the caller then treats the presentation as a reuse."""
+        kid, _, data = stored.partition(":")
+        if kid not in self.keys.keys:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(data)
+            plain = AESGCM(self._key(kid, old)).decrypt(raw[:12], raw[12:], _SEAL_AAD)
+        except (InvalidTag, ValueError):
+            return None
+        return plain.decode()
+
+
 class SessionService:
     def __init__(
         self,
@@ -55,6 +112,7 @@ class SessionService:
         redis: Redis,
         keys: Keys,
         settings: Settings,
+        payload_keys: PayloadKeys | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine_of(sessions)
@@ -64,6 +122,12 @@ class SessionService:
         self.refresh_ttl = timedelta(days=settings.auth_refresh_token_days)
         self.session_ttl = timedelta(days=settings.auth_session_max_days)
         self.access_ttl = settings.auth_access_token_seconds
+        self.reuse_interval = timedelta(seconds=settings.auth_refresh_reuse_seconds)
+        self.seal = (
+            SuccessorSeal(payload_keys or PayloadKeys.from_settings(settings))
+            if settings.auth_refresh_reuse_seconds > 0
+            else None
+        )
 
     def _pair(
         self,
@@ -136,12 +200,20 @@ class SessionService:
             refresh_token=refresh,
         )
 
+    def _sealed(self, old: str, successor: str) -> str | None:
+        return self.seal.seal(old, successor) if self.seal is not None else None
+
     async def refresh(self, raw: str, client: ClientInfo) -> IssuedTokens:
         """Rotate: the presented token is spent and a new one issued. Presenting a spent token
-        again means it was stolen (or replayed): the whole session is revoked.
+        again means it was stolen (or replayed): the whole session is revoked — unless it comes
+        within the reuse interval after its rotation and its successor is still current, when
+        it gets that same successor (module docstring).
 
         A current token rotates in one statement; any other (unknown, spent, expired, session
-        ended) takes the locking two-statement path, which tells which and acts on a reuse."""
+        ended) takes the locking two-statement path, which tells which and acts on a reuse.
+        Two simultaneous refreshes with one token: the second waits on the first one's row
+        lock, finds the token spent, and takes the locking path, which sees the sealed
+        successor the first one committed."""
         digest = hash_token(raw)
         fresh, fresh_digest = new_token()
         moment = now()
@@ -152,6 +224,7 @@ class SessionService:
                 new_hash=fresh_digest,
                 expires_at=moment + self.refresh_ttl,
                 now=moment,
+                sealed=self._sealed(raw, fresh),
             )
         if rotated is not None:
             return self._pair(
@@ -162,9 +235,33 @@ class SessionService:
                 roles=rotated.roles,
                 refresh_token=fresh,
             )
-        return await self._refresh_locked(digest, client)
+        return await self._refresh_locked(raw, digest, client)
 
-    async def _refresh_locked(self, digest: str, client: ClientInfo) -> IssuedTokens:
+    async def _successor(
+        self, db: AsyncSession, raw: str, token: RefreshToken, session: Session, moment: datetime
+    ) -> str | None:
+        """The spent token's successor if the reuse interval answers this presentation: within
+        the interval after the rotation, the session live, the successor opens with the
+        presented token and is still current (unspent, unexpired). Both rows are locked by the
+        caller, so the successor cannot be rotated meanwhile."""
+        if (
+            self.seal is None
+            or token.successor_sealed is None
+            or token.used_at is None
+            or moment - token.used_at > self.reuse_interval
+            or session.revoked_at is not None
+            or session.expires_at <= moment
+        ):
+            return None
+        successor = self.seal.open(raw, token.successor_sealed)
+        if successor is None:
+            return None
+        current = await RefreshTokenRepository(db).current_in_session(
+            hash_token(successor), session.id, moment
+        )
+        return successor if current is not None else None
+
+    async def _refresh_locked(self, raw: str, digest: str, client: ClientInfo) -> IssuedTokens:
         failure: str | None = None
         reused = False
         async with transaction(self.sessions) as db:
@@ -174,7 +271,22 @@ class SessionService:
                 raise UnauthorizedError("invalid refresh token")
             token, session = found
             moment = now()
-            if token.used_at is not None:
+            successor = (
+                await self._successor(db, raw, token, session, moment)
+                if token.used_at is not None
+                else None
+            )
+            if successor is not None:
+                # Within the reuse interval: the same successor, nothing written.
+                issued = self._pair(
+                    session_id=session.id,
+                    user_id=session.user_id,
+                    tenant_id=session.tenant_id,
+                    auth_methods=session.auth_methods,
+                    roles=await self._roles(db, session.user_id, session.tenant_id),
+                    refresh_token=successor,
+                )
+            elif token.used_at is not None:
                 reused, failure = True, "refresh token already used; the session is revoked"
                 if session.revoked_at is None:
                     await SessionRepository(db).revoke(session.id, "refresh_token_reuse")
@@ -196,6 +308,7 @@ class SessionService:
                     new_hash=fresh_digest,
                     expires_at=min(moment + self.refresh_ttl, session.expires_at),
                     now=moment,
+                    sealed=self._sealed(raw, fresh),
                 )
                 issued = self._pair(
                     session_id=session.id,

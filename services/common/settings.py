@@ -335,6 +335,14 @@ class Settings(BaseSettings):
     auth_session_max_days: int = Field(
         90, ge=1, le=365, description="Absolute lifetime of a session, however often refreshed."
     )
+    auth_refresh_reuse_seconds: float = Field(
+        5,
+        ge=0,
+        le=60,
+        description="Reuse interval: a refresh token presented again this soon after its rotation "
+        "gets the same successor (two tabs refreshing at once) instead of revoking the session; "
+        "0 disables.",
+    )
     auth_signing_keys: SecretStr | None = Field(
         None,
         description="JSON list of Ed25519 signing keys `[{kid, private_key_pem, retired_at?}]`, "

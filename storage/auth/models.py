@@ -73,6 +73,8 @@ class RefreshToken(TimestampMixin, AuthBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Once spent: its successor, sealed under a key derived from this token (reuse interval).
+    successor_sealed: Mapped[str | None] = mapped_column(String(255))
 
 
 class OneTimeToken(TimestampMixin, AuthBase):

@@ -1,4 +1,5 @@
-"""Sessions and their rotating refresh tokens (only SHA-256 hashes of tokens are stored)."""
+"""Sessions and their rotating refresh tokens (only SHA-256 hashes of tokens are stored, and a
+spent token's successor sealed under a key derived from the spent token: never a token in clear)."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ _ROTATE_CURRENT = text(
     " JOIN auth.sessions s ON s.id = t.session_id"
     " WHERE t.token_hash = :hash AND t.used_at IS NULL AND t.expires_at > :now"
     " AND s.revoked_at IS NULL AND s.expires_at > :now FOR UPDATE OF t, s),"
-    " spent AS (UPDATE auth.refresh_tokens SET used_at = :now"
-    " WHERE id = (SELECT id FROM current)),"
+    " spent AS (UPDATE auth.refresh_tokens SET used_at = :now,"
+    " successor_sealed = CAST(:sealed AS varchar) WHERE id = (SELECT id FROM current)),"
     " touched AS (UPDATE auth.sessions SET last_seen_at = :now"
     " WHERE id = (SELECT session_id FROM current)),"
     " issued AS (INSERT INTO auth.refresh_tokens (id, session_id, token_hash, expires_at,"
@@ -101,10 +102,17 @@ _ROTATE_CURRENT = text(
 
 
 async def rotate_current(
-    db: Executor, *, token_hash: str, new_hash: str, expires_at: datetime, now: datetime
+    db: Executor,
+    *,
+    token_hash: str,
+    new_hash: str,
+    expires_at: datetime,
+    now: datetime,
+    sealed: str | None = None,
 ) -> RotatedSession | None:
-    """Rotate a current refresh token in one statement: spend it, touch its session, store
-    ``new_hash`` (expiring at ``expires_at``, or with the session if sooner). None when the
+    """Rotate a current refresh token in one statement: spend it (keeping ``sealed``, its
+    successor sealed for the reuse interval), touch its session, store ``new_hash`` (expiring
+    at ``expires_at``, or with the session if sooner). None when the
     token is unknown, spent or expired, or its session ended: nothing changed then, and the
     caller's two-statement path (``lock_with_session``) tells which, and acts on a reuse."""
     row = (
@@ -116,6 +124,7 @@ async def rotate_current(
                 "id": uuid.uuid4(),
                 "new_hash": new_hash,
                 "expires": expires_at,
+                "sealed": sealed,
             },
         )
     ).first()
@@ -185,11 +194,14 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         new_hash: str,
         expires_at: datetime,
         now: datetime,
+        sealed: str | None = None,
     ) -> None:
-        """Spend the old token, touch the session and store the new token: one statement."""
+        """Spend the old token (keeping ``sealed``, its successor sealed), touch the session and
+        store the new token: one statement."""
         await self.session.execute(
             text(
-                "WITH spent AS (UPDATE auth.refresh_tokens SET used_at = :now WHERE id = :spent),"
+                "WITH spent AS (UPDATE auth.refresh_tokens SET used_at = :now,"
+                " successor_sealed = CAST(:sealed AS varchar) WHERE id = :spent),"
                 " touched AS (UPDATE auth.sessions SET last_seen_at = :now WHERE id = :sid)"
                 " INSERT INTO auth.refresh_tokens (id, session_id, token_hash, expires_at,"
                 " created_at) VALUES (:id, :sid, :hash, :expires, :now)"
@@ -201,5 +213,19 @@ class RefreshTokenRepository(Repository[RefreshToken]):
                 "id": uuid.uuid4(),
                 "hash": new_hash,
                 "expires": expires_at,
+                "sealed": sealed,
             },
+        )
+
+    async def current_in_session(
+        self, token_hash: str, session_id: uuid.UUID, now: datetime
+    ) -> RefreshToken | None:
+        """The session's token with this hash if it is still current (unspent, unexpired)."""
+        return await self.session.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.session_id == session_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
         )
