@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from cross_web import HTTPException
 from fastapi.responses import JSONResponse
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -46,6 +47,8 @@ from gateway.graphiql import OfflineGraphQLRouter
 from gateway.service_clients import ServiceUnavailable
 from schema.errors import RATE_LIMITED, UserFacingError
 from schema.schema import MAX_TOKENS
+from services.common import json_input
+from services.common.errors import problem
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from storage.rate_windows import moving_windows
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 _log = get_logger(__name__)
+_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
 
 
 class LimitScope(StrEnum):
@@ -217,7 +221,11 @@ class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
     """The gateway's ``/graphql``: every operation counts before it is parsed by the schema; the
-    GraphiQL page (GET with Accept: text/html) does not."""
+    GraphiQL page (GET with Accept: text/html) does not.
+
+    A request that is no GraphQL request at all (not JSON, not UTF-8, nested too deep, a lone
+    surrogate, a top level that is no object, no query) is refused by the HTTP layer with 400
+    problem+json, like every service; once it is a GraphQL request, errors are GraphQL-shaped."""
 
     graphql_transport_ws_handler_class = RateLimitedTransportWSHandler
 
@@ -226,6 +234,30 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
             return await super().run(request, context, root_value)
         except RateLimitExceeded as exceeded:
             return exceeded.refusal.http_response()
+        except HTTPException as error:  # strawberry answers these as text/plain
+            return problem(
+                error.status_code, _TITLES.get(error.status_code, "HTTP error"), error.reason
+            )
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Every JSON the view reads (POST body, GET ``variables``, WebSocket messages) is
+        checked for encoding, depth and lone surrogates first (services/common/json_input.py)."""
+        return json_input.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json_input.MalformedJsonError as error:
+            raise HTTPException(400, error.msg) from error
+        except ValueError as error:  # JSONDecodeError
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST" and "json" in (request.content_type or ""):
+            body = await request.get_body()  # cached by Starlette: parsed once below
+            if not bytes(body).lstrip()[:1] == b"{":
+                raise HTTPException(400, "A GraphQL request body must be a JSON object.")
+        return await super().parse_http_body(request)
 
     async def execute_operation(  # type: ignore[override]
         self,

@@ -10,7 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.errors import install_error_handlers
 from services.common.health import HttpMetrics, MetricsMiddleware, health_router
-from services.common.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.common.middleware import (
+    BodySizeLimitMiddleware,
+    JsonBodyGuardMiddleware,
+    RequestContextMiddleware,
+)
 from services.common.resources import Resources
 from services.common.tracing import instrument_app
 
@@ -26,6 +30,7 @@ def create_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    app.add_middleware(JsonBodyGuardMiddleware)  # inside the size limit: buffers at most that
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -1,4 +1,5 @@
-"""ASGI middleware shared by every HTTP app: request ids bound into logs, request-size limit."""
+"""ASGI middleware shared by every HTTP app: request ids bound into logs, request-size limit,
+JSON bodies checked before the app parses them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.errors import PROBLEM_JSON
+from services.common.json_input import json_problem
 
 
 class RequestContextMiddleware:
@@ -98,3 +100,75 @@ class BodySizeLimitMiddleware:
         except Exception:
             if not rejected:
                 raise
+
+
+def is_json_media_type(content_type: bytes) -> bool:
+    """``application/json`` and any ``application/<x>+json``, parameters ignored."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+class JsonBodyGuardMiddleware:
+    """Refuses a JSON body that is not UTF-8, nests deeper than ``MAX_JSON_DEPTH`` or carries a
+    lone surrogate escape with 400 problem+json, before any route parses it
+    (services/common/json_input.py). Sits inside ``BodySizeLimitMiddleware``, so at most the
+    body limit is buffered. Other bodies and content types pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        if not is_json_media_type(content_type):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left (or the size limit hit)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = json_problem(body)
+        if problem is not None:
+            await _send_problem(send, 400, "Malformed request body", problem, "malformed-body")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # only a disconnect can follow a complete body
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str, slug: str) -> None:
+    body = json.dumps(
+        {
+            "type": f"https://adx.dev/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
