@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.auth.mfa.activities import MfaActivities
 from services.auth.mfa.recovery import hash_recovery_code
+from services.auth.mfa.sealed import RECOVERY_CODE, TOTP_SECRET, MfaSeals
 from services.auth.mfa.totp import code_at, current_step
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
@@ -97,6 +98,15 @@ class MfaUser:
         return code_at(self.secret, current_step(self.secret) + offset)
 
 
+def opened(runtime: AuthRuntime, user_id: object, kind: str, sealed: str) -> str:
+    """A value the MFA activities sealed for ``user_id``, opened as the auth API does."""
+    return MfaSeals(runtime.settings, str(user_id)).open(kind, sealed)
+
+
+def opened_codes(runtime: AuthRuntime, user_id: object, sealed: list[str]) -> list[str]:
+    return [opened(runtime, user_id, RECOVERY_CODE, code) for code in sealed]
+
+
 async def mfa_user(runtime: AuthRuntime) -> MfaUser:
     """A user with MFA on, through the real activities (no workflow: quick). The step before now
     counts as used, so each test has two fresh codes: now and the next step."""
@@ -105,15 +115,16 @@ async def mfa_user(runtime: AuthRuntime) -> MfaUser:
     key = f"test:{user.id}"
     with acting_as(SecurityContext.for_user(str(user.id))):
         created = await activities.create_totp_secret(CreateTotpSecretInput(str(user.id), key))
+        secret = opened(runtime, user.id, TOTP_SECRET, created.secret)
         enabled = await activities.enable_mfa(
             EnableMfaInput(
                 user_id=str(user.id),
                 setup_key=key,
-                step=current_step(created.secret) - 1,
+                step=current_step(secret) - 1,
                 idempotency_key=f"{key}:enable",
             )
         )
-    return MfaUser(user, created.secret, enabled.recovery_codes)
+    return MfaUser(user, secret, opened_codes(runtime, user.id, enabled.recovery_codes))
 
 
 async def verify(client: httpx.AsyncClient, token: str, **factor: str) -> httpx.Response:
@@ -275,7 +286,10 @@ async def test_deadline_removes_the_unconfirmed_secret(
     handle = await start_setup(
         temporal, in_process_workers, MfaSetupInput(user_id=str(user.id), deadline_seconds=2)
     )
-    secret = await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)
+    sealed = await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)
+    secret = dataclasses.replace(
+        sealed, secret=opened(auth_runtime, user.id, TOTP_SECRET, sealed.secret)
+    )
     assert (await stored_secret(auth_runtime, user.id)) is not None
     progress = await handle.query(PROGRESS_QUERY, result_type=Progress)
     assert progress.state == "waiting"
@@ -302,7 +316,8 @@ async def test_malformed_codes_cost_no_attempt(
     handle = await start_setup(
         temporal, in_process_workers, MfaSetupInput(user_id=str(user.id), max_attempts=2)
     )
-    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
     for bad in ("12345", "1234567", "12a456", "", "١٢٣٤٥٦"):
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(ACTIVATE_UPDATE, ActivateInput(bad))
@@ -326,7 +341,8 @@ async def test_concurrent_activations_enable_once(
 ) -> None:
     user = await create_user(auth_runtime)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
     code = pyotp.TOTP(secret).now()
 
     results = await asyncio.gather(
@@ -343,7 +359,8 @@ async def test_concurrent_activations_enable_once(
         stored = set(
             await db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id))
         )
-    assert stored == {hash_recovery_code(user.id, c) for c in ok[0]["recovery_codes"]}
+    codes = opened_codes(auth_runtime, user.id, ok[0]["recovery_codes"])
+    assert stored == {hash_recovery_code(user.id, c) for c in codes}
 
 
 async def test_activation_without_a_setup_is_404(
@@ -369,6 +386,14 @@ async def test_setup_activities_are_idempotent(auth_runtime: AuthRuntime) -> Non
     first = await activities.create_totp_secret(create)
     again = await activities.create_totp_secret(create)  # a retried activity
     assert (first.created, again.created) == (True, False)
+    first, again = (
+        dataclasses.replace(
+            out,
+            secret=opened(auth_runtime, user.id, TOTP_SECRET, out.secret),
+            otpauth_uri=opened(auth_runtime, user.id, "otpauth-uri", out.otpauth_uri),
+        )
+        for out in (first, again)
+    )
     assert first.secret == again.secret and first.otpauth_uri == again.otpauth_uri
 
     step = current_step(first.secret)
@@ -379,6 +404,12 @@ async def test_setup_activities_are_idempotent(auth_runtime: AuthRuntime) -> Non
     enable = EnableMfaInput(str(user.id), key, step, f"{key}:enable")
     one = await activities.enable_mfa(enable)
     two = await activities.enable_mfa(enable)  # retried after a lost result
+    one, two = (
+        dataclasses.replace(
+            out, recovery_codes=opened_codes(auth_runtime, user.id, out.recovery_codes)
+        )
+        for out in (one, two)
+    )
     assert await mfa_enabled(auth_runtime, user.id)
     async with transaction(auth_runtime.resources.sessions) as db:
         stored = set(
@@ -409,7 +440,8 @@ async def test_compensation_removes_only_its_own_pending_secret(auth_runtime: Au
 
     stale = DeleteTotpSecretInput(str(user.id), "old:secret", "expired", "old:undo")
     assert (await activities.delete_totp_secret(stale)).deleted is False
-    assert (await stored_secret(auth_runtime, user.id)).secret == newer.secret  # type: ignore[union-attr]
+    newest = opened(auth_runtime, user.id, TOTP_SECRET, newer.secret)
+    assert (await stored_secret(auth_runtime, user.id)).secret == newest  # type: ignore[union-attr]
     with pytest.raises(ApplicationError) as gone:
         await activities.verify_totp(VerifyTotpInput(str(user.id), "old:secret", "123456"))
     assert gone.value.type == "MfaSetupNotFound"

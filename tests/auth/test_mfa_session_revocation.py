@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from services.auth.mfa.sealed import TOTP_SECRET
 from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
 from tests.auth.conftest import create_user, login
@@ -20,6 +21,7 @@ from tests.auth.test_mfa import (
     mfa_enabled,
     mfa_token,
     mfa_user,
+    opened,
     start_setup,
     verify,
 )
@@ -123,7 +125,8 @@ async def test_a_malformed_session_id_is_refused_before_anything_changes(
 ) -> None:
     user = await create_user(auth_runtime)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
@@ -142,7 +145,8 @@ async def test_an_activation_without_a_session_ends_every_session(
     user = await create_user(auth_runtime)
     tokens = await login(client, user)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    secret = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
+    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
 
     await handle.execute_update(
         ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret).now()), result_type=dict

@@ -27,6 +27,7 @@ class CreateTotpSecretInput:
 
 @dataclass
 class CreateTotpSecretOutput:
+    #: Both sealed for the user (``sealed:v1:...``); raw in runs from before sealing.
     secret: str
     otpauth_uri: str
     created: bool
@@ -38,6 +39,7 @@ class VerifyTotpInput:
 
     user_id: str
     setup_key: str
+    #: Sealed by the auth API (raw 6 digits from callers before sealing are still accepted).
     code: str
 
 
@@ -58,7 +60,7 @@ class EnableMfaInput:
 
 @dataclass
 class EnableMfaOutput:
-    #: Shown to the user once; only their hashes are stored.
+    #: Shown to the user once, each sealed until the auth API opens it; only hashes are stored.
     recovery_codes: list[str] = field(default_factory=list)
 
 

@@ -6,6 +6,10 @@ Conversation (Temporal updates, so the HTTP caller gets an answer in one round t
 when it is valid, enables MFA, ends the user's other sessions (a changed factor, ASVS 5.0 7.4.3)
 and returns the recovery codes. A wrong code fails only that update; the workflow keeps waiting
 until the attempts run out.
+
+No secret is readable in this workflow's payloads: the secret, the URI and the recovery codes
+arrive sealed from the activities and leave sealed to the auth API, which seals the code too
+(docs/auth.md, "Secrets never enter workflow payloads"). The workflow only passes them on.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ DEFAULT_MAX_ATTEMPTS = 5
 MAX_SECRET_READS = 20
 ENABLED = "enabled"
 CODE = re.compile(r"[0-9]{6}")
+#: A code the auth API sealed (services/common/sealing.py): the workflow passes it on unopened.
+SEALED_CODE = re.compile(r"sealed:v1:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_-]{20,200}")
 #: Enabling MFA revokes the user's other sessions: a new activity after ENABLE_MFA.
 REVOKE_OTHER_SESSIONS_PATCH = "mfa-enable-revokes-other-sessions"
 REVOKE_REASON = "mfa_enabled"
@@ -292,7 +298,7 @@ class MfaSetupWorkflow:
         # Refused here, a malformed code costs no attempt and leaves no trace in the history.
         if not isinstance(request, ActivateInput) or not isinstance(request.code, str):
             raise _closed("expected {code}", INVALID_CODE)
-        if not CODE.fullmatch(request.code):
+        if not (CODE.fullmatch(request.code) or SEALED_CODE.fullmatch(request.code)):
             raise _closed("a code is 6 digits", INVALID_CODE)
         if request.session_id is not None and not _is_uuid(request.session_id):
             raise _closed("session_id must be a UUID", INVALID_INPUT)

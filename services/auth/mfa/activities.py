@@ -9,6 +9,7 @@ from typing import Any
 from temporalio import activity
 
 from services.auth.mfa.recovery import hash_recovery_code, new_recovery_codes
+from services.auth.mfa.sealed import OTPAUTH_URI, RECOVERY_CODE, TOTP_CODE, TOTP_SECRET, MfaSeals
 from services.auth.mfa.totp import matching_step, new_secret, otpauth_uri
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import require_user_or_system
@@ -46,6 +47,7 @@ def _user_id(raw: str) -> uuid.UUID:
 class MfaActivities:
     def __init__(self, runtime: AuthRuntime) -> None:
         self.sessions = runtime.resources.sessions
+        self.settings = runtime.settings
 
     @activity.defn(name=CREATE_TOTP_SECRET)
     async def create_totp_secret(self, input: CreateTotpSecretInput) -> CreateTotpSecretOutput:
@@ -65,9 +67,11 @@ class MfaActivities:
             assert row is not None
             if created:
                 await AuditRepository(db).record("mfa.setup_started", user_id=user_id)
+        # Sealed: the workflow hands them to the route, which opens them for the user only.
+        seals = MfaSeals(self.settings, input.user_id)
         return CreateTotpSecretOutput(
-            secret=row.secret,
-            otpauth_uri=otpauth_uri(row.secret, credential.email),
+            secret=seals.seal(TOTP_SECRET, row.secret),
+            otpauth_uri=seals.seal(OTPAUTH_URI, otpauth_uri(row.secret, credential.email)),
             created=created,
         )
 
@@ -81,7 +85,9 @@ class MfaActivities:
             row = await TotpSecretRepository(db).get_fresh(user_id)
         if row is None or row.confirmed_at is not None or row.idempotency_key != input.setup_key:
             raise business_error(MFA_SETUP_NOT_FOUND, "this MFA setup has no pending secret")
-        step = matching_step(row.secret, input.code)
+        # The route seals the code before it enters the update; opened here only.
+        code = MfaSeals(self.settings, input.user_id).open(TOTP_CODE, input.code)
+        step = matching_step(row.secret, code)
         return VerifyTotpOutput(valid=step is not None, step=step)
 
     @activity.defn(name=ENABLE_MFA)
@@ -108,7 +114,9 @@ class MfaActivities:
             await RecoveryCodeRepository(db).replace(
                 user_id, [hash_recovery_code(user_id, code) for code in codes]
             )
-        return EnableMfaOutput(recovery_codes=codes)
+        # Sealed one by one: the workflow returns them to the route, which opens them once.
+        seals = MfaSeals(self.settings, input.user_id)
+        return EnableMfaOutput(recovery_codes=[seals.seal(RECOVERY_CODE, code) for code in codes])
 
     @activity.defn(name=DELETE_TOTP_SECRET)
     async def delete_totp_secret(self, input: DeleteTotpSecretInput) -> DeleteTotpSecretOutput:

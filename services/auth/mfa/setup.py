@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.auth.mfa.sealed import OTPAUTH_URI, RECOVERY_CODE, TOTP_CODE, TOTP_SECRET, MfaSeals
 from services.auth.runtime import AuthRuntime
 from services.common.errors import (
     ConflictError,
@@ -71,7 +72,14 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         result_type=MfaSetupResult,
     )
-    secret: MfaSecret = await _update(handle, SECRET_UPDATE, None, MfaSecret)
+    sealed: MfaSecret = await _update(handle, SECRET_UPDATE, None, MfaSecret)
+    # The workflow carries the secret sealed; it is opened here, for this user's answer only.
+    seals = MfaSeals(runtime.settings, str(user_id))
+    secret = MfaSecret(
+        secret=seals.open(TOTP_SECRET, sealed.secret),
+        otpauth_uri=seals.open(OTPAUTH_URI, sealed.otpauth_uri),
+        expires_at=sealed.expires_at,
+    )
     return workflow_id, secret
 
 
@@ -83,13 +91,15 @@ async def activate(
     handle = runtime.resources.temporal.get_workflow_handle(
         mfa_setup_workflow_id(str(user_id)), result_type=MfaSetupResult
     )
+    seals = MfaSeals(runtime.settings, str(user_id))
     result: ActivateResult = await _update(
         handle,
         ACTIVATE_UPDATE,
-        ActivateInput(code=code, session_id=str(session_id)),
+        # Sealed before it enters the update (and so the history); verify_totp opens it.
+        ActivateInput(code=seals.seal(TOTP_CODE, code), session_id=str(session_id)),
         ActivateResult,
     )
-    return result.recovery_codes
+    return [seals.open(RECOVERY_CODE, sealed) for sealed in result.recovery_codes]
 
 
 async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: Any, result_type: type) -> Any:
