@@ -3,6 +3,10 @@
 Exchange the code (PKCE) and validate the ID token; link the (issuer, subject) identity to an
 account, creating one (with a profile in the user service, undone if that fails) when none
 exists; then open a session. The HTTP callback starts it with an id derived from ``state``.
+
+No secret is readable in its payloads: the grant arrives sealed by the callback route and is
+opened only by the code exchange; the session tokens leave the session step sealed and are
+opened by the callback route (docs/auth.md, "Secrets never enter workflow payloads").
 """
 
 from __future__ import annotations
@@ -61,11 +65,14 @@ EXCHANGE_RETRY = RetryPolicy(
 @dataclass
 class SsoAuthenticationInput:
     provider: str
-    code: str
-    code_verifier: str
-    nonce: str
+    #: In clear only in runs started before sealing; the callback route now sends ``grant``.
+    code: str = ""
+    code_verifier: str = ""
+    nonce: str = ""
     client_ip: str | None = None
     user_agent: str | None = None
+    #: The authorization code, PKCE verifier and nonce, sealed for this run by the auth API.
+    grant: str = ""
 
 
 @dataclass
@@ -110,6 +117,7 @@ class SsoAuthenticationWorkflow:
                     code=input.code,
                     code_verifier=input.code_verifier,
                     nonce=input.nonce,
+                    grant=input.grant,
                 ),
                 service="auth",
                 result_type=SsoExchangeOutput,

@@ -20,9 +20,14 @@ SSO_FAILED = "SsoFailed"  # a later step failed and the new account was rolled b
 @dataclass
 class SsoExchangeInput:
     provider: str
-    code: str
-    code_verifier: str
-    nonce: str
+    #: Runs started before sealing only: the grant in clear. Newer runs leave these empty and
+    #: pass ``grant``.
+    code: str = ""
+    code_verifier: str = ""
+    nonce: str = ""
+    #: ``{code, code_verifier, nonce}`` sealed by the callback route for this workflow; only
+    #: the code exchange opens it.
+    grant: str = ""
 
 
 @dataclass
@@ -81,7 +86,10 @@ class CreateSsoSessionInput:
 
 @dataclass
 class CreateSsoSessionOutput:
-    """A token pair, or (account with MFA on) only a partial token for the second factor."""
+    """A token pair, or (account with MFA on) only a partial token for the second factor.
+
+    The tokens are sealed for the account (the callback route opens them for the browser);
+    runs from before sealing recorded them in clear."""
 
     mfa_token: str | None = None
     access_token: str | None = None

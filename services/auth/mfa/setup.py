@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from temporalio.client import (
@@ -75,11 +77,12 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
     sealed: MfaSecret = await _update(handle, SECRET_UPDATE, None, MfaSecret)
     # The workflow carries the secret sealed; it is opened here, for this user's answer only.
     seals = MfaSeals(runtime.settings, str(user_id))
-    secret = MfaSecret(
-        secret=seals.open(TOTP_SECRET, sealed.secret),
-        otpauth_uri=seals.open(OTPAUTH_URI, sealed.otpauth_uri),
-        expires_at=sealed.expires_at,
-    )
+    with _unopenable():
+        secret = MfaSecret(
+            secret=seals.open(TOTP_SECRET, sealed.secret),
+            otpauth_uri=seals.open(OTPAUTH_URI, sealed.otpauth_uri),
+            expires_at=sealed.expires_at,
+        )
     return workflow_id, secret
 
 
@@ -99,7 +102,17 @@ async def activate(
         ActivateInput(code=seals.seal(TOTP_CODE, code), session_id=str(session_id)),
         ActivateResult,
     )
-    return [seals.open(RECOVERY_CODE, sealed) for sealed in result.recovery_codes]
+    with _unopenable():
+        return [seals.open(RECOVERY_CODE, sealed) for sealed in result.recovery_codes]
+
+
+@contextmanager
+def _unopenable() -> Iterator[None]:
+    """A sealed value this process cannot open (its seal keys lack the sealing key): a 503."""
+    try:
+        yield
+    except ApplicationError as error:
+        raise ServiceUnavailableError("MFA setup failed; try again") from error
 
 
 async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: Any, result_type: type) -> Any:

@@ -20,6 +20,7 @@ from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
 from services.auth.sso.config import SsoConfigError, SsoProvider, providers_of
 from services.auth.sso.oidc import SsoRejected, client_for
+from services.auth.sso.sealed import Grant, open_grant, seal_session
 from services.common.security_context import (
     ActorKind,
     denied,
@@ -132,9 +133,14 @@ class SsoActivities:
         context = require_context()
         require_flow(context, SSO_SIGN_IN)
         provider = self._provider(input.provider)
+        grant = (
+            open_grant(self.runtime.settings, activity.info().workflow_id, input.grant)
+            if input.grant
+            else Grant(input.code, input.code_verifier, input.nonce)  # a run from before sealing
+        )
         try:
             identity = await client_for(provider).exchange(
-                code=input.code, code_verifier=input.code_verifier, nonce=input.nonce
+                code=grant.code, code_verifier=grant.code_verifier, nonce=grant.nonce
             )
         except SsoRejected as error:
             await self._audit("sso.rejected", provider=provider.name, reason=str(error))
@@ -298,7 +304,9 @@ class SsoActivities:
                     attempt=secrets.token_urlsafe(12),
                     first_factor=("sso",),
                 )
-                return CreateSsoSessionOutput(mfa_token=token)
+                return seal_session(
+                    self.runtime.settings, input.user_id, CreateSsoSessionOutput(mfa_token=token)
+                )
             earlier = await SsoIdentityRepository(db).opened_session(user_id, input.idempotency_key)
             if earlier is not None:
                 await SessionRepository(db).revoke(earlier, "sso_step_retried")
@@ -312,11 +320,16 @@ class SsoActivities:
                 ip=client.ip,
                 idempotency_key=input.idempotency_key,
             )
-        return CreateSsoSessionOutput(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_in=tokens.expires_in,
-            session_id=tokens.session_id,
+        # Sealed: the workflow result carries them to the callback route, which opens them.
+        return seal_session(
+            self.runtime.settings,
+            input.user_id,
+            CreateSsoSessionOutput(
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token,
+                expires_in=tokens.expires_in,
+                session_id=tokens.session_id,
+            ),
         )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -27,6 +27,7 @@ from services.auth.runtime import AuthRuntime
 from services.auth.sessions import IssuedTokens
 from services.auth.sso.config import NAME_PATTERN, SsoConfigError, SsoProvider, providers_of
 from services.auth.sso.oidc import OidcClient, client_for
+from services.auth.sso.sealed import Grant, open_session, seal_grant
 from services.auth.sso.state import STATE_TTL_SECONDS, PendingSignIn, SsoStateStore, digest
 from services.common.errors import (
     ConflictError,
@@ -37,6 +38,7 @@ from services.common.errors import (
     ServiceUnavailableError,
 )
 from services.common.logging import get_logger
+from services.common.sealing import SealError
 from services.common.settings import ServiceName
 from workflows.auth.sso_authentication import (
     SsoAuthenticationInput,
@@ -226,20 +228,24 @@ async def complete_sign_in(
     # RFC 9207: a response naming another issuer (or none, from one that names it) is a mix-up.
     if iss != config.issuer and (iss is not None or metadata.iss_parameter):
         raise SsoStateError("the authorization response comes from another issuer")
+    # The grant enters the workflow sealed for this run: its history never holds it in clear.
+    grant = Grant(code=code, code_verifier=pending.code_verifier, nonce=pending.nonce)
     result = await _run_workflow(
         runtime,
         state,
         SsoAuthenticationInput(
             provider=provider,
-            code=code,
-            code_verifier=pending.code_verifier,
-            nonce=pending.nonce,
+            grant=seal_grant(runtime.settings, sso_workflow_id(state), grant),
             client_ip=client.ip,
             user_agent=client.user_agent,
         ),
     )
     response.headers["cache-control"] = "no-store"
-    session = result.session
+    try:
+        session = open_session(runtime.settings, result.user_id, result.session)
+    except SealError as failure:  # a seal key missing on this replica: its operator's to fix
+        _log.error("sso_tokens_unopenable", error=str(failure))
+        raise ServiceUnavailableError("the sign-in could not be completed; try again") from failure
     tokens = None
     if session.access_token and session.refresh_token and session.session_id:
         tokens = TokenPair.of(
