@@ -42,7 +42,7 @@ class GatewayContext(BaseContext):
         from resolvers.users import load_users
 
         self.users: DataLoader[str, dict[str, Any] | None] = DataLoader(
-            load_fn=lambda ids: load_users(state.services, ids)
+            load_fn=lambda ids: load_users(state.services, ids, self.authorization)
         )
         self._principal: Principal | None = None
 

@@ -12,18 +12,26 @@ import strawberry
 from gateway.service_clients import ServiceClients, ServiceUnavailable
 from schema.errors import BAD_USER_INPUT, SERVICE_UNAVAILABLE, UNAUTHENTICATED, UserFacingError
 from schema.types import User
+from services.common.principal import may_read_profile
 from services.common.tokens import InvalidTokenError
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 
-async def load_users(services: ServiceClients, ids: Sequence[str]) -> list[dict[str, Any] | None]:
-    """DataLoader batch function: one ``GET /users?ids=…`` for every user a query touches."""
+async def load_users(
+    services: ServiceClients, ids: Sequence[str], authorization: str | None = None
+) -> list[dict[str, Any] | None]:
+    """DataLoader batch function: one ``GET /users?ids=…`` for every user a query touches,
+    carrying the caller's token: the user service applies the same rule (``may_read_profile``)."""
     try:
-        response = await services.user.get("/users", ids=list(ids))
+        response = await services.user.get("/users", authorization=authorization, ids=list(ids))
     except ServiceUnavailable as error:
         raise UserFacingError("the user service is unavailable", SERVICE_UNAVAILABLE) from error
+    if response.status_code == 401:
+        raise UserFacingError("not authenticated", UNAUTHENTICATED)
+    if response.status_code >= 400:
+        raise UserFacingError("the user service refused the request", BAD_USER_INPUT)
     by_id = {row["id"]: row for row in response.json()}
     return [by_id.get(i) for i in ids]
 
@@ -37,13 +45,14 @@ def _parse_id(raw: str) -> str:
 
 async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> User | None:
     """Signed-in callers may read their own profile; reading other people's arrives with the
-    tenant directory. Anyone else gets the same ``null`` as for an unknown id."""
+    tenant directory (``may_read_profile``, shared with the user service). Anyone else gets the
+    same ``null`` as for an unknown id."""
     user_id = _parse_id(id)
     try:
         principal = await info.context.principal()
     except InvalidTokenError as error:
         raise UserFacingError(f"not authenticated: {error}", UNAUTHENTICATED) from error
-    if principal.user_id != user_id:
+    if not may_read_profile(principal, user_id):
         return None
     row = await info.context.users.load(user_id)
     if row is None:

@@ -76,7 +76,8 @@ async def test_codec_endpoint_decodes_only_for_operators(stack: Stack) -> None:
 
     async with httpx.AsyncClient() as client:
         denied = await client.post(url, json=body)  # ADX_ENV=test: closed without a token
-        malformed = await client.post(url, json={"payloads": "nope"})
+        # Refused before the body is even read (the operator check is a router dependency).
+        malformed_anonymous = await client.post(url, json={"payloads": "nope"})
         preflight = await client.options(
             url,
             headers={
@@ -87,7 +88,7 @@ async def test_codec_endpoint_decodes_only_for_operators(stack: Stack) -> None:
 
     assert denied.status_code == 403
     assert denied.headers["content-type"] == "application/problem+json"
-    assert malformed.status_code == 422
+    assert malformed_anonymous.status_code == 403
     assert preflight.headers.get("access-control-allow-origin") == "http://localhost:8088"
 
 
@@ -114,9 +115,44 @@ async def test_codec_endpoint_with_operator_token(infra, tmp_path) -> None:  # t
                 json={"payloads": payloads_to_json(sealed)},
                 headers={"authorization": "Bearer op-secret"},
             )
+            malformed = await client.post(
+                "/codec/decode",
+                json={"payloads": "nope"},
+                headers={"authorization": "Bearer op-secret"},
+            )
+            anonymous = await client.post(
+                "/codec/decode", json={"payloads": payloads_to_json(sealed)}
+            )
     finally:
         await resources.close()
 
     assert wrong.status_code == 401
+    assert anonymous.status_code == 401
     assert right.status_code == 200
     assert right.json()["payloads"] == payloads_to_json([plain])
+    assert malformed.status_code == 422
+
+
+@pytest.mark.parametrize("env", ["development", "test", "staging", "production"])
+async def test_codec_endpoint_needs_its_token_in_every_environment(env: str) -> None:
+    """Issue 6: the endpoint used to be open in development whenever no token was set."""
+    from services.common.errors import ForbiddenError
+    from services.workflow.codec_routes import authorize
+
+    closed = Settings(_env_file=None, env=env)  # type: ignore[call-arg]
+    with pytest.raises(ForbiddenError):
+        authorize(closed, None)
+    with pytest.raises(ForbiddenError):
+        authorize(closed, "Bearer anything")
+
+
+def test_the_development_opt_out_is_explicit_and_development_only() -> None:
+    from pydantic import ValidationError
+
+    from services.workflow.codec_routes import authorize
+
+    opted_out = Settings(_env_file=None, env="development", codec_open_in_development=True)  # type: ignore[call-arg]
+    authorize(opted_out, None)  # open: the make-run Temporal UI cannot send a token
+    for env in ("test", "staging", "production"):
+        with pytest.raises(ValidationError, match="ADX_CODEC_OPEN_IN_DEVELOPMENT"):
+            Settings(_env_file=None, env=env, codec_open_in_development=True)  # type: ignore[call-arg]

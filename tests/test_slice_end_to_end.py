@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.auth.runtime import runtime_for
+from services.common.resources import Resources
 from services.common.settings import DEFAULT_PORTS, ServiceName
 from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql, subscribe
@@ -217,8 +219,15 @@ async def test_alias_and_token_limits_reject_abusive_queries(stack: Stack) -> No
     assert "more than 2000 tokens" in too_many_tokens["errors"][0]["message"]
 
 
-async def test_service_rest_errors_are_problem_json(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+async def test_service_rest_errors_are_problem_json(
+    stack: Stack, auth_resources: Resources
+) -> None:
+    # Every service route wants an access token (tests/test_service_authentication.py).
+    token = runtime_for(auth_resources).issuer.access_token(
+        user_id=str(uuid.uuid4()), session_id=str(uuid.uuid4()), tenant_id=None, roles=[],
+        auth_methods=["pwd"],
+    )  # fmt: skip
+    async with httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}) as client:
         bad = await client.get(stack.url(ServiceName.user, "/users/not-a-uuid"))
         missing = await client.get(stack.url(ServiceName.user, f"/users/{uuid.uuid4()}"))
         huge = await client.post(

@@ -1,10 +1,17 @@
 """Ed25519 signing keys of the auth service: the active key signs, retired keys stay published
-in the JWKS until every token they signed has expired."""
+in the JWKS until every token they signed has expired.
+
+The JWKS is served at ``/.well-known/jwks.json`` (the gateway's source) and published into
+Redis at start-up and every minute (``JwksPublisher``): the other services verify tokens from
+there, without calling the auth service (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +20,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from redis.asyncio import Redis
 
 from services.common.dev_secrets import load_or_create, require_development, write_private
+from services.common.errors import BACKEND_UNAVAILABLE
+from services.common.logging import get_logger
 from services.common.settings import Settings
+from services.common.tokens import JWKS_PUBLISH_INTERVAL_SECONDS, publish_jwks
+from storage.redis import Keys
 
 DEV_KEY_FILE = "auth-signing-keys.json"
 
@@ -105,3 +117,50 @@ def rotate_dev_keys(directory: Path, now: datetime | None = None) -> SigningKey:
     new = generate_key()
     write_private(directory / DEV_KEY_FILE, [k.to_json() for k in [*retired, new]])
     return new
+
+
+#: Retry sooner than the regular interval while Redis is unreachable.
+PUBLISH_RETRY_SECONDS = 5.0
+_log = get_logger(__name__)
+
+
+class JwksPublisher:
+    """Publishes this process's JWKS into Redis now and every ``JWKS_PUBLISH_INTERVAL_SECONDS``
+    (a restarted Redis, or a retired key leaving the set, is caught up within a minute).
+
+    Every auth process publishes under its own id; readers merge the fresh documents, so
+    replicas running different key sets during a rotation never hide each other's keys."""
+
+    def __init__(self, ring: KeyRing, redis: Redis, keys: Keys) -> None:
+        self.ring = ring
+        self.redis = redis
+        self.keys = keys
+        self.publisher = f"auth-{secrets.token_hex(6)}"
+
+    async def publish(self) -> None:
+        await publish_jwks(self.redis, self.keys, self.publisher, self.ring.jwks())
+
+    async def _try_publish(self) -> bool:
+        try:
+            await self.publish()
+        except BACKEND_UNAVAILABLE as error:
+            _log.warning("jwks_publication_failed", error_type=type(error).__name__)
+            return False
+        return True
+
+    async def run(self, ok: bool = True) -> None:
+        while True:
+            await asyncio.sleep(JWKS_PUBLISH_INTERVAL_SECONDS if ok else PUBLISH_RETRY_SECONDS)
+            ok = await self._try_publish()
+
+    @contextlib.asynccontextmanager
+    async def running(self, *_: object) -> AsyncIterator[None]:
+        """A lifespan: published before the first request is served, then kept fresh."""
+        ok = await self._try_publish()
+        task = asyncio.create_task(self.run(ok), name="jwks-publisher")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

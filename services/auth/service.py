@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.auth import mfa, password_reset, principal, registration, sso
 from services.auth.activities import AuthActivities
 from services.auth.feature import Feature
+from services.auth.keys import JwksPublisher
 from services.auth.routes import router as core_router
 from services.auth.runtime import AuthRuntime, runtime_for
 from services.common.app import create_app
@@ -40,7 +41,12 @@ def create_auth_app(resources: Resources) -> FastAPI:
     sso.config.providers_of(resources.settings)
     routers = [f.router for f in FEATURES if f.router is not None]
     app = create_app(resources, title="ADX auth service", routers=routers)
-    app.state.auth = runtime_for(resources)
+    app.state.auth = runtime = runtime_for(resources)
+    # Routes are authenticated with the keys themselves; the JWKS goes to Redis for the others.
+    app.state.token_verifier = runtime.verifier
+    app.router.lifespan_context = JwksPublisher(
+        runtime.keys, resources.redis, resources.keys
+    ).running
     return app
 
 

@@ -1,4 +1,5 @@
-"""FastAPI app factory shared by every service: error model, health, metrics, request context."""
+"""FastAPI app factory shared by every service: error model, health, metrics, request context,
+and authentication of every route (services/common/principal.py)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,29 @@ from services.common.middleware import (
     JsonBodyGuardMiddleware,
     RequestContextMiddleware,
 )
+from services.common.principal import authenticate, protect
 from services.common.resources import Resources
+from services.common.tokens import redis_verifier
 from services.common.tracing import instrument_app
 
 
 def create_app(
     resources: Resources, *, title: str, routers: Sequence[APIRouter] = (), version: str = "0.1.0"
 ) -> FastAPI:
-    """One HTTP app over already-open resources (the process owns their lifecycle)."""
-    app = FastAPI(title=title, version=version)
+    """One HTTP app over already-open resources (the process owns their lifecycle).
+
+    Every route requires a valid access token unless ``services.common.principal`` lists it as
+    public by design: the dependency sits on the app, so no router or route can forget it."""
+    app = FastAPI(title=title, version=version, dependencies=[Depends(authenticate)])
     app.state.resources = resources
+    # JWKS and session deny-list from Redis (the auth service replaces it by its own keys).
+    app.state.token_verifier = redis_verifier(resources.settings, resources.redis, resources.keys)
     app.state.metrics = HttpMetrics(resources.service.value)
     install_error_handlers(app)
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    protect(app, resources.service)
     app.add_middleware(JsonBodyGuardMiddleware)  # inside the size limit: buffers at most that
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)

@@ -316,7 +316,13 @@ class Settings(BaseSettings):
     codec_operator_token: SecretStr | None = Field(
         None,
         description="Bearer token operators present to the codec endpoint (/codec on the "
-        "workflow service). Unset: the endpoint is open in development only.",
+        "workflow service). Unset: the endpoint is closed (403), see "
+        "ADX_CODEC_OPEN_IN_DEVELOPMENT.",
+    )
+    codec_open_in_development: bool = Field(
+        False,
+        description="Development opt-out: the codec endpoint decrypts for anyone who reaches it "
+        "(the `make run` Temporal UI cannot send a token). Refused unless ADX_ENV=development.",
     )
     codec_cors_origins: str = Field(
         "http://localhost:8088,http://127.0.0.1:8088",
@@ -464,6 +470,14 @@ class Settings(BaseSettings):
     def _check_trusted_proxies(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @model_validator(mode="after")
+    def _check_codec_opt_out(self) -> Settings:
+        if self.codec_open_in_development and self.env != Environment.development:
+            raise ValueError(
+                "ADX_CODEC_OPEN_IN_DEVELOPMENT=true is allowed only with ADX_ENV=development"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:

@@ -37,6 +37,7 @@ from services.devstack.temporal import DEFAULT_NAMESPACES, start_temporal_dev_se
 INFRA_TIER = 0
 SERVICE_TIER = 1  # stopped first, while the infrastructure they use is still up
 INFRA_EXECUTABLES = ("temporal", "postgres", "redis-server")
+TRUTHY = ("1", "true", "yes", "on", "t", "y")  # as pydantic reads a bool setting
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,16 @@ class DevStack:
     def log_file(self, name: str) -> Path:
         return self.config.data_dir / "logs" / f"{name}.log"
 
+    def codec_open(self) -> bool:
+        """Whether this run opted the codec endpoint out of its operator token (development
+        only): the Temporal UI cannot send a token, so only then can it decrypt payloads."""
+        return self.env.get("ADX_CODEC_OPEN_IN_DEVELOPMENT", "").strip().lower() in TRUTHY
+
     def codec_endpoint(self) -> str | None:
-        """The workflow service's codec URL, for the Temporal UI to show decrypted payloads."""
+        """The workflow service's codec URL, for the Temporal UI to show decrypted payloads;
+        ``None`` unless the endpoint is open to it (``ADX_CODEC_OPEN_IN_DEVELOPMENT=true``)."""
+        if not self.codec_open():
+            return None
         for service in self.services:
             if service.name == "workflow":
                 return f"http://localhost:{service.port(self.env)}/codec"
@@ -272,6 +281,14 @@ class DevStack:
             elif spec.docs_path:
                 rows.append((f"{spec.name} API docs", f"http://localhost:{port}{spec.docs_path}"))
         rows.append(("Temporal UI", self.temporal_ui or "(external server: use its own UI)"))
+        if self.temporal_ui and not self.codec_open():
+            rows.append(
+                (
+                    "  payloads",
+                    "encrypted in the UI; ADX_CODEC_OPEN_IN_DEVELOPMENT=true make run decrypts "
+                    "them (docs/service-auth.md)",
+                )
+            )
         rows.append(("Temporal frontend", self.env.get("ADX_TEMPORAL_ADDRESS", "?")))
         rows.append(("PostgreSQL", mask_url(self.env.get("ADX_DATABASE_URL", "?"))))
         rows.append(("Redis", mask_url(self.env.get("ADX_REDIS_URL", "?"))))

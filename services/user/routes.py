@@ -1,4 +1,6 @@
-"""User service HTTP API: profile reads (the gateway's queries land here)."""
+"""User service HTTP API: profile reads (the gateway's queries land here, with the caller's
+token). The caller sees exactly what the gateway would show them (``may_read_profile``): an
+invisible profile answers like an unknown one, so ids cannot be probed."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from pydantic import BaseModel
 
 from services.common.app import SessionsDep
 from services.common.errors import NotFoundError
+from services.common.principal import PrincipalDep, may_read_profile
 from storage.db import transaction
 from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"])  # authenticated app-wide (create_app)
 
 MAX_BATCH = 100
 
@@ -34,9 +37,13 @@ class ProfileOut(BaseModel):
 
 
 @router.get("/{user_id}", responses={404: {"description": "No such user"}})
-async def get_user(user_id: uuid.UUID, sessions: SessionsDep) -> ProfileOut:
-    async with transaction(sessions) as session:
-        row = await ProfileRepository(session).get(user_id)
+async def get_user(
+    user_id: uuid.UUID, principal: PrincipalDep, sessions: SessionsDep
+) -> ProfileOut:
+    row = None
+    if may_read_profile(principal, user_id):
+        async with transaction(sessions) as session:
+            row = await ProfileRepository(session).get(user_id)
     if row is None:
         raise NotFoundError(f"user {user_id} not found")
     return ProfileOut.of(row)
@@ -44,10 +51,14 @@ async def get_user(user_id: uuid.UUID, sessions: SessionsDep) -> ProfileOut:
 
 @router.get("")
 async def get_users(
+    principal: PrincipalDep,
     sessions: SessionsDep,
     ids: Annotated[list[uuid.UUID], Query(min_length=1, max_length=MAX_BATCH)],
 ) -> list[ProfileOut]:
-    """Batch read for DataLoaders; unknown ids are simply absent from the answer."""
+    """Batch read for DataLoaders; unknown and invisible ids are simply absent from the answer."""
+    visible = [i for i in ids if may_read_profile(principal, i)]
+    if not visible:
+        return []
     async with transaction(sessions) as session:
-        rows = await ProfileRepository(session).get_many(ids)
+        rows = await ProfileRepository(session).get_many(visible)
     return [ProfileOut.of(r) for r in rows]

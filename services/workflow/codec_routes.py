@@ -1,12 +1,18 @@
 """Remote codec endpoint for the Temporal Web UI: authorised operators can read encrypted
-payloads (``/codec/decode``) in the UI; ``/codec/encode`` lets the UI send encrypted input."""
+payloads (``/codec/decode``) in the UI; ``/codec/encode`` lets the UI send encrypted input.
+
+Operators present ``ADX_CODEC_OPERATOR_TOKEN`` as a bearer token in every environment. The only
+exception is the explicit development opt-out ``ADX_CODEC_OPEN_IN_DEVELOPMENT=true`` (refused
+by the settings outside ``ADX_ENV=development``), for the Temporal UI of ``make run``, which
+cannot send a token of its own. The check is a router dependency, so it runs before the body is
+even parsed, for every route of this router."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
 from services.common.app import ResourcesDep
@@ -20,8 +26,6 @@ from services.common.errors import (
 from services.common.resources import Resources
 from services.common.settings import Environment, Settings
 
-router = APIRouter(prefix="/codec", tags=["codec"])
-
 MAX_PAYLOADS = 1000
 
 
@@ -31,12 +35,15 @@ class PayloadsBody(BaseModel):
 
 def authorize(settings: Settings, authorization: str | None) -> None:
     """Operators only: a bearer token equal to ``ADX_CODEC_OPERATOR_TOKEN`` (constant-time).
-    Without a configured token the endpoint is open in development and closed elsewhere."""
+    Without a configured token the endpoint is closed (403), unless development opted out."""
+    if settings.codec_open_in_development and settings.env == Environment.development:
+        return
     expected = settings.codec_operator_token
     if expected is None:
-        if settings.env == Environment.development:
-            return
-        raise ForbiddenError("the codec endpoint is disabled: set ADX_CODEC_OPERATOR_TOKEN")
+        raise ForbiddenError(
+            "the codec endpoint is closed: set ADX_CODEC_OPERATOR_TOKEN "
+            "(or ADX_CODEC_OPEN_IN_DEVELOPMENT=true with ADX_ENV=development)"
+        )
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         token.strip().encode(), expected.get_secret_value().encode()
@@ -44,10 +51,21 @@ def authorize(settings: Settings, authorization: str | None) -> None:
         raise UnauthorizedError("operator token required")
 
 
-async def _apply(
-    resources: Resources, body: PayloadsBody, authorization: str | None, decode: bool
-) -> dict[str, Any]:
+async def require_operator(
+    resources: ResourcesDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
     authorize(resources.settings, authorization)
+
+
+router = APIRouter(
+    prefix="/codec",
+    tags=["codec"],
+    dependencies=[Depends(require_operator)],
+    responses={401: {"description": "Operator token required"}, 403: {"description": "Closed"}},
+)
+
+
+async def _apply(resources: Resources, body: PayloadsBody, decode: bool) -> dict[str, Any]:
     codec = resources.temporal.data_converter.payload_codec  # the one every worker uses
     if codec is None:
         raise ServiceUnavailableError("no payload codec configured")
@@ -59,19 +77,11 @@ async def _apply(
     return {"payloads": payloads_to_json(result)}
 
 
-@router.post("/decode", responses={401: {}, 403: {}, 422: {}})
-async def decode(
-    body: PayloadsBody,
-    resources: ResourcesDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    return await _apply(resources, body, authorization, decode=True)
+@router.post("/decode", responses={422: {}})
+async def decode(body: PayloadsBody, resources: ResourcesDep) -> dict[str, Any]:
+    return await _apply(resources, body, decode=True)
 
 
-@router.post("/encode", responses={401: {}, 403: {}, 422: {}})
-async def encode(
-    body: PayloadsBody,
-    resources: ResourcesDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    return await _apply(resources, body, authorization, decode=False)
+@router.post("/encode", responses={422: {}})
+async def encode(body: PayloadsBody, resources: ResourcesDep) -> dict[str, Any]:
+    return await _apply(resources, body, decode=False)

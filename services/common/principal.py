@@ -1,0 +1,184 @@
+"""Zero trust for every service route (docs/service-auth.md).
+
+``create_app`` puts ``authenticate`` on the whole app, so every route of every service asks for
+a valid, unrevoked access token before its own code or input validation runs, and a route added
+tomorrow is protected without anyone remembering to. The only exceptions are the routes listed
+below, each with the reason it cannot carry a user's token:
+
+- ``PUBLIC_ROUTES``: public by design (probes, metrics, API description, JWKS, and the auth
+  service's pre-authentication endpoints, which exist to obtain a token and are throttled).
+- ``OWN_CREDENTIAL_ROUTES``: routes that check a credential of their own instead of a user's
+  token (the codec endpoint's operator token). They still refuse anonymous callers.
+
+The token is verified like the gateway does (``services.common.tokens.TokenVerifier``: EdDSA
+pinned, issuer, audience, expiry, session deny-list). A service other than auth reads the JWKS
+that auth publishes into Redis; it never calls the auth service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
+
+from services.common.errors import UnauthorizedError
+from services.common.settings import ServiceName
+from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
+
+RouteKey = tuple[str, str]  # (HTTP method, path template as declared, e.g. "/users/{user_id}")
+
+_DOCS = "the API description (OpenAPI document and its viewers): no data, and the same for everyone"
+
+#: On every service's port.
+COMMON_PUBLIC_ROUTES: Mapping[RouteKey, str] = {
+    ("GET", "/health/live"): "liveness probe: called by the kubelet and load balancers without "
+    "credentials; answers a constant",
+    ("GET", "/health/ready"): "readiness probe: called without credentials; names which "
+    "dependency is down, no data",
+    ("GET", "/metrics"): "Prometheus scrape: request counters and latencies by route template and "
+    "status, no identifiers or personal data",
+    ("GET", "/openapi.json"): _DOCS,
+    ("GET", "/docs"): _DOCS,
+    ("GET", "/docs/oauth2-redirect"): _DOCS,
+    ("GET", "/redoc"): _DOCS,
+}
+
+_PRE_AUTH = "pre-authentication: the caller has no token yet"
+
+#: Per service, on top of ``COMMON_PUBLIC_ROUTES``.
+PUBLIC_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
+    ServiceName.auth: {
+        ("GET", "/.well-known/jwks.json"): "public signing keys: verifiers need them to check "
+        "any token at all",
+        ("POST", "/auth/login"): f"{_PRE_AUTH}; throttled per account and per client address, "
+        "one answer for unknown e-mail and wrong password",
+        ("POST", "/auth/refresh"): f"{_PRE_AUTH} (the access token expired); the opaque refresh "
+        "token in the body is the credential",
+        ("POST", "/auth/register"): f"{_PRE_AUTH} (sign-up); one answer for every address",
+        ("POST", "/auth/verify-email"): f"{_PRE_AUTH}; the single-use mailed token in the body "
+        "is the credential",
+        ("POST", "/auth/password-reset"): f"{_PRE_AUTH} (forgotten password); limited per "
+        "client address and per e-mail address",
+        ("POST", "/auth/password-reset/confirm"): f"{_PRE_AUTH}; the single-use mailed token in "
+        "the body is the credential",
+        ("POST", "/auth/mfa/verify"): f"{_PRE_AUTH}: second factor of a login; the partial MFA "
+        "token (its own audience, no API accepts it) in the body is the credential",
+        ("GET", "/auth/sso/providers"): f"{_PRE_AUTH}: the names of the sign-in buttons",
+        ("GET", "/auth/sso/{provider}/start"): f"{_PRE_AUTH}: redirect to the identity provider",
+        ("GET", "/auth/sso/{provider}/callback"): f"{_PRE_AUTH}: the identity provider's "
+        "redirect; the single-use state and the authorization code are the credential",
+    },
+}
+
+#: Routes that authenticate with a credential of their own instead of a user's access token.
+OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
+    ServiceName.workflow: {
+        ("POST", "/codec/decode"): "operator token ADX_CODEC_OPERATOR_TOKEN "
+        "(services/workflow/codec_routes.py): operators, not users, read payloads",
+        ("POST", "/codec/encode"): "operator token ADX_CODEC_OPERATOR_TOKEN "
+        "(services/workflow/codec_routes.py)",
+    },
+}
+
+
+def public_reason(service: ServiceName, method: str, path: str) -> str | None:
+    """Why ``method path`` of ``service`` needs no access token, or ``None`` when it does."""
+    key = (method, path)
+    return (
+        COMMON_PUBLIC_ROUTES.get(key)
+        or PUBLIC_ROUTES.get(service, {}).get(key)
+        or OWN_CREDENTIAL_ROUTES.get(service, {}).get(key)
+    )
+
+
+def route_operations(app: FastAPI) -> Iterator[tuple[BaseRoute, str, str]]:
+    """Every (route, method, path) the app serves, paths as the client sees them (with the
+    prefixes of included routers); ``route`` is the object a request matches."""
+    for context in iter_route_contexts(app.routes):
+        path = context.path_format or context.path or "?"
+        for method in sorted(context.methods or {"WEBSOCKET"}):
+            if method != "HEAD":
+                yield context.original_route, method, path
+
+
+def public_routes(app: FastAPI, service: ServiceName) -> frozenset[int]:
+    """Ids of the routes all of whose operations are on the allowlist (anything else,
+    including a route added after the app was built, needs a token)."""
+    verdicts: dict[int, bool] = {}
+    for route, method, path in route_operations(app):
+        public = public_reason(service, method, path) is not None
+        verdicts[id(route)] = verdicts.get(id(route), True) and public
+    return frozenset(key for key, public in verdicts.items() if public)
+
+
+def protect(app: FastAPI, service: ServiceName) -> None:
+    """Called by ``create_app`` once its routers are in: fixes which routes are public and
+    states the 401 answer of every other operation in the OpenAPI document."""
+    app.state.public_routes = public_routes(app, service)
+    protected = {
+        (method.lower(), path)
+        for _, method, path in route_operations(app)
+        if public_reason(service, method, path) is None
+    }
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for path, operations in document.get("paths", {}).items():
+            for method, operation in operations.items():
+                if (method, path) in protected:
+                    operation.setdefault("responses", {}).setdefault("401", UNAUTHORIZED)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+UNAUTHORIZED: dict[str, Any] = {
+    "description": "No valid access token: missing, malformed, expired, forged or revoked",
+    "content": {"application/problem+json": {"schema": {"type": "object"}}},
+}
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    return request.app.state.token_verifier  # type: ignore[no-any-return]
+
+
+async def principal_of(request: Request) -> Principal:
+    """The verified caller of this request (verified once, then kept on the request)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    try:
+        principal = await _verifier(request).verify(
+            bearer_token(request.headers.get("authorization"))
+        )
+    except InvalidTokenError as error:
+        raise UnauthorizedError(str(error)) from error
+    request.state.principal = principal
+    return principal
+
+
+async def authenticate(request: Request) -> None:
+    """App-wide dependency: an access token unless the matched route is on the allowlist."""
+    route = request.scope.get("route")
+    public: frozenset[int] = getattr(request.app.state, "public_routes", frozenset())
+    if route is None or id(route) not in public:
+        await principal_of(request)
+
+
+#: A route's verified caller. Every non-public route is authenticated already; this names who.
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+
+
+# --- visibility rules shared with the gateway -------------------------------------------------
+
+
+def may_read_profile(principal: Principal, user_id: uuid.UUID | str) -> bool:
+    """Who may read whose profile: the gateway's ``user(id)`` rule (resolvers/users.py) and the
+    user service's routes both ask this. Today a signed-in caller reads their own profile only;
+    reading other members of the tenant arrives with the tenant directory, here, for both."""
+    return principal.user_id == str(user_id)
