@@ -173,6 +173,21 @@ class Settings(BaseSettings):
     rate_limit_mutation_cost: int = Field(
         2, ge=1, le=100, description="How many requests one mutation counts as."
     )
+    graphql_introspection: bool | None = Field(
+        None,
+        description="Answer GraphQL introspection (`__schema`, `__type`); default: on, except in "
+        "production and staging.",
+    )
+    graphql_suggestions: bool | None = Field(
+        None,
+        description="Suggest names in GraphQL errors (\"Did you mean 'me'?\"), which reveals the "
+        "schema; default: on, except in production and staging.",
+    )
+    graphiql: bool | None = Field(
+        None,
+        description="Serve the GraphiQL page and its assets at /graphql; default: on, except in "
+        "production and staging.",
+    )
 
     # --- Temporal --------------------------------------------------------------------------
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
