@@ -11,6 +11,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
 from gateway.graphiql import mount_graphiql
+from gateway.pages import mount_pages
 from gateway.progress_relay import ProgressRelay
 from gateway.rate_limit import RateLimitedGraphQLRouter, RateLimiter
 from gateway.run_access import RunAccess
@@ -19,7 +20,12 @@ from schema.schema import build_schema
 from services.common.app import create_app
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
-from services.common.settings import ServiceName
+from services.common.settings import ServiceName, Settings
+
+
+def on_unless_production(switch: bool | None, settings: Settings) -> bool:
+    """An explicit setting wins; unset means on, except in production and staging."""
+    return switch if switch is not None else not settings.is_production
 
 
 def create_gateway_app(resources: Resources) -> FastAPI:
@@ -36,16 +42,23 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         run_access=RunAccess.from_settings(settings),
         rate_limiter=RateLimiter(settings, resources.redis, resources.keys),
     )
+    graphiql = on_unless_production(settings.graphiql, settings)
     graphql = RateLimitedGraphQLRouter(
-        build_schema(mask_errors=settings.is_production),
+        build_schema(
+            mask_errors=settings.is_production,
+            introspection=on_unless_production(settings.graphql_introspection, settings),
+            suggestions=on_unless_production(settings.graphql_suggestions, settings),
+        ),
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-        graphql_ide="graphiql",
+        graphql_ide="graphiql" if graphiql else None,
     )
     app = create_app(resources, title="ADX GraphQL gateway", routers=[])
     app.state.gateway = state
     app.include_router(graphql, prefix="/graphql")
-    mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
+    if graphiql:
+        mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
+    mount_pages(app)  # the pages the mailed verify/reset links open (gateway/pages.py)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import strawberry
 
 from gateway.service_clients import ServiceUnavailable
@@ -53,5 +54,21 @@ async def call_auth(
             detail = "request refused"
         if isinstance(detail, list):  # FastAPI validation details
             detail = "invalid input"
-        raise UserFacingError(str(detail), _CODES.get(response.status_code, BAD_USER_INPUT))
+        code = _CODES.get(response.status_code, BAD_USER_INPUT)
+        if code == RATE_LIMITED:  # like the gateway's own limiter: when to try again
+            raise UserFacingError(str(detail), code, retryAfter=retry_after(response))
+        raise UserFacingError(str(detail), code)
     return response.json() if response.content else None
+
+
+def retry_after(response: httpx.Response) -> int:
+    """Whole seconds from the ``Retry-After`` header (delay form), else from the problem's
+    ``retry_after``; at least 1."""
+    header = response.headers.get("retry-after", "").strip()
+    if header.isdigit():
+        return max(1, int(header))
+    try:
+        value = response.json().get("retry_after")
+    except (ValueError, AttributeError):
+        value = None
+    return max(1, int(value)) if isinstance(value, int | float) else 1

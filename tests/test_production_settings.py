@@ -7,21 +7,25 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
+from gateway.graphiql import ASSETS_DIR, GRAPHIQL_ASSETS_PATH
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from services.auth.keys import KeyRing, generate_key
 from services.common.codec import PayloadKeys
 from services.common.dev_secrets import MissingSecretError
+from services.common.resources import Resources
 from services.common.sealing import sealer_for
 from services.common.settings import ServiceName, Settings
 from services.devstack.ports import free_port
+from tests.gateway_app import gateway_app, gateway_client
 from tests.test_process_startup import run_service
 
 
@@ -253,3 +257,98 @@ async def test_service_urls_override_the_shared_host() -> None:
 def test_a_service_url_that_is_no_http_url_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match="auth_service_url"):
         Settings(_env_file=None, auth_service_url=value)  # type: ignore[call-arg]
+
+
+# --- GraphQL introspection, suggestions and GraphiQL (issue 6, finding 9) ----------------------
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+TYPO = "{ mee { userId } }"  # graphql-core would suggest "me"
+
+
+@pytest.fixture(scope="module")
+async def gateway_resources(settings: Settings) -> AsyncIterator[Resources]:
+    resources = await Resources.open(settings, ServiceName.gateway)
+    yield resources
+    await resources.close()
+
+
+def production_gateway(resources: Resources, **switches: object) -> FastAPI:
+    return gateway_app(resources, production=True, **switches)
+
+
+async def probe(app: FastAPI) -> dict[str, Any]:
+    """What a stranger learns: introspection, a suggestion, the GraphiQL page and assets."""
+    async with gateway_client(app) as client:
+        introspection = await client.post("/graphql", json={"query": INTROSPECTION})
+        typo = await client.post("/graphql", json={"query": TYPO})
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        asset = await client.get(f"{GRAPHIQL_ASSETS_PATH}/{next(iter(vendored_assets()))}")
+        typename = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert typename.json() == {"data": {"__typename": "Query"}}  # always answered
+    return {
+        "introspection": "errors" not in introspection.json(),
+        "suggestions": "Did you mean" in typo.text,
+        "typo_refused": bool(typo.json().get("errors")),
+        "graphiql": page.status_code == 200 and "graphiql" in page.text.lower(),
+        "page_status": page.status_code,
+        "assets": asset.status_code == 200,
+    }
+
+
+def vendored_assets() -> list[str]:
+    return [str(p.relative_to(ASSETS_DIR)) for p in sorted(ASSETS_DIR.rglob("*")) if p.is_file()]
+
+
+async def test_production_gateway_has_no_introspection_suggestions_or_graphiql(
+    gateway_resources: Resources,
+) -> None:
+    seen = await probe(production_gateway(gateway_resources))
+
+    assert seen["introspection"] is False
+    assert seen["suggestions"] is False and seen["typo_refused"] is True
+    assert seen["graphiql"] is False and seen["page_status"] == 404
+    assert seen["assets"] is False
+
+
+async def test_development_gateway_has_all_three(gateway_resources: Resources) -> None:
+    seen = await probe(gateway_app(gateway_resources, env="development"))
+
+    assert seen == {
+        "introspection": True,
+        "suggestions": True,
+        "typo_refused": True,
+        "graphiql": True,
+        "page_status": 200,
+        "assets": True,
+    }
+
+
+@pytest.mark.parametrize("switch", ["graphql_introspection", "graphql_suggestions", "graphiql"])
+async def test_each_switch_works_on_its_own_in_both_directions(
+    gateway_resources: Resources, switch: str
+) -> None:
+    key = {"graphql_introspection": "introspection", "graphql_suggestions": "suggestions"}.get(
+        switch, "graphiql"
+    )
+    on_in_production = await probe(production_gateway(gateway_resources, **{switch: True}))
+    off_in_development = await probe(gateway_app(gateway_resources, **{switch: False}))
+
+    assert on_in_production[key] is True
+    assert off_in_development[key] is False
+    others = {"introspection", "suggestions", "graphiql"} - {key}
+    assert not any(on_in_production[k] for k in others)  # production defaults stay off
+    assert all(off_in_development[k] for k in others)  # development defaults stay on
+
+
+def test_the_switches_are_read_from_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("ADX_GRAPHQL_INTROSPECTION", "true")
+    clean_env.setenv("ADX_GRAPHQL_SUGGESTIONS", "false")
+    clean_env.setenv("ADX_GRAPHIQL", "false")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert (settings.graphql_introspection, settings.graphql_suggestions, settings.graphiql) == (
+        True,
+        False,
+        False,
+    )

@@ -1,0 +1,97 @@
+"""Schema extensions that shape errors: outages become ``SERVICE_UNAVAILABLE`` and name
+suggestions can be stripped (both built on strawberry's ``MaskErrors`` plumbing, so streamed and
+subscription results are handled like single ones)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from graphql import GraphQLError
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from strawberry.extensions import MaskErrors
+from temporalio.service import RPCError, RPCStatusCode
+
+from gateway.service_clients import ServiceUnavailable
+from schema.errors import SERVICE_UNAVAILABLE, UserFacingError
+
+OUTAGE_MESSAGE = "A service this request needs is unavailable right now; try again shortly."
+OUTAGE_RETRY_AFTER = 2
+"""Seconds a client should wait before retrying after ``SERVICE_UNAVAILABLE`` (a hint)."""
+
+#: Temporal answers meaning "not reachable or not answering", as opposed to a refusal.
+_RPC_OUTAGES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+#: Exceptions meaning a dependency (Redis, a service, Temporal, the network) is down or stalled.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    StorageError,
+    httpx.TransportError,
+    ServiceUnavailable,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether ``error``, or anything in its cause chain, says a dependency is unreachable."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _OUTAGES):
+            return True
+        if isinstance(error, RPCError) and error.status in _RPC_OUTAGES:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _raised_by_an_outage(error: GraphQLError) -> bool:
+    original = error.original_error
+    return not isinstance(original, UserFacingError) and is_outage(original)
+
+
+class ServiceUnavailableErrors(MaskErrors):
+    """An outage raised from any resolver (Redis timing out, Temporal or a service unreachable)
+    reaches the client as ``SERVICE_UNAVAILABLE`` with a generic message, in every environment:
+    never the internal text ("Timeout reading from 127.0.0.1:6379", "tcp connect error")."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_raised_by_an_outage, error_message=OUTAGE_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,  # nothing internal left: MaskErrors lets it through as is
+            extensions={"code": SERVICE_UNAVAILABLE, "retryAfter": OUTAGE_RETRY_AFTER},
+        )
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class NoSuggestions(MaskErrors):
+    """Drops graphql-core's "Did you mean 'me'?" from error messages: suggestions let anyone
+    map a schema whose introspection is off."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: "Did you mean" in error.message)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            _SUGGESTION.sub("", error.message),
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error,
+            extensions=error.extensions,
+        )
