@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from services.common.logging import (
     truncate,
 )
 from services.common.settings import Settings
+from tests.log_capture import captured_logs
 
 #: The patterns may cost at most this many times the baseline on the same input. Linear patterns
 #: measure 5-10x here; the quadratic pattern of finding 1 measures over a thousand times.
@@ -281,33 +282,15 @@ def _fail_with_a_secret_in_a_local(planted: str) -> None:
     raise RuntimeError(f"taken (Bearer {planted}, token={planted})")
 
 
-@pytest.fixture
-def log_output(request: pytest.FixtureRequest) -> Iterator[Callable[[bool], list[str]]]:
-    """``configure(json)`` sets logging up as the services do and returns the list its lines
-    go to."""
-
-    def configure(json_logs: bool) -> list[str]:
-        configure_logging(Settings(log_json=json_logs, log_level="INFO"), "tests")
-        lines: list[str] = []
-        handler = logging.getLogger().handlers[0]
-        handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
-        return lines
-
-    yield configure
-    configure_logging(Settings(), "tests")
-
-
 @pytest.mark.parametrize("json_logs", [True, False], ids=["json", "console"])
-def test_tracebacks_show_no_locals_and_their_text_is_redacted(
-    log_output: Callable[[bool], list[str]], json_logs: bool
-) -> None:
-    lines = log_output(json_logs)
+def test_tracebacks_show_no_locals_and_their_text_is_redacted(json_logs: bool) -> None:
     planted = f"planted-{uuid.uuid4().hex}"
-    try:
-        _fail_with_a_secret_in_a_local(planted)
-    except RuntimeError:
-        structlog.get_logger("test").exception("structlog_failure")
-        logging.getLogger("temporalio.activity").warning("stdlib failure", exc_info=True)
+    with captured_logs(Settings(log_json=json_logs, log_level="INFO")) as lines:
+        try:
+            _fail_with_a_secret_in_a_local(planted)
+        except RuntimeError:
+            structlog.get_logger("test").exception("structlog_failure")
+            logging.getLogger("temporalio.activity").warning("stdlib failure", exc_info=True)
     output = "\n".join(lines)
     assert "structlog_failure" in output and "stdlib failure" in output
     assert output.count("RuntimeError: taken") == 2  # the exception text is there, redacted
