@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -48,6 +49,7 @@ from schema.auth_types import (
 )
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
+from schema.extensions import NoSuggestions, ServiceUnavailableErrors
 from schema.types import User, WorkflowRun
 
 MAX_DEPTH = 10
@@ -129,14 +131,26 @@ class Subscription:
     )
 
 
-def build_schema(*, mask_errors: bool) -> strawberry.Schema:
+def build_schema(
+    *, mask_errors: bool, introspection: bool = True, suggestions: bool = True
+) -> strawberry.Schema:
+    """The gateway's schema. ``introspection=False`` refuses ``__schema``/``__type`` (a
+    validation error; ``__typename`` stays); ``suggestions=False`` strips "Did you mean ...?"
+    from error messages. Outages are ``SERVICE_UNAVAILABLE`` whatever ``mask_errors`` says."""
     extensions: list = [
         QueryDepthLimiter(max_depth=MAX_DEPTH),
         MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
     if mask_errors:
         extensions.append(MaskErrors(should_mask_error=lambda e: not is_user_facing(e)))
+    # After MaskErrors: extensions finish in reverse order, so outages are renamed before
+    # masking would turn them into "Unexpected error.".
+    extensions.append(ServiceUnavailableErrors)
+    if not suggestions:
+        extensions.append(NoSuggestions)
     return LoggedErrorsSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
