@@ -704,3 +704,153 @@ def test_healthcheck_script_fails_when_nothing_listens() -> None:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     assert healthcheck.check("/health/live", port) == 1
+
+
+# --- NetworkPolicies (docs/service-auth.md) ---------------------------------------------------
+
+PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]
+
+
+def selects(selector: dict[str, Any], labels: Mapping[str, str]) -> bool:
+    """A label selector (matchLabels only: the manifests use nothing else) against labels."""
+    assert set(selector) <= {"matchLabels"}, selector
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def policies_for(labels: Mapping[str, str], kind: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in objects("NetworkPolicy").values()
+        if kind in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], labels)
+    ]
+
+
+def ingress_rules(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [r for p in policies_for(labels, "Ingress") for r in p["spec"].get("ingress", [])]
+
+
+def egress_rules(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [r for p in policies_for(labels, "Egress") for r in p["spec"].get("egress", [])]
+
+
+def egress_ports(labels: Mapping[str, str]) -> set[int]:
+    """TCP ports a pod may reach at *any* address (the external dependencies)."""
+    return {
+        port["port"]
+        for rule in egress_rules(labels)
+        if "to" not in rule
+        for port in rule["ports"]
+        if port["protocol"] == "TCP"
+    }
+
+
+def url_port(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    port = urlsplit(url if "//" in url else f"tcp://{url}").port
+    assert port is not None, url
+    return port
+
+
+def test_network_policies_deny_everything_by_default() -> None:
+    deny = objects("NetworkPolicy")["adx-default-deny"]["spec"]
+    assert deny["podSelector"] == {}
+    assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    for name, policy in objects("NetworkPolicy").items():
+        # A namespace-wide policy may only ever open DNS: anything more would open every pod.
+        if policy["spec"]["podSelector"] == {} and name != "adx-default-deny":
+            assert "ingress" not in policy["spec"], name
+            for rule in policy["spec"]["egress"]:
+                assert {p["port"] for p in rule["ports"]} == {53}, name
+    # A Deployment nobody wrote a policy for (say, a `--mode worker` one) is unreachable.
+    assert ingress_rules({"app.kubernetes.io/name": "adx-user-worker"}) == []
+
+
+def test_every_workload_has_its_own_policy() -> None:
+    workloads = {**objects("Deployment"), **objects("Job")}
+    for name, workload in workloads.items():
+        own = [
+            p
+            for p in objects("NetworkPolicy").values()
+            if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], pod_labels(workload))
+        ]
+        assert len(own) == 1, f"{name}: {[p['metadata']['name'] for p in own]}"
+        assert set(own[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}, name
+
+
+def test_services_admit_only_the_gateway_and_prometheus() -> None:
+    gateway_pods = pod_labels(deployment("gateway"))
+    for spec in PLATFORM_SERVICES:
+        if spec.name == "gateway":
+            continue
+        labels = pod_labels(deployment(spec.name))
+        (port,) = container(deployment(spec.name))["ports"]
+        sources = set()
+        for rule in ingress_rules(labels):
+            assert rule["ports"] == [{"protocol": "TCP", "port": port["name"]}], spec.name
+            assert rule.get("from"), f"{spec.name}: an ingress rule without `from` admits anyone"
+            for peer in rule["from"]:
+                if "namespaceSelector" in peer:
+                    assert peer == {"namespaceSelector": {"matchLabels": PROMETHEUS_NAMESPACE}}
+                    sources.add("prometheus")
+                else:
+                    assert set(peer) == {"podSelector"}, peer
+                    assert selects(peer["podSelector"], gateway_pods), spec.name
+                    for other in PLATFORM_SERVICES:
+                        if other.name != "gateway":
+                            assert not selects(
+                                peer["podSelector"], pod_labels(deployment(other.name))
+                            ), f"{spec.name} admits {other.name}"
+                    sources.add("gateway")
+        assert sources == {"gateway", "prometheus"}, spec.name
+    # The gateway is the entry point: its HTTP port (only) is open to the Ingress controller.
+    (gateway_port,) = container(deployment("gateway"))["ports"]
+    for rule in ingress_rules(gateway_pods):
+        assert rule["ports"] == [{"protocol": "TCP", "port": gateway_port["name"]}]
+    assert ingress_rules(pod_labels(objects("Job")["adx-migrate"])) == []
+
+
+def test_gateway_reaches_each_service_on_its_port_and_services_reach_no_service() -> None:
+    reached: dict[str, set[int]] = {}
+    gateway_pods = pod_labels(deployment("gateway"))
+    for rule in egress_rules(gateway_pods):
+        for peer in rule.get("to", []):
+            if "podSelector" in peer and "namespaceSelector" not in peer:
+                for spec in PLATFORM_SERVICES:
+                    if selects(peer["podSelector"], pod_labels(deployment(spec.name))):
+                        reached.setdefault(spec.name, set()).update(
+                            p["port"] for p in rule["ports"]
+                        )
+    urls = backend_urls(kubernetes_environment(deployment("gateway")))
+    assert reached == {name: {url_port(url)} for name, url in urls.items()}
+    for spec in PLATFORM_SERVICES:
+        if spec.name == "gateway":
+            continue
+        for rule in egress_rules(pod_labels(deployment(spec.name))):
+            for peer in rule.get("to", []):
+                assert "podSelector" not in peer or peer.get("namespaceSelector") == {}, spec.name
+
+
+def test_egress_follows_the_configured_dependencies() -> None:
+    env = config_map()
+    temporal = url_port(env["ADX_TEMPORAL_ADDRESS"])
+    redis = url_port(env["ADX_REDIS_URL"])
+    postgres = url_port(env["ADX_DATABASE_URL"])
+    smtp = int(env["ADX_SMTP_PORT"])
+    for spec in PLATFORM_SERVICES:
+        ports = egress_ports(pod_labels(deployment(spec.name)))
+        assert {temporal, redis} <= ports, spec.name
+        owns_data = ServiceName(spec.name) in SERVICE_SCHEMAS
+        assert (postgres in ports) == owns_data, spec.name
+        assert (smtp in ports) == (spec.name == "auth"), spec.name
+    assert egress_ports(pod_labels(objects("Job")["adx-migrate"])) == {postgres}
+    dns = [r for p in policies_for({}, "Egress") for r in p["spec"].get("egress", [])]
+    assert {(p["protocol"], p["port"]) for r in dns for p in r["ports"]} == {
+        ("UDP", 53),
+        ("TCP", 53),
+    }
