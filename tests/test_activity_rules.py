@@ -27,11 +27,13 @@ from temporalio.client import (
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from services.auth.activities import AuthActivities
+from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime, runtime_for
 from services.auth.sso.activities import SsoActivities
 from services.common.codec import data_converter
 from services.common.resources import Resources
+from services.common.sealing import sealer_for
 from services.common.security_context import (
     HEADER_KEY,
     SECURITY_CONTEXT_DENIED,
@@ -257,7 +259,10 @@ async def test_tokens_are_issued_only_for_the_flow_and_the_run_that_need_them(
     (foreign_key,) = await rogue(
         RESET, issue(victim_id, TokenPurpose.password_reset, key="elsewhere:1:token")
     )
-    (reset,) = await rogue(RESET, issue(victim_id, TokenPurpose.password_reset))
+    reset_run = f"{RESET}-{uuid.uuid4().hex[:8]}"
+    (reset,) = await rogue(
+        RESET, issue(victim_id, TokenPurpose.password_reset), workflow_id=reset_run
+    )
 
     assert refused(verify_for_someone, "only for the account this run created")
     assert refused(reset_from_sign_up, "only ['password_reset']")
@@ -268,7 +273,10 @@ async def test_tokens_are_issued_only_for_the_flow_and_the_run_that_need_them(
             await db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == victim.id))
         )
     assert len(tokens) == 1 and tokens[0].purpose == TokenPurpose.password_reset
-    assert reset.result["token"] and hash_token(reset.result["token"]) == tokens[0].token_hash
+    # The token leaves the activity sealed for this run's reset mail; opened, it is the one stored.
+    bound = link_token_purpose(TokenPurpose.password_reset, reset_run)
+    raw = sealer_for(auth_runtime.settings).unseal(reset.result["token"], bound)
+    assert reset.result["token"] and hash_token(raw) == tokens[0].token_hash
 
 
 async def test_a_run_spends_only_its_own_tokens_not_an_earlier_runs(

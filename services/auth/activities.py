@@ -358,7 +358,8 @@ class AuthActivities:
         try:
             return sealer_for(self.runtime.settings).unseal_or_raw(input.token, bound)
         except SealError as error:
-            raise business_error(INVALID_INPUT, "the link token cannot be opened here") from error
+            # Sealed for another run or another kind of link: not a token this run issued.
+            raise denied("a link mail may only carry a token this run issued") from error
 
     async def _require_mail_recipient(self, template: str, to: str, token: str | None) -> None:
         """A link mail only to the account of a token this run issued; the notice of a second
