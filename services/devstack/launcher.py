@@ -28,6 +28,7 @@ from services.devstack.processes import (
     ProcessGroup,
     StopRequested,
     announce,
+    private_log_dir,
     run_to_completion,
     stop_stale_processes,
 )
@@ -128,6 +129,7 @@ class DevStack:
     def preflight(self) -> None:
         """Clear leftovers of a killed run on this data dir, then fail fast on taken ports."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_log_dir(self.log_file("*").parent)  # logs/ 0700, its *.log files 0600
         stop_stale_processes(
             f"{self.config.data_dir}{os.sep}", INFRA_EXECUTABLES, owner_marker="services.devstack"
         )

@@ -162,6 +162,39 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
+#: Process logs can hold personal data and, should a redaction ever miss, secrets: owner only.
+LOG_FILE_MODE = 0o600
+LOG_DIR_MODE = 0o700
+
+
+def private_log_dir(path: Path) -> Path:
+    """Create ``path`` owner-only (0700), or tighten it, and tighten the ``*.log`` files an
+    earlier run left readable to others (0644) to 0600."""
+    path.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+    path.chmod(LOG_DIR_MODE)
+    for log in path.glob("*.log"):
+        with contextlib.suppress(OSError):
+            log.chmod(LOG_FILE_MODE, follow_symlinks=False)
+    return path
+
+
+def open_private_log(path: Path) -> IO[bytes]:
+    """``path`` opened for appending: created 0600 (never readable by others, whatever the
+    umask; an existing file is tightened to 0600), a missing directory created 0700; a symlink
+    in its place is refused (O_NOFOLLOW)."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags, LOG_FILE_MODE)
+    try:
+        with contextlib.suppress(PermissionError):  # another owner's file: leave its mode
+            os.fchmod(fd, LOG_FILE_MODE)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class ManagedProcess:
     """One child process in its own session and process group, with its output captured.
 
@@ -241,10 +274,7 @@ class ManagedProcess:
 
     def _pump(self) -> None:
         assert self._popen is not None and self._popen.stdout is not None
-        log: IO[bytes] | None = None
-        if self.log_file is not None:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            log = self.log_file.open("ab")
+        log = open_private_log(self.log_file) if self.log_file is not None else None
         try:
             for raw in iter(self._popen.stdout.readline, b""):
                 if log is not None:
