@@ -1,6 +1,7 @@
-"""user_registration on the real dev server: verification by the mailed link, the deadline that
-removes an unverified account, compensation, a second sign-up that reveals nothing, tokens that
-work once and expire, and the committed histories (v1 and v2)."""
+"""user_registration on the real dev server: one run per sign-up, the account created only when
+the run's own mailed link is redeemed (verified, with that run's password hash), the deadline
+that leaves nothing behind, compensation, sign-ups of a taken or pending address that reveal
+nothing and steal nothing, links that work once, and the committed histories (v1, v2, v3)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from services.auth.activities import AuthActivities
-from services.auth.opaque import hash_token
-from services.auth.passwords import verify_password
+from services.auth.passwords import hash_password, verify_password
 from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import Settings
-from storage.auth.models import Credential, OneTimeToken
+from storage.auth.models import Credential
 from storage.db import transaction
 from storage.users.models import Profile
 from tests.auth.mail_flows import (
@@ -41,13 +39,15 @@ from workflows.auth.user_registration import (
     WORKFLOW_NAME,
     RegistrationInput,
     RegistrationResult,
-    registration_workflow_id,
+    new_registration_id,
 )
 from workflows.common.progress import PROGRESS_QUERY, Progress
 
 PASSWORD = "a long enough password"
 #: Long enough to never expire within a test that verifies.
 PATIENT = 300.0
+#: A well-formed argon2id hash below the service's parameters: refused by create_credentials.
+WEAK_HASH = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$qycKPyi27uhu+mhCRwakhtXC8/wHwdOQpAybTlriXv8"
 
 Handle = WorkflowHandle[object, RegistrationResult]
 
@@ -64,14 +64,20 @@ async def start(
     password: str = PASSWORD,
     display_name: str = "Ada",
     timeout: float = PATIENT,
+    password_hash: str | None = None,
 ) -> Handle:
+    """A sign-up as the entry points start it: its own run, the password's hash only."""
     return await client.start_workflow(
         WORKFLOW_NAME,
-        RegistrationInput(email, password, display_name, verification_timeout_seconds=timeout),
-        id=registration_workflow_id(email),
+        RegistrationInput(
+            email,
+            display_name=display_name,
+            verification_timeout_seconds=timeout,
+            password_hash=password_hash or await hash_password(password),
+        ),
+        id=new_registration_id(email),
         task_queue=f"{prefix}-auth",
         result_type=RegistrationResult,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 
 
@@ -96,6 +102,13 @@ async def count(resources: Resources, model: type[Credential] | type[Profile], e
 async def credential(resources: Resources, email: str) -> Credential | None:
     async with transaction(resources.sessions) as session:
         return await session.scalar(select(Credential).where(Credential.email == email))
+
+
+async def profile_name(resources: Resources, email: str) -> list[str]:
+    async with transaction(resources.sessions) as session:
+        return list(
+            await session.scalars(select(Profile.display_name).where(Profile.email == email))
+        )
 
 
 @pytest.fixture
@@ -143,19 +156,14 @@ async def test_registration_verifies_the_address_through_the_mailed_link(
         75,
         "waiting for e-mail verification",
     )
-    pending = await credential(auth_resources, email)
-    assert pending is not None and not pending.email_verified
-    assert await count(user_resources, Profile, email) == 1
+    # Nothing exists before the run's own link is redeemed.
+    assert await credential(auth_resources, email) is None
+    assert await count(user_resources, Profile, email) == 0
     [mail] = outbox_mails(settings, email)
     text = plain_text(mail)
     token = link_token(text, "/verify-email")
     assert f"{settings.public_url}/verify-email?token={token}" in text
-    async with transaction(auth_resources.sessions) as db:
-        [row] = (
-            await db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == pending.id))
-        ).all()
-    assert (row.purpose, row.workflow_id, row.used_at) == ("verify_email", handle.id, None)
-    assert row.token_hash == hash_token(token) and token not in repr(vars(row)), "stored raw"
+    assert token.startswith(handle.id.removeprefix("user-registration-").replace("-", ""))
 
     response = await verify(api, token)
 
@@ -165,9 +173,11 @@ async def test_registration_verifies_the_address_through_the_mailed_link(
     assert result == RegistrationResult(status="verified", email=email)
     verified = await credential(auth_resources, email)
     assert verified is not None and verified.email_verified
+    assert await verify_password(verified.password_hash, PASSWORD)
+    assert await profile_name(user_resources, email) == ["Ada"]
     final = await progress_of(handle)
     assert (final.step, final.total, final.percent, final.state) == (4, 4, 100, "completed")
-    await record_history(handle, "user_registration.v2")
+    await record_history(handle, "user_registration.v3")
 
 
 async def test_a_verification_link_works_once_even_when_clicked_concurrently(
@@ -188,7 +198,7 @@ async def test_a_verification_link_works_once_even_when_clicked_concurrently(
     assert (await handle.result()).status == "verified"
 
 
-async def test_deadline_removes_the_unverified_account(
+async def test_deadline_leaves_nothing_behind(
     temporal: Client,
     in_process_workers: str,
     api: httpx.AsyncClient,
@@ -204,65 +214,83 @@ async def test_deadline_removes_the_unverified_account(
 
     assert result == RegistrationResult(status="expired", email=email)
     assert await count(auth_resources, Credential, email) == 0, "unverified account kept"
-    assert await count(user_resources, Profile, email) == 0, "profile of removed account kept"
-    async with transaction(auth_resources.sessions) as db:
-        left = await db.scalar(select(func.count()).where(OneTimeToken.workflow_id == handle.id))
-    assert left == 0
+    assert await count(user_resources, Profile, email) == 0
     late = await verify(api, token)
     assert late.status_code == 400 and late.json() == (await verify(api, "y" * 43)).json()
     final = await progress_of(handle)
     assert (final.label, final.state, final.percent) == ("verification expired", "completed", 100)
-    await record_history(handle, "user_registration.v2-expired")
+    await record_history(handle, "user_registration.v3-expired")
 
 
-async def test_an_expired_token_is_refused_while_the_run_still_waits(
+async def test_a_link_opens_only_the_run_that_mailed_it(
+    temporal: Client, in_process_workers: str, api: httpx.AsyncClient, settings: Settings
+) -> None:
+    email = unique_email()
+    first = await start(temporal, in_process_workers, email)
+    second = await start(temporal, in_process_workers, email)
+    first_token, second_token = await mailed_token(settings, email, 1), None
+    second_token = await mailed_token(settings, email, 2)
+    if first_token[:64] != first.id.removeprefix("user-registration-").replace("-", ""):
+        first_token, second_token = second_token, first_token  # the mails came out of order
+    # The first run's id with the second run's secret: the right run, the wrong link.
+    forged = first_token[:64] + second_token[64:]
+
+    refused = await verify(api, forged)
+
+    assert refused.status_code == 400
+    assert refused.json() == (await verify(api, "q" * 43)).json()
+    assert (await progress_of(first)).state == "waiting"
+    assert (await verify(api, first_token)).status_code == 200
+    assert (await first.result()).status == "verified"
+    await second.terminate("test done")
+
+
+async def test_a_failed_profile_step_leaves_nothing_behind(
     temporal: Client,
     in_process_workers: str,
     api: httpx.AsyncClient,
     settings: Settings,
     auth_resources: Resources,
+    user_resources: Resources,
 ) -> None:
     email = unique_email()
-    handle = await start(temporal, in_process_workers, email)
-    token = await mailed_token(settings, email)
-    async with transaction(auth_resources.sessions) as db:
-        await db.execute(
-            update(OneTimeToken)
-            .where(OneTimeToken.workflow_id == handle.id)
-            .values(expires_at=func.now() - timedelta(seconds=1))
-        )
+    # A blank display name (the entry points refuse it) fails the profile step for good.
+    handle = await start(temporal, in_process_workers, email, display_name="   ")
 
-    response = await verify(api, token)
+    clicked = await verify(api, await mailed_token(settings, email))
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
 
-    assert response.status_code == 400
-    assert response.json() == (await verify(api, "z" * 43)).json()
-    assert (await progress_of(handle)).state == "waiting"
-    still = await credential(auth_resources, email)
-    assert still is not None and not still.email_verified
-    await handle.terminate("test done")
+    assert clicked.status_code == 422, clicked.text
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == "RegistrationFailed"
+    assert await count(auth_resources, Credential, email) == 0
+    assert await count(user_resources, Profile, email) == 0
+    assert (await progress_of(handle)).state == "failed"
 
 
-async def test_failed_profile_step_removes_credentials(
+async def test_a_refused_hash_rolls_the_profile_back(
     temporal: Client,
     in_process_workers: str,
+    api: httpx.AsyncClient,
     settings: Settings,
     auth_resources: Resources,
     user_resources: Resources,
 ) -> None:
     email = unique_email()
-    # A blank display name passes the credentials step and fails the profile step for good.
-    handle = await start(temporal, in_process_workers, email, display_name="   ")
+    # Below the service's argon2 parameters: the credentials step refuses it after the profile.
+    handle = await start(temporal, in_process_workers, email, password_hash=WEAK_HASH)
 
+    clicked = await verify(api, await mailed_token(settings, email))
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
 
-    assert isinstance(failure.value.cause, ApplicationError)
-    assert failure.value.cause.type == "RegistrationFailed"
-    assert await count(auth_resources, Credential, email) == 0, "compensation left credentials"
-    assert await count(user_resources, Profile, email) == 0
+    assert clicked.status_code == 422, clicked.text
+    assert getattr(failure.value.cause, "type", None) == "RegistrationFailed"
+    assert await count(auth_resources, Credential, email) == 0, "credentials from a weak hash"
+    assert await count(user_resources, Profile, email) == 0, "compensation left the profile"
     assert (await progress_of(handle)).state == "failed"
-    assert outbox_mails(settings, email) == [], "no verification mail for a failed sign-up"
-    await record_history(handle, "user_registration.v2-rolled-back")
+    await record_history(handle, "user_registration.v3-rolled-back")
 
 
 async def test_signing_up_again_with_a_verified_address_reveals_nothing(
@@ -295,24 +323,54 @@ async def test_signing_up_again_with_a_verified_address_reveals_nothing(
     assert account is not None and account.email_verified
     assert await verify_password(account.password_hash, PASSWORD)
     assert await count(auth_resources, Credential, owner) == 1
-    await record_history(again, "user_registration.v2-address-taken")
+    await record_history(again, "user_registration.v3-existing-account")
 
 
-async def test_signing_up_twice_while_running_joins_the_run(
-    temporal: Client, in_process_workers: str, settings: Settings, auth_resources: Resources
+async def test_signing_up_twice_while_pending_starts_two_runs(
+    temporal: Client,
+    in_process_workers: str,
+    api: httpx.AsyncClient,
+    settings: Settings,
+    auth_resources: Resources,
+    user_resources: Resources,
 ) -> None:
+    """Formerly "joins the run" (the pre-hijack of issue 6): now each sign-up is its own run
+    with its own link; the first link redeemed owns the address, the other run ends as
+    ``address_taken`` and its clicker is told by the notice mail."""
     email = unique_email()
     first, second = await asyncio.gather(
-        start(temporal, in_process_workers, email),
-        start(temporal, in_process_workers, email, password="another password"),
+        start(temporal, in_process_workers, email, display_name="First"),
+        start(temporal, in_process_workers, email, password="another password", display_name="B"),
     )
     await until_waiting(first)
-    assert first.id == second.id
-    assert (await first.describe()).run_id == (await second.describe()).run_id
-    assert await count(auth_resources, Credential, email) == 1
-    await asyncio.sleep(0.5)
-    assert len(outbox_mails(settings, email)) == 1
-    await first.terminate("test done")
+    await until_waiting(second)
+    assert first.id != second.id
+    assert await count(auth_resources, Credential, email) == 0
+    tokens = {
+        t[:64]: t
+        for t in [await mailed_token(settings, email, 1), await mailed_token(settings, email, 2)]
+    }
+    token_of = {
+        h.id: tokens[h.id.removeprefix("user-registration-").replace("-", "")]
+        for h in (first, second)
+    }
+
+    won = await verify(api, token_of[second.id])
+    lost = await verify(api, token_of[first.id])
+
+    assert won.status_code == 200, won.text
+    assert lost.status_code == 409, lost.text
+    assert lost.json()["title"] == "Address already registered"
+    assert (await second.result()).status == "verified"
+    assert (await first.result()).status == "address_taken"
+    account = await credential(auth_resources, email)
+    assert account is not None and account.email_verified
+    assert await verify_password(account.password_hash, "another password")
+    assert not await verify_password(account.password_hash, PASSWORD)
+    assert await profile_name(user_resources, email) == ["B"], "the loser's profile was kept"
+    notice = (await wait_for_outbox(settings, email, count=3))[2]
+    assert notice["Subject"] == "Someone tried to sign up with your e-mail address"
+    await record_history(first, "user_registration.v3-address-taken")
 
 
 async def test_invalid_email_is_a_non_retryable_business_error(
@@ -322,6 +380,23 @@ async def test_invalid_email_is_a_non_retryable_business_error(
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     assert getattr(failure.value.cause, "type", None) == "InvalidInput"
+
+
+async def test_a_run_started_with_a_plaintext_password_is_refused(
+    temporal: Client, in_process_workers: str, settings: Settings
+) -> None:
+    email = unique_email()
+    handle = await temporal.start_workflow(
+        WORKFLOW_NAME,
+        RegistrationInput(email, PASSWORD, "Ada", verification_timeout_seconds=PATIENT),
+        id=new_registration_id(email),
+        task_queue=f"{in_process_workers}-auth",
+        result_type=RegistrationResult,
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert getattr(failure.value.cause, "type", None) == "InvalidInput"
+    assert outbox_mails(settings, email) == []
 
 
 @acting_as(SecurityContext.system("test"))
@@ -337,3 +412,37 @@ async def test_create_credentials_is_idempotent_per_key(auth_resources: Resource
 
     assert (first.created, again.created) == (True, False)
     assert await count(auth_resources, Credential, email) == 1
+
+
+@acting_as(SecurityContext.system("test"))
+async def test_create_credentials_stores_only_well_formed_argon2id_hashes(
+    auth_resources: Resources,
+) -> None:
+    activities = AuthActivities(runtime_for(auth_resources))
+    email = unique_email()
+    good = await hash_password(PASSWORD)
+
+    def request(**fields: object) -> CreateCredentialsInput:
+        values: dict[str, object] = {
+            "user_id": str(uuid.uuid4()),
+            "email": email,
+            "password": None,
+            "idempotency_key": f"wf:{uuid.uuid4().hex}:cred",
+            **fields,
+        }
+        return CreateCredentialsInput(**values)  # type: ignore[arg-type]
+
+    for bad in ("plain text", WEAK_HASH, "$argon2i$v=19$m=19456,t=2,p=1$x$y", ""):
+        with pytest.raises(ApplicationError) as refused:
+            await activities.create_credentials(request(password_hash=bad))
+        assert refused.value.type == "InvalidInput"
+        assert not bad or bad not in str(refused.value), "the hash was echoed"
+    with pytest.raises(ApplicationError):
+        await activities.create_credentials(request(password=PASSWORD, password_hash=good))
+    created = await activities.create_credentials(
+        request(password_hash=good, verification_token_hash="0" * 64)
+    )
+
+    assert created.created
+    account = await credential(auth_resources, email)
+    assert account is not None and account.password_hash == good and account.email_verified

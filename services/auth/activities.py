@@ -22,9 +22,10 @@ from services.auth.actor_checks import (
     token_belongs_to_this_run,
 )
 from services.auth.one_time_tokens import link_token_purpose
-from services.auth.opaque import new_token
+from services.auth.opaque import hash_token, new_token
 from services.auth.password_reset.mails import reset_mail
-from services.auth.passwords import hash_password
+from services.auth.passwords import hash_password, is_argon2id_hash
+from services.auth.registration.links import link_keys, link_token, mailed_by_this_run
 from services.auth.registration.mails import registration_attempt_mail, verification_mail
 from services.auth.runtime import AuthRuntime
 from services.common.mailer import EmailMessage, Mailer, mailer_from_settings
@@ -53,6 +54,7 @@ from workflows.auth.contracts import (
     MARK_EMAIL_VERIFIED,
     REVOKE_SESSIONS,
     SEND_EMAIL,
+    SEND_REGISTRATION_MAIL,
     SET_PASSWORD,
     ConsumeOneTimeTokenInput,
     ConsumeOneTimeTokenOutput,
@@ -72,6 +74,8 @@ from workflows.auth.contracts import (
     RevokeSessionsOutput,
     SendEmailInput,
     SendEmailOutput,
+    SendRegistrationMailInput,
+    SendRegistrationMailOutput,
     SetPasswordInput,
     SetPasswordOutput,
     TokenPurpose,
@@ -79,7 +83,7 @@ from workflows.auth.contracts import (
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET
 from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION
-from workflows.auth.user_registration import registration_workflow_id
+from workflows.auth.user_registration import is_registration_for, registration_workflow_id
 from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
 
 UNKNOWN_ACCOUNT = "UnknownAccount"
@@ -112,6 +116,12 @@ def user_uuid(raw: str) -> uuid.UUID:
         raise business_error(INVALID_INPUT, f"invalid user id: {raw!r}") from error
 
 
+def _this_run() -> tuple[str, str]:
+    """The workflow id and run id of the running activity's workflow (from the server)."""
+    info = activity.info()
+    return info.workflow_id or "", info.workflow_run_id or ""
+
+
 def normalize_email(raw: str) -> str:
     try:
         return contracts.normalize_email(raw)
@@ -127,25 +137,123 @@ class AuthActivities:
 
     @activity.defn(name=CREATE_CREDENTIALS)
     async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
+        """Per-sign-up runs (``password_hash``): a verified account, only for the address the
+        run was started for and only with the proof that its mailed link was redeemed. Runs from
+        before that patch (``password``): an unverified account, hashed here. Neither value is
+        ever logged or put in an error."""
         context = require_context()
         require_flow(context, REGISTRATION)
         require_run_scoped(context, input.idempotency_key)
         email = normalize_email(input.email)
-        try:
-            check_policy(input.password)
-        except PasswordPolicyError as error:
-            raise business_error(INVALID_INPUT, str(error)) from error
-        password_hash = await hash_password(input.password)
+        verified = False
+        if input.password_hash is not None:
+            if input.password is not None:
+                raise business_error(INVALID_INPUT, "a password hash or a password, not both")
+            if not is_argon2id_hash(input.password_hash):
+                raise business_error(
+                    INVALID_INPUT, "only argon2id hashes at the configured parameters are stored"
+                )
+            if context.actor != ActorKind.system:
+                self._require_redeemed_link(email, input.verification_token_hash)
+            password_hash = input.password_hash
+            verified = input.verification_token_hash is not None
+        elif input.password is not None:
+            try:
+                check_policy(input.password)
+            except PasswordPolicyError as error:
+                raise business_error(INVALID_INPUT, str(error)) from error
+            password_hash = await hash_password(input.password)
+        else:
+            raise business_error(INVALID_INPUT, "a password hash is required")
+        user_id = user_uuid(input.user_id)
         async with transaction(self.sessions) as session:
-            outcome = await CredentialRepository(session).create(
-                id_=user_uuid(input.user_id),
+            repository = CredentialRepository(session)
+            outcome = await repository.create(
+                id_=user_id,
                 email=email,
                 password_hash=password_hash,
                 idempotency_key=input.idempotency_key,
             )
+            # Created and verified in one transaction: there is never an unverified account
+            # of a per-sign-up run for another sign-up to trip over.
+            if verified and not outcome.conflict and await repository.mark_email_verified(user_id):
+                await AuditRepository(session).record("email.verified", user_id=user_id)
         if outcome.conflict:
             raise business_error(EMAIL_TAKEN, "this e-mail address is already registered")
         return CreateCredentialsOutput(user_id=input.user_id, created=outcome.created)
+
+    def _require_redeemed_link(self, email: str, token_hash: str | None) -> None:
+        """This run is a registration for ``email`` and ``token_hash`` is the link mailed for
+        this very run: the workflow compared it before asking, this checks the workflow."""
+        workflow_id, run_id = _this_run()
+        if not is_registration_for(workflow_id, email):
+            raise denied("credentials only for the address this registration run is for")
+        if token_hash is None or not mailed_by_this_run(
+            self.runtime.settings, workflow_id, run_id, token_hash
+        ):
+            raise denied("an account is created only after this run's own link was redeemed")
+
+    @activity.defn(name=SEND_REGISTRATION_MAIL)
+    async def send_registration_mail(
+        self, input: SendRegistrationMailInput
+    ) -> SendRegistrationMailOutput:
+        """The mail a per-sign-up run owes its address, once per key: the verification link
+        while the address has no verified account, else the notice to its owner. The link token
+        is made here (``services/auth/registration/links.py``) and leaves only in the mail; the
+        workflow gets its SHA-256."""
+        context = require_context()
+        require_flow(context, REGISTRATION)
+        require_run_scoped(context, input.idempotency_key)
+        to = normalize_email(input.email)
+        workflow_id, run_id = _this_run()
+        if not is_registration_for(workflow_id, to):
+            raise denied("a registration run mails only the address it was started for")
+        async with transaction(self.sessions) as session:
+            account = await CredentialRepository(session).get_by_email(to)
+        token_hash: str | None = None
+        if account is not None and (account.email_verified or input.notice_only):
+            message = registration_attempt_mail(self.runtime.settings, to, None)
+        elif input.notice_only:
+            return SendRegistrationMailOutput(token_hash=None)  # nobody to tell
+        else:
+            key = link_keys(self.runtime.settings)[0]
+            token = link_token(key, workflow_id, run_id)
+            message = verification_mail(self.runtime.settings, to, token)
+            token_hash = hash_token(token)
+        kind = "link" if token_hash else "notice"
+        kind = await self._deliver_once(message, input.idempotency_key, kind)
+        if kind == "notice":
+            token_hash = None
+        elif token_hash is None:  # an earlier attempt mailed the link: the same link
+            key = link_keys(self.runtime.settings)[0]
+            token_hash = hash_token(link_token(key, workflow_id, run_id))
+        return SendRegistrationMailOutput(token_hash=token_hash)
+
+    async def _deliver_once(self, message: EmailMessage, idempotency_key: str, kind: str) -> str:
+        """Send ``message`` once per key (the claim and "sent" marker of ``send_email``, in the
+        same key space) and return the kind of mail the key was sent with."""
+        message = replace(message, dedup_key=idempotency_key)
+        redis = self.runtime.resources.redis
+        key = self.runtime.resources.keys(
+            "auth", "mail", hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+        )
+        claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
+        if not await redis.set(key, "sending", nx=True, ex=claim):
+            sent = await redis.get(key)
+            if isinstance(sent, bytes):
+                sent = sent.decode()
+            if isinstance(sent, str) and sent.startswith("sent"):
+                return sent.partition(":")[2] or kind
+            raise ApplicationError(
+                "this mail is being sent by another attempt", type="MailInFlight"
+            )
+        try:
+            await self.mailer.send(message)
+        except BaseException:
+            await redis.delete(key)
+            raise
+        await redis.set(key, f"sent:{kind}", ex=MAIL_SENT_MARKER_SECONDS)
+        return kind
 
     @activity.defn(name=DELETE_CREDENTIALS)
     async def delete_credentials(self, input: DeleteCredentialsInput) -> DeleteCredentialsOutput:
@@ -379,6 +487,7 @@ class AuthActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.create_credentials,
+            self.send_registration_mail,
             self.delete_credentials,
             self.find_account,
             self.issue_one_time_token,

@@ -17,14 +17,43 @@ DELETE_CREDENTIALS = "auth.delete_credentials"
 class CreateCredentialsInput:
     user_id: str
     email: str
-    password: str
+    #: Runs started before the ``registration-run-per-sign-up`` patch only: the plaintext
+    #: password (hashed by the activity). Newer runs pass ``None`` and ``password_hash``.
+    password: str | None
     idempotency_key: str
+    #: An argon2id hash made at the sign-up's edge (the activity re-checks its format).
+    password_hash: str | None = None
+    #: With ``password_hash``: the SHA-256 of the verification link this run mailed, as its
+    #: clicker presented it. The account is created (verified) only with this proof.
+    verification_token_hash: str | None = None
 
 
 @dataclass
 class CreateCredentialsOutput:
     user_id: str
     created: bool
+
+
+SEND_REGISTRATION_MAIL = "auth.send_registration_mail"
+
+
+@dataclass
+class SendRegistrationMailInput:
+    """The mail one sign-up run owes its address: a verification link while the address has no
+    account, else the "someone tried to sign up" notice to its owner. The activity decides, so
+    whoever started the run learns nothing from the history they cannot read anyway."""
+
+    email: str
+    idempotency_key: str
+    #: Only the notice, and only when the address has an account (verification found it taken).
+    notice_only: bool = False
+
+
+@dataclass
+class SendRegistrationMailOutput:
+    #: SHA-256 of the link token mailed (the raw token never leaves the activity); ``None``
+    #: when the notice (or nothing) was sent instead.
+    token_hash: str | None
 
 
 @dataclass

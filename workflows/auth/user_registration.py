@@ -1,19 +1,28 @@
-"""``user_registration``: credentials (auth) + profile (user), then a verification e-mail with a
-single-use token and a wait for it until a deadline; on the deadline the unverified account is
-removed. Every step is compensated when a later one fails.
+"""``user_registration``: one run per sign-up. It mails its address a verification link (or, if
+the address has an account, a notice to its owner) and waits until a deadline; only when its own
+link is redeemed does it create the account (profile, then verified credentials with the
+password hash *this* run was started with). Several runs may wait for one address: the first
+one verified owns it, a later one ends as ``address_taken`` (its clicker gets the notice mail).
+Nothing that depends on the address's state happens before the sign-up is answered.
 
-Runs started before the ``registration-email-verification`` patch end after the profile (v1).
+Versions (``workflow.patched``):
+- v1 (before ``registration-email-verification``): credentials + profile, no mail.
+- v2 (before ``registration-run-per-sign-up``): one run per address (id from the address,
+  a second sign-up joined it), plaintext password in the input, credentials and profile created
+  before the mail and removed at the deadline.
+- v3: as above.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+import uuid
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ISSUE_ONE_TIME_TOKEN,
         MARK_EMAIL_VERIFIED,
         SEND_EMAIL,
+        SEND_REGISTRATION_MAIL,
         CreateCredentialsInput,
         CreateCredentialsOutput,
         DeleteCredentialsInput,
@@ -35,14 +45,16 @@ with workflow.unsafe.imports_passed_through():
         MarkEmailVerifiedOutput,
         SendEmailInput,
         SendEmailOutput,
+        SendRegistrationMailInput,
+        SendRegistrationMailOutput,
         TokenPurpose,
         address_digest,
         normalize_email,
     )
     from workflows.auth.password_policy import PasswordPolicyError, check_policy
-    from workflows.auth.token_gate import TokenGate
+    from workflows.auth.token_gate import TokenGate, invalid_token
     from workflows.common.calls import call_activity
-    from workflows.common.errors import EMAIL_TAKEN
+    from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.user.contracts import (
         CREATE_PROFILE,
@@ -59,6 +71,9 @@ if TYPE_CHECKING:
 WORKFLOW_NAME = "user_registration"
 VERIFY_EMAIL_UPDATE = "verify_email"
 EMAIL_VERIFICATION_PATCH = "registration-email-verification"
+PER_SIGN_UP_PATCH = "registration-run-per-sign-up"
+#: Workflow ids of v3 runs: ``user-registration-<address digest>-<random nonce>``.
+RUN_ID_PREFIX = "user-registration-"
 #: Only for starters that pass nothing; the gateway and the auth API pass the setting.
 DEFAULT_VERIFICATION_SECONDS = 48 * 3600.0
 DISPLAY_NAME_MAX = 200
@@ -68,15 +83,23 @@ class RegistrationStatus(StrEnum):
     pending_verification = "pending_verification"  # v1 runs only
     verified = "verified"
     expired = "expired"
+    #: v3: this run's link was redeemed after another run (or account) took the address.
+    address_taken = "address_taken"
+    #: v3, answer of ``verify_email`` only: the account could not be created (the run fails).
+    failed = "failed"
 
 
 @dataclass
 class RegistrationInput:
     email: str
-    password: str
-    display_name: str
-    #: How long the account may stay unverified (``ADX_AUTH_VERIFICATION_HOURS``, in seconds).
+    #: v1/v2 runs only (started before ``registration-run-per-sign-up``): the plaintext
+    #: password. A v3 run refuses an input that carries one.
+    password: str | None = None
+    display_name: str = ""
+    #: How long the link may wait for its click (``ADX_AUTH_VERIFICATION_HOURS``, in seconds).
     verification_timeout_seconds: float = DEFAULT_VERIFICATION_SECONDS
+    #: v3: the argon2id hash of the password, made by the entry point before the run exists.
+    password_hash: str | None = None
 
 
 @dataclass
@@ -108,7 +131,8 @@ def registration_input(
     email: str, password: str, display_name: str, *, verification_timeout_seconds: float
 ) -> RegistrationInput:
     """The one validation of a sign-up, shared by the gateway's ``signUp`` and ``POST
-    /auth/register``; the activities check again, since anyone may start the workflow."""
+    /auth/register``; the activities check again, since anyone may start the workflow. The
+    password is checked, not kept: ``services.common.sign_up`` adds its hash."""
     try:
         normalized = normalize_email(email)
         check_policy(password)
@@ -121,31 +145,45 @@ def registration_input(
         raise InvalidRegistrationError("display name must not contain control characters")
     return RegistrationInput(
         email=normalized,
-        password=password,
         display_name=name,
         verification_timeout_seconds=verification_timeout_seconds,
     )
 
 
 def registration_workflow_id(email: str) -> str:
-    """One registration per e-mail at a time; the id does not reveal the address."""
-    return f"user-registration-{address_digest(email)}"
+    """The id of v2 runs (one per address, no longer started), and the stem of v3 ids."""
+    return f"{RUN_ID_PREFIX}{address_digest(email)}"
+
+
+def new_registration_id(email: str) -> str:
+    """A fresh id for one sign-up: ``user-registration-<address digest>-<random>``. The digest
+    (the same one v2 ids were) binds the run to its address for the activities (a run mails
+    only the address it was started for); the random part makes every sign-up its own run."""
+    return f"{registration_workflow_id(email)}-{uuid.uuid4().hex}"
+
+
+def is_registration_for(workflow_id: str, email: str) -> bool:
+    """Whether ``workflow_id`` is a v3 registration run started for ``email``."""
+    stem = f"{registration_workflow_id(email)}-"
+    nonce = workflow_id.removeprefix(stem)
+    return nonce != workflow_id and len(nonce) == 32 and all(c in "0123456789abcdef" for c in nonce)
 
 
 async def start_registration(
     client: Client, task_queue: str, registration: RegistrationInput
 ) -> str:
-    """Start the registration of a validated sign-up and return its workflow id. While one runs
-    for the address, a second sign-up joins it instead of starting another."""
-    workflow_id = registration_workflow_id(registration.email)
-    await client.start_workflow(
-        WORKFLOW_NAME,
-        registration,
-        id=workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    """Start a new run for a validated, hashed sign-up and return its workflow id. Every call
+    starts its own run, whatever runs or account the address already has: nothing here depends
+    on the address's state, so the answer and its timing are the same for all."""
+    if registration.password is not None or not registration.password_hash:
+        raise ValueError("a sign-up starts with the password's hash, never the password")
+    workflow_id = new_registration_id(registration.email)
+    await client.start_workflow(WORKFLOW_NAME, registration, id=workflow_id, task_queue=task_queue)
     return workflow_id
+
+
+def hashed(registration: RegistrationInput, password_hash: str) -> RegistrationInput:
+    return replace(registration, password=None, password_hash=password_hash)
 
 
 class RegistrationFailed(ApplicationError):
@@ -159,6 +197,14 @@ class UserRegistrationWorkflow:
         self._progress = ProgressTracker(total=2)
         self._gate = TokenGate(TokenPurpose.verify_email)
         self._key = ""
+        # v3 (one run per sign-up): the run's input and future user id, the SHA-256 of the link
+        # it mailed, and how its redemption ended.
+        self._per_sign_up = False
+        self._input = RegistrationInput(email="")
+        self._user_id = ""
+        self._link_hash = ""
+        self._outcome: str | None = None
+        self._failure: ApplicationError | None = None
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
@@ -167,6 +213,8 @@ class UserRegistrationWorkflow:
     @workflow.update(name=VERIFY_EMAIL_UPDATE)
     async def verify_email(self, input: VerifyEmailInput) -> VerifyEmailResult:
         """Sent by ``POST /auth/verify-email`` with the SHA-256 of the token from the mail."""
+        if self._per_sign_up:
+            return await self._verify_per_sign_up(input.token_hash)
         async with self._gate.redeem(input.token_hash) as user_id:
             self._progress.set_state(ProgressState.running, "verifying e-mail")
             await call_activity(
@@ -180,6 +228,15 @@ class UserRegistrationWorkflow:
     @verify_email.validator
     def _check_verify_email(self, input: VerifyEmailInput) -> None:
         self._gate.check(input.token_hash)
+        if self._per_sign_up:
+            self._check_link(input.token_hash)
+
+    def _check_link(self, token_hash: str) -> None:
+        """v3: only the link this run mailed opens it (another run's link, for the same address,
+        is refused like an unknown one)."""
+        self._gate.check(token_hash)
+        if not self._link_hash or not hmac.compare_digest(token_hash, self._link_hash):
+            raise invalid_token()
 
     @workflow.run
     async def run(self, input: RegistrationInput) -> RegistrationResult:
@@ -188,6 +245,8 @@ class UserRegistrationWorkflow:
         self._key = f"{info.workflow_id}:{info.run_id}"
         if not workflow.patched(EMAIL_VERIFICATION_PATCH):
             return await self._run_v1(input, user_id)
+        if workflow.patched(PER_SIGN_UP_PATCH):
+            return await self._run_per_sign_up(input, user_id)
 
         self._progress = ProgressTracker(total=4)
         self._progress.advance(0, "creating credentials")
@@ -222,6 +281,122 @@ class UserRegistrationWorkflow:
             return RegistrationResult(status=RegistrationStatus.verified, email=input.email)
         self._progress.advance(4, "verification expired", ProgressState.completed)
         return RegistrationResult(status=RegistrationStatus.expired, email=input.email)
+
+    async def _run_per_sign_up(self, input: RegistrationInput, user_id: str) -> RegistrationResult:
+        """v3: mail first, create the account only when this run's own link is redeemed."""
+        self._per_sign_up, self._input, self._user_id = True, input, user_id
+        # The shape of v2's progress (waiting is step 3 of 4, done is 4 of 4), for the clients.
+        self._progress = ProgressTracker(total=4)
+        if input.password is not None or not input.password_hash:
+            self._progress.set_state(ProgressState.failed, "sign-up not accepted")
+            raise ApplicationError(
+                "a sign-up carries the password's hash, never the password",
+                type=INVALID_INPUT,
+                non_retryable=True,
+            )
+        # The same steps and labels whether or not the address has an account: the activity
+        # mails a link, or the notice to the address's owner, and the run waits either way.
+        self._progress.advance(0, "sending verification e-mail")
+        try:
+            sent = await call_activity(
+                SEND_REGISTRATION_MAIL,
+                SendRegistrationMailInput(
+                    email=input.email, idempotency_key=f"{self._key}:mail:registration"
+                ),
+                service="auth",
+                result_type=SendRegistrationMailOutput,
+            )
+        except ActivityError as error:
+            self._progress.set_state(ProgressState.failed, "verification e-mail could not be sent")
+            raise _as_business_failure(error) from error
+        if sent.token_hash:
+            self._link_hash = sent.token_hash
+            self._gate.open()
+
+        self._progress.advance(3, "waiting for e-mail verification", ProgressState.waiting)
+        await self._gate.wait(timedelta(seconds=input.verification_timeout_seconds))
+        if self._failure is not None:
+            raise self._failure
+        if self._outcome == RegistrationStatus.verified:
+            self._progress.advance(4, "e-mail verified", ProgressState.completed)
+            return RegistrationResult(status=RegistrationStatus.verified, email=input.email)
+        if self._outcome == RegistrationStatus.address_taken:
+            # Whoever clicked holds the mailbox: its owner hears how to get in.
+            await call_activity(
+                SEND_REGISTRATION_MAIL,
+                SendRegistrationMailInput(
+                    email=input.email,
+                    idempotency_key=f"{self._key}:mail:notice",
+                    notice_only=True,
+                ),
+                service="auth",
+                result_type=SendRegistrationMailOutput,
+            )
+            self._progress.advance(4, "address already registered", ProgressState.completed)
+            return RegistrationResult(status=RegistrationStatus.address_taken, email=input.email)
+        self._progress.advance(4, "verification expired", ProgressState.completed)
+        return RegistrationResult(status=RegistrationStatus.expired, email=input.email)
+
+    async def _verify_per_sign_up(self, token_hash: str) -> VerifyEmailResult:
+        """v3 redemption: one at a time (``busy`` is set before the first await); afterwards the
+        gate has passed whatever the outcome, and the run ends."""
+        self._check_link(token_hash)
+        self._gate.busy = True
+        try:
+            self._progress.set_state(ProgressState.running, "creating account")
+            outcome = await self._create_account(token_hash)
+        except RegistrationFailed as error:
+            # For good (the input was bad): the clicker is told, the run fails after answering.
+            self._failure = error
+            outcome = RegistrationStatus.failed
+        finally:
+            self._gate.busy = False
+        self._outcome = outcome
+        self._gate.passed = True
+        return VerifyEmailResult(status=outcome)
+
+    async def _create_account(self, token_hash: str) -> str:
+        """Profile, then verified credentials with this run's hash (the activity checks the
+        redeemed link was the one mailed for this run). The address taken meanwhile undoes the
+        profile and answers ``address_taken``."""
+        input, user_id = self._input, self._user_id
+        try:
+            await call_activity(
+                CREATE_PROFILE,
+                CreateProfileInput(
+                    user_id=user_id,
+                    email=input.email,
+                    display_name=input.display_name,
+                    idempotency_key=f"{self._key}:profile",
+                ),
+                service="user",
+                result_type=CreateProfileOutput,
+            )
+        except ActivityError as error:
+            self._progress.set_state(ProgressState.failed, "profile could not be created")
+            raise RegistrationFailed("registration failed") from error
+        try:
+            await call_activity(
+                CREATE_CREDENTIALS,
+                CreateCredentialsInput(
+                    user_id=user_id,
+                    email=input.email,
+                    password=None,
+                    idempotency_key=f"{self._key}:credentials",
+                    password_hash=input.password_hash,
+                    verification_token_hash=token_hash,
+                ),
+                service="auth",
+                result_type=CreateCredentialsOutput,
+            )
+        except ActivityError as error:
+            self._progress.set_state(ProgressState.compensating, "removing the profile")
+            await self._delete_profile(user_id)
+            if _error_type(error) == EMAIL_TAKEN:
+                return RegistrationStatus.address_taken
+            self._progress.set_state(ProgressState.failed, "credentials could not be created")
+            raise RegistrationFailed("registration failed and was rolled back") from error
+        return RegistrationStatus.verified
 
     async def _run_v1(self, input: RegistrationInput, user_id: str) -> RegistrationResult:
         """The command sequence of runs started before e-mail verification existed."""

@@ -12,16 +12,17 @@ from temporalio.service import RPCError
 from services.auth.dependencies import RuntimeDep
 from services.auth.fields import DisplayName, Email, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem
-from services.common.errors import InvalidInputError, ServiceUnavailableError
+from services.auth.registration.links import link_workflow_id
+from services.common.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 from services.common.settings import ServiceName
+from services.common.sign_up import start_sign_up
 from workflows.auth.contracts import TokenPurpose
 from workflows.auth.user_registration import (
     VERIFY_EMAIL_UPDATE,
     InvalidRegistrationError,
+    RegistrationStatus,
     VerifyEmailInput,
     VerifyEmailResult,
-    registration_input,
-    start_registration,
 )
 
 router = APIRouter(tags=["registration"])
@@ -56,35 +57,57 @@ class VerifyEmailResponse(BaseModel):
     status: str
 
 
+class AddressTakenError(ConflictError):
+    """The link was this sign-up's, but another sign-up of the address was verified first (or
+    the address has an account): its holder controls the mailbox, so telling them is safe."""
+
+    type = "https://adx.dev/problems/address-taken"
+    title = "Address already registered"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This e-mail address already has an account: sign in, or reset your password. "
+            "We sent you a mail with the link."
+        )
+
+
 @router.post(
     "/auth/register",
     status_code=202,
     responses={422: {"description": "Invalid e-mail, password or display name"}, **_UNAVAILABLE},
 )
 async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAccepted:
-    """Start a sign-up. The answer is the same whether or not the address has an account; its
-    owner is told by mail instead."""
+    """Start a sign-up: every call its own run. The answer (and its timing) is the same whether
+    the address is new, has a sign-up pending or an account; the address is told by mail."""
     settings = runtime.settings
     try:
-        registration = registration_input(
-            body.email,
-            body.password,
-            body.display_name,
+        workflow_id = await start_sign_up(
+            runtime.resources.temporal,
+            settings.task_queue(ServiceName.auth),
+            email=body.email,
+            password=body.password,
+            display_name=body.display_name,
             verification_timeout_seconds=settings.auth_verification_hours * 3600,
         )
     except InvalidRegistrationError as error:
         raise InvalidInputError(str(error)) from error
-    try:
-        workflow_id = await start_registration(
-            runtime.resources.temporal, settings.task_queue(ServiceName.auth), registration
-        )
     except RPCError as error:
         raise ServiceUnavailableError("Could not start the sign-up now; try again.") from error
     return RegistrationAccepted(workflow_id=workflow_id)
 
 
-@router.post("/auth/verify-email", responses={**_INVALID_LINK, **_UNAVAILABLE})
+@router.post(
+    "/auth/verify-email",
+    responses={
+        **_INVALID_LINK,
+        409: {"description": "The address was registered by another sign-up first"},
+        422: {"description": "This sign-up could not be completed"},
+        **_UNAVAILABLE,
+    },
+)
 async def verify_email(body: TokenRequest, runtime: RuntimeDep) -> VerifyEmailResponse:
+    """Redeem a verification link. A per-sign-up link names its run (no lookup); older runs'
+    tokens are found in the database."""
     result = await redeem(
         runtime,
         body.token,
@@ -92,5 +115,10 @@ async def verify_email(body: TokenRequest, runtime: RuntimeDep) -> VerifyEmailRe
         update=VERIFY_EMAIL_UPDATE,
         argument=lambda token_hash: VerifyEmailInput(token_hash=token_hash),
         result_type=VerifyEmailResult,
+        workflow_id=link_workflow_id(body.token),
     )
+    if result.status == RegistrationStatus.address_taken:
+        raise AddressTakenError()
+    if result.status == RegistrationStatus.failed:
+        raise InvalidInputError("This sign-up could not be completed; please sign up again.")
     return VerifyEmailResponse(status=result.status)
