@@ -462,7 +462,7 @@ class AuthActivities:
         purpose = MAIL_TOKEN_PURPOSE.get(input.template)
         if input.token is None or purpose is None:
             return input.token
-        bound = link_token_purpose(purpose, activity.info().workflow_id)
+        bound = link_token_purpose(purpose, activity.info().workflow_id or "")
         try:
             return sealer_for(self.runtime.settings).unseal_or_raw(input.token, bound)
         except SealError as error:

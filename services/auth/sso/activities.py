@@ -134,7 +134,7 @@ class SsoActivities:
         require_flow(context, SSO_SIGN_IN)
         provider = self._provider(input.provider)
         grant = (
-            open_grant(self.runtime.settings, activity.info().workflow_id, input.grant)
+            open_grant(self.runtime.settings, activity.info().workflow_id or "", input.grant)
             if input.grant
             else Grant(input.code, input.code_verifier, input.nonce)  # a run from before sealing
         )
