@@ -94,14 +94,26 @@ _KEYED_VALUE = re.compile(
     r"|(?:(?:bearer|basic|digest)\s{1,16}+)?+[^\s,;&)}\]'\"]{1,4096}+)"
     r"|(?P<bearer>bearer(?<![\w-]bearer)\s{1,16}+)(?!\[redacted\])[\w.~+/=-]{1,8192}+"
 )
-_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+#: ``(literal every match contains, pattern, replacement)``: a text without the literal (a C
+#: substring search) is not scanned by the pattern at all.
+_TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # JWT / JWS / JWE: base64url JSON header "eyJ" at a boundary, then 1-4 dot-separated segments.
-    (re.compile(rf"eyJ(?<!{_B64}eyJ){_B64}{{2,8192}}+(?:\.{_B64}{{0,16384}}+){{1,4}}+"), REDACTED),
+    (
+        "eyJ",
+        re.compile(rf"eyJ(?<!{_B64}eyJ){_B64}{{2,8192}}+(?:\.{_B64}{{0,16384}}+){{1,4}}+"),
+        REDACTED,
+    ),
     # URL userinfo password (RFC 3986 userinfo holds no "/", "?", "#" or "@"); user may be empty.
-    (re.compile(r"(://[^:/?#@\s]{0,256}+:)[^/?#@\s]{1,1024}+@"), r"\1" + REDACTED + "@"),
+    (
+        "://",
+        re.compile(r"(://[^:/?#@\s]{0,256}+:)[^/?#@\s]{1,1024}+@"),
+        r"\1" + REDACTED + "@",
+    ),
     # SQLAlchemy error text lists statement parameters (e-mails, hashes) on one line.
-    (re.compile(r"(\[parameters: )[^\n]{1,65536}+"), r"\1" + REDACTED + "]"),
+    ("[parameters: ", re.compile(r"(\[parameters: )[^\n]{1,65536}+"), r"\1" + REDACTED + "]"),
 )
+#: Shortest text the opaque-token pattern can match.
+_OPAQUE_MIN = 43
 # Opaque tokens we issue (services/auth/opaque.py: secrets.token_urlsafe(32), 43 base64url
 # characters; SSO code verifiers token_urlsafe(64), 86). Told apart from ordinary identifiers by
 # having both upper- and lower-case letters (a random one lacks either with p < 1e-9).
@@ -118,6 +130,8 @@ def _opaque(match: re.Match[str]) -> str:
 def _redact_keyed_values(text: str) -> str:
     # str.lower() keeps every length but one: U+0130 (İ) becomes two characters.
     lowered = text.replace("\u0130", "I").lower()
+    if "=" not in lowered and ":" not in lowered and "bearer" not in lowered:
+        return text
     parts: list[str] = []
     last = 0
     for match in _KEYED_VALUE.finditer(lowered):
@@ -171,9 +185,10 @@ def redact_text(text: str) -> str:
         # A lone surrogate cannot be written to a UTF-8 log: it becomes "?".
         text = text.encode("utf-8", "replace").decode("utf-8")
     text = _redact_keyed_values(text)
-    for pattern, replacement in _TEXT_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return _OPAQUE.sub(_opaque, text)
+    for literal, pattern, replacement in _TEXT_PATTERNS:
+        if literal in text:
+            text = pattern.sub(replacement, text)
+    return _OPAQUE.sub(_opaque, text) if len(text) >= _OPAQUE_MIN else text
 
 
 def redact(value: Any, key: str = "", _depth: int = 0) -> Any:
@@ -182,9 +197,10 @@ def redact(value: Any, key: str = "", _depth: int = 0) -> Any:
     Strings are truncated (``MAX_TEXT_CHARS``; tracebacks ``MAX_EXCEPTION_CHARS``, head and tail)
     before any pattern runs; containers are walked to ``MAX_DEPTH`` levels and ``MAX_ITEMS``
     items; any other object is redacted as its ``repr`` (dataclasses field by field, by key)."""
-    if key and value is not None and value != "" and not isinstance(value, bool):
-        if _is_sensitive(key):
-            return REDACTED
+    # An empty value or a flag carries no secret and says something (not set, enabled).
+    blank = value is None or isinstance(value, bool) or (isinstance(value, str) and not value)
+    if key and not blank and _is_sensitive(key):
+        return REDACTED
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
@@ -196,7 +212,8 @@ def redact(value: Any, key: str = "", _depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         items = list(itertools.islice(value.items(), MAX_ITEMS))
         redacted: dict[Any, Any] = {
-            redact_text(truncate(str(k), 256)): redact(v, str(k), _depth + 1) for k, v in items
+            redact_text(truncate(str(k), 256)): redact(v, str(k)[:256], _depth + 1)
+            for k, v in items
         }
         if len(value) > MAX_ITEMS:
             redacted["…"] = f"[{len(value) - MAX_ITEMS} more items]"
