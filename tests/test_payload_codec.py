@@ -18,8 +18,8 @@ from services.common.codec import (
     payloads_to_json,
 )
 from services.common.settings import ServiceName, Settings
+from services.common.sign_up import start_sign_up
 from tests.support import Stack
-from workflows.auth.user_registration import WORKFLOW_NAME, RegistrationInput
 
 
 def keys(*kids: str) -> PayloadKeys:
@@ -48,14 +48,16 @@ async def test_history_on_the_server_holds_no_plaintext_secret(
     settings: Settings, temporal: Client, in_process_workers: str
 ) -> None:
     secret = f"pw-{uuid.uuid4().hex}"
-    handle = await temporal.start_workflow(
-        WORKFLOW_NAME,
-        RegistrationInput(
-            f"c-{uuid.uuid4().hex[:8]}@example.com", secret, "Codec", verification_timeout_seconds=1
-        ),
-        id=f"codec-{uuid.uuid4().hex[:8]}",
-        task_queue=f"{in_process_workers}-auth",
+    # A sign-up as the entry points start it (the password's hash in the input, since v3).
+    workflow_id = await start_sign_up(
+        temporal,
+        f"{in_process_workers}-auth",
+        email=f"c-{uuid.uuid4().hex[:8]}@example.com",
+        password=secret,
+        display_name="Codec",
+        verification_timeout_seconds=1,
     )
+    handle = temporal.get_workflow_handle(workflow_id)
     await handle.result()
     # A client without the codec sees what the server stores.
     raw_client = await Client.connect(

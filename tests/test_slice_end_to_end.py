@@ -139,12 +139,15 @@ async def test_profiles_of_other_people_are_not_readable(stack: Stack, infra: In
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_signing_up_twice_while_running_joins_the_same_run(stack: Stack) -> None:
+async def test_signing_up_twice_while_running_starts_two_runs(stack: Stack) -> None:
+    """Was "joins the same run" (and handed the second caller the first run's access token:
+    the pre-hijack of issue 6). Every sign-up is now its own run with its own token."""
     variables = {"input": sign_up_input()}
     first, second = await asyncio.gather(
         gql(stack.graphql, SIGN_UP, variables), gql(stack.graphql, SIGN_UP, variables)
     )
-    assert first["data"]["signUp"]["id"] == second["data"]["signUp"]["id"]
+    assert first["data"]["signUp"]["id"] != second["data"]["signUp"]["id"]
+    assert first["data"]["signUp"]["accessToken"] != second["data"]["signUp"]["accessToken"]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,6 @@ from tests.auth.mail_flows import SmtpSink, auth_api, link_token, record_history
 from tests.auth.test_core_bad_input import MALFORMED
 from tests.problems import JSON, as_json, assert_problem, oversize
 from workflows.auth.password_reset import PasswordResetResult, password_reset_workflow_id
-from workflows.auth.user_registration import registration_workflow_id
 from workflows.common.progress import PROGRESS_QUERY, Progress
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -307,7 +306,7 @@ async def test_tokens_only_redeem_their_own_purpose(
     await request_reset(api, user.email)
     reset = await reset_token(sink, user.email)
     newcomer = f"purpose-{uuid.uuid4().hex[:12]}@example.com"
-    await api.post(
+    registered = await api.post(
         "/auth/register",
         json={"email": newcomer, "password": NEW_PASSWORD, "display_name": "New"},
     )
@@ -321,7 +320,7 @@ async def test_tokens_only_redeem_their_own_purpose(
     # Both still work for what they are.
     assert (await confirm(api, reset)).status_code == 200
     assert (await api.post("/auth/verify-email", json={"token": verification})).status_code == 200
-    await smtp_resources.temporal.get_workflow_handle(registration_workflow_id(newcomer)).result()
+    await smtp_resources.temporal.get_workflow_handle(registered.json()["workflow_id"]).result()
 
 
 # --- bad input ----------------------------------------------------------------------------------

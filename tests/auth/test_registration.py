@@ -1,6 +1,6 @@
 """``POST /auth/register`` and ``POST /auth/verify-email`` end to end, with the mail delivered by
-SMTP to a real sink (aiosmtpd): the link works, once; a taken address answers like a free one;
-bad input is a 4xx problem that starts nothing."""
+SMTP to a real sink (aiosmtpd): the link works, once; every sign-up is its own run; a taken
+address answers like a free one; bad input is a 4xx problem that starts nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import func, select
-from temporalio.service import RPCError, RPCStatusCode
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
@@ -21,7 +20,11 @@ from tests.auth.conftest import create_user
 from tests.auth.mail_flows import SmtpSink, auth_api, link_token
 from tests.auth.test_core_bad_input import MALFORMED
 from tests.problems import JSON, as_json, assert_problem, oversize
-from workflows.auth.user_registration import RegistrationResult, registration_workflow_id
+from workflows.auth.user_registration import (
+    RegistrationResult,
+    is_registration_for,
+    registration_workflow_id,
+)
 
 PASSWORD = "a long enough password"
 # The SMTP sink, workers that mail through it, and the auth API on their queues.
@@ -42,10 +45,10 @@ async def credentials(resources: Resources, email: str) -> int:
 
 
 async def assert_nothing_started(resources: Resources, email: str) -> None:
-    handle = resources.temporal.get_workflow_handle(registration_workflow_id(email))
-    with pytest.raises(RPCError) as missing:
-        await handle.describe()
-    assert missing.value.status == RPCStatusCode.NOT_FOUND
+    """No run was started for the address (runs carry its digest in their id)."""
+    query = f'WorkflowId STARTS_WITH "{registration_workflow_id(email)}-"'
+    started = [run.id async for run in resources.temporal.list_workflows(query)]
+    assert started == [], started
 
 
 async def test_register_mails_a_working_link_over_smtp(
@@ -56,7 +59,9 @@ async def test_register_mails_a_working_link_over_smtp(
     accepted = await api.post("/auth/register", json=sign_up(email))
 
     assert accepted.status_code == 202, accepted.text
-    assert accepted.json() == {"workflow_id": registration_workflow_id(email), "status": "accepted"}
+    assert accepted.json().keys() == {"workflow_id", "status"}
+    assert accepted.json()["status"] == "accepted"
+    assert is_registration_for(accepted.json()["workflow_id"], email)
     [mail] = await sink.wait_for(email)
     assert mail.message["Subject"] == "Confirm your e-mail address"
     public = smtp_resources.settings.public_url
@@ -70,7 +75,7 @@ async def test_register_mails_a_working_link_over_smtp(
 
     assert verified.status_code == 200 and verified.json() == {"status": "verified"}
     handle = smtp_resources.temporal.get_workflow_handle(
-        registration_workflow_id(email), result_type=RegistrationResult
+        accepted.json()["workflow_id"], result_type=RegistrationResult
     )
     assert (await handle.result()).status == "verified"
     signed_in = await api.post("/auth/login", json=login)
@@ -94,9 +99,12 @@ async def test_register_passes_the_verification_deadline_from_settings(
     assert len(sink.to(email)) == 1
 
 
-async def test_register_twice_at_once_is_one_run_and_one_mail(
+async def test_register_twice_at_once_is_two_runs_and_two_mails(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
+    """Was "one run and one mail": the second sign-up joined the first one's run, which is how
+    an address was pre-hijacked (issue 6). Now each sign-up is its own run with its own link,
+    and no account exists before a link is redeemed."""
     email = unique_email()
 
     first, second = await asyncio.gather(
@@ -105,12 +113,14 @@ async def test_register_twice_at_once_is_one_run_and_one_mail(
     )
 
     assert first.status_code == second.status_code == 202
-    assert first.json() == second.json()
-    await sink.wait_for(email)
-    await asyncio.sleep(0.5)
-    assert len(sink.to(email)) == 1
-    assert await credentials(smtp_resources, email) == 1
-    await smtp_resources.temporal.get_workflow_handle(first.json()["workflow_id"]).terminate()
+    assert first.json()["workflow_id"] != second.json()["workflow_id"]
+    assert first.json().keys() == second.json().keys()
+    mails = await sink.wait_for(email, count=2)
+    tokens = {link_token(mail.text, "/verify-email") for mail in mails}
+    assert len(tokens) == 2
+    assert await credentials(smtp_resources, email) == 0
+    for answer in (first, second):
+        await smtp_resources.temporal.get_workflow_handle(answer.json()["workflow_id"]).terminate()
 
 
 async def test_register_with_a_taken_address_answers_like_a_free_one(
@@ -125,7 +135,7 @@ async def test_register_with_a_taken_address_answers_like_a_free_one(
     assert taken.status_code == fresh.status_code == 202
     assert taken.json().keys() == fresh.json().keys()
     assert taken.json()["status"] == fresh.json()["status"]
-    assert taken.json()["workflow_id"] == registration_workflow_id(owner.email)
+    assert is_registration_for(taken.json()["workflow_id"], owner.email)
     [notice] = await sink.wait_for(owner.email)
     assert notice.message["Subject"] == "Someone tried to sign up with your e-mail address"
     assert "token=" not in notice.text
