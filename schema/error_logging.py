@@ -8,6 +8,8 @@ typed password, tokens, ``Authorization`` values). Here:
   unauthenticated, forbidden, rate limited, a service unavailable) are one INFO line, WARNING for
   ``RATE_LIMITED`` and ``SERVICE_UNAVAILABLE``, naming the operation, the error code and the
   path, with no traceback and no message (messages may echo what the client sent);
+- an outage (a dependency unreachable, ``schema.extensions.is_outage``) is one WARNING line
+  naming the exception types, no traceback: during an outage every request fails alike;
 - anything else is unexpected: one ERROR line with the traceback (frames and source lines, never
   locals; ``services/common/logging.py`` renders and redacts it).
 """
@@ -22,6 +24,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from schema.errors import RATE_LIMITED, SERVICE_UNAVAILABLE, UserFacingError
+from schema.extensions import is_outage
 from services.common.logging import get_logger
 
 _log = get_logger("gateway.graphql")
@@ -54,19 +57,37 @@ def is_client_error(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError)
 
 
+def _causes(error: BaseException) -> list[str]:
+    """Type names along the cause chain (at most 8), outermost first."""
+    names: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(names) < 8:
+        names.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return names
+
+
 def log_graphql_error(error: GraphQLError, context: ExecutionContext | None = None) -> None:
     fields = {**_operation(context), "path": _path(error)}
+    original = error.original_error
     if is_client_error(error):
         code = (error.extensions or {}).get("code") or VALIDATION_FAILED
-        cause = error.original_error.__cause__ if error.original_error is not None else None
-        if cause is not None:
-            fields["cause_type"] = type(cause).__name__
-        if isinstance(error.original_error, UserFacingError) and code in _WARNING_CODES:
+        if original is not None and original.__cause__ is not None:
+            fields["cause_type"] = type(original.__cause__).__name__
+        if isinstance(original, UserFacingError) and code in _WARNING_CODES:
             _log.warning("graphql_client_error", code=code, **fields)
         else:
             _log.info("graphql_client_error", code=code, **fields)
         return
-    original = error.original_error
+    assert original is not None  # is_client_error: no original error is a client error
+    if is_outage(original):
+        _log.warning(
+            "graphql_dependency_unavailable",
+            code=SERVICE_UNAVAILABLE,
+            causes=_causes(original),
+            **fields,
+        )
+        return
     _log.error(
         "graphql_unexpected_error",
         error_type=type(original).__name__,
