@@ -18,9 +18,11 @@ from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema
 from services.common.app import create_app
+from services.common.principal import route_operations
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName, Settings
+from services.common.temporal import with_rpc_deadline
 
 
 def on_unless_production(switch: bool | None, settings: Settings) -> bool:
@@ -31,12 +33,14 @@ def on_unless_production(switch: bool | None, settings: Settings) -> bool:
 def create_gateway_app(resources: Resources) -> FastAPI:
     settings = resources.settings
     services = ServiceClients(settings)
+    # Requests wait for Temporal at most this long, then answer SERVICE_UNAVAILABLE.
+    temporal = with_rpc_deadline(resources.temporal, settings.temporal_rpc_deadline_seconds)
     state = GatewayState(
         settings=settings,
-        temporal=resources.temporal,
+        temporal=temporal,
         services=services,
         relay=ProgressRelay(
-            resources.temporal, resources.redis, resources.keys, settings.progress_poll_seconds
+            temporal, resources.redis, resources.keys, settings.progress_poll_seconds
         ),
         verifier=gateway_verifier(settings, services.auth, resources.redis, resources.keys),
         run_access=RunAccess.from_settings(settings),
@@ -52,10 +56,14 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         graphql_ide="graphiql" if graphiql else None,
+        path="/graphql",
     )
-    app = create_app(resources, title="ADX GraphQL gateway", routers=[])
+    app = create_app(resources, title="ADX GraphQL gateway", routers=[graphql])
+    # /graphql is public as a route: the gateway authenticates each operation itself (login and
+    # signUp need no token, every other resolver asks gateway/context.py for the principal).
+    graphql_routes = {id(route) for route, _, path in route_operations(app) if path == "/graphql"}
+    app.state.public_routes = frozenset(getattr(app.state, "public_routes", set()) | graphql_routes)
     app.state.gateway = state
-    app.include_router(graphql, prefix="/graphql")
     if graphiql:
         mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
     mount_pages(app)  # the pages the mailed verify/reset links open (gateway/pages.py)

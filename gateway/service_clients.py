@@ -19,12 +19,21 @@ class ServiceUnavailable(Exception):
         self.service = service
 
 
+#: Answers meaning "the service behind this address is not reachable" (from a proxy or load
+#: balancer in front of it). Any other answer, 500 and 503 included, comes from a running
+#: service: it must not open the circuit, or five requests that make the service fail (or five
+#: logins while *its* Redis is down, answered 503) would cut every user off until the cooldown
+#: ends, long after the service has recovered.
+UNREACHABLE_STATUSES = frozenset({502, 504})
+
+
 @dataclass
 class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; lets one trial call through after ``cooldown``."""
+    """Opens after ``threshold`` consecutive failures to reach the service (transport errors,
+    502/504); lets trial calls through after ``cooldown``, and the first success closes it."""
 
     threshold: int = 5
-    cooldown: float = 10.0
+    cooldown: float = 2.0
     failures: int = 0
     opened_at: float | None = field(default=None)
 
@@ -61,7 +70,8 @@ class ServiceClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """One call through the circuit breaker; 5xx and transport errors count as failures."""
+        """One call through the circuit breaker; a 5xx answer raises ``ServiceUnavailable``,
+        but only transport errors and 502/504 count as failures of the circuit."""
         if not self.breaker.allow():
             raise ServiceUnavailable(self.service, "circuit open")
         try:
@@ -71,7 +81,7 @@ class ServiceClient:
         except httpx.HTTPError as error:
             self.breaker.record(ok=False)
             raise ServiceUnavailable(self.service, type(error).__name__) from error
-        self.breaker.record(ok=response.status_code < 500)
+        self.breaker.record(ok=response.status_code not in UNREACHABLE_STATUSES)
         if response.status_code >= 500:
             raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
         return response

@@ -13,6 +13,7 @@ from schema.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
     NOT_FOUND,
+    OUTAGE_RETRY_AFTER,
     RATE_LIMITED,
     SERVICE_UNAVAILABLE,
     UNAUTHENTICATED,
@@ -46,7 +47,9 @@ async def call_auth(
             method, path, json=json, headers=headers
         )
     except ServiceUnavailable as error:
-        raise UserFacingError("the auth service is unavailable", SERVICE_UNAVAILABLE) from error
+        raise UserFacingError(
+            "the auth service is unavailable", SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
+        ) from error
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail") or "request refused"

@@ -13,6 +13,9 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 RATE_LIMITED = "RATE_LIMITED"
 
+OUTAGE_RETRY_AFTER = 2
+"""``extensions.retryAfter`` of ``SERVICE_UNAVAILABLE``: seconds a client should wait (a hint)."""
+
 
 class UserFacingError(GraphQLError):
     """An error whose message is safe to show; ``code`` goes into ``extensions.code``."""

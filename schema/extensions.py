@@ -15,11 +15,9 @@ from strawberry.extensions import MaskErrors
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.service_clients import ServiceUnavailable
-from schema.errors import SERVICE_UNAVAILABLE, UserFacingError
+from schema.errors import OUTAGE_RETRY_AFTER, SERVICE_UNAVAILABLE, UserFacingError
 
 OUTAGE_MESSAGE = "A service this request needs is unavailable right now; try again shortly."
-OUTAGE_RETRY_AFTER = 2
-"""Seconds a client should wait before retrying after ``SERVICE_UNAVAILABLE`` (a hint)."""
 
 #: Temporal answers meaning "not reachable or not answering", as opposed to a refusal.
 _RPC_OUTAGES = frozenset(

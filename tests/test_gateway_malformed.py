@@ -19,7 +19,9 @@ from tests.problems import JSON, assert_problem
 from tests.support import Stack
 
 DEEP = 10_000
-LOGIN = 'mutation($e: String!) { login(input: {email: $e, password: "p4ssw0rd-long"}) { mfaRequired } }'
+LOGIN = (
+    'mutation($e: String!) { login(input: {email: $e, password: "p4ssw0rd-long"}) { mfaRequired } }'
+)
 
 
 def gql_body(query: str, variables: object = None) -> bytes:

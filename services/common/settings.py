@@ -210,6 +210,13 @@ class Settings(BaseSettings):
         le=30,
         description="First back-off between connection attempts (doubles, max 5s).",
     )
+    temporal_rpc_deadline_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Longest one Temporal call of a gateway request (start, describe, query, "
+        "signal) may take, retries included, before the request answers SERVICE_UNAVAILABLE.",
+    )
     task_queue_prefix: str = Field(
         "adx",
         pattern=r"^[a-z0-9][a-z0-9-]*$",

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, TLSConfig
+from temporalio.client import (
+    CancelWorkflowInput,
+    Client,
+    DescribeWorkflowInput,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    SignalWorkflowInput,
+    StartWorkflowInput,
+    StartWorkflowUpdateInput,
+    TerminateWorkflowInput,
+    TLSConfig,
+    WorkflowHandle,
+)
+from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.service import RPCError
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -86,6 +99,62 @@ async def connect_temporal(settings: Settings, *, attempts: int | None = None) -
         f"cannot reach Temporal at {settings.temporal_address} "
         f"(namespace {settings.temporal_namespace!r}) after {attempts} attempts: {last}"
     )
+
+
+class _DeadlineOutbound(OutboundInterceptor):
+    """Each call ends within the deadline: a per-attempt gRPC deadline (a stalled server) and
+    one bound on the whole call including the SDK's retries (a refused connection is retried for
+    10 s by default). Past it the caller gets ``TimeoutError``."""
+
+    def __init__(self, next: OutboundInterceptor, seconds: float) -> None:
+        super().__init__(next)
+        self._seconds = seconds
+        self._rpc_timeout = timedelta(seconds=seconds)
+
+    async def _bounded(self, call: Callable[[Any], Awaitable[Any]], input: Any) -> Any:
+        if input.rpc_timeout is None or input.rpc_timeout > self._rpc_timeout:
+            input.rpc_timeout = self._rpc_timeout
+        async with asyncio.timeout(self._seconds):
+            return await call(input)
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        return await self._bounded(self.next.start_workflow, input)  # type: ignore[no-any-return]
+
+    async def describe_workflow(self, input: DescribeWorkflowInput) -> Any:
+        return await self._bounded(self.next.describe_workflow, input)
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        return await self._bounded(self.next.query_workflow, input)
+
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
+        await self._bounded(self.next.signal_workflow, input)
+
+    async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
+        await self._bounded(self.next.cancel_workflow, input)
+
+    async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
+        await self._bounded(self.next.terminate_workflow, input)
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
+        return await self._bounded(self.next.start_workflow_update, input)
+
+
+class _Deadline(ClientInterceptor):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _DeadlineOutbound(next, self.seconds)
+
+
+def with_rpc_deadline(client: Client, seconds: float) -> Client:
+    """``client`` (same connection, interceptors and converter) whose workflow calls give up
+    after ``seconds``: for request paths, which must answer SERVICE_UNAVAILABLE within their
+    deadline when Temporal is down. Workers keep the SDK's patient retries (a completion lost to
+    a short deadline would re-run an activity)."""
+    config = client.config()
+    config["interceptors"] = [_Deadline(seconds), *config["interceptors"]]
+    return Client(**config)
 
 
 class _ActivityLogContext(ActivityInboundInterceptor):
