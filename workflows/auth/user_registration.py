@@ -203,6 +203,8 @@ class UserRegistrationWorkflow:
         self._input = RegistrationInput(email="")
         self._user_id = ""
         self._link_hash = ""
+        #: While the mail step runs: its mail may be clicked before its result arrives.
+        self._mailing = False
         self._outcome: str | None = None
         self._failure: ApplicationError | None = None
 
@@ -233,8 +235,15 @@ class UserRegistrationWorkflow:
 
     def _check_link(self, token_hash: str) -> None:
         """v3: only the link this run mailed opens it (another run's link, for the same address,
-        is refused like an unknown one)."""
-        self._gate.check(token_hash)
+        is refused like an unknown one). While the mail step is still running its link may
+        already be in the mailbox: the update is let in and checked once the step is done."""
+        gate = self._gate
+        if self._mailing:
+            well_formed = len(token_hash) == 64 and all(c in "0123456789abcdef" for c in token_hash)
+            if not well_formed or gate.closed or gate.busy or gate.passed:
+                raise invalid_token()
+            return
+        gate.check(token_hash)
         if not self._link_hash or not hmac.compare_digest(token_hash, self._link_hash):
             raise invalid_token()
 
@@ -297,6 +306,7 @@ class UserRegistrationWorkflow:
         # The same steps and labels whether or not the address has an account: the activity
         # mails a link, or the notice to the address's owner, and the run waits either way.
         self._progress.advance(0, "sending verification e-mail")
+        self._mailing = True
         try:
             sent = await call_activity(
                 SEND_REGISTRATION_MAIL,
@@ -309,6 +319,8 @@ class UserRegistrationWorkflow:
         except ActivityError as error:
             self._progress.set_state(ProgressState.failed, "verification e-mail could not be sent")
             raise _as_business_failure(error) from error
+        finally:
+            self._mailing = False
         if sent.token_hash:
             self._link_hash = sent.token_hash
             self._gate.open()
@@ -340,6 +352,7 @@ class UserRegistrationWorkflow:
     async def _verify_per_sign_up(self, token_hash: str) -> VerifyEmailResult:
         """v3 redemption: one at a time (``busy`` is set before the first await); afterwards the
         gate has passed whatever the outcome, and the run ends."""
+        await workflow.wait_condition(lambda: not self._mailing)
         self._check_link(token_hash)
         self._gate.busy = True
         try:
