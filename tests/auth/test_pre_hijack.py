@@ -32,7 +32,9 @@ from services.common.resources import Resources
 from storage.db import transaction
 from storage.users.models import Profile
 from tests.auth import mail_flows
-from tests.auth.mail_flows import SmtpSink, link_token
+from tests.auth.mail_flows import SmtpSink, link_token, plain_text, wait_for_outbox
+from tests.graphql_client import gql
+from tests.support import Infra, Stack
 from workflows.auth.user_registration import RegistrationResult
 
 # The SMTP sink, workers that mail through it, and the auth API on their queues.
@@ -193,3 +195,45 @@ async def test_a_sign_up_history_holds_no_plaintext_password(
     assert b"$argon2id$" in plain, "the decoded history is not what we think it is"
     assert password.encode() not in plain and password.encode() not in raw.encode()
     assert link.encode() not in plain, "the raw link token is in the history"
+
+
+SIGN_UP = """mutation($input: SignUpInput!) { signUp(input: $input) { id status accessToken } }"""
+RUN = "query($id: ID!, $t: String) { workflowRun(id: $id, accessToken: $t) { status result } }"
+VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
+LOGIN = "mutation($input: LoginInput!) { login(input: $input) { tokens { accessToken } } }"
+
+
+async def test_through_graphql_each_sign_up_has_its_own_run_and_access_token(
+    stack: Stack, infra: Infra
+) -> None:
+    """The gateway's ``signUp`` handed the second caller the first run's access token."""
+    victim = victim_address()
+
+    def sign_up_input(password: str, name: str) -> dict[str, Any]:
+        return {"input": {"email": victim, "password": password, "displayName": name}}
+
+    attackers = (await gql(stack.graphql, SIGN_UP, sign_up_input(ATTACKER_PASSWORD, "M")))["data"][
+        "signUp"
+    ]
+    victims = (await gql(stack.graphql, SIGN_UP, sign_up_input(VICTIM_PASSWORD, "V")))["data"][
+        "signUp"
+    ]
+
+    assert attackers["id"] != victims["id"]
+    assert attackers["accessToken"] != victims["accessToken"]
+    # Neither token opens the other's run.
+    crossed = await gql(stack.graphql, RUN, {"id": attackers["id"], "t": victims["accessToken"]})
+    assert crossed["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    mails = await wait_for_outbox(infra.settings(), victim, count=2)
+    stem = victims["id"].removeprefix("user-registration-").replace("-", "")
+    [own] = [t for m in mails if (t := link_token(plain_text(m), "/verify-email")).startswith(stem)]
+
+    assert await gql(stack.graphql, VERIFY, {"token": own}) == {"data": {"verifyEmail": True}}
+
+    def credentials(password: str) -> dict[str, Any]:
+        return {"input": {"email": victim, "password": password}}
+
+    signed_in = await gql(stack.graphql, LOGIN, credentials(VICTIM_PASSWORD))
+    refused = await gql(stack.graphql, LOGIN, credentials(ATTACKER_PASSWORD))
+    assert signed_in["data"]["login"]["tokens"]["accessToken"]
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
