@@ -95,6 +95,7 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "open quotes": lambda n: _repeat("password='", n),
     "json escapes": lambda n: _repeat('"token": "\\', n),
     "sql parameters": lambda n: _repeat("[parameters: ", n),
+    "cookie headers": lambda n: _repeat("Cookie: ", n),
     "opaque-shaped": lambda n: _repeat("aB" * 21 + "c.", n),
     "surrogates": lambda n: _repeat("a\udc80", n),
     "dotted i": lambda n: _repeat("\u0130password=", n),
@@ -263,6 +264,7 @@ def test_opaque_tokens_we_issue_are_recognised() -> None:
         ("otpauth://totp/ADX:alice?secret=JBSWY3DPEHPK3PXP&issuer=ADX", "JBSWY3DPEHPK3PXP"),
         ("[SQL: INSERT ...]\n[parameters: ('a@b.c', '$argon2id$v=19$x')]", "argon2id"),
         (f"cookie: adx_session={JWT}", JWT),
+        ("Cookie: theme=dark; adx_session=s3ss10n; lang=en\n", "s3ss10n"),
         ("PASSWORD = 'cut-off-by-truncation", "cut-off"),
     ],
 )

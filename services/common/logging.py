@@ -88,7 +88,10 @@ def _trie(words: Iterable[str]) -> str:
 #: or a bearer credential. Group ``keep`` stays, the value after it becomes ``[REDACTED]``; a
 #: value cut off by truncation (no closing quote) is redacted too.
 _KEYED_VALUE = re.compile(
-    rf"(?P<keep>(?:{_trie([*SENSITIVE_KEYS, 'access_key'])})[\w-]{{0,32}}+['\"]?+\s{{0,4}}+[=:]"
+    # A Cookie or Authorization header line: everything up to the end of the line (a cookie
+    # header holds many "name=value" pairs, any of them a session).
+    r"(?P<line>(?:cookie|authorization)\s{0,4}+:\s{0,4}+)(?!\[redacted\])[^\r\n'\"]{1,4096}+"
+    rf"|(?P<keep>(?:{_trie([*SENSITIVE_KEYS, 'access_key'])})[\w-]{{0,32}}+['\"]?+\s{{0,4}}+[=:]"
     r"\s{0,4}+)(?!\[redacted\])"
     r"(?:\"(?:[^\"\\\n]|\\.){0,4096}+\"?+|'(?:[^'\\\n]|\\.){0,4096}+'?+"
     r"|(?:(?:bearer|basic|digest)\s{1,16}+)?+[^\s,;&)}\]'\"]{1,4096}+)"
@@ -135,7 +138,7 @@ def _redact_keyed_values(text: str) -> str:
     parts: list[str] = []
     last = 0
     for match in _KEYED_VALUE.finditer(lowered):
-        kept = "keep" if match.group("keep") is not None else "bearer"
+        kept = next(g for g in ("line", "keep", "bearer") if match.group(g) is not None)
         parts += (text[last : match.end(kept)], REDACTED)
         last = match.end()
     if not parts:
