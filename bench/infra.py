@@ -157,14 +157,15 @@ def start_auth_service(
     extra_env: dict[str, str] | None = None,
     profile: Path | None = None,
     cpu: int | None = None,
+    mode: str = "http",
 ) -> tuple[ManagedProcess, str]:
     """``python -m services.auth --mode http`` on a free port (under cProfile when ``profile``
-    names the stats file; on CPU ``cpu`` only when given, as a replica limited to one CPU);
-    returns it and its base URL."""
+    names the stats file; on CPU ``cpu`` only when given, as a replica limited to one CPU;
+    ``mode="both"`` runs its Temporal worker too); returns it and its base URL."""
     port = free_port()
     env = {**os.environ, **infra.env, "ADX_AUTH_PORT": str(port), **(extra_env or {})}
     module = ["services.auth"] if profile is None else ["bench.profile_service", str(profile)]
-    argv = [sys.executable, "-m", *module, "--mode", "http"]
+    argv = [sys.executable, "-m", *module, "--mode", mode]
     if cpu is not None:
         # From its first instruction, so the argon2 pool (sized at import) sees one CPU.
         taskset = shutil.which("taskset")
