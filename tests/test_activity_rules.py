@@ -64,6 +64,7 @@ from workflows.auth.contracts import (
     DELETE_CREDENTIALS,
     FIND_ACCOUNT,
     ISSUE_ONE_TIME_TOKEN,
+    MAIL_RESET_LINK,
     SEND_EMAIL,
     MailTemplate,
     TokenPurpose,
@@ -158,6 +159,11 @@ def issue(user_id: str, purpose: str, *, workflow_id: str | None = None, key: st
 def mail(to: str, template: str, token: str | None) -> Step:
     data = {"to": to, "template": template, "token": token, "idempotency_key": f"k-{uuid.uuid4()}"}
     return Step(SEND_EMAIL, data)
+
+
+def reset_link(user_id: str, to: str, key: str = f"{ROGUE_RUN}:link") -> Step:
+    data = {"user_id": user_id, "to": to, "ttl_seconds": 600, "idempotency_key": key}
+    return Step(MAIL_RESET_LINK, data)
 
 
 async def credential(runtime: AuthRuntime, email: str) -> Credential | None:
@@ -335,6 +341,30 @@ async def test_link_mails_go_only_to_the_account_of_a_token_this_run_issued(
     assert refused(without, "needs the token")
     assert refused(other_run, "a token this run issued")
     assert sent.result == {"sent": True}
+
+
+async def test_a_reset_link_is_mailed_only_by_a_reset_run_to_its_accounts_address(
+    rogue: Rogue, auth_runtime: AuthRuntime
+) -> None:
+    owner, attacker = await create_user(auth_runtime), await create_user(auth_runtime)
+    owner_id = str(owner.id)
+
+    (as_registration,) = await rogue(REGISTRATION, reset_link(owner_id, owner.email))
+    (to_attacker,) = await rogue(RESET, reset_link(owner_id, attacker.email))
+    (foreign_key,) = await rogue(RESET, reset_link(owner_id, owner.email, "elsewhere:1:link"))
+    sent, again = await rogue(
+        RESET, reset_link(owner_id, owner.email), reset_link(owner_id, owner.email)
+    )
+
+    assert refused(as_registration, "only ['password_reset']")
+    assert refused(to_attacker, "its account's address")
+    assert refused(foreign_key, "does not belong to this workflow run")
+    assert sent.result == {"sent": True} and again.result == {"sent": False}
+    async with transaction(auth_runtime.resources.sessions) as db:
+        tokens = list(
+            await db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == owner.id))
+        )
+    assert len(tokens) == 1, "a refused or repeated step issued a token"
 
 
 async def test_the_sign_up_notice_goes_only_to_the_address_being_registered(

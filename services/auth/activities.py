@@ -51,6 +51,7 @@ from workflows.auth.contracts import (
     DELETE_CREDENTIALS,
     FIND_ACCOUNT,
     ISSUE_ONE_TIME_TOKEN,
+    MAIL_RESET_LINK,
     MARK_EMAIL_VERIFIED,
     REVOKE_SESSIONS,
     SEND_EMAIL,
@@ -67,6 +68,8 @@ from workflows.auth.contracts import (
     InvalidEmailError,
     IssueOneTimeTokenInput,
     IssueOneTimeTokenOutput,
+    MailResetLinkInput,
+    MailResetLinkOutput,
     MailTemplate,
     MarkEmailVerifiedInput,
     MarkEmailVerifiedOutput,
@@ -286,27 +289,103 @@ class AuthActivities:
         user_id = user_uuid(input.user_id)
         await self._require_token_issuer(input)
         raw, digest = new_token()
+        await self._store_token(
+            user_id=user_id,
+            purpose=input.purpose,
+            token_hash=digest,
+            ttl_seconds=input.ttl_seconds,
+            workflow_id=input.workflow_id,
+            idempotency_key=input.idempotency_key,
+        )
+        # Sealed: the workflow only hands it on to send_email, which opens it for the mail.
+        purpose = link_token_purpose(input.purpose, input.workflow_id)
+        return IssueOneTimeTokenOutput(token=sealer_for(self.runtime.settings).seal(raw, purpose))
+
+    @activity.defn(name=MAIL_RESET_LINK)
+    async def mail_reset_link(self, input: MailResetLinkInput) -> MailResetLinkOutput:
+        """Issue a reset token and mail its link in one step, once per key: the raw token
+        exists only here and in the mail (the database keeps its SHA-256, the workflow nothing).
+
+        The claim comes first, so a retry of a step whose mail went out neither issues a new
+        token (which would break the mailed link) nor mails again. A crash between delivery
+        and the "sent" marker mails once more, with a fresh token that replaces the first.
+        """
+        if not input.ttl_seconds > 0:
+            raise business_error(INVALID_INPUT, "non-positive token lifetime")
+        context = require_context()
+        if context.actor != ActorKind.system:
+            require_flow(context, PASSWORD_RESET)
+            require_run_scoped(context, input.idempotency_key)
+        user_id, to = user_uuid(input.user_id), normalize_email(input.to)
+        async with transaction(self.sessions) as session:
+            credential = await session.get(Credential, user_id)
+        if credential is None:
+            raise business_error(UNKNOWN_ACCOUNT, "no such account")
+        if credential.email != to:
+            raise denied("a reset link goes only to its account's address")
+        redis = self.runtime.resources.redis
+        key = self.runtime.resources.keys(
+            "auth", "mail", hashlib.sha256(input.idempotency_key.encode()).hexdigest()[:40]
+        )
+        claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
+        if not await redis.set(key, "sending", nx=True, ex=claim):
+            sent = await redis.get(key)
+            if isinstance(sent, bytes):
+                sent = sent.decode()
+            if isinstance(sent, str) and sent.startswith("sent"):
+                return MailResetLinkOutput(sent=False)
+            raise ApplicationError(
+                "this mail is being sent by another attempt", type="MailInFlight"
+            )
+        try:
+            raw, digest = new_token()
+            await self._store_token(
+                user_id=user_id,
+                purpose=TokenPurpose.password_reset,
+                token_hash=digest,
+                ttl_seconds=input.ttl_seconds,
+                workflow_id=activity.info().workflow_id or "",
+                idempotency_key=f"{input.idempotency_key}:token",
+            )
+            message = replace(
+                reset_mail(self.runtime.settings, to, raw), dedup_key=input.idempotency_key
+            )
+            await self.mailer.send(message)
+        except BaseException:
+            await redis.delete(key)
+            raise
+        await redis.set(key, "sent:link", ex=MAIL_SENT_MARKER_SECONDS)
+        return MailResetLinkOutput(sent=True)
+
+    async def _store_token(
+        self,
+        *,
+        user_id: uuid.UUID,
+        purpose: str,
+        token_hash: str,
+        ttl_seconds: float,
+        workflow_id: str,
+        idempotency_key: str,
+    ) -> None:
+        """Store a one-time token's hash (a retried step replaces its own unspent token)."""
         try:
             async with transaction(self.sessions) as session:
                 issued = await OneTimeTokenRepository(session).issue(
                     user_id=user_id,
-                    purpose=input.purpose,
-                    token_hash=digest,
-                    ttl=timedelta(seconds=input.ttl_seconds),
-                    workflow_id=input.workflow_id,
-                    idempotency_key=input.idempotency_key,
+                    purpose=purpose,
+                    token_hash=token_hash,
+                    ttl=timedelta(seconds=ttl_seconds),
+                    workflow_id=workflow_id,
+                    idempotency_key=idempotency_key,
                 )
                 if issued:
                     await AuditRepository(session).record(
-                        "one_time_token.issued", user_id=user_id, purpose=input.purpose
+                        "one_time_token.issued", user_id=user_id, purpose=purpose
                     )
         except IntegrityError as error:  # the account vanished meanwhile (foreign key)
             raise business_error(UNKNOWN_ACCOUNT, "no such account") from error
         if not issued:
             raise business_error(INVALID_INPUT, "this step's token was spent already")
-        # Sealed: the workflow only hands it on to send_email, which opens it for the mail.
-        purpose = link_token_purpose(input.purpose, input.workflow_id)
-        return IssueOneTimeTokenOutput(token=sealer_for(self.runtime.settings).seal(raw, purpose))
 
     @activity.defn(name=CONSUME_ONE_TIME_TOKEN)
     async def consume_one_time_token(
@@ -491,6 +570,7 @@ class AuthActivities:
             self.delete_credentials,
             self.find_account,
             self.issue_one_time_token,
+            self.mail_reset_link,
             self.consume_one_time_token,
             self.send_email,
             self.mark_email_verified,

@@ -2,12 +2,14 @@
 """No secret in clear in any workflow history (docs/auth.md, "Secrets never enter workflow
 payloads"): each flow runs end to end on the real dev server, then its history is searched,
 raw and decoded through the payload codec (what an operator with the codec key reads), for
-the secrets the flow handled — the reset link token from the mail, the TOTP secret, its URI,
+the secrets the flow handled — the reset link token from the mail (minted and mailed inside one
+activity, so not even sealed there) and the new password, the TOTP secret, its URI,
 activation codes and recovery codes, the SSO code, PKCE verifier, nonce and session tokens.
 
-Each test also checks that the decoded history does hold the *sealed* form, so it fails if a
-sealing step is removed (the secret would be found) and if decoding silently did nothing.
-With ``ADX_RECORD_HISTORIES=1`` these runs are the replay histories of the sealed paths."""
+Each test also checks what the history does hold instead (the sealed forms, the token's hash,
+the mail step), so it fails if a sealing step is removed (the secret would be found) and if
+decoding silently did nothing. With ``ADX_RECORD_HISTORIES=1`` these runs are the replay
+histories of the new paths."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ from tests.auth.test_mfa import (
 )
 from tests.auth.test_mfa import client as mfa_client
 from tests.auth.test_password_reset import NEW_PASSWORD, confirm, request_reset, reset_token, run_of
+from workflows.auth.contracts import ISSUE_ONE_TIME_TOKEN, MAIL_RESET_LINK
 from workflows.auth.mfa_setup import SECRET_UPDATE, MfaSecret, MfaSetupInput, MfaSetupResult
 from workflows.auth.sso_authentication import (
     SsoAuthenticationInput,
@@ -138,10 +141,10 @@ async def test_reset_link_token_and_password_never_enter_the_history(
     assert (await api.post("/auth/login", json=login)).status_code == 200
     raw, decoded = await history_texts(smtp_resources.temporal, handle)
     assert_absent(raw, decoded, link_token=token, new_password=NEW_PASSWORD)
-    assert SEALED in decoded, "the issued token travels sealed"
+    assert MAIL_RESET_LINK in raw and ISSUE_ONE_TIME_TOKEN not in raw, "minted in the mail step"
     assert hash_token(token) in decoded, "the redeeming update carries the token's hash"
     assert "$argon2id$" in decoded, "and the new password as its argon2id hash"
-    await record_history(handle, "password_reset.v2")
+    await record_history(handle, "password_reset.v3")
 
 
 async def test_an_expired_reset_keeps_its_token_out_of_the_history(
@@ -156,8 +159,8 @@ async def test_an_expired_reset_keeps_its_token_out_of_the_history(
 
     raw, decoded = await history_texts(smtp_resources.temporal, handle)
     assert_absent(raw, decoded, link_token=token)
-    assert SEALED in decoded
-    await record_history(handle, "password_reset.v2-expired")
+    assert MAIL_RESET_LINK in raw and ISSUE_ONE_TIME_TOKEN not in raw
+    await record_history(handle, "password_reset.v3-expired")
 
 
 # --- MFA setup: secret, URI, codes -----------------------------------------------------------

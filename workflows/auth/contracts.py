@@ -127,6 +127,29 @@ class IssueOneTimeTokenOutput:
     token: str
 
 
+MAIL_RESET_LINK = "auth.mail_reset_link"
+
+
+@dataclass
+class MailResetLinkInput:
+    """Issue a password-reset token and mail its link in one step: the token never leaves the
+    activity (runs started before the ``reset-link-minted-in-mail-step`` patch issue and mail
+    in two steps, the token sealed in between)."""
+
+    user_id: str
+    #: The account's own address (the activity checks it is).
+    to: str
+    ttl_seconds: float
+    #: The step's key: the mail is sent once under it, the token issued under ``<key>:token``.
+    idempotency_key: str
+
+
+@dataclass
+class MailResetLinkOutput:
+    #: False when an earlier attempt of this step had mailed the link already.
+    sent: bool
+
+
 @dataclass
 class ConsumeOneTimeTokenInput:
     token_hash: str
