@@ -146,3 +146,22 @@ def test_production_refuses_a_generated_key(tmp_path: Path) -> None:
     with pytest.raises(MissingSecretError):
         sealer_for(settings)
     assert not (tmp_path / "prod" / "keys").exists()
+
+
+def test_mfa_values_open_only_for_their_user_and_kind_and_raw_ones_pass(tmp_path: Path) -> None:
+    """The route opens what the MFA activities sealed; values of runs from before sealing (raw)
+    pass unchanged; another user's or another kind's sealed value is refused."""
+    from temporalio.exceptions import ApplicationError
+
+    from services.auth.mfa.sealed import RECOVERY_CODE, TOTP_SECRET, MfaSeals
+
+    settings = Settings(data_dir=tmp_path, env="test")  # type: ignore[arg-type]
+    alice, bob = MfaSeals(settings, "alice"), MfaSeals(settings, "bob")
+    sealed = alice.seal(TOTP_SECRET, "JBSWY3DPEHPK3PXP")
+
+    assert alice.open(TOTP_SECRET, sealed) == "JBSWY3DPEHPK3PXP"
+    assert alice.open(TOTP_SECRET, "JBSWY3DPEHPK3PXP") == "JBSWY3DPEHPK3PXP"  # an older run
+    for other, kind in ((bob, TOTP_SECRET), (alice, RECOVERY_CODE)):
+        with pytest.raises(ApplicationError) as refused:
+            other.open(kind, sealed)
+        assert refused.value.non_retryable
