@@ -82,6 +82,7 @@ def _repeat(unit: str, size: int) -> str:
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "word run (finding 1)": lambda n: "A" * n,
     "graphql echo (finding 1)": lambda n: '{ user(id: "' + "A" * n + '") { id } }',
+    "word run after a url": lambda n: 'see https://adx.dev { user(id: "' + "A" * n + '") }',
     "scheme colons": lambda n: _repeat("a://a:", n),
     "colons": lambda n: "a://" + _repeat("a:", n),
     "schemes": lambda n: _repeat("a://", n),
