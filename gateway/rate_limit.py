@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 _log = get_logger(__name__)
-_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
+_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid input"}
 
 
 class LimitScope(StrEnum):
@@ -223,9 +223,10 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
     """The gateway's ``/graphql``: every operation counts before it is parsed by the schema; the
     GraphiQL page (GET with Accept: text/html) does not.
 
-    A request that is no GraphQL request at all (not JSON, not UTF-8, nested too deep, a lone
-    surrogate, a top level that is no object, no query) is refused by the HTTP layer with 400
-    problem+json, like every service; once it is a GraphQL request, errors are GraphQL-shaped."""
+    A request that is no GraphQL request at all (not JSON, not UTF-8, nested too deep, a top
+    level that is no object, no query) is refused by the HTTP layer with 400 problem+json, a lone
+    surrogate (JSON, but not text) with 422 problem+json, like every service; once it is a
+    GraphQL request, errors are GraphQL-shaped (docs/gateway.md, "Malformed requests")."""
 
     graphql_transport_ws_handler_class = RateLimitedTransportWSHandler
 
@@ -248,7 +249,7 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
         try:
             return self.decode_json(data)
         except json_input.MalformedJsonError as error:
-            raise HTTPException(400, error.msg) from error
+            raise HTTPException(error.problem.status, error.msg) from error
         except ValueError as error:  # JSONDecodeError
             raise HTTPException(400, "Unable to parse request body as JSON") from error
 

@@ -1,14 +1,17 @@
 """Malformed request bodies get 400 problem+json from the gateway and from every service, never
-a 500 or an echoed internal error (issue 6, finding 6): JSON that is no object, not UTF-8,
-nested 10,000 deep, or carries a lone surrogate anywhere (an e-mail, a variable, a key)."""
+a 500 or an echoed internal error (issue 6, finding 6): JSON that is no object, not UTF-8 or
+nested 10,000 deep; a lone surrogate anywhere (an e-mail, a variable, a key) is readable JSON
+but no text: 422 problem+json, refused before anything tries to encode it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import websockets
 
 from gateway.service import create_gateway_app
 from services.common.json_input import MAX_JSON_DEPTH, json_problem, nesting_depth
@@ -28,7 +31,7 @@ def gql_body(query: str, variables: object = None) -> bytes:
     return json.dumps({"query": query, "variables": variables}).encode()  # \\u-escapes surrogates
 
 
-#: Bodies that are no GraphQL request: each must be a 400 problem+json from /graphql.
+#: Bodies that are no GraphQL request: each must be a 400 (422: surrogates) problem+json.
 NOT_GRAPHQL = [
     pytest.param(b"null", id="null"),
     pytest.param(b"42", id="number"),
@@ -70,7 +73,9 @@ async def gateway(gateway_resources: Resources) -> AsyncIterator[httpx.AsyncClie
 
 
 def assert_refused(response: httpx.Response) -> dict[str, object]:
-    body = assert_problem(response, 400)
+    body = assert_problem(response, 400, 422)
+    surrogate = "surrogate" in str(body["detail"])
+    assert response.status_code == (422 if surrogate else 400), body
     detail = str(body["detail"]).lower()
     assert "codec" not in detail and "recursion" not in detail and "traceback" not in detail
     return body
@@ -199,9 +204,25 @@ async def test_one_keep_alive_connection_gets_an_answer_to_every_malformed_body(
         statuses = []
         for raw in bodies:
             response = await client.post(stack.graphql, content=raw, headers=JSON)
-            assert_problem(response, 400)
+            assert_refused(response)
             statuses.append(response.status_code)
         after = await client.post(stack.graphql, json={"query": "{ __typename }"})
 
-    assert statuses == [400] * len(bodies)
+    assert len(statuses) == len(bodies)
     assert after.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_malformed_websocket_message_closes_the_socket_with_4400(stack: Stack) -> None:
+    deep = (
+        json.dumps({"type": "connection_init"})[:-1]
+        + ', "payload": '
+        + "[" * DEEP
+        + "]" * DEEP
+        + "}"
+    )
+    async with websockets.connect(stack.graphql_ws, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(deep)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+
+    assert ws.close_code == 4400

@@ -10,6 +10,9 @@ Three things a JSON parser accepts (or crashes on) that nothing behind it can ha
   cannot be encoded as UTF-8 again (an e-mail sent on to a service or the database fails deep
   inside with a codec error).
 
+The first two make the body unreadable: 400. The third is readable JSON carrying a value that
+is not text: 422, like the database's "characters that cannot be stored" (services/common/errors.py).
+
 :func:`json_problem` finds them in linear time without recursion: strings are cut out by one
 regular expression (no backtracking: an unrolled loop), the depth is a running sum over the
 remaining brackets, and only a body that contains a surrogate escape at all is decoded to tell a
@@ -22,6 +25,7 @@ import itertools
 import json
 import operator
 import re
+from dataclasses import dataclass
 from typing import Any
 
 MAX_JSON_DEPTH = 64
@@ -35,14 +39,24 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BRACKET_WEIGHT = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
+@dataclass(frozen=True)
+class JsonProblem:
+    """Why a body is refused: HTTP ``status`` (400 unreadable, 422 not text) and a ``detail``
+    safe to show the client (it echoes no input)."""
+
+    status: int
+    detail: str
+
+
 class MalformedJsonError(json.JSONDecodeError):
-    """JSON the service refuses; ``msg`` is safe to show the client (it echoes no input).
+    """JSON the service refuses (``problem``); ``msg`` is its detail.
 
     A ``JSONDecodeError`` so that code catching bad JSON (Strawberry's WebSocket reader closes
     the socket with 4400) treats it like any other unparsable message."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "", 0)
+    def __init__(self, problem: JsonProblem) -> None:
+        super().__init__(problem.detail, "", 0)
+        self.problem = problem
 
     def __str__(self) -> str:
         return self.msg
@@ -57,22 +71,23 @@ def nesting_depth(text: str) -> int:
     return max(map(operator.sub, itertools.accumulate(weights), itertools.count(1)))
 
 
-def json_problem(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+def json_problem(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JsonProblem | None:
     """Why ``body`` must be refused before it is parsed, or ``None``. Syntax errors are left to
     the parser (this answers ``None`` for them)."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return "The request body is not valid UTF-8."
+            return JsonProblem(400, "The request body is not valid UTF-8.")
     else:
         text = body
     if (text.count("[") + text.count("{")) > max_depth and nesting_depth(text) > max_depth:
-        return f"JSON nested deeper than {max_depth} levels is not accepted."
+        return JsonProblem(400, f"JSON nested deeper than {max_depth} levels is not accepted.")
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(text):
-        return (
+        return JsonProblem(
+            422,
             "The JSON contains a lone UTF-16 surrogate escape (\\ud800-\\udfff without its "
-            "pair), which is not a character; send text as valid Unicode."
+            "pair), which is not a character; send text as valid Unicode.",
         )
     return None
 

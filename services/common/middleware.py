@@ -111,8 +111,8 @@ def is_json_media_type(content_type: bytes) -> bool:
 
 
 class JsonBodyGuardMiddleware:
-    """Refuses a JSON body that is not UTF-8, nests deeper than ``MAX_JSON_DEPTH`` or carries a
-    lone surrogate escape with 400 problem+json, before any route parses it
+    """Refuses a JSON body that is not UTF-8 or nests deeper than ``MAX_JSON_DEPTH`` (400), or
+    carries a lone surrogate escape (422), with problem+json before any route parses it
     (services/common/json_input.py). Sits inside ``BodySizeLimitMiddleware``, so at most the
     body limit is buffered. Other bodies and content types pass untouched."""
 
@@ -138,7 +138,7 @@ class JsonBodyGuardMiddleware:
         body = b"".join(chunks)
         problem = json_problem(body)
         if problem is not None:
-            await _send_problem(send, 400, "Malformed request body", problem, "malformed-body")
+            await _send_problem(send, problem.status, problem.detail)
             return
         replayed = False
 
@@ -152,10 +152,18 @@ class JsonBodyGuardMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _send_problem(send: Send, status: int, title: str, detail: str, slug: str) -> None:
+#: ``type`` and ``title`` of the JSON refusals: unreadable (400) and not text (422).
+_JSON_PROBLEMS = {
+    400: ("https://adx.dev/problems/malformed-body", "Malformed request body"),
+    422: ("https://adx.dev/problems/invalid-input", "Invalid input"),
+}
+
+
+async def _send_problem(send: Send, status: int, detail: str) -> None:
+    type_, title = _JSON_PROBLEMS[status]
     body = json.dumps(
         {
-            "type": f"https://adx.dev/problems/{slug}",
+            "type": type_,
             "title": title,
             "status": status,
             "detail": detail,
