@@ -53,9 +53,10 @@ from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity, To
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
 from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
+from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql
 from tests.security_workflows import ParentWorkflow
-from tests.support import Stack
+from tests.support import Infra, Stack
 from workflows.auth.contracts import SetPasswordInput, TokenPurpose
 from workflows.auth.mfa_setup import (
     WORKFLOW_NAME as MFA_SETUP,
@@ -413,24 +414,33 @@ async def test_an_anonymous_sso_step_opens_sessions_only_for_the_account_its_run
 # --- the gateway sets the context -------------------------------------------------------------
 
 
-async def issued_token_audit(runtime: AuthRuntime, email: str) -> Mapping[str, Any]:
-    """The audit row of the verification token the new account's workflow issued."""
+async def issued_token_audit(
+    runtime: AuthRuntime, email: str, stack: Stack, infra: Infra
+) -> Mapping[str, Any]:
+    """The audit row the sign-up's workflow wrote with the new account. Every sign-up is its
+    own run and creates the account only when its mailed link is redeemed (issue 6), so the
+    link is clicked first; the row is written by the run's activity, in the run's context."""
+    mail = (await wait_for_outbox(infra.settings(), email))[-1]
+    async with httpx.AsyncClient(timeout=30) as http:
+        clicked = await http.post(
+            stack.url(ServiceName.auth, "/auth/verify-email"),
+            json={"token": link_token(plain_text(mail), "/verify-email")},
+        )
+    assert clicked.status_code == 200, clicked.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         async with transaction(runtime.resources.sessions) as db:
             user_id = await db.scalar(select(Credential.id).where(Credential.email == email))
         if user_id is not None:
-            rows = [
-                e for e in await audit_rows(runtime, user_id) if e.event == "one_time_token.issued"
-            ]
+            rows = [e for e in await audit_rows(runtime, user_id) if e.event == "email.verified"]
             if rows:
                 return rows[0].detail
         await asyncio.sleep(0.1)
-    raise AssertionError(f"no token was issued for {email}")
+    raise AssertionError(f"no account was created for {email}")
 
 
 async def test_sign_up_through_the_gateway_acts_as_the_caller(
-    stack: Stack, auth_runtime: AuthRuntime
+    stack: Stack, infra: Infra, auth_runtime: AuthRuntime
 ) -> None:
     caller = await create_user(auth_runtime)
     async with httpx.AsyncClient(timeout=30) as http:
@@ -452,8 +462,8 @@ async def test_sign_up_through_the_gateway_acts_as_the_caller(
     unclaimed = await gql(stack.graphql, SIGN_UP, {"input": {"email": anonymous, **variables}})
     assert "errors" not in unclaimed, unclaimed
 
-    as_caller = await issued_token_audit(auth_runtime, signed_in)
-    as_nobody = await issued_token_audit(auth_runtime, anonymous)
+    as_caller = await issued_token_audit(auth_runtime, signed_in, stack, infra)
+    as_nobody = await issued_token_audit(auth_runtime, anonymous, stack, infra)
 
     assert as_caller["actor"] == "user" and as_caller["actor_user_id"] == str(caller.id)
     assert as_caller["origin_request_id"] == request_id
