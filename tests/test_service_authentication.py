@@ -45,13 +45,16 @@ from storage.users.repository import ProfileRepository
 from tests.auth.conftest import AuthUser, create_user, random_ip
 from tests.support import Stack
 
-SERVICES = [s for s in ServiceName if s != ServiceName.gateway]
+#: Every process with an HTTP app, the gateway included (its /graphql authenticates per operation
+#: and is allowlisted as a route; everything else it serves is static).
+SERVICES = list(ServiceName)
 OPERATOR_TOKEN = "operator-secret-for-tests"
 PROBLEM_JSON = "application/problem+json"
 
 
 def build_app(service: ServiceName, resources: Resources) -> FastAPI:
-    spec = importlib.import_module(f"services.{service.value}.service").SPEC
+    module = "gateway" if service == ServiceName.gateway else f"services.{service.value}"
+    spec = importlib.import_module(f"{module}.service").SPEC
     return spec.build_app(resources)  # type: ignore[no-any-return]
 
 
@@ -84,7 +87,12 @@ async def apps(
     into Redis, the only place the other services read it from."""
     opened = {ServiceName.auth: auth_resources, ServiceName.user: user_resources}
     own = []
-    for service in (ServiceName.file, ServiceName.workflow, ServiceName.tenant):
+    for service in (
+        ServiceName.file,
+        ServiceName.workflow,
+        ServiceName.tenant,
+        ServiceName.gateway,
+    ):
         local = settings.model_copy(update={"codec_operator_token": SecretStr(OPERATOR_TOKEN)})
         own.append(await Resources.open(local, service))
         opened[service] = own[-1]
@@ -353,3 +361,12 @@ async def test_user_service_over_real_processes(stack: Stack, auth_runtime: Auth
         assert refused.headers["www-authenticate"] == "Bearer"
     assert signed_in.status_code == 200, signed_in.text
     assert "revoked" in revoked.json()["detail"]
+
+
+def test_openapi_states_the_token_requirement(apps: Apps) -> None:
+    document = apps.apps[ServiceName.user].openapi()
+    operation = document["paths"]["/users/{user_id}"]["get"]
+    assert operation["security"] == [{"accessToken": []}]
+    assert "401" in operation["responses"]
+    assert document["components"]["securitySchemes"]["accessToken"]["scheme"] == "bearer"
+    assert "security" not in document["paths"]["/health/live"]["get"]

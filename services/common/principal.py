@@ -21,9 +21,10 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.routing import iter_route_contexts
-from starlette.routing import BaseRoute
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from starlette.requests import HTTPConnection
+from starlette.routing import BaseRoute, WebSocketRoute
 
 from services.common.errors import UnauthorizedError
 from services.common.settings import ServiceName
@@ -72,6 +73,20 @@ PUBLIC_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         ("GET", "/auth/sso/{provider}/callback"): f"{_PRE_AUTH}: the identity provider's "
         "redirect; the single-use state and the authorization code are the credential",
     },
+    # The gateway also runs create_app: its own routes, everything else is static files.
+    ServiceName.gateway: {
+        **{
+            (method, "/graphql"): "GraphQL is public as a route: the gateway authenticates each "
+            "operation itself (login and signUp need no token; every other resolver asks "
+            "gateway/context.py for the verified principal)"
+            for method in ("GET", "POST", "WEBSOCKET")
+        },
+        ("*", "/graphiql-assets/{path}"): "GraphiQL's static files (gateway/graphiql.py)",
+        ("GET", "/verify-email"): "the page a mailed link opens: the link token is the "
+        "credential, spent only by the GraphQL mutation the page calls",
+        ("GET", "/reset-password"): "the page a mailed link opens (as /verify-email)",
+        ("*", "/pages-assets/{path}"): "static files of those pages (gateway/pages.py)",
+    },
 }
 
 #: Routes that authenticate with a credential of their own instead of a user's access token.
@@ -100,18 +115,28 @@ def route_operations(app: FastAPI) -> Iterator[tuple[BaseRoute, str, str]]:
     prefixes of included routers); ``route`` is the object a request matches."""
     for context in iter_route_contexts(app.routes):
         path = context.path_format or context.path or "?"
-        for method in sorted(context.methods or {"WEBSOCKET"}):
+        route = context.original_route
+        default = "WEBSOCKET" if isinstance(route, (WebSocketRoute, APIWebSocketRoute)) else "*"
+        for method in sorted(context.methods or {default}):
             if method != "HEAD":
                 yield context.original_route, method, path
 
 
 def public_routes(app: FastAPI, service: ServiceName) -> frozenset[int]:
     """Ids of the routes all of whose operations are on the allowlist (anything else,
-    including a route added after the app was built, needs a token)."""
+    including a route added after the app was built, needs a token).
+
+    A WebSocket request matches a copy FastAPI makes of the route (rebuilt whenever routes are
+    added), so WebSocket routes are recognised by their endpoint instead: its id is in the set
+    when every route serving that endpoint is public."""
     verdicts: dict[int, bool] = {}
     for route, method, path in route_operations(app):
         public = public_reason(service, method, path) is not None
-        verdicts[id(route)] = verdicts.get(id(route), True) and public
+        keys = [id(route)]
+        if method == "WEBSOCKET":
+            keys.append(id(getattr(route, "endpoint", None)))
+        for key in keys:
+            verdicts[key] = verdicts.get(key, True) and public
     return frozenset(key for key, public in verdicts.items() if public)
 
 
@@ -131,43 +156,59 @@ def protect(app: FastAPI, service: ServiceName) -> None:
         for path, operations in document.get("paths", {}).items():
             for method, operation in operations.items():
                 if (method, path) in protected:
+                    operation.setdefault("security", [{SECURITY_SCHEME: []}])
                     operation.setdefault("responses", {}).setdefault("401", UNAUTHORIZED)
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.setdefault(
+            SECURITY_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token of the auth service (docs/service-auth.md).",
+            },
+        )
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+SECURITY_SCHEME = "accessToken"
 UNAUTHORIZED: dict[str, Any] = {
     "description": "No valid access token: missing, malformed, expired, forged or revoked",
     "content": {"application/problem+json": {"schema": {"type": "object"}}},
 }
 
 
-def _verifier(request: Request) -> TokenVerifier:
-    return request.app.state.token_verifier  # type: ignore[no-any-return]
+def _verifier(connection: HTTPConnection) -> TokenVerifier:
+    return connection.app.state.token_verifier  # type: ignore[no-any-return]
 
 
-async def principal_of(request: Request) -> Principal:
+async def principal_of(connection: HTTPConnection) -> Principal:
     """The verified caller of this request (verified once, then kept on the request)."""
-    cached = getattr(request.state, "principal", None)
+    cached = getattr(connection.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
     try:
-        principal = await _verifier(request).verify(
-            bearer_token(request.headers.get("authorization"))
+        principal = await _verifier(connection).verify(
+            bearer_token(connection.headers.get("authorization"))
         )
     except InvalidTokenError as error:
         raise UnauthorizedError(str(error)) from error
-    request.state.principal = principal
+    connection.state.principal = principal
     return principal
 
 
-async def authenticate(request: Request) -> None:
-    """App-wide dependency: an access token unless the matched route is on the allowlist."""
-    route = request.scope.get("route")
-    public: frozenset[int] = getattr(request.app.state, "public_routes", frozenset())
-    if route is None or id(route) not in public:
-        await principal_of(request)
+async def authenticate(connection: HTTPConnection) -> None:
+    """App-wide dependency (HTTP and WebSocket): an access token unless the matched route is on
+    the allowlist."""
+    route = connection.scope.get("route")
+    public: frozenset[int] = getattr(connection.app.state, "public_routes", frozenset())
+    if route is not None and id(route) in public:
+        return
+    if connection.scope["type"] == "websocket" and id(getattr(route, "endpoint", None)) in public:
+        return
+    await principal_of(connection)
 
 
 #: A route's verified caller. Every non-public route is authenticated already; this names who.
