@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import structlog
 
+from gateway.run_access import RunAccess, RunIdentity
 from services.auth.opaque import new_token
 from services.common.logging import (
     MAX_DEPTH,
@@ -248,6 +250,10 @@ def test_opaque_tokens_we_issue_are_recognised() -> None:
         assert redact(f"digest {digest}") == f"digest {digest}"  # a hash is not a credential
     verifier = secrets.token_urlsafe(64)
     assert verifier not in redact(f"verifier {verifier}")
+    access = RunAccess(os.urandom(32))  # the sign-up run's access token: a 43-char HMAC
+    for _ in range(50):
+        run_token = access.token(RunIdentity(uuid.uuid4().hex, uuid.uuid4().hex, None))
+        assert run_token not in redact(f"x-run-access {run_token}")
     ordinary = "registration-" + uuid.uuid4().hex[:30]  # 43 characters, one case
     assert redact(ordinary) == ordinary
 

@@ -118,7 +118,8 @@ _TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
 #: Shortest text the opaque-token pattern can match.
 _OPAQUE_MIN = 43
 # Opaque tokens we issue (services/auth/opaque.py: secrets.token_urlsafe(32), 43 base64url
-# characters; SSO code verifiers token_urlsafe(64), 86). Told apart from ordinary identifiers by
+# characters, as are the sign-up run access tokens, gateway/run_access.py: an unpadded base64url
+# HMAC-SHA256; SSO code verifiers token_urlsafe(64), 86). Told apart from ordinary identifiers by
 # having both upper- and lower-case letters (a random one lacks either with p < 1e-9).
 _OPAQUE = re.compile(rf"(?<!{_B64})(?:{_B64}{{86}}|{_B64}{{43}})(?!{_B64})")
 _UPPER = re.compile(r"[A-Z]")
