@@ -46,8 +46,9 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from services.common.settings import Settings
 
-#: Requests to these paths (probes and scrapes) never start a trace.
-UNTRACED_URLS = "/health/,/metrics"
+#: Requests to these paths (probes and scrapes; the gateway's mailed-link pages, whose query is
+#: the link token: gateway/pages.py) never start a trace. Regexes searched in the URL sans query.
+UNTRACED_URLS = "/health/,/metrics,^[a-z]+://[^/]+/(verify-email|reset-password)$"
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
