@@ -13,12 +13,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.settings import ServiceName
 from services.devstack.ports import free_port
+from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql
 from tests.support import Infra, Stack, start_service
 from workflows.auth.contracts import CREATE_CREDENTIALS
 from workflows.user.contracts import CREATE_PROFILE
 
 SIGN_UP = "mutation($input: SignUpInput!) { signUp(input: $input) { id } }"
+VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -56,7 +58,9 @@ async def wait_for_metric(
         await asyncio.sleep(0.2)
 
 
-async def test_activity_and_workflow_task_series_follow_a_real_run(stack: Stack) -> None:
+async def test_activity_and_workflow_task_series_follow_a_real_run(
+    stack: Stack, infra: Infra
+) -> None:
     queues = {s: stack.env["ADX_TASK_QUEUE_PREFIX"] + f"-{s.value}" for s in ServiceName}
     before_auth = total(
         await scrape(stack, ServiceName.auth),
@@ -75,6 +79,10 @@ async def test_activity_and_workflow_task_series_follow_a_real_run(stack: Stack)
     }
     started = await gql(stack.graphql, SIGN_UP, variables)
     assert "errors" not in started, started
+    # The run creates the account (credentials, profile) when its mailed link is redeemed.
+    mail = (await wait_for_outbox(infra.settings(), email))[-1]
+    token = link_token(plain_text(mail), "/verify-email")
+    assert await gql(stack.graphql, VERIFY, {"token": token}) == {"data": {"verifyEmail": True}}
 
     # Each activity ran on its own service's worker and was counted there.
     auth = await wait_for_metric(
