@@ -14,7 +14,8 @@ graphql-transport-ws a refused ``subscribe`` gets an ``error`` message carrying 
 connection stays open) and a refused ``connection_init`` closes the socket with 4429. The GraphiQL page and assets, health and metrics are never limited.
 
 Redis unavailable: requests are let through (fail open: a limiter outage must not become a
-gateway outage); the outage is logged once as an error, and its end once.
+gateway outage), without asking Redis again for ``STORAGE_RETRY_SECONDS``; the outage is logged
+once as an error, and its end once.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 _log = get_logger(__name__)
+#: While Redis is unavailable the limiter fails open and asks Redis again after this long.
+STORAGE_RETRY_SECONDS = 1.0
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid input"}
 
 
@@ -144,6 +147,7 @@ class RateLimiter:
         }
         self._windows = moving_windows(redis, keys("ratelimit"))
         self._storage_down = False
+        self._retry_storage_at = 0.0
 
     async def check(
         self, context: GatewayContext, operations: list[tuple[str | None, str | None]]
@@ -152,6 +156,8 @@ class RateLimiter:
         it exceeded, if any."""
         if not self.enabled:
             return None
+        if self._storage_down and time.monotonic() < self._retry_storage_at:
+            return None  # failing open without waiting for a Redis known to be away
         cost = sum(operation_cost(query, name, self.mutation_cost) for query, name in operations)
         buckets = await _buckets(context)
         try:
@@ -164,6 +170,9 @@ class RateLimiter:
                     error=repr(error.storage_error),
                 )
             self._storage_down = True
+            # A stalled Redis costs a request its socket timeout: only one request per interval
+            # pays it to find out whether Redis is back, the others pass straight through.
+            self._retry_storage_at = time.monotonic() + STORAGE_RETRY_SECONDS
             return None
         if self._storage_down:
             _log.info("rate_limit_storage_recovered")
