@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -294,7 +295,7 @@ async def test_services_verify_with_the_jwks_auth_published_in_redis(
     """The user service knows auth's keys only through Redis: with the publication gone (and its
     cache expired) a valid token is refused, and it is accepted again once auth republishes."""
     redis, keys = user_resources.redis, user_resources.keys
-    published = await redis.hgetall(jwks_key(keys))
+    published = {str(k): str(v) for k, v in (await redis.hgetall(jwks_key(keys))).items()}
     assert published, "the auth app publishes its JWKS at start-up"
     fresh_app = build_app(ServiceName.user, user_resources)  # an empty JWKS cache
     headers = {"authorization": f"Bearer {tokens['valid']}"}
@@ -306,7 +307,8 @@ async def test_services_verify_with_the_jwks_auth_published_in_redis(
                 "/users", params={"ids": [str(uuid.uuid4())]}, headers=headers
             )
         finally:
-            await redis.hset(jwks_key(keys), mapping=published)
+            for field, value in published.items():
+                await redis.hset(jwks_key(keys), field, value)
         fresh_app.state.token_verifier.jwks._fetched_at = 0.0  # skip the 1 s refresh interval
         again = await client.get("/users", params={"ids": [str(uuid.uuid4())]}, headers=headers)
 
@@ -370,3 +372,23 @@ def test_openapi_states_the_token_requirement(apps: Apps) -> None:
     assert "401" in operation["responses"]
     assert document["components"]["securitySchemes"]["accessToken"]["scheme"] == "bearer"
     assert "security" not in document["paths"]["/health/live"]["get"]
+
+
+def test_make_run_gives_the_temporal_ui_the_codec_only_when_opted_out(tmp_path: Path) -> None:
+    """The dev server's UI cannot send the operator token: it gets the codec endpoint only with
+    the explicit development opt-out, and the banner says how to get there."""
+    from services.devstack.catalog import PLATFORM_SERVICES, SETUP_STEPS
+    from services.devstack.launcher import DevConfig, DevStack
+
+    def stack(env: dict[str, str]) -> DevStack:
+        config = DevConfig.from_env(env, data_dir=tmp_path)
+        launched = DevStack(config, env, PLATFORM_SERVICES, SETUP_STEPS)
+        launched.temporal_ui = "http://localhost:8088"
+        return launched
+
+    closed, opened = stack({}), stack({"ADX_CODEC_OPEN_IN_DEVELOPMENT": "true"})
+
+    assert closed.codec_endpoint() is None
+    assert "ADX_CODEC_OPEN_IN_DEVELOPMENT=true make run" in closed.banner()
+    assert opened.codec_endpoint() == "http://localhost:8084/codec"
+    assert "ADX_CODEC_OPEN_IN_DEVELOPMENT" not in opened.banner()

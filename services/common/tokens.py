@@ -81,17 +81,17 @@ async def publish_jwks(
     stale = [
         field
         for field, raw in entries.items()
-        if _published_at(raw) < now - JWKS_PUBLICATION_STALE_SECONDS
+        if field != publisher and _published_at(raw) < now - JWKS_PUBLICATION_STALE_SECONDS
     ]
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(name, publisher, json.dumps({"published_at": now, "keys": document["keys"]}))
         if stale:
-            pipe.hdel(name, *[f for f in stale if f != publisher])
+            pipe.hdel(name, *stale)
         pipe.expire(name, 86400)
         await pipe.execute()
 
 
-def _published_at(raw: str) -> float:
+def _published_at(raw: bytes | str) -> float:
     try:
         return float(json.loads(raw).get("published_at", 0.0))
     except (ValueError, AttributeError, TypeError):
