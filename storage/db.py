@@ -28,6 +28,9 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx
         # recycled instead, and one broken by a database restart surfaces as a 503.
         pool_pre_ping=False,
         pool_recycle=1800,
+        # Statement parameters (password hashes, e-mail addresses, token digests) never appear
+        # in DBAPI error messages, which end up in logs and traces.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 
