@@ -153,6 +153,8 @@ SERVICE_BODIES = [
     ),
     pytest.param(b'{"email": ' + b"[" * DEEP + b"]" * DEEP + b"}", id="nested-10000-deep"),
     pytest.param(b'{"email": ' + b"[" * 900 + b"]" * 900 + b"}", id="nested-900-deep"),
+    pytest.param(b'{"email": "a@example.com", ', id="truncated"),
+    pytest.param(b'{"email": "a@example.com",}', id="trailing-comma"),
 ]
 
 

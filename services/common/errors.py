@@ -118,6 +118,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        if errors and all(e["type"] == "json_invalid" for e in errors):
+            # Not JSON at all (truncated, trailing comma, single quotes): unreadable, like the
+            # bodies JsonBodyGuardMiddleware refuses, so the same 400 (docs/gateway.md).
+            return problem(
+                400,
+                "Malformed request body",
+                "The request body is not valid JSON.",
+                "https://adx.dev/problems/malformed-body",
+            )
         return problem(
             422,
             "Invalid input",
