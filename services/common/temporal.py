@@ -17,7 +17,6 @@ from temporalio.client import (
     QueryWorkflowInput,
     SignalWorkflowInput,
     StartWorkflowInput,
-    StartWorkflowUpdateInput,
     TerminateWorkflowInput,
     TLSConfig,
     WorkflowHandle,
@@ -104,7 +103,8 @@ async def connect_temporal(settings: Settings, *, attempts: int | None = None) -
 class _DeadlineOutbound(OutboundInterceptor):
     """Each call ends within the deadline: a per-attempt gRPC deadline (a stalled server) and
     one bound on the whole call including the SDK's retries (a refused connection is retried for
-    10 s by default). Past it the caller gets ``TimeoutError``."""
+    10 s by default). Past it the caller gets ``TimeoutError``. Not bounded: updates (which may
+    wait for their handler) and history long polls (``handle.result()``)."""
 
     def __init__(self, next: OutboundInterceptor, seconds: float) -> None:
         super().__init__(next)
@@ -134,9 +134,6 @@ class _DeadlineOutbound(OutboundInterceptor):
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
         await self._bounded(self.next.terminate_workflow, input)
-
-    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
-        return await self._bounded(self.next.start_workflow_update, input)
 
 
 class _Deadline(ClientInterceptor):
