@@ -19,8 +19,10 @@ from services.auth.runtime import runtime_for
 from services.auth.sso import FEATURE
 from services.auth.sso.activities import SsoActivities
 from services.auth.sso.config import SsoConfigError
+from services.auth.sso.sealed import open_session
 from services.auth.sso.state import SsoStateStore
 from services.common.security_context import SecurityContext, acting_as
+from services.common.settings import ServiceName
 from services.devstack.ports import free_port
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity
 from storage.db import transaction
@@ -40,8 +42,16 @@ from tests.auth.conftest_sso import (  # noqa: F401 - fixtures are used by name
     sso_workers,
     unique_email,
 )
+from tests.auth.history_search import SEALED, assert_absent, history_texts
+from tests.auth.mail_flows import record_history as record_run_history
 from tests.test_replay import tamper
-from workflows.auth.sso_authentication import WORKFLOW_NAME, sso_workflow_id
+from workflows.auth.sso_authentication import (
+    WORKFLOW_NAME,
+    SsoAuthenticationInput,
+    SsoAuthenticationResult,
+    SsoAuthenticationWorkflow,
+    sso_workflow_id,
+)
 from workflows.auth.sso_contracts import (
     CreateSsoSessionInput,
     DeleteSsoAccountInput,
@@ -600,3 +610,133 @@ async def test_start_sets_an_http_only_binding_cookie(sso_client: httpx.AsyncCli
     assert location.params["code_challenge_method"] == "S256"
     assert location.params["response_type"] == "code"
     assert location.params["nonce"] and location.params["code_challenge"]
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+# --- no SSO secret in the history (docs/auth.md: secrets never enter payloads) ---------
+
+
+async def pending_grant(env: SsoEnv, state: str) -> dict[str, str]:
+    """The nonce and PKCE verifier ``start`` keeps for ``state`` (read, not spent)."""
+    key = SsoStateStore(env.auth.redis, env.auth.keys)._key(state)
+    raw = await env.auth.redis.get(key)
+    assert raw is not None
+    return json.loads(raw)  # type: ignore[no-any-return]
+
+
+async def test_sso_grant_and_session_tokens_never_enter_the_history(
+    sso_env: SsoEnv, sso_client: httpx.AsyncClient
+) -> None:
+    sub = await add_account(sso_env.providers.main, email=unique_email())
+    authorization = await begin(sso_client, "main", sub)
+    pending = await pending_grant(sso_env, authorization.state)
+
+    response = await finish(sso_client, "main", authorization.query)
+
+    assert response.status_code == 200, response.text
+    tokens = response.json()["tokens"]
+    me = await sso_client.get("/auth/me", headers=_bearer(tokens["access_token"]))
+    assert me.status_code == 200 and me.json()["auth_methods"] == ["sso"]
+    handle = sso_env.auth.temporal.get_workflow_handle(sso_workflow_id(authorization.state))
+    raw, decoded = await history_texts(sso_env.auth.temporal, handle)
+    assert_absent(
+        raw,
+        decoded,
+        code=authorization.query["code"],
+        code_verifier=pending["code_verifier"],
+        nonce=pending["nonce"],
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
+    assert decoded.count(SEALED) >= 1 + 2 * 2, "the grant; both tokens in the output and result"
+    await record_run_history(handle, "sso_authentication.v2")
+
+
+async def test_sso_partial_token_never_enters_the_history(
+    sso_env: SsoEnv, sso_client: httpx.AsyncClient
+) -> None:
+    local = await create_user(sso_env.runtime)
+    async with transaction(sso_env.auth.sessions) as db:
+        (await db.get(Credential, local.id)).mfa_enabled = True  # type: ignore[union-attr]
+    sub = await add_account(sso_env.providers.main, email=local.email)
+    authorization = await begin(sso_client, "main", sub)
+
+    response = await finish(sso_client, "main", authorization.query)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mfa_required"] is True and not body["mfa_token"].startswith(SEALED)
+    handle = sso_env.auth.temporal.get_workflow_handle(sso_workflow_id(authorization.state))
+    raw, decoded = await history_texts(sso_env.auth.temporal, handle)
+    assert_absent(raw, decoded, mfa_token=body["mfa_token"], code=authorization.query["code"])
+
+
+async def test_a_rolled_back_sso_sign_in_keeps_its_grant_out_of_the_history(
+    sso_env: SsoEnv,
+) -> None:
+    @activity.defn(name=CREATE_PROFILE)
+    async def refuse_profile(input: CreateProfileInput) -> CreateProfileOutput:
+        raise business_error(INVALID_INPUT, "the profile store refuses")
+
+    resources = sso_env.variant(task_queue_prefix=f"{sso_env.settings.task_queue_prefix}s")
+    sub = await add_account(sso_env.providers.main, email=unique_email())
+    async with (
+        running(sso_workers(sso_env, resources, [refuse_profile])),
+        client_on(resources) as browser,
+    ):
+        authorization = await begin(browser, "main", sub)
+        pending = await pending_grant(sso_env, authorization.state)
+        response = await finish(browser, "main", authorization.query)
+        handle = resources.temporal.get_workflow_handle(sso_workflow_id(authorization.state))
+        raw, decoded = await history_texts(resources.temporal, handle)
+        await record_run_history(handle, "sso_authentication.v2-rolled-back")
+
+    assert response.status_code == 503, response.text
+    assert_absent(
+        raw,
+        decoded,
+        code=authorization.query["code"],
+        code_verifier=pending["code_verifier"],
+        nonce=pending["nonce"],
+    )
+    assert SEALED in decoded
+
+
+# --- runs started before sealing keep working ------------------------------------------------
+
+
+async def test_a_run_started_with_a_raw_grant_still_signs_in(
+    sso_env: SsoEnv, sso_client: httpx.AsyncClient
+) -> None:
+    """A run the callback route started before sealing carries the grant in clear: the code
+    exchange still takes it, and the route opens the (now sealed) tokens of its result."""
+    sub = await add_account(sso_env.providers.main, email=unique_email())
+    authorization = await begin(sso_client, "main", sub)
+    pending = await pending_grant(sso_env, authorization.state)
+    settings = sso_env.auth.settings
+
+    with acting_as(SecurityContext.anonymous()):
+        handle = await sso_env.auth.temporal.start_workflow(
+            SsoAuthenticationWorkflow.run,
+            SsoAuthenticationInput(
+                provider="main",
+                code=authorization.query["code"],
+                code_verifier=pending["code_verifier"],
+                nonce=pending["nonce"],
+            ),
+            id=sso_workflow_id(authorization.state),
+            task_queue=settings.task_queue(ServiceName.auth),
+        )
+    result: SsoAuthenticationResult = await handle.result()
+
+    assert result.outcome == "created"
+    assert result.session.access_token and result.session.access_token.startswith(SEALED)
+    session = open_session(settings, result.user_id, result.session)
+    assert session.access_token is not None
+    me = await sso_client.get("/auth/me", headers=_bearer(session.access_token))
+    assert me.status_code == 200 and me.json()["user_id"] == result.user_id
+    # And a result recorded before sealing (tokens in clear) passes the route unchanged.
+    assert open_session(settings, result.user_id, session) == session
