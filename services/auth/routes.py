@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
 from services.auth.fields import Email, OpaqueToken, Password
 from services.auth.login import login
 from services.auth.sessions import IssuedTokens
 from services.common.errors import NotFoundError
+from services.common.openapi import problems
 
 router = APIRouter(tags=["auth"])
 
@@ -55,7 +56,7 @@ class RefreshRequest(BaseModel):
 
 
 class LogoutRequest(BaseModel):
-    all_sessions: bool = False
+    all_sessions: StrictBool = False  # a JSON boolean, not "yes" or 1
 
 
 class SessionOut(BaseModel):
@@ -78,16 +79,18 @@ class Me(BaseModel):
     auth_methods: list[str]
 
 
-_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}}
+_UNAUTHORIZED = problems({401: "Not authenticated"})
 
 
 @router.post(
     "/auth/login",
-    responses={
-        401: {"description": "Wrong e-mail or password, or e-mail not verified yet"},
-        403: {"description": "Not a member of the tenant"},
-        429: {"description": "Too many failed attempts"},
-    },
+    responses=problems(
+        {
+            401: "Wrong e-mail or password, or e-mail not verified yet",
+            403: "Not a member of the tenant",
+            429: "Too many failed attempts",
+        }
+    ),
 )
 async def login_route(body: LoginRequest, runtime: RuntimeDep, client: ClientDep) -> LoginResponse:
     outcome = await login(
@@ -99,7 +102,10 @@ async def login_route(body: LoginRequest, runtime: RuntimeDep, client: ClientDep
     return LoginResponse(tokens=TokenPair.of(outcome.tokens))
 
 
-@router.post("/auth/refresh", responses=_UNAUTHORIZED)
+@router.post(
+    "/auth/refresh",
+    responses=problems({401: "Unknown, spent or expired refresh token, or the session ended"}),
+)
 async def refresh_route(body: RefreshRequest, runtime: RuntimeDep, client: ClientDep) -> TokenPair:
     return TokenPair.of(await runtime.sessions.refresh(body.refresh_token, client))
 
@@ -143,7 +149,7 @@ async def list_sessions(principal: PrincipalDep, runtime: RuntimeDep) -> list[Se
 @router.delete(
     "/auth/sessions/{session_id}",
     status_code=204,
-    responses={**_UNAUTHORIZED, 404: {"description": "No such session of yours"}},
+    responses=problems({401: "Not authenticated", 404: "No such session of yours"}),
 )
 async def revoke_session(
     session_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, client: ClientDep

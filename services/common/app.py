@@ -16,6 +16,7 @@ from services.common.middleware import (
     JsonBodyGuardMiddleware,
     RequestContextMiddleware,
 )
+from services.common.openapi import document_problems
 from services.common.principal import authenticate, protect
 from services.common.resources import Resources
 from services.common.tokens import redis_verifier
@@ -39,6 +40,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     protect(app, resources.service)
+    document_problems(app)  # every error response as problem+json (services/common/openapi.py)
     app.add_middleware(JsonBodyGuardMiddleware)  # inside the size limit: buffers at most that
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)

@@ -140,7 +140,10 @@ def install_error_handlers(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
             exc.status_code, "HTTP error"
         )
-        return problem(exc.status_code, title, str(exc.detail))
+        response = problem(exc.status_code, title, str(exc.detail))
+        if exc.headers:  # e.g. the `Allow` of a 405 (RFC 9110)
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:

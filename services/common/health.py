@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.metrics import temporal_metrics
@@ -49,6 +50,13 @@ async def readiness(resources: Resources) -> dict[str, str]:
     return dict(zip(names, results, strict=True))
 
 
+class Readiness(BaseModel):
+    """``status`` ``ok`` (200) or ``unavailable`` (503); each dependency ``ok`` or ``error: …``."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -56,7 +64,11 @@ def health_router() -> APIRouter:
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready", responses={503: {"description": "A dependency is down"}})
+    @router.get(
+        "/health/ready",
+        response_model=Readiness,
+        responses={503: {"description": "A dependency is down", "model": Readiness}},
+    )
     async def ready(request: Request) -> JSONResponse:
         checks = await readiness(request.app.state.resources)
         ok = all(v == "ok" for v in checks.values())

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from services.common.app import SessionsDep
 from services.common.errors import NotFoundError
+from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep, may_read_profile
 from storage.db import transaction
 from storage.users.models import Profile
@@ -36,7 +37,7 @@ class ProfileOut(BaseModel):
         )
 
 
-@router.get("/{user_id}", responses={404: {"description": "No such user"}})
+@router.get("/{user_id}", responses={404: problem_response(404, "No such user")})
 async def get_user(
     user_id: uuid.UUID, principal: PrincipalDep, sessions: SessionsDep
 ) -> ProfileOut:

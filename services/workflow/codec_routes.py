@@ -13,7 +13,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.app import ResourcesDep
 from services.common.codec import payloads_from_json, payloads_to_json
@@ -23,14 +23,29 @@ from services.common.errors import (
     ServiceUnavailableError,
     UnauthorizedError,
 )
+from services.common.openapi import problem_response
 from services.common.resources import Resources
 from services.common.settings import Environment, Settings
 
 MAX_PAYLOADS = 1000
 
 
+#: Standard or URL-safe base64, padded or not: what ``payloads_from_json`` decodes (protobuf's
+#: own parser would also skip stray characters; they are refused here, as documented).
+Base64 = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2,3})?={0,2}$")]
+
+
+class PayloadJson(BaseModel):
+    """A Temporal ``Payload`` in proto3 JSON, as the Temporal UI sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
+
+
 class PayloadsBody(BaseModel):
-    payloads: Annotated[list[dict[str, Any]], Field(max_length=MAX_PAYLOADS)]
+    payloads: Annotated[list[PayloadJson], Field(max_length=MAX_PAYLOADS)]
 
 
 def authorize(settings: Settings, authorization: str | None) -> None:
@@ -61,7 +76,10 @@ router = APIRouter(
     prefix="/codec",
     tags=["codec"],
     dependencies=[Depends(require_operator)],
-    responses={401: {"description": "Operator token required"}, 403: {"description": "Closed"}},
+    responses={
+        401: problem_response(401, "Operator token required"),
+        403: problem_response(403, "Closed"),
+    },
 )
 
 
@@ -70,7 +88,7 @@ async def _apply(resources: Resources, body: PayloadsBody, decode: bool) -> dict
     if codec is None:
         raise ServiceUnavailableError("no payload codec configured")
     try:
-        payloads = payloads_from_json(body.payloads)
+        payloads = payloads_from_json(p.model_dump() for p in body.payloads)
         result = await (codec.decode(payloads) if decode else codec.encode(payloads))
     except Exception as error:  # malformed payloads or a key we do not hold
         raise InvalidInputError(f"cannot {'decode' if decode else 'encode'} payloads") from error

@@ -1,38 +1,52 @@
-"""Schemathesis over the auth service's OpenAPI, against the service as a real process: every
-operation, valid and invalid data, with and without a valid bearer token; no server error and
-every response as documented."""
+"""Schemathesis ``--checks all`` over every service's OpenAPI document (auth, user, file, workflow,
+tenant, and the gateway's routes beside GraphQL), each service a real process as deployed: every
+operation with valid and invalid data, boundary values (coverage phase), random data and
+stateful sequences, with a valid access token on each request (a login at the auth service; the
+codec endpoint's operator token for its routes) and — where a document declares the bearer
+requirement — without one and with a broken one. No server error, and every response as
+documented: status, content type, headers, body schema; invalid data refused, valid data
+accepted.
+
+The CLI runs as a subprocess (the way an operator runs it), with the hooks of
+tests/schemathesis_hooks.py; its output is shown on failure. A fixed seed makes a failure found
+once show up again on every run."""
 
 from __future__ import annotations
 
-import itertools
-import random
+import os
+import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis.errors import Unsatisfiable
 from redis.asyncio import Redis
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.result import Ok
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from services.auth.runtime import AuthRuntime
+from services.common.resources import Resources
 from services.common.settings import ServiceName
 from services.devstack.ports import free_port, wait_for_http
 from services.devstack.processes import ManagedProcess
+from storage.db import transaction
+from storage.users.repository import ProfileRepository
 from tests.auth.conftest import AuthUser, create_user
-from tests.support import Infra, start_service
+from tests.support import ROOT, Infra, start_service
 
-#: Fixed, so a failure found once is found again on every run.
 SEED = 20261126
-#: Per operation and generation mode (valid / invalid data): keeps the whole run well under 60 s.
-MAX_EXAMPLES = 30
-CHECKS = [not_a_server_error, response_schema_conformance]
-CORE_OPERATIONS = {
+#: Per operation and phase; with the coverage phase's boundary cases this keeps each service's
+#: run within a minute or two on a shared machine.
+MAX_EXAMPLES = 25
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+#: What no schema can state (which tokens and codes exist), per operation: tests/schemathesis.toml
+#: (auth); the user service's run reads the test user's own profile (``ADX_ST_USER_ID``).
+CONFIG = {
+    ServiceName.auth: ROOT / "tests" / "schemathesis.toml",
+    ServiceName.user: ROOT / "tests" / "schemathesis-user.toml",
+}
+CORE_AUTH_OPERATIONS = {
     "POST /auth/login",
     "POST /auth/refresh",
     "POST /auth/logout",
@@ -41,76 +55,60 @@ CORE_OPERATIONS = {
     "GET /auth/me",
     "GET /.well-known/jwks.json",
 }
+#: Not REST: GraphQL has its own tests (tests/test_gateway_*.py, tests/auth/test_gateway_*.py).
+GATEWAY_EXCLUDED = r"^/graphql"
 
-
-def client_ip(rng: random.Random) -> str:
-    return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+pytestmark = pytest.mark.timeout(900)
 
 
 @dataclass
-class AuthProcess:
-    """The auth service (HTTP and worker, as deployed) and a user to sign in as."""
-
-    url: str
-    process: ManagedProcess
+class Services:
+    urls: dict[ServiceName, str]
+    processes: dict[ServiceName, ManagedProcess]
     user: AuthUser
-    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
-    _token: str | None = None
-    _cases: itertools.count[int] = field(default_factory=itertools.count)
-
-    def client_headers(self) -> dict[str, str]:
-        # X-Forwarded-For from 127.0.0.1 is believed (ADX_TRUSTED_PROXIES): each case is its own
-        # client, so the per-client login throttle does not turn the run into a stream of 429s.
-        return {"x-forwarded-for": client_ip(self.rng)}
-
-    def token(self) -> str:
-        if self._token is None:
-            response = httpx.post(
-                f"{self.url}/auth/login",
-                json={"email": self.user.email, "password": self.user.password},
-                headers=self.client_headers(),
-                timeout=30,
-            )
-            assert response.status_code == 200, response.text
-            self._token = str(response.json()["tokens"]["access_token"])
-        return self._token
-
-    def headers_for(self, case: schemathesis.Case) -> dict[str, str]:
-        """Every other case of an operation that takes a bearer token gets a valid one (the rest
-        keep what was generated, so bad tokens are exercised too)."""
-        headers = self.client_headers()
-        takes_token = any(p.name.lower() == "authorization" for p in case.operation.headers)
-        if takes_token and next(self._cases) % 2 == 0:
-            headers["authorization"] = f"Bearer {self.token()}"
-        return headers
-
-    def after(self, case: schemathesis.Case, response: object) -> None:
-        """Logout and session revocation may end the session behind the cached token."""
-        if case.method.upper() in ("POST", "DELETE") and getattr(response, "status_code", 0) == 204:
-            self._token = None
+    codec_token: str
 
 
 @pytest.fixture(scope="module")
-async def auth_process(infra: Infra, auth_runtime: AuthRuntime) -> AsyncIterator[AuthProcess]:
-    port = free_port()
+async def services(
+    infra: Infra, auth_runtime: AuthRuntime, user_resources: Resources
+) -> AsyncIterator[Services]:
+    """All six processes on their own Redis prefix and task queues (nothing they count, revoke
+    or start leaks into other tests); auth with its worker (MFA set-up runs a workflow)."""
+    ports = {service: free_port() for service in ServiceName}
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     redis_prefix = f"{infra.env['ADX_REDIS_PREFIX']}-schemathesis"
+    codec_token = secrets.token_urlsafe(32)
     env = {
         **infra.env,
-        "ADX_AUTH_PORT": str(port),
-        # Its own throttle counters, revocation list and task queues: nothing it starts or
-        # counts leaks into other tests (and the MFA endpoints get their workflow worker).
+        **{f"ADX_{service.value.upper()}_PORT": str(port) for service, port in ports.items()},
+        "ADX_AUTH_SERVICE_URL": urls[ServiceName.auth],
         "ADX_REDIS_PREFIX": redis_prefix,
         "ADX_TASK_QUEUE_PREFIX": f"{infra.env['ADX_TASK_QUEUE_PREFIX']}-schemathesis",
+        "ADX_CODEC_OPERATOR_TOKEN": codec_token,
     }
-    process = start_service(
-        ServiceName.auth, env, infra.data_dir / "logs", mode="both", name="auth-schemathesis"
-    )
+    log_dir = infra.data_dir / "logs-schemathesis"
+    processes: dict[ServiceName, ManagedProcess] = {}
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/health/live", timeout=60, process=process)
-        yield AuthProcess(url=url, process=process, user=await create_user(auth_runtime))
+        for service in ServiceName:
+            mode = "both" if service == ServiceName.auth else "http"
+            processes[service] = start_service(
+                service, env, log_dir, mode=mode, name=f"{service.value}-schemathesis"
+            )
+        for service, url in urls.items():
+            wait_for_http(f"{url}/health/live", timeout=90, process=processes[service])
+        user = await create_user(auth_runtime)
+        async with transaction(user_resources.sessions) as session:  # a profile to read
+            await ProfileRepository(session).create(
+                id_=user.id,
+                email=user.email,
+                display_name="Schemathesis",
+                idempotency_key=f"st:{user.id}",
+            )
+        yield Services(urls, processes, user, codec_token)
     finally:
-        process.stop()
+        for process in processes.values():
+            process.stop()
         # The run's throttle counters (one per generated e-mail and client) go with it.
         redis = Redis.from_url(infra.env["ADX_REDIS_URL"])
         async for key in redis.scan_iter(match=f"{redis_prefix}:*", count=1000):
@@ -118,48 +116,82 @@ async def auth_process(infra: Infra, auth_runtime: AuthRuntime) -> AsyncIterator
         await redis.aclose()
 
 
-def check_operation(
-    operation: schemathesis.APIOperation, mode: GenerationMode, auth: AuthProcess
-) -> None:
-    """Up to MAX_EXAMPLES cases of ``operation`` in ``mode``; raises on the first (shrunk) failure."""
-
-    @seed(SEED)
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
+def run_schemathesis(
+    url: str, env: dict[str, str], workdir: Path, config: Path | None, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(SCHEMATHESIS),
+        *(["--config-file", str(config)] if config else []),
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--seed",
+        str(SEED),
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--request-timeout",
+        "30",
+        "--no-color",
+        "--output-truncate",
+        "false",
+        "--suppress-health-check",
+        "all",
+        "--generation-database",
+        "none",
+        *extra,
+    ]
+    return subprocess.run(
+        command,
+        cwd=workdir,  # its crash files for `st replay` go there
+        env={
+            **os.environ,
+            **env,
+            "PYTHONPATH": str(ROOT),
+            "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+        },
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def run(case: schemathesis.Case) -> None:
-        response = case.call(base_url=auth.url, headers=auth.headers_for(case), timeout=30)
-        auth.after(case, response)
-        case.validate_response(response, checks=CHECKS)
-
-    run()
 
 
-def test_no_server_errors_and_documented_responses(auth_process: AuthProcess) -> None:
-    schema = schemathesis.openapi.from_url(f"{auth_process.url}/openapi.json")
-    operations: list[schemathesis.APIOperation] = []
-    failures: list[str] = []
-    for result in schema.get_all_operations():
-        if isinstance(result, Ok):
-            operations.append(result.ok())
-        else:
-            failures.append(f"unusable operation in the OpenAPI document: {result.err()}")
-    for operation, mode in itertools.product(operations, GenerationMode):
-        try:
-            check_operation(operation, mode, auth_process)
-        except Unsatisfiable:
-            pass  # nothing to make invalid (no parameters, or none that can be wrong)
-        except (Exception, BaseExceptionGroup) as error:  # schemathesis' FailureGroup is a Base one
-            failures.append(f"{operation.label} [{mode.value}]: {error}")
-    # pytest 9 broke schemathesis' parametrize (Function._nodeid), hence one test over all
-    # operations, which must include the core endpoints at least.
-    labels = {operation.label for operation in operations}
-    assert CORE_OPERATIONS <= labels, CORE_OPERATIONS - labels
-    if failures:
-        # The server's tracebacks are in its log; show its end next to the failing cases.
-        log = "\n".join(auth_process.process.tail(80))
-        pytest.fail("\n\n".join(failures) + "\n\n--- auth service log ---\n" + log)
+def operations(url: str) -> set[str]:
+    document = httpx.get(f"{url}/openapi.json", timeout=30).json()
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "put", "post", "delete", "patch")
+    }
+
+
+@pytest.mark.parametrize("service", list(ServiceName), ids=lambda s: s.value)
+def test_every_service_conforms_to_its_openapi(
+    services: Services, service: ServiceName, tmp_path: Path
+) -> None:
+    url = services.urls[service]
+    env = {
+        "ADX_ST_AUTH_URL": services.urls[ServiceName.auth],
+        "ADX_ST_EMAIL": services.user.email,
+        "ADX_ST_PASSWORD": services.user.password,
+        "ADX_ST_USER_ID": str(services.user.id),
+    }
+    extra: list[str] = []
+    if service == ServiceName.workflow:
+        env["ADX_ST_BEARER"] = services.codec_token  # its only routes are the codec's
+    if service == ServiceName.gateway:
+        extra += ["--exclude-path-regex", GATEWAY_EXCLUDED]
+    if service == ServiceName.auth:
+        assert CORE_AUTH_OPERATIONS <= operations(url), CORE_AUTH_OPERATIONS - operations(url)
+
+    result = run_schemathesis(url, env, tmp_path, CONFIG.get(service), *extra)
+
+    print(result.stdout)  # shown by `pytest -rP`: what was tested, and schemathesis' warnings
+    if result.returncode != 0:
+        log = "\n".join(services.processes[service].tail(60))
+        pytest.fail(
+            f"schemathesis exited {result.returncode} for {service.value}:\n{result.stdout}\n"
+            f"{result.stderr}\n--- {service.value} service log ---\n{log}"
+        )

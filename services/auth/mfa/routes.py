@@ -19,6 +19,7 @@ from services.auth.mfa.factor import check_second_factor, read_mfa_token, spendi
 from services.auth.routes import TokenPair
 from services.auth.runtime import AuthRuntime
 from services.common.errors import ConflictError, UnauthorizedError
+from services.common.openapi import problem_response
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
 from storage.auth.mfa import RecoveryCodeRepository
@@ -36,7 +37,7 @@ RecoveryCode = Annotated[str, Field(min_length=16, max_length=64)]
 MfaToken = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 _NO_STORE = {"cache-control": "no-store"}
-_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: problem_response(401, "Not authenticated")}
 
 
 class SetupResponse(BaseModel):
@@ -59,7 +60,19 @@ class ActivateResponse(BaseModel):
 class SecondFactor(BaseModel):
     """Exactly one of a TOTP code or a recovery code."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What ``_exactly_one`` enforces, stated in the OpenAPI document.
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["code"], "properties": {"code": {"type": "string"}}},
+                {
+                    "required": ["recovery_code"],
+                    "properties": {"recovery_code": {"type": "string"}},
+                },
+            ]
+        },
+    )
 
     code: TotpCode | None = None
     recovery_code: RecoveryCode | None = None
@@ -105,8 +118,8 @@ async def _credential(runtime: AuthRuntime, user_id: uuid.UUID) -> Credential:
     "/auth/mfa/setup",
     responses={
         **_UNAUTHORIZED,
-        409: {"description": "MFA is already enabled"},
-        503: {"description": "The setup workflow did not answer"},
+        409: problem_response(409, "MFA is already enabled"),
+        503: problem_response(503, "The setup workflow did not answer"),
     },
 )
 async def setup_route(
@@ -131,10 +144,10 @@ async def setup_route(
     "/auth/mfa/activate",
     responses={
         **_UNAUTHORIZED,
-        400: {"description": "Wrong code (the setup keeps waiting until attempts run out)"},
-        404: {"description": "No setup in progress"},
-        409: {"description": "MFA is already enabled, or the setup has ended"},
-        503: {"description": "The setup workflow did not answer"},
+        400: problem_response(400, "Wrong code (the setup keeps waiting until attempts run out)"),
+        404: problem_response(404, "No setup in progress"),
+        409: problem_response(409, "MFA is already enabled, or the setup has ended"),
+        503: problem_response(503, "The setup workflow did not answer"),
     },
 )
 async def activate_route(
@@ -161,9 +174,9 @@ async def activate_route(
 @router.post(
     "/auth/mfa/verify",
     responses={
-        401: {"description": "Invalid partial token, or wrong or already used code"},
-        403: {"description": "No longer a member of the tenant"},
-        429: {"description": "Too many wrong codes"},
+        401: problem_response(401, "Invalid partial token, or wrong or already used code"),
+        403: problem_response(403, "No longer a member of the tenant"),
+        429: problem_response(429, "Too many wrong codes"),
     },
 )
 async def verify_route(
@@ -208,8 +221,8 @@ async def status_route(principal: PrincipalDep, runtime: RuntimeDep) -> MfaStatu
     status_code=204,
     responses={
         **_UNAUTHORIZED,
-        409: {"description": "MFA is not enabled"},
-        429: {"description": "Too many wrong codes"},
+        409: problem_response(409, "MFA is not enabled"),
+        429: problem_response(429, "Too many wrong codes"),
     },
 )
 async def disable_route(
@@ -242,8 +255,8 @@ async def disable_route(
     "/auth/mfa/recovery-codes",
     responses={
         **_UNAUTHORIZED,
-        409: {"description": "MFA is not enabled"},
-        429: {"description": "Too many wrong codes"},
+        409: problem_response(409, "MFA is not enabled"),
+        429: problem_response(429, "Too many wrong codes"),
     },
 )
 async def regenerate_recovery_codes_route(

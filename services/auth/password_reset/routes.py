@@ -12,11 +12,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from services.auth.dependencies import ClientDep, RuntimeDep
-from services.auth.fields import Email, OpaqueToken, Password
+from services.auth.fields import Email, NewPassword, OpaqueToken
 from services.auth.one_time_tokens import redeem, waiting_workflow
 from services.auth.passwords import hash_password
 from services.common.errors import InvalidInputError, ServiceUnavailableError
 from services.common.logging import get_logger
+from services.common.openapi import problems
 from services.common.settings import ServiceName
 from workflows.auth.contracts import InvalidEmailError, TokenPurpose, normalize_email
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
@@ -44,7 +45,7 @@ class ResetRequested(BaseModel):
 
 class ResetConfirm(BaseModel):
     token: OpaqueToken
-    new_password: Password
+    new_password: NewPassword
 
 
 class ResetDone(BaseModel):
@@ -54,11 +55,13 @@ class ResetDone(BaseModel):
 @router.post(
     "/auth/password-reset",
     status_code=202,
-    responses={
-        422: {"description": "Not an e-mail address"},
-        429: {"description": "Too many requests from this client address"},
-        503: {"description": "Retry"},
-    },
+    responses=problems(
+        {
+            422: "Not an e-mail address",
+            429: "Too many requests from this client address",
+            503: "Temporal unreachable; retry",
+        }
+    ),
 )
 async def request_reset(
     body: ResetRequest, runtime: RuntimeDep, client: ClientDep
@@ -99,11 +102,13 @@ async def request_reset(
 
 @router.post(
     "/auth/password-reset/confirm",
-    responses={
-        400: {"description": "Invalid, spent or expired token (one answer for all)"},
-        422: {"description": "The new password breaks the policy"},
-        503: {"description": "Retry"},
-    },
+    responses=problems(
+        {
+            400: "Invalid, spent or expired token (one answer for all)",
+            422: "The new password breaks the policy",
+            503: "Temporal unreachable; retry",
+        }
+    ),
 )
 async def confirm_reset(body: ResetConfirm, runtime: RuntimeDep) -> ResetDone:
     # Policy first: a rejected password must not spend the link.

@@ -3,17 +3,16 @@ verification with the token from the mail."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from pydantic import BaseModel
 from temporalio.service import RPCError
 
 from services.auth.dependencies import RuntimeDep
-from services.auth.fields import DisplayName, Email, OpaqueToken, Password
+from services.auth.fields import DisplayName, Email, NewPassword, OpaqueToken
 from services.auth.one_time_tokens import redeem
 from services.auth.registration.links import link_workflow_id
 from services.common.errors import ConflictError, InvalidInputError, ServiceUnavailableError
+from services.common.openapi import problems
 from services.common.settings import ServiceName
 from services.common.sign_up import start_sign_up
 from workflows.auth.contracts import TokenPurpose
@@ -28,17 +27,13 @@ from workflows.auth.user_registration import (
 router = APIRouter(tags=["registration"])
 
 
-_INVALID_LINK: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid, spent or expired token (one answer for all)"}
-}
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "Temporal unreachable; retry"}
-}
+_INVALID_LINK = problems({400: "Invalid, spent or expired token (one answer for all)"})
+_UNAVAILABLE = problems({503: "Temporal unreachable; retry"})
 
 
 class RegisterRequest(BaseModel):
     email: Email
-    password: Password
+    password: NewPassword
     display_name: DisplayName
 
 
@@ -74,7 +69,7 @@ class AddressTakenError(ConflictError):
 @router.post(
     "/auth/register",
     status_code=202,
-    responses={422: {"description": "Invalid e-mail, password or display name"}, **_UNAVAILABLE},
+    responses={**problems({422: "Invalid e-mail, password or display name"}), **_UNAVAILABLE},
 )
 async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAccepted:
     """Start a sign-up: every call its own run. The answer (and its timing) is the same whether
@@ -100,8 +95,12 @@ async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAc
     "/auth/verify-email",
     responses={
         **_INVALID_LINK,
-        409: {"description": "The address was registered by another sign-up first"},
-        422: {"description": "This sign-up could not be completed"},
+        **problems(
+            {
+                409: "The address was registered by another sign-up first",
+                422: "This sign-up could not be completed",
+            }
+        ),
         **_UNAVAILABLE,
     },
 )

@@ -38,6 +38,7 @@ from services.common.errors import (
     ServiceUnavailableError,
 )
 from services.common.logging import get_logger
+from services.common.openapi import problem_response
 from services.common.sealing import SealError
 from services.common.settings import ServiceName
 from workflows.auth.sso_authentication import (
@@ -152,8 +153,8 @@ async def list_providers(runtime: RuntimeDep) -> list[SsoProviderOut]:
     response_class=RedirectResponse,
     responses={
         302: {"description": "To the provider's authorization endpoint"},
-        404: {"description": "No such provider"},
-        503: {"description": "Provider unreachable or misconfigured"},
+        404: problem_response(404, "No such provider"),
+        503: problem_response(503, "Provider unreachable or misconfigured"),
     },
 )
 async def start_sign_in(
@@ -198,12 +199,12 @@ async def start_sign_in(
 @router.get(
     "/auth/sso/{provider}/callback",
     responses={
-        400: {"description": "Unknown, replayed or foreign state"},
-        401: {"description": "The provider refused, or its ID token is invalid"},
-        403: {"description": "The provider shared no usable e-mail address"},
-        404: {"description": "No such provider"},
-        409: {"description": "The e-mail belongs to an account that may not be linked"},
-        503: {"description": "Provider or workflow unavailable"},
+        400: problem_response(400, "Unknown, replayed or foreign state"),
+        401: problem_response(401, "The provider refused, or its ID token is invalid"),
+        403: problem_response(403, "The provider shared no usable e-mail address"),
+        404: problem_response(404, "No such provider"),
+        409: problem_response(409, "The e-mail belongs to an account that may not be linked"),
+        503: problem_response(503, "Provider or workflow unavailable"),
     },
 )
 async def complete_sign_in(
