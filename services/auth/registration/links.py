@@ -8,13 +8,14 @@ account). It names its run and proves it was mailed by the auth service for that
 
 The first 64 characters are the run's workflow id (``user-registration-<digest>-<nonce>``), so
 ``/auth/verify-email`` finds the run without a lookup; the MAC (43 characters base64url) is
-recomputable only with the payload keys, so the same mail step always mails the same token (a
+recomputable only with the auth service's seal keys, so the same mail step always mails the same token (a
 retried step sends nothing new) and the ``auth.create_credentials`` activity can check the hash a
 run presents against the token mailed for that very run. The workflow keeps only the token's
 SHA-256 and compares it in its update validator; the raw token exists in the mail alone.
 
-The link key is derived from each payload key (``ADX_PAYLOAD_KEYS``) with its own label; all keys
-are tried when checking, so rotating the payload keys keeps pending links working.
+The link key is derived (HMAC with its own label) from each seal key (``ADX_SEAL_KEYS``, held by
+the auth service alone: not the payload keys, which every process and the codec's operators
+hold); all keys are tried when checking, so rotating the seal keys keeps pending links working.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hmac
 import re
 
 from services.auth.opaque import hash_token
-from services.common.codec import PayloadKeys
+from services.common.sealing import sealer_for
 from services.common.settings import Settings
 from workflows.auth.user_registration import RUN_ID_PREFIX
 
@@ -35,8 +36,8 @@ _WORKFLOW = re.compile(re.escape(RUN_ID_PREFIX) + r"([0-9a-f]{32})-([0-9a-f]{32}
 
 
 def link_keys(settings: Settings) -> list[bytes]:
-    """The link keys, the one derived from the active payload key first."""
-    keys = PayloadKeys.from_settings(settings)
+    """The link keys, the one derived from the active seal key first."""
+    keys = sealer_for(settings).keys
     ordered = [keys.keys[keys.active], *(k for kid, k in keys.keys.items() if kid != keys.active)]
     return [hmac.new(key, _LABEL, hashlib.sha256).digest() for key in ordered]
 
