@@ -18,7 +18,6 @@ from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema
 from services.common.app import create_app
-from services.common.principal import route_operations
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName, Settings
@@ -58,11 +57,9 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         graphql_ide="graphiql" if graphiql else None,
         path="/graphql",
     )
+    # Included by create_app, so services/common/principal.py sees /graphql among the routes it
+    # makes public (the gateway authenticates each operation itself).
     app = create_app(resources, title="ADX GraphQL gateway", routers=[graphql])
-    # /graphql is public as a route: the gateway authenticates each operation itself (login and
-    # signUp need no token, every other resolver asks gateway/context.py for the principal).
-    graphql_routes = {id(route) for route, _, path in route_operations(app) if path == "/graphql"}
-    app.state.public_routes = frozenset(getattr(app.state, "public_routes", set()) | graphql_routes)
     app.state.gateway = state
     if graphiql:
         mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
