@@ -36,7 +36,7 @@ def _tests_the_authorization_header(case: schemathesis.Case) -> bool:
 
 @schemathesis.hook
 def before_call(context: Any, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-    case.headers = {**(case.headers or {}), "X-Forwarded-For": _client_ip()}
+    case.headers["X-Forwarded-For"] = _client_ip()
 
 
 @schemathesis.auth(refresh_interval=5)
@@ -59,4 +59,4 @@ class AccessToken:
 
     def set(self, case: schemathesis.Case, data: str | None, context: Any) -> None:
         if data and not _tests_the_authorization_header(case):
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+            case.headers["Authorization"] = f"Bearer {data}"
