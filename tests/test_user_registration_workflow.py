@@ -14,6 +14,7 @@ from dataclasses import replace
 import httpx
 import pytest
 from sqlalchemy import func, select
+from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
@@ -23,6 +24,8 @@ from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import Settings
+from services.common.temporal import build_worker
+from services.user.activities import UserActivities
 from storage.auth.models import Credential
 from storage.db import transaction
 from storage.users.models import Profile
@@ -34,11 +37,17 @@ from tests.auth.mail_flows import (
     record_history,
     wait_for_outbox,
 )
-from workflows.auth.contracts import CreateCredentialsInput
+from workflows.auth.contracts import (
+    SEND_REGISTRATION_MAIL,
+    CreateCredentialsInput,
+    SendRegistrationMailInput,
+    SendRegistrationMailOutput,
+)
 from workflows.auth.user_registration import (
     WORKFLOW_NAME,
     RegistrationInput,
     RegistrationResult,
+    UserRegistrationWorkflow,
     new_registration_id,
 )
 from workflows.common.progress import PROGRESS_QUERY, Progress
@@ -220,6 +229,58 @@ async def test_deadline_leaves_nothing_behind(
     final = await progress_of(handle)
     assert (final.label, final.state, final.percent) == ("verification expired", "completed", 100)
     await record_history(handle, "user_registration.v3-expired")
+
+
+async def test_a_link_clicked_before_its_mail_step_returned_still_works(
+    temporal: Client,
+    settings: Settings,
+    api: httpx.AsyncClient,
+    auth_resources: Resources,
+    user_resources: Resources,
+) -> None:
+    """The mail is in the mailbox before the mail step's result reaches the run: a click in
+    that window waits for the step instead of being refused."""
+    prefix = f"slow{uuid.uuid4().hex[:8]}"
+    local = settings.model_copy(update={"task_queue_prefix": prefix})
+    real = AuthActivities(runtime_for(auth_resources))
+
+    @activity.defn(name=SEND_REGISTRATION_MAIL)
+    async def slow_mail(input: SendRegistrationMailInput) -> SendRegistrationMailOutput:
+        sent = await real.send_registration_mail(input)
+        await asyncio.sleep(3)  # the result is late; the mail is already out
+        return sent
+
+    others = [a for a in real.all() if getattr(a, "__name__", "") != "send_registration_mail"]
+    workers = [
+        build_worker(
+            temporal,
+            local,
+            task_queue=f"{prefix}-auth",
+            workflows=[UserRegistrationWorkflow],
+            activities=[*others, slow_mail],
+        ),
+        build_worker(
+            temporal,
+            local,
+            task_queue=f"{prefix}-user",
+            activities=UserActivities(user_resources).all(),
+        ),
+    ]
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        email = unique_email()
+        handle = await start(temporal, prefix, email)
+        token = await mailed_token(settings, email)
+        early = await progress_of(handle)
+
+        clicked = await verify(api, token)
+
+        assert early.label == "sending verification e-mail" and early.state == "running", early
+        assert clicked.status_code == 200, clicked.text
+        assert (await handle.result()).status == "verified"
+    finally:
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_link_opens_only_the_run_that_mailed_it(

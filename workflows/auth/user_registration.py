@@ -229,9 +229,10 @@ class UserRegistrationWorkflow:
 
     @verify_email.validator
     def _check_verify_email(self, input: VerifyEmailInput) -> None:
-        self._gate.check(input.token_hash)
         if self._per_sign_up:
             self._check_link(input.token_hash)
+        else:
+            self._gate.check(input.token_hash)
 
     def _check_link(self, token_hash: str) -> None:
         """v3: only the link this run mailed opens it (another run's link, for the same address,
