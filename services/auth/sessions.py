@@ -7,8 +7,9 @@ that successor is still current; later, or once the successor was itself used, i
 and the whole session is revoked.
 
 The successor is stored sealed on the spent token's row: AES-256-GCM under a key derived (HMAC)
-from the payload key *and the spent token itself*, which only the client ever held (the
-database keeps its SHA-256). A database dump, even with the payload keys, opens no sealed
+from the seal key (``ADX_SEAL_KEYS``, not the payload keys codec operators hold) *and the spent
+token itself*, which only the client ever held (the database keeps its SHA-256). A database
+dump, even with the seal keys, opens no sealed
 successor without the old token in hand, and whoever holds the old token within the interval
 is exactly who the interval answers anyway. Deriving the successor as an HMAC of the old token
 was rejected: it makes the whole chain computable from one token and the server secret, without
@@ -34,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from services.auth.opaque import hash_token, new_token
 from services.auth.token_issuer import TokenIssuer
-from services.common.codec import PayloadKeys
 from services.common.errors import UnauthorizedError
+from services.common.sealing import SealKeys, sealer_for
 from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
@@ -74,10 +75,10 @@ _SEAL_AAD = b"auth.refresh_tokens.successor_sealed"
 
 
 class SuccessorSeal:
-    """Seals a refresh token's successor under a key only the old token (plus the payload key)
+    """Seals a refresh token's successor under a key only the old token (plus the seal key)
     can derive: ``<kid>:<base64url(nonce + ciphertext + tag)>``."""
 
-    def __init__(self, keys: PayloadKeys) -> None:
+    def __init__(self, keys: SealKeys) -> None:
         self.keys = keys
 
     def _key(self, kid: str, old: str) -> bytes:
@@ -112,7 +113,7 @@ class SessionService:
         redis: Redis,
         keys: Keys,
         settings: Settings,
-        payload_keys: PayloadKeys | None = None,
+        seal_keys: SealKeys | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine_of(sessions)
@@ -124,7 +125,7 @@ class SessionService:
         self.access_ttl = settings.auth_access_token_seconds
         self.reuse_interval = timedelta(seconds=settings.auth_refresh_reuse_seconds)
         self.seal = (
-            SuccessorSeal(payload_keys or PayloadKeys.from_settings(settings))
+            SuccessorSeal(seal_keys or sealer_for(settings).keys)
             if settings.auth_refresh_reuse_seconds > 0
             else None
         )

@@ -26,8 +26,8 @@ from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
 from services.auth.service import create_auth_app
 from services.auth.sessions import SessionService, SuccessorSeal
-from services.common.codec import PayloadKeys
 from services.common.resources import Resources
+from services.common.sealing import sealer_for
 from services.common.settings import ServiceName
 from services.devstack.ports import free_port, wait_for_http
 from services.devstack.processes import ManagedProcess
@@ -118,11 +118,10 @@ async def test_the_successor_is_stored_sealed_never_in_clear(
     spent = await row(auth_runtime, first["refresh_token"])
     assert spent.used_at is not None and spent.successor_sealed is not None
     assert successor not in spent.successor_sealed
-    assert spent.successor_sealed.startswith(
-        PayloadKeys.from_settings(auth_runtime.settings).active
-    )
-    seal = SuccessorSeal(PayloadKeys.from_settings(auth_runtime.settings))
-    # Only the spent token opens it; the payload key alone (with any other token) does not.
+    keys = sealer_for(auth_runtime.settings).keys
+    assert spent.successor_sealed.startswith(f"{keys.active}:")
+    seal = SuccessorSeal(keys)
+    # Only the spent token opens it; the seal key alone (with any other token) does not.
     assert seal.open(str(first["refresh_token"]), spent.successor_sealed) == successor
     assert seal.open(successor, spent.successor_sealed) is None
     assert seal.open("x" * 43, spent.successor_sealed) is None
