@@ -34,6 +34,7 @@ from tests.auth.mail_flows import (
     link_token,
     outbox_mails,
     plain_text,
+    private_workers,
     record_history,
     wait_for_outbox,
 )
@@ -432,6 +433,26 @@ async def test_signing_up_twice_while_pending_starts_two_runs(
     notice = (await wait_for_outbox(settings, email, count=3))[2]
     assert notice["Subject"] == "Someone tried to sign up with your e-mail address"
     await record_history(first, "user_registration.v3-address-taken")
+
+
+async def test_sign_up_mails_to_one_address_are_capped_after_the_answer(
+    temporal: Client, settings: Settings, auth_resources: Resources, user_resources: Resources
+) -> None:
+    """Sign-ups no longer join each other, so each would mail the address: beyond
+    ``ADX_AUTH_SIGNUP_MAILS_PER_ADDRESS`` per window a run sends nothing (it was answered like
+    any other) and just waits out its deadline."""
+    async with private_workers(
+        auth_resources, user_resources, auth_signup_mails_per_address=2
+    ) as resources:
+        prefix = resources.settings.task_queue_prefix
+        email = unique_email()
+        runs = [await start(temporal, prefix, email, timeout=3) for _ in range(3)]
+        seen = [await until_waiting(run) for run in runs]
+        results = [await run.result() for run in runs]
+
+    assert len({(p.step, p.label, p.state) for p in seen}) == 1, "the capped run looks different"
+    assert {r.status for r in results} == {"expired"}
+    assert len(outbox_mails(settings, email)) == 2
 
 
 async def test_invalid_email_is_a_non_retryable_business_error(

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from limits import RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -44,6 +46,7 @@ from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.auth.repository import CredentialRepository
 from storage.auth.sso import SsoIdentityRepository
 from storage.db import transaction
+from storage.rate_windows import moving_windows
 from workflows.auth import contracts
 from workflows.auth.contracts import (
     CONSUME_ONE_TIME_TOKEN,
@@ -82,6 +85,7 @@ from workflows.auth.contracts import (
     SetPasswordInput,
     SetPasswordOutput,
     TokenPurpose,
+    address_digest,
 )
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET
@@ -137,6 +141,7 @@ class AuthActivities:
         self.runtime = runtime
         self.sessions = runtime.resources.sessions
         self.mailer = mailer or mailer_from_settings(runtime.settings)
+        self._signup_limiter: MovingWindowRateLimiter | None = None
 
     @activity.defn(name=CREATE_CREDENTIALS)
     async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
@@ -211,6 +216,10 @@ class AuthActivities:
         workflow_id, run_id = _this_run()
         if not is_registration_for(workflow_id, to):
             raise denied("a registration run mails only the address it was started for")
+        if not await self._signup_mail_has_room(to, input.idempotency_key):
+            # Sign-ups no longer join each other, so this caps the mails one address gets; the
+            # sign-up was answered long ago, and its run just waits out its deadline.
+            return SendRegistrationMailOutput(token_hash=None)
         async with transaction(self.sessions) as session:
             account = await CredentialRepository(session).get_by_email(to)
         token_hash: str | None = None
@@ -232,14 +241,31 @@ class AuthActivities:
             token_hash = hash_token(link_token(key, workflow_id, run_id))
         return SendRegistrationMailOutput(token_hash=token_hash)
 
+    def _mail_key(self, idempotency_key: str) -> str:
+        return self.runtime.resources.keys(
+            "auth", "mail", hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+        )
+
+    async def _signup_mail_has_room(self, to: str, idempotency_key: str) -> bool:
+        """Count one sign-up mail for ``to`` (``ADX_AUTH_SIGNUP_MAILS_PER_ADDRESS`` per window);
+        a retried step whose mail was already sent or claimed is not counted again."""
+        resources = self.runtime.resources
+        if await resources.redis.exists(self._mail_key(idempotency_key)):
+            return True
+        settings = self.runtime.settings
+        limit = RateLimitItemPerSecond(
+            settings.auth_signup_mails_per_address, settings.auth_reset_limit_window_seconds
+        )
+        if self._signup_limiter is None:
+            self._signup_limiter = moving_windows(resources.redis, resources.keys("auth", "limits"))
+        return await self._signup_limiter.hit(limit, "signup-address", address_digest(to))
+
     async def _deliver_once(self, message: EmailMessage, idempotency_key: str, kind: str) -> str:
         """Send ``message`` once per key (the claim and "sent" marker of ``send_email``, in the
         same key space) and return the kind of mail the key was sent with."""
         message = replace(message, dedup_key=idempotency_key)
         redis = self.runtime.resources.redis
-        key = self.runtime.resources.keys(
-            "auth", "mail", hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
-        )
+        key = self._mail_key(idempotency_key)
         claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
         if not await redis.set(key, "sending", nx=True, ex=claim):
             sent = await redis.get(key)

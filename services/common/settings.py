@@ -402,6 +402,13 @@ class Settings(BaseSettings):
     auth_reset_limit_window_seconds: int = Field(
         3600, ge=1, le=86400, description="Moving window of the two password-reset limits."
     )
+    auth_signup_mails_per_address: int = Field(
+        5,
+        ge=1,
+        description="Sign-up mails (link or notice) sent to one e-mail address per window of "
+        "ADX_AUTH_RESET_LIMIT_WINDOW_SECONDS; further sign-ups get the same answer and a run "
+        "that sends nothing.",
+    )
     auth_mfa_token_seconds: int = Field(
         300, ge=30, le=900, description="Lifetime of the partial token that completes MFA."
     )
