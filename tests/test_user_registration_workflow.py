@@ -17,9 +17,12 @@ from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from services.auth.activities import AuthActivities
+from services.auth.opaque import hash_token
 from services.auth.passwords import hash_password, verify_password
+from services.auth.registration import links
 from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
@@ -528,3 +531,70 @@ async def test_create_credentials_stores_only_well_formed_argon2id_hashes(
     assert created.created
     account = await credential(auth_resources, email)
     assert account is not None and account.password_hash == good and account.email_verified
+
+
+def as_registration_run(workflow_id: str, run_id: str) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(
+        env.info, workflow_id=workflow_id, workflow_run_id=run_id, workflow_type=WORKFLOW_NAME
+    )
+    return env
+
+
+@acting_as(SecurityContext.anonymous())
+async def test_create_credentials_from_a_hash_needs_this_runs_own_redeemed_link(
+    auth_resources: Resources,
+) -> None:
+    """The activity checks the workflow: an anonymous registration run gets a verified account
+    only for the address it was started for, and only with the hash of the link mailed for
+    this very run (not another run's, not a made-up one)."""
+    runtime = runtime_for(auth_resources)
+    activities = AuthActivities(runtime)
+    email, other = unique_email(), unique_email()
+    workflow_id, run_id = new_registration_id(email), str(uuid.uuid4())
+    key = links.link_keys(runtime.settings)[0]
+    own_link = hash_token(links.link_token(key, workflow_id, run_id))
+    other_run = hash_token(links.link_token(key, workflow_id, str(uuid.uuid4())))
+    good = await hash_password(PASSWORD)
+
+    def request(address: str, proof: str | None) -> CreateCredentialsInput:
+        return CreateCredentialsInput(
+            str(uuid.uuid4()),
+            address,
+            None,
+            f"{workflow_id}:{run_id}:credentials:{uuid.uuid4().hex[:6]}",
+            password_hash=good,
+            verification_token_hash=proof,
+        )
+
+    env = as_registration_run(workflow_id, run_id)
+    refusals = []
+    for address, proof in ((other, own_link), (email, other_run), (email, "0" * 64), (email, None)):
+        with pytest.raises(ApplicationError) as refused:
+            await env.run(activities.create_credentials, request(address, proof))
+        refusals.append(refused.value.type)
+    created = await env.run(activities.create_credentials, request(email, own_link))
+
+    assert refusals == ["SecurityContextDenied"] * 4
+    assert await credential(auth_resources, other) is None
+    assert created.created
+    account = await credential(auth_resources, email)
+    assert account is not None and account.email_verified and account.password_hash == good
+
+
+@acting_as(SecurityContext.anonymous())
+async def test_a_registration_run_mails_only_its_own_address(auth_resources: Resources) -> None:
+    activities = AuthActivities(runtime_for(auth_resources))
+    email, victim = unique_email(), unique_email()
+    workflow_id, run_id = new_registration_id(email), str(uuid.uuid4())
+    env = as_registration_run(workflow_id, run_id)
+    mail = SendRegistrationMailInput(email=victim, idempotency_key=f"{workflow_id}:{run_id}:m")
+
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(activities.send_registration_mail, mail)
+    foreign_key = replace(mail, email=email, idempotency_key="another-run:1:mail")
+    with pytest.raises(ApplicationError) as borrowed:
+        await env.run(activities.send_registration_mail, foreign_key)
+
+    assert refused.value.type == borrowed.value.type == "SecurityContextDenied"
+    assert "only the address it was started for" in str(refused.value)
