@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from temporalio.client import Client
@@ -45,6 +45,7 @@ class GatewayContext(BaseContext):
             load_fn=lambda ids: load_users(state.services, ids, self.authorization)
         )
         self._principal: Principal | None = None
+        self._principal_error: Exception | None = None
 
     @property
     def authorization(self) -> str | None:
@@ -59,9 +60,19 @@ class GatewayContext(BaseContext):
         return client_ip(self.request, self.state.settings.trusted_proxies)
 
     async def principal(self) -> Principal:
-        """The verified caller; raises ``InvalidTokenError`` when there is none."""
+        """The verified caller; raises ``InvalidTokenError`` when there is none. Verified once
+        per request: a failure is kept too, so a request whose token cannot be checked (Redis
+        stalled) waits for that once, not once per resolver and once more for the limiter (a
+        WebSocket context lives as long as its connection: it keeps no failure)."""
         if self._principal is None:
-            self._principal = await self.state.verifier.verify(bearer_token(self.authorization))
+            if self._principal_error is not None:
+                raise self._principal_error
+            try:
+                self._principal = await self.state.verifier.verify(bearer_token(self.authorization))
+            except Exception as error:
+                if isinstance(self.request, Request):  # not a WebSocket: lives for one request
+                    self._principal_error = error
+                raise
         return self._principal
 
     async def optional_principal(self) -> Principal | None:
