@@ -9,6 +9,7 @@ cut. Both use the test run's PostgreSQL and (auth) Temporal directly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from services.auth.runtime import runtime_for
 from services.common.resources import Resources
@@ -144,6 +146,17 @@ def assert_unavailable(body: dict[str, Any], elapsed: float) -> None:
     assert elapsed < ANSWER_WITHIN, f"answered after {elapsed:.1f} s"
 
 
+async def first_ws_message(url: str, query: str) -> list[dict[str, Any]]:
+    """The errors of the first answer to ``query`` over graphql-transport-ws."""
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    payload = message["payload"]
+    return payload if isinstance(payload, list) else payload.get("errors", [])  # type: ignore[no-any-return]
+
+
 async def login(client: httpx.AsyncClient, pair: Pair, user: AuthUser) -> dict[str, Any]:
     body, _ = await gql(client, pair.gateway, LOGIN, {"e": user.email, "p": user.password})
     return body
@@ -198,8 +211,16 @@ async def test_an_unreachable_temporal_is_service_unavailable_fast_and_sign_up_w
             client, pair.gateway, '{ workflowRun(id: "nope") { id status } }'
         )
 
+        started = time.monotonic()
+        progress = await first_ws_message(
+            pair.gateway.replace("http://", "ws://"),
+            'subscription { workflowProgress(id: "nope", accessToken: "x") { id } }',
+        )
+        progress_elapsed = time.monotonic() - started
+
     assert_unavailable(body, elapsed)
     assert_unavailable(run, run_elapsed)
+    assert_unavailable({"errors": progress}, progress_elapsed)  # over graphql-transport-ws too
 
     deadline = time.monotonic() + RECOVER_WITHIN + 5  # gRPC reconnects with its own back-off
     while True:
