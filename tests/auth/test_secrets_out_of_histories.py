@@ -1,4 +1,3 @@
-
 """No secret in clear in any workflow history (docs/auth.md, "Secrets never enter workflow
 payloads"): each flow runs end to end on the real dev server, then its history is searched,
 raw and decoded through the payload codec (what an operator with the codec key reads), for
