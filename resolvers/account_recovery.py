@@ -4,7 +4,7 @@ gateway forwards to the auth API rather than duplicating that logic."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,8 +14,19 @@ if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 
-async def resolve_verify_email(info: strawberry.Info[GatewayContext], token: str) -> bool:
-    await call_auth(info, "POST", "/auth/verify-email", json={"token": token})
+async def resolve_verify_email(
+    info: strawberry.Info[GatewayContext],
+    token: str,
+    password: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only when the answer was PASSWORD_REQUIRED (more than one sign-up "
+            "was made with this address): the password chosen at this link's sign-up."
+        ),
+    ] = None,
+) -> bool:
+    body = {"token": token} if password is None else {"token": token, "password": password}
+    await call_auth(info, "POST", "/auth/verify-email", json=body)
     return True
 
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
 _CODES = {401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 429: RATE_LIMITED}
+#: A problem's own ``code`` that a client acts on, passed on as ``extensions.code`` (any other
+#: value is ignored: the code then follows from the status).
+PASSED_CODES = frozenset({"PASSWORD_REQUIRED", "PASSWORD_MISMATCH"})
 
 
 async def call_auth(
@@ -52,12 +55,16 @@ async def call_auth(
         ) from error
     if response.status_code >= 400:
         try:
-            detail = response.json().get("detail") or "request refused"
-        except ValueError:
-            detail = "request refused"
+            body = response.json()
+            detail = body.get("detail") or "request refused"
+            own_code = body.get("code")
+        except (ValueError, AttributeError):
+            detail, own_code = "request refused", None
         if isinstance(detail, list):  # FastAPI validation details
             detail = "invalid input"
         code = _CODES.get(response.status_code, BAD_USER_INPUT)
+        if isinstance(own_code, str) and own_code in PASSED_CODES:
+            code = own_code
         if code == RATE_LIMITED:  # like the gateway's own limiter: when to try again
             raise UserFacingError(str(detail), code, retryAfter=retry_after(response))
         raise UserFacingError(str(detail), code)

@@ -27,6 +27,7 @@ from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import hash_token, new_token
 from services.auth.password_reset.mails import reset_mail
 from services.auth.passwords import hash_password, is_argon2id_hash
+from services.auth.registration.contested import record_sign_up
 from services.auth.registration.links import link_keys, link_token, mailed_by_this_run
 from services.auth.registration.mails import registration_attempt_mail, verification_mail
 from services.auth.runtime import AuthRuntime
@@ -216,6 +217,17 @@ class AuthActivities:
         workflow_id, run_id = _this_run()
         if not is_registration_for(workflow_id, to):
             raise denied("a registration run mails only the address it was started for")
+        if not input.notice_only:
+            # Before any mail: whoever holds a link of this address then sees this sign-up
+            # (a second one makes the address contested: its links need their password).
+            resources = self.runtime.resources
+            await record_sign_up(
+                resources.redis,
+                resources.keys,
+                address_digest(to),
+                workflow_id,
+                self.runtime.settings.auth_verification_hours * 3600,
+            )
         if not await self._signup_mail_has_room(to, input.idempotency_key):
             # Sign-ups no longer join each other, so this caps the mails one address gets; the
             # sign-up was answered long ago, and its run just waits out its deadline.

@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 
 WORKFLOW_NAME = "user_registration"
 VERIFY_EMAIL_UPDATE = "verify_email"
+#: Read-only (queries are not recorded in history): what ``POST /auth/verify-email`` needs to
+#: check the password of a contested sign-up. No ``workflow.patched`` needed for a new handler.
+SIGN_UP_SECRET_QUERY = "registration_sign_up_secret"  # noqa: S105 (a query name)
 EMAIL_VERIFICATION_PATCH = "registration-email-verification"
 PER_SIGN_UP_PATCH = "registration-run-per-sign-up"
 #: Workflow ids of v3 runs: ``user-registration-<address digest>-<random nonce>``.
@@ -121,6 +124,17 @@ class VerifyEmailInput:
 @dataclass
 class VerifyEmailResult:
     status: str
+
+
+@dataclass
+class SignUpSecret:
+    """Answer of ``SIGN_UP_SECRET_QUERY`` to the auth service: the run's own input (its address
+    and password hash, already in its history) and run id, so the caller can check the link's
+    MAC and a password typed at the click without the password entering any payload."""
+
+    run_id: str
+    email: str
+    password_hash: str
 
 
 class InvalidRegistrationError(ValueError):
@@ -211,6 +225,29 @@ class UserRegistrationWorkflow:
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
         return self._progress.current
+
+    @workflow.query(name=SIGN_UP_SECRET_QUERY)
+    def sign_up_secret(self, token_hash: str) -> SignUpSecret | None:
+        """v3 runs whose link may still be redeemed, asked with that link's SHA-256 (any other
+        hash, or a run that has no link, is done or is not v3, answers None). While the mail
+        step runs the link is not known yet: the caller checks the link's MAC against the run id
+        either way (``services/auth/registration/links.py``)."""
+        gate = self._gate
+        if not self._per_sign_up or not self._input.password_hash:
+            return None
+        if gate.closed or gate.passed:
+            return None
+        if self._mailing:
+            well_formed = len(token_hash) == 64 and all(c in "0123456789abcdef" for c in token_hash)
+            if not well_formed:
+                return None
+        elif not self._link_hash or not hmac.compare_digest(token_hash, self._link_hash):
+            return None
+        return SignUpSecret(
+            run_id=workflow.info().run_id,
+            email=self._input.email,
+            password_hash=self._input.password_hash,
+        )
 
     @workflow.update(name=VERIFY_EMAIL_UPDATE)
     async def verify_email(self, input: VerifyEmailInput) -> VerifyEmailResult:

@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from temporalio.service import RPCError
 
-from services.auth.dependencies import RuntimeDep
-from services.auth.fields import DisplayName, Email, NewPassword, OpaqueToken
+from services.auth.dependencies import ClientDep, RuntimeDep
+from services.auth.fields import DisplayName, Email, NewPassword, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem
+from services.auth.registration.contested import require_password_if_contested
 from services.auth.registration.links import link_workflow_id
 from services.common.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 from services.common.openapi import problems
@@ -44,8 +45,11 @@ class RegistrationAccepted(BaseModel):
     status: str = "accepted"
 
 
-class TokenRequest(BaseModel):
+class VerifyEmailRequest(BaseModel):
     token: OpaqueToken
+    #: Needed only when the address is contested (more than one sign-up within the
+    #: verification window): the password typed at the sign-up whose link this is.
+    password: Password | None = None
 
 
 class VerifyEmailResponse(BaseModel):
@@ -97,16 +101,30 @@ async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAc
         **_INVALID_LINK,
         **problems(
             {
+                400: "Invalid, spent or expired token (one answer for all); or `code` "
+                "PASSWORD_REQUIRED: more than one sign-up was made with this address, send the "
+                "password chosen at this link's sign-up",
+                403: "`code` PASSWORD_MISMATCH: this link's sign-up was made with another "
+                "password (nothing was created; the link stays valid)",
                 409: "The address was registered by another sign-up first",
+                429: "Too many wrong passwords for this link; retry after `Retry-After`",
                 422: "This sign-up could not be completed",
             }
         ),
         **_UNAVAILABLE,
     },
 )
-async def verify_email(body: TokenRequest, runtime: RuntimeDep) -> VerifyEmailResponse:
+async def verify_email(
+    body: VerifyEmailRequest, runtime: RuntimeDep, client: ClientDep
+) -> VerifyEmailResponse:
     """Redeem a verification link. A per-sign-up link names its run (no lookup); older runs'
-    tokens are found in the database."""
+    tokens are found in the database. While more than one sign-up of the address waits, the
+    link also needs the password chosen at its own sign-up (``registration/contested.py``)."""
+    workflow_id = link_workflow_id(body.token)
+    if workflow_id is not None:
+        await require_password_if_contested(
+            runtime, workflow_id, body.token, body.password, client.ip
+        )
     result = await redeem(
         runtime,
         body.token,
@@ -114,7 +132,7 @@ async def verify_email(body: TokenRequest, runtime: RuntimeDep) -> VerifyEmailRe
         update=VERIFY_EMAIL_UPDATE,
         argument=lambda token_hash: VerifyEmailInput(token_hash=token_hash),
         result_type=VerifyEmailResult,
-        workflow_id=link_workflow_id(body.token),
+        workflow_id=workflow_id,
     )
     if result.status == RegistrationStatus.address_taken:
         raise AddressTakenError()
