@@ -1,4 +1,4 @@
-"""Temporal SDK metrics on the process's ``/metrics``.
+"""Temporal SDK metrics on the process's ``/metrics``, and the server of ``ADX_METRICS_PORT``.
 
 One Temporal ``Runtime`` per process records Core's metrics (workflow/activity completions,
 latencies, poller and slot gauges) into a ``MetricBuffer``; ``TemporalMetrics`` drains it into
@@ -167,11 +167,17 @@ def temporal_metrics() -> TemporalMetrics:
     return _process_runtime()[1]
 
 
-def serve_worker_metrics(host: str, port: int) -> Callable[[], None]:
-    """``/metrics`` with the Temporal series for a worker-only process (no HTTP app); returns
-    the function that stops it."""
+def worker_registry() -> CollectorRegistry:
+    """The registry of a process without an HTTP app (``--mode worker``): the Temporal series."""
     registry = CollectorRegistry()
     registry.register(temporal_metrics())
+    return registry
+
+
+def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> Callable[[], None]:
+    """Serve ``registry`` (Prometheus text at ``/metrics``) on ``ADX_METRICS_PORT``, on
+    prometheus_client's own threaded server, away from the API port; returns the function that
+    stops it. Raises ``OSError`` when the port cannot be bound."""
     server, thread = start_http_server(port, addr=host, registry=registry)
 
     def stop() -> None:

@@ -5,8 +5,12 @@ a valid, unrevoked access token before its own code or input validation runs, an
 tomorrow is protected without anyone remembering to. The only exceptions are the routes listed
 below, each with the reason it cannot carry a user's token:
 
-- ``PUBLIC_ROUTES``: public by design (probes, metrics, API description, JWKS, and the auth
-  service's pre-authentication endpoints, which exist to obtain a token and are throttled).
+- ``PUBLIC_ROUTES``: public by design (probes, API description, JWKS, and the auth service's
+  pre-authentication endpoints, which exist to obtain a token and are throttled).
+- ``API_PORT_METRICS_ROUTES``: ``/metrics`` on the API port, public only while
+  ``ADX_METRICS_PORT`` is unset (development). With it set, the metrics are served on that
+  separate port (services/common/metrics.py) and the API port has no ``/metrics`` route at all:
+  ``protect`` removes it and it is not on that process's allowlist.
 - ``OWN_CREDENTIAL_ROUTES``: routes that check a credential of their own instead of a user's
   token (the codec endpoint's operator token). They still refuse anonymous callers.
 
@@ -27,6 +31,8 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from services.common.errors import UnauthorizedError
+from services.common.health import drop_api_metrics, metrics_on_api_port
+from services.common.resources import Resources
 from services.common.settings import ServiceName
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
 
@@ -40,12 +46,16 @@ COMMON_PUBLIC_ROUTES: Mapping[RouteKey, str] = {
     "credentials; answers a constant",
     ("GET", "/health/ready"): "readiness probe: called without credentials; names which "
     "dependency is down, no data",
-    ("GET", "/metrics"): "Prometheus scrape: request counters and latencies by route template and "
-    "status, no identifiers or personal data",
     ("GET", "/openapi.json"): _DOCS,
     ("GET", "/docs"): _DOCS,
     ("GET", "/docs/oauth2-redirect"): _DOCS,
     ("GET", "/redoc"): _DOCS,
+}
+
+#: On the API port only while ``ADX_METRICS_PORT`` is unset (the development default).
+API_PORT_METRICS_ROUTES: Mapping[RouteKey, str] = {
+    ("GET", "/metrics"): "Prometheus scrape (development: ADX_METRICS_PORT unset): request "
+    "counters and latencies by route template and status, no identifiers or personal data",
 }
 
 _PRE_AUTH = "pre-authentication: the caller has no token yet"
@@ -100,11 +110,18 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
 }
 
 
-def public_reason(service: ServiceName, method: str, path: str) -> str | None:
-    """Why ``method path`` of ``service`` needs no access token, or ``None`` when it does."""
+def public_reason(
+    service: ServiceName, method: str, path: str, *, metrics_port: int | None = None
+) -> str | None:
+    """Why ``method path`` of ``service`` needs no access token, or ``None`` when it does.
+
+    ``metrics_port`` is the process's ``ADX_METRICS_PORT``: set, ``/metrics`` is not on the
+    API port's allowlist (the API port does not serve it)."""
     key = (method, path)
+    api_metrics = API_PORT_METRICS_ROUTES if metrics_on_api_port(metrics_port) else {}
     return (
         COMMON_PUBLIC_ROUTES.get(key)
+        or api_metrics.get(key)
         or PUBLIC_ROUTES.get(service, {}).get(key)
         or OWN_CREDENTIAL_ROUTES.get(service, {}).get(key)
     )
@@ -122,7 +139,9 @@ def route_operations(app: FastAPI) -> Iterator[tuple[BaseRoute, str, str]]:
                 yield context.original_route, method, path
 
 
-def public_routes(app: FastAPI, service: ServiceName) -> frozenset[int]:
+def public_routes(
+    app: FastAPI, service: ServiceName, *, metrics_port: int | None = None
+) -> frozenset[int]:
     """Ids of the routes all of whose operations are on the allowlist (anything else,
     including a route added after the app was built, needs a token).
 
@@ -131,7 +150,7 @@ def public_routes(app: FastAPI, service: ServiceName) -> frozenset[int]:
     when every route serving that endpoint is public."""
     verdicts: dict[int, bool] = {}
     for route, method, path in route_operations(app):
-        public = public_reason(service, method, path) is not None
+        public = public_reason(service, method, path, metrics_port=metrics_port) is not None
         keys = [id(route)]
         if method == "WEBSOCKET":
             keys.append(id(getattr(route, "endpoint", None)))
@@ -142,12 +161,21 @@ def public_routes(app: FastAPI, service: ServiceName) -> frozenset[int]:
 
 def protect(app: FastAPI, service: ServiceName) -> None:
     """Called by ``create_app`` once its routers are in: fixes which routes are public and
-    states the 401 answer of every other operation in the OpenAPI document."""
-    app.state.public_routes = public_routes(app, service)
+    states the 401 answer of every other operation in the OpenAPI document.
+
+    With ``ADX_METRICS_PORT`` set (the app's ``resources.settings``), the API port's
+    ``/metrics`` route is removed first: the runner serves the registry on that port."""
+    metrics_port = app_metrics_port(app)
+    if not metrics_on_api_port(metrics_port):
+        drop_api_metrics(app)
+        left = set(API_PORT_METRICS_ROUTES) & {(m, p) for _, m, p in route_operations(app)}
+        if left:
+            raise RuntimeError(f"ADX_METRICS_PORT is set but the API port still serves {left}")
+    app.state.public_routes = public_routes(app, service, metrics_port=metrics_port)
     protected = {
         (method.lower(), path)
         for _, method, path in route_operations(app)
-        if public_reason(service, method, path) is None
+        if public_reason(service, method, path, metrics_port=metrics_port) is None
     }
     build = app.openapi
 
@@ -171,6 +199,13 @@ def protect(app: FastAPI, service: ServiceName) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_metrics_port(app: FastAPI) -> int | None:
+    """The ``ADX_METRICS_PORT`` of the process serving ``app`` (``None``: unset, or an app
+    without resources)."""
+    resources: Resources | None = getattr(app.state, "resources", None)
+    return None if resources is None else resources.settings.metrics_port
 
 
 SECURITY_SCHEME = "accessToken"

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.common.app import create_app
 from services.common.logging import configure_logging, get_logger
-from services.common.metrics import serve_worker_metrics
+from services.common.metrics import serve_metrics, worker_registry
 from services.common.resources import Resources
 from services.common.settings import (
     ServiceName,
@@ -85,10 +85,27 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     tasks: list[asyncio.Task[Any]] = []
     server: _Server | None = None
     worker = None
-    if mode in (Mode.http, Mode.both):
-        port = settings.http_port or settings.port_of(spec.name)
+    app = spec.build_app(resources) if mode in (Mode.http, Mode.both) else None
+    port = settings.http_port or settings.port_of(spec.name)
+    stop_metrics = None
+    if settings.metrics_port is not None:
+        # The process's whole registry (the app's HTTP series, which include the Temporal
+        # collector; the Temporal series alone without an app) on its own port. The API port
+        # has no /metrics then (services/common/principal.py `protect`).
+        registry = app.state.metrics.registry if app is not None else worker_registry()
+        try:
+            if app is not None and settings.metrics_port == port:
+                raise ValueError("ADX_METRICS_PORT must differ from the HTTP port")
+            stop_metrics = serve_metrics(settings.http_host, settings.metrics_port, registry)
+        except (OSError, ValueError) as error:  # port taken, not bindable, or the API port
+            log.error("metrics_failed", port=settings.metrics_port, error=str(error))
+            await resources.close()
+            raise SystemExit(1) from error
+        url = f"http://{settings.http_host}:{settings.metrics_port}/metrics"
+        log.info("metrics_started", url=url, mode=mode.value)
+    if app is not None:
         config = uvicorn.Config(
-            spec.build_app(resources),
+            app,
             host=settings.http_host,
             port=port,
             log_config=None,
@@ -113,9 +130,6 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
         )
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
         log.info("worker_started", task_queue=settings.task_queue(spec.name), mode=mode.value)
-    stop_metrics = None
-    if mode == Mode.worker and settings.metrics_port:
-        stop_metrics = serve_worker_metrics(settings.http_host, settings.metrics_port)
     if not tasks:
         tasks.append(asyncio.create_task(stop.wait(), name="idle"))
 

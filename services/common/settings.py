@@ -466,8 +466,10 @@ class Settings(BaseSettings):
     )
     metrics_port: Port | None = Field(
         None,
-        description="Port serving `/metrics` (Temporal SDK series) in `--mode worker`, which has "
-        "no HTTP app; unset: not served. Other modes serve `/metrics` on the HTTP port.",
+        description="Port serving `/metrics` (the process's HTTP series when it has an app, and "
+        "its Temporal SDK series) in every mode, on `ADX_HTTP_HOST`; the HTTP port then has no "
+        "`/metrics` (404). Unset (development convenience): `/metrics` is on the HTTP port and "
+        "`--mode worker` serves none. Set it in production (deploy/ uses 9464).",
     )
 
     @classmethod
