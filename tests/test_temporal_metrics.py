@@ -165,3 +165,57 @@ async def test_a_worker_only_process_serves_its_temporal_series_on_the_metrics_p
                 await asyncio.sleep(0.2)
     finally:
         worker.stop()
+
+
+async def test_with_a_metrics_port_a_dual_mode_process_serves_everything_there_and_not_on_its_api(
+    stack: Stack, infra: Infra
+) -> None:
+    """``--mode both`` with ADX_METRICS_PORT: the HTTP series and the worker's Temporal series on
+    the metrics port; the API port answers 404 for /metrics, with or without a token. Its own
+    task queue prefix, so it takes no work from the stack's user process."""
+    metrics_port, http_port = free_port(), free_port()
+    prefix = f"{stack.env['ADX_TASK_QUEUE_PREFIX']}-mp{uuid.uuid4().hex[:6]}"
+    env = {
+        **stack.env,
+        "ADX_METRICS_PORT": str(metrics_port),
+        "ADX_HTTP_PORT": str(http_port),
+        "ADX_TASK_QUEUE_PREFIX": prefix,
+    }
+    process = start_service(
+        ServiceName.user, env, infra.data_dir / "logs", mode="both", name="user-metrics-port"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                try:
+                    ready = await client.get(f"http://127.0.0.1:{http_port}/health/ready")
+                    text = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+                except httpx.TransportError:
+                    ready, text = None, ""
+                samples = [
+                    (s.name, s.labels)
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                ]
+                http_seen = any(
+                    n == "adx_http_requests_total" and labels.get("route") == "/health/ready"
+                    for n, labels in samples
+                )
+                worker_seen = any(
+                    n.startswith("temporal_") and labels.get("task_queue") == f"{prefix}-user"
+                    for n, labels in samples
+                )
+                if ready is not None and ready.status_code == 200 and http_seen and worker_seen:
+                    break
+                assert time.monotonic() < deadline, sorted({n for n, _ in samples})
+                await asyncio.sleep(0.2)
+            for headers in ({}, {"authorization": "Bearer garbage"}):
+                api = await client.get(f"http://127.0.0.1:{http_port}/metrics", headers=headers)
+                assert api.status_code == 404, api.text
+            # The rest of the API port is unchanged: probes public, data routes need a token.
+            assert (await client.get(f"http://127.0.0.1:{http_port}/health/live")).is_success
+            users = await client.get(f"http://127.0.0.1:{http_port}/users/{uuid.uuid4()}")
+            assert users.status_code == 401
+    finally:
+        process.stop()
