@@ -7,14 +7,18 @@ dropped); the victim clicked the one mail and the account was verified with the 
 password. The rule now: every sign-up is its own run with its own link, and the run whose link
 is redeemed first creates the account with *its* password hash and display name.
 
-Which mail the victim clicks decides, and we document both:
-- the victim's own mail (whatever order the sign-ups came in): the victim owns the account;
-  the attacker's link then fails with 409 and only the mailbox (the victim) gets the notice;
-- the attacker's mail (a confirmation the victim did not ask for, which says "if you did not
-  sign up, ignore this mail"): that click *is* the mailbox owner accepting the attacker's
-  sign-up, so the account has the attacker's password. The victim's own link then answers 409
-  and the notice mail sends them to password reset, which proves the mailbox, replaces the
-  password and ends every session: the attacker is out, the victim in.
+And since the victim then finds two confirmation mails, a **contested** address (more than one
+sign-up within the verification window) needs, at the click, the password typed at the sign-up
+whose link it is (``services/auth/registration/contested.py``):
+- the victim's own mail, with the victim's password (whatever order the sign-ups came in): the
+  victim owns the account; the attacker's link then fails with 409 and only the mailbox (the
+  victim) gets the notice;
+- the attacker's mail: without a password ``PASSWORD_REQUIRED``, with the victim's password
+  ``PASSWORD_MISMATCH``; nothing is created either way and the victim's own link still works.
+- An uncontested sign-up (the normal case) verifies with its link alone. So an attacker's
+  sign-up the victim never matched with one of their own is still accepted by clicking its
+  unsolicited mail (which says "if you did not sign up, ignore this mail"); the reset the
+  notice offers then proves the mailbox, replaces the password and ends every session.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 
@@ -69,6 +74,17 @@ async def links_by_run(sink: SmtpSink, email: str, *workflow_ids: str) -> dict[s
     return {wid: next(t for t in tokens if t.startswith(stem[wid])) for wid in workflow_ids}
 
 
+async def verify(api: httpx.AsyncClient, token: str, password: str | None = None) -> httpx.Response:
+    body = {"token": token} if password is None else {"token": token, "password": password}
+    return await api.post("/auth/verify-email", json=body)
+
+
+def problem_code(answer: httpx.Response) -> str | None:
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
+    code = answer.json().get("code")
+    return str(code) if code is not None else None
+
+
 async def login(api: httpx.AsyncClient, email: str, password: str) -> int:
     answer = await api.post("/auth/login", json={"email": email, "password": password})
     return answer.status_code
@@ -93,7 +109,10 @@ async def test_the_victims_own_sign_up_wins_after_an_attackers(
     links = await links_by_run(sink, victim, attackers, victims)
     assert links[attackers] != links[victims]
 
-    clicked = await api.post("/auth/verify-email", json={"token": links[victims]})
+    # Two sign-ups wait for the address: the link alone is not enough, its password is.
+    alone = await verify(api, links[victims])
+    assert alone.status_code == 400 and problem_code(alone) == "PASSWORD_REQUIRED", alone.text
+    clicked = await verify(api, links[victims], VICTIM_PASSWORD)
 
     assert clicked.status_code == 200 and clicked.json() == {"status": "verified"}
     assert (await run(smtp_resources, victims).result()).status == "verified"
@@ -118,7 +137,7 @@ async def test_the_victims_own_sign_up_wins_before_an_attackers(
     assert attackers != victims
     links = await links_by_run(sink, victim, victims, attackers)
 
-    clicked = await api.post("/auth/verify-email", json={"token": links[victims]})
+    clicked = await verify(api, links[victims], VICTIM_PASSWORD)
 
     assert clicked.status_code == 200
     assert await login(api, victim, VICTIM_PASSWORD) == 200
@@ -130,28 +149,117 @@ async def test_the_victims_own_sign_up_wins_before_an_attackers(
     assert (await run(smtp_resources, attackers).result()).status == "address_taken"
 
 
-async def test_clicking_the_attackers_mail_is_undone_by_the_reset_the_notice_offers(
+async def test_the_attackers_link_needs_the_attackers_password(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
+    """The hole left by one run per sign-up: the victim, with two mails, clicks the attacker's."""
     victim = victim_address()
     attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
     victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
     links = await links_by_run(sink, victim, attackers, victims)
 
-    # The victim clicks the unsolicited confirmation: they accepted the attacker's sign-up.
-    wrong = await api.post("/auth/verify-email", json={"token": links[attackers]})
+    # The victim clicks the attacker's confirmation: the password of that sign-up is asked for.
+    asked = await verify(api, links[attackers])
+    assert asked.status_code == 400, asked.text
+    assert problem_code(asked) == "PASSWORD_REQUIRED"
+    assert "More than one sign-up was made with this address" in asked.json()["detail"]
+    # The victim types their own password: not this sign-up's, so nothing is created.
+    refused = await verify(api, links[attackers], VICTIM_PASSWORD)
+    assert refused.status_code == 403, refused.text
+    assert problem_code(refused) == "PASSWORD_MISMATCH"
+    assert "another password" in refused.json()["detail"]
+    assert "own sign-up" in refused.json()["detail"]
+    assert await login(api, victim, ATTACKER_PASSWORD) == 401
+    assert await login(api, victim, VICTIM_PASSWORD) == 401
+    assert await display_names(smtp_resources, victim) == []
+    # Both runs still wait; the victim's own link (with the victim's password) wins.
+    for workflow_id in (attackers, victims):
+        described = await run(smtp_resources, workflow_id).describe()
+        assert described.status is not None and described.status.name == "RUNNING"
+    own = await verify(api, links[victims], VICTIM_PASSWORD)
+    assert own.status_code == 200 and own.json() == {"status": "verified"}, own.text
+
+    assert await login(api, victim, VICTIM_PASSWORD) == 200
+    assert await login(api, victim, ATTACKER_PASSWORD) == 401
+    assert await display_names(smtp_resources, victim) == ["Victim"]
+    # The attacker's link now meets a taken address: 409 and the notice, no password asked.
+    late = await verify(api, links[attackers])
+    assert late.status_code == 409, late.text
+    assert (await run(smtp_resources, attackers).result()).status == "address_taken"
+    assert (await run(smtp_resources, victims).result()).status == "verified"
+
+
+async def test_the_registrant_of_a_contested_sign_up_verifies_with_their_password(
+    api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
+) -> None:
+    """Contested the other way round: the attacker's password opens only the attacker's link
+    (the attacker has no access to the mailbox, so that case needs the mailbox anyway)."""
+    victim = victim_address()
+    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+    links = await links_by_run(sink, victim, victims, attackers)
+
+    crossed = await verify(api, links[victims], ATTACKER_PASSWORD)
+    assert crossed.status_code == 403 and problem_code(crossed) == "PASSWORD_MISMATCH"
+    assert (await verify(api, links[victims], VICTIM_PASSWORD)).status_code == 200
+    assert await login(api, victim, VICTIM_PASSWORD) == 200
+
+
+async def test_wrong_passwords_at_a_contested_link_are_throttled(
+    api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
+) -> None:
+    """No guessing oracle: wrong passwords count on the login throttle, keyed on the run."""
+    victim = victim_address()
+    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+    links = await links_by_run(sink, victim, attackers, victims)
+    free = smtp_resources.settings.auth_login_free_attempts
+
+    for attempt in range(free):
+        guess = await verify(api, links[attackers], f"guess number {attempt} of many")
+        assert guess.status_code == 403, guess.text
+    throttled = await verify(api, links[attackers], ATTACKER_PASSWORD)
+    assert throttled.status_code == 429, throttled.text
+    assert int(throttled.headers["retry-after"]) >= 1
+    # Another run's counter is its own: the victim's link is not locked by guesses at another.
+    assert (await verify(api, links[victims], VICTIM_PASSWORD)).status_code == 200
+
+
+async def test_an_uncontested_sign_up_verifies_with_its_link_alone(
+    api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
+) -> None:
+    """One sign-up for the address: the link alone (a password sent anyway is not needed)."""
+    email = victim_address()
+    workflow_id = await sign_up(api, email, VICTIM_PASSWORD, "Alone")
+    [link] = (await links_by_run(sink, email, workflow_id)).values()
+
+    clicked = await verify(api, link)
+
+    assert clicked.status_code == 200 and clicked.json() == {"status": "verified"}
+    assert await login(api, email, VICTIM_PASSWORD) == 200
+
+
+async def test_an_unsolicited_uncontested_mail_clicked_is_undone_by_the_reset(
+    api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
+) -> None:
+    """The case the contested rule cannot cover: the victim never signed up, yet clicks the
+    attacker's confirmation mail ("if you did not sign up, ignore this mail"). That click accepts
+    the attacker's sign-up; a later sign-up of the victim's gets the notice, which sends them to
+    password reset: the reset proves the mailbox, replaces the password and ends every session."""
+    victim = victim_address()
+    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+    [link] = (await links_by_run(sink, victim, attackers)).values()
+
+    wrong = await verify(api, link)
     assert wrong.status_code == 200
     assert await login(api, victim, ATTACKER_PASSWORD) == 200
-    # Their own link then says the address is taken, and the notice points to the reset.
-    own = await api.post("/auth/verify-email", json={"token": links[victims]})
-    assert own.status_code == 409 and "reset your password" in own.json()["detail"]
-    assert (await run(smtp_resources, victims).result()).status == "address_taken"
-    await sink.wait_for(victim, count=3)
-    [notice] = [m for m in sink.to(victim) if m.message["Subject"] == NOTICE]
+    await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+    mails = await sink.wait_for(victim, count=2)
+    [notice] = [m for m in mails if m.message["Subject"] == NOTICE]
     assert "/reset-password" in notice.text
 
     assert (await api.post("/auth/password-reset", json={"email": victim})).status_code == 202
-    mails = await sink.wait_for(victim, count=4)
+    mails = await sink.wait_for(victim, count=3)
     reset = link_token(mails[-1].text, "/reset-password")
     confirmed = await api.post(
         "/auth/password-reset/confirm", json={"token": reset, "new_password": VICTIM_PASSWORD}
@@ -160,6 +268,29 @@ async def test_clicking_the_attackers_mail_is_undone_by_the_reset_the_notice_off
     assert confirmed.status_code == 200, confirmed.text
     assert await login(api, victim, VICTIM_PASSWORD) == 200
     assert await login(api, victim, ATTACKER_PASSWORD) == 401
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["x" * (1 << 20), 42, ["a password"], {"p": "w"}, True, "", "x" * 1025],
+    ids=["megabyte", "number", "list", "object", "bool", "empty", "over-1024"],
+)
+async def test_a_malformed_password_at_the_click_is_a_4xx(
+    api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources, password: Any
+) -> None:
+    victim = victim_address()
+    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+    links = await links_by_run(sink, victim, attackers, victims)
+
+    answer = await api.post(
+        "/auth/verify-email", json={"token": links[victims], "password": password}
+    )
+
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    # The link is still good for its registrant.
+    assert (await verify(api, links[victims], VICTIM_PASSWORD)).status_code == 200
 
 
 def _payloads(node: Any) -> list[dict[str, Any]]:
@@ -200,6 +331,10 @@ async def test_a_sign_up_history_holds_no_plaintext_password(
 SIGN_UP = """mutation($input: SignUpInput!) { signUp(input: $input) { id status accessToken } }"""
 RUN = "query($id: ID!, $t: String) { workflowRun(id: $id, accessToken: $t) { status result } }"
 VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
+VERIFY_WITH = (
+    "mutation($token: String!, $password: String) "
+    "{ verifyEmail(token: $token, password: $password) }"
+)
 LOGIN = "mutation($input: LoginInput!) { login(input: $input) { tokens { accessToken } } }"
 
 
@@ -225,10 +360,27 @@ async def test_through_graphql_each_sign_up_has_its_own_run_and_access_token(
     crossed = await gql(stack.graphql, RUN, {"id": attackers["id"], "t": victims["accessToken"]})
     assert crossed["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     mails = await wait_for_outbox(infra.settings(), victim, count=2)
+    tokens = [link_token(plain_text(m), "/verify-email") for m in mails]
     stem = victims["id"].removeprefix("user-registration-").replace("-", "")
-    [own] = [t for m in mails if (t := link_token(plain_text(m), "/verify-email")).startswith(stem)]
+    [own] = [t for t in tokens if t.startswith(stem)]
+    [theirs] = [t for t in tokens if t != own]
 
-    assert await gql(stack.graphql, VERIFY, {"token": own}) == {"data": {"verifyEmail": True}}
+    # Contested: verifyEmail(token) asks for the password, in extensions.code.
+    asked = await gql(stack.graphql, VERIFY, {"token": theirs})
+    assert asked["errors"][0]["extensions"]["code"] == "PASSWORD_REQUIRED", asked
+    assert "More than one sign-up" in asked["errors"][0]["message"]
+    refused = await gql(stack.graphql, VERIFY_WITH, {"token": theirs, "password": VICTIM_PASSWORD})
+    assert refused["errors"][0]["extensions"]["code"] == "PASSWORD_MISMATCH", refused
+    assert "another password" in refused["errors"][0]["message"]
+    # Malformed passwords are client errors, never an internal one.
+    # (half a megabyte: a whole one is the gateway's body limit, a 413 before any resolver)
+    huge = await gql(stack.graphql, VERIFY_WITH, {"token": own, "password": "x" * 500_000})
+    assert huge["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", huge
+    typed = await gql(stack.graphql, VERIFY_WITH, {"token": own, "password": 42})
+    assert typed.get("errors") and not (typed.get("data") or {}).get("verifyEmail"), typed
+
+    answer = await gql(stack.graphql, VERIFY_WITH, {"token": own, "password": VICTIM_PASSWORD})
+    assert answer == {"data": {"verifyEmail": True}}
 
     def credentials(password: str) -> dict[str, Any]:
         return {"input": {"email": victim, "password": password}}
