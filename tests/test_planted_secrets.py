@@ -36,6 +36,10 @@ from tests.support import RUN_ID, Infra, Stack, start_stack
 
 SIGN_UP = "mutation($input: SignUpInput!) { signUp(input: $input) { id accessToken } }"
 VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
+VERIFY_WITH = (
+    "mutation($token: String!, $password: String) "
+    "{ verifyEmail(token: $token, password: $password) }"
+)
 LOGIN = """mutation($input: LoginInput!) { login(input: $input) {
   mfaRequired mfaToken tokens { accessToken refreshToken } } }"""
 REFRESH = """mutation($t: String!) { refreshSession(refreshToken: $t) {
@@ -136,6 +140,35 @@ async def _journey(stack: Stack, planted: Planted) -> None:
     assert "errors" not in again, again
     planted.add("second run access token", again["data"]["signUp"]["accessToken"])
     await wait_for_outbox(settings, address, count=2)  # the "someone tried" notice
+
+    # A contested address (two sign-ups waiting): the click carries the sign-up's password.
+    contested = f"planted-{uuid.uuid4().hex[:10]}@example.com"
+    runs: dict[str, str] = {}
+    for label in ("contested first", "contested second"):
+        password = planted.add(f"{label} password", _password(label.replace(" ", "-")))
+        signed_up = await gql(
+            stack.graphql,
+            SIGN_UP,
+            {"input": {"email": contested, "password": password, "displayName": "Contested"}},
+        )
+        assert "errors" not in signed_up, signed_up
+        planted.add(f"{label} run access token", signed_up["data"]["signUp"]["accessToken"])
+        runs[signed_up["data"]["signUp"]["id"]] = password
+    contested_mails = await wait_for_outbox(settings, contested, count=2)
+    tokens = [link_token(plain_text(m), "/verify-email") for m in contested_mails]
+    [(first_run, first_password), (_, second_password)] = runs.items()
+    stem = first_run.removeprefix("user-registration-").replace("-", "")
+    [first_link] = [t for t in tokens if t.startswith(stem)]
+    planted.link("contested verification token", first_link)
+    [second_link] = [t for t in tokens if t != first_link]
+    planted.link("other contested verification token", second_link)
+    refused = await gql(
+        stack.graphql, VERIFY_WITH, {"token": first_link, "password": second_password}
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "PASSWORD_MISMATCH", refused
+    assert await gql(
+        stack.graphql, VERIFY_WITH, {"token": first_link, "password": first_password}
+    ) == {"data": {"verifyEmail": True}}
 
     wrong = planted.add("wrong password", _password("wrong"))
     refused = await gql(stack.graphql, LOGIN, {"input": {"email": address, "password": wrong}})
