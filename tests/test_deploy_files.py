@@ -110,6 +110,24 @@ def container(workload: dict[str, Any]) -> dict[str, Any]:
     return only  # type: ignore[no-any-return]
 
 
+def named_port(workload: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """The container port named ``metrics`` or ``<service>-http`` (``suffix`` "http")."""
+    (only,) = [
+        p
+        for p in container(workload)["ports"]
+        if p["name"] == suffix or p["name"].endswith(f"-{suffix}")
+    ]
+    return only  # type: ignore[no-any-return]
+
+
+def http_port(workload: dict[str, Any]) -> dict[str, Any]:
+    return named_port(workload, "http")
+
+
+def metrics_port(workload: dict[str, Any]) -> dict[str, Any]:
+    return named_port(workload, "metrics")
+
+
 def container_env(workload: dict[str, Any]) -> list[dict[str, Any]]:
     return container(workload).get("env", [])  # type: ignore[no-any-return]
 
@@ -274,7 +292,11 @@ def test_image_runs_unprivileged_without_baked_secrets() -> None:
     assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), f"numeric non-root: {users}"
     assert any(keyword == "HEALTHCHECK" and "/health/" in a for keyword, a in instructions)
     exposed = {int(p) for k, a in instructions if k == "EXPOSE" for p in a.split()}
-    assert exposed == set(DEFAULT_PORTS.values())
+    metrics = {
+        int(compose_environment(compose_process(s.name))["ADX_METRICS_PORT"])
+        for s in PLATFORM_SERVICES
+    }
+    assert exposed == set(DEFAULT_PORTS.values()) | metrics  # the API ports and the metrics port
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     labels = " ".join(a for k, a in instructions if k == "LABEL")
     assert f'org.opencontainers.image.version="{version}"' in labels
@@ -448,7 +470,9 @@ def test_ports_agree_with_settings(spec: Any) -> None:
     port = DEFAULT_PORTS[ServiceName(spec.name)]
     assert spec.default_port == port
     assert compose_environment(compose_process(spec.name))["ADX_HTTP_PORT"] == str(port)
-    (container_port,) = container(deployment(spec.name))["ports"]
+    ports = container(deployment(spec.name))["ports"]
+    assert {p["name"] for p in ports} == {f"{spec.name}-http", "metrics"}
+    container_port = http_port(deployment(spec.name))
     assert container_port["containerPort"] == port
     env = {i["name"]: i.get("value") for i in container_env(deployment(spec.name))}
     assert env["ADX_HTTP_PORT"] == str(port)
@@ -496,22 +520,37 @@ def test_gateway_reaches_every_service_by_its_own_url() -> None:
         assert service["spec"]["selector"].items() <= pods.items(), f"{url} misses {name} pods"
 
 
-def test_kubernetes_pods_are_scraped_where_metrics_are_served() -> None:
-    """`--mode worker` has no HTTP app: it needs ADX_METRICS_PORT, declared and annotated.
-    Other modes serve /metrics on the HTTP port, which the annotations name."""
+def test_kubernetes_pods_are_scraped_on_their_metrics_port_only() -> None:
+    """Every workload sets ADX_METRICS_PORT (every mode then serves its whole registry there and
+    the API port no /metrics), declares it as the container port `metrics`, and the annotations
+    name it; the Service (the gateway's route in) does not carry it."""
     for name, workload in objects("Deployment").items():
-        box = container(workload)
         annotations = workload["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
         assert annotations["prometheus.io/path"] == "/metrics", name
-        declared = {p["containerPort"] for p in box["ports"]}
+        literal = {i["name"]: i.get("value") for i in container_env(workload)}
+        assert "ADX_METRICS_PORT" in literal, f"{name}: set it on the Deployment, by its port"
         env = kubernetes_environment(workload)
-        if box["command"][3:] == ["--mode", "worker"]:
-            expected = int(env["ADX_METRICS_PORT"])
-        else:
-            expected = int(env["ADX_HTTP_PORT"])
+        expected = int(env["ADX_METRICS_PORT"])
+        assert expected != int(env["ADX_HTTP_PORT"]), name
+        declared = metrics_port(workload)
+        assert declared == {"name": "metrics", "containerPort": expected, "protocol": "TCP"}, name
         assert int(annotations["prometheus.io/port"]) == expected, name
-        assert expected in declared, name
+        service = objects("Service")[name]
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [http_port(workload)["name"]]
+
+
+def test_compose_processes_serve_metrics_on_their_metrics_port() -> None:
+    """Compose runs the same split: ADX_METRICS_PORT on every process, exposed on the network,
+    never published on the host (only API ports are)."""
+    for name in (spec.name for spec in PLATFORM_SERVICES):
+        service = compose_process(name)
+        env = compose_environment(service)
+        port = env["ADX_METRICS_PORT"]
+        assert port != env["ADX_HTTP_PORT"], name
+        assert port in [str(p) for p in service["expose"]], name
+        for mapping in service.get("ports", []):
+            assert mapping.rsplit(":", 1)[1] != port, f"{name} publishes its metrics port"
 
 
 def test_kubernetes_trusts_forwarded_for_from_the_pod_network() -> None:
@@ -784,20 +823,23 @@ def test_every_workload_has_its_own_policy() -> None:
 
 
 def test_services_admit_only_the_gateway_and_prometheus() -> None:
+    """API port: gateway pods only. Metrics port: Prometheus only. No rule opens both, and
+    Prometheus reaches no API port (there is no /metrics there to scrape)."""
     gateway_pods = pod_labels(deployment("gateway"))
     for spec in PLATFORM_SERVICES:
         if spec.name == "gateway":
             continue
         labels = pod_labels(deployment(spec.name))
-        (port,) = container(deployment(spec.name))["ports"]
-        sources = set()
+        api = {"protocol": "TCP", "port": http_port(deployment(spec.name))["name"]}
+        metrics = {"protocol": "TCP", "port": metrics_port(deployment(spec.name))["name"]}
+        sources: dict[str, list[dict[str, Any]]] = {}
         for rule in ingress_rules(labels):
-            assert rule["ports"] == [{"protocol": "TCP", "port": port["name"]}], spec.name
             assert rule.get("from"), f"{spec.name}: an ingress rule without `from` admits anyone"
             for peer in rule["from"]:
                 if "namespaceSelector" in peer:
                     assert peer == {"namespaceSelector": {"matchLabels": PROMETHEUS_NAMESPACE}}
-                    sources.add("prometheus")
+                    assert rule["ports"] == [metrics], f"{spec.name}: Prometheus on {rule}"
+                    sources.setdefault("prometheus", []).extend(rule["ports"])
                 else:
                     assert set(peer) == {"podSelector"}, peer
                     assert selects(peer["podSelector"], gateway_pods), spec.name
@@ -806,12 +848,22 @@ def test_services_admit_only_the_gateway_and_prometheus() -> None:
                             assert not selects(
                                 peer["podSelector"], pod_labels(deployment(other.name))
                             ), f"{spec.name} admits {other.name}"
-                    sources.add("gateway")
-        assert sources == {"gateway", "prometheus"}, spec.name
-    # The gateway is the entry point: its HTTP port (only) is open to the Ingress controller.
-    (gateway_port,) = container(deployment("gateway"))["ports"]
+                    assert rule["ports"] == [api], f"{spec.name}: the gateway on {rule}"
+                    sources.setdefault("gateway", []).extend(rule["ports"])
+        assert sources == {"gateway": [api], "prometheus": [metrics]}, spec.name
+    # The gateway is the entry point: its HTTP port is open to anyone (the Ingress controller),
+    # its metrics port to Prometheus only.
+    gateway_api = {"protocol": "TCP", "port": http_port(deployment("gateway"))["name"]}
+    gateway_metrics = {"protocol": "TCP", "port": metrics_port(deployment("gateway"))["name"]}
+    opened = []
     for rule in ingress_rules(gateway_pods):
-        assert rule["ports"] == [{"protocol": "TCP", "port": gateway_port["name"]}]
+        if "from" not in rule:
+            assert rule["ports"] == [gateway_api], rule
+        else:
+            assert rule["from"] == [{"namespaceSelector": {"matchLabels": PROMETHEUS_NAMESPACE}}]
+            assert rule["ports"] == [gateway_metrics], rule
+        opened.extend(rule["ports"])
+    assert sorted(p["port"] for p in opened) == sorted([gateway_api["port"], "metrics"])
     assert ingress_rules(pod_labels(objects("Job")["adx-migrate"])) == []
 
 
