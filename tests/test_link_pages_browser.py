@@ -153,6 +153,65 @@ async def test_a_used_or_broken_verification_link_shows_why(
     assert await page.locator("#verify").is_hidden()
 
 
+async def test_a_contested_sign_up_asks_for_its_password_on_the_page(
+    stack: Stack, infra: Infra, browser: Browser
+) -> None:
+    """Two sign-ups for one address (an attacker's first): the page asks for the password of the
+    link's sign-up, refuses the victim's at the attacker's link, and verifies the victim's own."""
+    email = f"pages-{uuid.uuid4().hex[:10]}@example.com"
+    ids = []
+    for password, name in (("the attacker's long password", "Mallory"), (PASSWORD, "Victim")):
+        started = await gql(
+            stack.graphql,
+            SIGN_UP,
+            {"input": {"email": email, "password": password, "displayName": name}},
+        )
+        assert "errors" not in started, started
+        ids.append(started["data"]["signUp"]["id"])
+    mails = await wait_for_outbox(infra.settings(), email, count=2)
+    links = [mailed_by(ids, plain_text(m)) for m in mails]
+    by_run = {run_id: link for run_id, link in links}
+    attackers, victims = by_run[ids[0]], by_run[ids[1]]
+    page, errors = await offline_page(browser, stack)
+    status = page.locator("#status")
+
+    await page.goto(on_gateway(stack, attackers), wait_until="load")
+    assert await page.locator("#password").is_hidden()
+    await page.click("#verify")
+    await expect(status).to_contain_text("More than one sign-up was made with this address")
+    await expect(page.locator("#password")).to_be_visible()
+    await page.fill("#password", PASSWORD)  # the victim's, at the attacker's link
+    await page.click("#verify")
+    await expect(status).to_contain_text("belongs to a sign-up made with another password")
+    await expect(status).to_have_class("status error")
+    assert await page.input_value("#password") == ""
+    refused = await login(stack, email, PASSWORD)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
+
+    await page.goto(on_gateway(stack, victims), wait_until="load")
+    await page.click("#verify")
+    await expect(page.locator("#password")).to_be_visible()
+    await page.fill("#password", PASSWORD)
+    await page.click("#verify")
+    await expect(status).to_have_text("Your e-mail address is confirmed. You can now sign in.")
+    assert errors == [], errors
+
+    after = await login(stack, email, PASSWORD)
+    assert "errors" not in after, after
+    mallory = await login(stack, email, "the attacker's long password")
+    assert mallory["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", mallory
+
+
+def mailed_by(run_ids: list[str], text: str) -> tuple[str, str]:
+    """(the run whose link this mail carries, the link): a link token starts with its run's id."""
+    link = mailed_link(text, "/verify-email")
+    token = urlsplit(link).query.removeprefix("token=")
+    for run_id in run_ids:
+        if token.startswith(run_id.removeprefix("user-registration-").replace("-", "")):
+            return run_id, link
+    raise AssertionError(f"the link of none of {run_ids}: {link}")
+
+
 async def test_the_reset_link_opens_a_page_that_sets_the_new_password(
     stack: Stack, infra: Infra, browser: Browser
 ) -> None:
