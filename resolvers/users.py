@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from gateway.service_clients import ServiceClients, ServiceUnavailable
-from schema.errors import BAD_USER_INPUT, SERVICE_UNAVAILABLE, UNAUTHENTICATED, UserFacingError
+from schema.errors import (
+    BAD_USER_INPUT,
+    OUTAGE_RETRY_AFTER,
+    SERVICE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    UserFacingError,
+)
 from schema.types import User
 from services.common.principal import may_read_profile
 from services.common.tokens import InvalidTokenError
@@ -27,7 +33,9 @@ async def load_users(
     try:
         response = await services.user.get("/users", authorization=authorization, ids=list(ids))
     except ServiceUnavailable as error:
-        raise UserFacingError("the user service is unavailable", SERVICE_UNAVAILABLE) from error
+        raise UserFacingError(
+            "the user service is unavailable", SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
+        ) from error
     if response.status_code == 401:
         raise UserFacingError("not authenticated", UNAUTHENTICATED)
     if response.status_code >= 400:
@@ -40,7 +48,8 @@ def _parse_id(raw: str) -> str:
     try:
         return str(uuid.UUID(raw))
     except ValueError as error:
-        raise UserFacingError(f"not a valid user id: {raw!r}", BAD_USER_INPUT) from error
+        # The value is not echoed: it may be megabytes long (or someone's secret pasted wrongly).
+        raise UserFacingError("not a valid user id (expected a UUID)", BAD_USER_INPUT) from error
 
 
 async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> User | None:
