@@ -36,7 +36,8 @@ def create_app(
     app.state.token_verifier = redis_verifier(resources.settings, resources.redis, resources.keys)
     app.state.metrics = HttpMetrics(resources.service.value)
     install_error_handlers(app)
-    app.include_router(health_router())
+    # With ADX_METRICS_PORT set the runner serves /metrics on that port, not on the API port.
+    app.include_router(health_router(api_metrics=resources.settings.metrics_port is None))
     for router in routers:
         app.include_router(router)
     protect(app, resources.service)

@@ -3,7 +3,7 @@
 
 Where the metrics are served (docs/observability.md): with ``ADX_METRICS_PORT`` set, on that
 port only (``services.common.metrics.serve_metrics``, started by the runner), and the API port
-has no ``/metrics`` route at all (``drop_api_metrics``); unset (the development default), on the
+has no ``/metrics`` route at all (``health_router(api_metrics=False)``); unset (the development default), on the
 API port as ``GET /metrics``, a development convenience."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -32,7 +31,7 @@ from storage.db import ping
 
 CHECK_TIMEOUT_SECONDS = 2.0
 METRICS_PATH = "/metrics"
-#: Name of the API port's metrics route (what ``drop_api_metrics`` removes).
+#: Name of the API port's metrics route.
 _METRICS_ROUTE_NAME = "adx_api_port_metrics"
 
 
@@ -66,7 +65,8 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-def health_router() -> APIRouter:
+def health_router(*, api_metrics: bool = True) -> APIRouter:
+    """Probes, and ``GET /metrics`` when ``api_metrics`` (``ADX_METRICS_PORT`` unset)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -86,6 +86,9 @@ def health_router() -> APIRouter:
             status_code=200 if ok else 503,
         )
 
+    if not api_metrics:
+        return router
+
     @router.get(METRICS_PATH, include_in_schema=False, name=_METRICS_ROUTE_NAME)
     async def metrics(request: Request) -> Response:
         registry: CollectorRegistry = request.app.state.metrics.registry
@@ -97,35 +100,6 @@ def health_router() -> APIRouter:
 def metrics_on_api_port(metrics_port: int | None) -> bool:
     """Whether the API port serves ``/metrics``: only while ``ADX_METRICS_PORT`` is unset."""
     return metrics_port is None
-
-
-def drop_api_metrics(app: FastAPI) -> None:
-    """Remove the API port's ``/metrics`` route (``ADX_METRICS_PORT`` is set: the registry is
-    served on that port instead), so the API port answers 404 there, like any unknown path.
-
-    FastAPI (0.165+) keeps an included router by reference (``original_router``) and caches
-    its effective routes by a version counter: the route is removed from the router that
-    declared it (each ``health_router()`` call makes its own) and that router's version bumped.
-    Should a FastAPI release change this, ``protect`` notices the route is still there and
-    refuses to build the app; until then the route would not be on the allowlist anyway, so it
-    would ask for a token rather than open up."""
-
-    def prune(router: Any) -> None:
-        routes: list[Any] = router.routes
-        kept = [
-            r for r in routes if not (isinstance(r, APIRoute) and r.name == _METRICS_ROUTE_NAME)
-        ]
-        if len(kept) != len(routes):
-            routes[:] = kept
-            mark_changed = getattr(router, "_mark_routes_changed", None)
-            if callable(mark_changed):
-                mark_changed()
-        for route in kept:
-            included = getattr(route, "original_router", None)
-            if included is not None:
-                prune(included)
-
-    prune(app.router)
 
 
 class HttpMetrics:

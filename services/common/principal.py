@@ -31,7 +31,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from services.common.errors import UnauthorizedError
-from services.common.health import drop_api_metrics, metrics_on_api_port
+from services.common.health import metrics_on_api_port
 from services.common.resources import Resources
 from services.common.settings import ServiceName
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
@@ -163,11 +163,11 @@ def protect(app: FastAPI, service: ServiceName) -> None:
     """Called by ``create_app`` once its routers are in: fixes which routes are public and
     states the 401 answer of every other operation in the OpenAPI document.
 
-    With ``ADX_METRICS_PORT`` set (the app's ``resources.settings``), the API port's
-    ``/metrics`` route is removed first: the runner serves the registry on that port."""
+    With ``ADX_METRICS_PORT`` set (the app's ``resources.settings``), ``create_app`` left the
+    API port's ``/metrics`` route out (the runner serves the registry on that port); a route
+    left there anyway would be refused here rather than served unlisted."""
     metrics_port = app_metrics_port(app)
     if not metrics_on_api_port(metrics_port):
-        drop_api_metrics(app)
         left = set(API_PORT_METRICS_ROUTES) & {(m, p) for _, m, p in route_operations(app)}
         if left:
             raise RuntimeError(f"ADX_METRICS_PORT is set but the API port still serves {left}")
