@@ -137,15 +137,16 @@ def build_schema(
     """The gateway's schema. ``introspection=False`` refuses ``__schema``/``__type`` (a
     validation error; ``__typename`` stays); ``suggestions=False`` strips "Did you mean ...?"
     from error messages. Outages are ``SERVICE_UNAVAILABLE`` whatever ``mask_errors`` says."""
+    # Classes or factories, not instances: Strawberry builds a fresh extension per request.
     extensions: list = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
     if mask_errors:
-        extensions.append(MaskErrors(should_mask_error=lambda e: not is_user_facing(e)))
+        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_user_facing(e)))
     # After MaskErrors: extensions finish in reverse order, so outages are renamed before
     # masking would turn them into "Unexpected error.".
     extensions.append(ServiceUnavailableErrors)
