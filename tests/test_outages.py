@@ -4,7 +4,8 @@ everything works again as soon as the dependency is back.
 
 One auth process and one gateway process of their own share a private Redis (frozen with
 SIGSTOP: a stall, not a refusal); the gateway reaches Temporal through a TCP proxy the test can
-cut. Both use the test run's PostgreSQL and (auth) Temporal directly."""
+cut, and so does the auth service (its request paths must answer 503 promptly too). Both use the
+test run's PostgreSQL directly."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class Pair:
     """The gateway under test, its auth service, and the dependencies the test can break."""
 
     gateway: str
+    auth: str
     redis: ManagedProcess
     temporal: TcpProxy
 
@@ -87,19 +89,24 @@ def pair(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pai
         "ADX_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "ADX_AUTH_PORT": str(auth_port),
         "ADX_GATEWAY_PORT": str(gateway_port),
+        "ADX_TEMPORAL_ADDRESS": proxy.address,
     }
     processes: list[ManagedProcess] = []
     try:
         processes.append(
             start_service(ServiceName.auth, env, root, mode="http", name="auth-outages")
         )
-        gateway_env = {**env, "ADX_TEMPORAL_ADDRESS": proxy.address}
         processes.append(
-            start_service(ServiceName.gateway, gateway_env, root, mode="http", name="gw-outages")
+            start_service(ServiceName.gateway, env, root, mode="http", name="gw-outages")
         )
         for port, process in zip((auth_port, gateway_port), processes, strict=True):
             wait_for_http(f"http://127.0.0.1:{port}/health/ready", timeout=90, process=process)
-        yield Pair(f"http://127.0.0.1:{gateway_port}/graphql", redis, proxy)
+        yield Pair(
+            f"http://127.0.0.1:{gateway_port}/graphql",
+            f"http://127.0.0.1:{auth_port}",
+            redis,
+            proxy,
+        )
     finally:
         for process in processes:
             process.stop()
@@ -232,3 +239,25 @@ async def test_an_unreachable_temporal_is_service_unavailable_fast_and_sign_up_w
         await asyncio.sleep(0.3)
     assert not after.get("errors"), after
     assert after["data"]["signUp"]["id"]
+
+
+async def test_an_unreachable_temporal_is_a_prompt_503_from_the_auth_api(
+    pair: Pair, client: httpx.AsyncClient
+) -> None:
+    """The auth service's own request paths (here ``POST /auth/register``) are bounded by
+    ``ADX_TEMPORAL_RPC_DEADLINE_SECONDS`` like the gateway's: a problem+json 503, no internals."""
+    body = {
+        "email": f"api-down-{uuid.uuid4().hex[:8]}@example.com",
+        "password": "a long and unusual passphrase 7",
+        "display_name": "Outage Test",
+    }
+    with pair.temporal_down():
+        started = time.monotonic()
+        response = await client.post(f"{pair.auth}/auth/register", json=body)
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert int(response.headers["retry-after"]) >= 1
+    assert not [marker for marker in INTERNALS if marker in response.text], response.text
+    assert elapsed < ANSWER_WITHIN, f"answered after {elapsed:.1f} s"

@@ -66,7 +66,7 @@ async def redeem(
     """Send ``update`` with ``argument(token_hash)`` to the token's workflow and return its
     answer. The workflow spends the token (single use is enforced in the database there)."""
     workflow_id = workflow_id or await waiting_workflow(runtime, raw_token, purpose)
-    handle = runtime.resources.temporal.get_workflow_handle(workflow_id)
+    handle = runtime.temporal.get_workflow_handle(workflow_id)
     try:
         return await handle.execute_update(  # type: ignore[no-any-return]
             update,

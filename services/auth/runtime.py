@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio.client import Client
+
 from services.auth.keys import KeyRing
 from services.auth.reset_limits import ResetRequestLimits
 from services.auth.sessions import SessionService
@@ -12,6 +14,7 @@ from services.auth.token_issuer import TokenIssuer
 from services.common.codec import PayloadKeys
 from services.common.resources import Resources
 from services.common.settings import Settings
+from services.common.temporal import with_rpc_deadline
 from services.common.tokens import TokenVerifier
 from storage.encrypted import configure_field_keys
 
@@ -26,6 +29,9 @@ class AuthRuntime:
     sessions: SessionService
     throttle: Throttle
     reset_limits: ResetRequestLimits
+    #: Temporal for request paths: calls give up after ``ADX_TEMPORAL_RPC_DEADLINE_SECONDS`` so
+    #: an unreachable cluster is a prompt 503 (the worker keeps the SDK's patient client).
+    temporal: Client
 
     @classmethod
     def build(cls, resources: Resources) -> AuthRuntime:
@@ -49,6 +55,7 @@ class AuthRuntime:
                 settings.auth_login_max_delay_seconds,
             ),
             reset_limits=ResetRequestLimits.build(resources),
+            temporal=with_rpc_deadline(resources.temporal, settings.temporal_rpc_deadline_seconds),
         )
 
 

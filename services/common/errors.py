@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.logging import get_logger
 
@@ -21,6 +22,10 @@ BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     StorageError,
+)
+#: Temporal answers meaning "not reachable now" rather than "this call is wrong".
+TEMPORAL_UNAVAILABLE = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 )
 _log = get_logger(__name__)
 
@@ -181,6 +186,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for backend_error in BACKEND_UNAVAILABLE:
         app.add_exception_handler(backend_error, _backend_down)
+
+    @app.exception_handler(TimeoutError)
+    async def _timed_out(request: Request, exc: TimeoutError) -> JSONResponse:
+        # A dependency (Temporal past ADX_TEMPORAL_RPC_DEADLINE_SECONDS, ...) did not answer.
+        return await _backend_down(request, exc)
+
+    @app.exception_handler(RPCError)
+    async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
+        if exc.status in TEMPORAL_UNAVAILABLE:
+            return await _backend_down(request, exc)
+        _log.error("temporal_error", status=exc.status.name if exc.status else None)
+        return problem(500, "Internal error", "An unexpected error occurred.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

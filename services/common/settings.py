@@ -214,8 +214,9 @@ class Settings(BaseSettings):
         3.0,
         gt=0,
         le=60,
-        description="Longest one Temporal call of a gateway request (start, describe, query, "
-        "signal) may take, retries included, before the request answers SERVICE_UNAVAILABLE.",
+        description="Longest one Temporal call of a request (gateway or service route: start, "
+        "describe, query, signal) may take, retries included, before it answers "
+        "SERVICE_UNAVAILABLE / 503. Workers are not bounded by it.",
     )
     task_queue_prefix: str = Field(
         "adx",

@@ -64,7 +64,7 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
     the running setup keeps its deadline and compensation (a terminated run would skip both).
     """
     workflow_id = mfa_setup_workflow_id(str(user_id))
-    handle = await runtime.resources.temporal.start_workflow(
+    handle = await runtime.temporal.start_workflow(
         WORKFLOW_NAME,
         MfaSetupInput(
             user_id=str(user_id), deadline_seconds=runtime.settings.auth_mfa_setup_seconds
@@ -91,7 +91,7 @@ async def activate(
 ) -> list[str]:
     """Send a code to the running setup; its recovery codes once the code is accepted (and the
     user's sessions other than ``session_id`` are revoked)."""
-    handle = runtime.resources.temporal.get_workflow_handle(
+    handle = runtime.temporal.get_workflow_handle(
         mfa_setup_workflow_id(str(user_id)), result_type=MfaSetupResult
     )
     seals = MfaSeals(runtime.settings, str(user_id))

@@ -81,7 +81,7 @@ async def request_reset(
         return ResetRequested()
     settings = runtime.settings
     try:
-        await runtime.resources.temporal.start_workflow(
+        await runtime.temporal.start_workflow(
             WORKFLOW_NAME,
             PasswordResetInput(
                 email=email, token_ttl_seconds=settings.auth_reset_token_minutes * 60

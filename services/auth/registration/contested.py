@@ -116,7 +116,7 @@ async def sign_up_secret(runtime: AuthRuntime, workflow_id: str, raw_token: str)
     """The run's secret for its own, still redeemable link; any other answer is the one answer
     of an invalid link."""
     token_hash = hash_token(raw_token)
-    handle = runtime.resources.temporal.get_workflow_handle(workflow_id)
+    handle = runtime.temporal.get_workflow_handle(workflow_id)
     try:
         secret = await handle.query(SIGN_UP_SECRET_QUERY, token_hash, result_type=SignUpSecret)
     except RPCError as error:

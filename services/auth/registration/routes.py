@@ -81,7 +81,7 @@ async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAc
     settings = runtime.settings
     try:
         workflow_id = await start_sign_up(
-            runtime.resources.temporal,
+            runtime.temporal,
             settings.task_queue(ServiceName.auth),
             email=body.email,
             password=body.password,

@@ -289,7 +289,7 @@ _FAILURES: dict[str, type[DomainError]] = {
 async def _run_workflow(
     runtime: AuthRuntime, state: str, input: SsoAuthenticationInput
 ) -> SsoAuthenticationResult:
-    temporal = runtime.resources.temporal
+    temporal = runtime.temporal
     try:
         handle = await temporal.start_workflow(
             SsoAuthenticationWorkflow.run,
