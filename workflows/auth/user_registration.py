@@ -412,34 +412,12 @@ class UserRegistrationWorkflow:
         profile and answers ``address_taken``."""
         input, user_id = self._input, self._user_id
         try:
-            await call_activity(
-                CREATE_PROFILE,
-                CreateProfileInput(
-                    user_id=user_id,
-                    email=input.email,
-                    display_name=input.display_name,
-                    idempotency_key=f"{self._key}:profile",
-                ),
-                service="user",
-                result_type=CreateProfileOutput,
-            )
+            await self._call_create_profile(input, user_id)
         except ActivityError as error:
             self._progress.set_state(ProgressState.failed, "profile could not be created")
             raise RegistrationFailed("registration failed") from error
         try:
-            await call_activity(
-                CREATE_CREDENTIALS,
-                CreateCredentialsInput(
-                    user_id=user_id,
-                    email=input.email,
-                    password=None,
-                    idempotency_key=f"{self._key}:credentials",
-                    password_hash=input.password_hash,
-                    verification_token_hash=token_hash,
-                ),
-                service="auth",
-                result_type=CreateCredentialsOutput,
-            )
+            await self._create_credentials(input, user_id, verified_by=token_hash)
         except ActivityError as error:
             self._progress.set_state(ProgressState.compensating, "removing the profile")
             await self._delete_profile(user_id)
@@ -468,33 +446,48 @@ class UserRegistrationWorkflow:
         )
 
     async def _create_credentials(
-        self, input: RegistrationInput, user_id: str
+        self,
+        input: RegistrationInput,
+        user_id: str,
+        *,
+        verified_by: str | None = None,
     ) -> CreateCredentialsOutput:
+        """v1/v2: the input's plaintext password. v3 (``verified_by``, the redeemed link's
+        hash): no plaintext, the input's password hash."""
+        if verified_by is None:
+            password, password_hash = input.password, None
+        else:
+            password, password_hash = None, input.password_hash
         return await call_activity(
             CREATE_CREDENTIALS,
             CreateCredentialsInput(
                 user_id=user_id,
                 email=input.email,
-                password=input.password,
+                password=password,
                 idempotency_key=f"{self._key}:credentials",
+                password_hash=password_hash,
+                verification_token_hash=verified_by,
             ),
             service="auth",
             result_type=CreateCredentialsOutput,
         )
 
+    async def _call_create_profile(self, input: RegistrationInput, user_id: str) -> None:
+        await call_activity(
+            CREATE_PROFILE,
+            CreateProfileInput(
+                user_id=user_id,
+                email=input.email,
+                display_name=input.display_name,
+                idempotency_key=f"{self._key}:profile",
+            ),
+            service="user",
+            result_type=CreateProfileOutput,
+        )
+
     async def _create_profile(self, input: RegistrationInput, user_id: str) -> None:
         try:
-            await call_activity(
-                CREATE_PROFILE,
-                CreateProfileInput(
-                    user_id=user_id,
-                    email=input.email,
-                    display_name=input.display_name,
-                    idempotency_key=f"{self._key}:profile",
-                ),
-                service="user",
-                result_type=CreateProfileOutput,
-            )
+            await self._call_create_profile(input, user_id)
         except ActivityError as error:
             # Saga: undo the credentials so a failed sign-up leaves nothing behind.
             self._progress.set_state(ProgressState.compensating, "removing credentials")
