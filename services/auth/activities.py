@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -276,6 +276,18 @@ class AuthActivities:
         """Send ``message`` once per key (the claim and "sent" marker of ``send_email``, in the
         same key space) and return the kind of mail the key was sent with."""
         message = replace(message, dedup_key=idempotency_key)
+        sent = await self._once_per_key(
+            idempotency_key, f"sent:{kind}", lambda: self.mailer.send(message)
+        )
+        return kind if sent is None else sent.partition(":")[2] or kind
+
+    async def _once_per_key(
+        self, idempotency_key: str, marker: str, deliver: Callable[[], Awaitable[None]]
+    ) -> str | None:
+        """Run ``deliver`` once per key (``send_email``, ``mail_reset_link`` and the sign-up
+        mails share the key space): None once it ran here and left ``marker``, or the "sent"
+        marker an earlier attempt left. A claim held for the attempt's timeout keeps two
+        attempts from delivering at the same moment; a failed delivery drops it."""
         redis = self.runtime.resources.redis
         key = self._mail_key(idempotency_key)
         claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
@@ -284,17 +296,18 @@ class AuthActivities:
             if isinstance(sent, bytes):
                 sent = sent.decode()
             if isinstance(sent, str) and sent.startswith("sent"):
-                return sent.partition(":")[2] or kind
+                return sent
+            # Retryable: another attempt holds the claim (or died holding it until it lapses).
             raise ApplicationError(
                 "this mail is being sent by another attempt", type="MailInFlight"
             )
         try:
-            await self.mailer.send(message)
+            await deliver()
         except BaseException:
             await redis.delete(key)
             raise
-        await redis.set(key, f"sent:{kind}", ex=MAIL_SENT_MARKER_SECONDS)
-        return kind
+        await redis.set(key, marker, ex=MAIL_SENT_MARKER_SECONDS)
+        return None
 
     @activity.defn(name=DELETE_CREDENTIALS)
     async def delete_credentials(self, input: DeleteCredentialsInput) -> DeleteCredentialsOutput:
@@ -361,21 +374,8 @@ class AuthActivities:
             raise business_error(UNKNOWN_ACCOUNT, "no such account")
         if credential.email != to:
             raise denied("a reset link goes only to its account's address")
-        redis = self.runtime.resources.redis
-        key = self.runtime.resources.keys(
-            "auth", "mail", hashlib.sha256(input.idempotency_key.encode()).hexdigest()[:40]
-        )
-        claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
-        if not await redis.set(key, "sending", nx=True, ex=claim):
-            sent = await redis.get(key)
-            if isinstance(sent, bytes):
-                sent = sent.decode()
-            if isinstance(sent, str) and sent.startswith("sent"):
-                return MailResetLinkOutput(sent=False)
-            raise ApplicationError(
-                "this mail is being sent by another attempt", type="MailInFlight"
-            )
-        try:
+
+        async def issue_and_mail() -> None:
             raw, digest = new_token()
             await self._store_token(
                 user_id=user_id,
@@ -389,11 +389,9 @@ class AuthActivities:
                 reset_mail(self.runtime.settings, to, raw), dedup_key=input.idempotency_key
             )
             await self.mailer.send(message)
-        except BaseException:
-            await redis.delete(key)
-            raise
-        await redis.set(key, "sent:link", ex=MAIL_SENT_MARKER_SECONDS)
-        return MailResetLinkOutput(sent=True)
+
+        sent = await self._once_per_key(input.idempotency_key, "sent:link", issue_and_mail)
+        return MailResetLinkOutput(sent=sent is None)
 
     async def _store_token(
         self,
@@ -471,25 +469,10 @@ class AuthActivities:
         except ValueError as error:
             raise business_error(INVALID_INPUT, str(error)) from error
         message = replace(message, dedup_key=input.idempotency_key)
-        redis = self.runtime.resources.redis
-        key = self.runtime.resources.keys(
-            "auth", "mail", hashlib.sha256(input.idempotency_key.encode()).hexdigest()[:40]
+        sent = await self._once_per_key(
+            input.idempotency_key, "sent", lambda: self.mailer.send(message)
         )
-        claim = activity.info().start_to_close_timeout or MAIL_CLAIM_DEFAULT
-        if not await redis.set(key, "sending", nx=True, ex=claim):
-            if await redis.get(key) == "sent":
-                return SendEmailOutput(sent=False)
-            # Retryable: another attempt holds the claim (or died holding it until it lapses).
-            raise ApplicationError(
-                "this mail is being sent by another attempt", type="MailInFlight"
-            )
-        try:
-            await self.mailer.send(message)
-        except BaseException:
-            await redis.delete(key)
-            raise
-        await redis.set(key, "sent", ex=MAIL_SENT_MARKER_SECONDS)
-        return SendEmailOutput(sent=True)
+        return SendEmailOutput(sent=sent is None)
 
     @activity.defn(name=MARK_EMAIL_VERIFIED)
     async def mark_email_verified(self, input: MarkEmailVerifiedInput) -> MarkEmailVerifiedOutput:
