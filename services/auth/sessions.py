@@ -262,6 +262,17 @@ class SessionService:
         )
         return successor if current is not None else None
 
+    async def _session_pair(self, db: AsyncSession, session: Session, refresh: str) -> IssuedTokens:
+        """``session``'s token pair with ``refresh``, its roles read in ``db``."""
+        return self._pair(
+            session_id=session.id,
+            user_id=session.user_id,
+            tenant_id=session.tenant_id,
+            auth_methods=session.auth_methods,
+            roles=await self._roles(db, session.user_id, session.tenant_id),
+            refresh_token=refresh,
+        )
+
     async def _refresh_locked(self, raw: str, digest: str, client: ClientInfo) -> IssuedTokens:
         failure: str | None = None
         reused = False
@@ -279,14 +290,7 @@ class SessionService:
             )
             if successor is not None:
                 # Within the reuse interval: the same successor, nothing written.
-                issued = self._pair(
-                    session_id=session.id,
-                    user_id=session.user_id,
-                    tenant_id=session.tenant_id,
-                    auth_methods=session.auth_methods,
-                    roles=await self._roles(db, session.user_id, session.tenant_id),
-                    refresh_token=successor,
-                )
+                issued = await self._session_pair(db, session, successor)
             elif token.used_at is not None:
                 reused, failure = True, "refresh token already used; the session is revoked"
                 if session.revoked_at is None:
@@ -311,14 +315,7 @@ class SessionService:
                     now=moment,
                     sealed=self._sealed(raw, fresh),
                 )
-                issued = self._pair(
-                    session_id=session.id,
-                    user_id=session.user_id,
-                    tenant_id=session.tenant_id,
-                    auth_methods=session.auth_methods,
-                    roles=await self._roles(db, session.user_id, session.tenant_id),
-                    refresh_token=fresh,
-                )
+                issued = await self._session_pair(db, session, fresh)
         # Raised after the commit, so the revocation of a reused token's session sticks.
         if reused:
             await self.deny(session.id)
