@@ -99,14 +99,43 @@ def notices(sink: SmtpSink, email: str) -> int:
     return sum(m.message["Subject"] == NOTICE for m in sink.to(email))
 
 
+async def contested(
+    api: httpx.AsyncClient, sink: SmtpSink, *, attacker_first: bool = True
+) -> tuple[str, str, str, dict[str, str]]:
+    """A fresh address with two waiting sign-ups, the attacker's and the victim's (in that
+    order unless ``attacker_first`` is False): the address, the two run ids and their links."""
+    victim = victim_address()
+    if attacker_first:
+        attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+        victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+        links = await links_by_run(sink, victim, attackers, victims)
+    else:
+        victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+        attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+        links = await links_by_run(sink, victim, victims, attackers)
+    return victim, attackers, victims, links
+
+
+async def assert_the_victim_owns(api: httpx.AsyncClient, resources: Resources, victim: str) -> None:
+    assert await login(api, victim, VICTIM_PASSWORD) == 200
+    assert await login(api, victim, ATTACKER_PASSWORD) == 401
+    assert await display_names(resources, victim) == ["Victim"]
+
+
+async def assert_taken_late(
+    api: httpx.AsyncClient, resources: Resources, link: str, workflow_id: str
+) -> None:
+    """A link clicked after the address got its account: 409, its run ends address_taken."""
+    late = await verify(api, link)
+    assert late.status_code == 409, late.text
+    assert (await run(resources, workflow_id).result()).status == "address_taken"
+
+
 async def test_the_victims_own_sign_up_wins_after_an_attackers(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
-    victim = victim_address()
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
+    victim, attackers, victims, links = await contested(api, sink)
     assert attackers != victims, "the victim's sign-up joined the attacker's run"
-    links = await links_by_run(sink, victim, attackers, victims)
     assert links[attackers] != links[victims]
 
     # Two sign-ups wait for the address: the link alone is not enough, its password is.
@@ -116,13 +145,9 @@ async def test_the_victims_own_sign_up_wins_after_an_attackers(
 
     assert clicked.status_code == 200 and clicked.json() == {"status": "verified"}
     assert (await run(smtp_resources, victims).result()).status == "verified"
-    assert await login(api, victim, VICTIM_PASSWORD) == 200
-    assert await login(api, victim, ATTACKER_PASSWORD) == 401
-    assert await display_names(smtp_resources, victim) == ["Victim"]
+    await assert_the_victim_owns(api, smtp_resources, victim)
     # The attacker's link (in the victim's mailbox) no longer creates anything.
-    late = await api.post("/auth/verify-email", json={"token": links[attackers]})
-    assert late.status_code == 409, late.text
-    assert (await run(smtp_resources, attackers).result()).status == "address_taken"
+    await assert_taken_late(api, smtp_resources, links[attackers], attackers)
     await sink.wait_for(victim, count=3)
     assert notices(sink, victim) == 1
     assert await login(api, victim, VICTIM_PASSWORD) == 200
@@ -131,32 +156,21 @@ async def test_the_victims_own_sign_up_wins_after_an_attackers(
 async def test_the_victims_own_sign_up_wins_before_an_attackers(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
-    victim = victim_address()
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
+    victim, attackers, victims, links = await contested(api, sink, attacker_first=False)
     assert attackers != victims
-    links = await links_by_run(sink, victim, victims, attackers)
 
     clicked = await verify(api, links[victims], VICTIM_PASSWORD)
 
     assert clicked.status_code == 200
-    assert await login(api, victim, VICTIM_PASSWORD) == 200
-    assert await login(api, victim, ATTACKER_PASSWORD) == 401
-    assert await display_names(smtp_resources, victim) == ["Victim"]
-    assert (
-        await api.post("/auth/verify-email", json={"token": links[attackers]})
-    ).status_code == 409
-    assert (await run(smtp_resources, attackers).result()).status == "address_taken"
+    await assert_the_victim_owns(api, smtp_resources, victim)
+    await assert_taken_late(api, smtp_resources, links[attackers], attackers)
 
 
 async def test_the_attackers_link_needs_the_attackers_password(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
     """The hole left by one run per sign-up: the victim, with two mails, clicks the attacker's."""
-    victim = victim_address()
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
-    links = await links_by_run(sink, victim, attackers, victims)
+    victim, attackers, victims, links = await contested(api, sink)
 
     # The victim clicks the attacker's confirmation: the password of that sign-up is asked for.
     asked = await verify(api, links[attackers])
@@ -179,13 +193,9 @@ async def test_the_attackers_link_needs_the_attackers_password(
     own = await verify(api, links[victims], VICTIM_PASSWORD)
     assert own.status_code == 200 and own.json() == {"status": "verified"}, own.text
 
-    assert await login(api, victim, VICTIM_PASSWORD) == 200
-    assert await login(api, victim, ATTACKER_PASSWORD) == 401
-    assert await display_names(smtp_resources, victim) == ["Victim"]
+    await assert_the_victim_owns(api, smtp_resources, victim)
     # The attacker's link now meets a taken address: 409 and the notice, no password asked.
-    late = await verify(api, links[attackers])
-    assert late.status_code == 409, late.text
-    assert (await run(smtp_resources, attackers).result()).status == "address_taken"
+    await assert_taken_late(api, smtp_resources, links[attackers], attackers)
     assert (await run(smtp_resources, victims).result()).status == "verified"
 
 
@@ -194,10 +204,7 @@ async def test_the_registrant_of_a_contested_sign_up_verifies_with_their_passwor
 ) -> None:
     """Contested the other way round: the attacker's password opens only the attacker's link
     (the attacker has no access to the mailbox, so that case needs the mailbox anyway)."""
-    victim = victim_address()
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
-    links = await links_by_run(sink, victim, victims, attackers)
+    victim, _, victims, links = await contested(api, sink, attacker_first=False)
 
     crossed = await verify(api, links[victims], ATTACKER_PASSWORD)
     assert crossed.status_code == 403 and problem_code(crossed) == "PASSWORD_MISMATCH"
@@ -209,10 +216,7 @@ async def test_wrong_passwords_at_a_contested_link_are_throttled(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources
 ) -> None:
     """No guessing oracle: wrong passwords count on the login throttle, keyed on the run."""
-    victim = victim_address()
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
-    links = await links_by_run(sink, victim, attackers, victims)
+    _, attackers, victims, links = await contested(api, sink)
     free = smtp_resources.settings.auth_login_free_attempts
 
     for attempt in range(free):
@@ -278,10 +282,7 @@ async def test_an_unsolicited_uncontested_mail_clicked_is_undone_by_the_reset(
 async def test_a_malformed_password_at_the_click_is_a_4xx(
     api: httpx.AsyncClient, sink: SmtpSink, smtp_resources: Resources, password: Any
 ) -> None:
-    victim = victim_address()
-    attackers = await sign_up(api, victim, ATTACKER_PASSWORD, "Mallory")
-    victims = await sign_up(api, victim, VICTIM_PASSWORD, "Victim")
-    links = await links_by_run(sink, victim, attackers, victims)
+    _, _, victims, links = await contested(api, sink)
 
     answer = await api.post(
         "/auth/verify-email", json={"token": links[victims], "password": password}
