@@ -138,6 +138,14 @@ async def mailed_token(settings: Settings, email: str, nth: int = 1) -> str:
     return link_token(plain_text(mails[nth - 1]), "/verify-email")
 
 
+async def tokens_by_run(settings: Settings, email: str, *handles: Handle) -> dict[str, str]:
+    """The link each run mailed ``email``, by run id (a link token starts with its run's id),
+    whatever order the mails came out in."""
+    mailed = [await mailed_token(settings, email, nth) for nth in range(1, len(handles) + 1)]
+    tokens = {t[:64]: t for t in mailed}
+    return {h.id: tokens[h.id.removeprefix("user-registration-").replace("-", "")] for h in handles}
+
+
 async def verify(api: httpx.AsyncClient, token: str, password: str | None = None) -> httpx.Response:
     """Redeem a link; ``password`` for a contested address (more than one sign-up waiting)."""
     body = {"token": token} if password is None else {"token": token, "password": password}
@@ -295,10 +303,8 @@ async def test_a_link_opens_only_the_run_that_mailed_it(
     email = unique_email()
     first = await start(temporal, in_process_workers, email)
     second = await start(temporal, in_process_workers, email)
-    first_token, second_token = await mailed_token(settings, email, 1), None
-    second_token = await mailed_token(settings, email, 2)
-    if first_token[:64] != first.id.removeprefix("user-registration-").replace("-", ""):
-        first_token, second_token = second_token, first_token  # the mails came out of order
+    token_of = await tokens_by_run(settings, email, first, second)
+    first_token, second_token = token_of[first.id], token_of[second.id]
     # The first run's id with the second run's secret: the right run, the wrong link.
     forged = first_token[:64] + second_token[64:]
 
@@ -414,14 +420,7 @@ async def test_signing_up_twice_while_pending_starts_two_runs(
     await until_waiting(second)
     assert first.id != second.id
     assert await count(auth_resources, Credential, email) == 0
-    tokens = {
-        t[:64]: t
-        for t in [await mailed_token(settings, email, 1), await mailed_token(settings, email, 2)]
-    }
-    token_of = {
-        h.id: tokens[h.id.removeprefix("user-registration-").replace("-", "")]
-        for h in (first, second)
-    }
+    token_of = await tokens_by_run(settings, email, first, second)
 
     # Contested: each link needs the password of its own sign-up (docs/auth.md).
     won = await verify(api, token_of[second.id], "another password")
