@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
@@ -165,6 +166,23 @@ async def start_setup(temporal: Client, prefix: str, setup: MfaSetupInput):  # t
         )
 
 
+async def setup_secret(handle: Any, runtime: AuthRuntime, user_id: object) -> tuple[MfaSecret, str]:
+    """A setup's secret as its update answers (sealed), and the TOTP secret opened from it."""
+    sealed = await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)
+    return sealed, opened(runtime, user_id, TOTP_SECRET, sealed.secret)
+
+
+async def expiring_setup(
+    temporal: Client, prefix: str, runtime: AuthRuntime, user_id: object
+) -> tuple[Any, MfaSecret, str]:
+    """A setup with a two-second deadline, its secret read: the run, sealed and opened."""
+    handle = await start_setup(
+        temporal, prefix, MfaSetupInput(user_id=str(user_id), deadline_seconds=2)
+    )
+    sealed, secret = await setup_secret(handle, runtime, user_id)
+    return handle, sealed, secret
+
+
 # --- the setup workflow through HTTP --------------------------------------------------------
 
 
@@ -283,13 +301,7 @@ async def test_deadline_removes_the_unconfirmed_secret(
     temporal: Client, in_process_workers: str, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    handle = await start_setup(
-        temporal, in_process_workers, MfaSetupInput(user_id=str(user.id), deadline_seconds=2)
-    )
-    sealed = await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)
-    secret = dataclasses.replace(
-        sealed, secret=opened(auth_runtime, user.id, TOTP_SECRET, sealed.secret)
-    )
+    handle, _, secret = await expiring_setup(temporal, in_process_workers, auth_runtime, user.id)
     assert (await stored_secret(auth_runtime, user.id)) is not None
     progress = await handle.query(PROGRESS_QUERY, result_type=Progress)
     assert progress.state == "waiting"
@@ -304,7 +316,7 @@ async def test_deadline_removes_the_unconfirmed_secret(
     progress = await handle.query(PROGRESS_QUERY, result_type=Progress)
     assert progress.state == "failed"
     with pytest.raises(Exception):  # noqa: B017 - the run is closed: no update reaches it
-        await handle.execute_update(ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret.secret).now()))
+        await handle.execute_update(ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret).now()))
     record_history("mfa_setup_expired", (await handle.fetch_history()).to_json())
 
 
@@ -316,8 +328,7 @@ async def test_malformed_codes_cost_no_attempt(
     handle = await start_setup(
         temporal, in_process_workers, MfaSetupInput(user_id=str(user.id), max_attempts=2)
     )
-    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
-    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
+    _, secret = await setup_secret(handle, auth_runtime, user.id)
     for bad in ("12345", "1234567", "12a456", "", "١٢٣٤٥٦"):
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(ACTIVATE_UPDATE, ActivateInput(bad))
@@ -341,8 +352,7 @@ async def test_concurrent_activations_enable_once(
 ) -> None:
     user = await create_user(auth_runtime)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
-    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
+    _, secret = await setup_secret(handle, auth_runtime, user.id)
     code = pyotp.TOTP(secret).now()
 
     results = await asyncio.gather(

@@ -10,7 +10,6 @@ import pyotp
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from services.auth.mfa.sealed import TOTP_SECRET
 from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
 from tests.auth.conftest import create_user, login
@@ -21,16 +20,14 @@ from tests.auth.test_mfa import (
     mfa_enabled,
     mfa_token,
     mfa_user,
-    opened,
+    setup_secret,
     start_setup,
     verify,
 )
 from workflows.auth.contracts import REVOKE_SESSIONS
 from workflows.auth.mfa_setup import (
     ACTIVATE_UPDATE,
-    SECRET_UPDATE,
     ActivateInput,
-    MfaSecret,
     MfaSetupInput,
     MfaSetupResult,
     mfa_setup_workflow_id,
@@ -125,8 +122,7 @@ async def test_a_malformed_session_id_is_refused_before_anything_changes(
 ) -> None:
     user = await create_user(auth_runtime)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
-    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
+    _, secret = await setup_secret(handle, auth_runtime, user.id)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
@@ -145,8 +141,7 @@ async def test_an_activation_without_a_session_ends_every_session(
     user = await create_user(auth_runtime)
     tokens = await login(client, user)
     handle = await start_setup(temporal, in_process_workers, MfaSetupInput(user_id=str(user.id)))
-    sealed = (await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)).secret
-    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed)
+    _, secret = await setup_secret(handle, auth_runtime, user.id)
 
     await handle.execute_update(
         ACTIVATE_UPDATE, ActivateInput(pyotp.TOTP(secret).now()), result_type=dict

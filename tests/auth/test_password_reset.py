@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -54,6 +56,17 @@ async def confirm(
 async def reset_token(sink: SmtpSink, email: str, nth: int = 1) -> str:
     mails = await sink.wait_for(email, count=nth)
     return link_token(mails[nth - 1].text, "/reset-password")
+
+
+@asynccontextmanager
+async def short_lived_reset(
+    sink: SmtpSink, resources: Resources, email: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A reset of ``email`` requested of an auth API whose links live two seconds: that API
+    and the mailed token."""
+    async with auth_api(resources, auth_reset_token_minutes=2 / 60) as short_lived:
+        await request_reset(short_lived, email)
+        yield short_lived, await reset_token(sink, email)
 
 
 def bearer(tokens: dict[str, object]) -> dict[str, str]:
@@ -185,9 +198,7 @@ async def test_a_reset_link_expires(
     sink: SmtpSink, smtp_resources: Resources, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    async with auth_api(smtp_resources, auth_reset_token_minutes=2 / 60) as short_lived:
-        await request_reset(short_lived, user.email)
-        token = await reset_token(sink, user.email)
+    async with short_lived_reset(sink, smtp_resources, user.email) as (short_lived, token):
         result = await asyncio.wait_for(run_of(smtp_resources, user.email).result(), 30)
 
         late = await confirm(short_lived, token)

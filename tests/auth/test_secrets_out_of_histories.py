@@ -18,7 +18,6 @@ import pyotp
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from services.auth.mfa.sealed import TOTP_SECRET
 from services.auth.mfa.totp import code_at, current_step
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
@@ -26,19 +25,25 @@ from services.common.resources import Resources
 from tests.auth import mail_flows
 from tests.auth.conftest import create_user
 from tests.auth.history_search import SEALED, assert_absent, assert_code_absent, history_texts
-from tests.auth.mail_flows import SmtpSink, auth_api, record_history
+from tests.auth.mail_flows import SmtpSink, record_history
 from tests.auth.test_mfa import (
     access_token,
     bearer,
+    expiring_setup,
     mfa_token,
-    opened,
-    start_setup,
     verify,
 )
 from tests.auth.test_mfa import client as mfa_client
-from tests.auth.test_password_reset import NEW_PASSWORD, confirm, request_reset, reset_token, run_of
+from tests.auth.test_password_reset import (
+    NEW_PASSWORD,
+    confirm,
+    request_reset,
+    reset_token,
+    run_of,
+    short_lived_reset,
+)
 from workflows.auth.contracts import ISSUE_ONE_TIME_TOKEN, MAIL_RESET_LINK
-from workflows.auth.mfa_setup import SECRET_UPDATE, MfaSecret, MfaSetupInput, MfaSetupResult
+from workflows.auth.mfa_setup import MfaSetupResult
 
 sink, smtp_resources, api = mail_flows.sink, mail_flows.smtp_resources, mail_flows.api
 client = mfa_client
@@ -73,9 +78,7 @@ async def test_an_expired_reset_keeps_its_token_out_of_the_history(
     sink: SmtpSink, smtp_resources: Resources, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    async with auth_api(smtp_resources, auth_reset_token_minutes=2 / 60) as short_lived:
-        await request_reset(short_lived, user.email)
-        token = await reset_token(sink, user.email)
+    async with short_lived_reset(sink, smtp_resources, user.email) as (_, token):
         handle = run_of(smtp_resources, user.email)
         assert (await handle.result()).status == "expired"
 
@@ -130,12 +133,10 @@ async def test_an_expired_mfa_setup_keeps_its_secret_out_of_the_history(
     temporal: Client, in_process_workers: str, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    handle = await start_setup(
-        temporal, in_process_workers, MfaSetupInput(user_id=str(user.id), deadline_seconds=2)
+    handle, sealed, secret = await expiring_setup(
+        temporal, in_process_workers, auth_runtime, user.id
     )
-    sealed = await handle.execute_update(SECRET_UPDATE, result_type=MfaSecret)
     assert sealed.secret.startswith(SEALED) and sealed.otpauth_uri.startswith(SEALED)
-    secret = opened(auth_runtime, user.id, TOTP_SECRET, sealed.secret)
 
     with pytest.raises(WorkflowFailureError):
         await handle.result()
