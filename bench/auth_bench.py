@@ -15,20 +15,14 @@ import itertools
 import json
 import os
 import platform
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bench.argon2_rate import PASSWORD, VerifyRate, parameters, verify_rate
 from bench.clients import posters
-from bench.infra import BenchInfra, infrastructure, start_auth_service
+from bench.infra import BenchInfra, create_verified_accounts, infrastructure, start_auth_service
 from bench.load import CpuSnapshot, OperationError, PhaseResult, drive, wait_until_quiet
 from bench.sampling import profiled, sampled
-from services.auth.passwords import hasher
-from storage.auth.models import Credential
 
 LOGIN_RATIO_TARGET = 0.9
 REFRESHES_PER_CORE_TARGET = 250.0
@@ -106,29 +100,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra environment for the service (e.g. ADX_DATABASE_POOL_SIZE=20); repeatable",
     )
     return parser.parse_args(argv)
-
-
-async def create_users(infra: BenchInfra, count: int) -> list[str]:
-    """``count`` verified accounts inserted directly, sharing one hash (hashing is not measured)."""
-    password_hash = hasher.hash(PASSWORD)
-    ids = [uuid.uuid4() for _ in range(count)]
-    rows = [
-        {
-            "id": user_id,
-            "email": f"bench-{user_id.hex[:16]}@example.com",
-            "password_hash": password_hash,
-            "email_verified": True,
-            "idempotency_key": f"bench:{user_id}",
-        }
-        for user_id in ids
-    ]
-    engine = create_async_engine(infra.settings().database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(insert(Credential), rows)
-    finally:
-        await engine.dispose()
-    return [str(row["email"]) for row in rows]
 
 
 def login_body(email: str) -> bytes:
@@ -273,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = dict(item.split("=", 1) for item in args.service_env)
     with infrastructure(keep_data=args.keep_data) as infra:
         print(f"infrastructure up: database {infra.database}, data in {infra.data_dir}")
-        emails = asyncio.run(create_users(infra, args.users))
+        emails = asyncio.run(
+            create_verified_accounts(
+                infra, args.users, PASSWORD, lambda user_id: f"bench-{user_id.hex[:16]}@example.com"
+            )
+        )
         profile = args.profile.resolve() if args.profile is not None else None
         services = [
             start_auth_service(

@@ -11,14 +11,17 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.common.passwords import hasher
 from services.common.settings import Settings
 from services.devstack import (
     ManagedProcess,
@@ -29,6 +32,7 @@ from services.devstack import (
     wait_for_http,
 )
 from services.devstack.ports import accepts_connections
+from storage.auth.models import Credential
 from storage.migrate import ensure_database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,3 +190,29 @@ def start_auth_service(
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/health/ready", timeout=90, process=proc)
     return proc, url
+
+
+async def create_verified_accounts(
+    infra: BenchInfra, count: int, password: str, email: Callable[[uuid.UUID], str]
+) -> list[str]:
+    """``count`` verified accounts inserted directly, sharing one hash of ``password`` (their
+    creation and hashing are not what is measured); ``email`` names each from its id. Their
+    addresses."""
+    password_hash = hasher.hash(password)
+    rows = [
+        {
+            "id": user_id,
+            "email": email(user_id),
+            "password_hash": password_hash,
+            "email_verified": True,
+            "idempotency_key": f"bench:{user_id}",
+        }
+        for user_id in (uuid.uuid4() for _ in range(count))
+    ]
+    engine = create_async_engine(infra.settings().database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(Credential), rows)
+    finally:
+        await engine.dispose()
+    return [str(row["email"]) for row in rows]

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.infra import BenchInfra, infrastructure, start_auth_service
-from services.common.passwords import hasher
-from storage.auth.models import Credential
+from bench.infra import (
+    BenchInfra,
+    create_verified_accounts,
+    infrastructure,
+    start_auth_service,
+)
 
 PASSWORD = "a long enough bench password"  # noqa: S105 - a bench account's
 STATES = ("new", "pending", "existing")
@@ -56,28 +57,6 @@ def address(kind: str) -> str:
     return f"signup-{kind}-{uuid.uuid4().hex[:16]}@example.com"
 
 
-async def create_accounts(infra: BenchInfra, count: int) -> list[str]:
-    """Verified accounts, inserted directly (their creation is not what is measured)."""
-    password_hash = hasher.hash(PASSWORD)
-    rows = [
-        {
-            "id": user_id,
-            "email": address("existing"),
-            "password_hash": password_hash,
-            "email_verified": True,
-            "idempotency_key": f"bench:{user_id}",
-        }
-        for user_id in (uuid.uuid4() for _ in range(count))
-    ]
-    engine = create_async_engine(infra.settings().database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(insert(Credential), rows)
-    finally:
-        await engine.dispose()
-    return [str(row["email"]) for row in rows]
-
-
 async def sign_up(client: httpx.AsyncClient, email: str) -> float:
     """Seconds until ``POST /auth/register`` answered (202 expected)."""
     body = {"email": email, "password": PASSWORD, "display_name": "Bench"}
@@ -91,7 +70,7 @@ async def sign_up(client: httpx.AsyncClient, email: str) -> float:
 
 async def measure(infra: BenchInfra, url: str, args: argparse.Namespace) -> dict[str, list[float]]:
     total = args.rounds + args.warmup
-    existing = await create_accounts(infra, total)
+    existing = await create_verified_accounts(infra, total, PASSWORD, lambda _: address("existing"))
     pending = [address("pending") for _ in range(total)]
     samples: dict[str, list[float]] = {state: [] for state in STATES}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
