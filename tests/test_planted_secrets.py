@@ -23,13 +23,12 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from google.protobuf.message import Message
 from redis.asyncio import Redis
-from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from services.common.settings import Settings
 from services.common.temporal import connect_temporal
+from tests.auth.history_search import history_texts
 from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql
 from tests.support import RUN_ID, Infra, Stack, start_stack
@@ -248,36 +247,12 @@ async def _journey(stack: Stack, planted: Planted) -> None:
 # --- where the platform keeps things --------------------------------------------------------
 
 
-def _payloads(message: Message) -> Iterator[Payload]:
-    """Every Payload anywhere inside a protobuf message (histories nest them in many shapes)."""
-    if isinstance(message, Payload):
-        yield message
-        return
-    for descriptor, value in message.ListFields():
-        if descriptor.message_type is None:
-            continue
-        if descriptor.message_type.GetOptions().map_entry:
-            items = value.values()
-        elif descriptor.is_repeated:
-            items = value
-        else:
-            items = [value]
-        for item in items:
-            if isinstance(item, Message):
-                yield from _payloads(item)
-
-
 async def _histories(client: Client, prefix: str) -> AsyncIterator[tuple[str, str, str]]:
     """(workflow id, raw history JSON, decoded payloads) of every run on this stack's queues."""
     async for execution in client.list_workflows(f"TaskQueue STARTS_WITH '{prefix}-'"):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        history = await handle.fetch_history()
-        codec = client.data_converter.payload_codec
-        assert codec is not None, "the stack encrypts payloads"
-        payloads = [p for event in history.events for p in _payloads(event)]
-        decoded = await codec.decode(payloads)
-        text = "\n".join(p.data.decode("utf-8", "replace") for p in decoded)
-        yield execution.id, history.to_json(), text
+        raw, decoded = await history_texts(client, handle)
+        yield execution.id, raw, decoded
 
 
 async def _redis_dump(redis: Redis, prefix: str) -> list[str]:
