@@ -7,29 +7,16 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import strawberry
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Locator, Page, Route, async_playwright, expect
+from playwright.async_api import Locator, Page, Route, expect
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.graphiql import OfflineGraphQLRouter, mount_graphiql
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
+from tests.browser import CHROMIUM, TIMEOUT_MS, chromium
 
 pytestmark = [
     pytest.mark.skipif(
@@ -121,51 +108,45 @@ async def test_graphiql_runs_query_and_subscription_offline() -> None:
     errors: list[str] = []
     websockets: list[str] = []
 
-    async with _serve(_app()) as base_url, async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    async with _serve(_app()) as base_url, chromium() as browser:
+        page = await browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+
+        async def only_local(route: Route) -> None:
+            if route.request.url.startswith(f"{base_url}/"):
+                await route.continue_()
+            else:
+                blocked.append(route.request.url)
+                await route.abort("blockedbyclient")
+
+        await page.route("**/*", only_local)
+        page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+        page.on(
+            "response",
+            lambda r: failed.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None,
         )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
+        page.on("websocket", lambda ws: websockets.append(ws.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if m.type == "error" else None,
+        )
 
-            async def only_local(route: Route) -> None:
-                if route.request.url.startswith(f"{base_url}/"):
-                    await route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    await route.abort("blockedbyclient")
+        await page.goto(f"{base_url}/graphql", wait_until="load")
+        editors = page.locator(".graphiql-container .graphiql-editors")
+        await expect(editors).to_be_visible(timeout=TIMEOUT_MS)
+        await expect(editors.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+        await expect(editors.locator("button.graphiql-execute-button")).to_be_enabled()
 
-            await page.route("**/*", only_local)
-            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
-            page.on(
-                "response",
-                lambda r: failed.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None,
-            )
-            page.on("websocket", lambda ws: websockets.append(ws.url))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on(
-                "console",
-                lambda m: errors.append(m.text) if m.type == "error" else None,
-            )
+        response = await _run(page, "{ hello }")
+        await expect(response).to_contain_text('"hello": "world"', timeout=TIMEOUT_MS)
+        assert await _response_json(page) == {"data": {"hello": "world"}}
 
-            await page.goto(f"{base_url}/graphql", wait_until="load")
-            editors = page.locator(".graphiql-container .graphiql-editors")
-            await expect(editors).to_be_visible(timeout=TIMEOUT_MS)
-            await expect(editors.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
-            await expect(editors.locator("button.graphiql-execute-button")).to_be_enabled()
-
-            response = await _run(page, "{ hello }")
-            await expect(response).to_contain_text('"hello": "world"', timeout=TIMEOUT_MS)
-            assert await _response_json(page) == {"data": {"hello": "world"}}
-
-            # graphql-transport-ws on the same /graphql path; GraphiQL shows the latest event.
-            response = await _run(page, "subscription { count }")
-            await expect(response).to_contain_text('"count": 3', timeout=TIMEOUT_MS)
-            assert await _response_json(page) == {"data": {"count": 3}}
-            assert websockets == [f"{base_url.replace('http', 'ws', 1)}/graphql"]
-        finally:
-            await browser.close()
+        # graphql-transport-ws on the same /graphql path; GraphiQL shows the latest event.
+        response = await _run(page, "subscription { count }")
+        await expect(response).to_contain_text('"count": 3', timeout=TIMEOUT_MS)
+        assert await _response_json(page) == {"data": {"count": 3}}
+        assert websockets == [f"{base_url.replace('http', 'ws', 1)}/graphql"]
 
     assert blocked == []
     assert failed == []

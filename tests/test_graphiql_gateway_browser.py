@@ -7,12 +7,13 @@ import json
 import uuid
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from temporalio.client import Client
 
 from services.common.settings import ServiceName
+from tests.browser import CHROMIUM, TIMEOUT_MS, chromium, page_confined_to
 from tests.support import Stack
-from tests.test_graphiql_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _run
+from tests.test_graphiql_browser import _run
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
@@ -27,32 +28,16 @@ async def test_sign_up_from_graphiql_starts_a_workflow(stack: Stack, temporal: C
         f'displayName: "From GraphiQL"}}) {{ id type status }} }}'
     )
     base = stack.url(ServiceName.gateway)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(base)
-                    else route.abort("blockedbyclient")
-                ),
-            )
-            await page.goto(f"{base}/graphql", wait_until="load")
-            await expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+    async with chromium() as browser:
+        page = await page_confined_to(browser, base)
+        await page.goto(f"{base}/graphql", wait_until="load")
+        await expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
 
-            response = await _run(page, mutation)
-            await expect(response).to_contain_text("user_registration", timeout=TIMEOUT_MS)
-            text = await page.evaluate(
-                "() => document.querySelector('.graphiql-response .CodeMirror')"
-                ".CodeMirror.getValue()"
-            )
-        finally:
-            await browser.close()
+        response = await _run(page, mutation)
+        await expect(response).to_contain_text("user_registration", timeout=TIMEOUT_MS)
+        text = await page.evaluate(
+            "() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
+        )
 
     run = json.loads(text)["data"]["signUp"]
     description = await temporal.get_workflow_handle(run["id"]).describe()

@@ -12,14 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from gateway.pages import CONTENT_SECURITY_POLICY
 from services.common.settings import ServiceName
 from tests.auth.mail_flows import plain_text, wait_for_outbox
+from tests.browser import CHROMIUM, chromium, page_confined_to
 from tests.graphql_client import gql
 from tests.support import Infra, Stack
-from tests.test_graphiql_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 pytestmark = [
     pytest.mark.skipif(
@@ -68,21 +68,13 @@ async def login(stack: Stack, email: str, password: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        yield browser
 
 
 async def offline_page(browser: Browser, stack: Stack) -> tuple[Page, list[str]]:
     """A page that may reach the gateway only; returns it and the console's errors."""
-    base = stack.url(ServiceName.gateway)
-    page = await browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    page = await page_confined_to(browser, stack.url(ServiceName.gateway))
     errors: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
@@ -91,14 +83,6 @@ async def offline_page(browser: Browser, stack: Stack) -> tuple[Page, list[str]]
 
     page.on("console", console)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(base)
-            else route.abort("blockedbyclient")
-        ),
-    )
     return page, errors
 
 
