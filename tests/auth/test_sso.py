@@ -27,7 +27,7 @@ from services.devstack.ports import free_port
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity
 from storage.db import transaction
 from storage.users.models import Profile
-from tests.auth.conftest import create_user
+from tests.auth.conftest import AuthUser, create_user
 from tests.auth.conftest_sso import (  # noqa: F401 - fixtures are used by name
     CLIENT_ID,
     SsoEnv,
@@ -80,6 +80,15 @@ async def sign_in(
 ) -> httpx.Response:
     authorization = await begin(client, provider, login_hint, **params)
     return await finish(client, provider, authorization.query)
+
+
+async def mfa_user_at_main(env: SsoEnv) -> tuple[AuthUser, str]:
+    """A local user with MFA on and an account of the same address at the main provider: the
+    user and that account's subject."""
+    local = await create_user(env.runtime)
+    async with transaction(env.auth.sessions) as db:
+        (await db.get(Credential, local.id)).mfa_enabled = True  # type: ignore[union-attr]
+    return local, await add_account(env.providers.main, email=local.email)
 
 
 def record_history(name: str, history: str) -> None:
@@ -245,10 +254,7 @@ async def test_existing_email_is_never_merged_without_verification_and_policy(
 async def test_account_with_mfa_gets_only_a_partial_token(
     sso_env: SsoEnv, sso_client: httpx.AsyncClient
 ) -> None:
-    local = await create_user(sso_env.runtime)
-    async with transaction(sso_env.auth.sessions) as db:
-        (await db.get(Credential, local.id)).mfa_enabled = True  # type: ignore[union-attr]
-    sub = await add_account(sso_env.providers.main, email=local.email)
+    local, sub = await mfa_user_at_main(sso_env)
 
     response = await sign_in(sso_client, "main", sub)
 
@@ -658,10 +664,7 @@ async def test_sso_grant_and_session_tokens_never_enter_the_history(
 async def test_sso_partial_token_never_enters_the_history(
     sso_env: SsoEnv, sso_client: httpx.AsyncClient
 ) -> None:
-    local = await create_user(sso_env.runtime)
-    async with transaction(sso_env.auth.sessions) as db:
-        (await db.get(Credential, local.id)).mfa_enabled = True  # type: ignore[union-attr]
-    sub = await add_account(sso_env.providers.main, email=local.email)
+    _, sub = await mfa_user_at_main(sso_env)
     authorization = await begin(sso_client, "main", sub)
 
     response = await finish(sso_client, "main", authorization.query)
