@@ -23,7 +23,7 @@ from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import OneTimeToken
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
-from tests.auth.conftest import create_user
+from tests.auth.conftest import AuthUser, create_user
 from workflows.auth.contracts import (
     ConsumeOneTimeTokenInput,
     IssueOneTimeTokenInput,
@@ -43,6 +43,11 @@ def _as_the_platform() -> Iterator[None]:
 @pytest.fixture
 def activities(auth_runtime: AuthRuntime) -> AuthActivities:
     return AuthActivities(auth_runtime)
+
+
+async def user_and_run(runtime: AuthRuntime) -> tuple[AuthUser, str]:
+    """A new user and a fresh workflow id to issue its tokens for."""
+    return await create_user(runtime), f"wf-{uuid.uuid4().hex}"
 
 
 def issue_input(
@@ -92,8 +97,7 @@ async def rows(runtime: AuthRuntime, workflow_id: str) -> list[OneTimeToken]:
 async def test_only_the_hash_is_stored_with_its_expiry(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
 
     issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=3600))
 
@@ -110,8 +114,7 @@ async def test_the_token_leaves_the_activity_only_sealed(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
     """The output goes into the workflow history: sealed for this purpose and run only."""
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     request = issue_input(user.id, workflow_id)
 
     sealed = (await ActivityEnvironment().run(activities.issue_one_time_token, request)).token
@@ -132,8 +135,7 @@ async def test_the_token_leaves_the_activity_only_sealed(
 async def test_a_retried_issue_replaces_its_own_token(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     request = issue_input(user.id, workflow_id)
 
     lost = await issue(activities, request)
@@ -150,8 +152,7 @@ async def test_a_retried_issue_replaces_its_own_token(
 async def test_a_token_is_spent_once_under_concurrency(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id))
 
     winners = await asyncio.gather(
@@ -166,8 +167,7 @@ async def test_a_token_is_spent_once_under_concurrency(
 async def test_a_token_redeems_only_for_its_workflow_and_purpose(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id))
 
     other_workflow = await consume(activities, consume_input(issued.token, "someone-else"))
@@ -182,8 +182,7 @@ async def test_a_token_redeems_only_for_its_workflow_and_purpose(
 async def test_an_expired_token_is_not_redeemable(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=1))
     async with transaction(auth_runtime.resources.sessions) as db:
         assert (
@@ -209,8 +208,7 @@ async def test_a_retried_consume_recognises_its_own_spend(
     activities: AuthActivities, auth_runtime: AuthRuntime
 ) -> None:
     """Attempt 1 committed but its answer was lost: attempt 2 must not report "invalid"."""
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id))
     request = consume_input(issued.token, workflow_id)
 
@@ -232,8 +230,7 @@ async def test_a_retried_consume_recognises_its_own_spend(
 async def test_issue_rejects_bad_requests_for_good(
     activities: AuthActivities, auth_runtime: AuthRuntime, overrides: dict[str, object]
 ) -> None:
-    user = await create_user(auth_runtime)
-    workflow_id = f"wf-{uuid.uuid4().hex}"
+    user, workflow_id = await user_and_run(auth_runtime)
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(
             activities.issue_one_time_token,
