@@ -25,15 +25,28 @@ VERIFY = "mutation($token: String!) { verifyEmail(token: $token) }"
 Sample = tuple[str, dict[str, str], float]
 
 
+def parsed(text: str) -> list[Sample]:
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
 async def scrape(stack: Stack, service: ServiceName) -> list[Sample]:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(stack.url(service, "/metrics"))
     assert response.status_code == 200
-    return [
-        (sample.name, sample.labels, sample.value)
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    ]
+    return parsed(response.text)
+
+
+async def samples_on_port(client: httpx.AsyncClient, port: int) -> list[Sample]:
+    """What ``/metrics`` on a local port serves; nothing while the port does not answer yet."""
+    try:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.TransportError:
+        return []
+    return parsed(text)
 
 
 def total(samples: list[Sample], name: str, **labels: str) -> float:
@@ -146,22 +159,14 @@ async def test_a_worker_only_process_serves_its_temporal_series_on_the_metrics_p
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(timeout=5) as client:
             while True:
-                try:
-                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-                except httpx.TransportError:
-                    text = ""
-                samples = [
-                    (s.name, s.labels)
-                    for family in text_string_to_metric_families(text)
-                    for s in family.samples
-                ]
+                samples = await samples_on_port(client, port)
                 # Its pollers on the user queue are reported once the worker runs.
                 if any(
                     n.startswith("temporal_") and labels.get("task_queue") == queue
-                    for n, labels in samples
+                    for n, labels, _ in samples
                 ):
                     break
-                assert time.monotonic() < deadline, sorted({n for n, _ in samples})
+                assert time.monotonic() < deadline, sorted({n for n, _, _ in samples})
                 await asyncio.sleep(0.2)
     finally:
         worker.stop()
@@ -189,26 +194,23 @@ async def test_with_a_metrics_port_a_dual_mode_process_serves_everything_there_a
         async with httpx.AsyncClient(timeout=5) as client:
             while True:
                 try:
-                    ready = await client.get(f"http://127.0.0.1:{http_port}/health/ready")
-                    text = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+                    ready: httpx.Response | None = await client.get(
+                        f"http://127.0.0.1:{http_port}/health/ready"
+                    )
                 except httpx.TransportError:
-                    ready, text = None, ""
-                samples = [
-                    (s.name, s.labels)
-                    for family in text_string_to_metric_families(text)
-                    for s in family.samples
-                ]
+                    ready = None
+                samples = await samples_on_port(client, metrics_port)
                 http_seen = any(
                     n == "adx_http_requests_total" and labels.get("route") == "/health/ready"
-                    for n, labels in samples
+                    for n, labels, _ in samples
                 )
                 worker_seen = any(
                     n.startswith("temporal_") and labels.get("task_queue") == f"{prefix}-user"
-                    for n, labels in samples
+                    for n, labels, _ in samples
                 )
                 if ready is not None and ready.status_code == 200 and http_seen and worker_seen:
                     break
-                assert time.monotonic() < deadline, sorted({n for n, _ in samples})
+                assert time.monotonic() < deadline, sorted({n for n, _, _ in samples})
                 await asyncio.sleep(0.2)
             for headers in ({}, {"authorization": "Bearer garbage"}):
                 api = await client.get(f"http://127.0.0.1:{http_port}/metrics", headers=headers)
