@@ -49,7 +49,8 @@ run: bootstrap ## start Temporal, PostgreSQL, Redis and the platform (Ctrl-C sto
 test: bootstrap ## run the tests (PYTEST_ARGS="-k name -x" to narrow)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: bootstrap ## ruff lint and format check
+lint: bootstrap ## import layers (lint-imports), ruff lint and format check
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 

@@ -11,6 +11,7 @@ from strawberry.fastapi import BaseContext
 from temporalio.client import Client
 
 from gateway.auth import authorization_from
+from gateway.loaders import load_users
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
@@ -39,8 +40,6 @@ class GatewayContext(BaseContext):
     def __init__(self, state: GatewayState) -> None:
         super().__init__()
         self.state = state
-        from resolvers.users import load_users
-
         self.users: DataLoader[str, dict[str, Any] | None] = DataLoader(
             load_fn=lambda ids: load_users(state.services, ids, self.authorization)
         )

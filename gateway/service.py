@@ -13,7 +13,8 @@ from gateway.context import GatewayState, get_context
 from gateway.graphiql import mount_graphiql
 from gateway.pages import mount_pages
 from gateway.progress_relay import ProgressRelay
-from gateway.rate_limit import RateLimitedGraphQLRouter, RateLimiter
+from gateway.rate_limit import RateLimiter
+from gateway.router import RateLimitedGraphQLRouter
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
 from schema.schema import build_schema

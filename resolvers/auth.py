@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from resolvers.auth_calls import call_auth
-from schema.auth_types import AuthSession, AuthTokens, LoginInput, LoginResult, Me, SsoProvider
+from schema.auth import AuthSession, AuthTokens, LoginInput, LoginResult, Me, SsoProvider
 from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.tokens import InvalidTokenError
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from resolvers.auth_calls import call_auth
-from schema.auth_types import (
+from schema.auth import (
     AuthTokens,
     MfaActivation,
     MfaSetup,

@@ -9,8 +9,9 @@ import strawberry
 from gateway.progress_relay import describe
 from gateway.run_access import identify_run
 from resolvers.workflow_runs import run_of
+from schema.auth import SignUpInput
 from schema.errors import UserFacingError
-from schema.types import SignUpInput, WorkflowRun
+from schema.workflow_runs import WorkflowRun
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import ServiceName
 from services.common.sign_up import start_sign_up

@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from gateway.service_clients import ServiceClients, ServiceUnavailable
-from schema.errors import (
-    BAD_USER_INPUT,
-    OUTAGE_RETRY_AFTER,
-    SERVICE_UNAVAILABLE,
-    UNAUTHENTICATED,
-    UserFacingError,
-)
-from schema.types import User
+from schema.errors import BAD_USER_INPUT, UNAUTHENTICATED, UserFacingError
+from schema.users import User
 from services.common.principal import may_read_profile
 from services.common.tokens import InvalidTokenError
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
-
-
-async def load_users(
-    services: ServiceClients, ids: Sequence[str], authorization: str | None = None
-) -> list[dict[str, Any] | None]:
-    """DataLoader batch function: one ``GET /users?ids=…`` for every user a query touches,
-    carrying the caller's token: the user service applies the same rule (``may_read_profile``)."""
-    try:
-        response = await services.user.get("/users", authorization=authorization, ids=list(ids))
-    except ServiceUnavailable as error:
-        raise UserFacingError(
-            "the user service is unavailable", SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
-        ) from error
-    if response.status_code == 401:
-        raise UserFacingError("not authenticated", UNAUTHENTICATED)
-    if response.status_code >= 400:
-        raise UserFacingError("the user service refused the request", BAD_USER_INPUT)
-    by_id = {row["id"]: row for row in response.json()}
-    return [by_id.get(i) for i in ids]
 
 
 def _parse_id(raw: str) -> str:

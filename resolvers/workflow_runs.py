@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionDescription
 from gateway.progress_relay import WorkflowNotFound, describe, read_run_state
 from gateway.run_access import identify_run
 from schema.errors import NOT_FOUND, UserFacingError
-from schema.types import WorkflowRun
+from schema.workflow_runs import WorkflowRun
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext

@@ -36,7 +36,7 @@ from resolvers.mfa import (
 from resolvers.sign_up import resolve_sign_up
 from resolvers.users import resolve_user
 from resolvers.workflow_runs import resolve_workflow_run, subscribe_workflow_progress
-from schema.auth_types import (
+from schema.auth import (
     AuthSession,
     AuthTokens,
     LoginResult,
@@ -50,11 +50,9 @@ from schema.auth_types import (
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
 from schema.extensions import NoSuggestions, ServiceUnavailableErrors
-from schema.types import User, WorkflowRun
-
-MAX_DEPTH = 10
-MAX_TOKENS = 2000
-MAX_ALIASES = 15
+from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.users import User
+from schema.workflow_runs import WorkflowRun
 
 
 @strawberry.type

@@ -6,24 +6,35 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import String
 from sqlalchemy.types import TypeDecorator
 
-from services.common.codec import PayloadKeys
-
 PREFIX = "enc:"
-_keys: PayloadKeys | None = None
 
 
-def configure_field_keys(keys: PayloadKeys) -> None:
+class FieldKeys(Protocol):
+    """AES-256 keys by id; ``active`` encrypts, every key decrypts (``PayloadKeys`` is one)."""
+
+    @property
+    def active(self) -> str: ...
+
+    @property
+    def keys(self) -> Mapping[str, bytes]: ...
+
+
+_keys: FieldKeys | None = None
+
+
+def configure_field_keys(keys: FieldKeys) -> None:
     global _keys
     _keys = keys
 
 
-def _configured() -> PayloadKeys:
+def _configured() -> FieldKeys:
     if _keys is None:
         raise RuntimeError("encrypted columns used before configure_field_keys()")
     return _keys

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -10,12 +12,28 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-
-from services.common.logging import get_logger
-from services.common.settings import SERVICE_SCHEMAS, Settings
+from structlog.stdlib import get_logger
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _log = get_logger(__name__)
+
+
+class Secret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class MigrationSettings(Protocol):
+    """What ``migrate`` reads from the platform's settings (``services.common.settings``)."""
+
+    @property
+    def database_app_role(self) -> str: ...
+
+    @property
+    def database_app_password(self) -> Secret: ...
+
+    def schema_owner_urls(self) -> Mapping[str, str]:
+        """Each service's PostgreSQL schema and the owner URL of the database it lives in."""
+        ...
 
 
 def alembic_config(schema: str, connection: Connection) -> Config:
@@ -75,11 +93,10 @@ async def grant_app_role(conn: AsyncConnection, schema: str, role: str) -> None:
     await conn.execute(text(f'REVOKE ALL ON "{schema}".alembic_version FROM "{role}"'))
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: MigrationSettings) -> None:
     role = settings.database_app_role
     password = settings.database_app_password.get_secret_value()
-    for service, schema in SERVICE_SCHEMAS.items():
-        owner_url = settings.owner_database_url(service)
+    for schema, owner_url in settings.schema_owner_urls().items():
         await ensure_database(owner_url)
         engine = create_async_engine(owner_url, isolation_level="AUTOCOMMIT")
         try:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
+from structlog.stdlib import get_logger
 
-from services.common.logging import get_logger
 from storage.blobs import (
     DEFAULT_CHUNK_SIZE,
     BlobInfo,
@@ -28,8 +28,6 @@ from storage.blobs import (
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-
-    from services.common.settings import Settings
 
 log = get_logger(__name__)
 MIB = 1024 * 1024
@@ -48,22 +46,6 @@ class S3Config:
     part_size: int = 8 * MIB
     #: Attempts per request (botocore "standard" retries: throttling, 5xx, connection errors).
     max_attempts: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> S3Config:
-        if not settings.blob_s3_bucket:
-            raise ValueError("ADX_BLOB_S3_BUCKET is required when ADX_BLOB_BACKEND=s3")
-        secret = settings.blob_s3_secret_access_key
-        return cls(
-            bucket=settings.blob_s3_bucket,
-            endpoint_url=settings.blob_s3_endpoint_url,
-            region=settings.blob_s3_region,
-            access_key_id=settings.blob_s3_access_key_id,
-            secret_access_key=secret.get_secret_value() if secret else None,
-            path_style=settings.blob_s3_path_style,
-            multipart_threshold=settings.blob_s3_multipart_threshold_mib * MIB,
-            part_size=settings.blob_s3_part_size_mib * MIB,
-        )
 
 
 class S3BlobStore(BlobStore):

@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from services.common.resources import Resources
+from services.common.resources import Resources, s3_config
 from services.common.settings import ServiceName, Settings, SettingsError, load_settings
 from services.devstack.ports import free_port, wait_for_port
 from services.devstack.processes import DevStackError, ManagedProcess
@@ -322,7 +322,7 @@ async def test_the_s3_store_is_built_from_settings(seaweed: S3Config, key: str) 
         blob_s3_secret_access_key=SECRET_KEY,
         blob_s3_path_style=True,
     )
-    store = await S3BlobStore.open(S3Config.from_settings(settings))
+    store = await S3BlobStore.open(s3_config(settings))
     try:
         assert store.config.multipart_threshold == 16 * MIB and store.config.part_size == 8 * MIB
         await store.put(key, b"via settings")

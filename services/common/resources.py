@@ -16,7 +16,7 @@ from services.common.tracing import configure_tracing, instrument_engine
 from storage.blobs import BlobStore, LocalBlobStore
 from storage.db import create_engine, session_factory
 from storage.redis import Keys, create_redis
-from storage.s3_blobs import S3BlobStore, S3Config
+from storage.s3_blobs import MIB, S3BlobStore, S3Config
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Resources:
             instrument_engine(engine)
         blobs: BlobStore = LocalBlobStore(settings.blob_root())
         if settings.blob_backend == "s3":  # one S3 client (connection pool) per process
-            blobs = await S3BlobStore.open(S3Config.from_settings(settings))
+            blobs = await S3BlobStore.open(s3_config(settings))
         return cls(
             settings=settings,
             service=service,
@@ -70,3 +70,20 @@ class Resources:
         await self.blobs.close()
         if self.engine is not None:
             await self.engine.dispose()
+
+
+def s3_config(settings: Settings) -> S3Config:
+    """The S3 blob store's configuration from ``ADX_BLOB_S3_*``."""
+    if not settings.blob_s3_bucket:
+        raise ValueError("ADX_BLOB_S3_BUCKET is required when ADX_BLOB_BACKEND=s3")
+    secret = settings.blob_s3_secret_access_key
+    return S3Config(
+        bucket=settings.blob_s3_bucket,
+        endpoint_url=settings.blob_s3_endpoint_url,
+        region=settings.blob_s3_region,
+        access_key_id=settings.blob_s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+        path_style=settings.blob_s3_path_style,
+        multipart_threshold=settings.blob_s3_multipart_threshold_mib * MIB,
+        part_size=settings.blob_s3_part_size_mib * MIB,
+    )

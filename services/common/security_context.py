@@ -25,6 +25,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
 from services.common.codec import ENCODING
+from storage.acting import Actor, current_actor
 from workflows.common.errors import business_error
 
 if TYPE_CHECKING:
@@ -204,14 +205,17 @@ class acting_as:  # used like a function: ``with acting_as(ctx):``
 
     def __init__(self, context: SecurityContext | None) -> None:
         self.context = context
-        self._tokens: list[Token[SecurityContext | None]] = []
+        self._tokens: list[tuple[Token[SecurityContext | None], Token[Actor | None]]] = []
 
     def __enter__(self) -> SecurityContext | None:
-        self._tokens.append(_current.set(self.context))
+        # The audit trail (storage) reads the actor from a variable of its own: set both here.
+        self._tokens.append((_current.set(self.context), current_actor.set(self.context)))
         return self.context
 
     def __exit__(self, *_: object) -> None:
-        _current.reset(self._tokens.pop())
+        own, actor = self._tokens.pop()
+        current_actor.reset(actor)
+        _current.reset(own)
 
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @wraps(fn)

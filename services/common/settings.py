@@ -579,6 +579,13 @@ class Settings(BaseSettings):
         override = getattr(self, f"{service.value}_database_url", None)
         return override or self.database_url
 
+    def schema_owner_urls(self) -> dict[str, str]:
+        """Each data-owning service's schema and its owner URL, in ``SERVICE_SCHEMAS`` order
+        (what ``adx migrate`` walks: ``storage.migrate``)."""
+        return {
+            schema: self.owner_database_url(service) for service, schema in SERVICE_SCHEMAS.items()
+        }
+
     def app_database_url(self, service: ServiceName) -> str:
         """The owner URL with the application role's credentials swapped in."""
         from sqlalchemy.engine import make_url

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.common.security_context import current_context
+from storage.acting import current_actor
 from storage.auth.models import AuditEvent
 from storage.repository import Repository
 
@@ -25,9 +25,9 @@ class AuditRepository(Repository[AuditEvent]):
         **detail: Any,
     ) -> None:
         """Inside an activity (or ``acting_as``), who it acted for is recorded with the event."""
-        context = current_context()
-        if context is not None:
-            detail = {**context.audit_fields(), **detail}
+        actor = current_actor.get()
+        if actor is not None:
+            detail = {**actor.audit_fields(), **detail}
         self.session.add(
             AuditEvent(event=event, user_id=user_id, session_id=session_id, ip=ip, detail=detail)
         )

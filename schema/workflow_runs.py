@@ -1,8 +1,7 @@
-"""GraphQL object and input types."""
+"""GraphQL types of workflow runs: what a mutation started, and how far it got."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -54,18 +53,3 @@ class WorkflowRun:
             result=state.result,
             error=state.error,
         )
-
-
-@strawberry.type(description="A user's profile (owned by the user service).")
-class User:
-    id: strawberry.ID
-    email: str
-    display_name: str
-    created_at: datetime
-
-
-@strawberry.input(description="Start a sign-up.")
-class SignUpInput:
-    email: str
-    password: str = strawberry.field(description="8-128 characters; 15 or more recommended.")
-    display_name: str

@@ -1,4 +1,5 @@
-"""GraphQL types of authentication: tokens, login outcome, sessions, the current principal."""
+"""GraphQL types of authentication: sign-up input, tokens, login outcome, sessions, MFA, the
+current principal."""
 
 from __future__ import annotations
 
@@ -100,3 +101,10 @@ class MfaStatus:
 class SecondFactorInput:
     code: str | None = None
     recovery_code: str | None = None
+
+
+@strawberry.input(description="Start a sign-up.")
+class SignUpInput:
+    email: str
+    password: str = strawberry.field(description="8-128 characters; 15 or more recommended.")
+    display_name: str

@@ -1,0 +1,5 @@
+"""How big a GraphQL operation may be: enforced by the schema, used by the rate limiter too."""
+
+MAX_DEPTH = 10
+MAX_TOKENS = 2000
+MAX_ALIASES = 15
