@@ -136,16 +136,18 @@ def refused(outcome: Outcome, reason: str = "") -> bool:
 def credentials(email: str, key: str = f"{ROGUE_RUN}:credentials") -> Step:
     user_id = str(uuid.uuid4())
     data = {"user_id": user_id, "email": email, "password": PASSWORD, "idempotency_key": key}
-    return Step(CREATE_CREDENTIALS, data)
+    return Step(CREATE_CREDENTIALS.name, data)
 
 
 def delete_credentials(user_id: str) -> Step:
-    return Step(DELETE_CREDENTIALS, {"user_id": user_id, "idempotency_key": f"{ROGUE_RUN}:undo"})
+    return Step(
+        DELETE_CREDENTIALS.name, {"user_id": user_id, "idempotency_key": f"{ROGUE_RUN}:undo"}
+    )
 
 
 def issue(user_id: str, purpose: str, *, workflow_id: str | None = None, key: str = "") -> Step:
     return Step(
-        ISSUE_ONE_TIME_TOKEN,
+        ISSUE_ONE_TIME_TOKEN.name,
         {
             "user_id": user_id,
             "purpose": purpose,
@@ -158,12 +160,12 @@ def issue(user_id: str, purpose: str, *, workflow_id: str | None = None, key: st
 
 def mail(to: str, template: str, token: str | None) -> Step:
     data = {"to": to, "template": template, "token": token, "idempotency_key": f"k-{uuid.uuid4()}"}
-    return Step(SEND_EMAIL, data)
+    return Step(SEND_EMAIL.name, data)
 
 
 def reset_link(user_id: str, to: str, key: str = f"{ROGUE_RUN}:link") -> Step:
     data = {"user_id": user_id, "to": to, "ttl_seconds": 600, "idempotency_key": key}
-    return Step(MAIL_RESET_LINK, data)
+    return Step(MAIL_RESET_LINK.name, data)
 
 
 async def credential(runtime: AuthRuntime, email: str) -> Credential | None:
@@ -214,7 +216,7 @@ async def test_find_account_answers_only_the_password_reset_flow(
     rogue: Rogue, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    find = Step(FIND_ACCOUNT, {"email": user.email})
+    find = Step(FIND_ACCOUNT.name, {"email": user.email})
 
     (as_registration,) = await rogue(REGISTRATION, find)
     (as_reset,) = await rogue(RESET, find)
@@ -228,10 +230,10 @@ async def test_profiles_are_created_and_undone_only_by_the_sign_up_run(
 ) -> None:
     def create(user_id: str, key: str = f"{ROGUE_RUN}:profile") -> Step:
         data = {"user_id": user_id, "email": unique_email(), "display_name": "R"}
-        return Step(CREATE_PROFILE, {**data, "idempotency_key": key})
+        return Step(CREATE_PROFILE.name, {**data, "idempotency_key": key})
 
     def delete(user_id: str) -> Step:
-        return Step(DELETE_PROFILE, {"user_id": user_id, "idempotency_key": "k"})
+        return Step(DELETE_PROFILE.name, {"user_id": user_id, "idempotency_key": "k"})
 
     theirs, mine, stray = (str(uuid.uuid4()) for _ in range(3))
     (made,) = await rogue(REGISTRATION, create(theirs))
@@ -305,7 +307,7 @@ async def test_a_run_spends_only_its_own_tokens_not_an_earlier_runs(
 
     def consume(workflow: str) -> Step:
         data = {"token_hash": earlier_token, "purpose": TokenPurpose.password_reset}
-        return Step(CONSUME_ONE_TIME_TOKEN, {**data, "workflow_id": workflow})
+        return Step(CONSUME_ONE_TIME_TOKEN.name, {**data, "workflow_id": workflow})
 
     (someone_elses,) = await rogue(RESET, consume(workflow_id))  # another workflow id
     (same_id_later,) = await rogue(RESET, consume(workflow_id), workflow_id=workflow_id)
@@ -407,18 +409,20 @@ async def test_sso_links_and_opens_sessions_only_for_what_this_run_proved(
     }
     exchange = {"provider": "nope", "code": "c", "code_verifier": "v", "nonce": "n"}
 
-    (unproved,) = await rogue(SSO, Step(LINK_SSO_IDENTITY, claimed))
-    (as_reset,) = await rogue(RESET, Step(SSO_EXCHANGE_CODE, exchange))
+    (unproved,) = await rogue(SSO, Step(LINK_SSO_IDENTITY.name, claimed))
+    (as_reset,) = await rogue(RESET, Step(SSO_EXCHANGE_CODE.name, exchange))
     sso_user = await create_user(auth_runtime)
     async with transaction(auth_runtime.resources.sessions) as db:
         db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
     session = {"user_id": str(sso_user.id), "client_ip": None, "user_agent": None}
     (not_linked,) = await rogue(
-        SSO, Step(CREATE_SSO_SESSION, {**session, "idempotency_key": f"{ROGUE_RUN}:session"})
+        SSO, Step(CREATE_SSO_SESSION.name, {**session, "idempotency_key": f"{ROGUE_RUN}:session"})
     )
     (delete_theirs,) = await rogue(
         SSO,
-        Step(DELETE_SSO_ACCOUNT, {"user_id": str(victim.id), "account_key": f"test:{victim.id}"}),
+        Step(
+            DELETE_SSO_ACCOUNT.name, {"user_id": str(victim.id), "account_key": f"test:{victim.id}"}
+        ),
     )
 
     assert refused(unproved, "only the identity this run's ID token proved")

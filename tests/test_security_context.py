@@ -57,10 +57,7 @@ from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.graphql_client import gql
 from tests.security_workflows import ParentWorkflow
 from tests.support import Infra, Stack
-from workflows.auth.contracts import SetPasswordInput, TokenPurpose
-from workflows.auth.mfa_setup import (
-    WORKFLOW_NAME as MFA_SETUP,
-)
+from workflows.auth.contracts import AuthWorkflow, SetPasswordInput, TokenPurpose
 from workflows.auth.mfa_setup import (
     MfaSetupInput,
     MfaSetupResult,
@@ -181,7 +178,7 @@ async def test_mfa_setup_for_someone_else_fails_for_good_and_writes_nothing(
 
     with acting_as(context):
         handle = await client.start_workflow(
-            MFA_SETUP,
+            AuthWorkflow.MFA_SETUP,
             MfaSetupInput(user_id=str(victim.id)),
             id=mfa_setup_workflow_id(str(victim.id)),
             task_queue=f"{in_process_workers}-auth",

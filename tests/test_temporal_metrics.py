@@ -78,12 +78,12 @@ async def test_activity_and_workflow_task_series_follow_a_real_run(
     before_auth = total(
         await scrape(stack, ServiceName.auth),
         "temporal_activity_execution_latency_count",
-        activity_type=CREATE_CREDENTIALS,
+        activity_type=CREATE_CREDENTIALS.name,
     )
     before_user = total(
         await scrape(stack, ServiceName.user),
         "temporal_activity_execution_latency_count",
-        activity_type=CREATE_PROFILE,
+        activity_type=CREATE_PROFILE.name,
     )
 
     email = f"metrics-{uuid.uuid4().hex[:10]}@example.com"
@@ -103,7 +103,7 @@ async def test_activity_and_workflow_task_series_follow_a_real_run(
         ServiceName.auth,
         "temporal_activity_execution_latency_count",
         before_auth + 1,
-        activity_type=CREATE_CREDENTIALS,
+        activity_type=CREATE_CREDENTIALS.name,
         task_queue=queues[ServiceName.auth],
     )
     await wait_for_metric(
@@ -111,7 +111,7 @@ async def test_activity_and_workflow_task_series_follow_a_real_run(
         ServiceName.user,
         "temporal_activity_execution_latency_count",
         before_user + 1,
-        activity_type=CREATE_PROFILE,
+        activity_type=CREATE_PROFILE.name,
         task_queue=queues[ServiceName.user],
     )
     # The workflow's tasks ran on the auth worker: latency histogram and poller gauges.
@@ -127,7 +127,7 @@ async def test_activity_and_workflow_task_series_follow_a_real_run(
         (labels["le"], value)
         for name, labels, value in auth
         if name == "temporal_activity_execution_latency_bucket"
-        and labels.get("activity_type") == CREATE_CREDENTIALS
+        and labels.get("activity_type") == CREATE_CREDENTIALS.name
     ]
     assert buckets and buckets[-1][0] == "+Inf"
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative

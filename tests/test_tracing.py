@@ -31,8 +31,7 @@ from services.common.settings import ServiceName, Settings
 from services.devstack.ports import free_port, wait_for_http
 from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
 from tests.support import RUN_ID, Infra, Stack, start_service, start_stack
-from workflows.auth.contracts import CREATE_CREDENTIALS
-from workflows.auth.user_registration import WORKFLOW_NAME
+from workflows.auth.contracts import CREATE_CREDENTIALS, AuthWorkflow
 from workflows.user.contracts import CREATE_PROFILE
 
 SIGN_UP = """
@@ -165,7 +164,10 @@ async def test_sign_up_is_one_trace_from_gateway_to_the_activities_sql(
     clicked = await post_graphql(traced_stack, click, VERIFY, {"token": token})
     assert clicked == {"data": {"verifyEmail": True}}, clicked
 
-    credentials, profile = f"RunActivity:{CREATE_CREDENTIALS}", f"RunActivity:{CREATE_PROFILE}"
+    credentials, profile = (
+        f"RunActivity:{CREATE_CREDENTIALS.name}",
+        f"RunActivity:{CREATE_PROFILE.name}",
+    )
     spans = await wait_for_trace(
         spans_file,
         trace_id,
@@ -176,8 +178,8 @@ async def test_sign_up_is_one_trace_from_gateway_to_the_activities_sql(
         ),
     )
 
-    start = link_of(spans, f"StartWorkflow:{WORKFLOW_NAME}", "adx-gateway")
-    run = link_of(spans, f"RunWorkflow:{WORKFLOW_NAME}", "adx-auth")
+    start = link_of(spans, f"StartWorkflow:{AuthWorkflow.USER_REGISTRATION}", "adx-gateway")
+    run = link_of(spans, f"RunWorkflow:{AuthWorkflow.USER_REGISTRATION}", "adx-auth")
     assert start is not None and run is not None, sorted(s["name"] for s in spans.values())
     # TracingInterceptor hangs the workflow's own spans (the run and each activity it starts)
     # under the span that started it: see docs/observability.md.
@@ -190,7 +192,7 @@ async def test_sign_up_is_one_trace_from_gateway_to_the_activities_sql(
         assert chain[1:] == [
             (service, activity),
             ("adx-auth", activity.replace("RunActivity:", "StartActivity:")),
-            ("adx-gateway", f"StartWorkflow:{WORKFLOW_NAME}"),
+            ("adx-gateway", f"StartWorkflow:{AuthWorkflow.USER_REGISTRATION}"),
             ("adx-gateway", "POST /graphql"),
         ], chain
         # The root is the gateway's server span, child of the caller's traceparent.

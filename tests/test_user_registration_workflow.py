@@ -14,7 +14,6 @@ from dataclasses import replace
 import httpx
 import pytest
 from sqlalchemy import func, select
-from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -43,12 +42,12 @@ from tests.auth.mail_flows import (
 )
 from workflows.auth.contracts import (
     SEND_REGISTRATION_MAIL,
+    AuthWorkflow,
     CreateCredentialsInput,
     SendRegistrationMailInput,
     SendRegistrationMailOutput,
 )
 from workflows.auth.user_registration import (
-    WORKFLOW_NAME,
     RegistrationInput,
     RegistrationResult,
     UserRegistrationWorkflow,
@@ -81,7 +80,7 @@ async def start(
 ) -> Handle:
     """A sign-up as the entry points start it: its own run, the password's hash only."""
     return await client.start_workflow(
-        WORKFLOW_NAME,
+        AuthWorkflow.USER_REGISTRATION,
         RegistrationInput(
             email,
             display_name=display_name,
@@ -258,7 +257,7 @@ async def test_a_link_clicked_before_its_mail_step_returned_still_works(
     local = settings.model_copy(update={"task_queue_prefix": prefix})
     real = AuthActivities(runtime_for(auth_resources))
 
-    @activity.defn(name=SEND_REGISTRATION_MAIL)
+    @SEND_REGISTRATION_MAIL.implement
     async def slow_mail(input: SendRegistrationMailInput) -> SendRegistrationMailOutput:
         sent = await real.send_registration_mail(input)
         await asyncio.sleep(3)  # the result is late; the mail is already out
@@ -475,7 +474,7 @@ async def test_a_run_started_with_a_plaintext_password_is_refused(
 ) -> None:
     email = unique_email()
     handle = await temporal.start_workflow(
-        WORKFLOW_NAME,
+        AuthWorkflow.USER_REGISTRATION,
         RegistrationInput(email, PASSWORD, "Ada", verification_timeout_seconds=PATIENT),
         id=new_registration_id(email),
         task_queue=f"{in_process_workers}-auth",
@@ -539,7 +538,10 @@ async def test_create_credentials_stores_only_well_formed_argon2id_hashes(
 def as_registration_run(workflow_id: str, run_id: str) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.info = replace(
-        env.info, workflow_id=workflow_id, workflow_run_id=run_id, workflow_type=WORKFLOW_NAME
+        env.info,
+        workflow_id=workflow_id,
+        workflow_run_id=run_id,
+        workflow_type=AuthWorkflow.USER_REGISTRATION,
     )
     return env
 

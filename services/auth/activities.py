@@ -50,51 +50,16 @@ from storage.db import transaction
 from storage.rate_windows import moving_windows
 from workflows.auth import contracts
 from workflows.auth.contracts import (
-    CONSUME_ONE_TIME_TOKEN,
-    CREATE_CREDENTIALS,
-    DELETE_CREDENTIALS,
-    FIND_ACCOUNT,
-    ISSUE_ONE_TIME_TOKEN,
-    MAIL_RESET_LINK,
-    MARK_EMAIL_VERIFIED,
-    REVOKE_SESSIONS,
-    SEND_EMAIL,
-    SEND_REGISTRATION_MAIL,
-    SET_PASSWORD,
-    ConsumeOneTimeTokenInput,
-    ConsumeOneTimeTokenOutput,
-    CreateCredentialsInput,
-    CreateCredentialsOutput,
-    DeleteCredentialsInput,
-    DeleteCredentialsOutput,
-    FindAccountInput,
-    FindAccountOutput,
+    AuthError,
+    AuthWorkflow,
     InvalidEmailError,
-    IssueOneTimeTokenInput,
-    IssueOneTimeTokenOutput,
-    MailResetLinkInput,
-    MailResetLinkOutput,
     MailTemplate,
-    MarkEmailVerifiedInput,
-    MarkEmailVerifiedOutput,
-    RevokeSessionsInput,
-    RevokeSessionsOutput,
-    SendEmailInput,
-    SendEmailOutput,
-    SendRegistrationMailInput,
-    SendRegistrationMailOutput,
-    SetPasswordInput,
-    SetPasswordOutput,
     TokenPurpose,
     address_digest,
 )
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
-from workflows.auth.password_reset import WORKFLOW_NAME as PASSWORD_RESET
-from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION
 from workflows.auth.user_registration import is_registration_for, registration_workflow_id
-from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT, business_error
-
-UNKNOWN_ACCOUNT = "UnknownAccount"
+from workflows.common.errors import business_error
 
 #: Mails that carry a link, and the purpose of the token in it.
 MAIL_TOKEN_PURPOSE: dict[str, str] = {
@@ -121,7 +86,7 @@ def user_uuid(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError as error:
-        raise business_error(INVALID_INPUT, f"invalid user id: {raw!r}") from error
+        raise business_error(AuthError.INVALID_INPUT, f"invalid user id: {raw!r}") from error
 
 
 def _this_run() -> tuple[str, str]:
@@ -134,7 +99,7 @@ def normalize_email(raw: str) -> str:
     try:
         return contracts.normalize_email(raw)
     except InvalidEmailError as error:
-        raise business_error(INVALID_INPUT, str(error)) from error
+        raise business_error(AuthError.INVALID_INPUT, str(error)) from error
 
 
 class AuthActivities:
@@ -144,23 +109,28 @@ class AuthActivities:
         self.mailer = mailer or mailer_from_settings(runtime.settings)
         self._signup_limiter: MovingWindowRateLimiter | None = None
 
-    @activity.defn(name=CREATE_CREDENTIALS)
-    async def create_credentials(self, input: CreateCredentialsInput) -> CreateCredentialsOutput:
+    @contracts.CREATE_CREDENTIALS.implement
+    async def create_credentials(
+        self, input: contracts.CreateCredentialsInput
+    ) -> contracts.CreateCredentialsOutput:
         """Per-sign-up runs (``password_hash``): a verified account, only for the address the
         run was started for and only with the proof that its mailed link was redeemed. Runs from
         before that patch (``password``): an unverified account, hashed here. Neither value is
         ever logged or put in an error."""
         context = require_context()
-        require_flow(context, REGISTRATION)
+        require_flow(context, AuthWorkflow.USER_REGISTRATION)
         require_run_scoped(context, input.idempotency_key)
         email = normalize_email(input.email)
         verified = False
         if input.password_hash is not None:
             if input.password is not None:
-                raise business_error(INVALID_INPUT, "a password hash or a password, not both")
+                raise business_error(
+                    AuthError.INVALID_INPUT, "a password hash or a password, not both"
+                )
             if not is_argon2id_hash(input.password_hash):
                 raise business_error(
-                    INVALID_INPUT, "only argon2id hashes at the configured parameters are stored"
+                    AuthError.INVALID_INPUT,
+                    "only argon2id hashes at the configured parameters are stored",
                 )
             if context.actor != ActorKind.system:
                 self._require_redeemed_link(email, input.verification_token_hash)
@@ -170,10 +140,10 @@ class AuthActivities:
             try:
                 check_policy(input.password)
             except PasswordPolicyError as error:
-                raise business_error(INVALID_INPUT, str(error)) from error
+                raise business_error(AuthError.INVALID_INPUT, str(error)) from error
             password_hash = await hash_password(input.password)
         else:
-            raise business_error(INVALID_INPUT, "a password hash is required")
+            raise business_error(AuthError.INVALID_INPUT, "a password hash is required")
         user_id = user_uuid(input.user_id)
         async with transaction(self.sessions) as session:
             repository = CredentialRepository(session)
@@ -188,8 +158,8 @@ class AuthActivities:
             if verified and not outcome.conflict and await repository.mark_email_verified(user_id):
                 await AuditRepository(session).record("email.verified", user_id=user_id)
         if outcome.conflict:
-            raise business_error(EMAIL_TAKEN, "this e-mail address is already registered")
-        return CreateCredentialsOutput(user_id=input.user_id, created=outcome.created)
+            raise business_error(AuthError.EMAIL_TAKEN, "this e-mail address is already registered")
+        return contracts.CreateCredentialsOutput(user_id=input.user_id, created=outcome.created)
 
     def _require_redeemed_link(self, email: str, token_hash: str | None) -> None:
         """This run is a registration for ``email`` and ``token_hash`` is the link mailed for
@@ -202,16 +172,16 @@ class AuthActivities:
         ):
             raise denied("an account is created only after this run's own link was redeemed")
 
-    @activity.defn(name=SEND_REGISTRATION_MAIL)
+    @contracts.SEND_REGISTRATION_MAIL.implement
     async def send_registration_mail(
-        self, input: SendRegistrationMailInput
-    ) -> SendRegistrationMailOutput:
+        self, input: contracts.SendRegistrationMailInput
+    ) -> contracts.SendRegistrationMailOutput:
         """The mail a per-sign-up run owes its address, once per key: the verification link
         while the address has no verified account, else the notice to its owner. The link token
         is made here (``services/auth/registration/links.py``) and leaves only in the mail; the
         workflow gets its SHA-256."""
         context = require_context()
-        require_flow(context, REGISTRATION)
+        require_flow(context, AuthWorkflow.USER_REGISTRATION)
         require_run_scoped(context, input.idempotency_key)
         to = normalize_email(input.email)
         workflow_id, run_id = _this_run()
@@ -231,14 +201,14 @@ class AuthActivities:
         if not await self._signup_mail_has_room(to, input.idempotency_key):
             # Sign-ups no longer join each other, so this caps the mails one address gets; the
             # sign-up was answered long ago, and its run just waits out its deadline.
-            return SendRegistrationMailOutput(token_hash=None)
+            return contracts.SendRegistrationMailOutput(token_hash=None)
         async with transaction(self.sessions) as session:
             account = await CredentialRepository(session).get_by_email(to)
         token_hash: str | None = None
         if account is not None and (account.email_verified or input.notice_only):
             message = registration_attempt_mail(self.runtime.settings, to, None)
         elif input.notice_only:
-            return SendRegistrationMailOutput(token_hash=None)  # nobody to tell
+            return contracts.SendRegistrationMailOutput(token_hash=None)  # nobody to tell
         else:
             key = link_keys(self.runtime.settings)[0]
             token = link_token(key, workflow_id, run_id)
@@ -251,7 +221,7 @@ class AuthActivities:
         elif token_hash is None:  # an earlier attempt mailed the link: the same link
             key = link_keys(self.runtime.settings)[0]
             token_hash = hash_token(link_token(key, workflow_id, run_id))
-        return SendRegistrationMailOutput(token_hash=token_hash)
+        return contracts.SendRegistrationMailOutput(token_hash=token_hash)
 
     def _mail_key(self, idempotency_key: str) -> str:
         return self.runtime.resources.keys(
@@ -299,7 +269,7 @@ class AuthActivities:
                 return sent
             # Retryable: another attempt holds the claim (or died holding it until it lapses).
             raise ApplicationError(
-                "this mail is being sent by another attempt", type="MailInFlight"
+                "this mail is being sent by another attempt", type=AuthError.MAIL_IN_FLIGHT
             )
         try:
             await deliver()
@@ -309,8 +279,10 @@ class AuthActivities:
         await redis.set(key, marker, ex=MAIL_SENT_MARKER_SECONDS)
         return None
 
-    @activity.defn(name=DELETE_CREDENTIALS)
-    async def delete_credentials(self, input: DeleteCredentialsInput) -> DeleteCredentialsOutput:
+    @contracts.DELETE_CREDENTIALS.implement
+    async def delete_credentials(
+        self, input: contracts.DeleteCredentialsInput
+    ) -> contracts.DeleteCredentialsOutput:
         """Removes the credentials only while unverified: a verified account is never undone."""
         user_id = user_uuid(input.user_id)
         await require_created_by_this_run(self.sessions, require_context(), input.user_id)
@@ -320,23 +292,27 @@ class AuthActivities:
                 await AuditRepository(session).record(
                     "credentials.deleted_unverified", user_id=user_id
                 )
-        return DeleteCredentialsOutput(deleted=deleted)
+        return contracts.DeleteCredentialsOutput(deleted=deleted)
 
-    @activity.defn(name=FIND_ACCOUNT)
-    async def find_account(self, input: FindAccountInput) -> FindAccountOutput:
-        require_flow(require_context(), PASSWORD_RESET)
+    @contracts.FIND_ACCOUNT.implement
+    async def find_account(self, input: contracts.FindAccountInput) -> contracts.FindAccountOutput:
+        require_flow(require_context(), AuthWorkflow.PASSWORD_RESET)
         try:
             email = contracts.normalize_email(input.email)
         except InvalidEmailError:
-            return FindAccountOutput(user_id=None)
+            return contracts.FindAccountOutput(user_id=None)
         async with transaction(self.sessions) as session:
             credential = await CredentialRepository(session).get_by_email(email)
-        return FindAccountOutput(user_id=str(credential.id) if credential else None)
+        return contracts.FindAccountOutput(user_id=str(credential.id) if credential else None)
 
-    @activity.defn(name=ISSUE_ONE_TIME_TOKEN)
-    async def issue_one_time_token(self, input: IssueOneTimeTokenInput) -> IssueOneTimeTokenOutput:
+    @contracts.ISSUE_ONE_TIME_TOKEN.implement
+    async def issue_one_time_token(
+        self, input: contracts.IssueOneTimeTokenInput
+    ) -> contracts.IssueOneTimeTokenOutput:
         if input.purpose not in set(TokenPurpose) or not input.ttl_seconds > 0:
-            raise business_error(INVALID_INPUT, "unknown token purpose or non-positive lifetime")
+            raise business_error(
+                AuthError.INVALID_INPUT, "unknown token purpose or non-positive lifetime"
+            )
         user_id = user_uuid(input.user_id)
         await self._require_token_issuer(input)
         raw, digest = new_token()
@@ -350,10 +326,14 @@ class AuthActivities:
         )
         # Sealed: the workflow only hands it on to send_email, which opens it for the mail.
         purpose = link_token_purpose(input.purpose, input.workflow_id)
-        return IssueOneTimeTokenOutput(token=sealer_for(self.runtime.settings).seal(raw, purpose))
+        return contracts.IssueOneTimeTokenOutput(
+            token=sealer_for(self.runtime.settings).seal(raw, purpose)
+        )
 
-    @activity.defn(name=MAIL_RESET_LINK)
-    async def mail_reset_link(self, input: MailResetLinkInput) -> MailResetLinkOutput:
+    @contracts.MAIL_RESET_LINK.implement
+    async def mail_reset_link(
+        self, input: contracts.MailResetLinkInput
+    ) -> contracts.MailResetLinkOutput:
         """Issue a reset token and mail its link in one step, once per key: the raw token
         exists only here and in the mail (the database keeps its SHA-256, the workflow nothing).
 
@@ -362,16 +342,16 @@ class AuthActivities:
         and the "sent" marker mails once more, with a fresh token that replaces the first.
         """
         if not input.ttl_seconds > 0:
-            raise business_error(INVALID_INPUT, "non-positive token lifetime")
+            raise business_error(AuthError.INVALID_INPUT, "non-positive token lifetime")
         context = require_context()
         if context.actor != ActorKind.system:
-            require_flow(context, PASSWORD_RESET)
+            require_flow(context, AuthWorkflow.PASSWORD_RESET)
             require_run_scoped(context, input.idempotency_key)
         user_id, to = user_uuid(input.user_id), normalize_email(input.to)
         async with transaction(self.sessions) as session:
             credential = await session.get(Credential, user_id)
         if credential is None:
-            raise business_error(UNKNOWN_ACCOUNT, "no such account")
+            raise business_error(AuthError.UNKNOWN_ACCOUNT, "no such account")
         if credential.email != to:
             raise denied("a reset link goes only to its account's address")
 
@@ -391,7 +371,7 @@ class AuthActivities:
             await self.mailer.send(message)
 
         sent = await self._once_per_key(input.idempotency_key, "sent:link", issue_and_mail)
-        return MailResetLinkOutput(sent=sent is None)
+        return contracts.MailResetLinkOutput(sent=sent is None)
 
     async def _store_token(
         self,
@@ -419,14 +399,14 @@ class AuthActivities:
                         "one_time_token.issued", user_id=user_id, purpose=purpose
                     )
         except IntegrityError as error:  # the account vanished meanwhile (foreign key)
-            raise business_error(UNKNOWN_ACCOUNT, "no such account") from error
+            raise business_error(AuthError.UNKNOWN_ACCOUNT, "no such account") from error
         if not issued:
-            raise business_error(INVALID_INPUT, "this step's token was spent already")
+            raise business_error(AuthError.INVALID_INPUT, "this step's token was spent already")
 
-    @activity.defn(name=CONSUME_ONE_TIME_TOKEN)
+    @contracts.CONSUME_ONE_TIME_TOKEN.implement
     async def consume_one_time_token(
-        self, input: ConsumeOneTimeTokenInput
-    ) -> ConsumeOneTimeTokenOutput:
+        self, input: contracts.ConsumeOneTimeTokenInput
+    ) -> contracts.ConsumeOneTimeTokenOutput:
         context = require_context()
         if context.actor != ActorKind.system and input.workflow_id != activity.info().workflow_id:
             raise denied("a workflow spends only its own tokens")
@@ -435,7 +415,7 @@ class AuthActivities:
             if context.actor != ActorKind.system and not await token_belongs_to_this_run(
                 session, input.token_hash, input.purpose
             ):
-                return ConsumeOneTimeTokenOutput(user_id=None)  # an earlier run's token
+                return contracts.ConsumeOneTimeTokenOutput(user_id=None)  # an earlier run's token
             user_id = await tokens.consume(input.token_hash, input.purpose, input.workflow_id)
             if user_id is not None:
                 await AuditRepository(session).record(
@@ -445,10 +425,10 @@ class AuthActivities:
                 # Our previous attempt may have committed before its result was lost. Only this
                 # workflow can spend its token, and it redeems one at a time (see the workflows).
                 user_id = await tokens.spent_by(input.token_hash, input.purpose, input.workflow_id)
-        return ConsumeOneTimeTokenOutput(user_id=str(user_id) if user_id else None)
+        return contracts.ConsumeOneTimeTokenOutput(user_id=str(user_id) if user_id else None)
 
-    @activity.defn(name=SEND_EMAIL)
-    async def send_email(self, input: SendEmailInput) -> SendEmailOutput:
+    @contracts.SEND_EMAIL.implement
+    async def send_email(self, input: contracts.SendEmailInput) -> contracts.SendEmailOutput:
         """Send one mail per key, **at least once**.
 
         A "sent" marker in Redis makes a retry of a delivered step a no-op, and a claim held for
@@ -460,32 +440,36 @@ class AuthActivities:
         """
         render = MAILS.get(input.template)
         if render is None:
-            raise business_error(INVALID_INPUT, f"unknown mail template {input.template!r}")
+            raise business_error(
+                AuthError.INVALID_INPUT, f"unknown mail template {input.template!r}"
+            )
         to = normalize_email(input.to)
         token = self._open_link_token(input)
         await self._require_mail_recipient(input.template, to, token)
         try:
             message = render(self.runtime.settings, to, token)
         except ValueError as error:
-            raise business_error(INVALID_INPUT, str(error)) from error
+            raise business_error(AuthError.INVALID_INPUT, str(error)) from error
         message = replace(message, dedup_key=input.idempotency_key)
         sent = await self._once_per_key(
             input.idempotency_key, "sent", lambda: self.mailer.send(message)
         )
-        return SendEmailOutput(sent=sent is None)
+        return contracts.SendEmailOutput(sent=sent is None)
 
-    @activity.defn(name=MARK_EMAIL_VERIFIED)
-    async def mark_email_verified(self, input: MarkEmailVerifiedInput) -> MarkEmailVerifiedOutput:
+    @contracts.MARK_EMAIL_VERIFIED.implement
+    async def mark_email_verified(
+        self, input: contracts.MarkEmailVerifiedInput
+    ) -> contracts.MarkEmailVerifiedOutput:
         user_id = user_uuid(input.user_id)
         await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.verify_email)
         async with transaction(self.sessions) as session:
             changed = await CredentialRepository(session).mark_email_verified(user_id)
             if changed:
                 await AuditRepository(session).record("email.verified", user_id=user_id)
-        return MarkEmailVerifiedOutput(changed=changed)
+        return contracts.MarkEmailVerifiedOutput(changed=changed)
 
-    @activity.defn(name=SET_PASSWORD)
-    async def set_password(self, input: SetPasswordInput) -> SetPasswordOutput:
+    @contracts.SET_PASSWORD.implement
+    async def set_password(self, input: contracts.SetPasswordInput) -> contracts.SetPasswordOutput:
         """Store a new argon2id hash. A retry finds its own hash in place and changes nothing.
 
         A completed reset also proves control of the mailbox, so the address counts as verified
@@ -494,12 +478,12 @@ class AuthActivities:
         """
         user_id = user_uuid(input.user_id)
         if not input.password_hash.startswith(ARGON2ID_PREFIX):
-            raise business_error(INVALID_INPUT, "only argon2id hashes are stored")
+            raise business_error(AuthError.INVALID_INPUT, "only argon2id hashes are stored")
         await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
         async with transaction(self.sessions) as session:
             credential = await session.get(Credential, user_id, with_for_update=True)
             if credential is None:
-                raise business_error(UNKNOWN_ACCOUNT, "no such account")
+                raise business_error(AuthError.UNKNOWN_ACCOUNT, "no such account")
             email = credential.email
             changed = credential.password_hash != input.password_hash
             repository = CredentialRepository(session)
@@ -519,25 +503,31 @@ class AuthActivities:
                     )
         if input.reason == "password_reset":
             await self.runtime.throttle.succeeded(email)
-        return SetPasswordOutput(changed=changed)
+        return contracts.SetPasswordOutput(changed=changed)
 
-    @activity.defn(name=REVOKE_SESSIONS)
-    async def revoke_sessions(self, input: RevokeSessionsInput) -> RevokeSessionsOutput:
+    @contracts.REVOKE_SESSIONS.implement
+    async def revoke_sessions(
+        self, input: contracts.RevokeSessionsInput
+    ) -> contracts.RevokeSessionsOutput:
         """Every session of the user (but ``keep_session_id``), in the database and on the
         access-token deny-list. Idempotent by nature: a retry finds nothing left to revoke."""
         if not 1 <= len(input.reason) <= MAX_REASON:
-            raise business_error(INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters")
+            raise business_error(
+                AuthError.INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters"
+            )
         await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
         try:
             keep = uuid.UUID(input.keep_session_id) if input.keep_session_id else None
         except ValueError as error:
-            raise business_error(INVALID_INPUT, "keep_session_id is not a UUID") from error
+            raise business_error(
+                AuthError.INVALID_INPUT, "keep_session_id is not a UUID"
+            ) from error
         count = await self.runtime.sessions.revoke_all(
             user_uuid(input.user_id), input.reason, keep=keep
         )
-        return RevokeSessionsOutput(revoked=count)
+        return contracts.RevokeSessionsOutput(revoked=count)
 
-    async def _require_token_issuer(self, input: IssueOneTimeTokenInput) -> None:
+    async def _require_token_issuer(self, input: contracts.IssueOneTimeTokenInput) -> None:
         """Tokens are issued by a run for itself, and only where a flow needs one: a reset link
         for any account (it is only ever mailed to that account), a verification link for the
         account the same run created."""
@@ -550,13 +540,13 @@ class AuthActivities:
         if context.acts_for(input.user_id):
             return
         if input.purpose == TokenPurpose.password_reset:
-            require_flow(context, PASSWORD_RESET)
+            require_flow(context, AuthWorkflow.PASSWORD_RESET)
         else:
-            require_flow(context, REGISTRATION)
+            require_flow(context, AuthWorkflow.USER_REGISTRATION)
             if not await created_by_this_run(self.sessions, input.user_id):
                 raise denied("a verification link only for the account this run created")
 
-    def _open_link_token(self, input: SendEmailInput) -> str | None:
+    def _open_link_token(self, input: contracts.SendEmailInput) -> str | None:
         """The raw link token for the mail body, opened only here and never returned. Runs
         started before sealing still carry raw tokens in their history, accepted as they are."""
         purpose = MAIL_TOKEN_PURPOSE.get(input.template)
@@ -579,7 +569,7 @@ class AuthActivities:
         if purpose is not None:
             await require_token_owner_address(self.sessions, token, purpose, to)
             return
-        require_flow(context, REGISTRATION)
+        require_flow(context, AuthWorkflow.USER_REGISTRATION)
         if activity.info().workflow_id != registration_workflow_id(to):
             raise denied("a sign-up notice goes only to the address this registration is for")
         await require_known_address(self.sessions, to)

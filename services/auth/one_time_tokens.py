@@ -17,7 +17,7 @@ from services.common.errors import DomainError, ServiceUnavailableError
 from services.common.logging import get_logger
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
-from workflows.auth.token_gate import INVALID_TOKEN
+from workflows.auth.contracts import AuthError
 
 T = TypeVar("T")
 _log = get_logger(__name__)
@@ -76,7 +76,7 @@ async def redeem(
         )
     except WorkflowUpdateFailedError as error:
         cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type == INVALID_TOKEN:
+        if isinstance(cause, ApplicationError) and cause.type == AuthError.INVALID_TOKEN:
             raise InvalidLinkError() from error
         _log.warning("token_redemption_failed", purpose=purpose, error=str(cause))
         raise ServiceUnavailableError("Could not complete this now; try again.") from error

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from temporalio import activity
 
 from services.common.resources import Resources
 from services.common.security_context import (
@@ -21,35 +20,30 @@ from services.common.security_context import (
 from storage.db import transaction
 from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
-from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_SIGN_IN
-from workflows.auth.user_registration import WORKFLOW_NAME as REGISTRATION
-from workflows.common.errors import INVALID_INPUT, business_error
-from workflows.user.contracts import (
-    CREATE_PROFILE,
-    DELETE_PROFILE,
-    CreateProfileInput,
-    CreateProfileOutput,
-    DeleteProfileInput,
-    DeleteProfileOutput,
-)
+from workflows.auth.contracts import AuthWorkflow
+from workflows.common.errors import business_error
+from workflows.user import contracts
+from workflows.user.contracts import UserError
 
 #: The flows that create an account, and with it its profile (under their run's key).
-SIGN_UP_FLOWS = (REGISTRATION, SSO_SIGN_IN)
+SIGN_UP_FLOWS = (AuthWorkflow.USER_REGISTRATION, AuthWorkflow.SSO_AUTHENTICATION)
 
 
 class UserActivities:
     def __init__(self, resources: Resources) -> None:
         self.sessions = resources.sessions
 
-    @activity.defn(name=CREATE_PROFILE)
-    async def create_profile(self, input: CreateProfileInput) -> CreateProfileOutput:
+    @contracts.CREATE_PROFILE.implement
+    async def create_profile(
+        self, input: contracts.CreateProfileInput
+    ) -> contracts.CreateProfileOutput:
         context = require_context()
         if not context.acts_for(input.user_id):
             require_flow(context, *SIGN_UP_FLOWS)
             require_run_scoped(context, input.idempotency_key)
         display_name = input.display_name.strip()
         if not 1 <= len(display_name) <= 200:
-            raise business_error(INVALID_INPUT, "display name must be 1-200 characters")
+            raise business_error(UserError.INVALID_INPUT, "display name must be 1-200 characters")
         async with transaction(self.sessions) as session:
             created = await ProfileRepository(session).create(
                 id_=uuid.UUID(input.user_id),
@@ -57,10 +51,12 @@ class UserActivities:
                 display_name=display_name,
                 idempotency_key=input.idempotency_key,
             )
-        return CreateProfileOutput(user_id=input.user_id, created=created)
+        return contracts.CreateProfileOutput(user_id=input.user_id, created=created)
 
-    @activity.defn(name=DELETE_PROFILE)
-    async def delete_profile(self, input: DeleteProfileInput) -> DeleteProfileOutput:
+    @contracts.DELETE_PROFILE.implement
+    async def delete_profile(
+        self, input: contracts.DeleteProfileInput
+    ) -> contracts.DeleteProfileOutput:
         """Compensation of ``create_profile``; idempotent because deleting twice changes nothing."""
         context = require_context()
         async with transaction(self.sessions) as session:
@@ -72,7 +68,7 @@ class UserActivities:
                     f"the {context.actor.value} context may only undo a profile this run created"
                 )
             deleted = await ProfileRepository(session).delete(uuid.UUID(input.user_id))
-        return DeleteProfileOutput(deleted=deleted)
+        return contracts.DeleteProfileOutput(deleted=deleted)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.create_profile, self.delete_profile]

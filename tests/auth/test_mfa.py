@@ -32,6 +32,7 @@ from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Credential, RecoveryCode, TotpSecret
 from storage.db import transaction
 from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
+from workflows.auth.contracts import AuthWorkflow
 from workflows.auth.mfa_contracts import (
     CreateTotpSecretInput,
     DeleteTotpSecretInput,
@@ -41,7 +42,6 @@ from workflows.auth.mfa_contracts import (
 from workflows.auth.mfa_setup import (
     ACTIVATE_UPDATE,
     SECRET_UPDATE,
-    WORKFLOW_NAME,
     ActivateInput,
     MfaSecret,
     MfaSetupInput,
@@ -158,7 +158,7 @@ async def start_setup(temporal: Client, prefix: str, setup: MfaSetupInput):  # t
     """Started as the user themself, as the auth API does (the activities check it)."""
     with acting_as(SecurityContext.for_user(setup.user_id)):
         return await temporal.start_workflow(
-            WORKFLOW_NAME,
+            AuthWorkflow.MFA_SETUP,
             setup,
             id=mfa_setup_workflow_id(setup.user_id),
             task_queue=f"{prefix}-auth",

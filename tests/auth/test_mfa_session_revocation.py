@@ -74,7 +74,7 @@ async def test_enabling_mfa_ends_other_sessions_and_keeps_this_one(
     )
     assert (await handle.result()).status == "enabled"
     history = await handle.fetch_history()
-    assert scheduled_activities(history)[-1] == REVOKE_SESSIONS
+    assert scheduled_activities(history)[-1] == REVOKE_SESSIONS.name
     await record_history(handle, "mfa_setup.v2")
 
 

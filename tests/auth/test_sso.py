@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import ColumnElement, func, select
-from temporalio import activity
 from temporalio.client import Client
 
 from services.auth.runtime import runtime_for
@@ -45,8 +44,8 @@ from tests.auth.conftest_sso import (  # noqa: F401 - fixtures are used by name
 from tests.auth.history_search import SEALED, assert_absent, history_texts
 from tests.auth.mail_flows import record_history as record_run_history
 from tests.test_replay import tamper
+from workflows.auth.contracts import AuthWorkflow
 from workflows.auth.sso_authentication import (
-    WORKFLOW_NAME,
     SsoAuthenticationInput,
     SsoAuthenticationResult,
     SsoAuthenticationWorkflow,
@@ -57,9 +56,14 @@ from workflows.auth.sso_contracts import (
     DeleteSsoAccountInput,
     LinkSsoIdentityInput,
 )
-from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.common.errors import business_error
 from workflows.common.progress import PROGRESS_QUERY, Progress
-from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput, CreateProfileOutput
+from workflows.user.contracts import (
+    CREATE_PROFILE,
+    CreateProfileInput,
+    CreateProfileOutput,
+    UserError,
+)
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 PROBLEM = "application/problem+json"
@@ -144,7 +148,7 @@ async def test_first_sign_in_creates_an_account_with_profile_and_session(
     progress = await handle.query(PROGRESS_QUERY, result_type=Progress)
     assert (progress.step, progress.total, progress.state) == (4, 4, "completed")
     if os.environ.get("ADX_RECORD_HISTORIES") == "1":
-        record_history(WORKFLOW_NAME, (await handle.fetch_history()).to_json())
+        record_history(AuthWorkflow.SSO_AUTHENTICATION, (await handle.fetch_history()).to_json())
 
 
 async def test_unverified_provider_email_makes_an_unverified_account(
@@ -281,9 +285,9 @@ async def test_provider_without_an_email_is_refused(
 
 
 async def test_failed_profile_rolls_the_new_account_back(sso_env: SsoEnv) -> None:
-    @activity.defn(name=CREATE_PROFILE)
+    @CREATE_PROFILE.implement
     async def refuse_profile(input: CreateProfileInput) -> CreateProfileOutput:
-        raise business_error(INVALID_INPUT, "the profile store refuses")
+        raise business_error(UserError.INVALID_INPUT, "the profile store refuses")
 
     resources = sso_env.variant(task_queue_prefix=f"{sso_env.settings.task_queue_prefix}c")
     email = unique_email()
@@ -297,7 +301,10 @@ async def test_failed_profile_rolls_the_new_account_back(sso_env: SsoEnv) -> Non
         handle = resources.temporal.get_workflow_handle(sso_workflow_id(authorization.state))
         progress = await handle.query(PROGRESS_QUERY, result_type=Progress)
         if os.environ.get("ADX_RECORD_HISTORIES") == "1":
-            record_history(f"{WORKFLOW_NAME}_rolled_back", (await handle.fetch_history()).to_json())
+            record_history(
+                f"{AuthWorkflow.SSO_AUTHENTICATION}_rolled_back",
+                (await handle.fetch_history()).to_json(),
+            )
 
     assert_problem(response, 503)
     assert progress.state == "failed"
@@ -680,9 +687,9 @@ async def test_sso_partial_token_never_enters_the_history(
 async def test_a_rolled_back_sso_sign_in_keeps_its_grant_out_of_the_history(
     sso_env: SsoEnv,
 ) -> None:
-    @activity.defn(name=CREATE_PROFILE)
+    @CREATE_PROFILE.implement
     async def refuse_profile(input: CreateProfileInput) -> CreateProfileOutput:
-        raise business_error(INVALID_INPUT, "the profile store refuses")
+        raise business_error(UserError.INVALID_INPUT, "the profile store refuses")
 
     resources = sso_env.variant(task_queue_prefix=f"{sso_env.settings.task_queue_prefix}s")
     sub = await add_account(sso_env.providers.main, email=unique_email())

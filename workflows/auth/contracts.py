@@ -1,16 +1,61 @@
-"""Activity contracts of the auth service (task queue ``<prefix>-auth``), and the input rules
-every entry point shares (gateway, auth API, activities)."""
+"""Contracts of the auth domain: its workflow names, its business error types, the typed
+contracts of its sign-up, token and account activities (task queue ``<prefix>-auth``; MFA, SSO
+and claims activities are in ``mfa_contracts``, ``sso_contracts``, ``principal_contracts``), and
+the input rules every entry point shares (gateway, auth API, activities)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from email_validator import EmailNotValidError, validate_email
 
-CREATE_CREDENTIALS = "auth.create_credentials"
-DELETE_CREDENTIALS = "auth.delete_credentials"
+from workflows.common.contracts import ActivityContract
+
+#: The service (task queue ``<prefix>-auth``) that runs every auth activity.
+AUTH = "auth"
+
+
+class AuthWorkflow:
+    """Workflow type names, as histories record them (never renamed). Plain strings, so the
+    SDK sees exactly what it always saw; start a workflow by its run method, not by these."""
+
+    USER_REGISTRATION: Final = "user_registration"
+    PASSWORD_RESET: Final = "password_reset"  # noqa: S105 - a workflow name
+    MFA_SETUP: Final = "mfa_setup"
+    SSO_AUTHENTICATION: Final = "sso_authentication"
+
+
+class AuthError(StrEnum):
+    """Stable ``ApplicationError.type`` values of auth's business failures: the HTTP layer
+    and the gateway map them to responses, so a value never changes."""
+
+    INVALID_INPUT = "InvalidInput"
+    EMAIL_TAKEN = "EmailTaken"
+    UNKNOWN_ACCOUNT = "UnknownAccount"
+    #: Unknown, spent, expired, busy or closed: one answer, so the caller learns nothing more.
+    INVALID_TOKEN = "InvalidToken"  # noqa: S105 - an error type
+    REGISTRATION_FAILED = "RegistrationFailed"
+    #: Retryable: another attempt of the same mail step holds its claim.
+    MAIL_IN_FLIGHT = "MailInFlight"
+    MFA_ALREADY_ENABLED = "MfaAlreadyEnabled"
+    MFA_SETUP_NOT_FOUND = "MfaSetupNotFound"
+    INVALID_CODE = "InvalidCode"
+    MFA_TOO_MANY_ATTEMPTS = "MfaTooManyAttempts"
+    MFA_SETUP_EXPIRED = "MfaSetupExpired"
+    MFA_SETUP_CLOSED = "MfaSetupClosed"
+    #: The provider refused, or its ID token failed validation.
+    SSO_REJECTED = "SsoRejected"
+    #: The e-mail has an account that may not be linked.
+    SSO_ACCOUNT_EXISTS = "SsoAccountExists"
+    #: No usable e-mail to create an account with.
+    SSO_EMAIL_MISSING = "SsoEmailMissing"
+    #: Unknown provider or inconsistent discovery.
+    SSO_MISCONFIGURED = "SsoMisconfigured"
+    #: A later step failed and the new account was rolled back.
+    SSO_FAILED = "SsoFailed"
 
 
 @dataclass
@@ -34,7 +79,9 @@ class CreateCredentialsOutput:
     created: bool
 
 
-SEND_REGISTRATION_MAIL = "auth.send_registration_mail"
+CREATE_CREDENTIALS = ActivityContract(
+    "auth.create_credentials", AUTH, CreateCredentialsInput, CreateCredentialsOutput
+)
 
 
 @dataclass
@@ -56,6 +103,11 @@ class SendRegistrationMailOutput:
     token_hash: str | None
 
 
+SEND_REGISTRATION_MAIL = ActivityContract(
+    "auth.send_registration_mail", AUTH, SendRegistrationMailInput, SendRegistrationMailOutput
+)
+
+
 @dataclass
 class DeleteCredentialsInput:
     user_id: str
@@ -65,6 +117,11 @@ class DeleteCredentialsInput:
 @dataclass
 class DeleteCredentialsOutput:
     deleted: bool
+
+
+DELETE_CREDENTIALS = ActivityContract(
+    "auth.delete_credentials", AUTH, DeleteCredentialsInput, DeleteCredentialsOutput
+)
 
 
 # --- shared input rules ---------------------------------------------------------------------
@@ -91,10 +148,6 @@ def address_digest(email: str) -> str:
 
 
 # --- one-time tokens and e-mail -------------------------------------------------------------
-
-ISSUE_ONE_TIME_TOKEN = "auth.issue_one_time_token"  # noqa: S105 - an activity name
-CONSUME_ONE_TIME_TOKEN = "auth.consume_one_time_token"  # noqa: S105 - an activity name
-SEND_EMAIL = "auth.send_email"
 
 
 class TokenPurpose(StrEnum):
@@ -127,7 +180,9 @@ class IssueOneTimeTokenOutput:
     token: str
 
 
-MAIL_RESET_LINK = "auth.mail_reset_link"
+ISSUE_ONE_TIME_TOKEN = ActivityContract(
+    "auth.issue_one_time_token", AUTH, IssueOneTimeTokenInput, IssueOneTimeTokenOutput
+)
 
 
 @dataclass
@@ -150,6 +205,11 @@ class MailResetLinkOutput:
     sent: bool
 
 
+MAIL_RESET_LINK = ActivityContract(
+    "auth.mail_reset_link", AUTH, MailResetLinkInput, MailResetLinkOutput
+)
+
+
 @dataclass
 class ConsumeOneTimeTokenInput:
     token_hash: str
@@ -161,6 +221,11 @@ class ConsumeOneTimeTokenInput:
 class ConsumeOneTimeTokenOutput:
     #: The token's user when this call spent it; ``None`` for unknown, spent or expired.
     user_id: str | None
+
+
+CONSUME_ONE_TIME_TOKEN = ActivityContract(
+    "auth.consume_one_time_token", AUTH, ConsumeOneTimeTokenInput, ConsumeOneTimeTokenOutput
+)
 
 
 @dataclass
@@ -178,12 +243,10 @@ class SendEmailOutput:
     sent: bool
 
 
-# --- account changes ------------------------------------------------------------------------
+SEND_EMAIL = ActivityContract("auth.send_email", AUTH, SendEmailInput, SendEmailOutput)
 
-FIND_ACCOUNT = "auth.find_account"
-MARK_EMAIL_VERIFIED = "auth.mark_email_verified"
-SET_PASSWORD = "auth.set_password"  # noqa: S105 - an activity name
-REVOKE_SESSIONS = "auth.revoke_sessions"
+
+# --- account changes ------------------------------------------------------------------------
 
 
 @dataclass
@@ -196,6 +259,9 @@ class FindAccountOutput:
     user_id: str | None
 
 
+FIND_ACCOUNT = ActivityContract("auth.find_account", AUTH, FindAccountInput, FindAccountOutput)
+
+
 @dataclass
 class MarkEmailVerifiedInput:
     user_id: str
@@ -206,6 +272,11 @@ class MarkEmailVerifiedInput:
 class MarkEmailVerifiedOutput:
     #: False when it was verified already.
     changed: bool
+
+
+MARK_EMAIL_VERIFIED = ActivityContract(
+    "auth.mark_email_verified", AUTH, MarkEmailVerifiedInput, MarkEmailVerifiedOutput
+)
 
 
 @dataclass
@@ -222,6 +293,9 @@ class SetPasswordOutput:
     changed: bool
 
 
+SET_PASSWORD = ActivityContract("auth.set_password", AUTH, SetPasswordInput, SetPasswordOutput)
+
+
 @dataclass
 class RevokeSessionsInput:
     user_id: str
@@ -234,3 +308,8 @@ class RevokeSessionsInput:
 @dataclass
 class RevokeSessionsOutput:
     revoked: int
+
+
+REVOKE_SESSIONS = ActivityContract(
+    "auth.revoke_sessions", AUTH, RevokeSessionsInput, RevokeSessionsOutput
+)

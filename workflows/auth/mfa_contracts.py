@@ -1,21 +1,12 @@
-"""Activity contracts of MFA setup (task queue ``<prefix>-auth``) and its business error types."""
+"""Activity contracts of MFA setup (auth service, task queue ``<prefix>-auth``); its error
+types are ``AuthError.MFA_*`` and ``AuthError.INVALID_CODE`` (``workflows/auth/contracts.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CREATE_TOTP_SECRET = "auth.create_totp_secret"  # noqa: S105 - an activity name
-VERIFY_TOTP = "auth.verify_totp"
-ENABLE_MFA = "auth.enable_mfa"
-DELETE_TOTP_SECRET = "auth.delete_totp_secret"  # noqa: S105 - an activity name
-
-# Stable ``ApplicationError.type`` values; the HTTP layer maps them to responses.
-MFA_ALREADY_ENABLED = "MfaAlreadyEnabled"
-MFA_SETUP_NOT_FOUND = "MfaSetupNotFound"
-INVALID_CODE = "InvalidCode"
-TOO_MANY_ATTEMPTS = "MfaTooManyAttempts"
-SETUP_EXPIRED = "MfaSetupExpired"
-SETUP_CLOSED = "MfaSetupClosed"
+from workflows.auth.contracts import AUTH
+from workflows.common.contracts import ActivityContract
 
 
 @dataclass
@@ -31,6 +22,11 @@ class CreateTotpSecretOutput:
     secret: str
     otpauth_uri: str
     created: bool
+
+
+CREATE_TOTP_SECRET = ActivityContract(
+    "auth.create_totp_secret", AUTH, CreateTotpSecretInput, CreateTotpSecretOutput
+)
 
 
 @dataclass
@@ -50,6 +46,9 @@ class VerifyTotpOutput:
     step: int | None = None
 
 
+VERIFY_TOTP = ActivityContract("auth.verify_totp", AUTH, VerifyTotpInput, VerifyTotpOutput)
+
+
 @dataclass
 class EnableMfaInput:
     user_id: str
@@ -64,6 +63,9 @@ class EnableMfaOutput:
     recovery_codes: list[str] = field(default_factory=list)
 
 
+ENABLE_MFA = ActivityContract("auth.enable_mfa", AUTH, EnableMfaInput, EnableMfaOutput)
+
+
 @dataclass
 class DeleteTotpSecretInput:
     user_id: str
@@ -75,3 +77,8 @@ class DeleteTotpSecretInput:
 @dataclass
 class DeleteTotpSecretOutput:
     deleted: bool
+
+
+DELETE_TOTP_SECRET = ActivityContract(
+    "auth.delete_totp_secret", AUTH, DeleteTotpSecretInput, DeleteTotpSecretOutput
+)

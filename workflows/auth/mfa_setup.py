@@ -25,32 +25,24 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.auth.contracts import REVOKE_SESSIONS, RevokeSessionsInput, RevokeSessionsOutput
+    from workflows.auth.contracts import (
+        REVOKE_SESSIONS,
+        AuthError,
+        AuthWorkflow,
+        RevokeSessionsInput,
+    )
     from workflows.auth.mfa_contracts import (
         CREATE_TOTP_SECRET,
         DELETE_TOTP_SECRET,
         ENABLE_MFA,
-        INVALID_CODE,
-        MFA_ALREADY_ENABLED,
-        MFA_SETUP_NOT_FOUND,
-        SETUP_CLOSED,
-        SETUP_EXPIRED,
-        TOO_MANY_ATTEMPTS,
         VERIFY_TOTP,
         CreateTotpSecretInput,
-        CreateTotpSecretOutput,
         DeleteTotpSecretInput,
-        DeleteTotpSecretOutput,
         EnableMfaInput,
-        EnableMfaOutput,
         VerifyTotpInput,
-        VerifyTotpOutput,
     )
-    from workflows.common.calls import call_activity
-    from workflows.common.errors import INVALID_INPUT
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
 
-WORKFLOW_NAME = "mfa_setup"
 SECRET_UPDATE = "secret"  # noqa: S105 - an update name
 ACTIVATE_UPDATE = "activate"
 DEFAULT_DEADLINE_SECONDS = 600.0
@@ -106,7 +98,7 @@ def mfa_setup_workflow_id(user_id: str) -> str:
     return f"mfa-setup-{user_id}"
 
 
-def _closed(message: str, kind: str = SETUP_CLOSED) -> ApplicationError:
+def _closed(message: str, kind: str = AuthError.MFA_SETUP_CLOSED) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
@@ -125,7 +117,7 @@ def _cause_type(error: ActivityError, default: str) -> str:
     return (cause.type or default) if isinstance(cause, ApplicationError) else default
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=AuthWorkflow.MFA_SETUP)
 class MfaSetupWorkflow:
     @workflow.init
     def __init__(self, input: MfaSetupInput) -> None:
@@ -154,15 +146,12 @@ class MfaSetupWorkflow:
 
         self._progress.advance(0, "creating the TOTP secret")
         try:
-            created = await call_activity(
-                CREATE_TOTP_SECRET,
-                CreateTotpSecretInput(user_id=input.user_id, idempotency_key=self._setup_key),
-                service="auth",
-                result_type=CreateTotpSecretOutput,
+            created = await CREATE_TOTP_SECRET.execute(
+                CreateTotpSecretInput(user_id=input.user_id, idempotency_key=self._setup_key)
             )
         except ActivityError as error:
             # Nothing was written, so there is nothing to compensate.
-            self._outcome = _cause_type(error, MFA_SETUP_NOT_FOUND)
+            self._outcome = _cause_type(error, AuthError.MFA_SETUP_NOT_FOUND)
             self._progress.set_state(ProgressState.failed, "the secret could not be created")
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise _closed("MFA setup could not start", self._outcome) from error
@@ -176,7 +165,7 @@ class MfaSetupWorkflow:
         # A code being checked when the deadline passes still gets its answer.
         await workflow.wait_condition(lambda: not self._checking.locked())
         if self._outcome is None:
-            self._outcome = SETUP_EXPIRED
+            self._outcome = AuthError.MFA_SETUP_EXPIRED
 
         if self._outcome == ENABLED:
             self._progress.advance(3, "MFA enabled", ProgressState.completed)
@@ -185,24 +174,21 @@ class MfaSetupWorkflow:
 
         # Saga: an unconfirmed secret must not outlive its setup.
         self._progress.set_state(ProgressState.compensating, "removing the unconfirmed secret")
-        await call_activity(
-            DELETE_TOTP_SECRET,
+        await DELETE_TOTP_SECRET.execute(
             DeleteTotpSecretInput(
                 user_id=input.user_id,
                 setup_key=self._setup_key,
                 reason=self._outcome,
                 idempotency_key=f"{key}:secret:undo",
-            ),
-            service="auth",
-            result_type=DeleteTotpSecretOutput,
+            )
         )
         self._progress.set_state(ProgressState.failed, "MFA was not enabled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         raise _closed(f"MFA setup ended without activation ({self._outcome})", self._outcome)
 
     def _ensure_open(self) -> None:
-        if self._outcome in (ENABLED, MFA_ALREADY_ENABLED):
-            raise _closed("MFA is already enabled", MFA_ALREADY_ENABLED)
+        if self._outcome in (ENABLED, AuthError.MFA_ALREADY_ENABLED):
+            raise _closed("MFA is already enabled", AuthError.MFA_ALREADY_ENABLED)
         if self._outcome is not None:
             raise _closed("this MFA setup has ended; start a new one")
 
@@ -224,31 +210,25 @@ class MfaSetupWorkflow:
     async def activate(self, request: ActivateInput) -> ActivateResult:
         async with self._checking:
             self._ensure_open()
-            check = await call_activity(
-                VERIFY_TOTP,
+            check = await VERIFY_TOTP.execute(
                 VerifyTotpInput(
                     user_id=self._input.user_id, setup_key=self._setup_key, code=request.code
-                ),
-                service="auth",
-                result_type=VerifyTotpOutput,
+                )
             )
             if not check.valid or check.step is None:
                 self._wrong_code()
             self._progress.advance(2, "enabling MFA")
             try:
-                enabled = await call_activity(
-                    ENABLE_MFA,
+                enabled = await ENABLE_MFA.execute(
                     EnableMfaInput(
                         user_id=self._input.user_id,
                         setup_key=self._setup_key,
                         step=check.step,
                         idempotency_key=f"{self._setup_key}:enable",
-                    ),
-                    service="auth",
-                    result_type=EnableMfaOutput,
+                    )
                 )
             except ActivityError as error:
-                self._outcome = _cause_type(error, MFA_SETUP_NOT_FOUND)
+                self._outcome = _cause_type(error, AuthError.MFA_SETUP_NOT_FOUND)
                 raise _closed("MFA could not be enabled", self._outcome) from error
             self._outcome = ENABLED
             if workflow.patched(REVOKE_OTHER_SESSIONS_PATCH):
@@ -259,16 +239,13 @@ class MfaSetupWorkflow:
         """Before the codes are shown, so 'MFA is on' means no older session survives."""
         self._progress.advance(2, "ending other sessions")
         try:
-            await call_activity(
-                REVOKE_SESSIONS,
+            await REVOKE_SESSIONS.execute(
                 RevokeSessionsInput(
                     user_id=self._input.user_id,
                     reason=REVOKE_REASON,
                     idempotency_key=f"{self._setup_key}:revoke-sessions",
                     keep_session_id=keep,
-                ),
-                service="auth",
-                result_type=RevokeSessionsOutput,
+                )
             )
         except ActivityError:
             # MFA is on and its codes are stored: failing the update now would lose the only
@@ -279,17 +256,17 @@ class MfaSetupWorkflow:
         self._attempts += 1
         left = max(self._input.max_attempts - self._attempts, 0)
         if left == 0:
-            self._outcome = TOO_MANY_ATTEMPTS
+            self._outcome = AuthError.MFA_TOO_MANY_ATTEMPTS
             raise ApplicationError(
                 "too many wrong codes: MFA setup was cancelled; start again",
                 {"attempts_left": 0},
-                type=TOO_MANY_ATTEMPTS,
+                type=AuthError.MFA_TOO_MANY_ATTEMPTS,
                 non_retryable=True,
             )
         raise ApplicationError(
             f"the code is not valid; {left} attempt(s) left",
             {"attempts_left": left},
-            type=INVALID_CODE,
+            type=AuthError.INVALID_CODE,
             non_retryable=True,
         )
 
@@ -297,11 +274,11 @@ class MfaSetupWorkflow:
     def _validate_activate(self, request: ActivateInput) -> None:
         # Refused here, a malformed code costs no attempt and leaves no trace in the history.
         if not isinstance(request, ActivateInput) or not isinstance(request.code, str):
-            raise _closed("expected {code}", INVALID_CODE)
+            raise _closed("expected {code}", AuthError.INVALID_CODE)
         if not (CODE.fullmatch(request.code) or SEALED_CODE.fullmatch(request.code)):
-            raise _closed("a code is 6 digits", INVALID_CODE)
+            raise _closed("a code is 6 digits", AuthError.INVALID_CODE)
         if request.session_id is not None and not _is_uuid(request.session_id):
-            raise _closed("session_id must be a UUID", INVALID_INPUT)
+            raise _closed("session_id must be a UUID", AuthError.INVALID_INPUT)
         self._ensure_open()
         if self._secret is None:
-            raise _closed("the secret is not created yet; try again", MFA_SETUP_NOT_FOUND)
+            raise _closed("the secret is not created yet; try again", AuthError.MFA_SETUP_NOT_FOUND)

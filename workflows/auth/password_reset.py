@@ -23,27 +23,21 @@ with workflow.unsafe.imports_passed_through():
         REVOKE_SESSIONS,
         SEND_EMAIL,
         SET_PASSWORD,
+        AuthError,
+        AuthWorkflow,
         FindAccountInput,
-        FindAccountOutput,
         IssueOneTimeTokenInput,
-        IssueOneTimeTokenOutput,
         MailResetLinkInput,
-        MailResetLinkOutput,
         MailTemplate,
         RevokeSessionsInput,
-        RevokeSessionsOutput,
         SendEmailInput,
-        SendEmailOutput,
         SetPasswordInput,
-        SetPasswordOutput,
         TokenPurpose,
         address_digest,
     )
     from workflows.auth.token_gate import TokenGate
-    from workflows.common.calls import call_activity
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
 
-WORKFLOW_NAME = "password_reset"
 CONFIRM_RESET_UPDATE = "confirm_password_reset"
 #: Only for starters that pass nothing; the auth API passes ``ADX_AUTH_RESET_TOKEN_MINUTES``.
 DEFAULT_TOKEN_SECONDS = 15 * 60.0
@@ -86,7 +80,7 @@ def password_reset_workflow_id(email: str) -> str:
     return f"password-reset-{address_digest(email)}"
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=AuthWorkflow.PASSWORD_RESET)
 class PasswordResetWorkflow:
     def __init__(self) -> None:
         self._progress = ProgressTracker(total=2)
@@ -101,25 +95,19 @@ class PasswordResetWorkflow:
     async def confirm(self, input: ConfirmResetInput) -> ConfirmResetResult:
         async with self._gate.redeem(input.token_hash) as user_id:
             self._progress.set_state(ProgressState.running, "setting the new password")
-            await call_activity(
-                SET_PASSWORD,
+            await SET_PASSWORD.execute(
                 SetPasswordInput(
                     user_id=user_id,
                     password_hash=input.password_hash,
                     reason=RESET_REASON,
                     idempotency_key=f"{self._key}:password",
-                ),
-                service="auth",
-                result_type=SetPasswordOutput,
+                )
             )
             # Whoever knew the old password is signed out everywhere, access tokens included.
-            await call_activity(
-                REVOKE_SESSIONS,
+            await REVOKE_SESSIONS.execute(
                 RevokeSessionsInput(
                     user_id=user_id, reason=RESET_REASON, idempotency_key=f"{self._key}:sessions"
-                ),
-                service="auth",
-                result_type=RevokeSessionsOutput,
+                )
             )
         return ConfirmResetResult(status=ResetStatus.completed)
 
@@ -127,57 +115,45 @@ class PasswordResetWorkflow:
     def _check_confirm(self, input: ConfirmResetInput) -> None:
         self._gate.check(input.token_hash)
         if not input.password_hash.startswith("$argon2id$"):
-            raise ApplicationError("not an argon2id hash", type="InvalidInput", non_retryable=True)
+            raise ApplicationError(
+                "not an argon2id hash", type=AuthError.INVALID_INPUT, non_retryable=True
+            )
 
     @workflow.run
     async def run(self, input: PasswordResetInput) -> PasswordResetResult:
         info = workflow.info()
         self._key = f"{info.workflow_id}:{info.run_id}"
         self._progress.advance(0, "sending reset e-mail")
-        account = await call_activity(
-            FIND_ACCOUNT,
-            FindAccountInput(email=input.email),
-            service="auth",
-            result_type=FindAccountOutput,
-        )
+        account = await FIND_ACCOUNT.execute(FindAccountInput(email=input.email))
         if account.user_id is not None and workflow.patched(MAIL_LINK_PATCH):
             # The gate opens first: the link may be clicked before this step reports back.
             self._gate.open()
-            await call_activity(
-                MAIL_RESET_LINK,
+            await MAIL_RESET_LINK.execute(
                 MailResetLinkInput(
                     user_id=account.user_id,
                     to=input.email,
                     ttl_seconds=input.token_ttl_seconds,
                     idempotency_key=f"{self._key}:link",
-                ),
-                service="auth",
-                result_type=MailResetLinkOutput,
+                )
             )
         elif account.user_id is not None:
-            issued = await call_activity(
-                ISSUE_ONE_TIME_TOKEN,
+            issued = await ISSUE_ONE_TIME_TOKEN.execute(
                 IssueOneTimeTokenInput(
                     user_id=account.user_id,
                     purpose=TokenPurpose.password_reset,
                     ttl_seconds=input.token_ttl_seconds,
                     workflow_id=info.workflow_id,
                     idempotency_key=f"{self._key}:token",
-                ),
-                service="auth",
-                result_type=IssueOneTimeTokenOutput,
+                )
             )
             self._gate.open()
-            await call_activity(
-                SEND_EMAIL,
+            await SEND_EMAIL.execute(
                 SendEmailInput(
                     to=input.email,
                     template=MailTemplate.password_reset,
                     token=issued.token,
                     idempotency_key=f"{self._key}:mail",
-                ),
-                service="auth",
-                result_type=SendEmailOutput,
+                )
             )
         # An unknown address waits out the same deadline: the run looks the same either way.
         self._progress.advance(1, "waiting for a new password", ProgressState.waiting)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SYNC_PRINCIPAL_CLAIMS = "auth.sync_principal_claims"
+from workflows.auth.contracts import AUTH
+from workflows.common.contracts import ActivityContract
 
 
 @dataclass
@@ -23,3 +24,8 @@ class SyncPrincipalClaimsInput:
 class SyncPrincipalClaimsOutput:
     member: bool
     sessions_revoked: int
+
+
+SYNC_PRINCIPAL_CLAIMS = ActivityContract(
+    "auth.sync_principal_claims", AUTH, SyncPrincipalClaimsInput, SyncPrincipalClaimsOutput
+)

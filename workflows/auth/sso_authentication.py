@@ -14,51 +14,40 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.auth.contracts import AuthError, AuthWorkflow
     from workflows.auth.sso_contracts import (
         CREATE_SSO_SESSION,
         DELETE_SSO_ACCOUNT,
         LINK_SSO_IDENTITY,
-        SSO_ACCOUNT_EXISTS,
-        SSO_EMAIL_MISSING,
         SSO_EXCHANGE_CODE,
-        SSO_FAILED,
-        SSO_MISCONFIGURED,
-        SSO_REJECTED,
         CreateSsoSessionInput,
         CreateSsoSessionOutput,
         DeleteSsoAccountInput,
-        DeleteSsoAccountOutput,
         LinkSsoIdentityInput,
         LinkSsoIdentityOutput,
         SsoExchangeInput,
         SsoExchangeOutput,
     )
-    from workflows.common.calls import call_activity
-    from workflows.common.errors import INVALID_INPUT
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
-    from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput, CreateProfileOutput
+    from workflows.user.contracts import CREATE_PROFILE, CreateProfileInput
 
 T = TypeVar("T")
 
-WORKFLOW_NAME = "sso_authentication"
 #: Failures the caller is told about as they are; anything else becomes ``SsoFailed``.
 BUSINESS_FAILURES = frozenset(
-    {SSO_REJECTED, SSO_ACCOUNT_EXISTS, SSO_EMAIL_MISSING, SSO_MISCONFIGURED, INVALID_INPUT}
-)
-#: An authorization code is single-use and short-lived: a few quick retries, then give up.
-EXCHANGE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=2),
-    maximum_attempts=3,
+    {
+        AuthError.SSO_REJECTED,
+        AuthError.SSO_ACCOUNT_EXISTS,
+        AuthError.SSO_EMAIL_MISSING,
+        AuthError.SSO_MISCONFIGURED,
+        AuthError.INVALID_INPUT,
+    }
 )
 
 
@@ -94,7 +83,7 @@ def display_name_for(name: str | None, email: str) -> str:
     return (printable.strip() or email.split("@", 1)[0])[:200]
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=AuthWorkflow.SSO_AUTHENTICATION)
 class SsoAuthenticationWorkflow:
     def __init__(self) -> None:
         self._progress = ProgressTracker(total=4)
@@ -110,26 +99,21 @@ class SsoAuthenticationWorkflow:
 
         self._progress.advance(0, "verifying the provider's answer")
         identity = await self._step(
-            call_activity(
-                SSO_EXCHANGE_CODE,
+            SSO_EXCHANGE_CODE.execute(
                 SsoExchangeInput(
                     provider=input.provider,
                     code=input.code,
                     code_verifier=input.code_verifier,
                     nonce=input.nonce,
                     grant=input.grant,
-                ),
-                service="auth",
-                result_type=SsoExchangeOutput,
-                retry_policy=EXCHANGE_RETRY,
+                )
             ),
             "the provider's answer could not be verified",
         )
 
         self._progress.advance(1, "linking the identity")
         link = await self._step(
-            call_activity(
-                LINK_SSO_IDENTITY,
+            LINK_SSO_IDENTITY.execute(
                 LinkSsoIdentityInput(
                     issuer=identity.issuer,
                     subject=identity.subject,
@@ -138,9 +122,7 @@ class SsoAuthenticationWorkflow:
                     link_verified_email=identity.link_verified_email,
                     new_user_id=str(workflow.uuid4()),
                     idempotency_key=f"{key}:identity",
-                ),
-                service="auth",
-                result_type=LinkSsoIdentityOutput,
+                )
             ),
             "the identity could not be linked",
         )
@@ -151,16 +133,13 @@ class SsoAuthenticationWorkflow:
 
         self._progress.advance(3, "opening a session")
         session = await self._step(
-            call_activity(
-                CREATE_SSO_SESSION,
+            CREATE_SSO_SESSION.execute(
                 CreateSsoSessionInput(
                     user_id=link.user_id,
                     client_ip=input.client_ip,
                     user_agent=input.user_agent,
                     idempotency_key=f"{key}:session",
-                ),
-                service="auth",
-                result_type=CreateSsoSessionOutput,
+                )
             ),
             "the session could not be opened",
         )
@@ -180,30 +159,24 @@ class SsoAuthenticationWorkflow:
         self, link: LinkSsoIdentityOutput, identity: SsoExchangeOutput, key: str
     ) -> None:
         try:
-            await call_activity(
-                CREATE_PROFILE,
+            await CREATE_PROFILE.execute(
                 CreateProfileInput(
                     user_id=link.user_id,
                     email=link.email,
                     display_name=display_name_for(identity.name, link.email),
                     idempotency_key=f"{key}:profile",
-                ),
-                service="user",
-                result_type=CreateProfileOutput,
+                )
             )
         except ActivityError as error:
             # Saga: the account this run created goes again, so a retry starts from scratch.
             self._progress.set_state(ProgressState.compensating, "removing the new account")
-            await call_activity(
-                DELETE_SSO_ACCOUNT,
-                DeleteSsoAccountInput(user_id=link.user_id, account_key=f"{key}:identity"),
-                service="auth",
-                result_type=DeleteSsoAccountOutput,
+            await DELETE_SSO_ACCOUNT.execute(
+                DeleteSsoAccountInput(user_id=link.user_id, account_key=f"{key}:identity")
             )
             self._progress.set_state(ProgressState.failed, "profile could not be created")
             raise ApplicationError(
                 "the account could not be set up and was rolled back; try again",
-                type=SSO_FAILED,
+                type=AuthError.SSO_FAILED,
                 non_retryable=True,
             ) from error
 
@@ -212,4 +185,4 @@ def _as_business_failure(error: ActivityError, fallback: str) -> ApplicationErro
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type in BUSINESS_FAILURES:
         return ApplicationError(cause.message, type=cause.type, non_retryable=True)
-    return ApplicationError(fallback, type=SSO_FAILED, non_retryable=True)
+    return ApplicationError(fallback, type=AuthError.SSO_FAILED, non_retryable=True)

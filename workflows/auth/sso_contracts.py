@@ -1,20 +1,23 @@
-"""Activity contracts of SSO sign-in (auth service, task queue ``<prefix>-auth``)."""
+"""Activity contracts of SSO sign-in (auth service, task queue ``<prefix>-auth``); its error
+types are ``AuthError.SSO_*`` (``workflows/auth/contracts.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-SSO_EXCHANGE_CODE = "auth.sso_exchange_code"
-LINK_SSO_IDENTITY = "auth.link_sso_identity"
-DELETE_SSO_ACCOUNT = "auth.delete_sso_account"
-CREATE_SSO_SESSION = "auth.create_sso_session"
+from temporalio.common import RetryPolicy
 
-#: Business failures (``ApplicationError.type``) of SSO sign-in.
-SSO_REJECTED = "SsoRejected"  # the provider refused, or its ID token failed validation
-SSO_ACCOUNT_EXISTS = "SsoAccountExists"  # the e-mail has an account that may not be linked
-SSO_EMAIL_MISSING = "SsoEmailMissing"  # no usable e-mail to create an account with
-SSO_MISCONFIGURED = "SsoMisconfigured"  # unknown provider or inconsistent discovery
-SSO_FAILED = "SsoFailed"  # a later step failed and the new account was rolled back
+from workflows.auth.contracts import AUTH
+from workflows.common.contracts import ActivityContract
+
+#: An authorization code is single-use and short-lived: a few quick retries, then give up.
+EXCHANGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=2),
+    maximum_attempts=3,
+)
 
 
 @dataclass
@@ -41,6 +44,11 @@ class SsoExchangeOutput:
     link_verified_email: bool
 
 
+SSO_EXCHANGE_CODE = ActivityContract(
+    "auth.sso_exchange_code", AUTH, SsoExchangeInput, SsoExchangeOutput, retry_policy=EXCHANGE_RETRY
+)
+
+
 @dataclass
 class LinkSsoIdentityInput:
     issuer: str
@@ -62,6 +70,11 @@ class LinkSsoIdentityOutput:
     email: str
 
 
+LINK_SSO_IDENTITY = ActivityContract(
+    "auth.link_sso_identity", AUTH, LinkSsoIdentityInput, LinkSsoIdentityOutput
+)
+
+
 @dataclass
 class DeleteSsoAccountInput:
     """Compensation: remove the account a link step created (and only that one)."""
@@ -74,6 +87,11 @@ class DeleteSsoAccountInput:
 @dataclass
 class DeleteSsoAccountOutput:
     deleted: bool
+
+
+DELETE_SSO_ACCOUNT = ActivityContract(
+    "auth.delete_sso_account", AUTH, DeleteSsoAccountInput, DeleteSsoAccountOutput
+)
 
 
 @dataclass
@@ -96,3 +114,8 @@ class CreateSsoSessionOutput:
     refresh_token: str | None = None
     expires_in: int = 0
     session_id: str | None = None
+
+
+CREATE_SSO_SESSION = ActivityContract(
+    "auth.create_sso_session", AUTH, CreateSsoSessionInput, CreateSsoSessionOutput
+)

@@ -15,18 +15,18 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.contracts import (
         CONSUME_ONE_TIME_TOKEN,
+        AuthError,
         ConsumeOneTimeTokenInput,
-        ConsumeOneTimeTokenOutput,
     )
-    from workflows.common.calls import call_activity
 
-INVALID_TOKEN = "InvalidToken"  # noqa: S105 - an error type
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def invalid_token() -> ApplicationError:
     """One answer for unknown, spent, expired, busy and closed: the caller learns nothing more."""
-    return ApplicationError("invalid or expired token", type=INVALID_TOKEN, non_retryable=True)
+    return ApplicationError(
+        "invalid or expired token", type=AuthError.INVALID_TOKEN, non_retryable=True
+    )
 
 
 class TokenGate:
@@ -55,15 +55,12 @@ class TokenGate:
         self.check(token_hash)
         self.busy = True
         try:
-            consumed = await call_activity(
-                CONSUME_ONE_TIME_TOKEN,
+            consumed = await CONSUME_ONE_TIME_TOKEN.execute(
                 ConsumeOneTimeTokenInput(
                     token_hash=token_hash,
                     purpose=self.purpose,
                     workflow_id=workflow.info().workflow_id,
-                ),
-                service="auth",
-                result_type=ConsumeOneTimeTokenOutput,
+                )
             )
             if consumed.user_id is None:
                 raise invalid_token()

@@ -33,42 +33,34 @@ with workflow.unsafe.imports_passed_through():
         MARK_EMAIL_VERIFIED,
         SEND_EMAIL,
         SEND_REGISTRATION_MAIL,
+        AuthError,
+        AuthWorkflow,
         CreateCredentialsInput,
         CreateCredentialsOutput,
         DeleteCredentialsInput,
-        DeleteCredentialsOutput,
         InvalidEmailError,
         IssueOneTimeTokenInput,
-        IssueOneTimeTokenOutput,
         MailTemplate,
         MarkEmailVerifiedInput,
-        MarkEmailVerifiedOutput,
         SendEmailInput,
-        SendEmailOutput,
         SendRegistrationMailInput,
-        SendRegistrationMailOutput,
         TokenPurpose,
         address_digest,
         normalize_email,
     )
     from workflows.auth.password_policy import PasswordPolicyError, check_policy
     from workflows.auth.token_gate import TokenGate, invalid_token
-    from workflows.common.calls import call_activity
-    from workflows.common.errors import EMAIL_TAKEN, INVALID_INPUT
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.user.contracts import (
         CREATE_PROFILE,
         DELETE_PROFILE,
         CreateProfileInput,
-        CreateProfileOutput,
         DeleteProfileInput,
-        DeleteProfileOutput,
     )
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-WORKFLOW_NAME = "user_registration"
 VERIFY_EMAIL_UPDATE = "verify_email"
 #: Read-only (queries are not recorded in history): what ``POST /auth/verify-email`` needs to
 #: check the password of a contested sign-up. No ``workflow.patched`` needed for a new handler.
@@ -192,7 +184,9 @@ async def start_registration(
     if registration.password is not None or not registration.password_hash:
         raise ValueError("a sign-up starts with the password's hash, never the password")
     workflow_id = new_registration_id(registration.email)
-    await client.start_workflow(WORKFLOW_NAME, registration, id=workflow_id, task_queue=task_queue)
+    await client.start_workflow(
+        UserRegistrationWorkflow.run, registration, id=workflow_id, task_queue=task_queue
+    )
     return workflow_id
 
 
@@ -202,10 +196,10 @@ def hashed(registration: RegistrationInput, password_hash: str) -> RegistrationI
 
 class RegistrationFailed(ApplicationError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="RegistrationFailed", non_retryable=True)
+        super().__init__(message, type=AuthError.REGISTRATION_FAILED, non_retryable=True)
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=AuthWorkflow.USER_REGISTRATION)
 class UserRegistrationWorkflow:
     def __init__(self) -> None:
         self._progress = ProgressTracker(total=2)
@@ -256,11 +250,8 @@ class UserRegistrationWorkflow:
             return await self._verify_per_sign_up(input.token_hash)
         async with self._gate.redeem(input.token_hash) as user_id:
             self._progress.set_state(ProgressState.running, "verifying e-mail")
-            await call_activity(
-                MARK_EMAIL_VERIFIED,
-                MarkEmailVerifiedInput(user_id=user_id, idempotency_key=f"{self._key}:verified"),
-                service="auth",
-                result_type=MarkEmailVerifiedOutput,
+            await MARK_EMAIL_VERIFIED.execute(
+                MarkEmailVerifiedInput(user_id=user_id, idempotency_key=f"{self._key}:verified")
             )
         return VerifyEmailResult(status=RegistrationStatus.verified)
 
@@ -301,7 +292,7 @@ class UserRegistrationWorkflow:
             await self._create_credentials(input, user_id)
             new_account = True
         except ActivityError as error:
-            if _error_type(error) != EMAIL_TAKEN:
+            if _error_type(error) != AuthError.EMAIL_TAKEN:
                 self._progress.set_state(ProgressState.failed, "credentials could not be created")
                 raise _as_business_failure(error) from error
             new_account = False
@@ -338,7 +329,7 @@ class UserRegistrationWorkflow:
             self._progress.set_state(ProgressState.failed, "sign-up not accepted")
             raise ApplicationError(
                 "a sign-up carries the password's hash, never the password",
-                type=INVALID_INPUT,
+                type=AuthError.INVALID_INPUT,
                 non_retryable=True,
             )
         # The same steps and labels whether or not the address has an account: the activity
@@ -346,13 +337,10 @@ class UserRegistrationWorkflow:
         self._progress.advance(0, "sending verification e-mail")
         self._mailing = True
         try:
-            sent = await call_activity(
-                SEND_REGISTRATION_MAIL,
+            sent = await SEND_REGISTRATION_MAIL.execute(
                 SendRegistrationMailInput(
                     email=input.email, idempotency_key=f"{self._key}:mail:registration"
-                ),
-                service="auth",
-                result_type=SendRegistrationMailOutput,
+                )
             )
         except ActivityError as error:
             self._progress.set_state(ProgressState.failed, "verification e-mail could not be sent")
@@ -372,15 +360,12 @@ class UserRegistrationWorkflow:
             return RegistrationResult(status=RegistrationStatus.verified, email=input.email)
         if self._outcome == RegistrationStatus.address_taken:
             # Whoever clicked holds the mailbox: its owner hears how to get in.
-            await call_activity(
-                SEND_REGISTRATION_MAIL,
+            await SEND_REGISTRATION_MAIL.execute(
                 SendRegistrationMailInput(
                     email=input.email,
                     idempotency_key=f"{self._key}:mail:notice",
                     notice_only=True,
-                ),
-                service="auth",
-                result_type=SendRegistrationMailOutput,
+                )
             )
             self._progress.advance(4, "address already registered", ProgressState.completed)
             return RegistrationResult(status=RegistrationStatus.address_taken, email=input.email)
@@ -421,7 +406,7 @@ class UserRegistrationWorkflow:
         except ActivityError as error:
             self._progress.set_state(ProgressState.compensating, "removing the profile")
             await self._delete_profile(user_id)
-            if _error_type(error) == EMAIL_TAKEN:
+            if _error_type(error) == AuthError.EMAIL_TAKEN:
                 return RegistrationStatus.address_taken
             self._progress.set_state(ProgressState.failed, "credentials could not be created")
             raise RegistrationFailed("registration failed and was rolled back") from error
@@ -458,8 +443,7 @@ class UserRegistrationWorkflow:
             password, password_hash = input.password, None
         else:
             password, password_hash = None, input.password_hash
-        return await call_activity(
-            CREATE_CREDENTIALS,
+        return await CREATE_CREDENTIALS.execute(
             CreateCredentialsInput(
                 user_id=user_id,
                 email=input.email,
@@ -467,22 +451,17 @@ class UserRegistrationWorkflow:
                 idempotency_key=f"{self._key}:credentials",
                 password_hash=password_hash,
                 verification_token_hash=verified_by,
-            ),
-            service="auth",
-            result_type=CreateCredentialsOutput,
+            )
         )
 
     async def _call_create_profile(self, input: RegistrationInput, user_id: str) -> None:
-        await call_activity(
-            CREATE_PROFILE,
+        await CREATE_PROFILE.execute(
             CreateProfileInput(
                 user_id=user_id,
                 email=input.email,
                 display_name=input.display_name,
                 idempotency_key=f"{self._key}:profile",
-            ),
-            service="user",
-            result_type=CreateProfileOutput,
+            )
         )
 
     async def _create_profile(self, input: RegistrationInput, user_id: str) -> None:
@@ -497,17 +476,14 @@ class UserRegistrationWorkflow:
 
     async def _send_verification(self, input: RegistrationInput, user_id: str) -> None:
         try:
-            issued = await call_activity(
-                ISSUE_ONE_TIME_TOKEN,
+            issued = await ISSUE_ONE_TIME_TOKEN.execute(
                 IssueOneTimeTokenInput(
                     user_id=user_id,
                     purpose=TokenPurpose.verify_email,
                     ttl_seconds=input.verification_timeout_seconds,
                     workflow_id=workflow.info().workflow_id,
                     idempotency_key=f"{self._key}:verify-token",
-                ),
-                service="auth",
-                result_type=IssueOneTimeTokenOutput,
+                )
             )
             self._gate.open()
             await self._send_mail(input.email, MailTemplate.verify_email, issued.token, "verify")
@@ -519,13 +495,10 @@ class UserRegistrationWorkflow:
             raise RegistrationFailed("registration failed and was rolled back") from error
 
     async def _send_mail(self, to: str, template: str, token: str | None, step: str) -> None:
-        await call_activity(
-            SEND_EMAIL,
+        await SEND_EMAIL.execute(
             SendEmailInput(
                 to=to, template=template, token=token, idempotency_key=f"{self._key}:mail:{step}"
-            ),
-            service="auth",
-            result_type=SendEmailOutput,
+            )
         )
 
     async def _remove_unverified(self, user_id: str) -> bool:
@@ -538,20 +511,14 @@ class UserRegistrationWorkflow:
         return True
 
     async def _delete_credentials(self, user_id: str, step: str) -> bool:
-        outcome = await call_activity(
-            DELETE_CREDENTIALS,
-            DeleteCredentialsInput(user_id=user_id, idempotency_key=f"{self._key}:{step}"),
-            service="auth",
-            result_type=DeleteCredentialsOutput,
+        outcome = await DELETE_CREDENTIALS.execute(
+            DeleteCredentialsInput(user_id=user_id, idempotency_key=f"{self._key}:{step}")
         )
         return outcome.deleted
 
     async def _delete_profile(self, user_id: str) -> None:
-        await call_activity(
-            DELETE_PROFILE,
-            DeleteProfileInput(user_id=user_id, idempotency_key=f"{self._key}:profile:undo"),
-            service="user",
-            result_type=DeleteProfileOutput,
+        await DELETE_PROFILE.execute(
+            DeleteProfileInput(user_id=user_id, idempotency_key=f"{self._key}:profile:undo")
         )
 
 

@@ -1,10 +1,20 @@
-"""Activity contracts of the user service (task queue ``<prefix>-user``)."""
+"""Contracts of the user domain: its business error types and the typed contracts of its
+activities (task queue ``<prefix>-user``). It runs no workflows of its own yet."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-CREATE_PROFILE = "user.create_profile"
+from workflows.common.contracts import ActivityContract
+
+USER = "user"
+
+
+class UserError(StrEnum):
+    """Stable ``ApplicationError.type`` values of the user service's business failures."""
+
+    INVALID_INPUT = "InvalidInput"
 
 
 @dataclass
@@ -21,7 +31,9 @@ class CreateProfileOutput:
     created: bool
 
 
-DELETE_PROFILE = "user.delete_profile"
+CREATE_PROFILE = ActivityContract(
+    "user.create_profile", USER, CreateProfileInput, CreateProfileOutput
+)
 
 
 @dataclass
@@ -34,3 +46,8 @@ class DeleteProfileInput:
 class DeleteProfileOutput:
     #: False when there was nothing to delete (already gone: a retried step).
     deleted: bool
+
+
+DELETE_PROFILE = ActivityContract(
+    "user.delete_profile", USER, DeleteProfileInput, DeleteProfileOutput
+)

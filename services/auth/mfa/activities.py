@@ -6,8 +6,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from temporalio import activity
-
 from services.auth.mfa.recovery import hash_recovery_code, new_recovery_codes
 from services.auth.mfa.sealed import OTPAUTH_URI, RECOVERY_CODE, TOTP_CODE, TOTP_SECRET, MfaSeals
 from services.auth.mfa.totp import matching_step, new_secret, otpauth_uri
@@ -18,30 +16,16 @@ from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
 from storage.auth.models import Credential
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
-from workflows.auth.mfa_contracts import (
-    CREATE_TOTP_SECRET,
-    DELETE_TOTP_SECRET,
-    ENABLE_MFA,
-    MFA_ALREADY_ENABLED,
-    MFA_SETUP_NOT_FOUND,
-    VERIFY_TOTP,
-    CreateTotpSecretInput,
-    CreateTotpSecretOutput,
-    DeleteTotpSecretInput,
-    DeleteTotpSecretOutput,
-    EnableMfaInput,
-    EnableMfaOutput,
-    VerifyTotpInput,
-    VerifyTotpOutput,
-)
-from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.auth import mfa_contracts
+from workflows.auth.contracts import AuthError
+from workflows.common.errors import business_error
 
 
 def _user_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except (ValueError, TypeError, AttributeError) as error:
-        raise business_error(INVALID_INPUT, "user_id is not a UUID") from error
+        raise business_error(AuthError.INVALID_INPUT, "user_id is not a UUID") from error
 
 
 class MfaActivities:
@@ -49,17 +33,19 @@ class MfaActivities:
         self.sessions = runtime.resources.sessions
         self.settings = runtime.settings
 
-    @activity.defn(name=CREATE_TOTP_SECRET)
-    async def create_totp_secret(self, input: CreateTotpSecretInput) -> CreateTotpSecretOutput:
+    @mfa_contracts.CREATE_TOTP_SECRET.implement
+    async def create_totp_secret(
+        self, input: mfa_contracts.CreateTotpSecretInput
+    ) -> mfa_contracts.CreateTotpSecretOutput:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
         async with transaction(self.sessions) as db:
             # The credential row lock serialises setup, enabling and disabling for one user.
             credential = await db.get(Credential, user_id, with_for_update=True)
             if credential is None:
-                raise business_error(MFA_SETUP_NOT_FOUND, "no such user")
+                raise business_error(AuthError.MFA_SETUP_NOT_FOUND, "no such user")
             if credential.mfa_enabled:
-                raise business_error(MFA_ALREADY_ENABLED, "MFA is already enabled")
+                raise business_error(AuthError.MFA_ALREADY_ENABLED, "MFA is already enabled")
             secrets = TotpSecretRepository(db)
             # MFA is off, so any stored secret is a leftover that may be replaced.
             created = await secrets.put_pending(user_id, new_secret(), input.idempotency_key)
@@ -69,14 +55,16 @@ class MfaActivities:
                 await AuditRepository(db).record("mfa.setup_started", user_id=user_id)
         # Sealed: the workflow hands them to the route, which opens them for the user only.
         seals = MfaSeals(self.settings, input.user_id)
-        return CreateTotpSecretOutput(
+        return mfa_contracts.CreateTotpSecretOutput(
             secret=seals.seal(TOTP_SECRET, row.secret),
             otpauth_uri=seals.seal(OTPAUTH_URI, otpauth_uri(row.secret, credential.email)),
             created=created,
         )
 
-    @activity.defn(name=VERIFY_TOTP)
-    async def verify_totp(self, input: VerifyTotpInput) -> VerifyTotpOutput:
+    @mfa_contracts.VERIFY_TOTP.implement
+    async def verify_totp(
+        self, input: mfa_contracts.VerifyTotpInput
+    ) -> mfa_contracts.VerifyTotpOutput:
         """Read-only, so a retry can never turn a valid code into a 'replayed' one; the step is
         recorded as used by enable_mfa."""
         user_id = _user_id(input.user_id)
@@ -84,14 +72,18 @@ class MfaActivities:
         async with transaction(self.sessions) as db:
             row = await TotpSecretRepository(db).get_fresh(user_id)
         if row is None or row.confirmed_at is not None or row.idempotency_key != input.setup_key:
-            raise business_error(MFA_SETUP_NOT_FOUND, "this MFA setup has no pending secret")
+            raise business_error(
+                AuthError.MFA_SETUP_NOT_FOUND, "this MFA setup has no pending secret"
+            )
         # The route seals the code before it enters the update; opened here only.
         code = MfaSeals(self.settings, input.user_id).open(TOTP_CODE, input.code)
         step = matching_step(row.secret, code)
-        return VerifyTotpOutput(valid=step is not None, step=step)
+        return mfa_contracts.VerifyTotpOutput(valid=step is not None, step=step)
 
-    @activity.defn(name=ENABLE_MFA)
-    async def enable_mfa(self, input: EnableMfaInput) -> EnableMfaOutput:
+    @mfa_contracts.ENABLE_MFA.implement
+    async def enable_mfa(
+        self, input: mfa_contracts.EnableMfaInput
+    ) -> mfa_contracts.EnableMfaOutput:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
         codes = new_recovery_codes()
@@ -100,12 +92,16 @@ class MfaActivities:
             secrets = TotpSecretRepository(db)
             row = await secrets.get_fresh(user_id, lock=True)
             if credential is None or row is None:
-                raise business_error(MFA_SETUP_NOT_FOUND, "the MFA secret no longer exists")
+                raise business_error(
+                    AuthError.MFA_SETUP_NOT_FOUND, "the MFA secret no longer exists"
+                )
             if row.idempotency_key != input.idempotency_key:
                 if row.confirmed_at is not None or credential.mfa_enabled:
-                    raise business_error(MFA_ALREADY_ENABLED, "MFA is already enabled")
+                    raise business_error(AuthError.MFA_ALREADY_ENABLED, "MFA is already enabled")
                 if row.idempotency_key != input.setup_key:
-                    raise business_error(MFA_SETUP_NOT_FOUND, "the MFA secret was replaced")
+                    raise business_error(
+                        AuthError.MFA_SETUP_NOT_FOUND, "the MFA secret was replaced"
+                    )
                 await secrets.confirm(user_id, input.idempotency_key, input.step)
                 await CredentialRepository(db).set_mfa_enabled(user_id, True)
                 await AuditRepository(db).record("mfa.enabled", user_id=user_id)
@@ -116,10 +112,14 @@ class MfaActivities:
             )
         # Sealed one by one: the workflow returns them to the route, which opens them once.
         seals = MfaSeals(self.settings, input.user_id)
-        return EnableMfaOutput(recovery_codes=[seals.seal(RECOVERY_CODE, code) for code in codes])
+        return mfa_contracts.EnableMfaOutput(
+            recovery_codes=[seals.seal(RECOVERY_CODE, code) for code in codes]
+        )
 
-    @activity.defn(name=DELETE_TOTP_SECRET)
-    async def delete_totp_secret(self, input: DeleteTotpSecretInput) -> DeleteTotpSecretOutput:
+    @mfa_contracts.DELETE_TOTP_SECRET.implement
+    async def delete_totp_secret(
+        self, input: mfa_contracts.DeleteTotpSecretInput
+    ) -> mfa_contracts.DeleteTotpSecretOutput:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
         async with transaction(self.sessions) as db:
@@ -128,7 +128,7 @@ class MfaActivities:
                 await AuditRepository(db).record(
                     "mfa.setup_failed", user_id=user_id, reason=input.reason
                 )
-        return DeleteTotpSecretOutput(deleted=deleted)
+        return mfa_contracts.DeleteTotpSecretOutput(deleted=deleted)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from services.common.sealing import Sealer, SealError, sealer_for
 from services.common.settings import Settings
-from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.auth.contracts import AuthError
+from workflows.common.errors import business_error
 
 TOTP_SECRET = "totp-secret"  # noqa: S105 - a purpose name
 OTPAUTH_URI = "otpauth-uri"
@@ -34,4 +35,6 @@ class MfaSeals:
         try:
             return self._sealer.unseal_or_raw(value, purpose(kind, self._user_id))
         except SealError as error:
-            raise business_error(INVALID_INPUT, f"the sealed {kind} cannot be opened") from error
+            raise business_error(
+                AuthError.INVALID_INPUT, f"the sealed {kind} cannot be opened"
+            ) from error

@@ -27,21 +27,16 @@ from services.common.errors import (
     ServiceUnavailableError,
 )
 from services.common.settings import ServiceName
-from workflows.auth.mfa_contracts import (
-    INVALID_CODE,
-    MFA_ALREADY_ENABLED,
-    MFA_SETUP_NOT_FOUND,
-    TOO_MANY_ATTEMPTS,
-)
+from workflows.auth.contracts import AuthError
 from workflows.auth.mfa_setup import (
     ACTIVATE_UPDATE,
     SECRET_UPDATE,
-    WORKFLOW_NAME,
     ActivateInput,
     ActivateResult,
     MfaSecret,
     MfaSetupInput,
     MfaSetupResult,
+    MfaSetupWorkflow,
     mfa_setup_workflow_id,
 )
 
@@ -65,14 +60,13 @@ async def start_setup(runtime: AuthRuntime, user_id: uuid.UUID) -> tuple[str, Mf
     """
     workflow_id = mfa_setup_workflow_id(str(user_id))
     handle = await runtime.temporal.start_workflow(
-        WORKFLOW_NAME,
+        MfaSetupWorkflow.run,
         MfaSetupInput(
             user_id=str(user_id), deadline_seconds=runtime.settings.auth_mfa_setup_seconds
         ),
         id=workflow_id,
         task_queue=runtime.settings.task_queue(ServiceName.auth),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        result_type=MfaSetupResult,
     )
     sealed: MfaSecret = await _update(handle, SECRET_UPDATE, None, MfaSecret)
     # The workflow carries the secret sealed; it is opened here, for this user's answer only.
@@ -138,11 +132,11 @@ def _problem(cause: BaseException | None) -> DomainError:
     if not isinstance(cause, ApplicationError):
         return ServiceUnavailableError("MFA setup failed; try again")
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-    if cause.type in (INVALID_CODE, TOO_MANY_ATTEMPTS):
+    if cause.type in (AuthError.INVALID_CODE, AuthError.MFA_TOO_MANY_ATTEMPTS):
         return InvalidCodeError(cause.message, extra=details)
-    if cause.type == MFA_ALREADY_ENABLED:
+    if cause.type == AuthError.MFA_ALREADY_ENABLED:
         return ConflictError(cause.message)
-    if cause.type == MFA_SETUP_NOT_FOUND:
+    if cause.type == AuthError.MFA_SETUP_NOT_FOUND:
         return NotFoundError(cause.message)
     if cause.non_retryable:
         return ConflictError(cause.message)

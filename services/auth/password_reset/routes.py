@@ -23,10 +23,10 @@ from workflows.auth.contracts import InvalidEmailError, TokenPurpose, normalize_
 from workflows.auth.password_policy import PasswordPolicyError, check_policy
 from workflows.auth.password_reset import (
     CONFIRM_RESET_UPDATE,
-    WORKFLOW_NAME,
     ConfirmResetInput,
     ConfirmResetResult,
     PasswordResetInput,
+    PasswordResetWorkflow,
     password_reset_workflow_id,
 )
 
@@ -82,7 +82,7 @@ async def request_reset(
     settings = runtime.settings
     try:
         await runtime.temporal.start_workflow(
-            WORKFLOW_NAME,
+            PasswordResetWorkflow.run,
             PasswordResetInput(
                 email=email, token_ttl_seconds=settings.auth_reset_token_minutes * 60
             ),

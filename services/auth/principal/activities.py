@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from temporalio import activity
 
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import TENANT_ADMIN_ROLES, require_tenant
@@ -17,12 +16,9 @@ from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Session
 from storage.db import transaction
-from workflows.auth.principal_contracts import (
-    SYNC_PRINCIPAL_CLAIMS,
-    SyncPrincipalClaimsInput,
-    SyncPrincipalClaimsOutput,
-)
-from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.auth import principal_contracts
+from workflows.auth.contracts import AuthError
+from workflows.common.errors import business_error
 
 MAX_ROLES = 20
 
@@ -31,21 +27,23 @@ def _uuid(raw: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError as error:
-        raise business_error(INVALID_INPUT, f"invalid {what}: {raw!r}") from error
+        raise business_error(AuthError.INVALID_INPUT, f"invalid {what}: {raw!r}") from error
 
 
 class PrincipalActivities:
     def __init__(self, runtime: AuthRuntime) -> None:
         self.runtime = runtime
 
-    @activity.defn(name=SYNC_PRINCIPAL_CLAIMS)
+    @principal_contracts.SYNC_PRINCIPAL_CLAIMS.implement
     async def sync_principal_claims(
-        self, input: SyncPrincipalClaimsInput
-    ) -> SyncPrincipalClaimsOutput:
+        self, input: principal_contracts.SyncPrincipalClaimsInput
+    ) -> principal_contracts.SyncPrincipalClaimsOutput:
         user_id, tenant_id = _uuid(input.user_id, "user id"), _uuid(input.tenant_id, "tenant id")
         roles = sorted(set(input.roles))
         if len(roles) > MAX_ROLES or any(not r or len(r) > 50 for r in roles):
-            raise business_error(INVALID_INPUT, "roles must be 1-50 characters, at most 20")
+            raise business_error(
+                AuthError.INVALID_INPUT, "roles must be 1-50 characters, at most 20"
+            )
         require_tenant(input.tenant_id, roles=TENANT_ADMIN_ROLES)
         async with transaction(self.runtime.resources.sessions) as db:
             claims = ClaimsRepository(db)
@@ -69,7 +67,9 @@ class PrincipalActivities:
                 )
         for session_id in session_ids:
             await self.runtime.sessions.revoke(user_id, session_id, "claims_changed")
-        return SyncPrincipalClaimsOutput(member=bool(roles), sessions_revoked=len(session_ids))
+        return principal_contracts.SyncPrincipalClaimsOutput(
+            member=bool(roles), sessions_revoked=len(session_ids)
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.sync_principal_claims]

@@ -35,26 +35,8 @@ from storage.auth.repository import CredentialRepository
 from storage.auth.sessions import SessionRepository
 from storage.auth.sso import SESSION_OPENED, SsoIdentityRepository
 from storage.db import transaction
-from workflows.auth.sso_authentication import WORKFLOW_NAME as SSO_SIGN_IN
-from workflows.auth.sso_contracts import (
-    CREATE_SSO_SESSION,
-    DELETE_SSO_ACCOUNT,
-    LINK_SSO_IDENTITY,
-    SSO_ACCOUNT_EXISTS,
-    SSO_EMAIL_MISSING,
-    SSO_EXCHANGE_CODE,
-    SSO_FAILED,
-    SSO_MISCONFIGURED,
-    SSO_REJECTED,
-    CreateSsoSessionInput,
-    CreateSsoSessionOutput,
-    DeleteSsoAccountInput,
-    DeleteSsoAccountOutput,
-    LinkSsoIdentityInput,
-    LinkSsoIdentityOutput,
-    SsoExchangeInput,
-    SsoExchangeOutput,
-)
+from workflows.auth import sso_contracts
+from workflows.auth.contracts import AuthError, AuthWorkflow
 from workflows.common.errors import business_error
 
 #: How long the identity a code exchange verified may be linked (far beyond the step's retries).
@@ -72,7 +54,7 @@ def usable_email(raw: str | None) -> str | None:
         return None
 
 
-def link_refusal(existing: Credential, input: LinkSsoIdentityInput) -> str | None:
+def link_refusal(existing: Credential, input: sso_contracts.LinkSsoIdentityInput) -> str | None:
     """Why a first SSO sign-in may not join the existing account with its e-mail (None: it may).
 
     Linking hands the account to whoever controls the provider identity, so it needs the
@@ -90,7 +72,9 @@ def link_refusal(existing: Credential, input: LinkSsoIdentityInput) -> str | Non
     return None
 
 
-def _identity_digest(identity: SsoExchangeOutput | LinkSsoIdentityInput) -> str:
+def _identity_digest(
+    identity: sso_contracts.SsoExchangeOutput | sso_contracts.LinkSsoIdentityInput,
+) -> str:
     """What linking relies on from the ID token, as one value."""
     fields = [
         identity.issuer,
@@ -104,7 +88,7 @@ def _identity_digest(identity: SsoExchangeOutput | LinkSsoIdentityInput) -> str:
 
 @dataclass(frozen=True)
 class _Decision:
-    output: LinkSsoIdentityOutput | None = None
+    output: sso_contracts.LinkSsoIdentityOutput | None = None
     refusal: tuple[str, str] | None = None  # (error type, message)
 
 
@@ -117,21 +101,23 @@ class SsoActivities:
         try:
             provider = providers_of(self.runtime.settings).get(name)
         except SsoConfigError as error:
-            raise business_error(SSO_MISCONFIGURED, str(error)) from error
+            raise business_error(AuthError.SSO_MISCONFIGURED, str(error)) from error
         if provider is None:
-            raise business_error(SSO_MISCONFIGURED, f"no SSO provider named {name!r}")
+            raise business_error(AuthError.SSO_MISCONFIGURED, f"no SSO provider named {name!r}")
         return provider
 
     async def _audit(self, event: str, user_id: uuid.UUID | None = None, **detail: Any) -> None:
         async with transaction(self.sessions) as db:
             await AuditRepository(db).record(event, user_id=user_id, **detail)
 
-    @activity.defn(name=SSO_EXCHANGE_CODE)
-    async def exchange_code(self, input: SsoExchangeInput) -> SsoExchangeOutput:
+    @sso_contracts.SSO_EXCHANGE_CODE.implement
+    async def exchange_code(
+        self, input: sso_contracts.SsoExchangeInput
+    ) -> sso_contracts.SsoExchangeOutput:
         """Redeem the code and validate the ID token (signature, iss, aud, exp, nonce). No write
         but the audit: a code works once at the provider anyway."""
         context = require_context()
-        require_flow(context, SSO_SIGN_IN)
+        require_flow(context, AuthWorkflow.SSO_AUTHENTICATION)
         provider = self._provider(input.provider)
         grant = (
             open_grant(self.runtime.settings, activity.info().workflow_id or "", input.grant)
@@ -144,10 +130,10 @@ class SsoActivities:
             )
         except SsoRejected as error:
             await self._audit("sso.rejected", provider=provider.name, reason=str(error))
-            raise business_error(SSO_REJECTED, str(error)) from error
+            raise business_error(AuthError.SSO_REJECTED, str(error)) from error
         except SsoConfigError as error:
-            raise business_error(SSO_MISCONFIGURED, str(error)) from error
-        output = SsoExchangeOutput(
+            raise business_error(AuthError.SSO_MISCONFIGURED, str(error)) from error
+        output = sso_contracts.SsoExchangeOutput(
             issuer=identity.issuer,
             subject=identity.subject,
             email=identity.email,
@@ -166,21 +152,23 @@ class SsoActivities:
         run = hashlib.sha256(this_run_prefix().encode()).hexdigest()[:40]
         return self.runtime.resources.keys("auth", "sso", what, run)
 
-    async def _require_verified(self, input: LinkSsoIdentityInput) -> None:
+    async def _require_verified(self, input: sso_contracts.LinkSsoIdentityInput) -> None:
         """Outside ``system``, link only the identity this run's own code exchange verified:
         a workflow cannot claim an (issuer, subject) or an e-mail the provider did not state."""
         context = require_context()
         if context.actor == ActorKind.system:
             return
-        require_flow(context, SSO_SIGN_IN)
+        require_flow(context, AuthWorkflow.SSO_AUTHENTICATION)
         require_run_scoped(context, input.idempotency_key)
         if await self.runtime.resources.redis.get(self._run_key("verified")) != _identity_digest(
             input
         ):
             raise denied("only the identity this run's ID token proved may be linked")
 
-    @activity.defn(name=LINK_SSO_IDENTITY)
-    async def link_sso_identity(self, input: LinkSsoIdentityInput) -> LinkSsoIdentityOutput:
+    @sso_contracts.LINK_SSO_IDENTITY.implement
+    async def link_sso_identity(
+        self, input: sso_contracts.LinkSsoIdentityInput
+    ) -> sso_contracts.LinkSsoIdentityOutput:
         """Find the account of (issuer, subject); else link it to the account with its e-mail
         when allowed, or create an account. A retry finds what its first attempt wrote."""
         await self._require_verified(input)
@@ -208,13 +196,13 @@ class SsoActivities:
         context = require_context()
         if context.acts_for(user_id):
             return
-        require_flow(context, SSO_SIGN_IN)
+        require_flow(context, AuthWorkflow.SSO_AUTHENTICATION)
         if await self.runtime.resources.redis.get(self._run_key("linked")) != user_id:
             raise denied("a session only for the account this run's sign-in linked")
         await require_sso_session_actor(self.sessions, user_id)
 
     async def _known(
-        self, db: AsyncSession, identity: SsoIdentity, input: LinkSsoIdentityInput
+        self, db: AsyncSession, identity: SsoIdentity, input: sso_contracts.LinkSsoIdentityInput
     ) -> _Decision:
         credential = await db.get(Credential, identity.user_id)
         assert credential is not None  # identities cascade with their account
@@ -225,7 +213,7 @@ class SsoActivities:
                 "sso.signed_in", user_id=identity.user_id, issuer=input.issuer
             )
         return _Decision(
-            LinkSsoIdentityOutput(
+            sso_contracts.LinkSsoIdentityOutput(
                 user_id=str(identity.user_id),
                 outcome="created" if created else "returning",
                 email=credential.email,
@@ -233,14 +221,20 @@ class SsoActivities:
         )
 
     async def _first_sign_in(
-        self, db: AsyncSession, repo: SsoIdentityRepository, input: LinkSsoIdentityInput
+        self,
+        db: AsyncSession,
+        repo: SsoIdentityRepository,
+        input: sso_contracts.LinkSsoIdentityInput,
     ) -> _Decision:
         audit = AuditRepository(db)
         email = usable_email(input.email)
         if email is None:
             await audit.record("sso.refused", issuer=input.issuer, reason="no e-mail")
             return _Decision(
-                refusal=(SSO_EMAIL_MISSING, "the provider did not share a usable e-mail address")
+                refusal=(
+                    AuthError.SSO_EMAIL_MISSING,
+                    "the provider did not share a usable e-mail address",
+                )
             )
         existing = await CredentialRepository(db).get_by_email(email)
         if existing is not None:
@@ -249,12 +243,12 @@ class SsoActivities:
                 await audit.record(
                     "sso.link_refused", user_id=existing.id, issuer=input.issuer, reason=refusal
                 )
-                return _Decision(refusal=(SSO_ACCOUNT_EXISTS, refusal))
+                return _Decision(refusal=(AuthError.SSO_ACCOUNT_EXISTS, refusal))
             await repo.link(
                 issuer=input.issuer, subject=input.subject, user_id=existing.id, email=email
             )
             await audit.record("sso.identity_linked", user_id=existing.id, issuer=input.issuer)
-            return _Decision(LinkSsoIdentityOutput(str(existing.id), "linked", email))
+            return _Decision(sso_contracts.LinkSsoIdentityOutput(str(existing.id), "linked", email))
         user_id = uuid.UUID(input.new_user_id)
         if not await repo.create_account(
             user_id=user_id,
@@ -263,7 +257,7 @@ class SsoActivities:
             idempotency_key=input.idempotency_key,
         ):
             # Another sign-up took the address a moment ago.
-            return _Decision(refusal=(SSO_ACCOUNT_EXISTS, EXISTING_ACCOUNT))
+            return _Decision(refusal=(AuthError.SSO_ACCOUNT_EXISTS, EXISTING_ACCOUNT))
         await repo.link(issuer=input.issuer, subject=input.subject, user_id=user_id, email=email)
         await audit.record(
             "sso.account_created",
@@ -271,10 +265,12 @@ class SsoActivities:
             issuer=input.issuer,
             email_verified=input.email_verified,
         )
-        return _Decision(LinkSsoIdentityOutput(str(user_id), "created", email))
+        return _Decision(sso_contracts.LinkSsoIdentityOutput(str(user_id), "created", email))
 
-    @activity.defn(name=DELETE_SSO_ACCOUNT)
-    async def delete_sso_account(self, input: DeleteSsoAccountInput) -> DeleteSsoAccountOutput:
+    @sso_contracts.DELETE_SSO_ACCOUNT.implement
+    async def delete_sso_account(
+        self, input: sso_contracts.DeleteSsoAccountInput
+    ) -> sso_contracts.DeleteSsoAccountOutput:
         user_id = uuid.UUID(input.user_id)
         # Only the run that created the account (its key) may roll it back.
         require_run_scoped(require_context(), input.account_key)
@@ -282,10 +278,12 @@ class SsoActivities:
             deleted = await SsoIdentityRepository(db).delete_account(user_id, input.account_key)
             if deleted:
                 await AuditRepository(db).record("sso.account_rolled_back", user_id=user_id)
-        return DeleteSsoAccountOutput(deleted=deleted)
+        return sso_contracts.DeleteSsoAccountOutput(deleted=deleted)
 
-    @activity.defn(name=CREATE_SSO_SESSION)
-    async def create_sso_session(self, input: CreateSsoSessionInput) -> CreateSsoSessionOutput:
+    @sso_contracts.CREATE_SSO_SESSION.implement
+    async def create_sso_session(
+        self, input: sso_contracts.CreateSsoSessionInput
+    ) -> sso_contracts.CreateSsoSessionOutput:
         """Open a session (``amr`` = sso); with MFA on, only a partial token for the second
         factor. A retried step revokes the session its earlier attempt opened, whose tokens
         were never delivered, so one step leaves at most one live session."""
@@ -295,7 +293,7 @@ class SsoActivities:
         async with transaction(self.sessions) as db:
             credential = await db.get(Credential, user_id)
             if credential is None:
-                raise business_error(SSO_FAILED, "the account no longer exists")
+                raise business_error(AuthError.SSO_FAILED, "the account no longer exists")
             if credential.mfa_enabled:
                 # The same rule as password login: a second factor, whatever the first was.
                 token = self.runtime.issuer.mfa_token(
@@ -305,7 +303,9 @@ class SsoActivities:
                     first_factor=("sso",),
                 )
                 return seal_session(
-                    self.runtime.settings, input.user_id, CreateSsoSessionOutput(mfa_token=token)
+                    self.runtime.settings,
+                    input.user_id,
+                    sso_contracts.CreateSsoSessionOutput(mfa_token=token),
                 )
             earlier = await SsoIdentityRepository(db).opened_session(user_id, input.idempotency_key)
             if earlier is not None:
@@ -324,7 +324,7 @@ class SsoActivities:
         return seal_session(
             self.runtime.settings,
             input.user_id,
-            CreateSsoSessionOutput(
+            sso_contracts.CreateSsoSessionOutput(
                 access_token=tokens.access_token,
                 refresh_token=tokens.refresh_token,
                 expires_in=tokens.expires_in,

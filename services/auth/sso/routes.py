@@ -41,16 +41,12 @@ from services.common.logging import get_logger
 from services.common.openapi import problem_response
 from services.common.sealing import SealError
 from services.common.settings import ServiceName
+from workflows.auth.contracts import AuthError
 from workflows.auth.sso_authentication import (
     SsoAuthenticationInput,
     SsoAuthenticationResult,
     SsoAuthenticationWorkflow,
     sso_workflow_id,
-)
-from workflows.auth.sso_contracts import (
-    SSO_ACCOUNT_EXISTS,
-    SSO_EMAIL_MISSING,
-    SSO_REJECTED,
 )
 
 T = TypeVar("T")
@@ -280,9 +276,9 @@ async def _take_state(
 
 
 _FAILURES: dict[str, type[DomainError]] = {
-    SSO_REJECTED: SsoRejectedError,
-    SSO_ACCOUNT_EXISTS: ConflictError,
-    SSO_EMAIL_MISSING: ForbiddenError,
+    AuthError.SSO_REJECTED: SsoRejectedError,
+    AuthError.SSO_ACCOUNT_EXISTS: ConflictError,
+    AuthError.SSO_EMAIL_MISSING: ForbiddenError,
 }
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from services.common.sealing import SealError, sealer_for
 from services.common.settings import Settings
+from workflows.auth.contracts import AuthError
 from workflows.auth.sso_contracts import CreateSsoSessionOutput
-from workflows.common.errors import INVALID_INPUT, business_error
+from workflows.common.errors import business_error
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def open_grant(settings: Settings, workflow_id: str, sealed: str) -> Grant:
             raise SealError("not a grant")
         return Grant(str(value["code"]), str(value["code_verifier"]), str(value["nonce"]))
     except (SealError, KeyError) as error:
-        raise business_error(INVALID_INPUT, "the sealed sign-in grant cannot be opened") from error
+        raise business_error(
+            AuthError.INVALID_INPUT, "the sealed sign-in grant cannot be opened"
+        ) from error
 
 
 _TOKENS = ("mfa_token", "access_token", "refresh_token")
