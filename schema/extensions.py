@@ -73,7 +73,9 @@ class ServiceUnavailableErrors(MaskErrors):
         )
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+#: graphql-core writes " Did you mean 'x', 'y' or 'z'?" (one space before, a few short names).
+#: Literal first and bounded: no whitespace run or missing "?" makes the search quadratic.
+_SUGGESTION = re.compile(r" ?Did you mean [^?]{0,500}\?")
 
 
 class NoSuggestions(MaskErrors):
