@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection, Request
 from strawberry.dataloader import DataLoader
@@ -14,10 +14,12 @@ from gateway.auth import authorization_from
 from gateway.loaders import load_users
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
-from gateway.service_clients import ServiceClients
+from gateway.service_clients import Caller, ServiceClients
+from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.client_ip import client_ip
 from services.common.settings import Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
+from services.user.schemas import ProfileOut
 
 if TYPE_CHECKING:
     from gateway.rate_limit import RateLimiter
@@ -40,7 +42,7 @@ class GatewayContext(BaseContext):
     def __init__(self, state: GatewayState) -> None:
         super().__init__()
         self.state = state
-        self.users: DataLoader[str, dict[str, Any] | None] = DataLoader(
+        self.users: DataLoader[str, ProfileOut | None] = DataLoader(
             load_fn=lambda ids: load_users(state.services, ids, self.authorization)
         )
         self._principal: Principal | None = None
@@ -50,6 +52,19 @@ class GatewayContext(BaseContext):
     def authorization(self) -> str | None:
         headers = getattr(self.request, "headers", None)
         return authorization_from(self.connection_params, headers)
+
+    @property
+    def services(self) -> ServiceClients:
+        return self.state.services
+
+    def caller(self, *, signed_in: bool = False) -> Caller:
+        """This request's caller, for ``services.call``: their address always, their token when
+        ``signed_in`` (required then: "sign in first" before any call is made)."""
+        if not signed_in:
+            return Caller(client_ip=self.client_ip)
+        if not self.authorization:
+            raise UserFacingError("sign in first", UNAUTHENTICATED)
+        return Caller(client_ip=self.client_ip, authorization=self.authorization)
 
     @property
     def client_ip(self) -> str | None:

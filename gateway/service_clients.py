@@ -1,14 +1,31 @@
-"""Pooled HTTP clients to the services, each behind a small circuit breaker."""
+"""Pooled HTTP clients to the services, each behind a small circuit breaker, and the one typed
+call the resolvers and loaders make: ``ServiceClients.call`` returns the service's own response
+model (``services/<x>/schemas.py``) and turns a refusal into a GraphQL error by that service's
+row of ``REFUSALS``."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import httpx
+from pydantic import TypeAdapter
 
+from schema.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    NOT_FOUND,
+    OUTAGE_RETRY_AFTER,
+    RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    UserFacingError,
+)
 from services.common.settings import ServiceName, Settings
+
+T = TypeVar("T")
 
 
 class ServiceUnavailable(Exception):
@@ -98,10 +115,171 @@ class ServiceClient:
         await self.http.aclose()
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """How one refused answer reaches GraphQL: its ``extensions.code``; its message, the
+    problem's own ``detail`` unless ``message`` fixes one; ``retryAfter`` (whole seconds, from the
+    ``Retry-After`` header, else the problem's ``retry_after``) when ``retry_after``."""
+
+    code: str
+    message: str | None = None
+    retry_after: bool = False
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """One service's refusals, declared once: problem+json status -> GraphQL code, and the
+    problem's own ``code`` values that a client acts on, passed on as ``extensions.code`` (any
+    other ``code`` is ignored: the code then follows from the status)."""
+
+    unavailable: str
+    by_status: Mapping[int, Refusal]
+    otherwise: Refusal
+    passed_codes: frozenset[str] = frozenset()
+
+    def error(self, response: httpx.Response) -> UserFacingError:
+        try:
+            body = response.json()
+            detail = body.get("detail") or "request refused"
+            own_code = body.get("code")
+        except (ValueError, AttributeError):
+            detail, own_code = "request refused", None
+        if isinstance(detail, list):  # FastAPI validation details
+            detail = "invalid input"
+        refusal = self.by_status.get(response.status_code, self.otherwise)
+        message = refusal.message or str(detail)
+        if isinstance(own_code, str) and own_code in self.passed_codes:
+            return UserFacingError(message, own_code)
+        if refusal.retry_after:  # like the gateway's own limiter: when to try again
+            return UserFacingError(message, refusal.code, retryAfter=retry_after(response))
+        return UserFacingError(message, refusal.code)
+
+
+#: The error table of each service (the tests pin these codes and messages).
+REFUSALS: dict[ServiceName, ErrorTable] = {
+    ServiceName.auth: ErrorTable(
+        unavailable="the auth service is unavailable",
+        by_status={
+            401: Refusal(UNAUTHENTICATED),
+            403: Refusal(FORBIDDEN),
+            404: Refusal(NOT_FOUND),
+            429: Refusal(RATE_LIMITED, retry_after=True),
+        },
+        otherwise=Refusal(BAD_USER_INPUT),
+        passed_codes=frozenset({"PASSWORD_REQUIRED", "PASSWORD_MISMATCH"}),
+    ),
+    ServiceName.user: ErrorTable(
+        unavailable="the user service is unavailable",
+        by_status={401: Refusal(UNAUTHENTICATED, "not authenticated")},
+        otherwise=Refusal(BAD_USER_INPUT, "the user service refused the request"),
+    ),
+}
+
+
+def retry_after(response: httpx.Response) -> int:
+    """Whole seconds from the ``Retry-After`` header (delay form), else from the problem's
+    ``retry_after``; at least 1."""
+    header = response.headers.get("retry-after", "").strip()
+    if header.isdigit():
+        return max(1, int(header))
+    try:
+        value = response.json().get("retry_after")
+    except (ValueError, AttributeError):
+        value = None
+    return max(1, int(value)) if isinstance(value, int | float) else 1
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whom a call is made for: the address forwarded for per-client throttling, and the
+    caller's own ``Authorization`` header, so the service authenticates the end user itself
+    (zero trust)."""
+
+    client_ip: str | None = None
+    authorization: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.client_ip:
+            headers["x-forwarded-for"] = self.client_ip
+        if self.authorization:
+            headers["authorization"] = self.authorization
+        return headers
+
+
+#: A validator per response type, built on first use (``list[SessionOut]`` is no class).
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+
+
+def _validate(response: type[T], content: bytes) -> T:
+    adapter = _ADAPTERS.get(response)
+    if adapter is None:
+        adapter = _ADAPTERS[response] = TypeAdapter(response)
+    validated: T = adapter.validate_json(content)
+    return validated
+
+
 class ServiceClients:
     def __init__(self, settings: Settings) -> None:
         self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
         self.auth = ServiceClient(ServiceName.auth, settings.service_url(ServiceName.auth))
+
+    def client(self, service: ServiceName) -> ServiceClient:
+        clients = {ServiceName.user: self.user, ServiceName.auth: self.auth}
+        return clients[service]
+
+    @overload
+    async def call(
+        self,
+        service: ServiceName,
+        method: str,
+        path: str,
+        *,
+        response: type[T],
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        caller: Caller | None = None,
+    ) -> T: ...
+    @overload
+    async def call(
+        self,
+        service: ServiceName,
+        method: str,
+        path: str,
+        *,
+        response: None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        caller: Caller | None = None,
+    ) -> None: ...
+    async def call(
+        self,
+        service: ServiceName,
+        method: str,
+        path: str,
+        *,
+        response: type[T] | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        caller: Caller | None = None,
+    ) -> T | None:
+        """One call to ``service``, its answer validated as ``response`` (a model of
+        ``services/<x>/schemas.py``, or a list of one; ``None``: the body is not read). An
+        outage is ``SERVICE_UNAVAILABLE`` and a refusal the error of the service's table."""
+        table = REFUSALS[service]
+        try:
+            answer = await self.client(service).request(
+                method, path, params=params, json=json, headers=(caller or Caller()).headers()
+            )
+        except ServiceUnavailable as error:
+            raise UserFacingError(
+                table.unavailable, SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
+            ) from error
+        if answer.status_code >= 400:
+            raise table.error(answer)
+        if response is None:
+            return None
+        return _validate(response, answer.content)
 
     async def aclose(self) -> None:
         await self.user.aclose()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from resolvers.auth_calls import call_auth
+from services.common.settings import ServiceName
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -26,23 +26,32 @@ async def resolve_verify_email(
     ] = None,
 ) -> bool:
     body = {"token": token} if password is None else {"token": token, "password": password}
-    await call_auth(info, "POST", "/auth/verify-email", json=body)
+    await info.context.services.call(
+        ServiceName.auth, "POST", "/auth/verify-email", json=body, caller=info.context.caller()
+    )
     return True
 
 
 async def resolve_request_password_reset(info: strawberry.Info[GatewayContext], email: str) -> bool:
     """Always true: the answer never tells whether the address has an account."""
-    await call_auth(info, "POST", "/auth/password-reset", json={"email": email})
+    await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/password-reset",
+        json={"email": email},
+        caller=info.context.caller(),
+    )
     return True
 
 
 async def resolve_confirm_password_reset(
     info: strawberry.Info[GatewayContext], token: str, new_password: str
 ) -> bool:
-    await call_auth(
-        info,
+    await info.context.services.call(
+        ServiceName.auth,
         "POST",
         "/auth/password-reset/confirm",
         json={"token": token, "new_password": new_password},
+        caller=info.context.caller(),
     )
     return True

@@ -5,14 +5,14 @@ own writes with nothing to orchestrate, so they go straight to the auth service'
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
 
-from resolvers.auth_calls import call_auth
 from schema.auth import AuthSession, AuthTokens, LoginInput, LoginResult, Me, SsoProvider
 from schema.errors import UNAUTHENTICATED, UserFacingError
+from services.auth.schemas import LoginResponse, SessionOut, SsoProviderOut, TokenPair
+from services.common.settings import ServiceName
 from services.common.tokens import InvalidTokenError
 
 if TYPE_CHECKING:
@@ -20,17 +20,18 @@ if TYPE_CHECKING:
 
 
 async def resolve_login(info: strawberry.Info[GatewayContext], input: LoginInput) -> LoginResult:
-    body = await call_auth(
-        info,
+    body = await info.context.services.call(
+        ServiceName.auth,
         "POST",
         "/auth/login",
         json={"email": input.email, "password": input.password, "tenant_id": input.tenant_id},
+        response=LoginResponse,
+        caller=info.context.caller(),
     )
-    tokens = body.get("tokens")
     return LoginResult(
-        mfa_required=bool(body.get("mfa_required")),
-        mfa_token=body.get("mfa_token"),
-        tokens=AuthTokens.from_json(tokens) if tokens else None,
+        mfa_required=body.mfa_required,
+        mfa_token=body.mfa_token,
+        tokens=AuthTokens.of(body.tokens) if body.tokens else None,
     )
 
 
@@ -38,35 +39,57 @@ async def resolve_refresh(info: strawberry.Info[GatewayContext], refresh_token: 
     """Rotates the token. Two tabs presenting one token at once both get the same successor
     (the auth service's reuse interval, ``ADX_AUTH_REFRESH_REUSE_SECONDS``); a later reuse
     revokes the whole session."""
-    body = await call_auth(info, "POST", "/auth/refresh", json={"refresh_token": refresh_token})
-    return AuthTokens.from_json(body)
+    pair = await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/refresh",
+        json={"refresh_token": refresh_token},
+        response=TokenPair,
+        caller=info.context.caller(),
+    )
+    return AuthTokens.of(pair)
 
 
 async def resolve_logout(info: strawberry.Info[GatewayContext], all_sessions: bool = False) -> bool:
-    await call_auth(
-        info, "POST", "/auth/logout", json={"all_sessions": all_sessions}, authenticated=True
+    await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/logout",
+        json={"all_sessions": all_sessions},
+        caller=info.context.caller(signed_in=True),
     )
     return True
 
 
 async def resolve_revoke_session(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> bool:
-    await call_auth(info, "DELETE", f"/auth/sessions/{_uuid(id)}", authenticated=True)
+    await info.context.services.call(
+        ServiceName.auth,
+        "DELETE",
+        f"/auth/sessions/{_uuid(id)}",
+        caller=info.context.caller(signed_in=True),
+    )
     return True
 
 
 async def resolve_my_sessions(info: strawberry.Info[GatewayContext]) -> list[AuthSession]:
-    rows = await call_auth(info, "GET", "/auth/sessions", authenticated=True)
+    rows = await info.context.services.call(
+        ServiceName.auth,
+        "GET",
+        "/auth/sessions",
+        response=list[SessionOut],
+        caller=info.context.caller(signed_in=True),
+    )
     return [
         AuthSession(
-            id=strawberry.ID(r["id"]),
-            tenant_id=r["tenant_id"],
-            created_at=datetime.fromisoformat(r["created_at"]),
-            last_seen_at=datetime.fromisoformat(r["last_seen_at"]),
-            expires_at=datetime.fromisoformat(r["expires_at"]),
-            auth_methods=r["auth_methods"],
-            user_agent=r["user_agent"],
-            ip=r["ip"],
-            current=r["current"],
+            id=strawberry.ID(str(r.id)),
+            tenant_id=strawberry.ID(str(r.tenant_id)) if r.tenant_id else None,
+            created_at=r.created_at,
+            last_seen_at=r.last_seen_at,
+            expires_at=r.expires_at,
+            auth_methods=r.auth_methods,
+            user_agent=r.user_agent,
+            ip=r.ip,
+            current=r.current,
         )
         for r in rows
     ]
@@ -97,5 +120,11 @@ def _uuid(raw: str) -> str:
 async def resolve_sso_providers(info: strawberry.Info[GatewayContext]) -> list[SsoProvider]:
     """Names of the configured OpenID providers. The sign-in itself is a browser redirect:
     send the browser to ``/auth/sso/<name>/start`` on the auth service."""
-    rows = await call_auth(info, "GET", "/auth/sso/providers")
-    return [SsoProvider(name=r["name"], start_path=f"/auth/sso/{r['name']}/start") for r in rows]
+    rows = await info.context.services.call(
+        ServiceName.auth,
+        "GET",
+        "/auth/sso/providers",
+        response=list[SsoProviderOut],
+        caller=info.context.caller(),
+    )
+    return [SsoProvider(name=r.name, start_path=f"/auth/sso/{r.name}/start") for r in rows]

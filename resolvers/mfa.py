@@ -5,12 +5,10 @@ disabling and replacing recovery codes are the auth service's own one-transactio
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
 
-from resolvers.auth_calls import call_auth
 from schema.auth import (
     AuthTokens,
     MfaActivation,
@@ -19,6 +17,10 @@ from schema.auth import (
     RecoveryCodes,
     SecondFactorInput,
 )
+from services.auth.schemas import ActivateResponse, SetupResponse, TokenPair
+from services.auth.schemas import MfaStatus as MfaStatusOut
+from services.auth.schemas import RecoveryCodes as RecoveryCodesOut
+from services.common.settings import ServiceName
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -29,47 +31,80 @@ def _factor(factor: SecondFactorInput) -> dict[str, str | None]:
 
 
 async def resolve_start_mfa_setup(info: strawberry.Info[GatewayContext]) -> MfaSetup:
-    body = await call_auth(info, "POST", "/auth/mfa/setup", authenticated=True)
+    body = await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/mfa/setup",
+        response=SetupResponse,
+        caller=info.context.caller(signed_in=True),
+    )
     return MfaSetup(
-        workflow_id=strawberry.ID(body["workflow_id"]),
-        secret=body["secret"],
-        otpauth_uri=body["otpauth_uri"],
-        expires_at=datetime.fromisoformat(body["expires_at"]),
+        workflow_id=strawberry.ID(body.workflow_id),
+        secret=body.secret,
+        otpauth_uri=body.otpauth_uri,
+        expires_at=body.expires_at,
     )
 
 
 async def resolve_activate_mfa(info: strawberry.Info[GatewayContext], code: str) -> MfaActivation:
-    body = await call_auth(
-        info, "POST", "/auth/mfa/activate", json={"code": code}, authenticated=True
+    body = await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/mfa/activate",
+        json={"code": code},
+        response=ActivateResponse,
+        caller=info.context.caller(signed_in=True),
     )
-    return MfaActivation(enabled=body["enabled"], recovery_codes=body["recovery_codes"])
+    return MfaActivation(enabled=body.enabled, recovery_codes=body.recovery_codes)
 
 
 async def resolve_verify_mfa(
     info: strawberry.Info[GatewayContext], mfa_token: str, factor: SecondFactorInput
 ) -> AuthTokens:
-    body = await call_auth(
-        info, "POST", "/auth/mfa/verify", json={"mfa_token": mfa_token, **_factor(factor)}
+    pair = await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/mfa/verify",
+        json={"mfa_token": mfa_token, **_factor(factor)},
+        response=TokenPair,
+        caller=info.context.caller(),
     )
-    return AuthTokens.from_json(body)
+    return AuthTokens.of(pair)
 
 
 async def resolve_disable_mfa(
     info: strawberry.Info[GatewayContext], factor: SecondFactorInput
 ) -> bool:
-    await call_auth(info, "POST", "/auth/mfa/disable", json=_factor(factor), authenticated=True)
+    await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/mfa/disable",
+        json=_factor(factor),
+        caller=info.context.caller(signed_in=True),
+    )
     return True
 
 
 async def resolve_regenerate_recovery_codes(
     info: strawberry.Info[GatewayContext], code: str
 ) -> RecoveryCodes:
-    body = await call_auth(
-        info, "POST", "/auth/mfa/recovery-codes", json={"code": code}, authenticated=True
+    body = await info.context.services.call(
+        ServiceName.auth,
+        "POST",
+        "/auth/mfa/recovery-codes",
+        json={"code": code},
+        response=RecoveryCodesOut,
+        caller=info.context.caller(signed_in=True),
     )
-    return RecoveryCodes(recovery_codes=body["recovery_codes"])
+    return RecoveryCodes(recovery_codes=body.recovery_codes)
 
 
 async def resolve_mfa_status(info: strawberry.Info[GatewayContext]) -> MfaStatus:
-    body = await call_auth(info, "GET", "/auth/mfa", authenticated=True)
-    return MfaStatus(enabled=body["enabled"], recovery_codes_left=body["recovery_codes_left"])
+    body = await info.context.services.call(
+        ServiceName.auth,
+        "GET",
+        "/auth/mfa",
+        response=MfaStatusOut,
+        caller=info.context.caller(signed_in=True),
+    )
+    return MfaStatus(enabled=body.enabled, recovery_codes_left=body.recovery_codes_left)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
@@ -40,8 +39,8 @@ async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID)
     if row is None:
         return None
     return User(
-        id=strawberry.ID(row["id"]),
-        email=row["email"],
-        display_name=row["display_name"],
-        created_at=datetime.fromisoformat(row["created_at"]),
+        id=strawberry.ID(str(row.id)),
+        email=row.email,
+        display_name=row.display_name,
+        created_at=row.created_at,
     )

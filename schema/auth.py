@@ -4,9 +4,10 @@ current principal."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
+
+from services.auth.schemas import TokenPair
 
 
 @strawberry.input
@@ -25,13 +26,13 @@ class AuthTokens:
     session_id: strawberry.ID
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> AuthTokens:
+    def of(cls, pair: TokenPair) -> AuthTokens:
         return cls(
-            access_token=body["access_token"],
-            refresh_token=body["refresh_token"],
-            token_type=body["token_type"],
-            expires_in=body["expires_in"],
-            session_id=strawberry.ID(body["session_id"]),
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            session_id=strawberry.ID(pair.session_id),
         )
 
 

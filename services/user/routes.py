@@ -5,16 +5,15 @@ invisible profile answers like an unknown one, so ids cannot be probed."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from services.common.app import SessionsDep
 from services.common.errors import NotFoundError
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep, may_read_profile
+from services.user.schemas import ProfileOut
 from storage.db import transaction
 from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
@@ -24,17 +23,10 @@ router = APIRouter(prefix="/users", tags=["users"])  # authenticated app-wide (c
 MAX_BATCH = 100
 
 
-class ProfileOut(BaseModel):
-    id: uuid.UUID
-    email: str
-    display_name: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: Profile) -> ProfileOut:
-        return cls(
-            id=row.id, email=row.email, display_name=row.display_name, created_at=row.created_at
-        )
+def _profile_out(row: Profile) -> ProfileOut:
+    return ProfileOut(
+        id=row.id, email=row.email, display_name=row.display_name, created_at=row.created_at
+    )
 
 
 @router.get("/{user_id}", responses={404: problem_response(404, "No such user")})
@@ -47,7 +39,7 @@ async def get_user(
             row = await ProfileRepository(session).get(user_id)
     if row is None:
         raise NotFoundError(f"user {user_id} not found")
-    return ProfileOut.of(row)
+    return _profile_out(row)
 
 
 @router.get("")
@@ -62,4 +54,4 @@ async def get_users(
         return []
     async with transaction(sessions) as session:
         rows = await ProfileRepository(session).get_many(visible)
-    return [ProfileOut.of(r) for r in rows]
+    return [_profile_out(r) for r in rows]
