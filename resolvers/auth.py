@@ -79,20 +79,8 @@ async def resolve_my_sessions(info: strawberry.Info[GatewayContext]) -> list[Aut
         response=list[SessionOut],
         caller=info.context.caller(signed_in=True),
     )
-    return [
-        AuthSession(
-            id=strawberry.ID(str(r.id)),
-            tenant_id=strawberry.ID(str(r.tenant_id)) if r.tenant_id else None,
-            created_at=r.created_at,
-            last_seen_at=r.last_seen_at,
-            expires_at=r.expires_at,
-            auth_methods=r.auth_methods,
-            user_agent=r.user_agent,
-            ip=r.ip,
-            current=r.current,
-        )
-        for r in rows
-    ]
+    # The same field names as the service's SessionOut; only the ids are GraphQL ids.
+    return [AuthSession(**{**r.model_dump(), **_ids(r)}) for r in rows]
 
 
 async def resolve_me(info: strawberry.Info[GatewayContext]) -> Me:
@@ -108,6 +96,11 @@ async def resolve_me(info: strawberry.Info[GatewayContext]) -> Me:
         roles=list(principal.roles),
         auth_methods=list(principal.auth_methods),
     )
+
+
+def _ids(row: SessionOut) -> dict[str, strawberry.ID | None]:
+    tenant_id = strawberry.ID(str(row.tenant_id)) if row.tenant_id else None
+    return {"id": strawberry.ID(str(row.id)), "tenant_id": tenant_id}
 
 
 def _uuid(raw: str) -> str:

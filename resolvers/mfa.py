@@ -38,12 +38,7 @@ async def resolve_start_mfa_setup(info: strawberry.Info[GatewayContext]) -> MfaS
         response=SetupResponse,
         caller=info.context.caller(signed_in=True),
     )
-    return MfaSetup(
-        workflow_id=strawberry.ID(body.workflow_id),
-        secret=body.secret,
-        otpauth_uri=body.otpauth_uri,
-        expires_at=body.expires_at,
-    )
+    return MfaSetup(**body.model_dump())
 
 
 async def resolve_activate_mfa(info: strawberry.Info[GatewayContext], code: str) -> MfaActivation:
@@ -55,7 +50,7 @@ async def resolve_activate_mfa(info: strawberry.Info[GatewayContext], code: str)
         response=ActivateResponse,
         caller=info.context.caller(signed_in=True),
     )
-    return MfaActivation(enabled=body.enabled, recovery_codes=body.recovery_codes)
+    return MfaActivation(**body.model_dump())
 
 
 async def resolve_verify_mfa(
@@ -96,7 +91,7 @@ async def resolve_regenerate_recovery_codes(
         response=RecoveryCodesOut,
         caller=info.context.caller(signed_in=True),
     )
-    return RecoveryCodes(recovery_codes=body.recovery_codes)
+    return RecoveryCodes(**body.model_dump())
 
 
 async def resolve_mfa_status(info: strawberry.Info[GatewayContext]) -> MfaStatus:
@@ -107,4 +102,4 @@ async def resolve_mfa_status(info: strawberry.Info[GatewayContext]) -> MfaStatus
         response=MfaStatusOut,
         caller=info.context.caller(signed_in=True),
     )
-    return MfaStatus(enabled=body.enabled, recovery_codes_left=body.recovery_codes_left)
+    return MfaStatus(**body.model_dump())

@@ -38,9 +38,4 @@ async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID)
     row = await info.context.users.load(user_id)
     if row is None:
         return None
-    return User(
-        id=strawberry.ID(str(row.id)),
-        email=row.email,
-        display_name=row.display_name,
-        created_at=row.created_at,
-    )
+    return User(**{**row.model_dump(), "id": strawberry.ID(str(row.id))})

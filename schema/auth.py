@@ -27,13 +27,8 @@ class AuthTokens:
 
     @classmethod
     def of(cls, pair: TokenPair) -> AuthTokens:
-        return cls(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            token_type=pair.token_type,
-            expires_in=pair.expires_in,
-            session_id=strawberry.ID(pair.session_id),
-        )
+        """The auth service's ``TokenPair``, field for field (the same names)."""
+        return cls(**pair.model_dump())
 
 
 @strawberry.type(description="Tokens, or — with MFA on — a partial token for `verifyMfa`.")
