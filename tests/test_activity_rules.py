@@ -26,9 +26,11 @@ from temporalio.client import (
 )
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import hash_token
+from services.auth.password_reset.activities import PasswordResetActivities
+from services.auth.registration.activities import RegistrationActivities
 from services.auth.runtime import AuthRuntime, runtime_for
 from services.auth.sso.activities import SsoActivities
 from services.common.codec import data_converter
@@ -102,7 +104,9 @@ async def rogue(
     and user activities; returns one outcome per step."""
     queue = f"rogue-{uuid.uuid4().hex[:8]}"
     activities = [
-        *AuthActivities(auth_runtime).all(),
+        *AccountActivities(auth_runtime).all(),
+        *RegistrationActivities(auth_runtime).all(),
+        *PasswordResetActivities(auth_runtime).all(),
         *SsoActivities(auth_runtime).all(),
         *UserActivities(user_resources).all(),
     ]

@@ -21,7 +21,7 @@ import structlog
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.runtime import runtime_for
 from services.common.mailer import (
     EmailMessage,
@@ -261,7 +261,7 @@ async def test_send_email_sends_each_step_once(auth_resources: Resources) -> Non
     key = f"wf-{uuid.uuid4().hex}:run:mail"
     with SmtpSink() as sink:
         smtp = SmtpMailer(host="127.0.0.1", port=sink.port, sender=SENDER)
-        activities = AuthActivities(runtime_for(auth_resources), mailer=FlakyMailer(smtp, 1))
+        activities = AccountActivities(runtime_for(auth_resources), mailer=FlakyMailer(smtp, 1))
         env = ActivityEnvironment()
 
         with pytest.raises(aiosmtplib.SMTPServerDisconnected):
@@ -292,7 +292,7 @@ async def test_send_email_refuses_while_another_attempt_holds_the_claim(
             await gate.wait()
             SlowMailer.sent += 1
 
-    activities = AuthActivities(runtime_for(auth_resources), mailer=SlowMailer())
+    activities = AccountActivities(runtime_for(auth_resources), mailer=SlowMailer())
     env = ActivityEnvironment()
     first = asyncio.create_task(env.run(activities.send_email, send_input(to, key)))
     await asyncio.sleep(0.2)
@@ -315,7 +315,7 @@ async def test_send_email_refuses_while_another_attempt_holds_the_claim(
 async def test_send_email_rejects_bad_input_for_good(
     auth_resources: Resources, bad: dict[str, Any]
 ) -> None:
-    activities = AuthActivities(runtime_for(auth_resources))
+    activities = AccountActivities(runtime_for(auth_resources))
     request = replace(send_input("ok@example.com", f"k-{uuid.uuid4().hex}"), **bad)
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(activities.send_email, request)

@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.passwords import hash_password
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import AuthRuntime, runtime_for
@@ -315,7 +315,7 @@ async def test_a_password_changes_only_for_the_user_system_or_a_redeemed_link(
     workflow_id = f"password-reset-{uuid.uuid4().hex}"
     run_id = "the-resetting-run"
     env.info = dataclasses.replace(env.info, workflow_id=workflow_id, workflow_run_id=run_id)
-    activities = AuthActivities(auth_runtime)
+    activities = AccountActivities(auth_runtime)
 
     async def set_password(context: SecurityContext | None) -> None:
         new_hash = await hash_password(f"new password {uuid.uuid4()}")

@@ -18,10 +18,11 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.opaque import hash_token
 from services.auth.passwords import hash_password, verify_password
 from services.auth.registration import links
+from services.auth.registration.activities import RegistrationActivities
 from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
@@ -255,7 +256,7 @@ async def test_a_link_clicked_before_its_mail_step_returned_still_works(
     that window waits for the step instead of being refused."""
     prefix = f"slow{uuid.uuid4().hex[:8]}"
     local = settings.model_copy(update={"task_queue_prefix": prefix})
-    real = AuthActivities(runtime_for(auth_resources))
+    real = RegistrationActivities(runtime_for(auth_resources))
 
     @SEND_REGISTRATION_MAIL.implement
     async def slow_mail(input: SendRegistrationMailInput) -> SendRegistrationMailOutput:
@@ -263,7 +264,10 @@ async def test_a_link_clicked_before_its_mail_step_returned_still_works(
         await asyncio.sleep(3)  # the result is late; the mail is already out
         return sent
 
-    others = [a for a in real.all() if getattr(a, "__name__", "") != "send_registration_mail"]
+    others = [
+        *AccountActivities(runtime_for(auth_resources)).all(),
+        *(a for a in real.all() if getattr(a, "__name__", "") != "send_registration_mail"),
+    ]
     workers = [
         build_worker(
             temporal,
@@ -488,7 +492,7 @@ async def test_a_run_started_with_a_plaintext_password_is_refused(
 
 @acting_as(SecurityContext.system("test"))
 async def test_create_credentials_is_idempotent_per_key(auth_resources: Resources) -> None:
-    activities = AuthActivities(runtime_for(auth_resources))
+    activities = RegistrationActivities(runtime_for(auth_resources))
     email = unique_email()
     request = CreateCredentialsInput(
         str(uuid.uuid4()), email, "a long enough password", "wf:1:cred"
@@ -505,7 +509,7 @@ async def test_create_credentials_is_idempotent_per_key(auth_resources: Resource
 async def test_create_credentials_stores_only_well_formed_argon2id_hashes(
     auth_resources: Resources,
 ) -> None:
-    activities = AuthActivities(runtime_for(auth_resources))
+    activities = RegistrationActivities(runtime_for(auth_resources))
     email = unique_email()
     good = await hash_password(PASSWORD)
 
@@ -554,7 +558,7 @@ async def test_create_credentials_from_a_hash_needs_this_runs_own_redeemed_link(
     only for the address it was started for, and only with the hash of the link mailed for
     this very run (not another run's, not a made-up one)."""
     runtime = runtime_for(auth_resources)
-    activities = AuthActivities(runtime)
+    activities = RegistrationActivities(runtime)
     email, other = unique_email(), unique_email()
     workflow_id, run_id = new_registration_id(email), str(uuid.uuid4())
     key = links.link_keys(runtime.settings)[0]
@@ -589,7 +593,7 @@ async def test_create_credentials_from_a_hash_needs_this_runs_own_redeemed_link(
 
 @acting_as(SecurityContext.anonymous())
 async def test_a_registration_run_mails_only_its_own_address(auth_resources: Resources) -> None:
-    activities = AuthActivities(runtime_for(auth_resources))
+    activities = RegistrationActivities(runtime_for(auth_resources))
     email, victim = unique_email(), unique_email()
     workflow_id, run_id = new_registration_id(email), str(uuid.uuid4())
     env = as_registration_run(workflow_id, run_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from temporalio.client import Client
 
@@ -12,6 +14,7 @@ from services.auth.sessions import SessionService
 from services.auth.throttle import Throttle
 from services.auth.token_issuer import TokenIssuer
 from services.common.codec import PayloadKeys
+from services.common.feature import ActivitiesFactory
 from services.common.resources import Resources
 from services.common.settings import Settings
 from services.common.temporal import with_rpc_deadline
@@ -65,3 +68,10 @@ def runtime_for(resources: Resources) -> AuthRuntime:
     if runtime is None:
         runtime = resources.extensions["auth"] = AuthRuntime.build(resources)
     return runtime  # type: ignore[no-any-return]
+
+
+def with_runtime(
+    build: Callable[[AuthRuntime], Sequence[Callable[..., Any]]],
+) -> ActivitiesFactory:
+    """A feature's activities factory from one over the process's auth runtime."""
+    return lambda resources: build(runtime_for(resources))

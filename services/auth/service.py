@@ -1,33 +1,28 @@
 """Auth service wiring: every capability's routes on 8081, its workflows and activities on
-``adx-auth``. Capabilities register in ``FEATURES``; nothing else needs to change."""
+``adx-auth``. A capability is one package with a ``FEATURE`` (``services/common/feature.py``),
+listed in ``FEATURES``; nothing else needs to change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from services.auth import mfa, password_reset, principal, registration, sso
-from services.auth.activities import AuthActivities
-from services.auth.feature import Feature
+from services.auth import accounts, mfa, password_reset, principal, registration, sso
 from services.auth.keys import JwksPublisher
 from services.auth.routes import router as core_router
-from services.auth.runtime import AuthRuntime, runtime_for
+from services.auth.runtime import runtime_for
 from services.common.app import create_app
+from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from workflows.auth.user_registration import UserRegistrationWorkflow
 
-CORE = Feature(
-    name="core",
-    router=core_router,
-    workflows=[UserRegistrationWorkflow],
-    activities=lambda runtime: AuthActivities(runtime).all(),
-)
+#: Sign-in, refresh, sign-out, sessions and keys (routes only).
+CORE = Feature(name="core", router=core_router)
 FEATURES: Sequence[Feature] = (
     CORE,
+    accounts.FEATURE,
     registration.FEATURE,
     principal.FEATURE,
     password_reset.FEATURE,
@@ -39,8 +34,7 @@ FEATURES: Sequence[Feature] = (
 def create_auth_app(resources: Resources) -> FastAPI:
     # An invalid SSO provider setting stops an HTTP-only process at start too, naming it.
     sso.config.providers_of(resources.settings)
-    routers = [f.router for f in FEATURES if f.router is not None]
-    app = create_app(resources, title="ADX auth service", routers=routers)
+    app = create_app(resources, title="ADX auth service", routers=routers_of(FEATURES))
     app.state.auth = runtime = runtime_for(resources)
     # Routes are authenticated with the keys themselves; the JWKS goes to Redis for the others.
     app.state.token_verifier = runtime.verifier
@@ -50,15 +44,9 @@ def create_auth_app(resources: Resources) -> FastAPI:
     return app
 
 
-def all_activities(resources: Resources) -> list[Callable[..., Any]]:
-    runtime: AuthRuntime = runtime_for(resources)
-    return [activity for f in FEATURES for activity in f.activities(runtime)]
-
-
 SPEC = ServiceSpec(
     name=ServiceName.auth,
     title="ADX auth service",
-    workflows=[w for f in FEATURES for w in f.workflows],
-    activities=all_activities,
+    features=FEATURES,
     app_factory=create_auth_app,
 )

@@ -16,9 +16,10 @@ from typing import Any
 
 import uvicorn
 import uvloop
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from services.common.app import create_app
+from services.common.feature import Feature, activities_of, routers_of, workflows_of
 from services.common.logging import configure_logging, get_logger
 from services.common.metrics import serve_metrics, worker_registry
 from services.common.resources import Resources
@@ -40,19 +41,27 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """What a service contributes: its routers, workflows and activities (built from resources)."""
+    """A service is its features (``services/common/feature.py``): their routes on its HTTP
+    port, their workflows and activities on its task queue. ``app_factory`` builds the app
+    instead when a service adds more than routes (state, middleware); it mounts
+    ``routers_of(features)`` itself."""
 
     name: ServiceName
     title: str
-    routers: Callable[[Resources], Sequence[APIRouter]] = lambda _: ()
-    workflows: Sequence[type] = ()
-    activities: Callable[[Resources], Sequence[Callable[..., Any]]] = lambda _: ()
+    features: Sequence[Feature] = ()
     app_factory: Callable[[Resources], FastAPI] | None = field(default=None)
+
+    @property
+    def workflows(self) -> list[type]:
+        return workflows_of(self.features)
+
+    def activities(self, resources: Resources) -> list[Callable[..., Any]]:
+        return activities_of(self.features, resources)
 
     def build_app(self, resources: Resources) -> FastAPI:
         if self.app_factory is not None:
             return self.app_factory(resources)
-        return create_app(resources, title=self.title, routers=self.routers(resources))
+        return create_app(resources, title=self.title, routers=routers_of(self.features))
 
 
 class _Server(uvicorn.Server):

@@ -160,7 +160,7 @@ def sso_workers(
             settings,
             task_queue=settings.task_queue(ServiceName.auth),
             workflows=SSO.workflows,
-            activities=SSO.activities(runtime_for(auth)),
+            activities=SSO.activities(auth),
         ),
         build_worker(
             env.user.temporal,

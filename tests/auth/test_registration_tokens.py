@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.one_time_tokens import link_token_purpose
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
@@ -41,8 +41,8 @@ def _as_the_platform() -> Iterator[None]:
 
 
 @pytest.fixture
-def activities(auth_runtime: AuthRuntime) -> AuthActivities:
-    return AuthActivities(auth_runtime)
+def activities(auth_runtime: AuthRuntime) -> AccountActivities:
+    return AccountActivities(auth_runtime)
 
 
 async def user_and_run(runtime: AuthRuntime) -> tuple[AuthUser, str]:
@@ -64,7 +64,7 @@ def issue_input(
 
 
 async def issue(
-    activities: AuthActivities, request: IssueOneTimeTokenInput
+    activities: AccountActivities, request: IssueOneTimeTokenInput
 ) -> IssueOneTimeTokenOutput:
     """Issue through the activity, then open its sealed token as send_email does."""
     issued = await ActivityEnvironment().run(activities.issue_one_time_token, request)
@@ -80,7 +80,7 @@ def consume_input(raw: str, workflow_id: str, purpose: str = TokenPurpose.verify
 
 
 async def consume(
-    activities: AuthActivities, request: ConsumeOneTimeTokenInput, attempt: int = 1
+    activities: AccountActivities, request: ConsumeOneTimeTokenInput, attempt: int = 1
 ) -> str | None:
     env = ActivityEnvironment()
     env.info = replace(env.info, attempt=attempt)
@@ -95,7 +95,7 @@ async def rows(runtime: AuthRuntime, workflow_id: str) -> list[OneTimeToken]:
 
 
 async def test_only_the_hash_is_stored_with_its_expiry(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
 
@@ -111,7 +111,7 @@ async def test_only_the_hash_is_stored_with_its_expiry(
 
 
 async def test_the_token_leaves_the_activity_only_sealed(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     """The output goes into the workflow history: sealed for this purpose and run only."""
     user, workflow_id = await user_and_run(auth_runtime)
@@ -133,7 +133,7 @@ async def test_the_token_leaves_the_activity_only_sealed(
 
 
 async def test_a_retried_issue_replaces_its_own_token(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     request = issue_input(user.id, workflow_id)
@@ -150,7 +150,7 @@ async def test_a_retried_issue_replaces_its_own_token(
 
 
 async def test_a_token_is_spent_once_under_concurrency(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id))
@@ -165,7 +165,7 @@ async def test_a_token_is_spent_once_under_concurrency(
 
 
 async def test_a_token_redeems_only_for_its_workflow_and_purpose(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id))
@@ -180,7 +180,7 @@ async def test_a_token_redeems_only_for_its_workflow_and_purpose(
 
 
 async def test_an_expired_token_is_not_redeemable(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=1))
@@ -205,7 +205,7 @@ async def test_an_expired_token_is_not_redeemable(
 
 
 async def test_a_retried_consume_recognises_its_own_spend(
-    activities: AuthActivities, auth_runtime: AuthRuntime
+    activities: AccountActivities, auth_runtime: AuthRuntime
 ) -> None:
     """Attempt 1 committed but its answer was lost: attempt 2 must not report "invalid"."""
     user, workflow_id = await user_and_run(auth_runtime)
@@ -228,7 +228,7 @@ async def test_a_retried_consume_recognises_its_own_spend(
     ],
 )
 async def test_issue_rejects_bad_requests_for_good(
-    activities: AuthActivities, auth_runtime: AuthRuntime, overrides: dict[str, object]
+    activities: AccountActivities, auth_runtime: AuthRuntime, overrides: dict[str, object]
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     with pytest.raises(ApplicationError) as error:

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 from temporalio.testing import ActivityEnvironment
 
-from services.auth.activities import AuthActivities
+from services.auth.accounts.activities import AccountActivities
 from services.auth.passwords import hash_password
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import SecurityContext, acting_as
@@ -30,7 +30,7 @@ async def links(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
 @acting_as(SecurityContext.system("test"))
 async def reset(runtime: AuthRuntime, user_id: uuid.UUID) -> None:
     await ActivityEnvironment().run(
-        AuthActivities(runtime).set_password,
+        AccountActivities(runtime).set_password,
         SetPasswordInput(
             str(user_id),
             await hash_password("the owner's new password"),

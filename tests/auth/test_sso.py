@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import ColumnElement, func, select
 from temporalio.client import Client
 
-from services.auth.runtime import runtime_for
 from services.auth.sso import FEATURE
 from services.auth.sso.activities import SsoActivities
 from services.auth.sso.config import SsoConfigError
@@ -512,7 +511,7 @@ async def test_provider_error_response_is_a_clean_refusal(
 async def test_a_worker_refuses_to_start_on_a_bad_setting(sso_env: SsoEnv) -> None:
     resources = sso_env.variant(auth_sso_providers='[{"name": "x"}]')
     with pytest.raises(SsoConfigError, match="ADX_AUTH_SSO_PROVIDERS"):
-        FEATURE.activities(runtime_for(resources))
+        FEATURE.activities(resources)
 
 
 async def test_the_http_app_refuses_to_start_on_a_bad_setting(sso_env: SsoEnv) -> None:

@@ -6,16 +6,14 @@ failed logins."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from services.auth.dependencies import ClientDep, RuntimeDep
-from services.auth.fields import Email, NewPassword, OpaqueToken
 from services.auth.one_time_tokens import redeem, waiting_workflow
 from services.auth.passwords import hash_password
-from services.common.errors import InvalidInputError, ServiceUnavailableError
+from services.auth.schemas import ResetConfirm, ResetDone, ResetRequest, ResetRequested
+from services.common import workflow_calls
+from services.common.errors import InvalidInputError
 from services.common.logging import get_logger
 from services.common.openapi import problems
 from services.common.settings import ServiceName
@@ -32,24 +30,9 @@ from workflows.auth.password_reset import (
 
 router = APIRouter(tags=["password reset"])
 _log = get_logger(__name__)
-
-
-class ResetRequest(BaseModel):
-    email: Email
-
-
-class ResetRequested(BaseModel):
-    status: str = "accepted"
-    detail: str = "If an account exists for this address, a reset link is on its way."
-
-
-class ResetConfirm(BaseModel):
-    token: OpaqueToken
-    new_password: NewPassword
-
-
-class ResetDone(BaseModel):
-    status: str
+_START_ERRORS = workflow_calls.WorkflowErrors(
+    call="password_reset_start", unavailable="Could not start the reset now; try again."
+)
 
 
 @router.post(
@@ -80,22 +63,19 @@ async def request_reset(
         _log.info("password_reset.address_limited")
         return ResetRequested()
     settings = runtime.settings
-    try:
-        await runtime.temporal.start_workflow(
-            PasswordResetWorkflow.run,
-            PasswordResetInput(
-                email=email, token_ttl_seconds=settings.auth_reset_token_minutes * 60
-            ),
-            id=password_reset_workflow_id(email),
-            task_queue=settings.task_queue(ServiceName.auth),
-            # A second request while a reset runs joins it (its mail is on the way) and, not
-            # having started anything, does not count against the address.
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        )
-    except WorkflowAlreadyStartedError:
+    started = await workflow_calls.start(
+        runtime.temporal,
+        PasswordResetWorkflow.run,
+        PasswordResetInput(email=email, token_ttl_seconds=settings.auth_reset_token_minutes * 60),
+        id=password_reset_workflow_id(email),
+        task_queue=settings.task_queue(ServiceName.auth),
+        errors=_START_ERRORS,
+        # A second request while a reset runs joins it (its mail is on the way) and, not
+        # having started anything, does not count against the address.
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    if started is None:
         return ResetRequested()
-    except RPCError as error:
-        raise ServiceUnavailableError("Could not start the reset now; try again.") from error
     await limits.count_started(email)
     return ResetRequested()
 

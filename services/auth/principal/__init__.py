@@ -1,6 +1,9 @@
 """Auth capability: claims and sessions kept in step by other services' workflows."""
 
-from services.auth.feature import Feature
 from services.auth.principal.activities import PrincipalActivities
+from services.auth.runtime import with_runtime
+from services.common.feature import Feature
 
-FEATURE = Feature(name="principal", activities=lambda runtime: PrincipalActivities(runtime).all())
+FEATURE = Feature(
+    name="principal", activities=with_runtime(lambda runtime: PrincipalActivities(runtime).all())
+)

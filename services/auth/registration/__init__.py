@@ -1,8 +1,15 @@
-"""Auth capability: registration (``POST /auth/register``, ``POST /auth/verify-email``).
+"""Auth capability: registration (``POST /auth/register``, ``POST /auth/verify-email``), the
+``user_registration`` workflow and its activities."""
 
-The ``user_registration`` workflow and its activities are registered by the core feature."""
-
-from services.auth.feature import Feature
+from services.auth.registration.activities import RegistrationActivities
 from services.auth.registration.routes import router
+from services.auth.runtime import with_runtime
+from services.common.feature import Feature
+from workflows.auth.user_registration import UserRegistrationWorkflow
 
-FEATURE = Feature(name="registration", router=router)
+FEATURE = Feature(
+    name="registration",
+    router=router,
+    workflows=[UserRegistrationWorkflow],
+    activities=with_runtime(lambda runtime: RegistrationActivities(runtime).all()),
+)

@@ -27,15 +27,14 @@ import hashlib
 import time
 
 from redis.asyncio import Redis
-from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from services.auth.one_time_tokens import InvalidLinkError
 from services.auth.opaque import hash_token
 from services.auth.passwords import verify_password
 from services.auth.registration.links import mailed_by_this_run
 from services.auth.runtime import AuthRuntime
-from services.common.errors import DomainError, ServiceUnavailableError
+from services.common import workflow_calls
+from services.common.errors import DomainError
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
 from storage.redis import Keys
@@ -108,6 +107,9 @@ async def is_contested(
     return bool(others)
 
 
+_QUERY_ERRORS = workflow_calls.WorkflowErrors(call="sign_up_secret", not_found=InvalidLinkError)
+
+
 def _window(runtime: AuthRuntime) -> float:
     return runtime.settings.auth_verification_hours * 3600
 
@@ -116,15 +118,14 @@ async def sign_up_secret(runtime: AuthRuntime, workflow_id: str, raw_token: str)
     """The run's secret for its own, still redeemable link; any other answer is the one answer
     of an invalid link."""
     token_hash = hash_token(raw_token)
-    handle = runtime.temporal.get_workflow_handle(workflow_id)
-    try:
-        secret = await handle.query(SIGN_UP_SECRET_QUERY, token_hash, result_type=SignUpSecret)
-    except RPCError as error:
-        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise InvalidLinkError() from error
-        raise ServiceUnavailableError("Could not complete this now; try again.") from error
-    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
-        raise ServiceUnavailableError("Could not complete this now; try again.") from error
+    secret = await workflow_calls.query(
+        runtime.temporal,
+        workflow_id,
+        SIGN_UP_SECRET_QUERY,
+        token_hash,
+        result_type=SignUpSecret,
+        errors=_QUERY_ERRORS,
+    )
     if secret is None or not mailed_by_this_run(
         runtime.settings, workflow_id, secret.run_id, token_hash
     ):

@@ -4,15 +4,19 @@ verification with the token from the mail."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
-from temporalio.service import RPCError
 
 from services.auth.dependencies import ClientDep, RuntimeDep
-from services.auth.fields import DisplayName, Email, NewPassword, OpaqueToken, Password
 from services.auth.one_time_tokens import redeem
 from services.auth.registration.contested import require_password_if_contested
 from services.auth.registration.links import link_workflow_id
-from services.common.errors import ConflictError, InvalidInputError, ServiceUnavailableError
+from services.auth.schemas import (
+    RegisterRequest,
+    RegistrationAccepted,
+    VerifyEmailRequest,
+    VerifyEmailResponse,
+)
+from services.common import workflow_calls
+from services.common.errors import ConflictError, InvalidInputError
 from services.common.openapi import problems
 from services.common.settings import ServiceName
 from services.common.sign_up import start_sign_up
@@ -30,30 +34,9 @@ router = APIRouter(tags=["registration"])
 
 _INVALID_LINK = problems({400: "Invalid, spent or expired token (one answer for all)"})
 _UNAVAILABLE = problems({503: "Temporal unreachable; retry"})
-
-
-class RegisterRequest(BaseModel):
-    email: Email
-    password: NewPassword
-    display_name: DisplayName
-
-
-class RegistrationAccepted(BaseModel):
-    """Follow the run with the gateway's ``workflowRun``/``workflowProgress`` and this id."""
-
-    workflow_id: str
-    status: str = "accepted"
-
-
-class VerifyEmailRequest(BaseModel):
-    token: OpaqueToken
-    #: Needed only when the address is contested (more than one sign-up within the
-    #: verification window): the password typed at the sign-up whose link this is.
-    password: Password | None = None
-
-
-class VerifyEmailResponse(BaseModel):
-    status: str
+_START_ERRORS = workflow_calls.WorkflowErrors(
+    call="registration_start", unavailable="Could not start the sign-up now; try again."
+)
 
 
 class AddressTakenError(ConflictError):
@@ -80,18 +63,17 @@ async def register(body: RegisterRequest, runtime: RuntimeDep) -> RegistrationAc
     the address is new, has a sign-up pending or an account; the address is told by mail."""
     settings = runtime.settings
     try:
-        workflow_id = await start_sign_up(
-            runtime.temporal,
-            settings.task_queue(ServiceName.auth),
-            email=body.email,
-            password=body.password,
-            display_name=body.display_name,
-            verification_timeout_seconds=settings.auth_verification_hours * 3600,
-        )
+        with workflow_calls.mapped(_START_ERRORS):
+            workflow_id = await start_sign_up(
+                runtime.temporal,
+                settings.task_queue(ServiceName.auth),
+                email=body.email,
+                password=body.password,
+                display_name=body.display_name,
+                verification_timeout_seconds=settings.auth_verification_hours * 3600,
+            )
     except InvalidRegistrationError as error:
         raise InvalidInputError(str(error)) from error
-    except RPCError as error:
-        raise ServiceUnavailableError("Could not start the sign-up now; try again.") from error
     return RegistrationAccepted(workflow_id=workflow_id)
 
 

@@ -4,11 +4,11 @@ its activities)."""
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from services.auth.feature import Feature
-from services.auth.runtime import AuthRuntime
+from services.auth.runtime import AuthRuntime, with_runtime
 from services.auth.sso.activities import SsoActivities
 from services.auth.sso.config import providers_of
 from services.auth.sso.routes import router
+from services.common.feature import Feature
 from workflows.auth.sso_authentication import SsoAuthenticationWorkflow
 
 
@@ -22,5 +22,5 @@ FEATURE = Feature(
     name="sso",
     router=router,
     workflows=[SsoAuthenticationWorkflow],
-    activities=_activities,
+    activities=with_runtime(_activities),
 )

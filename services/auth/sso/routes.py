@@ -3,32 +3,29 @@ runs the ``sso_authentication`` workflow, answering with its token pair."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import re
 import secrets
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
-from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError
 
 from services.auth.dependencies import ClientDep, RuntimeDep
-from services.auth.routes import TokenPair
 from services.auth.runtime import AuthRuntime
+from services.auth.schemas import SsoProviderOut, SsoSignInResponse, TokenPair
 from services.auth.sessions import IssuedTokens
 from services.auth.sso.config import NAME_PATTERN, SsoConfigError, SsoProvider, providers_of
 from services.auth.sso.oidc import OidcClient, client_for
 from services.auth.sso.sealed import Grant, open_session, seal_grant
 from services.auth.sso.state import STATE_TTL_SECONDS, PendingSignIn, SsoStateStore, digest
+from services.common import workflow_calls
 from services.common.errors import (
     ConflictError,
     DomainError,
@@ -74,21 +71,6 @@ class SsoRejectedError(DomainError):
     status = 401
     type = "https://adx.dev/problems/sso-rejected"
     title = "Sign-in rejected"
-
-
-class SsoProviderOut(BaseModel):
-    name: str
-
-
-class SsoSignInResponse(BaseModel):
-    """Either a token pair, or ``mfa_required`` with a partial token for ``/auth/mfa/verify``."""
-
-    user_id: str
-    outcome: Literal["created", "linked", "returning"]
-    mfa_required: bool = False
-    mfa_token: str | None = None
-    tokens: TokenPair | None = None
-    redirect_after: str | None = None
 
 
 def _providers(runtime: AuthRuntime) -> dict[str, SsoProvider]:
@@ -282,28 +264,31 @@ _FAILURES: dict[str, type[DomainError]] = {
 }
 
 
+def _failure(cause: ApplicationError) -> DomainError:
+    return _FAILURES[cause.type or ""](cause.message)
+
+
+_RUN_ERRORS = workflow_calls.WorkflowErrors(
+    call="sso_sign_in",
+    unavailable="the sign-in is taking too long; try again",
+    failed="the sign-in could not be completed; try again",
+    already_started=lambda: SsoStateError("this sign-in was already completed"),
+    failures=dict.fromkeys(_FAILURES, _failure),
+)
+
+
 async def _run_workflow(
     runtime: AuthRuntime, state: str, input: SsoAuthenticationInput
 ) -> SsoAuthenticationResult:
-    temporal = runtime.temporal
-    try:
-        handle = await temporal.start_workflow(
-            SsoAuthenticationWorkflow.run,
-            input,
-            id=sso_workflow_id(state),
-            task_queue=runtime.settings.task_queue(ServiceName.auth),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            execution_timeout=WORKFLOW_TIMEOUT,
-        )
-        return await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_SECONDS)
-    except WorkflowAlreadyStartedError as failure:
-        raise SsoStateError("this sign-in was already completed") from failure
-    except WorkflowFailureError as failure:
-        cause = failure.cause
-        if isinstance(cause, ApplicationError) and cause.type in _FAILURES:
-            raise _FAILURES[cause.type](cause.message) from failure
-        kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        _log.warning("sso_sign_in_failed", type=kind, message=str(cause))
-        raise ServiceUnavailableError("the sign-in could not be completed; try again") from failure
-    except (TimeoutError, RPCError) as failure:
-        raise ServiceUnavailableError("the sign-in is taking too long; try again") from failure
+    result: SsoAuthenticationResult = await workflow_calls.execute(
+        runtime.temporal,
+        SsoAuthenticationWorkflow.run,
+        input,
+        id=sso_workflow_id(state),
+        task_queue=runtime.settings.task_queue(ServiceName.auth),
+        errors=_RUN_ERRORS,
+        result_timeout=RESULT_TIMEOUT_SECONDS,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        execution_timeout=WORKFLOW_TIMEOUT,
+    )
+    return result
