@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common import workflow_calls
@@ -26,6 +31,9 @@ class _Handle:
         self.error = error
 
     async def execute_update(self, *_: Any, **__: Any) -> Any:
+        raise self.error
+
+    async def signal(self, *_: Any, **__: Any) -> None:
         raise self.error
 
 
@@ -59,7 +67,7 @@ async def test_rpc_failures_are_a_503_or_the_domains_not_found(
 ) -> None:
     with pytest.raises(expected) as raised:
         await _update(error)
-    if expected is ServiceUnavailableError:
+    if isinstance(raised.value, ServiceUnavailableError):
         assert raised.value.detail == "down; try again"
         assert raised.value.extra["retry_after"] >= 1, "a 503 without Retry-After"
 
@@ -81,3 +89,27 @@ async def test_a_taken_id_is_none_unless_the_domain_answers_it() -> None:
         client, object(), None, id="wf", task_queue="q", errors=ERRORS
     )
     assert started is None, "a taken id without already_started is the caller's to answer"
+
+
+async def test_a_business_error_of_an_activity_the_update_ran_is_the_domains() -> None:
+    cause = ApplicationError("spent", type=AuthError.INVALID_TOKEN, non_retryable=True)
+    activity_error = ActivityError(
+        "activity failed",
+        scheduled_event_id=1,
+        started_event_id=2,
+        identity="worker",
+        activity_type="auth.consume_one_time_token",
+        activity_id="1",
+        retry_state=RetryState.NON_RETRYABLE_FAILURE,
+    )
+    activity_error.__cause__ = cause
+
+    with pytest.raises(ConflictError, match="spent"):
+        await _update(WorkflowUpdateFailedError(activity_error))
+
+
+async def test_a_signal_to_an_unreachable_temporal_is_a_503() -> None:
+    client: Any = _Client(RPCError("down", RPCStatusCode.UNAVAILABLE, b""))
+
+    with pytest.raises(ServiceUnavailableError):
+        await workflow_calls.signal(client, "wf", "s", None, errors=ERRORS)
