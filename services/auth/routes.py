@@ -4,79 +4,25 @@ service's own read/write, and login latency matters; multi-step flows start work
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, StrictBool
 
 from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
-from services.auth.fields import Email, OpaqueToken, Password
 from services.auth.login import login
-from services.auth.sessions import IssuedTokens
+from services.auth.schemas import (
+    LoginRequest,
+    LoginResponse,
+    LogoutRequest,
+    Me,
+    RefreshRequest,
+    SessionOut,
+    TokenPair,
+)
 from services.common.errors import NotFoundError
 from services.common.openapi import problems
 
 router = APIRouter(tags=["auth"])
-
-
-class LoginRequest(BaseModel):
-    email: Email
-    password: Password
-    tenant_id: uuid.UUID | None = None
-
-
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
-    expires_in: int
-    session_id: str
-
-    @classmethod
-    def of(cls, tokens: IssuedTokens) -> TokenPair:
-        return cls(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_in=tokens.expires_in,
-            session_id=tokens.session_id,
-        )
-
-
-class LoginResponse(BaseModel):
-    """Either a token pair, or ``mfa_required`` with a partial token for ``/auth/mfa/verify``."""
-
-    mfa_required: bool = False
-    mfa_token: str | None = None
-    tokens: TokenPair | None = None
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: OpaqueToken
-
-
-class LogoutRequest(BaseModel):
-    all_sessions: StrictBool = False  # a JSON boolean, not "yes" or 1
-
-
-class SessionOut(BaseModel):
-    id: uuid.UUID
-    tenant_id: uuid.UUID | None
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-    auth_methods: list[str]
-    user_agent: str | None
-    ip: str | None
-    current: bool
-
-
-class Me(BaseModel):
-    user_id: str
-    session_id: str
-    tenant_id: str | None
-    roles: list[str]
-    auth_methods: list[str]
 
 
 _UNAUTHORIZED = problems({401: "Not authenticated"})

@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
 from services.auth.login import resolve_roles
 from services.auth.mfa import changes, setup
 from services.auth.mfa.factor import check_second_factor, read_mfa_token, spending
-from services.auth.routes import TokenPair
 from services.auth.runtime import AuthRuntime
+from services.auth.schemas import (
+    ActivateRequest,
+    ActivateResponse,
+    MfaStatus,
+    RecoveryCodes,
+    RegenerateRequest,
+    SecondFactor,
+    SetupResponse,
+    TokenPair,
+    VerifyRequest,
+)
 from services.common.errors import ConflictError, UnauthorizedError
 from services.common.openapi import problem_response
 from services.common.security_context import SecurityContext, acting_as
@@ -29,81 +38,8 @@ from storage.db import transaction
 
 router = APIRouter(tags=["mfa"])
 
-TotpCode = Annotated[
-    str, Field(pattern=r"^[0-9]{6}$", description="The 6-digit code of the authenticator app.")
-]
-RecoveryCode = Annotated[str, Field(min_length=16, max_length=64)]
-#: A compact JWS is base64url parts joined by dots; anything else is refused before decoding.
-MfaToken = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.-]+$")]
-
 _NO_STORE = {"cache-control": "no-store"}
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: problem_response(401, "Not authenticated")}
-
-
-class SetupResponse(BaseModel):
-    workflow_id: str
-    secret: str
-    otpauth_uri: str
-    expires_at: datetime
-
-
-class ActivateRequest(BaseModel):
-    code: TotpCode
-
-
-class ActivateResponse(BaseModel):
-    enabled: bool = True
-    #: Shown this once; each works once in place of a TOTP code.
-    recovery_codes: list[str]
-
-
-class SecondFactor(BaseModel):
-    """Exactly one of a TOTP code or a recovery code."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        # What ``_exactly_one`` enforces, stated in the OpenAPI document.
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["code"], "properties": {"code": {"type": "string"}}},
-                {
-                    "required": ["recovery_code"],
-                    "properties": {"recovery_code": {"type": "string"}},
-                },
-            ]
-        },
-    )
-
-    code: TotpCode | None = None
-    recovery_code: RecoveryCode | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecondFactor:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("send exactly one of code or recovery_code")
-        return self
-
-
-class VerifyRequest(SecondFactor):
-    mfa_token: MfaToken
-
-
-class RegenerateRequest(BaseModel):
-    """Only a current TOTP code: a recovery code must not be able to mint new ones."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: TotpCode
-
-
-class RecoveryCodes(BaseModel):
-    #: Shown this once; every earlier code stopped working.
-    recovery_codes: list[str]
-
-
-class MfaStatus(BaseModel):
-    enabled: bool
-    recovery_codes_left: int
 
 
 async def _credential(runtime: AuthRuntime, user_id: uuid.UUID) -> Credential:
