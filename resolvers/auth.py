@@ -79,7 +79,7 @@ async def resolve_my_sessions(info: strawberry.Info[GatewayContext]) -> list[Aut
         response=list[SessionOut],
         caller=info.context.caller(signed_in=True),
     )
-    # The same field names as the service's SessionOut; only the ids are GraphQL ids.
+    # AuthSession is the service's SessionOut (schema/auth.py); only the ids are GraphQL ids.
     return [AuthSession(**{**r.model_dump(), **_ids(r)}) for r in rows]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from services.auth.schemas import TokenPair
+from services.auth.schemas import SessionOut, TokenPair
 
 
 @strawberry.input
@@ -38,17 +38,12 @@ class LoginResult:
     tokens: AuthTokens | None
 
 
-@strawberry.type
+@strawberry.experimental.pydantic.type(model=SessionOut, all_fields=True)
 class AuthSession:
+    """The auth service's ``SessionOut``, its ids as GraphQL ids."""
+
     id: strawberry.ID
     tenant_id: strawberry.ID | None
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-    auth_methods: list[str]
-    user_agent: str | None
-    ip: str | None
-    current: bool
 
 
 @strawberry.type(description="The caller, as stated by their verified access token.")
