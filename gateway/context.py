@@ -14,10 +14,10 @@ from gateway.auth import authorization_from
 from gateway.loaders import load_users
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
-from gateway.service_clients import Caller, ServiceClients
+from gateway.service_clients import Caller, ServiceCall, ServiceClients
 from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.client_ip import client_ip
-from services.common.settings import Settings
+from services.common.settings import ServiceName, Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
 from services.user.schemas import ProfileOut
 
@@ -53,18 +53,15 @@ class GatewayContext(BaseContext):
         headers = getattr(self.request, "headers", None)
         return authorization_from(self.connection_params, headers)
 
-    @property
-    def services(self) -> ServiceClients:
-        return self.state.services
-
-    def caller(self, *, signed_in: bool = False) -> Caller:
-        """This request's caller, for ``services.call``: their address always, their token when
-        ``signed_in`` (required then: "sign in first" before any call is made)."""
+    def service(self, name: ServiceName, *, signed_in: bool = False) -> ServiceCall:
+        """Calls to service ``name`` for this request's caller: their address always, their
+        token when ``signed_in`` (required then: "sign in first" before any call is made)."""
         if not signed_in:
-            return Caller(client_ip=self.client_ip)
+            return self.state.services.of(name, Caller(client_ip=self.client_ip))
         if not self.authorization:
             raise UserFacingError("sign in first", UNAUTHENTICATED)
-        return Caller(client_ip=self.client_ip, authorization=self.authorization)
+        caller = Caller(client_ip=self.client_ip, authorization=self.authorization)
+        return self.state.services.of(name, caller)
 
     @property
     def client_ip(self) -> str | None:

@@ -14,13 +14,7 @@ async def load_users(
 ) -> list[ProfileOut | None]:
     """DataLoader batch function: one ``GET /users?ids=…`` for every user a query touches,
     carrying the caller's token: the user service applies the same rule (``may_read_profile``)."""
-    rows = await services.call(
-        ServiceName.user,
-        "GET",
-        "/users",
-        params={"ids": list(ids)},
-        response=list[ProfileOut],
-        caller=Caller(authorization=authorization),
-    )
+    users = services.of(ServiceName.user, Caller(authorization=authorization))
+    rows = await users.call("GET", "/users", params={"ids": list(ids)}, response=list[ProfileOut])
     by_id = {str(row.id): row for row in rows}
     return [by_id.get(i) for i in ids]

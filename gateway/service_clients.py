@@ -1,5 +1,5 @@
 """Pooled HTTP clients to the services, each behind a small circuit breaker, and the one typed
-call the resolvers and loaders make: ``ServiceClients.call`` returns the service's own response
+call the resolvers and loaders make: ``ServiceCall.call`` returns the service's own response
 model (``services/<x>/schemas.py``) and turns a refusal into a GraphQL error by that service's
 row of ``REFUSALS``."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -219,6 +219,47 @@ def _validate(response: type[T], content: bytes) -> T:
     return validated
 
 
+@dataclass(frozen=True)
+class ServiceCall:
+    """The one typed way to call a service: ``call`` returns the answer validated as
+    ``response`` (a model of ``services/<x>/schemas.py``, or a list of one), ``send`` reads no
+    body. An outage is ``SERVICE_UNAVAILABLE``, a refusal the error of the service's table."""
+
+    client: ServiceClient
+    refusals: ErrorTable
+    caller: Caller
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        response: type[T],
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> T:
+        answer = await self._answer(method, path, json=json, params=params)
+        return _validate(response, answer.content)
+
+    async def send(self, method: str, path: str, *, json: Any = None) -> None:
+        await self._answer(method, path, json=json, params=None)
+
+    async def _answer(
+        self, method: str, path: str, *, json: Any, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        try:
+            answer = await self.client.request(
+                method, path, params=params, json=json, headers=self.caller.headers()
+            )
+        except ServiceUnavailable as error:
+            raise UserFacingError(
+                self.refusals.unavailable, SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
+            ) from error
+        if answer.status_code >= 400:
+            raise self.refusals.error(answer)
+        return answer
+
+
 class ServiceClients:
     def __init__(self, settings: Settings) -> None:
         self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
@@ -228,58 +269,9 @@ class ServiceClients:
         clients = {ServiceName.user: self.user, ServiceName.auth: self.auth}
         return clients[service]
 
-    @overload
-    async def call(
-        self,
-        service: ServiceName,
-        method: str,
-        path: str,
-        *,
-        response: type[T],
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        caller: Caller | None = None,
-    ) -> T: ...
-    @overload
-    async def call(
-        self,
-        service: ServiceName,
-        method: str,
-        path: str,
-        *,
-        response: None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        caller: Caller | None = None,
-    ) -> None: ...
-    async def call(
-        self,
-        service: ServiceName,
-        method: str,
-        path: str,
-        *,
-        response: type[T] | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        caller: Caller | None = None,
-    ) -> T | None:
-        """One call to ``service``, its answer validated as ``response`` (a model of
-        ``services/<x>/schemas.py``, or a list of one; ``None``: the body is not read). An
-        outage is ``SERVICE_UNAVAILABLE`` and a refusal the error of the service's table."""
-        table = REFUSALS[service]
-        try:
-            answer = await self.client(service).request(
-                method, path, params=params, json=json, headers=(caller or Caller()).headers()
-            )
-        except ServiceUnavailable as error:
-            raise UserFacingError(
-                table.unavailable, SERVICE_UNAVAILABLE, retryAfter=OUTAGE_RETRY_AFTER
-            ) from error
-        if answer.status_code >= 400:
-            raise table.error(answer)
-        if response is None:
-            return None
-        return _validate(response, answer.content)
+    def of(self, service: ServiceName, caller: Caller | None = None) -> ServiceCall:
+        """Calls to ``service`` made for ``caller``."""
+        return ServiceCall(self.client(service), REFUSALS[service], caller or Caller())
 
     async def aclose(self) -> None:
         await self.user.aclose()

@@ -26,20 +26,14 @@ async def resolve_verify_email(
     ] = None,
 ) -> bool:
     body = {"token": token} if password is None else {"token": token, "password": password}
-    await info.context.services.call(
-        ServiceName.auth, "POST", "/auth/verify-email", json=body, caller=info.context.caller()
-    )
+    await info.context.service(ServiceName.auth).send("POST", "/auth/verify-email", json=body)
     return True
 
 
 async def resolve_request_password_reset(info: strawberry.Info[GatewayContext], email: str) -> bool:
     """Always true: the answer never tells whether the address has an account."""
-    await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/password-reset",
-        json={"email": email},
-        caller=info.context.caller(),
+    await info.context.service(ServiceName.auth).send(
+        "POST", "/auth/password-reset", json={"email": email}
     )
     return True
 
@@ -47,11 +41,7 @@ async def resolve_request_password_reset(info: strawberry.Info[GatewayContext], 
 async def resolve_confirm_password_reset(
     info: strawberry.Info[GatewayContext], token: str, new_password: str
 ) -> bool:
-    await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/password-reset/confirm",
-        json={"token": token, "new_password": new_password},
-        caller=info.context.caller(),
+    await info.context.service(ServiceName.auth).send(
+        "POST", "/auth/password-reset/confirm", json={"token": token, "new_password": new_password}
     )
     return True

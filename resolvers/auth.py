@@ -20,13 +20,11 @@ if TYPE_CHECKING:
 
 
 async def resolve_login(info: strawberry.Info[GatewayContext], input: LoginInput) -> LoginResult:
-    body = await info.context.services.call(
-        ServiceName.auth,
+    body = await info.context.service(ServiceName.auth).call(
         "POST",
         "/auth/login",
         json={"email": input.email, "password": input.password, "tenant_id": input.tenant_id},
         response=LoginResponse,
-        caller=info.context.caller(),
     )
     return LoginResult(
         mfa_required=body.mfa_required,
@@ -39,45 +37,28 @@ async def resolve_refresh(info: strawberry.Info[GatewayContext], refresh_token: 
     """Rotates the token. Two tabs presenting one token at once both get the same successor
     (the auth service's reuse interval, ``ADX_AUTH_REFRESH_REUSE_SECONDS``); a later reuse
     revokes the whole session."""
-    pair = await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/refresh",
-        json={"refresh_token": refresh_token},
-        response=TokenPair,
-        caller=info.context.caller(),
+    pair = await info.context.service(ServiceName.auth).call(
+        "POST", "/auth/refresh", json={"refresh_token": refresh_token}, response=TokenPair
     )
     return AuthTokens.of(pair)
 
 
 async def resolve_logout(info: strawberry.Info[GatewayContext], all_sessions: bool = False) -> bool:
-    await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/logout",
-        json={"all_sessions": all_sessions},
-        caller=info.context.caller(signed_in=True),
+    await info.context.service(ServiceName.auth, signed_in=True).send(
+        "POST", "/auth/logout", json={"all_sessions": all_sessions}
     )
     return True
 
 
 async def resolve_revoke_session(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> bool:
-    await info.context.services.call(
-        ServiceName.auth,
-        "DELETE",
-        f"/auth/sessions/{_uuid(id)}",
-        caller=info.context.caller(signed_in=True),
-    )
+    path = f"/auth/sessions/{_uuid(id)}"  # a malformed id is refused before "sign in first"
+    await info.context.service(ServiceName.auth, signed_in=True).send("DELETE", path)
     return True
 
 
 async def resolve_my_sessions(info: strawberry.Info[GatewayContext]) -> list[AuthSession]:
-    rows = await info.context.services.call(
-        ServiceName.auth,
-        "GET",
-        "/auth/sessions",
-        response=list[SessionOut],
-        caller=info.context.caller(signed_in=True),
+    rows = await info.context.service(ServiceName.auth, signed_in=True).call(
+        "GET", "/auth/sessions", response=list[SessionOut]
     )
     # AuthSession is the service's SessionOut (schema/auth.py); only the ids are GraphQL ids.
     return [AuthSession(**{**r.model_dump(), **_ids(r)}) for r in rows]
@@ -113,11 +94,7 @@ def _uuid(raw: str) -> str:
 async def resolve_sso_providers(info: strawberry.Info[GatewayContext]) -> list[SsoProvider]:
     """Names of the configured OpenID providers. The sign-in itself is a browser redirect:
     send the browser to ``/auth/sso/<name>/start`` on the auth service."""
-    rows = await info.context.services.call(
-        ServiceName.auth,
-        "GET",
-        "/auth/sso/providers",
-        response=list[SsoProviderOut],
-        caller=info.context.caller(),
+    rows = await info.context.service(ServiceName.auth).call(
+        "GET", "/auth/sso/providers", response=list[SsoProviderOut]
     )
     return [SsoProvider(name=r.name, start_path=f"/auth/sso/{r.name}/start") for r in rows]

@@ -31,24 +31,15 @@ def _factor(factor: SecondFactorInput) -> dict[str, str | None]:
 
 
 async def resolve_start_mfa_setup(info: strawberry.Info[GatewayContext]) -> MfaSetup:
-    body = await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/mfa/setup",
-        response=SetupResponse,
-        caller=info.context.caller(signed_in=True),
+    body = await info.context.service(ServiceName.auth, signed_in=True).call(
+        "POST", "/auth/mfa/setup", response=SetupResponse
     )
     return MfaSetup(**body.model_dump())
 
 
 async def resolve_activate_mfa(info: strawberry.Info[GatewayContext], code: str) -> MfaActivation:
-    body = await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/mfa/activate",
-        json={"code": code},
-        response=ActivateResponse,
-        caller=info.context.caller(signed_in=True),
+    body = await info.context.service(ServiceName.auth, signed_in=True).call(
+        "POST", "/auth/mfa/activate", json={"code": code}, response=ActivateResponse
     )
     return MfaActivation(**body.model_dump())
 
@@ -56,13 +47,11 @@ async def resolve_activate_mfa(info: strawberry.Info[GatewayContext], code: str)
 async def resolve_verify_mfa(
     info: strawberry.Info[GatewayContext], mfa_token: str, factor: SecondFactorInput
 ) -> AuthTokens:
-    pair = await info.context.services.call(
-        ServiceName.auth,
+    pair = await info.context.service(ServiceName.auth).call(
         "POST",
         "/auth/mfa/verify",
         json={"mfa_token": mfa_token, **_factor(factor)},
         response=TokenPair,
-        caller=info.context.caller(),
     )
     return AuthTokens.of(pair)
 
@@ -70,12 +59,8 @@ async def resolve_verify_mfa(
 async def resolve_disable_mfa(
     info: strawberry.Info[GatewayContext], factor: SecondFactorInput
 ) -> bool:
-    await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/mfa/disable",
-        json=_factor(factor),
-        caller=info.context.caller(signed_in=True),
+    await info.context.service(ServiceName.auth, signed_in=True).send(
+        "POST", "/auth/mfa/disable", json=_factor(factor)
     )
     return True
 
@@ -83,23 +68,14 @@ async def resolve_disable_mfa(
 async def resolve_regenerate_recovery_codes(
     info: strawberry.Info[GatewayContext], code: str
 ) -> RecoveryCodes:
-    body = await info.context.services.call(
-        ServiceName.auth,
-        "POST",
-        "/auth/mfa/recovery-codes",
-        json={"code": code},
-        response=RecoveryCodesOut,
-        caller=info.context.caller(signed_in=True),
+    body = await info.context.service(ServiceName.auth, signed_in=True).call(
+        "POST", "/auth/mfa/recovery-codes", json={"code": code}, response=RecoveryCodesOut
     )
     return RecoveryCodes(**body.model_dump())
 
 
 async def resolve_mfa_status(info: strawberry.Info[GatewayContext]) -> MfaStatus:
-    body = await info.context.services.call(
-        ServiceName.auth,
-        "GET",
-        "/auth/mfa",
-        response=MfaStatusOut,
-        caller=info.context.caller(signed_in=True),
+    body = await info.context.service(ServiceName.auth, signed_in=True).call(
+        "GET", "/auth/mfa", response=MfaStatusOut
     )
     return MfaStatus(**body.model_dump())
