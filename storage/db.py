@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -14,6 +16,16 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# The database types the layers above storage name: domain services, the gateway and the
+# resolvers import no sqlalchemy (pyproject.toml, contract "no-sqlalchemy-above-storage"); they
+# reach the database through storage's repositories and these names.
+#: One database session (a unit of work's connection and identity map).
+DbSession: TypeAlias = AsyncSession
+#: A connection outside the ORM (``single_statements``).
+DbConnection: TypeAlias = AsyncConnection
+#: The factory of database sessions a process holds (``Resources.sessions``).
+DbSessions: TypeAlias = async_sessionmaker[AsyncSession]
 
 #: The per-transaction PostgreSQL setting that RLS policies compare ``tenant_id`` against.
 TENANT_SETTING = "adx.tenant_id"

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -18,7 +17,7 @@ from services.auth.runtime import AuthRuntime
 from services.common.mailer import EmailMessage, Mailer, mailer_from_settings
 from storage.auth.audit import AuditRepository
 from storage.auth.one_time_tokens import OneTimeTokenRepository
-from storage.db import transaction
+from storage.db import IntegrityError, transaction
 from workflows.auth import contracts
 from workflows.auth.contracts import AuthError, InvalidEmailError
 from workflows.common.errors import business_error

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from services.auth.opaque import hash_token
@@ -22,12 +20,14 @@ from services.common.security_context import (
     require_context,
     this_run_prefix,
 )
-from storage.auth.models import Credential, OneTimeToken, SsoIdentity
-from storage.db import transaction
+from storage.auth.one_time_tokens import OneTimeTokenRepository
+from storage.auth.repository import CredentialRepository
+from storage.auth.sso import SsoIdentityRepository
+from storage.db import DbSession, DbSessions, transaction
 
 
 async def require_created_by_this_run(
-    sessions: async_sessionmaker[AsyncSession], context: SecurityContext, user_id: str
+    sessions: DbSessions, context: SecurityContext, user_id: str
 ) -> None:
     """Outside ``system``, an account may be undone only by the workflow run that created it
     (its credentials carry that run's idempotency key). A missing account passes: there is
@@ -37,7 +37,7 @@ async def require_created_by_this_run(
 
 
 async def require_token_owner_address(
-    sessions: async_sessionmaker[AsyncSession], token: str | None, purpose: str, to: str
+    sessions: DbSessions, token: str | None, purpose: str, to: str
 ) -> None:
     """A link mail goes only to the address of the account whose token this run issued: a
     workflow cannot mail someone else's link, nor a link to someone else."""
@@ -45,39 +45,29 @@ async def require_token_owner_address(
     if token is None:
         raise denied("a link mail needs the token this run issued")
     async with transaction(sessions) as db:
-        address = await db.scalar(
-            select(Credential.email)
-            .join(OneTimeToken, OneTimeToken.user_id == Credential.id)
-            .where(
-                OneTimeToken.token_hash == hash_token(token),
-                OneTimeToken.purpose == purpose,
-                OneTimeToken.idempotency_key.startswith(prefix, autoescape=True),
-            )
+        address = await CredentialRepository(db).address_of_token_owner(
+            hash_token(token), purpose, prefix
         )
     if address is None or address != to:
         raise denied("this mail may only carry a token this run issued, to its account's address")
 
 
-async def require_known_address(sessions: async_sessionmaker[AsyncSession], to: str) -> None:
+async def require_known_address(sessions: DbSessions, to: str) -> None:
     """A notice goes only to an address that has an account (its owner is the one told)."""
     async with transaction(sessions) as db:
-        if not await db.scalar(select(exists().where(Credential.email == to))):
+        if not await CredentialRepository(db).exists_with_email(to):
             raise denied("this notice goes only to the address of an existing account")
 
 
-async def token_belongs_to_this_run(db: AsyncSession, token_hash: str, purpose: str) -> bool:
+async def token_belongs_to_this_run(db: DbSession, token_hash: str, purpose: str) -> bool:
     """A token (if it exists at all) was issued by this very run of the workflow, not by an
     earlier run with the same workflow id."""
-    key = await db.scalar(
-        select(OneTimeToken.idempotency_key).where(
-            OneTimeToken.token_hash == token_hash, OneTimeToken.purpose == purpose
-        )
-    )
+    key = await OneTimeTokenRepository(db).idempotency_key(token_hash, purpose)
     return key is None or key.startswith(this_run_prefix())
 
 
 async def require_account_actor(
-    sessions: async_sessionmaker[AsyncSession], user_id: str, *, proof: str
+    sessions: DbSessions, user_id: str, *, proof: str
 ) -> SecurityContext:
     """Refuse (non-retryable) unless the context acts for ``user_id``, or this workflow run
     spent a ``proof`` token of that user (one it issued itself) before asking."""
@@ -92,9 +82,7 @@ async def require_account_actor(
     )
 
 
-async def require_sso_session_actor(
-    sessions: async_sessionmaker[AsyncSession], user_id: str
-) -> SecurityContext:
+async def require_sso_session_actor(sessions: DbSessions, user_id: str) -> SecurityContext:
     """Opening a session without a password: only for the platform, the user, or an account
     that signs in with SSO at all (the workflow checked the provider's ID token first)."""
     context = require_context()
@@ -103,18 +91,16 @@ async def require_sso_session_actor(
     raise denied(f"the {context.actor.value} context may not open a session for this account")
 
 
-async def _has_sso_identity(sessions: async_sessionmaker[AsyncSession], user_id: str) -> bool:
+async def _has_sso_identity(sessions: DbSessions, user_id: str) -> bool:
     try:
         owner = uuid.UUID(user_id)
     except ValueError:
         return False
     async with transaction(sessions) as db:
-        return bool(await db.scalar(select(exists().where(SsoIdentity.user_id == owner))))
+        return await SsoIdentityRepository(db).has_identity(owner)
 
 
-async def created_by_this_run(
-    sessions: async_sessionmaker[AsyncSession], user_id: str
-) -> bool | None:
+async def created_by_this_run(sessions: DbSessions, user_id: str) -> bool | None:
     """Whether this workflow run created the account (its credentials carry the run's key);
     None when there is no such account."""
     try:
@@ -122,13 +108,11 @@ async def created_by_this_run(
     except ValueError:
         return None
     async with transaction(sessions) as db:
-        key = await db.scalar(select(Credential.idempotency_key).where(Credential.id == owner))
+        key = await CredentialRepository(db).idempotency_key(owner)
     return None if key is None else key.startswith(this_run_prefix())
 
 
-async def _spent_by_this_run(
-    sessions: async_sessionmaker[AsyncSession], user_id: str, purpose: str
-) -> bool:
+async def _spent_by_this_run(sessions: DbSessions, user_id: str, purpose: str) -> bool:
     """A spent token of the user, issued (the key) and redeemed (the workflow id) by this very
     run: an earlier run with the same workflow id proves nothing."""
     try:
@@ -136,16 +120,6 @@ async def _spent_by_this_run(
     except ValueError:
         return False
     async with transaction(sessions) as db:
-        return bool(
-            await db.scalar(
-                select(
-                    exists().where(
-                        OneTimeToken.user_id == owner,
-                        OneTimeToken.purpose == purpose,
-                        OneTimeToken.workflow_id == activity.info().workflow_id,
-                        OneTimeToken.idempotency_key.startswith(this_run_prefix(), autoescape=True),
-                        OneTimeToken.used_at.is_not(None),
-                    )
-                )
-            )
+        return await OneTimeTokenRepository(db).spent_by_run(
+            owner, purpose, activity.info().workflow_id, this_run_prefix()
         )

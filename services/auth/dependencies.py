@@ -1,16 +1,15 @@
-"""FastAPI dependencies of the auth service: its runtime, the caller's client info, the principal."""
+"""FastAPI dependencies of the auth service: its runtime and the caller's client info (the
+principal is ``services.common.principal.PrincipalDep``, as in every service)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
 from services.common.client_ip import client_ip as forwarded_client_ip
-from services.common.errors import UnauthorizedError
-from services.common.tokens import InvalidTokenError, Principal, bearer_token
 
 
 # The dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
@@ -29,15 +28,3 @@ async def get_client(request: Request) -> ClientInfo:
 
 RuntimeDep = Annotated[AuthRuntime, Depends(get_runtime)]
 ClientDep = Annotated[ClientInfo, Depends(get_client)]
-
-
-async def get_principal(
-    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    try:
-        return await runtime.verifier.verify(bearer_token(authorization))
-    except InvalidTokenError as error:
-        raise UnauthorizedError(str(error)) from error
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
+from services.auth.dependencies import ClientDep, RuntimeDep
 from services.auth.login import login
 from services.auth.schemas import (
     LoginRequest,
@@ -21,6 +21,7 @@ from services.auth.schemas import (
 )
 from services.common.errors import NotFoundError
 from services.common.openapi import problems
+from services.common.principal import PrincipalDep
 
 router = APIRouter(tags=["auth"])
 

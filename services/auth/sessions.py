@@ -31,7 +31,6 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from services.auth.opaque import hash_token, new_token
 from services.auth.token_issuer import TokenIssuer
@@ -48,7 +47,14 @@ from storage.auth.sessions import (
     open_session,
     rotate_current,
 )
-from storage.db import engine_of, single_statements, transaction
+from storage.db import (
+    DbConnection,
+    DbSession,
+    DbSessions,
+    engine_of,
+    single_statements,
+    transaction,
+)
 from storage.redis import Keys
 
 
@@ -108,7 +114,7 @@ class SuccessorSeal:
 class SessionService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: DbSessions,
         issuer: TokenIssuer,
         redis: Redis,
         keys: Keys,
@@ -156,7 +162,7 @@ class SessionService:
 
     @staticmethod
     async def _roles(
-        db: AsyncSession | AsyncConnection, user_id: uuid.UUID, tenant_id: uuid.UUID | None
+        db: DbSession | DbConnection, user_id: uuid.UUID, tenant_id: uuid.UUID | None
     ) -> list[str]:
         if tenant_id is None:
             return []
@@ -164,7 +170,7 @@ class SessionService:
 
     async def start(
         self,
-        db: AsyncSession | AsyncConnection,
+        db: DbSession | DbConnection,
         *,
         user_id: uuid.UUID,
         tenant_id: uuid.UUID | None,
@@ -239,7 +245,7 @@ class SessionService:
         return await self._refresh_locked(raw, digest, client)
 
     async def _successor(
-        self, db: AsyncSession, raw: str, token: RefreshToken, session: Session, moment: datetime
+        self, db: DbSession, raw: str, token: RefreshToken, session: Session, moment: datetime
     ) -> str | None:
         """The spent token's successor if the reuse interval answers this presentation: within
         the interval after the rotation, the session live, the successor opens with the
@@ -262,7 +268,7 @@ class SessionService:
         )
         return successor if current is not None else None
 
-    async def _session_pair(self, db: AsyncSession, session: Session, refresh: str) -> IssuedTokens:
+    async def _session_pair(self, db: DbSession, session: Session, refresh: str) -> IssuedTokens:
         """``session``'s token pair with ``refresh``, its roles read in ``db``."""
         return self._pair(
             session_id=session.id,
@@ -364,7 +370,7 @@ class SessionService:
 
     async def revoke_all_in(
         self,
-        db: AsyncSession,
+        db: DbSession,
         user_id: uuid.UUID,
         reason: str,
         *,

@@ -6,8 +6,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from services.common.resources import Resources
 from services.common.security_context import (
     ActorKind,
@@ -18,7 +16,6 @@ from services.common.security_context import (
     this_run_prefix,
 )
 from storage.db import transaction
-from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
 from workflows.auth.contracts import AuthWorkflow
 from workflows.common.errors import business_error
@@ -60,9 +57,7 @@ class UserActivities:
         """Compensation of ``create_profile``; idempotent because deleting twice changes nothing."""
         context = require_context()
         async with transaction(self.sessions) as session:
-            key = await session.scalar(
-                select(Profile.idempotency_key).where(Profile.id == uuid.UUID(input.user_id))
-            )
+            key = await ProfileRepository(session).idempotency_key(uuid.UUID(input.user_id))
             if context.actor != ActorKind.system and key and not key.startswith(this_run_prefix()):
                 raise denied(
                     f"the {context.actor.value} context may only undo a profile this run created"

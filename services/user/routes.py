@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.common.app import SessionsDep
 from services.common.errors import NotFoundError
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep, may_read_profile
+from services.common.tenant_db import TenantDb
 from services.user.schemas import ProfileOut
-from storage.db import transaction
 from storage.users.models import Profile
 from storage.users.repository import ProfileRepository
 
@@ -30,13 +29,10 @@ def _profile_out(row: Profile) -> ProfileOut:
 
 
 @router.get("/{user_id}", responses={404: problem_response(404, "No such user")})
-async def get_user(
-    user_id: uuid.UUID, principal: PrincipalDep, sessions: SessionsDep
-) -> ProfileOut:
+async def get_user(user_id: uuid.UUID, principal: PrincipalDep, db: TenantDb) -> ProfileOut:
     row = None
     if may_read_profile(principal, user_id):
-        async with transaction(sessions) as session:
-            row = await ProfileRepository(session).get(user_id)
+        row = await ProfileRepository(db).get(user_id)
     if row is None:
         raise NotFoundError(f"user {user_id} not found")
     return _profile_out(row)
@@ -45,13 +41,12 @@ async def get_user(
 @router.get("")
 async def get_users(
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    db: TenantDb,
     ids: Annotated[list[uuid.UUID], Query(min_length=1, max_length=MAX_BATCH)],
 ) -> list[ProfileOut]:
     """Batch read for DataLoaders; unknown and invisible ids are simply absent from the answer."""
     visible = [i for i in ids if may_read_profile(principal, i)]
     if not visible:
         return []
-    async with transaction(sessions) as session:
-        rows = await ProfileRepository(session).get_many(visible)
+    rows = await ProfileRepository(db).get_many(visible)
     return [_profile_out(r) for r in rows]

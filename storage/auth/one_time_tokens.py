@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.auth.models import OneTimeToken
@@ -82,5 +82,32 @@ class OneTimeTokenRepository(Repository[OneTimeToken]):
                 OneTimeToken.purpose == purpose,
                 OneTimeToken.workflow_id == workflow_id,
                 OneTimeToken.used_at.is_not(None),
+            )
+        )
+
+    async def idempotency_key(self, token_hash: str, purpose: str) -> str | None:
+        """The key of the step that issued the token (None: no such token)."""
+        return await self.session.scalar(
+            select(OneTimeToken.idempotency_key).where(
+                OneTimeToken.token_hash == token_hash, OneTimeToken.purpose == purpose
+            )
+        )
+
+    async def spent_by_run(
+        self, user_id: uuid.UUID, purpose: str, workflow_id: str | None, key_prefix: str
+    ) -> bool:
+        """Whether a token of the user was issued under ``key_prefix`` (one run's steps) and
+        redeemed by ``workflow_id``."""
+        return bool(
+            await self.session.scalar(
+                select(
+                    exists().where(
+                        OneTimeToken.user_id == user_id,
+                        OneTimeToken.purpose == purpose,
+                        OneTimeToken.workflow_id == workflow_id,
+                        OneTimeToken.idempotency_key.startswith(key_prefix, autoescape=True),
+                        OneTimeToken.used_at.is_not(None),
+                    )
+                )
             )
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.auth.models import Credential
+from storage.auth.models import Credential, OneTimeToken
 from storage.repository import Repository
 
 
@@ -92,4 +92,28 @@ class CredentialRepository(Repository[Credential]):
     async def set_mfa_enabled(self, id_: uuid.UUID, enabled: bool) -> None:
         await self.session.execute(
             update(Credential).where(Credential.id == id_).values(mfa_enabled=enabled)
+        )
+
+    async def exists_with_email(self, email: str) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Credential.email == email))))
+
+    async def idempotency_key(self, id_: uuid.UUID) -> str | None:
+        """The key of the step that created the account (None: no such account)."""
+        return await self.session.scalar(
+            select(Credential.idempotency_key).where(Credential.id == id_)
+        )
+
+    async def address_of_token_owner(
+        self, token_hash: str, purpose: str, key_prefix: str
+    ) -> str | None:
+        """The e-mail address of the account owning a one-time token issued under a key that
+        starts with ``key_prefix`` (one workflow run's steps)."""
+        return await self.session.scalar(
+            select(Credential.email)
+            .join(OneTimeToken, OneTimeToken.user_id == Credential.id)
+            .where(
+                OneTimeToken.token_hash == token_hash,
+                OneTimeToken.purpose == purpose,
+                OneTimeToken.idempotency_key.startswith(key_prefix, autoescape=True),
+            )
         )

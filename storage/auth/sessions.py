@@ -229,3 +229,18 @@ class RefreshTokenRepository(Repository[RefreshToken]):
                 RefreshToken.expires_at > now,
             )
         )
+
+
+async def active_session_ids_in_tenant(
+    db: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The user's unrevoked sessions opened in ``tenant_id`` (a membership change revokes them)."""
+    return list(
+        await db.scalars(
+            select(Session.id).where(
+                Session.user_id == user_id,
+                Session.tenant_id == tenant_id,
+                Session.revoked_at.is_(None),
+            )
+        )
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.auth.models import AuditEvent, Credential, SsoIdentity
@@ -86,3 +86,9 @@ class SsoIdentityRepository(Repository[SsoIdentity]):
             delete(SsoIdentity).where(SsoIdentity.user_id == user_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def has_identity(self, user_id: uuid.UUID) -> bool:
+        """Whether the account signs in with SSO at all."""
+        return bool(
+            await self.session.scalar(select(exists().where(SsoIdentity.user_id == user_id)))
+        )

@@ -35,3 +35,7 @@ class ProfileRepository(Repository[Profile]):
         """Remove a profile (an abandoned sign-up); deleting a missing one is a no-op."""
         result = await self.session.execute(delete(Profile).where(Profile.id == id_))
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def idempotency_key(self, id_: uuid.UUID) -> str | None:
+        """The key of the step that created the profile (None: no such profile)."""
+        return await self.session.scalar(select(Profile.idempotency_key).where(Profile.id == id_))

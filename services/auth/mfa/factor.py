@@ -14,8 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.auth.mfa.recovery import hash_recovery_code
 from services.auth.mfa.totp import matching_step
 from services.auth.runtime import AuthRuntime
@@ -25,7 +23,7 @@ from services.common.errors import UnauthorizedError
 from services.common.tokens import InvalidTokenError
 from storage.auth.audit import AuditRepository
 from storage.auth.mfa import RecoveryCodeRepository, TotpSecretRepository
-from storage.db import transaction
+from storage.db import DbSession, transaction
 
 INVALID_CODE_MESSAGE = "invalid or already used code"
 OTP = "otp"
@@ -98,7 +96,7 @@ def _throttle_key(user_id: uuid.UUID) -> str:
 
 
 async def _consume(
-    db: AsyncSession, user_id: uuid.UUID, code: str | None, recovery_code: str | None
+    db: DbSession, user_id: uuid.UUID, code: str | None, recovery_code: str | None
 ) -> tuple[str | None, str]:
     """``(method, reason)``: the factor spent, or None and why it failed."""
     if code is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from services.auth.dependencies import ClientDep, PrincipalDep, RuntimeDep
+from services.auth.dependencies import ClientDep, RuntimeDep
 from services.auth.login import resolve_roles
 from services.auth.mfa import changes, setup
 from services.auth.mfa.factor import check_second_factor, read_mfa_token, spending
@@ -29,6 +29,7 @@ from services.auth.schemas import (
 )
 from services.common.errors import ConflictError, UnauthorizedError
 from services.common.openapi import problem_response
+from services.common.principal import PrincipalDep
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.audit import AuditRepository
 from storage.auth.mfa import RecoveryCodeRepository

@@ -8,13 +8,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import TENANT_ADMIN_ROLES, require_tenant
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
-from storage.auth.models import Session
+from storage.auth.sessions import active_session_ids_in_tenant
 from storage.db import transaction
 from workflows.auth import principal_contracts
 from workflows.auth.contracts import AuthError
@@ -56,15 +54,7 @@ class PrincipalActivities:
             )
             session_ids: list[uuid.UUID] = []
             if input.revoke_tenant_sessions:
-                session_ids = list(
-                    await db.scalars(
-                        select(Session.id).where(
-                            Session.user_id == user_id,
-                            Session.tenant_id == tenant_id,
-                            Session.revoked_at.is_(None),
-                        )
-                    )
-                )
+                session_ids = await active_session_ids_in_tenant(db, user_id, tenant_id)
         for session_id in session_ids:
             await self.runtime.sessions.revoke(user_id, session_id, "claims_changed")
         return principal_contracts.SyncPrincipalClaimsOutput(

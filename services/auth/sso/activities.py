@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from services.auth.actor_checks import require_sso_session_actor
@@ -34,7 +33,7 @@ from storage.auth.models import Credential, SsoIdentity
 from storage.auth.repository import CredentialRepository
 from storage.auth.sessions import SessionRepository
 from storage.auth.sso import SESSION_OPENED, SsoIdentityRepository
-from storage.db import transaction
+from storage.db import DbSession, transaction
 from workflows.auth import sso_contracts
 from workflows.auth.contracts import AuthError, AuthWorkflow
 from workflows.common.errors import business_error
@@ -202,7 +201,7 @@ class SsoActivities:
         await require_sso_session_actor(self.sessions, user_id)
 
     async def _known(
-        self, db: AsyncSession, identity: SsoIdentity, input: sso_contracts.LinkSsoIdentityInput
+        self, db: DbSession, identity: SsoIdentity, input: sso_contracts.LinkSsoIdentityInput
     ) -> _Decision:
         credential = await db.get(Credential, identity.user_id)
         assert credential is not None  # identities cascade with their account
@@ -222,7 +221,7 @@ class SsoActivities:
 
     async def _first_sign_in(
         self,
-        db: AsyncSession,
+        db: DbSession,
         repo: SsoIdentityRepository,
         input: sso_contracts.LinkSsoIdentityInput,
     ) -> _Decision:
