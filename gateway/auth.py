@@ -10,11 +10,11 @@ from redis.asyncio import Redis
 from gateway.service_clients import ServiceClient
 from services.common.settings import Settings
 from services.common.tokens import JwksCache, TokenVerifier
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 
 def gateway_verifier(
-    settings: Settings, auth: ServiceClient, redis: Redis, keys: Keys
+    settings: Settings, auth: ServiceClient, redis: Redis, keys: RedisKeys
 ) -> TokenVerifier:
     async def fetch_jwks() -> dict[str, Any]:
         response = await auth.get("/.well-known/jwks.json")

@@ -22,7 +22,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.logging import get_logger
-from storage.redis import Keys
+from storage.redis import RedisKeys
 from workflows.common.progress import PROGRESS_QUERY, Progress
 
 _log = get_logger(__name__)
@@ -109,7 +109,9 @@ async def read_run_state(
 
 
 class ProgressRelay:
-    def __init__(self, temporal: Client, redis: Redis, keys: Keys, poll_seconds: float) -> None:
+    def __init__(
+        self, temporal: Client, redis: Redis, keys: RedisKeys, poll_seconds: float
+    ) -> None:
         self.temporal = temporal
         self.redis = redis
         self.keys = keys

@@ -41,7 +41,7 @@ from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.tokens import Principal
 from storage.rate_windows import moving_windows
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 _log = get_logger(__name__)
 #: While Redis is unavailable the limiter fails open and asks Redis again after this long.
@@ -126,7 +126,7 @@ async def _buckets(context: Caller) -> list[tuple[LimitScope, str]]:
 class RateLimiter:
     """The gateway's limits over one Redis connection pool (shared with the rest of the process)."""
 
-    def __init__(self, settings: Settings, redis: Redis, keys: Keys) -> None:
+    def __init__(self, settings: Settings, redis: Redis, keys: RedisKeys) -> None:
         self.enabled = settings.rate_limit_enabled
         self.mutation_cost = settings.rate_limit_mutation_cost
         self.window_seconds = settings.rate_limit_window_seconds

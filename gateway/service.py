@@ -40,11 +40,11 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         temporal=temporal,
         services=services,
         relay=ProgressRelay(
-            temporal, resources.redis, resources.keys, settings.progress_poll_seconds
+            temporal, resources.redis, resources.redis_keys, settings.progress_poll_seconds
         ),
-        verifier=gateway_verifier(settings, services.auth, resources.redis, resources.keys),
+        verifier=gateway_verifier(settings, services.auth, resources.redis, resources.redis_keys),
         run_access=RunAccess.from_settings(settings),
-        rate_limiter=RateLimiter(settings, resources.redis, resources.keys),
+        rate_limiter=RateLimiter(settings, resources.redis, resources.redis_keys),
     )
     graphiql = on_unless_production(settings.graphiql, settings)
     graphql = RateLimitedGraphQLRouter(

@@ -34,7 +34,7 @@ def create_redis(url: str) -> Redis:
     )
 
 
-class Keys:
+class RedisKeys:
     """Builds Redis key and channel names under one prefix."""
 
     def __init__(self, prefix: str) -> None:

@@ -22,7 +22,7 @@ from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
 from services.devstack.ports import free_port
 from storage.blobs import LocalBlobStore
-from storage.redis import Keys, create_redis
+from storage.redis import RedisKeys, create_redis
 
 
 def app_with(tmp_path: Path, metrics_port: int | None) -> FastAPI:
@@ -32,7 +32,7 @@ def app_with(tmp_path: Path, metrics_port: int | None) -> FastAPI:
         service=ServiceName.tenant,
         temporal=cast(Client, None),  # never used by these routes
         redis=create_redis("redis://127.0.0.1:1/0"),  # lazy: never connected here
-        keys=Keys("test-metrics-port"),
+        redis_keys=RedisKeys("test-metrics-port"),
         blobs=LocalBlobStore(tmp_path),
     )
     return create_app(resources, title="metrics port")

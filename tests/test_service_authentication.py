@@ -294,7 +294,7 @@ async def test_services_verify_with_the_jwks_auth_published_in_redis(
 ) -> None:
     """The user service knows auth's keys only through Redis: with the publication gone (and its
     cache expired) a valid token is refused, and it is accepted again once auth republishes."""
-    redis, keys = user_resources.redis, user_resources.keys
+    redis, keys = user_resources.redis, user_resources.redis_keys
     published = {str(k): str(v) for k, v in (await redis.hgetall(jwks_key(keys))).items()}
     assert published, "the auth app publishes its JWKS at start-up"
     fresh_app = build_app(ServiceName.user, user_resources)  # an empty JWKS cache
@@ -317,7 +317,7 @@ async def test_services_verify_with_the_jwks_auth_published_in_redis(
 
 
 async def test_a_stale_publication_no_longer_counts(user_resources: Resources) -> None:
-    redis, keys = user_resources.redis, user_resources.keys
+    redis, keys = user_resources.redis, user_resources.redis_keys
     local = type(keys)(f"{keys.prefix}-stale-{uuid.uuid4().hex[:6]}")
     old = {"keys": [{"kid": "old", "kty": "OKP", "crv": "Ed25519", "x": "AA"}]}
     new = {"keys": [{"kid": "new", "kty": "OKP", "crv": "Ed25519", "x": "AA"}]}

@@ -55,7 +55,7 @@ class AuthActivityBase:
         self.mailer = mailer or mailer_from_settings(runtime.settings)
 
     def _mail_key(self, idempotency_key: str) -> str:
-        return self.runtime.resources.keys(
+        return self.runtime.resources.redis_keys(
             "auth", "mail", hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
         )
 

@@ -27,7 +27,7 @@ from services.common.errors import BACKEND_UNAVAILABLE
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.tokens import JWKS_PUBLISH_INTERVAL_SECONDS, publish_jwks
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 DEV_KEY_FILE = "auth-signing-keys.json"
 
@@ -131,7 +131,7 @@ class JwksPublisher:
     Every auth process publishes under its own id; readers merge the fresh documents, so
     replicas running different key sets during a rotation never hide each other's keys."""
 
-    def __init__(self, ring: KeyRing, redis: Redis, keys: Keys) -> None:
+    def __init__(self, ring: KeyRing, redis: Redis, keys: RedisKeys) -> None:
         self.ring = ring
         self.redis = redis
         self.keys = keys

@@ -49,7 +49,7 @@ class ResetRequestLimits:
         settings = resources.settings
         window = settings.auth_reset_limit_window_seconds
         return cls(
-            limiter=moving_windows(resources.redis, resources.keys("auth", "limits")),
+            limiter=moving_windows(resources.redis, resources.redis_keys("auth", "limits")),
             per_client=RateLimitItemPerSecond(settings.auth_reset_requests_per_client, window),
             per_address=RateLimitItemPerSecond(settings.auth_reset_mails_per_address, window),
         )

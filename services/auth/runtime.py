@@ -47,13 +47,13 @@ class AuthRuntime:
             settings=settings,
             keys=ring,
             issuer=issuer,
-            verifier=issuer.verifier(resources.redis, resources.keys),
+            verifier=issuer.verifier(resources.redis, resources.redis_keys),
             sessions=SessionService(
-                resources.sessions, issuer, resources.redis, resources.keys, settings
+                resources.sessions, issuer, resources.redis, resources.redis_keys, settings
             ),
             throttle=Throttle(
                 resources.redis,
-                resources.keys,
+                resources.redis_keys,
                 settings.auth_login_free_attempts,
                 settings.auth_login_max_delay_seconds,
             ),

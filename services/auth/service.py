@@ -39,7 +39,7 @@ def create_auth_app(resources: Resources) -> FastAPI:
     # Routes are authenticated with the keys themselves; the JWKS goes to Redis for the others.
     app.state.token_verifier = runtime.verifier
     app.router.lifespan_context = JwksPublisher(
-        runtime.keys, resources.redis, resources.keys
+        runtime.keys, resources.redis, resources.redis_keys
     ).running
     return app
 

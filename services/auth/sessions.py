@@ -55,7 +55,7 @@ from storage.db import (
     single_statements,
     transaction,
 )
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class SessionService:
         sessions: DbSessions,
         issuer: TokenIssuer,
         redis: Redis,
-        keys: Keys,
+        keys: RedisKeys,
         settings: Settings,
         seal_keys: SealKeys | None = None,
     ) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from services.common.errors import RateLimitedError
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 #: A client (IP) gets more free attempts than an account: many users may share one address.
 CLIENT_FACTOR = 4
@@ -34,7 +34,7 @@ class TooManyAttemptsError(RateLimitedError):
 @dataclass(frozen=True)
 class Throttle:
     redis: Redis
-    keys: Keys
+    keys: RedisKeys
     free_attempts: int
     max_delay: int
 

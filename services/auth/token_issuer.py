@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from services.auth.keys import KeyRing
 from services.common.settings import Settings
 from services.common.tokens import ALGORITHM, JwksCache, TokenVerifier
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 MFA_TOKEN_TYPE = "mfa"  # noqa: S105 - a claim value, not a secret
 
@@ -74,7 +74,7 @@ class TokenIssuer:
         claims.update(typ=MFA_TOKEN_TYPE, sid=attempt, tid=tenant_id, amr=list(first_factor))
         return self._sign(claims)
 
-    def verifier(self, redis: Redis | None = None, keys: Keys | None = None) -> TokenVerifier:
+    def verifier(self, redis: Redis | None = None, keys: RedisKeys | None = None) -> TokenVerifier:
         async def local_jwks() -> dict[str, Any]:
             return self.ring.jwks()
 

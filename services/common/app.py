@@ -33,7 +33,9 @@ def create_app(
     app = FastAPI(title=title, version=version, dependencies=[Depends(authenticate)])
     app.state.resources = resources
     # JWKS and session deny-list from Redis (the auth service replaces it by its own keys).
-    app.state.token_verifier = redis_verifier(resources.settings, resources.redis, resources.keys)
+    app.state.token_verifier = redis_verifier(
+        resources.settings, resources.redis, resources.redis_keys
+    )
     app.state.metrics = HttpMetrics(resources.service.value)
     install_error_handlers(app)
     # With ADX_METRICS_PORT set the runner serves /metrics on that port, not on the API port.

@@ -15,7 +15,7 @@ from services.common.temporal import connect_temporal
 from services.common.tracing import configure_tracing, instrument_engine
 from storage.blobs import BlobStore, LocalBlobStore
 from storage.db import create_engine, session_factory
-from storage.redis import Keys, create_redis
+from storage.redis import RedisKeys, create_redis
 from storage.s3_blobs import MIB, S3BlobStore, S3Config
 
 
@@ -25,7 +25,7 @@ class Resources:
     service: ServiceName
     temporal: Client
     redis: Redis
-    keys: Keys
+    redis_keys: RedisKeys
     blobs: BlobStore
     engine: AsyncEngine | None = None
     _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
@@ -59,7 +59,7 @@ class Resources:
             service=service,
             temporal=temporal,
             redis=create_redis(settings.redis_url),
-            keys=Keys(settings.redis_prefix),
+            redis_keys=RedisKeys(settings.redis_prefix),
             blobs=blobs,
             engine=engine,
             _sessions=session_factory(engine) if engine else None,

@@ -17,7 +17,7 @@ import jwt
 from redis.asyncio import Redis
 
 from services.common.settings import Settings
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["sub", "sid", "iat", "nbf", "exp", "iss", "aud"]
@@ -58,17 +58,21 @@ class Principal:
         )
 
 
-def revoked_session_key(keys: Keys, session_id: str) -> str:
+def revoked_session_key(keys: RedisKeys, session_id: str) -> str:
     return keys("auth", "revoked-session", session_id)
 
 
-def jwks_key(keys: Keys) -> str:
+def jwks_key(keys: RedisKeys) -> str:
     """Redis hash of published JWKS documents: one field per auth process (see publish_jwks)."""
     return keys("auth", "jwks")
 
 
 async def publish_jwks(
-    redis: Redis, keys: Keys, publisher: str, document: dict[str, Any], now: float | None = None
+    redis: Redis,
+    keys: RedisKeys,
+    publisher: str,
+    document: dict[str, Any],
+    now: float | None = None,
 ) -> None:
     """Publish ``document`` (a JWKS) as ``publisher``'s (one auth process) and drop stale ones.
 
@@ -98,7 +102,7 @@ def _published_at(raw: bytes | str) -> float:
         return 0.0
 
 
-def redis_jwks(redis: Redis, keys: Keys) -> Callable[[], Awaitable[dict[str, Any]]]:
+def redis_jwks(redis: Redis, keys: RedisKeys) -> Callable[[], Awaitable[dict[str, Any]]]:
     """A JWKS fetch for ``JwksCache``: the union of the fresh documents auth published."""
 
     async def fetch() -> dict[str, Any]:
@@ -159,7 +163,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         redis: Redis | None = None,
-        keys: Keys | None = None,
+        keys: RedisKeys | None = None,
     ) -> None:
         self.jwks = jwks
         self.issuer = issuer
@@ -203,7 +207,7 @@ class TokenVerifier:
         return Principal.from_claims(claims)
 
 
-def redis_verifier(settings: Settings, redis: Redis, keys: Keys) -> TokenVerifier:
+def redis_verifier(settings: Settings, redis: Redis, keys: RedisKeys) -> TokenVerifier:
     """The verifier of a service other than auth: JWKS and deny-list both from Redis."""
     return TokenVerifier(
         JwksCache(

@@ -15,15 +15,15 @@ from services.auth.registration.contested import (
     record_sign_up,
     signups_key,
 )
-from storage.redis import Keys
+from storage.redis import RedisKeys
 from workflows.auth.contracts import address_digest
 from workflows.auth.user_registration import new_registration_id
 
 WINDOW = 48 * 3600.0
 
 
-def _keys() -> Keys:
-    return Keys(f"adxtest-contested-{uuid.uuid4().hex[:8]}")
+def _keys() -> RedisKeys:
+    return RedisKeys(f"adxtest-contested-{uuid.uuid4().hex[:8]}")
 
 
 async def test_one_sign_up_recorded_twice_is_not_contested(redis: Redis) -> None:

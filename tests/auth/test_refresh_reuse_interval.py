@@ -47,7 +47,7 @@ async def auth_api(resources: Resources, reuse_seconds: float) -> AsyncIterator[
     runtime: AuthRuntime = app.state.auth
     local = runtime.settings.model_copy(update={"auth_refresh_reuse_seconds": reuse_seconds})
     sessions = SessionService(
-        resources.sessions, runtime.issuer, resources.redis, resources.keys, local
+        resources.sessions, runtime.issuer, resources.redis, resources.redis_keys, local
     )
     app.state.auth = dataclasses.replace(runtime, settings=local, sessions=sessions)
     transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))

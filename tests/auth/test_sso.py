@@ -377,7 +377,7 @@ async def test_double_callback_is_deduplicated_by_workflow_id(
     sso_env: SsoEnv, sso_client: httpx.AsyncClient
 ) -> None:
     """Even with the state store bypassed, the same state cannot run the sign-in twice."""
-    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.keys)
+    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.redis_keys)
     sub = await add_account(sso_env.providers.main, email=unique_email())
     authorization = await begin(sso_client, "main", sub)
     pending = await store.take(authorization.state)
@@ -441,7 +441,7 @@ async def test_bad_nonce_is_rejected_and_writes_nothing(
     sso_env: SsoEnv, sso_client: httpx.AsyncClient
 ) -> None:
     """The ID token carries the nonce of the authorization request; ours was swapped."""
-    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.keys)
+    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.redis_keys)
     email = unique_email()
     sub = await add_account(sso_env.providers.main, email=email)
     authorization = await begin(sso_client, "main", sub)
@@ -459,7 +459,7 @@ async def test_bad_nonce_is_rejected_and_writes_nothing(
 async def test_replayed_code_is_refused_by_the_provider_and_writes_nothing(
     sso_env: SsoEnv, sso_client: httpx.AsyncClient
 ) -> None:
-    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.keys)
+    store = SsoStateStore(sso_env.auth.redis, sso_env.auth.redis_keys)
     sub = await add_account(sso_env.providers.main, email=unique_email())
     authorization = await begin(sso_client, "main", sub)
     pending = await store.take(authorization.state)
@@ -633,7 +633,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 async def pending_grant(env: SsoEnv, state: str) -> dict[str, str]:
     """The nonce and PKCE verifier ``start`` keeps for ``state`` (read, not spent)."""
-    key = SsoStateStore(env.auth.redis, env.auth.keys)._key(state)
+    key = SsoStateStore(env.auth.redis, env.auth.redis_keys)._key(state)
     raw = await env.auth.redis.get(key)
     assert raw is not None
     return json.loads(raw)  # type: ignore[no-any-return]

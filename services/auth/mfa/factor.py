@@ -79,7 +79,7 @@ def _first_factor(value: Any) -> tuple[str, ...]:
 async def spending(runtime: AuthRuntime, ticket: MfaTicket) -> AsyncIterator[None]:
     """Use a partial token at most once: claimed up front (so two concurrent requests cannot
     both turn it into a session), released again if the attempt fails."""
-    key = runtime.resources.keys("auth", "mfa-token-used", ticket.token_id)
+    key = runtime.resources.redis_keys("auth", "mfa-token-used", ticket.token_id)
     ttl = max(ticket.expires_at - int(time.time()), 0) + 60
     if not await runtime.resources.redis.set(key, "1", nx=True, ex=ttl):
         raise UnauthorizedError("invalid MFA token: already used")

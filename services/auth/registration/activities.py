@@ -136,7 +136,7 @@ class RegistrationActivities(AuthActivityBase):
             resources = self.runtime.resources
             await record_sign_up(
                 resources.redis,
-                resources.keys,
+                resources.redis_keys,
                 address_digest(to),
                 workflow_id,
                 self.runtime.settings.auth_verification_hours * 3600,
@@ -177,7 +177,9 @@ class RegistrationActivities(AuthActivityBase):
             settings.auth_signup_mails_per_address, settings.auth_reset_limit_window_seconds
         )
         if self._signup_limiter is None:
-            self._signup_limiter = moving_windows(resources.redis, resources.keys("auth", "limits"))
+            self._signup_limiter = moving_windows(
+                resources.redis, resources.redis_keys("auth", "limits")
+            )
         return await self._signup_limiter.hit(limit, "signup-address", address_digest(to))
 
     @contracts.DELETE_CREDENTIALS.implement

@@ -37,7 +37,7 @@ from services.common import workflow_calls
 from services.common.errors import DomainError
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
-from storage.redis import Keys
+from storage.redis import RedisKeys
 from workflows.auth.user_registration import RUN_ID_PREFIX, SIGN_UP_SECRET_QUERY, SignUpSecret
 
 PASSWORD_REQUIRED = "PASSWORD_REQUIRED"  # noqa: S105 (an error code)
@@ -70,7 +70,7 @@ class PasswordMismatchError(DomainError):
         )
 
 
-def signups_key(keys: Keys, digest: str) -> str:
+def signups_key(keys: RedisKeys, digest: str) -> str:
     return keys("auth", "signups", digest)
 
 
@@ -83,7 +83,7 @@ def address_digest_of(workflow_id: str) -> str | None:
 
 
 async def record_sign_up(
-    redis: Redis, keys: Keys, digest: str, workflow_id: str, window_seconds: float
+    redis: Redis, keys: RedisKeys, digest: str, workflow_id: str, window_seconds: float
 ) -> None:
     """Record this run for its address (idempotent: a retry keeps the first score)."""
     now = time.time()
@@ -96,7 +96,7 @@ async def record_sign_up(
 
 
 async def is_contested(
-    redis: Redis, keys: Keys, digest: str, workflow_id: str, window_seconds: float
+    redis: Redis, keys: RedisKeys, digest: str, workflow_id: str, window_seconds: float
 ) -> bool:
     """Whether a sign-up other than ``workflow_id`` was recorded for the address in the window
     (so, with this one, at least two distinct runs)."""
@@ -158,7 +158,7 @@ async def require_password_if_contested(
         return
     resources = runtime.resources
     if not await is_contested(
-        resources.redis, resources.keys, digest, workflow_id, _window(runtime)
+        resources.redis, resources.redis_keys, digest, workflow_id, _window(runtime)
     ):
         return
     secret = await sign_up_secret(runtime, workflow_id, raw_token)

@@ -149,7 +149,7 @@ class SsoActivities:
     def _run_key(self, what: str) -> str:
         """A Redis key of this workflow run: what its earlier steps established."""
         run = hashlib.sha256(this_run_prefix().encode()).hexdigest()[:40]
-        return self.runtime.resources.keys("auth", "sso", what, run)
+        return self.runtime.resources.redis_keys("auth", "sso", what, run)
 
     async def _require_verified(self, input: sso_contracts.LinkSsoIdentityInput) -> None:
         """Outside ``system``, link only the identity this run's own code exchange verified:

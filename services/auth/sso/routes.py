@@ -160,7 +160,7 @@ async def start_sign_in(
             login_hint=login_hint,
         ),
     )
-    await SsoStateStore(runtime.resources.redis, runtime.resources.keys).put(state, pending)
+    await SsoStateStore(runtime.resources.redis, runtime.resources.redis_keys).put(state, pending)
     response = RedirectResponse(url, status_code=302, headers={"cache-control": "no-store"})
     response.set_cookie(
         BINDING_COOKIE,
@@ -246,7 +246,7 @@ async def _take_state(
     runtime: AuthRuntime, provider: str, state: str, request: Request
 ) -> PendingSignIn:
     """The pending sign-in of ``state``, spent now whatever happens next."""
-    pending = await SsoStateStore(runtime.resources.redis, runtime.resources.keys).take(state)
+    pending = await SsoStateStore(runtime.resources.redis, runtime.resources.redis_keys).take(state)
     if pending is None:
         raise SsoStateError("unknown, expired or already used sign-in state")
     if pending.provider != provider:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 from redis.asyncio import Redis
 
-from storage.redis import Keys
+from storage.redis import RedisKeys
 
 #: How long a user may spend at the provider between ``start`` and ``callback``.
 STATE_TTL_SECONDS = 600
@@ -45,7 +45,7 @@ class PendingSignIn:
 class SsoStateStore:
     """``state`` -> PendingSignIn. Keys hold a hash of the state, so a Redis dump reveals none."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self.redis = redis
         self.keys = keys
 
