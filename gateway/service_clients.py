@@ -103,13 +103,10 @@ class ServiceClient:
             raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
         return response
 
-    async def get(
-        self, path: str, *, authorization: str | None = None, **params: Any
-    ) -> httpx.Response:
-        """``GET path?params``; ``authorization`` forwards the caller's own ``Authorization``
-        header, so the service authenticates the end user itself (zero trust)."""
-        headers = {"authorization": authorization} if authorization else None
-        return await self.request("GET", path, params=params, headers=headers)
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        """``GET path?params`` without a caller (the JWKS fetch); calls made for a caller go
+        through ``ServiceCall``, which forwards their ``Authorization``."""
+        return await self.request("GET", path, params=params)
 
     async def aclose(self) -> None:
         await self.http.aclose()

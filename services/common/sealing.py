@@ -38,8 +38,6 @@ PREFIX = f"sealed:{VERSION}:"
 NONCE_BYTES = 12
 #: Key ids appear in the sealed text, between colons.
 KID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-#: The whole shape of a sealed value (workflows may check it without importing this module).
-SEALED = re.compile(r"sealed:v1:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_-]{20,}")
 
 
 class SealError(ValueError):
