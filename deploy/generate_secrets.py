@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.auth.keys import generate_key
+from services.auth.signing_keys import generate_key
 
 #: Secrets the ADX processes read (Settings fields), and the PostgreSQL superuser password of the
 #: compose stack's own database container (the migrate job's owner connection uses it).

@@ -11,122 +11,37 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 
-from resolvers.account_recovery import (
-    resolve_confirm_password_reset,
-    resolve_request_password_reset,
-    resolve_verify_email,
-)
-from resolvers.auth import (
-    resolve_login,
-    resolve_logout,
-    resolve_me,
-    resolve_my_sessions,
-    resolve_refresh,
-    resolve_revoke_session,
-    resolve_sso_providers,
-)
-from resolvers.mfa import (
-    resolve_activate_mfa,
-    resolve_disable_mfa,
-    resolve_mfa_status,
-    resolve_regenerate_recovery_codes,
-    resolve_start_mfa_setup,
-    resolve_verify_mfa,
-)
-from resolvers.sign_up import resolve_sign_up
-from resolvers.users import resolve_user
-from resolvers.workflow_runs import resolve_workflow_run, subscribe_workflow_progress
-from schema.auth import (
-    AuthSession,
-    AuthTokens,
-    LoginResult,
-    Me,
-    MfaActivation,
-    MfaSetup,
-    MfaStatus,
-    RecoveryCodes,
-    SsoProvider,
-)
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
 from schema.extensions import NoSuggestions, ServiceUnavailableErrors
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
-from schema.users import User
-from schema.workflow_runs import WorkflowRun
+from schema.roots.auth import AuthMutation, AuthQuery
+from schema.roots.users import UserQuery
+from schema.roots.workflow_runs import WorkflowRunQuery, WorkflowRunSubscription
+
+#: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
+QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery)
+MUTATIONS: tuple[type, ...] = (AuthMutation,)
+SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 
 
-@strawberry.type
-class Query:
-    user: User | None = strawberry.field(resolver=resolve_user, description="A user by id.")
-    workflow_run: WorkflowRun = strawberry.field(
-        resolver=resolve_workflow_run, description="A workflow run's current state."
-    )
-    me: Me = strawberry.field(resolver=resolve_me, description="The signed-in caller.")
-    my_sessions: list[AuthSession] = strawberry.field(
-        resolver=resolve_my_sessions, description="The caller's active sessions."
-    )
-    sso_providers: list[SsoProvider] = strawberry.field(
-        resolver=resolve_sso_providers, description="Configured OpenID Connect providers."
-    )
-    mfa_status: MfaStatus = strawberry.field(
-        resolver=resolve_mfa_status, description="Whether the caller has MFA on."
-    )
+def merged(name: str, pieces: tuple[type, ...]) -> type:
+    """One root type from the domains' pieces; two domains naming the same field is an error
+    (``strawberry.tools.merge_types`` would only warn, and one would silently win)."""
+    seen: dict[str, str] = {}
+    for piece in pieces:
+        for field in piece.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.name in seen:
+                raise TypeError(
+                    f"{name}.{field.name} is declared by {seen[field.name]} and {piece.__name__}"
+                )
+            seen[field.name] = piece.__name__
+    return strawberry.type(type(name, pieces, {}))
 
 
-@strawberry.type
-class Mutation:
-    sign_up: WorkflowRun = strawberry.mutation(
-        resolver=resolve_sign_up, description="Start registering a new user (a workflow)."
-    )
-    verify_email: bool = strawberry.mutation(
-        resolver=resolve_verify_email, description="Confirm an e-mail address with its link token."
-    )
-    request_password_reset: bool = strawberry.mutation(
-        resolver=resolve_request_password_reset,
-        description="E-mail a reset link if the address has an account (answers true either way).",
-    )
-    confirm_password_reset: bool = strawberry.mutation(
-        resolver=resolve_confirm_password_reset,
-        description="Set a new password with a reset token; ends every session.",
-    )
-    login: LoginResult = strawberry.mutation(
-        resolver=resolve_login, description="Sign in with e-mail and password."
-    )
-    refresh_session: AuthTokens = strawberry.mutation(
-        resolver=resolve_refresh, description="Trade a refresh token for a new token pair."
-    )
-    logout: bool = strawberry.mutation(
-        resolver=resolve_logout, description="End this session, or all of the caller's."
-    )
-    revoke_session: bool = strawberry.mutation(
-        resolver=resolve_revoke_session, description="End one of the caller's sessions."
-    )
-    start_mfa_setup: MfaSetup = strawberry.mutation(
-        resolver=resolve_start_mfa_setup, description="Begin TOTP enrolment (a workflow)."
-    )
-    activate_mfa: MfaActivation = strawberry.mutation(
-        resolver=resolve_activate_mfa, description="Confirm enrolment with a current code."
-    )
-    verify_mfa: AuthTokens = strawberry.mutation(
-        resolver=resolve_verify_mfa, description="Complete a login that answered mfaRequired."
-    )
-    disable_mfa: bool = strawberry.mutation(
-        resolver=resolve_disable_mfa,
-        description="Turn MFA off (needs a current code); ends the caller's other sessions.",
-    )
-    regenerate_recovery_codes: RecoveryCodes = strawberry.mutation(
-        resolver=resolve_regenerate_recovery_codes,
-        description="Replace the recovery codes (needs a current TOTP code); ends the caller's "
-        "other sessions.",
-    )
-
-
-@strawberry.type
-class Subscription:
-    workflow_progress: WorkflowRun = strawberry.subscription(  # type: ignore[assignment]
-        resolver=subscribe_workflow_progress,
-        description="Progress of a workflow run until it completes, fails or is cancelled.",
-    )
+Query = merged("Query", QUERIES)
+Mutation = merged("Mutation", MUTATIONS)
+Subscription = merged("Subscription", SUBSCRIPTIONS)
 
 
 def build_schema(

@@ -37,7 +37,7 @@ def _temporal_setup(args: argparse.Namespace) -> int:
 
 
 def _rotate_keys(_: argparse.Namespace) -> int:
-    from services.auth.keys import rotate_dev_keys
+    from services.auth.signing_keys import rotate_dev_keys
 
     settings = load_settings()
     if settings.auth_signing_keys is not None:

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import (
 DbSession: TypeAlias = AsyncSession
 #: A connection outside the ORM (``single_statements``).
 DbConnection: TypeAlias = AsyncConnection
-#: The factory of database sessions a process holds (``Resources.sessions``).
-DbSessions: TypeAlias = async_sessionmaker[AsyncSession]
+#: The factory of database sessions a process holds (``Resources.database``).
+Database: TypeAlias = async_sessionmaker[AsyncSession]
 
 #: The per-transaction PostgreSQL setting that RLS policies compare ``tenant_id`` against.
 TENANT_SETTING = "adx.tenant_id"
@@ -61,10 +61,10 @@ async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None
 
 @asynccontextmanager
 async def transaction(
-    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None = None
+    database: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None = None
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error, tenant set for its whole length."""
-    async with sessions() as session, session.begin():
+    async with database() as session, session.begin():
         # set_config(..., true) is transaction-local, so a transaction without a tenant starts
         # with none (RLS then shows no tenant rows); no statement is needed for that case.
         if tenant_id is not None:
@@ -72,9 +72,9 @@ async def transaction(
         yield session
 
 
-def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+def engine_of(database: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     """The engine a session factory binds to."""
-    bind = sessions.kw.get("bind")
+    bind = database.kw.get("bind")
     if not isinstance(bind, AsyncEngine):
         raise TypeError("the session factory is not bound to an AsyncEngine")
     return bind

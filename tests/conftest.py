@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import pytest
@@ -126,18 +126,46 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(scope="session")
-async def auth_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.auth)
-    yield resources
-    await resources.close()
+ResourcesFor = Callable[[ServiceName], Awaitable[Resources]]
 
 
 @pytest.fixture(scope="session")
-async def user_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.user)
-    yield resources
-    await resources.close()
+async def resources_for(settings: Settings) -> AsyncIterator[ResourcesFor]:
+    """The one factory of a service's in-process resources: ``await resources_for(name)`` opens
+    them once per session (database pool, Redis, Temporal client, blobs) and closes them at
+    the end."""
+    opened: dict[ServiceName, Resources] = {}
+    lock = asyncio.Lock()
+
+    async def open_for(service: ServiceName) -> Resources:
+        async with lock:
+            if service not in opened:
+                opened[service] = await Resources.open(settings, service)
+            return opened[service]
+
+    yield open_for
+    for resources in opened.values():
+        await resources.close()
+
+
+@pytest.fixture(scope="session")
+async def auth_resources(resources_for: ResourcesFor) -> Resources:
+    return await resources_for(ServiceName.auth)
+
+
+@pytest.fixture(scope="session")
+async def user_resources(resources_for: ResourcesFor) -> Resources:
+    return await resources_for(ServiceName.user)
+
+
+@pytest.fixture(scope="session")
+async def tenant_resources(resources_for: ResourcesFor) -> Resources:
+    return await resources_for(ServiceName.tenant)
+
+
+@pytest.fixture(scope="session")
+async def file_resources(resources_for: ResourcesFor) -> Resources:
+    return await resources_for(ServiceName.file)
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ from services.user.activities import UserActivities
 from storage.auth.models import Credential, OneTimeToken, Session, SsoIdentity
 from storage.db import transaction
 from storage.users.models import Profile
-from tests.auth.conftest import create_user
+from tests.auth.users import create_user
 from tests.security_workflows import (
     LAST_TOKEN,
     ROGUE_RUN,
@@ -173,7 +173,7 @@ def reset_link(user_id: str, to: str, key: str = f"{ROGUE_RUN}:link") -> Step:
 
 
 async def credential(runtime: AuthRuntime, email: str) -> Credential | None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return await db.scalar(select(Credential).where(Credential.email == email))
 
 
@@ -280,7 +280,7 @@ async def test_tokens_are_issued_only_for_the_flow_and_the_run_that_need_them(
     assert refused(reset_from_sign_up, "only ['password_reset']")
     assert refused(for_another_run, "only for itself")
     assert refused(foreign_key, "does not belong to this workflow run")
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         tokens = list(
             await db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == victim.id))
         )
@@ -297,7 +297,7 @@ async def test_a_run_spends_only_its_own_tokens_not_an_earlier_runs(
     user = await create_user(auth_runtime)
     workflow_id = f"password-reset-{uuid.uuid4().hex}"
     earlier_token = uuid.uuid4().hex * 2
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         db.add(  # issued by an earlier run with the same workflow id, still valid
             OneTimeToken(
                 user_id=user.id,
@@ -318,7 +318,7 @@ async def test_a_run_spends_only_its_own_tokens_not_an_earlier_runs(
 
     assert refused(someone_elses, "spends only its own tokens")
     assert same_id_later.result == {"user_id": None}
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         token = await db.scalar(
             select(OneTimeToken).where(OneTimeToken.token_hash == earlier_token)
         )
@@ -366,7 +366,7 @@ async def test_a_reset_link_is_mailed_only_by_a_reset_run_to_its_accounts_addres
     assert refused(to_attacker, "its account's address")
     assert refused(foreign_key, "does not belong to this workflow run")
     assert sent.result == {"sent": True} and again.result == {"sent": False}
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         tokens = list(
             await db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == owner.id))
         )
@@ -416,7 +416,7 @@ async def test_sso_links_and_opens_sessions_only_for_what_this_run_proved(
     (unproved,) = await rogue(SSO, Step(LINK_SSO_IDENTITY.name, claimed))
     (as_reset,) = await rogue(RESET, Step(SSO_EXCHANGE_CODE.name, exchange))
     sso_user = await create_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
     session = {"user_id": str(sso_user.id), "client_ip": None, "user_agent": None}
     (not_linked,) = await rogue(
@@ -431,12 +431,12 @@ async def test_sso_links_and_opens_sessions_only_for_what_this_run_proved(
 
     assert refused(unproved, "only the identity this run's ID token proved")
     assert refused(not_linked, "only for the account this run's sign-in linked")
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         assert not list(await db.scalars(select(Session.id).where(Session.user_id == sso_user.id)))
     assert refused(as_reset, "only ['sso_authentication']")
     assert refused(delete_theirs, "does not belong to this workflow run")
     assert await credential(auth_runtime, victim.email) is not None
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         assert await db.get(Credential, uuid.UUID(new_user_id)) is None
 
 

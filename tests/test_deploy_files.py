@@ -31,7 +31,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from pydantic import SecretStr
 
-from services.auth.keys import KeyRing
+from services.auth.signing_keys import KeyRing
 from services.common.codec import PayloadKeys
 from services.common.settings import DEFAULT_PORTS, SERVICE_SCHEMAS, ServiceName, Settings
 from services.devstack.catalog import PLATFORM_SERVICES

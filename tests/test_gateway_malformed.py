@@ -17,7 +17,7 @@ from gateway.service import create_gateway_app
 from services.common.json_input import MAX_JSON_DEPTH, json_problem, nesting_depth
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
-from tests.auth.conftest import in_process_auth_api
+from tests.in_process import in_process_auth_api
 from tests.problems import JSON, assert_problem
 from tests.support import Stack
 

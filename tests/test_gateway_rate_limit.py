@@ -22,7 +22,7 @@ from services.auth.runtime import runtime_for
 from services.common.resources import Resources
 from services.common.settings import ServiceName
 from services.devstack.ports import free_port, wait_for_http
-from tests.auth.conftest import AuthUser, create_user
+from tests.auth.users import AuthUser, create_user
 from tests.support import Stack, start_service
 
 ANONYMOUS, PER_USER, PER_TENANT, MUTATION_COST = 3, 3, 5, 2

@@ -30,7 +30,7 @@ from services.common.settings import ServiceName
 from services.devstack.ports import free_port, wait_for_http
 from services.devstack.processes import ManagedProcess
 from services.devstack.redis import start_redis
-from tests.auth.conftest import AuthUser, create_user
+from tests.auth.users import AuthUser, create_user
 from tests.support import Infra, start_service
 from tests.tcp_proxy import TcpProxy
 

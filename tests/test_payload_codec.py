@@ -17,8 +17,8 @@ from services.common.codec import (
     UnknownPayloadKeyError,
     payloads_to_json,
 )
+from services.common.registration import start_sign_up
 from services.common.settings import ServiceName, Settings
-from services.common.sign_up import start_sign_up
 from tests.support import Stack
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from gateway.graphiql import ASSETS_DIR, GRAPHIQL_ASSETS_PATH
 from gateway.run_access import RunAccess
 from gateway.service_clients import ServiceClients
-from services.auth.keys import KeyRing, generate_key
+from services.auth.signing_keys import KeyRing, generate_key
 from services.common.codec import PayloadKeys
 from services.common.dev_secrets import MissingSecretError
 from services.common.resources import Resources

@@ -52,9 +52,10 @@ from storage.auth.audit import AuditRepository
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity, TotpSecret
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
 from tests.auth.mail_flows import link_token, plain_text, wait_for_outbox
+from tests.auth.users import AuthUser, create_user
 from tests.graphql_client import gql
+from tests.in_process import in_process_auth_api
 from tests.security_workflows import ParentWorkflow
 from tests.support import Infra, Stack
 from workflows.auth.contracts import AuthWorkflow, SetPasswordInput, TokenPurpose
@@ -91,12 +92,12 @@ async def sign_in(api: httpx.AsyncClient, user: AuthUser) -> str:
 
 
 async def audit_rows(runtime: AuthRuntime, user_id: uuid.UUID) -> list[AuditEvent]:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return await AuditRepository(db).for_user(user_id)
 
 
 async def totp_secret(runtime: AuthRuntime, user_id: uuid.UUID) -> TotpSecret | None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return await db.get(TotpSecret, user_id)
 
 
@@ -285,7 +286,7 @@ async def spent_reset_token(
     runtime: AuthRuntime, user_id: uuid.UUID, workflow_id: str, run_id: str
 ) -> None:
     """A reset token of ``user_id`` issued (its key) and spent by the run ``run_id``."""
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         tokens = OneTimeTokenRepository(db)
         digest = uuid.uuid4().hex * 2
         await tokens.issue(
@@ -300,7 +301,7 @@ async def spent_reset_token(
 
 
 async def password_hash(runtime: AuthRuntime, user_id: uuid.UUID) -> str:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return str(
             await db.scalar(select(Credential.password_hash).where(Credential.id == user_id))
         )
@@ -374,7 +375,7 @@ async def test_tenant_claims_change_only_for_system_or_an_admin_of_that_tenant(
 
 
 async def sessions_of(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return len(list(await db.scalars(select(Session.id).where(Session.user_id == user_id))))
 
 
@@ -382,7 +383,7 @@ async def test_an_anonymous_sso_step_opens_sessions_only_for_the_account_its_run
     auth_runtime: AuthRuntime,
 ) -> None:
     password_only, sso_user = await create_user(auth_runtime), await create_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=sso_user.id))
     open_session = SsoActivities(auth_runtime).create_sso_session
     sso_run = ActivityEnvironment()
@@ -426,7 +427,7 @@ async def issued_token_audit(
     assert clicked.status_code == 200, clicked.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        async with transaction(runtime.resources.sessions) as db:
+        async with transaction(runtime.resources.database) as db:
             user_id = await db.scalar(select(Credential.id).where(Credential.email == email))
         if user_id is not None:
             rows = [e for e in await audit_rows(runtime, user_id) if e.event == "email.verified"]

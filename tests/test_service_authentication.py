@@ -43,7 +43,8 @@ from services.common.tokens import (
 )
 from storage.db import transaction
 from storage.users.repository import ProfileRepository
-from tests.auth.conftest import AuthUser, create_user, random_ip
+from tests.auth.users import AuthUser, create_user
+from tests.in_process import random_ip
 from tests.support import Stack
 
 #: Every process with an HTTP app, the gateway included (its /graphql authenticates per operation
@@ -238,7 +239,7 @@ async def test_codec_routes_take_the_operator_token_not_a_user_token(
 
 
 async def make_profile(resources: Resources, user: AuthUser) -> None:
-    async with transaction(resources.sessions) as session:
+    async with transaction(resources.database) as session:
         await ProfileRepository(session).create(
             id_=user.id, email=user.email, display_name="P", idempotency_key=f"t:{user.id}"
         )

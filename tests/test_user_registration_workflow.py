@@ -107,18 +107,18 @@ async def until_waiting(handle: Handle, timeout: float = 30) -> Progress:
 
 
 async def count(resources: Resources, model: type[Credential] | type[Profile], email: str) -> int:
-    async with transaction(resources.sessions) as session:
+    async with transaction(resources.database) as session:
         found = await session.scalar(select(func.count()).where(model.email == email))
         return int(found or 0)
 
 
 async def credential(resources: Resources, email: str) -> Credential | None:
-    async with transaction(resources.sessions) as session:
+    async with transaction(resources.database) as session:
         return await session.scalar(select(Credential).where(Credential.email == email))
 
 
 async def profile_name(resources: Resources, email: str) -> list[str]:
-    async with transaction(resources.sessions) as session:
+    async with transaction(resources.database) as session:
         return list(
             await session.scalars(select(Profile.display_name).where(Profile.email == email))
         )

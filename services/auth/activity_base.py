@@ -51,7 +51,7 @@ def normalize_email(raw: str) -> str:
 class AuthActivityBase:
     def __init__(self, runtime: AuthRuntime, mailer: Mailer | None = None) -> None:
         self.runtime = runtime
-        self.sessions = runtime.resources.sessions
+        self.database = runtime.resources.database
         self.mailer = mailer or mailer_from_settings(runtime.settings)
 
     def _mail_key(self, idempotency_key: str) -> str:
@@ -108,7 +108,7 @@ class AuthActivityBase:
     ) -> None:
         """Store a one-time token's hash (a retried step replaces its own unspent token)."""
         try:
-            async with transaction(self.sessions) as session:
+            async with transaction(self.database) as session:
                 issued = await OneTimeTokenRepository(session).issue(
                     user_id=user_id,
                     purpose=purpose,

@@ -47,7 +47,7 @@ async def check_password(
         ok = await verify_password(credential.password_hash, password)
     if not ok or credential is None:
         await runtime.throttle.failed(email, client.ip)
-        async with transaction(runtime.resources.sessions) as db:
+        async with transaction(runtime.resources.database) as db:
             await AuditRepository(db).record(
                 "login.failed", user_id=credential.id if credential else None, ip=client.ip
             )
@@ -56,7 +56,7 @@ async def check_password(
         await runtime.throttle.succeeded(email)
     if needs_rehash(credential.password_hash or ""):
         new_hash = await hash_password(password)
-        async with transaction(runtime.resources.sessions) as db:
+        async with transaction(runtime.resources.database) as db:
             await CredentialRepository(db).set_password_hash(credential.id, new_hash, changed=False)
     return credential
 

@@ -46,7 +46,7 @@ REDEEM_ERRORS = workflow_calls.WorkflowErrors(
 
 async def waiting_workflow(runtime: AuthRuntime, raw_token: str, purpose: str) -> str:
     """The id of the workflow that issued this still-redeemable token."""
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         workflow_id = await OneTimeTokenRepository(db).waiting_workflow(
             hash_token(raw_token), purpose
         )

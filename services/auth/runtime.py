@@ -8,9 +8,9 @@ from typing import Any
 
 from temporalio.client import Client
 
-from services.auth.keys import KeyRing
 from services.auth.reset_limits import ResetRequestLimits
 from services.auth.sessions import SessionService
+from services.auth.signing_keys import KeyRing
 from services.auth.throttle import Throttle
 from services.auth.token_issuer import TokenIssuer
 from services.common.codec import PayloadKeys
@@ -49,7 +49,7 @@ class AuthRuntime:
             issuer=issuer,
             verifier=issuer.verifier(resources.redis, resources.redis_keys),
             sessions=SessionService(
-                resources.sessions, issuer, resources.redis, resources.redis_keys, settings
+                resources.database, issuer, resources.redis, resources.redis_keys, settings
             ),
             throttle=Throttle(
                 resources.redis,

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from services.auth import accounts, mfa, password_reset, principal, registration, sso
-from services.auth.keys import JwksPublisher
 from services.auth.routes import router as core_router
 from services.auth.runtime import runtime_for
+from services.auth.signing_keys import JwksPublisher
 from services.common.app import create_app
 from services.common.feature import Feature, routers_of
 from services.common.resources import Resources

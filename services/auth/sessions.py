@@ -48,9 +48,9 @@ from storage.auth.sessions import (
     rotate_current,
 )
 from storage.db import (
+    Database,
     DbConnection,
     DbSession,
-    DbSessions,
     engine_of,
     single_statements,
     transaction,
@@ -114,15 +114,15 @@ class SuccessorSeal:
 class SessionService:
     def __init__(
         self,
-        sessions: DbSessions,
+        database: Database,
         issuer: TokenIssuer,
         redis: Redis,
         keys: RedisKeys,
         settings: Settings,
         seal_keys: SealKeys | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.engine = engine_of(sessions)
+        self.database = database
+        self.engine = engine_of(database)
         self.issuer = issuer
         self.redis = redis
         self.keys = keys
@@ -282,7 +282,7 @@ class SessionService:
     async def _refresh_locked(self, raw: str, digest: str, client: ClientInfo) -> IssuedTokens:
         failure: str | None = None
         reused = False
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             tokens = RefreshTokenRepository(db)
             found = await tokens.lock_with_session(digest)
             if found is None:
@@ -344,7 +344,7 @@ class SessionService:
     async def revoke(
         self, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, ip: str | None = None
     ) -> bool:
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             session = await db.get(Session, session_id)
             if session is None or session.user_id != user_id:
                 return False
@@ -363,7 +363,7 @@ class SessionService:
         keep: uuid.UUID | None = None,
         ip: str | None = None,
     ) -> int:
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             revoked = await self.revoke_all_in(db, user_id, reason, keep=keep, ip=ip)
         await self.deny(*revoked)
         return len(revoked)
@@ -387,5 +387,5 @@ class SessionService:
         return revoked
 
     async def list(self, user_id: uuid.UUID) -> list[Session]:
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             return await SessionRepository(db).active_for_user(user_id, now())

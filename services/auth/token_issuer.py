@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 from redis.asyncio import Redis
 
-from services.auth.keys import KeyRing
+from services.auth.signing_keys import KeyRing
 from services.common.settings import Settings
 from services.common.tokens import ALGORITHM, JwksCache, TokenVerifier
 from storage.redis import RedisKeys

@@ -56,9 +56,9 @@ def get_resources(request: Request) -> Resources:
     return request.app.state.resources  # type: ignore[no-any-return]
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return get_resources(request).sessions
+def get_database(request: Request) -> async_sessionmaker[AsyncSession]:
+    return get_resources(request).database
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+DatabaseDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_database)]

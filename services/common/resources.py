@@ -28,16 +28,16 @@ class Resources:
     redis_keys: RedisKeys
     blobs: BlobStore
     engine: AsyncEngine | None = None
-    _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    _database: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
     #: Objects a service builds once over these resources (e.g. the auth runtime). Not copied by
     #: ``dataclasses.replace``: a copy under other settings builds its own.
     extensions: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
-        if self._sessions is None:
+    def database(self) -> async_sessionmaker[AsyncSession]:
+        if self._database is None:
             raise RuntimeError(f"the {self.service} process has no database")
-        return self._sessions
+        return self._database
 
     @classmethod
     async def open(cls, settings: Settings, service: ServiceName) -> Resources:
@@ -62,7 +62,7 @@ class Resources:
             redis_keys=RedisKeys(settings.redis_prefix),
             blobs=blobs,
             engine=engine,
-            _sessions=session_factory(engine) if engine else None,
+            _database=session_factory(engine) if engine else None,
         )
 
     async def close(self) -> None:

@@ -16,16 +16,16 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from services.common.app import SessionsDep
+from services.common.app import DatabaseDep
 from services.common.principal import PrincipalDep
 from storage.db import DbSession, transaction
 
 
 async def tenant_transaction(
-    principal: PrincipalDep, sessions: SessionsDep
+    principal: PrincipalDep, database: DatabaseDep
 ) -> AsyncIterator[DbSession]:
     tenant_id = uuid.UUID(principal.tenant_id) if principal.tenant_id else None
-    async with transaction(sessions, tenant_id) as db:
+    async with transaction(database, tenant_id) as db:
         yield db
 
 

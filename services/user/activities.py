@@ -28,7 +28,7 @@ SIGN_UP_FLOWS = (AuthWorkflow.USER_REGISTRATION, AuthWorkflow.SSO_AUTHENTICATION
 
 class UserActivities:
     def __init__(self, resources: Resources) -> None:
-        self.sessions = resources.sessions
+        self.database = resources.database
 
     @contracts.CREATE_PROFILE.implement
     async def create_profile(
@@ -41,7 +41,7 @@ class UserActivities:
         display_name = input.display_name.strip()
         if not 1 <= len(display_name) <= 200:
             raise business_error(UserError.INVALID_INPUT, "display name must be 1-200 characters")
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             created = await ProfileRepository(session).create(
                 id_=uuid.UUID(input.user_id),
                 email=input.email.strip().lower(),
@@ -56,7 +56,7 @@ class UserActivities:
     ) -> contracts.DeleteProfileOutput:
         """Compensation of ``create_profile``; idempotent because deleting twice changes nothing."""
         context = require_context()
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             key = await ProfileRepository(session).idempotency_key(uuid.UUID(input.user_id))
             if context.actor != ActorKind.system and key and not key.startswith(this_run_prefix()):
                 raise denied(

@@ -33,7 +33,7 @@ from services.common.settings import Settings
 from services.common.temporal import build_worker
 from services.devstack.ports import free_port
 from services.user.service import SPEC as USER
-from tests.auth.conftest import random_ip
+from tests.in_process import random_ip
 from tests.test_replay import tamper
 
 

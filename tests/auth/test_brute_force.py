@@ -9,7 +9,7 @@ import uuid
 import httpx
 
 from services.auth.runtime import AuthRuntime
-from tests.auth.conftest import AuthUser
+from tests.auth.users import AuthUser
 
 
 async def attempt(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:

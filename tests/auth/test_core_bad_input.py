@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from services.auth.runtime import AuthRuntime
 from storage.auth.models import AuditEvent, Session
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, login
+from tests.auth.users import AuthUser, login
 from tests.problems import JSON, as_json, assert_problem, malformed, oversize
 
 
@@ -23,7 +23,7 @@ def bearer(tokens: dict[str, object]) -> dict[str, str]:
 
 async def written_for(runtime: AuthRuntime, user: AuthUser) -> tuple[int, int]:
     """(sessions, audit events) of ``user``: what a rejected request must leave unchanged."""
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         sessions = await db.scalar(select(func.count()).where(Session.user_id == user.id))
         events = await db.scalar(select(func.count()).where(AuditEvent.user_id == user.id))
     return int(sessions or 0), int(events or 0)

@@ -7,7 +7,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.auth.runtime import AuthRuntime
-from tests.auth.conftest import create_user
+from tests.auth.users import create_user
 from tests.graphql_client import gql
 from tests.support import Stack
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyotp
 
 from services.auth.runtime import AuthRuntime
-from tests.auth.conftest import create_user
+from tests.auth.users import create_user
 from tests.graphql_client import gql
 from tests.support import Stack
 
@@ -59,7 +59,7 @@ async def test_partial_token_is_not_an_access_token(
     from storage.db import transaction
 
     user = await create_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         (await db.get(Credential, user.id)).mfa_enabled = True  # type: ignore[union-attr]
     login = await gql(
         stack.graphql, LOGIN, {"input": {"email": user.email, "password": user.password}}

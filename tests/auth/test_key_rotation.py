@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.auth.keys import KeyRing, load_or_create_dev_keys, rotate_dev_keys
+from services.auth.signing_keys import KeyRing, load_or_create_dev_keys, rotate_dev_keys
 from services.auth.token_issuer import TokenIssuer
 from services.common.settings import Settings
 from services.common.tokens import InvalidTokenError, JwksCache, TokenVerifier

@@ -31,7 +31,8 @@ from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Credential, RecoveryCode, TotpSecret
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user, in_process_auth_api
+from tests.auth.users import AuthUser, create_user
+from tests.in_process import in_process_auth_api
 from workflows.auth.contracts import AuthWorkflow
 from workflows.auth.mfa_contracts import (
     CreateTotpSecretInput,
@@ -133,19 +134,19 @@ async def verify(client: httpx.AsyncClient, token: str, **factor: str) -> httpx.
 
 
 async def stored_secret(runtime: AuthRuntime, user_id: uuid.UUID) -> TotpSecret | None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return await db.get(TotpSecret, user_id)
 
 
 async def mfa_enabled(runtime: AuthRuntime, user_id: uuid.UUID) -> bool:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         credential = await db.get(Credential, user_id)
     assert credential is not None
     return credential.mfa_enabled
 
 
 async def audit_events(runtime: AuthRuntime, user_id: uuid.UUID) -> list[str]:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return [e.event for e in await AuditRepository(db).for_user(user_id)]
 
 
@@ -232,7 +233,7 @@ async def test_setup_activate_and_log_in_with_a_second_factor(
     assert status == {"enabled": True, "recovery_codes_left": 10}
 
     # Only hashes are stored.
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         hashes = set(
             await db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id))
         )
@@ -365,7 +366,7 @@ async def test_concurrent_activations_enable_once(
 
     ok = [r for r in results if isinstance(r, dict)]
     assert len(ok) == 1, results
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         stored = set(
             await db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id))
         )
@@ -421,7 +422,7 @@ async def test_setup_activities_are_idempotent(auth_runtime: AuthRuntime) -> Non
         for out in (one, two)
     )
     assert await mfa_enabled(auth_runtime, user.id)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         stored = set(
             await db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id))
         )
@@ -608,7 +609,7 @@ async def test_tenant_login_with_mfa_carries_tenant_and_roles(
 ) -> None:
     tenant = uuid.uuid4()
     mfa = await mfa_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await ClaimsRepository(db).put(mfa.user.id, tenant, ["admin"])
 
     partial = await mfa_token(client, mfa.user, tenant_id=str(tenant))

@@ -11,8 +11,8 @@ import pytest
 
 from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
-from tests.auth.conftest import create_user
 from tests.auth.test_mfa import access_token, bearer, mfa_enabled, mfa_token, mfa_user, verify
+from tests.auth.users import create_user
 from tests.problems import JSON, assert_problem, malformed, oversize
 
 #: The MFA flow tests' client fixture (the auth API with the in-process workers' queues).

@@ -12,7 +12,6 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from services.auth.runtime import AuthRuntime
 from tests.auth import test_mfa
-from tests.auth.conftest import create_user, login
 from tests.auth.mail_flows import record_history
 from tests.auth.test_mfa import (
     audit_events,
@@ -24,6 +23,7 @@ from tests.auth.test_mfa import (
     start_setup,
     verify,
 )
+from tests.auth.users import create_user, login
 from workflows.auth.contracts import REVOKE_SESSIONS
 from workflows.auth.mfa_setup import (
     ACTIVATE_UPDATE,

@@ -11,7 +11,7 @@ import pytest
 from services.auth.mfa import setup
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
-from tests.auth.conftest import AuthUser, login
+from tests.auth.users import AuthUser, login
 
 
 async def test_setup_without_a_worker_is_503(

@@ -23,9 +23,9 @@ from services.common.resources import Resources
 from storage.auth.models import AuditEvent, Credential, OneTimeToken
 from storage.db import transaction
 from tests.auth import mail_flows
-from tests.auth.conftest import AuthUser, create_user, login
 from tests.auth.mail_flows import SmtpSink, auth_api, link_token, record_history
 from tests.auth.test_core_bad_input import MALFORMED
+from tests.auth.users import AuthUser, create_user, login
 from tests.problems import JSON, as_json, assert_problem, oversize
 from workflows.auth.password_reset import PasswordResetResult, password_reset_workflow_id
 from workflows.common.progress import PROGRESS_QUERY, Progress
@@ -78,13 +78,13 @@ async def can_login(api: httpx.AsyncClient, email: str, password: str) -> int:
 
 
 async def events_of(runtime: AuthRuntime, user: AuthUser) -> list[str]:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         rows = await db.scalars(select(AuditEvent.event).where(AuditEvent.user_id == user.id))
         return list(rows)
 
 
 async def stored(runtime: AuthRuntime, user: AuthUser) -> Credential:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         row = await db.get(Credential, user.id)
     assert row is not None
     return row
@@ -216,7 +216,7 @@ async def test_an_expired_link_is_refused_while_the_run_still_waits(
     user = await create_user(auth_runtime)
     await request_reset(api, user.email)
     token = await reset_token(sink, user.email)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await db.execute(
             update(OneTimeToken)
             .where(OneTimeToken.user_id == user.id)
@@ -253,7 +253,7 @@ async def test_reset_keeps_mfa_enabled(
     api: httpx.AsyncClient, sink: SmtpSink, auth_runtime: AuthRuntime
 ) -> None:
     user = await create_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await db.execute(
             update(Credential).where(Credential.id == user.id).values(mfa_enabled=True)
         )

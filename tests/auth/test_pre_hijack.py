@@ -91,7 +91,7 @@ async def login(api: httpx.AsyncClient, email: str, password: str) -> int:
 
 
 async def display_names(resources: Resources, email: str) -> list[str]:
-    async with transaction(resources.sessions) as db:
+    async with transaction(resources.database) as db:
         return list(await db.scalars(select(Profile.display_name).where(Profile.email == email)))
 
 

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import SecurityContext, acting_as
-from tests.auth.conftest import AuthUser, login
+from tests.auth.users import AuthUser, login
 from workflows.auth.principal_contracts import SyncPrincipalClaimsInput
 
 

@@ -16,10 +16,10 @@ from services.auth.mfa.recovery import hash_recovery_code
 from services.auth.runtime import AuthRuntime
 from storage.auth.models import RecoveryCode
 from storage.db import transaction
-from tests.auth.conftest import create_user, login
 from tests.auth.test_core_bad_input import MALFORMED
 from tests.auth.test_mfa import MfaUser, audit_events, bearer, mfa_token, mfa_user, verify
 from tests.auth.test_mfa_session_revocation import alive
+from tests.auth.users import create_user, login
 from tests.graphql_client import gql
 from tests.problems import JSON, as_json, assert_problem
 from tests.support import Stack
@@ -28,7 +28,7 @@ PATH = "/auth/mfa/recovery-codes"
 
 
 async def stored_hashes(runtime: AuthRuntime, user_id: uuid.UUID) -> set[str]:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return set(
             await db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id))
         )

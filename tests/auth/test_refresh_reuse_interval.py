@@ -33,7 +33,8 @@ from services.devstack.ports import free_port, wait_for_http
 from services.devstack.processes import ManagedProcess
 from storage.auth.models import RefreshToken, Session
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, login, random_ip
+from tests.auth.users import AuthUser, login
+from tests.in_process import random_ip
 from tests.support import Infra, start_service
 
 #: Long enough for a loaded machine to answer both racing requests inside it.
@@ -47,7 +48,7 @@ async def auth_api(resources: Resources, reuse_seconds: float) -> AsyncIterator[
     runtime: AuthRuntime = app.state.auth
     local = runtime.settings.model_copy(update={"auth_refresh_reuse_seconds": reuse_seconds})
     sessions = SessionService(
-        resources.sessions, runtime.issuer, resources.redis, resources.redis_keys, local
+        resources.database, runtime.issuer, resources.redis, resources.redis_keys, local
     )
     app.state.auth = dataclasses.replace(runtime, settings=local, sessions=sessions)
     transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
@@ -70,7 +71,7 @@ def sid(access_token: str) -> str:
 
 
 async def row(runtime: AuthRuntime, token: object) -> RefreshToken:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         found = await db.scalar(
             select(RefreshToken).where(RefreshToken.token_hash == hash_token(str(token)))
         )
@@ -79,7 +80,7 @@ async def row(runtime: AuthRuntime, token: object) -> RefreshToken:
 
 
 async def revoked_reason(runtime: AuthRuntime, session_id: object) -> str | None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         session = await db.get(Session, uuid.UUID(str(session_id)))
     assert session is not None
     return session.revoked_reason
@@ -260,7 +261,7 @@ async def test_simultaneous_refreshes_over_http_all_get_the_same_successor(
             me = await client.get("/auth/me", headers=bearer(access))
             assert me.status_code == 200, me.text
         # One rotation happened: one new token in the session, and it is current.
-        async with transaction(auth_runtime.resources.sessions) as db:
+        async with transaction(auth_runtime.resources.database) as db:
             tokens = (
                 await db.scalars(
                     select(RefreshToken).where(

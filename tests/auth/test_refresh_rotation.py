@@ -16,7 +16,7 @@ from services.auth.runtime import AuthRuntime
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import RefreshToken, Session
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user, login
+from tests.auth.users import AuthUser, create_user, login
 
 
 async def refresh(client: httpx.AsyncClient, token: object) -> httpx.Response:
@@ -29,7 +29,7 @@ async def test_refresh_carries_the_tenant_and_its_current_roles(
     tenant = uuid.uuid4()
     member = await create_user(auth_runtime, tenant_roles={tenant: ["member"]})
     tokens = await login(auth_client, member, tenant_id=str(tenant))
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await ClaimsRepository(db).put(member.id, tenant, ["admin"])
 
     rotated = await refresh(auth_client, tokens["refresh_token"])
@@ -70,7 +70,7 @@ async def test_refresh_of_an_ended_session_is_refused_and_spends_nothing(
     refused = await refresh(auth_client, tokens["refresh_token"])
 
     assert refused.status_code == 401 and refused.json()["detail"] == "session ended"
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         token = await db.scalar(
             select(RefreshToken).where(
                 RefreshToken.token_hash == hash_token(str(tokens["refresh_token"]))
@@ -93,7 +93,7 @@ async def test_expired_refresh_token_is_refused(
 ) -> None:
     tokens = await login(auth_client, user)
     digest = hash_token(str(tokens["refresh_token"]))
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await db.execute(
             update(RefreshToken)
             .where(RefreshToken.token_hash == digest)
@@ -111,13 +111,13 @@ async def test_new_refresh_token_expires_no_later_than_its_session(
     tokens = await login(auth_client, user)
     session_id = uuid.UUID(str(tokens["session_id"]))
     ends = datetime.now(UTC) + timedelta(hours=1)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await db.execute(update(Session).where(Session.id == session_id).values(expires_at=ends))
 
     rotated = await refresh(auth_client, tokens["refresh_token"])
 
     assert rotated.status_code == 200, rotated.text
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         new = await db.scalar(
             select(RefreshToken).where(
                 RefreshToken.token_hash == hash_token(rotated.json()["refresh_token"])

@@ -16,9 +16,9 @@ from services.common.resources import Resources
 from storage.auth.models import Credential
 from storage.db import transaction
 from tests.auth import mail_flows
-from tests.auth.conftest import create_user
 from tests.auth.mail_flows import SmtpSink, auth_api, link_token
 from tests.auth.test_core_bad_input import MALFORMED
+from tests.auth.users import create_user
 from tests.problems import JSON, as_json, assert_problem, oversize
 from workflows.auth.user_registration import (
     RegistrationResult,
@@ -40,7 +40,7 @@ def sign_up(email: str, **overrides: object) -> dict[str, object]:
 
 
 async def credentials(resources: Resources, email: str) -> int:
-    async with transaction(resources.sessions) as db:
+    async with transaction(resources.database) as db:
         return int(await db.scalar(select(func.count()).where(Credential.email == email)) or 0)
 
 

@@ -23,7 +23,7 @@ from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import OneTimeToken
 from storage.auth.one_time_tokens import OneTimeTokenRepository
 from storage.db import transaction
-from tests.auth.conftest import AuthUser, create_user
+from tests.auth.users import AuthUser, create_user
 from workflows.auth.contracts import (
     ConsumeOneTimeTokenInput,
     IssueOneTimeTokenInput,
@@ -88,7 +88,7 @@ async def consume(
 
 
 async def rows(runtime: AuthRuntime, workflow_id: str) -> list[OneTimeToken]:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return list(
             await db.scalars(select(OneTimeToken).where(OneTimeToken.workflow_id == workflow_id))
         )
@@ -104,7 +104,7 @@ async def test_only_the_hash_is_stored_with_its_expiry(
     [row] = await rows(auth_runtime, workflow_id)
     assert len(issued.token) >= 43 and row.token_hash == hash_token(issued.token)
     assert issued.token not in str(vars(row))
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         now = await db.scalar(select(func.now()))
     assert now is not None
     assert 3590 < (row.expires_at - now).total_seconds() <= 3600
@@ -184,7 +184,7 @@ async def test_an_expired_token_is_not_redeemable(
 ) -> None:
     user, workflow_id = await user_and_run(auth_runtime)
     issued = await issue(activities, issue_input(user.id, workflow_id, ttl_seconds=1))
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         assert (
             await OneTimeTokenRepository(db).waiting_workflow(
                 hash_token(issued.token), TokenPurpose.verify_email
@@ -194,7 +194,7 @@ async def test_an_expired_token_is_not_redeemable(
 
     await asyncio.sleep(1.2)
 
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         assert (
             await OneTimeTokenRepository(db).waiting_workflow(
                 hash_token(issued.token), TokenPurpose.verify_email

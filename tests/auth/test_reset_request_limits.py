@@ -17,7 +17,6 @@ from services.auth.runtime import AuthRuntime
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
 from tests.auth import mail_flows
-from tests.auth.conftest import create_user, random_ip
 from tests.auth.mail_flows import SmtpSink, auth_api, with_settings
 from tests.auth.test_password_reset import (
     NEW_PASSWORD,
@@ -27,6 +26,8 @@ from tests.auth.test_password_reset import (
     reset_token,
     run_of,
 )
+from tests.auth.users import create_user
+from tests.in_process import random_ip
 from tests.problems import assert_problem
 
 sink, smtp_resources = mail_flows.sink, mail_flows.smtp_resources

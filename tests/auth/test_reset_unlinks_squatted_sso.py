@@ -14,12 +14,12 @@ from services.auth.runtime import AuthRuntime
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.models import SsoIdentity
 from storage.db import transaction
-from tests.auth.conftest import create_user
+from tests.auth.users import create_user
 from workflows.auth.contracts import SetPasswordInput
 
 
 async def links(runtime: AuthRuntime, user_id: uuid.UUID) -> int:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         return int(
             await db.scalar(
                 select(func.count()).select_from(SsoIdentity).where(SsoIdentity.user_id == user_id)
@@ -41,7 +41,7 @@ async def reset(runtime: AuthRuntime, user_id: uuid.UUID) -> None:
 
 
 async def link(runtime: AuthRuntime, user_id: uuid.UUID) -> None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         db.add(SsoIdentity(issuer="https://idp", subject=uuid.uuid4().hex, user_id=user_id))
 
 

@@ -32,7 +32,7 @@ from services.devstack.ports import free_port, wait_for_http
 from services.devstack.processes import ManagedProcess
 from storage.db import transaction
 from storage.users.repository import ProfileRepository
-from tests.auth.conftest import AuthUser, create_user
+from tests.auth.users import AuthUser, create_user
 from tests.support import ROOT, Infra, start_service
 
 SEED = 20261126

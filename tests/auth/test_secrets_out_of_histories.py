@@ -23,7 +23,6 @@ from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
 from tests.auth import mail_flows
-from tests.auth.conftest import create_user
 from tests.auth.history_search import SEALED, assert_absent, assert_code_absent, history_texts
 from tests.auth.mail_flows import SmtpSink, record_history
 from tests.auth.test_mfa import (
@@ -42,6 +41,7 @@ from tests.auth.test_password_reset import (
     run_of,
     short_lived_reset,
 )
+from tests.auth.users import create_user
 from workflows.auth.contracts import ISSUE_ONE_TIME_TOKEN, MAIL_RESET_LINK
 from workflows.auth.mfa_setup import MfaSetupResult
 

@@ -8,7 +8,7 @@ import httpx
 import jwt
 
 from services.auth.runtime import AuthRuntime
-from tests.auth.conftest import AuthUser, create_user, login
+from tests.auth.users import AuthUser, create_user, login
 
 
 def bearer(tokens: dict[str, object]) -> dict[str, str]:

@@ -25,7 +25,6 @@ from services.devstack.ports import free_port
 from storage.auth.models import AuditEvent, Credential, Session, SsoIdentity
 from storage.db import transaction
 from storage.users.models import Profile
-from tests.auth.conftest import AuthUser, create_user
 from tests.auth.conftest_sso import (  # noqa: F401 - fixtures are used by name
     CLIENT_ID,
     SsoEnv,
@@ -42,6 +41,7 @@ from tests.auth.conftest_sso import (  # noqa: F401 - fixtures are used by name
 )
 from tests.auth.history_search import SEALED, assert_absent, history_texts
 from tests.auth.mail_flows import record_history as record_run_history
+from tests.auth.users import AuthUser, create_user
 from tests.test_replay import tamper
 from workflows.auth.contracts import AuthWorkflow
 from workflows.auth.sso_authentication import (
@@ -134,7 +134,7 @@ async def test_first_sign_in_creates_an_account_with_profile_and_session(
         )
         == 1
     )
-    async with transaction(sso_env.user.sessions) as db:
+    async with transaction(sso_env.user.database) as db:
         profile = await db.get(Profile, account.id)
     assert profile is not None and profile.display_name == "Grace Hopper"
     me = await sso_client.get(
@@ -161,7 +161,7 @@ async def test_unverified_provider_email_makes_an_unverified_account(
     assert response.status_code == 200, response.text
     account = await credential(sso_env, email)
     assert account is not None and account.email_verified is False
-    async with transaction(sso_env.user.sessions) as db:
+    async with transaction(sso_env.user.database) as db:
         profile = await db.get(Profile, account.id)
     assert profile is not None and profile.display_name == email.split("@")[0]
 
@@ -174,7 +174,7 @@ async def test_control_characters_in_the_provider_name_are_dropped(
     response = await sign_in(sso_client, "main", sub)
 
     assert response.status_code == 200, response.text
-    async with transaction(sso_env.user.sessions) as db:
+    async with transaction(sso_env.user.database) as db:
         profile = await db.get(Profile, uuid.UUID(response.json()["user_id"]))
     assert profile is not None and profile.display_name == "Ada Lovelace"
 

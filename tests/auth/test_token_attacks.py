@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.auth.runtime import AuthRuntime
-from tests.auth.conftest import AuthUser, login
+from tests.auth.users import AuthUser, login
 
 
 def b64(data: bytes) -> str:

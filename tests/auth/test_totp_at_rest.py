@@ -12,17 +12,17 @@ from storage.auth.mfa import TotpSecretRepository
 from storage.auth.models import TotpSecret
 from storage.db import transaction
 from storage.encrypted import decrypt_field
-from tests.auth.conftest import create_user
+from tests.auth.users import create_user
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 async def test_seed_is_stored_encrypted_and_read_back(auth_runtime: AuthRuntime) -> None:
     user = await create_user(auth_runtime)
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         await TotpSecretRepository(db).put_pending(user.id, SEED, f"test:{uuid.uuid4()}")
 
-    async with transaction(auth_runtime.resources.sessions) as db:
+    async with transaction(auth_runtime.resources.database) as db:
         raw = await db.scalar(
             text("SELECT secret FROM auth.totp_secrets WHERE user_id = :u"), {"u": user.id}
         )

@@ -138,7 +138,7 @@ def registration_input(
 ) -> RegistrationInput:
     """The one validation of a sign-up, shared by the gateway's ``signUp`` and ``POST
     /auth/register``; the activities check again, since anyone may start the workflow. The
-    password is checked, not kept: ``services.common.sign_up`` adds its hash."""
+    password is checked, not kept: ``services.common.registration`` adds its hash."""
     try:
         normalized = normalize_email(email)
         check_policy(password)

@@ -102,7 +102,7 @@ class AccountActivities(AuthActivityBase):
         context = require_context()
         if context.actor != ActorKind.system and input.workflow_id != activity.info().workflow_id:
             raise denied("a workflow spends only its own tokens")
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             tokens = OneTimeTokenRepository(session)
             if context.actor != ActorKind.system and not await token_belongs_to_this_run(
                 session, input.token_hash, input.purpose
@@ -153,8 +153,8 @@ class AccountActivities(AuthActivityBase):
         self, input: contracts.MarkEmailVerifiedInput
     ) -> contracts.MarkEmailVerifiedOutput:
         user_id = user_uuid(input.user_id)
-        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.verify_email)
-        async with transaction(self.sessions) as session:
+        await require_account_actor(self.database, input.user_id, proof=TokenPurpose.verify_email)
+        async with transaction(self.database) as session:
             changed = await CredentialRepository(session).mark_email_verified(user_id)
             if changed:
                 await AuditRepository(session).record("email.verified", user_id=user_id)
@@ -171,8 +171,8 @@ class AccountActivities(AuthActivityBase):
         user_id = user_uuid(input.user_id)
         if not input.password_hash.startswith(ARGON2ID_PREFIX):
             raise business_error(AuthError.INVALID_INPUT, "only argon2id hashes are stored")
-        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
-        async with transaction(self.sessions) as session:
+        await require_account_actor(self.database, input.user_id, proof=TokenPurpose.password_reset)
+        async with transaction(self.database) as session:
             credential = await session.get(Credential, user_id, with_for_update=True)
             if credential is None:
                 raise business_error(AuthError.UNKNOWN_ACCOUNT, "no such account")
@@ -207,7 +207,7 @@ class AccountActivities(AuthActivityBase):
             raise business_error(
                 AuthError.INVALID_INPUT, f"reason must be 1-{MAX_REASON} characters"
             )
-        await require_account_actor(self.sessions, input.user_id, proof=TokenPurpose.password_reset)
+        await require_account_actor(self.database, input.user_id, proof=TokenPurpose.password_reset)
         try:
             keep = uuid.UUID(input.keep_session_id) if input.keep_session_id else None
         except ValueError as error:
@@ -235,7 +235,7 @@ class AccountActivities(AuthActivityBase):
             require_flow(context, AuthWorkflow.PASSWORD_RESET)
         else:
             require_flow(context, AuthWorkflow.USER_REGISTRATION)
-            if not await created_by_this_run(self.sessions, input.user_id):
+            if not await created_by_this_run(self.database, input.user_id):
                 raise denied("a verification link only for the account this run created")
 
     def _open_link_token(self, input: contracts.SendEmailInput) -> str | None:
@@ -259,12 +259,12 @@ class AccountActivities(AuthActivityBase):
             return
         purpose = MAIL_TOKEN_PURPOSE.get(template)
         if purpose is not None:
-            await require_token_owner_address(self.sessions, token, purpose, to)
+            await require_token_owner_address(self.database, token, purpose, to)
             return
         require_flow(context, AuthWorkflow.USER_REGISTRATION)
         if activity.info().workflow_id != registration_workflow_id(to):
             raise denied("a sign-up notice goes only to the address this registration is for")
-        await require_known_address(self.sessions, to)
+        await require_known_address(self.database, to)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

@@ -30,7 +30,7 @@ def _user_id(raw: str) -> uuid.UUID:
 
 class MfaActivities:
     def __init__(self, runtime: AuthRuntime) -> None:
-        self.sessions = runtime.resources.sessions
+        self.database = runtime.resources.database
         self.settings = runtime.settings
 
     @mfa_contracts.CREATE_TOTP_SECRET.implement
@@ -39,7 +39,7 @@ class MfaActivities:
     ) -> mfa_contracts.CreateTotpSecretOutput:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             # The credential row lock serialises setup, enabling and disabling for one user.
             credential = await db.get(Credential, user_id, with_for_update=True)
             if credential is None:
@@ -69,7 +69,7 @@ class MfaActivities:
         recorded as used by enable_mfa."""
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             row = await TotpSecretRepository(db).get_fresh(user_id)
         if row is None or row.confirmed_at is not None or row.idempotency_key != input.setup_key:
             raise business_error(
@@ -87,7 +87,7 @@ class MfaActivities:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
         codes = new_recovery_codes()
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             credential = await db.get(Credential, user_id, with_for_update=True)
             secrets = TotpSecretRepository(db)
             row = await secrets.get_fresh(user_id, lock=True)
@@ -122,7 +122,7 @@ class MfaActivities:
     ) -> mfa_contracts.DeleteTotpSecretOutput:
         user_id = _user_id(input.user_id)
         require_user_or_system(input.user_id)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             deleted = await TotpSecretRepository(db).delete_pending(user_id, input.setup_key)
             if deleted:
                 await AuditRepository(db).record(

@@ -21,7 +21,7 @@ MFA_NOT_ENABLED = "MFA is not enabled"
 async def disable_mfa(
     runtime: AuthRuntime, user_id: uuid.UUID, *, session_id: uuid.UUID, ip: str | None, method: str
 ) -> None:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         # The credential row lock serialises setup, enabling, disabling and regenerating.
         await db.get(Credential, user_id, with_for_update=True)
         await TotpSecretRepository(db).delete(user_id)
@@ -43,7 +43,7 @@ async def regenerate_recovery_codes(
     once and only their hashes stored."""
     codes = new_recovery_codes()
     hashes = [hash_recovery_code(user_id, code) for code in codes]
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         credential = await db.get(Credential, user_id, with_for_update=True)
         # Checked again under the lock: MFA may have been turned off since the code was checked.
         if credential is None or not credential.mfa_enabled:

@@ -131,7 +131,7 @@ async def check_second_factor(
     ``recovery``). 401 for a wrong or replayed code, 429 while throttled."""
     key = _throttle_key(user_id)
     await runtime.throttle.check(key, client.ip)
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         method, reason = await _consume(db, user_id, code, recovery_code)
         audit = AuditRepository(db)
         if method is None:

@@ -44,7 +44,7 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: problem_response(401, "No
 
 
 async def _credential(runtime: AuthRuntime, user_id: uuid.UUID) -> Credential:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         credential = await CredentialRepository(db).get(user_id)
     if credential is None:
         raise UnauthorizedError("unknown user")
@@ -99,7 +99,7 @@ async def activate_route(
         codes = await setup.activate(runtime, user_id, body.code, uuid.UUID(principal.session_id))
     except setup.InvalidCodeError as error:
         # The workflow's check is read-only (retry-safe), so the failed attempt is recorded here.
-        async with transaction(runtime.resources.sessions) as db:
+        async with transaction(runtime.resources.database) as db:
             await AuditRepository(db).record(
                 "mfa.activation_failed", user_id=user_id, ip=client.ip, **error.extra
             )
@@ -132,7 +132,7 @@ async def verify_route(
         )
         if ticket.tenant_id is not None:
             await resolve_roles(runtime, ticket.user_id, ticket.tenant_id)
-        async with transaction(runtime.resources.sessions) as db:
+        async with transaction(runtime.resources.database) as db:
             tokens = await runtime.sessions.start(
                 db,
                 user_id=ticket.user_id,
@@ -147,7 +147,7 @@ async def verify_route(
 @router.get("/auth/mfa", responses=_UNAUTHORIZED)
 async def status_route(principal: PrincipalDep, runtime: RuntimeDep) -> MfaStatus:
     user_id = uuid.UUID(principal.user_id)
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         credential = await CredentialRepository(db).get(user_id)
         left = await RecoveryCodeRepository(db).remaining(user_id)
     return MfaStatus(enabled=bool(credential and credential.mfa_enabled), recovery_codes_left=left)

@@ -44,7 +44,7 @@ class PasswordResetActivities(AuthActivityBase):
             email = contracts.normalize_email(input.email)
         except InvalidEmailError:
             return contracts.FindAccountOutput(user_id=None)
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             credential = await CredentialRepository(session).get_by_email(email)
         return contracts.FindAccountOutput(user_id=str(credential.id) if credential else None)
 
@@ -66,7 +66,7 @@ class PasswordResetActivities(AuthActivityBase):
             require_flow(context, AuthWorkflow.PASSWORD_RESET)
             require_run_scoped(context, input.idempotency_key)
         user_id, to = user_uuid(input.user_id), normalize_email(input.to)
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             credential = await session.get(Credential, user_id)
         if credential is None:
             raise business_error(AuthError.UNKNOWN_ACCOUNT, "no such account")

@@ -43,7 +43,7 @@ class PrincipalActivities:
                 AuthError.INVALID_INPUT, "roles must be 1-50 characters, at most 20"
             )
         require_tenant(input.tenant_id, roles=TENANT_ADMIN_ROLES)
-        async with transaction(self.runtime.resources.sessions) as db:
+        async with transaction(self.runtime.resources.database) as db:
             claims = ClaimsRepository(db)
             if roles:
                 await claims.put(user_id, tenant_id, roles)

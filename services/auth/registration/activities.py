@@ -88,7 +88,7 @@ class RegistrationActivities(AuthActivityBase):
         else:
             raise business_error(AuthError.INVALID_INPUT, "a password hash is required")
         user_id = user_uuid(input.user_id)
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             repository = CredentialRepository(session)
             outcome = await repository.create(
                 id_=user_id,
@@ -145,7 +145,7 @@ class RegistrationActivities(AuthActivityBase):
             # Sign-ups no longer join each other, so this caps the mails one address gets; the
             # sign-up was answered long ago, and its run just waits out its deadline.
             return contracts.SendRegistrationMailOutput(token_hash=None)
-        async with transaction(self.sessions) as session:
+        async with transaction(self.database) as session:
             account = await CredentialRepository(session).get_by_email(to)
         token_hash: str | None = None
         if account is not None and (account.email_verified or input.notice_only):
@@ -188,8 +188,8 @@ class RegistrationActivities(AuthActivityBase):
     ) -> contracts.DeleteCredentialsOutput:
         """Removes the credentials only while unverified: a verified account is never undone."""
         user_id = user_uuid(input.user_id)
-        await require_created_by_this_run(self.sessions, require_context(), input.user_id)
-        async with transaction(self.sessions) as session:
+        await require_created_by_this_run(self.database, require_context(), input.user_id)
+        async with transaction(self.database) as session:
             deleted = await CredentialRepository(session).delete_unverified(user_id)
             if deleted:
                 await AuditRepository(session).record(

@@ -134,7 +134,7 @@ async def sign_up_secret(runtime: AuthRuntime, workflow_id: str, raw_token: str)
 
 
 async def _has_verified_account(runtime: AuthRuntime, email: str) -> bool:
-    async with transaction(runtime.resources.sessions) as db:
+    async with transaction(runtime.resources.database) as db:
         account = await CredentialRepository(db).get_by_email(email)
     return account is not None and account.email_verified
 

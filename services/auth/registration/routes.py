@@ -18,8 +18,8 @@ from services.auth.schemas import (
 from services.common import workflow_calls
 from services.common.errors import ConflictError, InvalidInputError
 from services.common.openapi import problems
+from services.common.registration import start_sign_up
 from services.common.settings import ServiceName
-from services.common.sign_up import start_sign_up
 from workflows.auth.contracts import TokenPurpose
 from workflows.auth.user_registration import (
     VERIFY_EMAIL_UPDATE,

@@ -94,7 +94,7 @@ class _Decision:
 class SsoActivities:
     def __init__(self, runtime: AuthRuntime) -> None:
         self.runtime = runtime
-        self.sessions = runtime.resources.sessions
+        self.database = runtime.resources.database
 
     def _provider(self, name: str) -> SsoProvider:
         try:
@@ -106,7 +106,7 @@ class SsoActivities:
         return provider
 
     async def _audit(self, event: str, user_id: uuid.UUID | None = None, **detail: Any) -> None:
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             await AuditRepository(db).record(event, user_id=user_id, **detail)
 
     @sso_contracts.SSO_EXCHANGE_CODE.implement
@@ -171,7 +171,7 @@ class SsoActivities:
         """Find the account of (issuer, subject); else link it to the account with its e-mail
         when allowed, or create an account. A retry finds what its first attempt wrote."""
         await self._require_verified(input)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             repo = SsoIdentityRepository(db)
             await repo.lock(input.issuer, input.subject)
             identity = await repo.find(input.issuer, input.subject)
@@ -198,7 +198,7 @@ class SsoActivities:
         require_flow(context, AuthWorkflow.SSO_AUTHENTICATION)
         if await self.runtime.resources.redis.get(self._run_key("linked")) != user_id:
             raise denied("a session only for the account this run's sign-in linked")
-        await require_sso_session_actor(self.sessions, user_id)
+        await require_sso_session_actor(self.database, user_id)
 
     async def _known(
         self, db: DbSession, identity: SsoIdentity, input: sso_contracts.LinkSsoIdentityInput
@@ -273,7 +273,7 @@ class SsoActivities:
         user_id = uuid.UUID(input.user_id)
         # Only the run that created the account (its key) may roll it back.
         require_run_scoped(require_context(), input.account_key)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             deleted = await SsoIdentityRepository(db).delete_account(user_id, input.account_key)
             if deleted:
                 await AuditRepository(db).record("sso.account_rolled_back", user_id=user_id)
@@ -289,7 +289,7 @@ class SsoActivities:
         user_id = uuid.UUID(input.user_id)
         await self._require_session_actor(input.user_id)
         client = ClientInfo(ip=input.client_ip, user_agent=input.user_agent)
-        async with transaction(self.sessions) as db:
+        async with transaction(self.database) as db:
             credential = await db.get(Credential, user_id)
             if credential is None:
                 raise business_error(AuthError.SSO_FAILED, "the account no longer exists")

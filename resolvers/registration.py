@@ -1,8 +1,9 @@
-"""``signUp``: spans auth and user, so it starts the ``user_registration`` workflow."""
+"""Registration: ``signUp`` spans auth and user, so it starts the ``user_registration`` workflow;
+``verifyEmail`` forwards the link token to the auth API, which spends it and updates that run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,9 +13,9 @@ from resolvers.workflow_runs import run_of
 from schema.auth import SignUpInput
 from schema.errors import UserFacingError
 from schema.workflow_runs import WorkflowRun
+from services.common.registration import start_sign_up
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import ServiceName
-from services.common.sign_up import start_sign_up
 from workflows.auth.user_registration import InvalidRegistrationError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpInput) -> WorkflowRun:
-    """Every sign-up is its own run with its own access token (``services.common.sign_up``):
+    """Every sign-up is its own run with its own access token (``services.common.registration``):
     a sign-up for an address that is already pending never joins, nor sees, that run."""
     state = info.context.state
     principal = await info.context.optional_principal()
@@ -43,3 +44,19 @@ async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpIn
     run = await run_of(info, workflow_id, description)
     run.access_token = state.run_access.token(await identify_run(description))
     return run
+
+
+async def resolve_verify_email(
+    info: strawberry.Info[GatewayContext],
+    token: str,
+    password: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Only when the answer was PASSWORD_REQUIRED (more than one sign-up "
+            "was made with this address): the password chosen at this link's sign-up."
+        ),
+    ] = None,
+) -> bool:
+    body = {"token": token} if password is None else {"token": token, "password": password}
+    await info.context.service(ServiceName.auth).send("POST", "/auth/verify-email", json=body)
+    return True
