@@ -29,6 +29,9 @@ Database: TypeAlias = async_sessionmaker[AsyncSession]
 
 #: The per-transaction PostgreSQL setting that RLS policies compare ``tenant_id`` against.
 TENANT_SETTING = "adx.tenant_id"
+#: The acting user, for the few policies that let a user see their own rows in every tenant
+#: (their memberships, the tenants they belong to): ``storage/migrations/rls.py``.
+ACTOR_SETTING = "adx.user_id"
 
 
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx") -> AsyncEngine:
@@ -59,16 +62,30 @@ async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None
     )
 
 
+async def set_actor(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Name the acting user for the rest of the transaction (``ACTOR_SETTING``)."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": ACTOR_SETTING, "value": str(user_id)},
+    )
+
+
 @asynccontextmanager
 async def transaction(
-    database: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None = None
+    database: async_sessionmaker[AsyncSession],
+    tenant_id: uuid.UUID | None = None,
+    *,
+    user_id: uuid.UUID | None = None,
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on error, tenant set for its whole length."""
+    """One unit of work: commit on success, roll back on error, tenant (and, if given, the
+    acting user) set for its whole length."""
     async with database() as session, session.begin():
         # set_config(..., true) is transaction-local, so a transaction without a tenant starts
         # with none (RLS then shows no tenant rows); no statement is needed for that case.
         if tenant_id is not None:
             await set_tenant(session, tenant_id)
+        if user_id is not None:
+            await set_actor(session, user_id)
         yield session
 
 
