@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from storage.base import TenantOwnedMixin, TimestampMixin, new_id, schema_metadata
 
@@ -53,6 +53,22 @@ class DomainStatus(StrEnum):
     VERIFIED = "verified"
 
 
+class TenantRowMixin(TenantOwnedMixin, TimestampMixin, UpdatedMixin):
+    """A row that belongs to a tenant: its own id, and ``tenant_id`` referencing the tenant (so
+    deleting the tenant row deletes it)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            UUID(as_uuid=True),
+            ForeignKey("tenants.tenants.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+
+
 class Tenant(TimestampMixin, UpdatedMixin, TenantsBase):
     __tablename__ = "tenants"
 
@@ -78,16 +94,12 @@ class Tenant(TimestampMixin, UpdatedMixin, TenantsBase):
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True, nullable=False)
 
 
-class Membership(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
+class Membership(TenantRowMixin, TenantsBase):
     """A user's role in a tenant (a built-in role or one of the tenant's custom roles)."""
 
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.tenants.id", ondelete="CASCADE"), nullable=False
-    )
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
     role: Mapped[str] = mapped_column(String(50), nullable=False)
     status: Mapped[str] = mapped_column(
@@ -98,30 +110,22 @@ class Membership(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
     )
 
 
-class Role(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
+class Role(TenantRowMixin, TenantsBase):
     """A tenant's custom role: a name for a subset of the permission catalogue."""
 
     __tablename__ = "roles"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.tenants.id", ondelete="CASCADE"), nullable=False
-    )
     name: Mapped[str] = mapped_column(String(40), nullable=False)
     description: Mapped[str] = mapped_column(String(500), nullable=False, default="")
     permissions: Mapped[list[str]] = mapped_column(ARRAY(String(40)), nullable=False)
 
 
-class Invitation(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
+class Invitation(TenantRowMixin, TenantsBase):
     """An invitation to join a tenant; its token is stored only as a SHA-256 digest."""
 
     __tablename__ = "invitations"
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.tenants.id", ondelete="CASCADE"), nullable=False
-    )
     #: Normalised (lower-cased) address.
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     role: Mapped[str] = mapped_column(String(50), nullable=False)
@@ -136,16 +140,12 @@ class Invitation(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Domain(TenantOwnedMixin, TimestampMixin, UpdatedMixin, TenantsBase):
+class Domain(TenantRowMixin, TenantsBase):
     """An e-mail domain a tenant claims; verified by a DNS TXT record carrying ``txt_token``."""
 
     __tablename__ = "domains"
     __table_args__ = (UniqueConstraint("tenant_id", "domain"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.tenants.id", ondelete="CASCADE"), nullable=False
-    )
     domain: Mapped[str] = mapped_column(String(253), nullable=False)
     txt_token: Mapped[str] = mapped_column(String(100), nullable=False)
     status: Mapped[str] = mapped_column(
