@@ -9,11 +9,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
+from services.auth.runtime import AuthRuntime, runtime_for
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
 from services.common.temporal import build_worker, connect_temporal
@@ -22,6 +24,8 @@ from services.devstack.postgres import start_embedded_postgres
 from services.devstack.redis import start_redis
 from services.devstack.temporal import start_temporal_dev_server
 from storage.migrate import migrate
+from tests.auth.users import AuthUser, create_user
+from tests.in_process import in_process_auth_api
 from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
 
 
@@ -88,7 +92,8 @@ async def infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra
         "ADX_PROGRESS_POLL_SECONDS": "0.1",
         "ADX_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
         # Reuse of a spent refresh token revokes at once (the tests that assert it); the reuse
-        # interval is tested with its own setting (tests/auth/test_refresh_reuse_interval.py).
+        # interval is tested with its own setting
+        # (tests/auth/sessions/test_refresh_reuse_interval.py).
         "ADX_AUTH_REFRESH_REUSE_SECONDS": "0",
         # Every gateway test calls from 127.0.0.1: limits stay on, far above what the suite sends.
         "ADX_RATE_LIMIT_ANONYMOUS_REQUESTS": "100000",
@@ -169,6 +174,24 @@ async def file_resources(resources_for: ResourcesFor) -> Resources:
 
 
 @pytest.fixture(scope="session")
+def auth_runtime(auth_resources: Resources) -> AuthRuntime:
+    return runtime_for(auth_resources)
+
+
+@pytest.fixture
+async def auth_client(auth_resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
+    """The auth API in-process; each test is its own client address."""
+    async with in_process_auth_api(auth_resources) as client:
+        yield client
+
+
+@pytest.fixture
+async def user(auth_runtime: AuthRuntime) -> AuthUser:
+    """A fresh verified user (tests/auth/users.py)."""
+    return await create_user(auth_runtime)
+
+
+@pytest.fixture(scope="session")
 async def in_process_workers(
     settings: Settings, auth_resources: Resources, user_resources: Resources
 ) -> AsyncIterator[str]:
@@ -206,8 +229,9 @@ def stack(infra: Infra) -> Iterator[Stack]:
 @pytest.fixture
 async def whoami_queue(temporal: Client, settings: Settings) -> AsyncIterator[str]:
     """A worker on its own queue running the security-context probe workflows
-    (tests/security_workflows.py: ParentWorkflow, ChildWorkflow and the ``whoami`` activity)."""
-    from tests.security_workflows import ChildWorkflow, ParentWorkflow, whoami
+    (tests/platform/security_workflows.py: ParentWorkflow, ChildWorkflow and the ``whoami``
+    activity)."""
+    from tests.platform.security_workflows import ChildWorkflow, ParentWorkflow, whoami
 
     queue = f"security-{uuid.uuid4().hex[:8]}"
     worker = build_worker(

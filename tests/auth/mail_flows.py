@@ -13,15 +13,13 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage as MimeMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from temporalio.client import WorkflowHandle
@@ -33,8 +31,8 @@ from services.common.settings import Settings
 from services.common.temporal import build_worker
 from services.devstack.ports import free_port
 from services.user.service import SPEC as USER
-from tests.in_process import random_ip
-from tests.test_replay import tamper
+from tests.history_files import HISTORIES, tamper
+from tests.in_process import in_process_client
 
 
 @dataclass
@@ -154,9 +152,6 @@ def link_token(text: str, path: str) -> str:
     return match.group(1)
 
 
-HISTORIES = Path(__file__).parent.parent / "histories"
-
-
 async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     """With ``ADX_RECORD_HISTORIES=1``: commit this run as ``<name>.json`` for the replay tests,
     plus the tampered ``<name>.broken.json`` that must fail to replay."""
@@ -209,36 +204,5 @@ async def private_workers(
 async def auth_api(resources: Resources, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The auth API in-process over ``resources`` (plus setting overrides), from a random IP."""
     app = create_auth_app(with_settings(resources, **overrides) if overrides else resources)
-    transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
-        yield client
-
-
-# Fixtures for modules that send mail over SMTP; import them into the test module to use them.
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def smtp_resources(
-    sink: SmtpSink, auth_resources: Resources, user_resources: Resources
-) -> AsyncIterator[Resources]:
-    """Auth resources on private workers whose mails go over SMTP to ``sink``."""
-    async with private_workers(
-        auth_resources,
-        user_resources,
-        mail_backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=sink.port,
-    ) as resources:
-        yield resources
-
-
-@pytest.fixture
-async def api(smtp_resources: Resources) -> AsyncIterator[httpx.AsyncClient]:
-    async with auth_api(smtp_resources) as client:
+    async with in_process_client(app, base_url="http://auth") as client:
         yield client

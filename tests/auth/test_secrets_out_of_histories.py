@@ -22,18 +22,16 @@ from services.auth.mfa.totp import code_at, current_step
 from services.auth.opaque import hash_token
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
-from tests.auth import mail_flows
 from tests.auth.history_search import SEALED, assert_absent, assert_code_absent, history_texts
 from tests.auth.mail_flows import SmtpSink, record_history
-from tests.auth.test_mfa import (
+from tests.auth.mfa.mfa_flows import (
     access_token,
     bearer,
     expiring_setup,
     mfa_token,
     verify,
 )
-from tests.auth.test_mfa import client as mfa_client
-from tests.auth.test_password_reset import (
+from tests.auth.password_reset.reset_flows import (
     NEW_PASSWORD,
     confirm,
     request_reset,
@@ -44,10 +42,6 @@ from tests.auth.test_password_reset import (
 from tests.auth.users import create_user
 from workflows.auth.contracts import ISSUE_ONE_TIME_TOKEN, MAIL_RESET_LINK
 from workflows.auth.mfa_setup import MfaSetupResult
-
-sink, smtp_resources, api = mail_flows.sink, mail_flows.smtp_resources, mail_flows.api
-client = mfa_client
-
 
 # --- password reset: the link token ----------------------------------------------------------
 

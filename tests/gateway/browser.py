@@ -1,0 +1,68 @@
+"""A real, offline, headless Chromium for the browser tests (skipped where it is not installed),
+and a driver for the GraphiQL page in it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from playwright.async_api import Browser, Locator, Page, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """The installed Chromium, launched headless; closed on the way out."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def page_confined_to(browser: Browser, base: str) -> Page:
+    """A new page whose requests reach only URLs under ``base`` (any other is aborted)."""
+    page = await browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(base)
+            else route.abort("blockedbyclient")
+        ),
+    )
+    return page
+
+
+async def run_in_graphiql(page: Page, query: str) -> Locator:
+    """Type ``query`` into the query editor, press the run button, return the response pane."""
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    await editor.click()
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.press("Delete")
+    await page.keyboard.type(query)
+    assert await editor.evaluate("e => e.CodeMirror.getValue()") == query
+    # GraphiQL parses the editor (operation type, documentAST) in a 100 ms debounced handler
+    # whose onEditQuery makes the template update ?q=; wait for it before running.
+    await page.wait_for_function(
+        "q => new URLSearchParams(location.search).get('q') === q", arg=query
+    )
+    await page.locator("button.graphiql-execute-button").click()
+    return page.locator(".graphiql-response .CodeMirror")
