@@ -4,7 +4,7 @@ raw and decoded through the payload codec (what an operator with the codec key r
 the secrets the flow handled — the reset link token from the mail (minted and mailed inside one
 activity, so not even sealed there) and the new password, the TOTP secret, its URI,
 activation codes and recovery codes. (SSO's code, PKCE verifier, nonce and session tokens are
-searched for in tests/auth/test_sso.py, which owns the OpenID provider fixtures.)
+searched for in tests/auth/sso/test_sso.py, which owns the OpenID provider fixtures.)
 
 Each test also checks what the history does hold instead (the sealed forms, the token's hash,
 the mail step), so it fails if a sealing step is removed (the secret would be found) and if

@@ -225,7 +225,7 @@ async def test_alias_and_token_limits_reject_abusive_queries(stack: Stack) -> No
 async def test_service_rest_errors_are_problem_json(
     stack: Stack, auth_resources: Resources
 ) -> None:
-    # Every service route wants an access token (tests/test_service_authentication.py).
+    # Every service route wants an access token (tests/platform/test_service_authentication.py).
     token = runtime_for(auth_resources).issuer.access_token(
         user_id=str(uuid.uuid4()), session_id=str(uuid.uuid4()), tenant_id=None, roles=[],
         auth_methods=["pwd"],

@@ -1,5 +1,5 @@
 """Test-only workflow and activity that fail while holding a planted secret in their input and in
-their local variables (tests/test_temporal_failure_logging.py checks the logs never show it)."""
+their local variables (tests/platform/test_temporal_failure_logging.py checks the logs never show it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/auth/test_schemathesis.py (loaded by the CLI through
+"""Schemathesis hooks for tests/platform/test_schemathesis.py (loaded by the CLI through
 ``SCHEMATHESIS_HOOKS``; configured by the environment the test gives the CLI):
 
 - ``ADX_ST_AUTH_URL``, ``ADX_ST_EMAIL``, ``ADX_ST_PASSWORD``: a valid access token for every

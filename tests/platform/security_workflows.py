@@ -1,7 +1,7 @@
 """Test-only workflows that report the security context their activities see, after a
 continue-as-new, in a local activity and in a child workflow (no product workflow uses those yet,
 the interceptor must carry the context there all the same), and a rogue workflow that asks the
-real activities for whatever it is told (tests/test_activity_rules.py)."""
+real activities for whatever it is told (tests/platform/test_activity_rules.py)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def test_json_log_lines_carry_context_and_no_secrets(capsys) -> None:  # type: i
 # --- trace context ------------------------------------------------------------------------------
 
 #: Runs in a child process: tracing is set up once per process and for good, and this test
-#: session's own process must stay untraced (tests/test_tracing.py checks that).
+#: session's own process must stay untraced (tests/platform/test_tracing.py checks that).
 TRACED_PROCESS = """
 import logging, sys
 import structlog

@@ -244,7 +244,7 @@ class FlakyMailer:
 @pytest.fixture
 def as_the_platform() -> Iterator[None]:
     """The send_email tests call the activity directly, as the platform (who else may send
-    what: tests/test_activity_rules.py)."""
+    what: tests/platform/test_activity_rules.py)."""
     with acting_as(SecurityContext.system("test")):
         yield
 

@@ -1,7 +1,7 @@
 """Where ``/metrics`` is served (docs/observability.md): with ``ADX_METRICS_PORT`` set, the API
 port has no ``/metrics`` route (404, not on the allowlist); unset, it is a public route of the
 API port (development). In-process apps, no infrastructure: nothing here reaches Redis or
-Temporal. The running processes are tested in tests/test_temporal_metrics.py."""
+Temporal. The running processes are tested in tests/platform/test_temporal_metrics.py."""
 
 from __future__ import annotations
 

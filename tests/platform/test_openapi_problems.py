@@ -1,6 +1,6 @@
 """services/common/openapi.py: every error of an OpenAPI document is problem+json with the
 ProblemDetails schema and the headers the error handlers send, and what the app really answers
-matches it (tests/auth/test_schemathesis.py checks the real services end to end)."""
+matches it (tests/platform/test_schemathesis.py checks the real services end to end)."""
 
 from __future__ import annotations
 

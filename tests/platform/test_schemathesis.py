@@ -8,7 +8,7 @@ documented: status, content type, headers, body schema; invalid data refused, va
 accepted.
 
 The CLI runs as a subprocess (the way an operator runs it), with the hooks of
-tests/schemathesis_hooks.py; its output is shown on failure. A fixed seed makes a failure found
+tests/platform/schemathesis_hooks.py; its output is shown on failure. A fixed seed makes a failure found
 once show up again on every run."""
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ SEED = 20261126
 #: run within a minute or two on a shared machine.
 MAX_EXAMPLES = 25
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-#: What no schema can state (which tokens and codes exist), per operation: tests/schemathesis.toml
+#: What no schema can state (which tokens and codes exist), per operation: tests/platform/schemathesis.toml
 #: (auth); the user service's run reads the test user's own profile (``ADX_ST_USER_ID``).
 CONFIG = {
-    ServiceName.auth: ROOT / "tests" / "schemathesis.toml",
-    ServiceName.user: ROOT / "tests" / "schemathesis-user.toml",
+    ServiceName.auth: ROOT / "tests" / "platform" / "schemathesis.toml",
+    ServiceName.user: ROOT / "tests" / "platform" / "schemathesis-user.toml",
 }
 CORE_AUTH_OPERATIONS = {
     "POST /auth/login",
@@ -55,7 +55,7 @@ CORE_AUTH_OPERATIONS = {
     "GET /auth/me",
     "GET /.well-known/jwks.json",
 }
-#: Not REST: GraphQL has its own tests (tests/test_gateway_*.py, tests/auth/test_gateway_*.py).
+#: Not REST: GraphQL has its own tests (tests/gateway/, tests/auth/**/test_gateway_*.py).
 GATEWAY_EXCLUDED = r"^/graphql"
 
 pytestmark = pytest.mark.timeout(900)

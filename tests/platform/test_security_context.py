@@ -399,7 +399,7 @@ async def test_an_anonymous_sso_step_opens_sessions_only_for_the_account_its_run
     assert await sessions_of(auth_runtime, password_only.id) == 0
     assert await sessions_of(auth_runtime, sso_user.id) == 0
 
-    # The user themself may (the anonymous sign-in that links: tests/auth/test_sso.py).
+    # The user themself may (the anonymous sign-in that links: tests/auth/sso/test_sso.py).
     with acting_as(SecurityContext.for_user(str(password_only.id))):
         assert (await ActivityEnvironment().run(open_session, step(password_only))).access_token
 

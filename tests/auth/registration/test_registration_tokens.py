@@ -35,7 +35,7 @@ from workflows.auth.contracts import (
 @pytest.fixture(autouse=True)
 def _as_the_platform() -> Iterator[None]:
     """These tests call the activities directly, as the platform (the rules on who may run
-    them are tested in tests/test_activity_rules.py)."""
+    them are tested in tests/platform/test_activity_rules.py)."""
     with acting_as(SecurityContext.system("test")):
         yield
 

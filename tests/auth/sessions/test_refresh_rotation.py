@@ -44,7 +44,7 @@ async def test_two_refreshes_with_one_token_have_one_winner_and_end_the_session(
     auth_client: httpx.AsyncClient, user: AuthUser, auth_runtime: AuthRuntime
 ) -> None:
     # With the reuse interval at 0, as the suite runs (tests/conftest.py): with it on, both
-    # get the same successor (tests/auth/test_refresh_reuse_interval.py).
+    # get the same successor (tests/auth/sessions/test_refresh_reuse_interval.py).
     assert auth_runtime.settings.auth_refresh_reuse_seconds == 0
     tokens = await login(auth_client, user)
 

@@ -89,7 +89,7 @@ async def mfa_user_at_main(env: SsoEnv) -> tuple[AuthUser, str]:
 
 
 def record_history(name: str, history: str) -> None:
-    """A committed history for tests/test_replay.py, and a tampered one it must reject."""
+    """A committed history for tests/platform/test_replay.py, and a tampered one it must reject."""
     (HISTORIES / f"{name}.json").write_text(history)
     (HISTORIES / f"{name}.broken.json").write_text(tamper(history))
 
