@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-import httpx
 import pytest
 
 from services.auth.mfa import setup
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
 from tests.auth.users import AuthUser, login
+from tests.in_process import in_process_client
 
 
 async def test_setup_without_a_worker_is_503(
@@ -25,9 +25,7 @@ async def test_setup_without_a_worker_is_503(
         ),
     )
     app = create_auth_app(lonely)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=("10.9.9.9", 1)), base_url="http://auth"
-    ) as client:
+    async with in_process_client(app, base_url="http://auth", client_ip="10.9.9.9") as client:
         tokens = await login(client, user)
         response = await client.post(
             "/auth/mfa/setup", headers={"authorization": f"Bearer {tokens['access_token']}"}

@@ -26,7 +26,7 @@ from tests.auth.password_reset.reset_flows import (
     run_of,
 )
 from tests.auth.users import create_user
-from tests.in_process import random_ip
+from tests.in_process import in_process_client, random_ip
 from tests.problems import assert_problem
 
 PER_CLIENT = 3
@@ -61,8 +61,7 @@ async def behind_proxy(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The auth API as reached through the gateway: the peer is a trusted proxy (127.0.0.1)."""
     app = create_auth_app(with_settings(resources, **overrides))
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with in_process_client(app, base_url="http://auth", client_ip="127.0.0.1") as client:
         yield client
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from services.auth.runtime import AuthRuntime
 from tests.auth.users import AuthUser
+from tests.in_process import in_process_client
 
 
 async def attempt(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
@@ -87,8 +88,7 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(
 
     app = create_auth_app(auth_resources)
     ghost = f"ghost-{uuid.uuid4().hex}@example.com"
-    gateway = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-    async with httpx.AsyncClient(transport=gateway, base_url="http://auth") as client:
+    async with in_process_client(app, base_url="http://auth", client_ip="127.0.0.1") as client:
         for _ in range(auth_runtime.settings.auth_login_free_attempts * 4):
             await client.post(
                 "/auth/login",

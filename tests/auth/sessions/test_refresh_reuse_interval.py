@@ -34,7 +34,7 @@ from services.devstack.processes import ManagedProcess
 from storage.auth.models import RefreshToken, Session
 from storage.db import transaction
 from tests.auth.users import AuthUser, login
-from tests.in_process import random_ip
+from tests.in_process import in_process_client
 from tests.support import Infra, start_service
 
 #: Long enough for a loaded machine to answer both racing requests inside it.
@@ -51,8 +51,7 @@ async def auth_api(resources: Resources, reuse_seconds: float) -> AsyncIterator[
         resources.database, runtime.issuer, resources.redis, resources.redis_keys, local
     )
     app.state.auth = dataclasses.replace(runtime, settings=local, sessions=sessions)
-    transport = httpx.ASGITransport(app=app, client=(random_ip(), 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+    async with in_process_client(app, base_url="http://auth") as client:
         yield client
 
 
