@@ -1,0 +1,1 @@
+"""Invitations: create, list, resend, revoke and decline (routes); the token format (``tokens``)."""
