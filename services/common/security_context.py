@@ -363,3 +363,13 @@ def require_flow(context: SecurityContext, *workflow_types: str) -> None:
     one the server started the run as)."""
     if context.actor != ActorKind.system and activity.info().workflow_type not in workflow_types:
         raise denied(f"only {sorted(workflow_types)} may run {activity.info().activity_type}")
+
+
+def require_flow_step(key: str, *workflow_types: str) -> SecurityContext:
+    """The usual check of a workflow step's activity: a security context, run by one of
+    ``workflow_types``, writing under this run's idempotency ``key`` (``system`` passes the last
+    two). Returns the context for further checks."""
+    context = require_context()
+    require_flow(context, *workflow_types)
+    require_run_scoped(context, key)
+    return context

@@ -17,11 +17,10 @@ from services.auth.activity_base import (
 from services.auth.opaque import new_token
 from services.auth.password_reset.mails import reset_mail
 from services.common.security_context import (
-    ActorKind,
     denied,
     require_context,
     require_flow,
-    require_run_scoped,
+    require_flow_step,
 )
 from storage.auth.models import Credential
 from storage.auth.repository import CredentialRepository
@@ -61,10 +60,7 @@ class PasswordResetActivities(AuthActivityBase):
         """
         if not input.ttl_seconds > 0:
             raise business_error(AuthError.INVALID_INPUT, "non-positive token lifetime")
-        context = require_context()
-        if context.actor != ActorKind.system:
-            require_flow(context, AuthWorkflow.PASSWORD_RESET)
-            require_run_scoped(context, input.idempotency_key)
+        require_flow_step(input.idempotency_key, AuthWorkflow.PASSWORD_RESET)
         user_id, to = user_uuid(input.user_id), normalize_email(input.to)
         async with transaction(self.database) as session:
             credential = await session.get(Credential, user_id)

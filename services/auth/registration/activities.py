@@ -29,8 +29,7 @@ from services.common.security_context import (
     ActorKind,
     denied,
     require_context,
-    require_flow,
-    require_run_scoped,
+    require_flow_step,
 )
 from storage.auth.audit import AuditRepository
 from storage.auth.repository import CredentialRepository
@@ -60,9 +59,7 @@ class RegistrationActivities(AuthActivityBase):
         run was started for and only with the proof that its mailed link was redeemed. Runs from
         before that patch (``password``): an unverified account, hashed here. Neither value is
         ever logged or put in an error."""
-        context = require_context()
-        require_flow(context, AuthWorkflow.USER_REGISTRATION)
-        require_run_scoped(context, input.idempotency_key)
+        context = require_flow_step(input.idempotency_key, AuthWorkflow.USER_REGISTRATION)
         email = normalize_email(input.email)
         verified = False
         if input.password_hash is not None:
@@ -123,9 +120,7 @@ class RegistrationActivities(AuthActivityBase):
         while the address has no verified account, else the notice to its owner. The link token
         is made here (``services/auth/registration/links.py``) and leaves only in the mail; the
         workflow gets its SHA-256."""
-        context = require_context()
-        require_flow(context, AuthWorkflow.USER_REGISTRATION)
-        require_run_scoped(context, input.idempotency_key)
+        require_flow_step(input.idempotency_key, AuthWorkflow.USER_REGISTRATION)
         to = normalize_email(input.email)
         workflow_id, run_id = this_run()
         if not is_registration_for(workflow_id, to):
