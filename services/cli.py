@@ -1,4 +1,4 @@
-"""The ``adx`` command: ``migrate``, ``temporal setup``, ``dev``."""
+"""The ``adx`` command: ``migrate``, ``temporal setup``, ``billing setup``, ``dev``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,33 @@ def _rotate_keys(_: argparse.Namespace) -> int:
     return 0
 
 
+def _billing_setup(_: argparse.Namespace) -> int:
+    from services.tenant.billing.factory import billing_provider
+    from services.tenant.billing.stripe_provider import StripeBillingProvider, ensure_stripe_plans
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    provider = billing_provider(settings)
+
+    async def setup() -> dict[str, str]:
+        try:
+            if not isinstance(provider, StripeBillingProvider):
+                return {}
+            return {
+                plan.value: plan_id
+                for plan, plan_id in (await ensure_stripe_plans(provider)).items()
+            }
+        finally:
+            await provider.aclose()
+
+    plans = asyncio.run(setup())
+    if not plans:
+        print(f"ADX_BILLING_PROVIDER={settings.billing_provider}: no Stripe plans to set up")
+    for plan, plan_id in plans.items():
+        print(f"{plan}: Stripe plan {plan_id}")
+    return 0
+
+
 def _dev(_: argparse.Namespace) -> int:
     from services.devstack.launcher import run_dev
 
@@ -73,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     asub.add_parser(
         "rotate-keys", help="retire the development signing key and make a new one"
     ).set_defaults(func=_rotate_keys)
+    billing = sub.add_parser("billing", help="billing administration")
+    bsub = billing.add_subparsers(dest="billing_command", required=True)
+    bsub.add_parser(
+        "setup", help="create the Stripe products and plans of the paid plans (idempotent)"
+    ).set_defaults(func=_billing_setup)
     sub.add_parser(
         "dev", help="run the whole platform locally (what `make run` does)"
     ).set_defaults(func=_dev)

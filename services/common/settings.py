@@ -442,6 +442,45 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password (optional).")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
+    # --- Billing (docs/billing.md) ---------------------------------------------------------
+    billing_provider: str = Field(
+        "local",
+        pattern="^(local|stripe)$",
+        description="`local` (in-process, charges no one, confirms every plan change) or "
+        "`stripe` (the Stripe API at ADX_STRIPE_API_BASE).",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        None, description="Stripe secret key `sk_...` (required with ADX_BILLING_PROVIDER=stripe)."
+    )
+    stripe_api_base: ServiceUrl | None = Field(
+        None,
+        description="Stripe API base URL; unset: https://api.stripe.com. `make run` points it "
+        "at its localstripe emulator when ADX_BILLING_PROVIDER=stripe.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret `whsec_...` of the Stripe webhook endpoint "
+        "(POST /billing/webhooks/stripe); required with ADX_BILLING_PROVIDER=stripe.",
+    )
+    billing_payment_timeout_seconds: float = Field(
+        900,
+        gt=0,
+        le=86400,
+        description="How long a plan change waits for its payment to be confirmed before the "
+        "old plan is restored.",
+    )
+
+    @model_validator(mode="after")
+    def _check_billing(self) -> Settings:
+        if self.billing_provider == "stripe" and not (
+            self.stripe_api_key and self.stripe_webhook_secret
+        ):
+            raise ValueError(
+                "ADX_STRIPE_API_KEY and ADX_STRIPE_WEBHOOK_SECRET are required when "
+                "ADX_BILLING_PROVIDER=stripe"
+            )
+        return self
+
     # --- Observability ---------------------------------------------------------------------
     otel_exporter: str = Field(
         "none",

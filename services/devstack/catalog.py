@@ -50,4 +50,6 @@ PLATFORM_SERVICES: tuple[ServiceSpec, ...] = (
 SETUP_STEPS: tuple[SetupStep, ...] = (
     SetupStep("migrate", "services.cli", ("migrate",)),
     SetupStep("ns-setup", "services.cli", ("temporal", "setup")),
+    # The Stripe plans of every paid plan (nothing to do with ADX_BILLING_PROVIDER=local).
+    SetupStep("billing-setup", "services.cli", ("billing", "setup")),
 )

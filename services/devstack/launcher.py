@@ -33,11 +33,20 @@ from services.devstack.processes import (
     stop_stale_processes,
 )
 from services.devstack.redis import redis_url, start_redis
+from services.devstack.stripe import (
+    EMULATOR_API_KEY,
+    EMULATOR_WEBHOOK_SECRET,
+    register_webhook,
+    start_stripe_emulator,
+    stripe_emulator_url,
+)
 from services.devstack.temporal import DEFAULT_NAMESPACES, start_temporal_dev_server
 
 INFRA_TIER = 0
 SERVICE_TIER = 1  # stopped first, while the infrastructure they use is still up
-INFRA_EXECUTABLES = ("temporal", "postgres", "redis-server")
+INFRA_EXECUTABLES = ("temporal", "postgres", "redis-server", "localstripe")
+#: The tenant service's Stripe webhook route (services/tenant/billing/routes.py).
+STRIPE_WEBHOOK_PATH = "/billing/webhooks/stripe"
 TRUTHY = ("1", "true", "yes", "on", "t", "y")  # as pydantic reads a bool setting
 
 
@@ -57,6 +66,10 @@ class DevConfig:
     postgres_port: int
     redis_url: str | None
     redis_port: int
+    #: Start the localstripe emulator: ``ADX_BILLING_PROVIDER=stripe`` without an
+    #: ``ADX_STRIPE_API_BASE`` (a set one means "use that Stripe", e.g. the real test mode).
+    stripe_emulator: bool = False
+    stripe_port: int = 8420
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], data_dir: Path | None = None) -> DevConfig:
@@ -76,6 +89,9 @@ class DevConfig:
             postgres_port=port("ADX_EMBEDDED_POSTGRES_PORT", 5433),
             redis_url=env.get("ADX_REDIS_URL") or None,
             redis_port=port("ADX_EMBEDDED_REDIS_PORT", 6380),
+            stripe_emulator=(env.get("ADX_BILLING_PROVIDER", "").strip().lower() == "stripe")
+            and not env.get("ADX_STRIPE_API_BASE"),
+            stripe_port=port("ADX_EMBEDDED_STRIPE_PORT", 8420),
         )
 
 
@@ -141,6 +157,8 @@ class DevStack:
             wanted[self.config.postgres_port] = "embedded PostgreSQL"
         if self.config.redis_url is None:
             wanted[self.config.redis_port] = "embedded Redis"
+        if self.config.stripe_emulator:
+            wanted[self.config.stripe_port] = "the Stripe emulator (localstripe)"
         for spec in self.services:
             wanted[spec.port(self.env)] = f"the {spec.name} process (HTTP)"
         ensure_ports_free(wanted)
@@ -198,6 +216,30 @@ class DevStack:
             self.env["ADX_REDIS_URL"] = redis_url(self.config.redis_port)
         else:
             announce(f"using Redis at {mask_url(self.config.redis_url)}")
+
+        if self.config.stripe_emulator:
+            self.start_stripe_emulator()
+
+    def start_stripe_emulator(self) -> None:
+        """localstripe, its webhooks delivered to the tenant service, its address, key and
+        webhook secret exported (unless set) for the services and ``adx billing setup``."""
+        port = self.config.stripe_port
+        announce(f"starting the Stripe emulator (localstripe) on 127.0.0.1:{port}")
+        self._keep(
+            start_stripe_emulator(port, log_file=self.log_file("stripe"), die_with_parent=True)
+        )
+        api_base = stripe_emulator_url(port)
+        self.env["ADX_STRIPE_API_BASE"] = api_base
+        self.env.setdefault("ADX_STRIPE_API_KEY", EMULATOR_API_KEY)
+        self.env.setdefault("ADX_STRIPE_WEBHOOK_SECRET", EMULATOR_WEBHOOK_SECRET)
+        tenant_port = next(
+            (spec.port(self.env) for spec in self.services if spec.name == "tenant"), 8085
+        )
+        register_webhook(
+            api_base,
+            f"http://127.0.0.1:{tenant_port}{STRIPE_WEBHOOK_PATH}",
+            self.env["ADX_STRIPE_WEBHOOK_SECRET"],
+        )
 
     def run_setup(self) -> None:
         """Migrations and Temporal namespace setup; any failure aborts the launch."""
@@ -294,6 +336,8 @@ class DevStack:
         rows.append(("Temporal frontend", self.env.get("ADX_TEMPORAL_ADDRESS", "?")))
         rows.append(("PostgreSQL", mask_url(self.env.get("ADX_DATABASE_URL", "?"))))
         rows.append(("Redis", mask_url(self.env.get("ADX_REDIS_URL", "?"))))
+        if self.config.stripe_emulator:
+            rows.append(("Stripe emulator", self.env.get("ADX_STRIPE_API_BASE", "?")))
         rows.append(("data directory", str(self.config.data_dir)))
         rows.append(("logs", str(self.log_file("*"))))
         width = max(len(label) for label, _ in rows)
