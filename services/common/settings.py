@@ -89,6 +89,21 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+def parse_nameservers(value: str) -> tuple[tuple[str, int], ...]:
+    """``host:port`` items (``[v6]:port`` for IPv6), each host an IP address."""
+    servers: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        host, sep, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        ipaddress.ip_address(host)  # ValueError for a name
+        servers.append((host, int(port)))
+    if not servers:
+        raise ValueError("at least one name server")
+    return tuple(servers)
+
+
 class Settings(BaseSettings):
     """All settings of an ADX CORE process. Field descriptions are the documentation (see README)."""
 
@@ -480,6 +495,29 @@ class Settings(BaseSettings):
                 "ADX_BILLING_PROVIDER=stripe"
             )
         return self
+
+    # --- Tenants (docs/tenancy.md) ------------------------------------------------------------
+    tenant_invitation_days: int = Field(
+        7, ge=1, le=90, description="Days an invitation link stays valid (single use)."
+    )
+    tenant_dns_nameservers: str = Field(
+        "1.1.1.1:53,8.8.8.8:53",
+        description="Comma-separated `host:port` name servers asked for a domain's "
+        "`_adx-verification` TXT record (IP addresses; IPv6 as `[::1]:53`).",
+    )
+    tenant_dns_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="How long a domain verification waits for DNS answers."
+    )
+
+    @field_validator("tenant_dns_nameservers")
+    @classmethod
+    def _check_tenant_dns(cls, value: str) -> str:
+        parse_nameservers(value)
+        return value
+
+    @property
+    def tenant_dns_servers(self) -> tuple[tuple[str, int], ...]:
+        return parse_nameservers(self.tenant_dns_nameservers)
 
     # --- Observability ---------------------------------------------------------------------
     otel_exporter: str = Field(

@@ -26,10 +26,11 @@ import uuid
 from dataclasses import dataclass
 
 from services.common.tokens import Principal
-from services.tenant.errors import tenant_error
+from services.tenant.errors import from_rule, tenant_error
 from storage.db import DbSession
 from storage.tenants.models import Membership, MembershipStatus, Tenant, TenantStatus
 from storage.tenants.repository import MembershipRepository, RoleRepository, TenantRepository
+from workflows.tenant import rules
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.permissions import (
     BuiltInRole,
@@ -148,3 +149,20 @@ async def require_owner(
     if not access.is_owner:
         raise tenant_error(TenantError.OWNER_REQUIRED, f"only an owner can {what}")
     return access
+
+
+async def check_assignable(db: DbSession, access: Access, role: str) -> frozenset[Permission]:
+    """``role`` may be handed out by the caller (an invitation, a domain's auto-join, a role
+    change): it exists in the tenant (422 ``UnknownRole``), only an owner hands out ``owner``
+    (403 ``OwnerRequired``) and it grants nothing the caller lacks (403 ``GrantExceedsOwn``).
+    Its permissions."""
+    built_in = built_in_permissions(role)
+    if built_in is None and await RoleRepository(db, access.tenant_id).by_name(role) is None:
+        raise tenant_error(TenantError.UNKNOWN_ROLE, f"no role named {role!r} in this tenant")
+    permissions = await role_permissions(db, access.tenant_id, role)
+    try:
+        rules.check_role_assignment(access.role, role)
+        rules.check_grant(access.permissions, permissions)
+    except rules.RuleViolation as violation:
+        raise from_rule(violation) from None
+    return permissions

@@ -5,8 +5,15 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
+from services.tenant import domains, invitations, members, roles, tenants
 
-#: Its capabilities, as ``Feature``s (``services/common/feature.py``), arrive with the tenant issue.
-FEATURES: tuple[Feature, ...] = ()
+#: Its capabilities, as ``Feature``s (``services/common/feature.py``).
+FEATURES: tuple[Feature, ...] = (
+    tenants.FEATURE,
+    members.FEATURE,
+    roles.FEATURE,
+    invitations.FEATURE,
+    domains.FEATURE,
+)
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

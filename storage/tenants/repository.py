@@ -56,7 +56,7 @@ class TenantRepository(Repository[Tenant]):
             .order_by(Tenant.name, Tenant.id)
             .limit(limit)
         )
-        return [(tenant, role) for tenant, role in rows.tuples()]
+        return [(tenant, role) for tenant, role in rows]
 
     async def update(
         self, tenant: Tenant, *, name: str | None = None, settings: dict[str, Any] | None = None
