@@ -12,7 +12,7 @@ from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo, IssuedTokens
 from services.common.errors import ForbiddenError, UnauthorizedError
 from storage.auth.audit import AuditRepository
-from storage.auth.claims import member_roles
+from storage.auth.claims import MemberClaims, member_claims
 from storage.auth.repository import CredentialRepository, LoginCredential, login_credential
 from storage.db import single_statements, transaction
 
@@ -61,15 +61,26 @@ async def check_password(
     return credential
 
 
+NOT_A_MEMBER = "you are not a member of this tenant"
+
+
+async def resolve_claims(
+    runtime: AuthRuntime, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> MemberClaims:
+    """The user's roles and permissions in the tenant; 403 when they are not a member (the
+    same answer for a tenant that does not exist)."""
+    async with single_statements(runtime.sessions.engine) as conn:
+        claims = await member_claims(conn, user_id, tenant_id)
+    if claims is None:
+        raise ForbiddenError(NOT_A_MEMBER)
+    return claims
+
+
 async def resolve_roles(
     runtime: AuthRuntime, user_id: uuid.UUID, tenant_id: uuid.UUID
 ) -> list[str]:
     """The user's roles in the tenant; 403 when they are not a member."""
-    async with single_statements(runtime.sessions.engine) as conn:
-        roles = await member_roles(conn, user_id, tenant_id)
-    if roles is None:
-        raise ForbiddenError("you are not a member of this tenant")
-    return roles
+    return (await resolve_claims(runtime, user_id, tenant_id)).roles
 
 
 async def login(
@@ -85,9 +96,9 @@ async def login(
         # Same answer as a wrong password: otherwise someone who signs up with an address and
         # logs in with their own password learns whether the address was already taken.
         raise UnauthorizedError(INVALID_LOGIN)
-    roles: list[str] = []
+    claims = MemberClaims()
     if tenant_id is not None:
-        roles = await resolve_roles(runtime, credential.id, tenant_id)
+        claims = await resolve_claims(runtime, credential.id, tenant_id)
     if credential.mfa_enabled:
         token = runtime.issuer.mfa_token(
             user_id=str(credential.id),
@@ -103,6 +114,6 @@ async def login(
             tenant_id=tenant_id,
             auth_methods=["pwd"],
             client=client,
-            roles=roles,
+            claims=claims,
         )
     return LoginOutcome(tokens=tokens)

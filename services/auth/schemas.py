@@ -145,6 +145,28 @@ class Me(BaseModel):
     auth_methods: list[str]
 
 
+# -- tenant switching (switching/routes.py) --------------------------------------------------------
+
+
+class SwitchTenantRequest(BaseModel):
+    tenant_id: uuid.UUID
+
+
+class TenantSwitch(BaseModel):
+    """The session is now in ``tenant_id``: a new access token for it (the refresh token the
+    client holds stays valid and now yields tokens for this tenant), and the bookkeeping run
+    (``tenant_switching``) the switch started, if it could be started."""
+
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    session_id: str
+    tenant_id: uuid.UUID
+    roles: list[str]
+    permissions: list[str]
+    workflow_id: str | None = None
+
+
 # -- registration (registration/routes.py) --------------------------------------------------------
 
 

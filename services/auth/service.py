@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from services.auth import accounts, mfa, password_reset, principal, registration, sso
+from services.auth import accounts, mfa, password_reset, principal, registration, sso, switching
 from services.auth.routes import router as core_router
 from services.auth.runtime import runtime_for
 from services.auth.signing_keys import JwksPublisher
@@ -28,6 +28,7 @@ FEATURES: Sequence[Feature] = (
     password_reset.FEATURE,
     mfa.FEATURE,
     sso.FEATURE,
+    switching.FEATURE,
 )
 
 

@@ -39,7 +39,7 @@ from services.common.sealing import SealKeys, sealer_for
 from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
-from storage.auth.claims import member_roles
+from storage.auth.claims import MemberClaims, member_claims
 from storage.auth.models import RefreshToken, Session
 from storage.auth.sessions import (
     RefreshTokenRepository,
@@ -143,7 +143,7 @@ class SessionService:
         user_id: uuid.UUID,
         tenant_id: uuid.UUID | None,
         auth_methods: Sequence[str],
-        roles: Sequence[str],
+        claims: MemberClaims,
         refresh_token: str,
     ) -> IssuedTokens:
         """A session's token pair: a signed access token beside its new refresh token."""
@@ -152,7 +152,8 @@ class SessionService:
                 user_id=str(user_id),
                 session_id=str(session_id),
                 tenant_id=str(tenant_id) if tenant_id else None,
-                roles=roles,
+                roles=claims.roles,
+                permissions=claims.permissions,
                 auth_methods=auth_methods,
             ),
             refresh_token=refresh_token,
@@ -161,12 +162,12 @@ class SessionService:
         )
 
     @staticmethod
-    async def _roles(
+    async def _claims(
         db: DbSession | DbConnection, user_id: uuid.UUID, tenant_id: uuid.UUID | None
-    ) -> list[str]:
+    ) -> MemberClaims:
         if tenant_id is None:
-            return []
-        return await member_roles(db, user_id, tenant_id) or []
+            return MemberClaims()
+        return await member_claims(db, user_id, tenant_id) or MemberClaims()
 
     async def start(
         self,
@@ -176,10 +177,10 @@ class SessionService:
         tenant_id: uuid.UUID | None,
         auth_methods: Sequence[str],
         client: ClientInfo,
-        roles: Sequence[str] | None = None,
+        claims: MemberClaims | None = None,
     ) -> IssuedTokens:
         """Open a session in the caller's transaction (or, on a ``single_statements``
-        connection, in its own) and issue its first token pair; ``roles`` if the caller has
+        connection, in its own) and issue its first token pair; ``claims`` if the caller has
         just read them."""
         moment = now()
         expires_at = moment + self.session_ttl
@@ -196,14 +197,14 @@ class SessionService:
             refresh_expires_at=min(moment + self.refresh_ttl, expires_at),
             audit_detail={"methods": list(auth_methods)},
         )
-        if roles is None:
-            roles = await self._roles(db, user_id, tenant_id)
+        if claims is None:
+            claims = await self._claims(db, user_id, tenant_id)
         return self._pair(
             session_id=session_id,
             user_id=user_id,
             tenant_id=tenant_id,
             auth_methods=auth_methods,
-            roles=roles,
+            claims=claims,
             refresh_token=refresh,
         )
 
@@ -239,7 +240,7 @@ class SessionService:
                 user_id=rotated.user_id,
                 tenant_id=rotated.tenant_id,
                 auth_methods=rotated.auth_methods,
-                roles=rotated.roles,
+                claims=MemberClaims(rotated.roles, rotated.permissions),
                 refresh_token=fresh,
             )
         return await self._refresh_locked(raw, digest, client)
@@ -269,13 +270,13 @@ class SessionService:
         return successor if current is not None else None
 
     async def _session_pair(self, db: DbSession, session: Session, refresh: str) -> IssuedTokens:
-        """``session``'s token pair with ``refresh``, its roles read in ``db``."""
+        """``session``'s token pair with ``refresh``, its claims read in ``db``."""
         return self._pair(
             session_id=session.id,
             user_id=session.user_id,
             tenant_id=session.tenant_id,
             auth_methods=session.auth_methods,
-            roles=await self._roles(db, session.user_id, session.tenant_id),
+            claims=await self._claims(db, session.user_id, session.tenant_id),
             refresh_token=refresh,
         )
 

@@ -46,6 +46,8 @@ class Principal:
     tenant_id: str | None
     roles: tuple[str, ...]
     auth_methods: tuple[str, ...]
+    #: The effective permissions in ``tenant_id`` (the ``perms`` claim; empty in older tokens).
+    permissions: tuple[str, ...] = ()
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
@@ -55,6 +57,7 @@ class Principal:
             tenant_id=claims.get("tid"),
             roles=tuple(claims.get("roles") or ()),
             auth_methods=tuple(claims.get("amr") or ()),
+            permissions=tuple(claims.get("perms") or ()),
         )
 
 

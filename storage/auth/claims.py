@@ -1,9 +1,11 @@
-"""Principal claims (tenant membership and roles) that the auth service puts in tokens."""
+"""Principal claims (tenant membership, roles and the effective permissions of those roles) that
+the auth service puts in tokens."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -12,19 +14,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from storage.auth.models import PrincipalClaims
 from storage.repository import Repository
 
-_ROLES = select(PrincipalClaims.roles).where(
+_CLAIMS = select(PrincipalClaims.roles, PrincipalClaims.permissions).where(
     PrincipalClaims.user_id == bindparam("user_id"),
     PrincipalClaims.tenant_id == bindparam("tenant_id"),
 )
 
 
+@dataclass(frozen=True)
+class MemberClaims:
+    """What a member's access token states about their tenant: roles and the permissions the
+    tenant service computed from them (empty for claims synced before permissions existed)."""
+
+    roles: list[str] = field(default_factory=list)
+    permissions: list[str] = field(default_factory=list)
+
+
+async def member_claims(
+    db: AsyncSession | AsyncConnection, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> MemberClaims | None:
+    """The user's claims in the tenant, or None when they are not a member (an ORM session or,
+    on hot paths, a Core connection)."""
+    row = (await db.execute(_CLAIMS, {"user_id": user_id, "tenant_id": tenant_id})).first()
+    if row is None:
+        return None
+    return MemberClaims(list(row[0]), list(row[1] or ()))
+
+
 async def member_roles(
     db: AsyncSession | AsyncConnection, user_id: uuid.UUID, tenant_id: uuid.UUID
 ) -> list[str] | None:
-    """The user's roles in the tenant, or None when they are not a member (an ORM session or,
-    on hot paths, a Core connection)."""
-    row = await db.scalar(_ROLES, {"user_id": user_id, "tenant_id": tenant_id})
-    return list(row) if row is not None else None
+    """The user's roles in the tenant, or None when they are not a member."""
+    claims = await member_claims(db, user_id, tenant_id)
+    return claims.roles if claims is not None else None
 
 
 class ClaimsRepository(Repository[PrincipalClaims]):
@@ -34,15 +55,25 @@ class ClaimsRepository(Repository[PrincipalClaims]):
         """The user's roles in the tenant, or None when they are not a member."""
         return await member_roles(self.session, user_id, tenant_id)
 
-    async def put(self, user_id: uuid.UUID, tenant_id: uuid.UUID, roles: Sequence[str]) -> None:
+    async def put(
+        self,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        roles: Sequence[str],
+        permissions: Sequence[str] = (),
+    ) -> None:
         """Upsert: syncing the same claims twice is harmless (idempotent by nature)."""
         statement = insert(PrincipalClaims).values(
-            user_id=user_id, tenant_id=tenant_id, roles=list(roles)
+            user_id=user_id, tenant_id=tenant_id, roles=list(roles), permissions=list(permissions)
         )
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[PrincipalClaims.user_id, PrincipalClaims.tenant_id],
-                set_={"roles": statement.excluded.roles, "updated_at": func.now()},
+                set_={
+                    "roles": statement.excluded.roles,
+                    "permissions": statement.excluded.permissions,
+                    "updated_at": func.now(),
+                },
             )
         )
 

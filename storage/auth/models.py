@@ -139,6 +139,11 @@ class PrincipalClaims(AuthBase):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(50)), nullable=False)
+    #: The effective permissions of ``roles`` in the tenant (``workflows.tenant.permissions``),
+    #: computed by the tenant service when it syncs the claims; put in tokens as ``perms``.
+    permissions: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), nullable=False, server_default="{}"
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

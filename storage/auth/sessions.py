@@ -75,6 +75,8 @@ class RotatedSession:
     auth_methods: list[str]
     #: The user's roles in the session's tenant (none without a tenant, or no longer a member).
     roles: list[str]
+    #: The effective permissions of those roles in the tenant.
+    permissions: list[str]
 
 
 # The token and its session are locked (FOR UPDATE re-reads a row changed meanwhile and
@@ -96,7 +98,8 @@ _ROTATE_CURRENT = text(
     " LEAST(CAST(:expires AS timestamptz), expires_at), :now FROM current)"
     # The roles for the new access token, read by the same statement: a failure to read them
     # leaves the presented token unspent, as when the rotation and the read shared a transaction.
-    " SELECT c.session_id, c.user_id, c.tenant_id, c.auth_methods, m.roles FROM current c"
+    " SELECT c.session_id, c.user_id, c.tenant_id, c.auth_methods, m.roles, m.permissions"
+    " FROM current c"
     " LEFT JOIN auth.principal_claims m ON m.user_id = c.user_id AND m.tenant_id = c.tenant_id"
 )
 
@@ -130,7 +133,9 @@ async def rotate_current(
     ).first()
     if row is None:
         return None
-    return RotatedSession(row[0], row[1], row[2], list(row[3]), list(row[4] or ()))
+    return RotatedSession(
+        row[0], row[1], row[2], list(row[3]), list(row[4] or ()), list(row[5] or ())
+    )
 
 
 class SessionRepository(Repository[Session]):
@@ -244,3 +249,63 @@ async def active_session_ids_in_tenant(
             )
         )
     )
+
+
+@dataclass(frozen=True)
+class SwitchedSession:
+    """A live session now in another tenant: what its new access token names."""
+
+    auth_methods: list[str]
+    previous_tenant_id: uuid.UUID | None
+    roles: list[str]
+    permissions: list[str]
+
+
+# One statement: the member's claims in the target tenant, the session moved there (only a live
+# session of this user, only when those claims exist) and the audit row. No claims (not a
+# member, a tenant that does not exist, or one whose claims its suspension removed) matches
+# nothing and changes nothing. The previous tenant is read from the row before the update (the
+# FROM list's snapshot), for the audit trail and the bookkeeping run.
+_SWITCH = text(
+    "WITH claims AS (SELECT roles, permissions FROM auth.principal_claims"
+    " WHERE user_id = :uid AND tenant_id = :tid),"
+    " before AS (SELECT id, tenant_id FROM auth.sessions WHERE id = :sid AND user_id = :uid"
+    " AND revoked_at IS NULL AND expires_at > :now FOR UPDATE),"
+    " moved AS (UPDATE auth.sessions s SET tenant_id = :tid, last_seen_at = :now FROM before b"
+    " WHERE s.id = b.id AND EXISTS (SELECT 1 FROM claims)"
+    " RETURNING s.auth_methods, b.tenant_id AS previous),"
+    " audited AS (INSERT INTO auth.audit_events (id, event, user_id, session_id, ip, detail)"
+    " SELECT :aid, 'session.tenant_switched', :uid, :sid, :ip,"
+    " jsonb_build_object('from', moved.previous, 'to', CAST(:tid AS uuid)) FROM moved)"
+    " SELECT moved.auth_methods, moved.previous, claims.roles, claims.permissions"
+    " FROM moved, claims"
+)
+
+
+async def switch_session_tenant(
+    db: Executor,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    ip: str | None,
+) -> SwitchedSession | None:
+    """Move the user's live session into ``tenant_id`` if they hold claims there (atomic on its
+    own: one statement). None when they do not, or the session ended: nothing changed then."""
+    row = (
+        await db.execute(
+            _SWITCH,
+            {
+                "uid": user_id,
+                "tid": tenant_id,
+                "sid": session_id,
+                "now": now,
+                "aid": uuid.uuid4(),
+                "ip": ip,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    return SwitchedSession(list(row[0]), row[1], list(row[2]), list(row[3] or ()))

@@ -154,3 +154,20 @@ class Domain(TenantRowMixin, TenantsBase):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: With a role, users with a verified address of this domain may join with it.
     auto_join_role: Mapped[str | None] = mapped_column(String(50))
+
+
+class ActiveTenant(TenantsBase):
+    """The tenant a user last switched into (``tenant_switching``): one row per user, guarded by
+    row-level security on the acting user (a user reads and writes only their own row)."""
+
+    __tablename__ = "active_tenants"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    #: The tenant recorded before this one (for the compensation of a failed switching run).
+    previous_tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    switched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: The switching run that wrote the row last (a retried step writes nothing new).
+    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)

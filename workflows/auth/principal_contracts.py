@@ -18,6 +18,9 @@ class SyncPrincipalClaimsInput:
     roles: list[str] = field(default_factory=list)
     #: Also end the user's sessions in this tenant, so a lost role stops working at once.
     revoke_tenant_sessions: bool = False
+    #: The effective permissions of ``roles`` (``workflows.tenant.permissions``), put in access
+    #: tokens as ``perms``. Defaulted, so histories recorded before it replay.
+    permissions: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -8,8 +8,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.exceptions import ApplicationError
+
 from services.auth.runtime import AuthRuntime
-from services.common.security_context import TENANT_ADMIN_ROLES, require_tenant
+from services.common.security_context import (
+    TENANT_ADMIN_ROLES,
+    require_context,
+    require_flow,
+    require_tenant,
+)
 from storage.auth.audit import AuditRepository
 from storage.auth.claims import ClaimsRepository
 from storage.auth.sessions import active_session_ids_in_tenant
@@ -17,8 +24,19 @@ from storage.db import transaction
 from workflows.auth import principal_contracts
 from workflows.auth.contracts import AuthError
 from workflows.common.errors import business_error
+from workflows.tenant.contracts import TenantWorkflow
 
 MAX_ROLES = 20
+#: The tenant service's own flows: they check the actor against the tenant's rows (permission,
+#: owner and invitation rules) in their activities before they sync claims, so a member who
+#: accepts an invitation, leaves, or resumes a suspended tenant (no token into it) can be synced.
+TENANT_FLOWS = (
+    TenantWorkflow.TENANT_PROVISIONING,
+    TenantWorkflow.MEMBERSHIP_CHANGE,
+    TenantWorkflow.TENANT_SUSPENSION,
+)
+#: The catalogue (``workflows.tenant.permissions``) has a dozen; room for it to grow.
+MAX_PERMISSIONS = 100
 
 
 def _uuid(raw: str, what: str) -> uuid.UUID:
@@ -42,15 +60,27 @@ class PrincipalActivities:
             raise business_error(
                 AuthError.INVALID_INPUT, "roles must be 1-50 characters, at most 20"
             )
-        require_tenant(input.tenant_id, roles=TENANT_ADMIN_ROLES)
+        permissions = sorted(set(input.permissions)) if roles else []
+        if len(permissions) > MAX_PERMISSIONS or any(not p or len(p) > 40 for p in permissions):
+            raise business_error(
+                AuthError.INVALID_INPUT, "permissions must be 1-40 characters, at most 100"
+            )
+        try:
+            require_flow(require_context(), *TENANT_FLOWS)
+        except ApplicationError:
+            require_tenant(input.tenant_id, roles=TENANT_ADMIN_ROLES)
         async with transaction(self.runtime.resources.database) as db:
             claims = ClaimsRepository(db)
             if roles:
-                await claims.put(user_id, tenant_id, roles)
+                await claims.put(user_id, tenant_id, roles, permissions)
             else:
                 await claims.remove(user_id, tenant_id)
             await AuditRepository(db).record(
-                "claims.synced", user_id=user_id, tenant_id=str(tenant_id), roles=roles
+                "claims.synced",
+                user_id=user_id,
+                tenant_id=str(tenant_id),
+                roles=roles,
+                permissions=permissions,
             )
             session_ids: list[uuid.UUID] = []
             if input.revoke_tenant_sessions:

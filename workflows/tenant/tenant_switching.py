@@ -1,0 +1,115 @@
+"""``tenant_switching``: the bookkeeping after a user switched their session into another tenant.
+
+The switch itself is immediate and the auth service's own write (``POST /auth/switch-tenant``:
+the session's tenant changes and new tokens come back in the same answer). That route then
+starts this run, which records the user's last active tenant (``tenants.active_tenants``, the
+tenant service's) and drops the previous tenant's cached permissions of the user. Saga: when the
+cache cannot be revoked, the recorded tenant is put back and the run fails (the switch stands:
+the session is already in the new tenant and its tokens say so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.tenant.contracts import TenantWorkflow
+    from workflows.tenant.switching_contracts import (
+        RECORD_ACTIVE_TENANT,
+        RESTORE_ACTIVE_TENANT,
+        REVOKE_CACHED_PERMISSIONS,
+        RecordActiveTenantInput,
+        RestoreActiveTenantInput,
+        RevokeCachedPermissionsInput,
+    )
+
+
+#: The run's memo names the switching user, so their session may follow it in the gateway (the
+#: gateway's ``gateway/run_access.py`` reads the same key).
+OWNER_MEMO = "adx_owner"
+#: ``ApplicationError.type`` of a run whose cache revocation failed (after its retries).
+CACHE_UNAVAILABLE = "PermissionCacheUnavailable"
+
+
+@dataclass
+class TenantSwitchingInput:
+    user_id: str
+    session_id: str
+    to_tenant_id: str
+    #: The session's tenant before the switch (None: it had none).
+    from_tenant_id: str | None
+    #: ISO 8601 moment of the switch (the auth service's clock).
+    switched_at: str
+
+
+@dataclass
+class TenantSwitchingResult:
+    tenant_id: str
+    previous_tenant_id: str | None
+    permissions_revoked: int
+
+
+def tenant_switching_workflow_id(session_id: str, switch_id: str) -> str:
+    """One run per switch (``switch_id``: the switch's own id, so a retried start joins)."""
+    return f"tenant-switching-{session_id}-{switch_id}"
+
+
+@workflow.defn(name=TenantWorkflow.TENANT_SWITCHING)
+class TenantSwitchingWorkflow:
+    def __init__(self) -> None:
+        self._progress = ProgressTracker(total=2)
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        return self._progress.current
+
+    @workflow.run
+    async def run(self, input: TenantSwitchingInput) -> TenantSwitchingResult:
+        key = workflow.info().workflow_id
+        self._progress.advance(0, "recording the active tenant")
+        recorded = await RECORD_ACTIVE_TENANT.execute(
+            RecordActiveTenantInput(
+                user_id=input.user_id,
+                tenant_id=input.to_tenant_id,
+                switched_at=input.switched_at,
+                idempotency_key=f"{key}:record",
+            )
+        )
+        revoked = 0
+        if input.from_tenant_id is not None and input.from_tenant_id != input.to_tenant_id:
+            self._progress.advance(1, "revoking the previous tenant's cached permissions")
+            try:
+                revoked = (
+                    await REVOKE_CACHED_PERMISSIONS.execute(
+                        RevokeCachedPermissionsInput(
+                            user_id=input.user_id, tenant_id=input.from_tenant_id
+                        )
+                    )
+                ).revoked
+            except ActivityError as error:
+                self._progress.set_state(
+                    ProgressState.compensating, "restoring the previously active tenant"
+                )
+                await RESTORE_ACTIVE_TENANT.execute(
+                    RestoreActiveTenantInput(
+                        user_id=input.user_id,
+                        previous_tenant_id=recorded.previous_tenant_id,
+                        written_by=f"{key}:record",
+                    )
+                )
+                self._progress.set_state(ProgressState.failed, "the switch was not recorded")
+                raise ApplicationError(
+                    "the previous tenant's permissions could not be revoked",
+                    type=CACHE_UNAVAILABLE,
+                    non_retryable=True,
+                ) from error
+        self._progress.advance(2, "switched", ProgressState.completed)
+        return TenantSwitchingResult(
+            tenant_id=input.to_tenant_id,
+            previous_tenant_id=recorded.previous_tenant_id,
+            permissions_revoked=revoked,
+        )
