@@ -107,6 +107,11 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         ("POST", "/codec/encode"): "operator token ADX_CODEC_OPERATOR_TOKEN "
         "(services/workflow/codec_routes.py)",
     },
+    ServiceName.tenant: {
+        ("POST", "/billing/webhooks/stripe"): "Stripe's webhook deliveries: the Stripe-Signature "
+        "HMAC of the body (ADX_STRIPE_WEBHOOK_SECRET, at most 300 s old) is verified before "
+        "anything else (services/tenant/billing/routes.py)",
+    },
 }
 
 

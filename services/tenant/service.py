@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.tenant import domains, invitations, members, roles, tenants
+from services.tenant import billing, domains, invitations, members, roles, tenants
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``).
 FEATURES: tuple[Feature, ...] = (
@@ -14,6 +14,7 @@ FEATURES: tuple[Feature, ...] = (
     roles.FEATURE,
     invitations.FEATURE,
     domains.FEATURE,
+    billing.FEATURE,
 )
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

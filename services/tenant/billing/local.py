@@ -159,5 +159,8 @@ class LocalBillingProvider:
         self._subscriptions[subscription_id] = canceled
         return canceled
 
+    async def tenant_of_customer(self, customer_id: str) -> str | None:
+        return None
+
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
         raise WebhookVerificationError("the local billing provider receives no webhooks")

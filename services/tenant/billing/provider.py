@@ -109,6 +109,8 @@ class WebhookEvent:
     #: The id of the event's object (an invoice ``in_...``, a subscription ``sub_...``).
     object_id: str
     subscription_id: str | None
+    #: The customer the object belongs to (``cus_...``), when it names one.
+    customer_id: str | None
     #: The object's status after the event (an invoice's ``paid``, ``open``, ...).
     status: str | None
     created: int
@@ -174,6 +176,10 @@ class BillingProvider(Protocol):
 
     async def cancel_subscription(self, subscription_id: str, idempotency_key: str) -> Subscription:
         """End the subscription now (a downgrade to the free plan); idempotent."""
+        ...
+
+    async def tenant_of_customer(self, customer_id: str) -> str | None:
+        """The tenant a customer was made for (``create_customer``), or None."""
         ...
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:

@@ -188,6 +188,13 @@ class StripeBillingProvider:
         _log.info("billing.customer_created", customer=customer.id, tenant_id=tenant_id)
         return str(customer.id)
 
+    async def tenant_of_customer(self, customer_id: str) -> str | None:
+        _require_id(customer_id, "cus_", "customer id")
+        customer = await self._call(
+            "retrieve customer", lambda: self._client.v1.customers.retrieve_async(customer_id)
+        )
+        return _meta(customer, TENANT_KEY)
+
     async def attach_payment_method(
         self, customer_id: str, payment_method_id: str, idempotency_key: str
     ) -> None:
@@ -534,6 +541,7 @@ class StripeBillingProvider:
             type=str(event["type"]),
             object_id=object_id,
             subscription_id=subscription,
+            customer_id=(object_id if kind == "customer" else _object_id(_field(obj, "customer"))),
             status=str(status) if status is not None else None,
             created=int(_field(event, "created") or 0),
         )
