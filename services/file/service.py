@@ -1,12 +1,14 @@
-"""File service wiring (routes on 8083; workflows arrive with the file issue)."""
+"""File service wiring (routes on 8083; its own workflows arrive with the file issue)."""
 
 from __future__ import annotations
 
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
+from services.file import tenant_storage
 
-#: Its capabilities, as ``Feature``s (``services/common/feature.py``), arrive with the file issue.
-FEATURES: tuple[Feature, ...] = ()
+#: Its capabilities, as ``Feature``s (``services/common/feature.py``): so far the activities the
+#: tenant flows call (a tenant's storage prefix, export and erasure).
+FEATURES: tuple[Feature, ...] = (tenant_storage.FEATURE,)
 
 SPEC = ServiceSpec(name=ServiceName.file, title="ADX file service", features=FEATURES)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.tenant import billing, domains, invitations, members, roles, tenants
+from services.tenant import (
+    billing,
+    domains,
+    invitations,
+    members,
+    membership,
+    provisioning,
+    roles,
+    suspension,
+    switching,
+    tenants,
+)
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``).
 FEATURES: tuple[Feature, ...] = (
@@ -14,6 +25,10 @@ FEATURES: tuple[Feature, ...] = (
     roles.FEATURE,
     invitations.FEATURE,
     domains.FEATURE,
+    switching.FEATURE,
+    provisioning.FEATURE,
+    membership.FEATURE,
+    suspension.FEATURE,
     billing.FEATURE,
 )
 

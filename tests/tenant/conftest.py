@@ -120,3 +120,75 @@ async def settle_authentication(api_base: str, invoice_id: str, *, success: bool
 
 
 # --- end of billing ------------------------------------------------------------------------------
+
+
+# --- tenant workflows (tests/tenant/workflows): auth, tenant and file workers in process ---------
+import uuid  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+from typing import Any  # noqa: E402
+
+from temporalio import activity  # noqa: E402
+
+from services.common.resources import Resources  # noqa: E402
+from services.common.settings import ServiceName, Settings  # noqa: E402
+from services.common.temporal import build_worker  # noqa: E402
+from tests.tenant.workflows.stack import TenantStack  # noqa: E402
+
+
+def _activity_name(fn: Callable[..., Any]) -> str:
+    return activity._Definition.must_from_callable(fn).name
+
+
+@pytest.fixture
+def tenant_stack(
+    settings: Settings,
+    auth_resources: Resources,
+    tenant_resources: Resources,
+    file_resources: Resources,
+) -> Callable[..., Any]:
+    """``async with tenant_stack(replace={...}) as stack``: the auth, tenant and file workers on a
+    fresh task-queue prefix; ``replace`` maps activity names to stand-ins registered under the
+    same contract name (``@CONTRACT.implement``) on their service's queue."""
+    from services.auth.service import SPEC as AUTH
+    from services.file.service import SPEC as FILE
+    from services.tenant.service import SPEC as TENANT
+
+    @asynccontextmanager
+    async def run(
+        replace: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> AsyncIterator[TenantStack]:
+        stand_ins = dict(replace or {})
+        prefix = f"tw{uuid.uuid4().hex[:8]}"
+        local = settings.model_copy(update={"task_queue_prefix": prefix})
+        workers = []
+        for spec, resources in (
+            (AUTH, auth_resources),
+            (TENANT, tenant_resources),
+            (FILE, file_resources),
+        ):
+            service = spec.name.value
+            activities = [
+                a for a in spec.activities(resources) if _activity_name(a) not in stand_ins
+            ]
+            activities += [a for n, a in stand_ins.items() if n.split(".")[0] == service]
+            workers.append(
+                build_worker(
+                    resources.temporal,
+                    local,
+                    task_queue=local.task_queue(spec.name),
+                    workflows=spec.workflows,
+                    activities=activities,
+                )
+            )
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            yield TenantStack(prefix=prefix, queue=local.task_queue(ServiceName.tenant))
+        finally:
+            await asyncio.gather(*(w.shutdown() for w in workers))
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return run
+
+
+# --- end of tenant workflows ---------------------------------------------------------------------

@@ -1,9 +1,17 @@
-"""Auth capability: claims and sessions kept in step by other services' workflows."""
+"""Auth capability: claims and sessions kept in step by other services' workflows, and the
+addresses of accounts those workflows mail (``auth.account_emails``)."""
 
+from services.auth.principal.account_emails import AccountEmailActivities
 from services.auth.principal.activities import PrincipalActivities
 from services.auth.runtime import with_runtime
 from services.common.feature import Feature
 
 FEATURE = Feature(
-    name="principal", activities=with_runtime(lambda runtime: PrincipalActivities(runtime).all())
+    name="principal",
+    activities=with_runtime(
+        lambda runtime: [
+            *PrincipalActivities(runtime).all(),
+            *AccountEmailActivities(runtime).all(),
+        ]
+    ),
 )

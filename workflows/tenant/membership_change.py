@@ -1,0 +1,158 @@
+"""``membership_change``: joining by invitation, a role change, a removal (or leaving), a
+transfer of ownership (docs/tenancy.md).
+
+The tenant service applies the change to its rows first (``tenant.apply_membership_change``: the
+actor's permission and the rules, checked against the rows in the same transaction), then auth's
+claims follow (``auth.sync_principal_claims``); a removed or demoted member's sessions in the
+tenant end at once. If the claims cannot be synced the rows are restored and the claims synced
+back (saga).
+
+Ids: ``membership-<kind>-<tenant>-<member>``, so two changes of one member never race: the second
+start is refused while the first runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.auth.account_contracts import ACCOUNT_EMAILS, AccountEmailsInput
+    from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
+    from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.tenant.contracts import TenantError, TenantWorkflow
+    from workflows.tenant.membership_contracts import (
+        APPLY_MEMBERSHIP_CHANGE,
+        REVERT_MEMBERSHIP_CHANGE,
+        ApplyMembershipChangeInput,
+        ApplyMembershipChangeOutput,
+        MemberClaims,
+        MembershipChangeKind,
+        RevertMembershipChangeInput,
+    )
+
+UNDO_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=30,
+)
+
+
+@dataclass
+class MembershipChangeInput:
+    tenant_id: str
+    kind: str
+    actor_id: str
+    user_id: str | None = None
+    role: str | None = None
+    invitation_token_hash: str | None = None
+
+
+@dataclass
+class MembershipChangeResult:
+    tenant_id: str
+    kind: str
+    #: The members whose claims changed, with their role now (None: no longer a member).
+    members: list[MemberClaims]
+
+
+def membership_change_workflow_id(kind: str, tenant_id: str, member_id: str) -> str:
+    return f"membership-{kind}-{tenant_id}-{member_id}"
+
+
+def _fail(error: BaseException, label: str) -> ApplicationError:
+    cause = error.cause if isinstance(error, ActivityError) else error
+    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else None
+    message = cause.message if isinstance(cause, ApplicationError) else str(error)
+    return ApplicationError(
+        f"{label}: {message}", type=kind or TenantError.INVALID_INPUT, non_retryable=True
+    )
+
+
+@workflow.defn(name=TenantWorkflow.MEMBERSHIP_CHANGE)
+class MembershipChangeWorkflow:
+    @workflow.init
+    def __init__(self, input: MembershipChangeInput) -> None:
+        self._progress = ProgressTracker(total=3)
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        return self._progress.current
+
+    @workflow.run
+    async def run(self, input: MembershipChangeInput) -> MembershipChangeResult:
+        info = workflow.info()
+        key = f"{info.workflow_id}:{info.run_id}"
+        try:
+            kind = MembershipChangeKind(input.kind)
+        except ValueError:
+            self._progress.set_state(ProgressState.failed, "unknown change")
+            raise ApplicationError(
+                f"unknown membership change {input.kind!r}",
+                type=TenantError.INVALID_INPUT,
+                non_retryable=True,
+            ) from None
+
+        actor_email = None
+        try:
+            if kind == MembershipChangeKind.ACCEPT_INVITATION:
+                self._progress.advance(0, "checking the invited address")
+                found = await ACCOUNT_EMAILS.execute(AccountEmailsInput(user_ids=[input.actor_id]))
+                actor_email = found.accounts[0].email if found.accounts else None
+            self._progress.advance(1, "changing the membership")
+            applied = await APPLY_MEMBERSHIP_CHANGE.execute(
+                ApplyMembershipChangeInput(
+                    tenant_id=input.tenant_id,
+                    kind=kind.value,
+                    actor_id=input.actor_id,
+                    user_id=input.user_id,
+                    role=input.role,
+                    invitation_token_hash=input.invitation_token_hash,
+                    actor_email=actor_email,
+                    idempotency_key=f"{key}:apply",
+                )
+            )
+        except ActivityError as error:
+            self._progress.set_state(ProgressState.failed, "the change was refused")
+            raise _fail(error, "membership change refused") from error
+
+        self._progress.advance(2, "updating the members' sign-in claims")
+        try:
+            for change in applied.changes:
+                await SYNC_PRINCIPAL_CLAIMS.execute(change.sync_input(input.tenant_id))
+        except ActivityError as error:
+            await self._compensate(input, applied, key)
+            self._progress.set_state(ProgressState.failed, "the change was undone")
+            raise _fail(error, "membership change undone") from error
+
+        self._progress.advance(3, "membership changed", ProgressState.completed)
+        return MembershipChangeResult(
+            tenant_id=input.tenant_id, kind=kind.value, members=applied.changes
+        )
+
+    async def _compensate(
+        self, input: MembershipChangeInput, applied: ApplyMembershipChangeOutput, key: str
+    ) -> None:
+        self._progress.set_state(ProgressState.compensating, "restoring the membership")
+        try:
+            await REVERT_MEMBERSHIP_CHANGE.execute(
+                RevertMembershipChangeInput(
+                    tenant_id=input.tenant_id,
+                    previous=applied.previous,
+                    invitation_id=applied.invitation_id,
+                    idempotency_key=f"{key}:revert",
+                ),
+                retry_policy=UNDO_RETRY,
+            )
+            for state in applied.previous:
+                claims = MemberClaims(state.user_id, state.role, state.permissions)
+                await SYNC_PRINCIPAL_CLAIMS.execute(
+                    claims.sync_input(input.tenant_id), retry_policy=UNDO_RETRY
+                )
+        except ActivityError:
+            workflow.logger.exception("membership change compensation failed")
