@@ -5,6 +5,7 @@ row of ``REFUSALS``."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,6 +134,9 @@ class ErrorTable:
     by_status: Mapping[int, Refusal]
     otherwise: Refusal
     passed_codes: frozenset[str] = frozenset()
+    #: The problem's own ``code`` under another name in GraphQL (a service's ``SlugTaken`` is
+    #: ``SLUG_TAKEN``); a code mapped here wins over the status.
+    renamed_codes: Mapping[str, str] = field(default_factory=dict)
 
     def error(self, response: httpx.Response) -> UserFacingError:
         try:
@@ -147,9 +151,16 @@ class ErrorTable:
         message = refusal.message or str(detail)
         if isinstance(own_code, str) and own_code in self.passed_codes:
             return UserFacingError(message, own_code)
+        if isinstance(own_code, str) and own_code in self.renamed_codes:
+            return UserFacingError(message, self.renamed_codes[own_code])
         if refusal.retry_after:  # like the gateway's own limiter: when to try again
             return UserFacingError(message, refusal.code, retryAfter=retry_after(response))
         return UserFacingError(message, refusal.code)
+
+
+def _upper_snake(code: str) -> str:
+    """``SlugTaken`` -> ``SLUG_TAKEN``, the GraphQL spelling of codes."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", code).upper()
 
 
 #: The error table of each service (the tests pin these codes and messages).
@@ -169,6 +180,39 @@ REFUSALS: dict[ServiceName, ErrorTable] = {
         unavailable="the user service is unavailable",
         by_status={401: Refusal(UNAUTHENTICATED, "not authenticated")},
         otherwise=Refusal(BAD_USER_INPUT, "the user service refused the request"),
+    ),
+    # The tenant service's problem ``code`` is a ``TenantError`` (services/tenant/errors.py).
+    # Who may see what keeps the status's code (a non-member's NotAMember is NOT_FOUND, as an
+    # unknown tenant's); the conflicts a client acts on keep their own name.
+    ServiceName.tenant: ErrorTable(
+        unavailable="the tenant service is unavailable",
+        by_status={
+            401: Refusal(UNAUTHENTICATED, "not authenticated"),
+            403: Refusal(FORBIDDEN),
+            404: Refusal(NOT_FOUND, "not found"),
+            429: Refusal(RATE_LIMITED, retry_after=True),
+        },
+        otherwise=Refusal(BAD_USER_INPUT),
+        renamed_codes={
+            code: _upper_snake(code)
+            for code in (
+                "SlugTaken",
+                "TenantNotActive",
+                "AlreadyAMember",
+                "OwnerRequired",
+                "LastOwner",
+                "GrantExceedsOwn",
+                "UnknownRole",
+                "RoleExists",
+                "RoleInUse",
+                "SeatQuotaExceeded",
+                "InvalidInvitation",
+                "DomainTaken",
+                "DomainNotVerified",
+                "PaymentFailed",
+                "PaymentTimedOut",
+            )
+        },
     ),
 }
 
@@ -261,9 +305,14 @@ class ServiceClients:
     def __init__(self, settings: Settings) -> None:
         self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
         self.auth = ServiceClient(ServiceName.auth, settings.service_url(ServiceName.auth))
+        self.tenant = ServiceClient(ServiceName.tenant, settings.service_url(ServiceName.tenant))
 
     def client(self, service: ServiceName) -> ServiceClient:
-        clients = {ServiceName.user: self.user, ServiceName.auth: self.auth}
+        clients = {
+            ServiceName.user: self.user,
+            ServiceName.auth: self.auth,
+            ServiceName.tenant: self.tenant,
+        }
         return clients[service]
 
     def of(self, service: ServiceName, caller: Caller | None = None) -> ServiceCall:
@@ -273,3 +322,4 @@ class ServiceClients:
     async def aclose(self) -> None:
         await self.user.aclose()
         await self.auth.aclose()
+        await self.tenant.aclose()

@@ -16,12 +16,13 @@ from schema.errors import is_user_facing
 from schema.extensions import NoSuggestions, ServiceUnavailableErrors
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
+from schema.roots.tenants import TenantMutation, TenantQuery
 from schema.roots.users import UserQuery
 from schema.roots.workflow_runs import WorkflowRunQuery, WorkflowRunSubscription
 
 #: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
-QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation,)
+QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery)
+MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 
 

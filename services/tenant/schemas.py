@@ -67,7 +67,20 @@ Email = Annotated[
     ),
 ]
 #: A domain name, returned normalised (IDNA A-labels, lower case, no trailing dot).
-DomainName = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_domain)]
+#: The schema states the ASCII form; Unicode (IDNA) names are accepted and converted too.
+DomainName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1000,
+        json_schema_extra={
+            "maxLength": rules.DOMAIN_MAX,
+            "pattern": r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+            r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+        },
+    ),
+    AfterValidator(_domain),
+]
 #: A mailed invitation token: ``<tenant id as 32 hex>.<secret>`` (services/tenant/invitations).
 InvitationToken = Annotated[
     str, Field(min_length=40, max_length=200, pattern=r"^[0-9a-f]{32}\.[A-Za-z0-9_-]{20,160}$")
@@ -126,6 +139,8 @@ class MemberOut(BaseModel):
     role: str
     status: str
     joined_at: datetime
+    #: This member's place in the list: pass as ``after`` for the members after it.
+    cursor: str | None = None
 
 
 class MemberPage(BaseModel):

@@ -29,7 +29,13 @@ REFUSED: Responses = {
 
 
 def member_out(row: Membership) -> MemberOut:
-    return MemberOut(user_id=row.user_id, role=row.role, status=row.status, joined_at=row.joined_at)
+    return MemberOut(
+        user_id=row.user_id,
+        role=row.role,
+        status=row.status,
+        joined_at=row.joined_at,
+        cursor=MemberCursor(row.joined_at, row.id).encode(),
+    )
 
 
 @router.get("", responses=REFUSED)
