@@ -37,7 +37,8 @@ STATUS: Final[Mapping[TenantError, tuple[int, str]]] = {
     TenantError.ROLE_EXISTS: (409, "Role exists"),
     TenantError.ROLE_IN_USE: (409, "Role in use"),
     TenantError.SEAT_QUOTA_EXCEEDED: (409, "Seat quota exceeded"),
-    TenantError.INVALID_INVITATION: (400, "Invalid or expired invitation"),
+    # Unknown, spent, revoked, expired, tampered: one answer, as for no such invitation.
+    TenantError.INVALID_INVITATION: (404, "Invalid or expired invitation"),
     TenantError.DOMAIN_TAKEN: (409, "Domain taken"),
     TenantError.DOMAIN_NOT_VERIFIED: (409, "Domain not verified"),
     TenantError.PAYMENT_FAILED: (402, "Payment failed"),

@@ -123,3 +123,101 @@ async def test_repository_scopes_reads_and_stamps_writes(
     assert {r.tenant_id for r in rows} == {a}
     async with transaction(sessions, b) as session:
         assert await MembershipRepository(session, b).get(added.id) is None
+
+
+# --- the tenant tables of issue 8: roles, invitations, domains, and the tenant row itself -------
+
+
+@pytest.fixture
+async def tenant_rows(settings: Settings) -> dict[str, uuid.UUID]:
+    """Tenants a and b, each with a role, an invitation and a domain, and a user of a only
+    (written by the owner role, as migrations and provisioning would)."""
+    owner = create_async_engine(settings.owner_database_url(ServiceName.tenant))
+    sessions = session_factory(owner)
+    ids = {"a": uuid.uuid4(), "b": uuid.uuid4(), "user": uuid.uuid4()}
+    for name in ("a", "b"):
+        tenant = ids[name]
+        async with transaction(sessions, tenant) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO tenants.tenants (id, slug, name, created_by, idempotency_key)"
+                    " VALUES (:id, :slug, 'T', :id, :key)"
+                ),
+                {"id": tenant, "slug": f"t-{tenant.hex[:12]}", "key": f"test:{tenant}"},
+            )
+            params = {"tenant": tenant, "id": uuid.uuid4()}
+            await session.execute(
+                text(
+                    "INSERT INTO tenants.roles (id, tenant_id, name, permissions)"
+                    " VALUES (:id, :tenant, 'custom', '{files.read}')"
+                ),
+                params,
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO tenants.invitations (id, tenant_id, email, role, inviter_id,"
+                    " token_hash, expires_at) VALUES (:id, :tenant, 'x@example.com', 'member',"
+                    " :id, :hash, now() + interval '1 day')"
+                ),
+                {"tenant": tenant, "id": uuid.uuid4(), "hash": uuid.uuid4().hex * 2},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO tenants.domains (id, tenant_id, domain, txt_token)"
+                    " VALUES (:id, :tenant, :domain, 'tok')"
+                ),
+                {"tenant": tenant, "id": uuid.uuid4(), "domain": f"{tenant.hex}.example"},
+            )
+            if name == "a":
+                await session.execute(
+                    text(
+                        "INSERT INTO tenants.memberships (id, tenant_id, user_id, role) "
+                        "VALUES (:id, :tenant, :user, 'member')"
+                    ),
+                    {"id": uuid.uuid4(), "tenant": tenant, "user": ids["user"]},
+                )
+    await owner.dispose()
+    return ids
+
+
+@pytest.mark.parametrize("table", ["roles", "invitations", "domains"])
+async def test_new_tenant_tables_show_only_the_current_tenant(
+    app_engine: AsyncEngine, tenant_rows: dict[str, uuid.UUID], table: str
+) -> None:
+    a, b = tenant_rows["a"], tenant_rows["b"]
+    sessions = session_factory(app_engine)
+    async with transaction(sessions, a, user_id=tenant_rows["user"]) as session:
+        seen = set(
+            (await session.execute(text(f"SELECT tenant_id FROM tenants.{table}"))).scalars()
+        )
+        updated = await session.execute(
+            text(f"UPDATE tenants.{table} SET updated_at = now() WHERE tenant_id = :b"),
+            {"b": b},
+        )
+    assert a in seen and b not in seen
+    assert updated.rowcount == 0  # type: ignore[attr-defined]
+    async with transaction(sessions) as session:
+        assert await session.scalar(text(f"SELECT count(*) FROM tenants.{table}")) == 0
+
+
+async def test_a_user_sees_only_the_tenants_they_belong_to(
+    app_engine: AsyncEngine, tenant_rows: dict[str, uuid.UUID]
+) -> None:
+    a, b, user = tenant_rows["a"], tenant_rows["b"], tenant_rows["user"]
+    sessions = session_factory(app_engine)
+    # No tenant in the transaction: the own-rows policy alone shows the user's tenant a.
+    async with transaction(sessions, user_id=user) as session:
+        visible = set((await session.execute(text("SELECT id FROM tenants.tenants"))).scalars())
+    assert a in visible and b not in visible
+    # Scoped to b, the user still sees b (the transaction's tenant) and a (a member), nothing else.
+    async with transaction(sessions, b, user_id=user) as session:
+        visible = set((await session.execute(text("SELECT id FROM tenants.tenants"))).scalars())
+    assert visible == {a, b}
+    # A stranger sees none of them; the tenant row of b cannot be changed from a.
+    async with transaction(sessions, user_id=uuid.uuid4()) as session:
+        assert await session.scalar(text("SELECT count(*) FROM tenants.tenants")) == 0
+    async with transaction(sessions, a, user_id=user) as session:
+        changed = await session.execute(
+            text("UPDATE tenants.tenants SET name = 'x' WHERE id = :b"), {"b": b}
+        )
+    assert changed.rowcount == 0  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ def is_open(invitation: Invitation, now: datetime) -> bool:
 
 
 async def decline(database: Database, raw_token: str, user_id: uuid.UUID | None) -> None:
-    """Decline the invitation once; one 400 (``InvalidInvitation``) for unknown, tampered,
+    """Decline the invitation once; one 404 (``InvalidInvitation``) for unknown, tampered,
     spent, revoked and expired tokens. A pending invitation found expired is marked so."""
     token = parse_token(raw_token)
     if token is None:

@@ -216,7 +216,7 @@ async def revoke_invitation(
 @router.post(
     "/invitations/decline",
     status_code=204,
-    responses={400: problem_response(400, "Invalid, expired or answered invitation")},
+    responses={404: problem_response(404, "Invalid, expired or answered invitation")},
 )
 async def decline_invitation(
     body: InvitationTokenRequest, principal: PrincipalDep, database: DatabaseDep

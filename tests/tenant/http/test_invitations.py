@@ -41,7 +41,7 @@ async def test_invite_mail_token_hashed_and_single_use(tenant_api: TenantApi) ->
         first = await client.post("/invitations/decline", json={"token": token})
         assert first.status_code == 204, first.text
         second = await client.post("/invitations/decline", json={"token": token})
-        assert second.status_code == 400 and second.json()["code"] == "InvalidInvitation"
+        assert second.status_code == 404 and second.json()["code"] == "InvalidInvitation"
         declined = await client.get(f"/tenants/{t.id}/invitations", params={"status": "declined"})
         assert [i["status"] for i in declined.json()] == ["declined"]
 
@@ -65,7 +65,7 @@ async def test_second_invite_resends_and_old_link_dies(tenant_api: TenantApi) ->
         assert len(await _rows(tenant_api, t.id)) == 1
         for dead in (old, newer):
             refused = await client.post("/invitations/decline", json={"token": dead})
-            assert refused.status_code == 400
+            assert refused.status_code == 404
         assert (
             await client.post("/invitations/decline", json={"token": newest})
         ).status_code == 204
@@ -79,18 +79,18 @@ async def test_expired_and_tampered_tokens_are_refused(tenant_api: TenantApi) ->
         token = tenant_api.mailer.last_token("late@example.com")
         # the same secret under another tenant's id finds nothing there
         moved = f"{other.id.hex}.{token.split('.')[1]}"
-        assert (await client.post("/invitations/decline", json={"token": moved})).status_code == 400
+        assert (await client.post("/invitations/decline", json={"token": moved})).status_code == 404
         async with transaction(tenant_api.database, t.id) as db:
             await db.execute(
                 update(Invitation).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
             )
         expired = await client.post("/invitations/decline", json={"token": token})
-        assert expired.status_code == 400 and expired.json()["code"] == "InvalidInvitation"
+        assert expired.status_code == 404 and expired.json()["code"] == "InvalidInvitation"
         [row] = await _rows(tenant_api, t.id)
         assert row.status == "expired"
         for bad in ("x", "a" * 500, f"{t.id.hex}.short", 42, None):
             response = await client.post("/invitations/decline", json={"token": bad})
-            assert response.status_code in (400, 422), response.text
+            assert response.status_code in (404, 422), response.text
 
 
 async def test_seat_quota_counts_members_and_open_invitations(tenant_api: TenantApi) -> None:
