@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data bench bench-signup
+.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench: bootstrap ## auth benchmark: logins/s, refreshes/s vs raw argon2id (BENCH
 
 bench-signup: bootstrap ## sign-up answer time: new vs pending vs existing address, medians within 20 % (BENCH_ARGS="--json out.json")
 	$(PY) -m bench.signup_timing $(BENCH_ARGS)
+
+bench-tenant: bootstrap ## tenant switching: switch-tenant vs refresh, calls/s and p99, target <= 1.5x (BENCH_ARGS="--json out.json")
+	$(PY) -m bench.tenant_switching $(BENCH_ARGS)
 
 clean-data: ## delete local state (.data: Temporal, PostgreSQL, Redis, blobs)
 	rm -rf .data
