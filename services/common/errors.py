@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.logging import get_logger
@@ -110,6 +111,18 @@ def sqlstate_of(error: DBAPIError) -> str:
     return ""
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path takes, across all the routes declaring it (Starlette
+    names only the first route's methods when several routes share a path)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as problem+json; unexpected ones are logged and never leak a trace."""
 
@@ -141,13 +154,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
             exc.status_code, "HTTP error"
         )
         response = problem(exc.status_code, title, str(exc.detail))
         if exc.headers:  # e.g. the `Allow` of a 405 (RFC 9110)
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
         return response
 
     @app.exception_handler(DBAPIError)
