@@ -500,6 +500,13 @@ class Settings(BaseSettings):
     tenant_invitation_days: int = Field(
         7, ge=1, le=90, description="Days an invitation link stays valid (single use)."
     )
+    tenant_deletion_grace_seconds: float = Field(
+        30 * 24 * 3600,
+        ge=0,
+        le=365 * 24 * 3600,
+        description="How long a scheduled tenant deletion waits (a resume cancels it) before "
+        "the tenant's data is exported and erased.",
+    )
     tenant_dns_nameservers: str = Field(
         "1.1.1.1:53,8.8.8.8:53",
         description="Comma-separated `host:port` name servers asked for a domain's "

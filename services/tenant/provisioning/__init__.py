@@ -3,10 +3,12 @@ tenant mail the tenant flows share (docs/tenancy.md)."""
 
 from services.common.feature import Feature
 from services.tenant.provisioning.activities import ProvisioningActivities
+from services.tenant.provisioning.routes import router
 from workflows.tenant.tenant_provisioning import TenantProvisioningWorkflow
 
 FEATURE = Feature(
     name="provisioning",
+    router=router,
     workflows=[TenantProvisioningWorkflow],
     activities=lambda resources: ProvisioningActivities(resources).all(),
 )
