@@ -23,6 +23,7 @@ from temporalio.testing import ActivityEnvironment
 
 from services.auth.accounts.activities import AccountActivities
 from services.auth.runtime import runtime_for
+from services.common import mailer as mailer_module
 from services.common.mailer import (
     EmailMessage,
     OutboxMailer,
@@ -57,11 +58,16 @@ def secret_mail(to: str) -> tuple[EmailMessage, str]:
     )
 
 
-async def test_outbox_writes_one_eml_per_mail_and_logs_no_secret(tmp_path: Path) -> None:
+async def test_outbox_writes_one_eml_per_mail_and_logs_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mail, token = secret_mail("ada@example.com")
     mailer = OutboxMailer(tmp_path / "outbox", SENDER)
 
     with structlog.testing.capture_logs() as logs:
+        # Loggers cache their processors on first use (services/common/logging.py): one that
+        # an earlier test already used would bypass the capture, so the mailer gets a fresh one.
+        monkeypatch.setattr(mailer_module, "_log", structlog.get_logger(mailer_module.__name__))
         await mailer.send(mail)
         await mailer.send(mail)
 
