@@ -112,8 +112,8 @@ class RemoveBillingCustomerOutput:
     removed: bool
 
 
-#: Compensation of ``CREATE_BILLING_CUSTOMER``: the provider's customer is deleted where the
-#: provider can, and the tenant row forgets it.
+#: Compensation of ``CREATE_BILLING_CUSTOMER``: the provider's customer is deleted
+#: (``BillingProvider.delete_customer``, idempotent), and the tenant row forgets it.
 REMOVE_BILLING_CUSTOMER = ActivityContract(
     "tenant.remove_billing_customer",
     TENANT,

@@ -50,6 +50,8 @@ class LocalBillingProvider:
     def __init__(self) -> None:
         self._subscriptions: dict[str, Subscription] = {}
         self._invoices: dict[str, Invoice] = {}
+        #: Customer id -> tenant id, for the customers this process created and not deleted.
+        self._customers: dict[str, str] = {}
         _log.warning(
             "billing.local_provider",
             message="ADX_BILLING_PROVIDER=local: plan changes are confirmed at once and nobody "
@@ -77,7 +79,23 @@ class LocalBillingProvider:
     ) -> str:
         if not tenant_id or "@" not in email or not idempotency_key:
             raise BillingInputError("a customer needs a tenant id, an e-mail and a key")
-        return f"cus_local_{_digest(tenant_id)}"
+        customer_id = f"cus_local_{_digest(tenant_id)}"
+        self._customers[customer_id] = tenant_id
+        return customer_id
+
+    async def delete_customer(self, customer_id: str, idempotency_key: str) -> bool:
+        _require(customer_id, "cus_", "customer id")
+        if not idempotency_key:
+            raise BillingInputError("an idempotency key is required")
+        for subscription in list(self._subscriptions.values()):
+            if subscription.customer_id == customer_id:
+                del self._subscriptions[subscription.id]
+        return self._customers.pop(customer_id, None) is not None
+
+    @property
+    def customers(self) -> dict[str, str]:
+        """The customers this process holds (customer id -> tenant id), a copy."""
+        return dict(self._customers)
 
     async def attach_payment_method(
         self, customer_id: str, payment_method_id: str, idempotency_key: str
@@ -160,7 +178,7 @@ class LocalBillingProvider:
         return canceled
 
     async def tenant_of_customer(self, customer_id: str) -> str | None:
-        return None
+        return self._customers.get(customer_id)
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
         raise WebhookVerificationError("the local billing provider receives no webhooks")

@@ -137,6 +137,12 @@ class BillingProvider(Protocol):
         """The customer id of ``tenant_id``, created on first call (once per tenant)."""
         ...
 
+    async def delete_customer(self, customer_id: str, idempotency_key: str) -> bool:
+        """Delete the customer (and, at the provider, whatever it holds: subscriptions, cards);
+        the compensation of ``create_customer``. Idempotent: a customer already gone is not an
+        error, the answer is then ``False`` (``True`` when this call deleted it)."""
+        ...
+
     async def attach_payment_method(
         self, customer_id: str, payment_method_id: str, idempotency_key: str
     ) -> None:

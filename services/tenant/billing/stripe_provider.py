@@ -188,6 +188,27 @@ class StripeBillingProvider:
         _log.info("billing.customer_created", customer=customer.id, tenant_id=tenant_id)
         return str(customer.id)
 
+    async def delete_customer(self, customer_id: str, idempotency_key: str) -> bool:
+        """DELETE /v1/customers/{id}; Stripe also cancels the customer's subscriptions. A
+        customer already gone answers 404 (localstripe and Stripe alike): not an error."""
+        key = _key(idempotency_key)
+        _require_id(customer_id, "cus_", "customer id")
+
+        async def delete() -> bool:
+            try:
+                await self._client.v1.customers.delete_async(
+                    customer_id, options={"idempotency_key": key}
+                )
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    return False
+                raise
+            return True
+
+        deleted = await self._call("delete customer", delete)
+        _log.info("billing.customer_deleted", customer=customer_id, deleted=deleted)
+        return deleted
+
     async def tenant_of_customer(self, customer_id: str) -> str | None:
         _require_id(customer_id, "cus_", "customer id")
         customer = await self._call(

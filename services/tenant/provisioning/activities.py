@@ -171,10 +171,15 @@ class ProvisioningActivities:
             if not created_by_this_run(context, tenant):
                 raise denied("this run did not create the tenant")
             customer = tenant.billing_customer_id
-            # Providers that can delete a customer do (the local one holds none).
-            delete = getattr(self.billing, "delete_customer", None)
-            if delete is not None:
-                await delete(customer, f"{input.idempotency_key}:billing:undo")
+            # Idempotent at the provider: a retry after a lost answer finds it gone, no error.
+            try:
+                await self.billing.delete_customer(
+                    customer, f"{input.idempotency_key}:billing:undo"
+                )
+            except BillingError as error:
+                if error.retryable:
+                    raise  # retried with back-off (UNDO_RETRY)
+                raise business_error(TenantError.BILLING_UNAVAILABLE, str(error)) from error
             tenant.billing_customer_id = None
         return contracts.RemoveBillingCustomerOutput(removed=True)
 

@@ -16,6 +16,8 @@ from temporalio.exceptions import ApplicationError
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
 from services.common.settings import Settings
+from services.tenant.billing.local import LocalBillingProvider
+from services.tenant.provisioning.activities import ProvisioningActivities
 from tests.auth.mail_flows import record_history, wait_for_outbox
 from tests.auth.users import create_user
 from tests.tenant.workflows.stack import (
@@ -36,6 +38,7 @@ from workflows.tenant.provisioning_contracts import (
     CREATE_DEFAULT_ROLES,
     CREATE_TENANT,
     DEFAULT_ROLES,
+    REMOVE_BILLING_CUSTOMER,
     SEND_TENANT_MAIL,
 )
 from workflows.tenant.tenant_provisioning import TenantProvisioningResult
@@ -98,6 +101,21 @@ STEPS = [
 ]
 
 
+class _CountingLocalBilling(LocalBillingProvider):
+    """The local provider, remembering every customer it was asked to create."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[str] = []
+
+    async def create_customer(
+        self, tenant_id: str, email: str, name: str, idempotency_key: str
+    ) -> str:
+        customer = await super().create_customer(tenant_id, email, name, idempotency_key)
+        self.created.append(customer)
+        return customer
+
+
 @pytest.mark.parametrize("step", STEPS, ids=[s.name for s in STEPS])
 async def test_a_failing_step_leaves_no_trace_in_any_schema(
     step: Any,
@@ -109,7 +127,16 @@ async def test_a_failing_step_leaves_no_trace_in_any_schema(
     file_resources: Resources,
 ) -> None:
     owner = await create_user(auth_runtime)
-    async with tenant_stack(replace={step.name: failing(step)}) as stack:
+    # The billing steps on one local provider the test holds: the customer the run made (every
+    # step after the billing one) must be gone from the provider too, not only from the row.
+    billing = _CountingLocalBilling()
+    provisioning = ProvisioningActivities(tenant_resources, billing=billing)
+    replace: dict[str, Any] = {
+        CREATE_BILLING_CUSTOMER.name: provisioning.create_billing_customer,
+        REMOVE_BILLING_CUSTOMER.name: provisioning.remove_billing_customer,
+    }
+    replace[step.name] = failing(step)
+    async with tenant_stack(replace=replace) as stack:
         handle = await start_provisioning(temporal, stack, owner.id, _slug())
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
@@ -128,6 +155,9 @@ async def test_a_failing_step_leaves_no_trace_in_any_schema(
     assert failure.value.cause.type == "InjectedFailure"
     assert progress.state == ProgressState.failed
     assert found.empty, found
+    after_billing = STEPS.index(step) > STEPS.index(CREATE_BILLING_CUSTOMER)
+    assert bool(billing.created) == after_billing
+    assert billing.customers == {}, "the billing customer outlived the failed run"
 
 
 async def test_a_failing_welcome_mail_leaves_the_tenant_whole(
