@@ -4,7 +4,8 @@ listed in ``FEATURES``; nothing else needs to change."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
@@ -12,6 +13,7 @@ from services.auth import accounts, mfa, password_reset, principal, registration
 from services.auth.routes import router as core_router
 from services.auth.runtime import runtime_for
 from services.auth.signing_keys import JwksPublisher
+from services.auth.switching.switch import bookkeeping_for
 from services.common.app import create_app
 from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
@@ -39,9 +41,18 @@ def create_auth_app(resources: Resources) -> FastAPI:
     app.state.auth = runtime = runtime_for(resources)
     # Routes are authenticated with the keys themselves; the JWKS goes to Redis for the others.
     app.state.token_verifier = runtime.verifier
-    app.router.lifespan_context = JwksPublisher(
-        runtime.keys, resources.redis, resources.redis_keys
-    ).running
+    publisher = JwksPublisher(runtime.keys, resources.redis, resources.redis_keys)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with publisher.running():
+            try:
+                yield
+            finally:
+                # Switches merged into a trailing tenant_switching run are started, not lost.
+                await bookkeeping_for(runtime).drain()
+
+    app.router.lifespan_context = lifespan
     return app
 
 

@@ -3,14 +3,18 @@
 The switch itself is immediate and the auth service's own write (``POST /auth/switch-tenant``:
 the session's tenant changes and new tokens come back in the same answer). That route then
 starts this run, which records the user's last active tenant (``tenants.active_tenants``, the
-tenant service's) and drops the previous tenant's cached permissions of the user. Saga: when the
-cache cannot be revoked, the recorded tenant is put back and the run fails (the switch stands:
-the session is already in the new tenant and its tokens say so).
+tenant service's) and drops the user's cached permissions in the tenants the session left. Saga:
+when the cache cannot be revoked, the recorded tenant is put back and the run fails (the switch
+stands: the session is already in the new tenant and its tokens say so).
+
+Not one run per switch: the route throttles them per session (``services/auth/switching/
+bookkeeping.py``), so a run may carry several switches merged: the latest one (``to_tenant_id``,
+``switched_at``) and every tenant left meanwhile (``from_tenant_id``, ``also_left_tenant_ids``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -44,6 +48,8 @@ class TenantSwitchingInput:
     from_tenant_id: str | None
     #: ISO 8601 moment of the switch (the auth service's clock).
     switched_at: str
+    #: Further tenants the session left, when the run carries several switches merged.
+    also_left_tenant_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -79,17 +85,18 @@ class TenantSwitchingWorkflow:
                 idempotency_key=f"{key}:record",
             )
         )
+        candidates = [input.from_tenant_id, *input.also_left_tenant_ids]
+        left = [t for t in dict.fromkeys(candidates) if t is not None and t != input.to_tenant_id]
         revoked = 0
-        if input.from_tenant_id is not None and input.from_tenant_id != input.to_tenant_id:
+        if left:
             self._progress.advance(1, "revoking the previous tenant's cached permissions")
             try:
-                revoked = (
-                    await REVOKE_CACHED_PERMISSIONS.execute(
-                        RevokeCachedPermissionsInput(
-                            user_id=input.user_id, tenant_id=input.from_tenant_id
+                for tenant_id in left:
+                    revoked += (
+                        await REVOKE_CACHED_PERMISSIONS.execute(
+                            RevokeCachedPermissionsInput(user_id=input.user_id, tenant_id=tenant_id)
                         )
-                    )
-                ).revoked
+                    ).revoked
             except ActivityError as error:
                 self._progress.set_state(
                     ProgressState.compensating, "restoring the previously active tenant"

@@ -1,11 +1,12 @@
 """Switching the caller's session into another tenant: immediate, one statement (the claims read,
 the session moved, the audit row), then a new access token. The bookkeeping that spans the
 tenant service (the last active tenant, its permission cache) is ``tenant_switching``, started
-after the answer is sent: the switch does not wait for it, nor fail with it."""
+after the answer is sent and throttled per session (``bookkeeping.py``: at most one start per
+session per second, later switches merged into one trailing run): the switch does not wait for
+it, nor fail with it, nor pay a Temporal start each time."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from services.auth.login import NOT_A_MEMBER
 from services.auth.runtime import AuthRuntime
 from services.auth.sessions import ClientInfo
+from services.auth.switching.bookkeeping import SwitchBookkeeping
 from services.common.errors import ForbiddenError
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import ServiceName
@@ -26,7 +28,6 @@ from workflows.tenant.tenant_switching import (
     OWNER_MEMO,
     TenantSwitchingInput,
     TenantSwitchingWorkflow,
-    tenant_switching_workflow_id,
 )
 
 log = structlog.get_logger(__name__)
@@ -41,7 +42,6 @@ class Switched:
     roles: list[str]
     permissions: list[str]
     bookkeeping: TenantSwitchingInput
-    workflow_id: str
 
 
 async def switch_tenant(
@@ -86,28 +86,35 @@ async def switch_tenant(
         roles=moved.roles,
         permissions=moved.permissions,
         bookkeeping=bookkeeping,
-        workflow_id=tenant_switching_workflow_id(principal.session_id, secrets.token_urlsafe(9)),
     )
 
 
-async def start_bookkeeping(runtime: AuthRuntime, switched: Switched) -> None:
-    """Start ``tenant_switching`` for a done switch, as the switching user (in the new tenant);
-    a failure is logged, not raised: the switch stands without it."""
+def bookkeeping_for(runtime: AuthRuntime) -> SwitchBookkeeping:
+    """The process's one throttle of ``tenant_switching`` starts."""
+    found = runtime.resources.extensions.get("auth.switching")
+    if found is None:
+
+        async def start(switch: TenantSwitchingInput, workflow_id: str, roles: list[str]) -> None:
+            await start_bookkeeping(runtime, switch, workflow_id, roles)
+
+        found = runtime.resources.extensions["auth.switching"] = SwitchBookkeeping(start)
+    return found  # type: ignore[no-any-return]
+
+
+async def start_bookkeeping(
+    runtime: AuthRuntime, switch: TenantSwitchingInput, workflow_id: str, roles: list[str]
+) -> None:
+    """Start ``tenant_switching`` for done switches, as the switching user (in the tenant they
+    switched into last); failures are the caller's to log (``SwitchBookkeeping``)."""
     context = SecurityContext.for_user(
-        switched.bookkeeping.user_id,
-        tenant_id=str(switched.tenant_id),
-        roles=switched.roles,
-        session_id=switched.session_id,
+        switch.user_id, tenant_id=switch.to_tenant_id, roles=roles, session_id=switch.session_id
     )
-    try:
-        with acting_as(context):
-            await runtime.temporal.start_workflow(
-                TenantSwitchingWorkflow.run,
-                switched.bookkeeping,
-                id=switched.workflow_id,
-                task_queue=runtime.settings.task_queue(ServiceName.tenant),
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={OWNER_MEMO: switched.bookkeeping.user_id},
-            )
-    except Exception:
-        log.exception("tenant_switching could not be started", workflow_id=switched.workflow_id)
+    with acting_as(context):
+        await runtime.temporal.start_workflow(
+            TenantSwitchingWorkflow.run,
+            switch,
+            id=workflow_id,
+            task_queue=runtime.settings.task_queue(ServiceName.tenant),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={OWNER_MEMO: switch.user_id},
+        )

@@ -149,3 +149,34 @@ async def test_a_tenant_the_user_left_is_not_recorded(
         await handle.result()
 
     assert await active_tenant(tenant_resources, user_id) is None
+
+
+async def test_a_merged_run_revokes_every_tenant_left(
+    temporal: Client, tenant_queue: str, tenant_resources: Resources
+) -> None:
+    user_id = uuid.uuid4()
+    a, b, c = [await tenant_with(tenant_resources, user_id, "member") for _ in range(3)]
+    redis, keys = tenant_resources.redis, tenant_resources.redis_keys
+    for left in (a, b):
+        await redis.set(permission_cache_key(keys, str(left), str(user_id)), "cached", ex=60)
+    session_id = str(uuid.uuid4())
+    with acting_as(SecurityContext.for_user(str(user_id), tenant_id=str(c), roles=["member"])):
+        handle = await temporal.start_workflow(
+            TenantSwitchingWorkflow.run,
+            TenantSwitchingInput(
+                user_id=str(user_id),
+                session_id=session_id,
+                to_tenant_id=str(c),
+                from_tenant_id=str(a),
+                switched_at=datetime.now(UTC).isoformat(),
+                also_left_tenant_ids=[str(b), str(c), str(a)],  # c: the current one, skipped
+            ),
+            id=tenant_switching_workflow_id(session_id, "merged"),
+            task_queue=tenant_queue,
+        )
+    result = await handle.result()
+
+    assert result.permissions_revoked == 2
+    assert await active_tenant(tenant_resources, user_id) == c
+    for left in (a, b):
+        assert not await redis.exists(permission_cache_key(keys, str(left), str(user_id)))
