@@ -50,6 +50,11 @@ RESUME_TENANT = ActivityContract(
 SCHEDULE_DELETION = ActivityContract(
     "tenant.schedule_deletion", TENANT, TenantStatusChangeInput, TenantMembersOutput
 )
+#: ``deleting`` -> ``suspended`` (a cancelled deletion of a tenant that was suspended before
+#: it): ``delete_after`` cleared, memberships stay suspended, no claims come back.
+CANCEL_DELETION = ActivityContract(
+    "tenant.cancel_deletion", TENANT, TenantStatusChangeInput, TenantMembersOutput
+)
 
 
 @dataclass

@@ -7,10 +7,15 @@
 - **resume**: status ``active``; the claims are restored from the memberships; members mailed.
 - **delete**: status ``deleting`` with ``delete_after``; claims removed as for a suspension;
   members mailed; then a timer of ``grace_seconds`` (from the input: settings in production, a
-  few seconds in tests). A ``resume`` signal during the wait cancels the deletion (the tenant is
-  resumed). Otherwise the tenant's data is exported (the tenants rows by the tenant service, the
+  few seconds in tests). A ``cancel_deletion`` update (``/resume`` sends it; rejected once the
+  grace period is over) or the older ``resume`` signal during the wait cancels the deletion:
+  the tenant goes back to the status it had before (``active`` with its claims restored, or
+  ``suspended``, patch ``deletion-cancel-keeps-previous-status``). Otherwise the tenant's data is exported (the tenants rows by the tenant service, the
   file rows and blobs by the file service, to ``exports/tenants/<id>/<run>/``) and then erased
   from every schema: files (rows, blobs, prefix marker), auth claims, the tenants rows.
+
+Versions: ``deletion-cancel-keeps-previous-status`` (a cancelled deletion of a suspended
+tenant leaves it suspended through ``tenant.cancel_deletion``; runs before it resumed it).
 
 Ids: ``tenant-suspension-<tenant>`` for suspend and resume (one at a time) and
 ``tenant-deletion-<tenant>`` for a deletion (the run a resume signals).
@@ -45,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         storage_prefix,
     )
     from workflows.tenant.suspension_contracts import (
+        CANCEL_DELETION,
         ERASE_TENANT,
         EXPORT_TENANT,
         RESUME_TENANT,
@@ -58,6 +64,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 RESUME_SIGNAL = "resume"
+#: Update of a deletion run: cancel it if its grace period is not over (rejected otherwise,
+#: ``TenantNotActive``), answered with the status the tenant returns to.
+CANCEL_DELETION_UPDATE = "cancel_deletion"
+#: A cancelled deletion restores the status before it (suspended stays suspended).
+KEEP_PREVIOUS_STATUS_PATCH = "deletion-cancel-keeps-previous-status"
 #: 30 days, when no grace period is given.
 DEFAULT_GRACE_SECONDS = 30 * 24 * 3600.0
 UNDO_RETRY = RetryPolicy(
@@ -66,6 +77,10 @@ UNDO_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=30,
 )
+
+
+#: ``tenants.status`` of a suspended tenant (storage's ``TenantStatus.SUSPENDED``).
+SUSPENDED = "suspended"
 
 
 class SuspensionAction(StrEnum):
@@ -114,10 +129,13 @@ class TenantSuspensionWorkflow:
     @workflow.init
     def __init__(self, input: TenantSuspensionInput) -> None:
         total = 6 if input.action == SuspensionAction.DELETE else 3
+        self._is_deletion = input.action == SuspensionAction.DELETE
         self._progress = ProgressTracker(total=total)
         self._resume_requested = False
         #: Once the export starts, a resume comes too late.
         self._past_grace = False
+        #: The status before the deletion was scheduled (where a cancellation returns to).
+        self._previous_status: str | None = None
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
@@ -127,6 +145,25 @@ class TenantSuspensionWorkflow:
     def resume(self) -> None:
         if not self._past_grace:
             self._resume_requested = True
+
+    @workflow.update(name=CANCEL_DELETION_UPDATE)
+    def cancel_deletion(self) -> str:
+        self._resume_requested = True
+        return self._previous_status or "active"
+
+    @cancel_deletion.validator
+    def _validate_cancel_deletion(self) -> None:
+        if self._past_grace:
+            raise ApplicationError(
+                "the deletion's grace period is over: the tenant's data is being exported and "
+                "erased, it can no longer be cancelled",
+                type=TenantError.TENANT_NOT_ACTIVE,
+                non_retryable=True,
+            )
+        if not self._is_deletion:
+            raise ApplicationError(
+                "this run is not a deletion", type=TenantError.INVALID_INPUT, non_retryable=True
+            )
 
     @workflow.run
     async def run(self, input: TenantSuspensionInput) -> TenantSuspensionResult:
@@ -209,11 +246,18 @@ class TenantSuspensionWorkflow:
         except ActivityError as error:
             self._progress.set_state(ProgressState.failed, "the deletion was not scheduled")
             raise _refused(error, "deletion refused") from error
+        self._previous_status = scheduled.previous_status
         try:
             await self._remove_claims(input.tenant_id, scheduled.members)
         except ActivityError as error:
-            self._progress.set_state(ProgressState.compensating, "resuming the tenant")
-            await self._resume(input, step=0, label="resuming the tenant", mail=False)
+            if workflow.patched(KEEP_PREVIOUS_STATUS_PATCH) and (
+                scheduled.previous_status == SUSPENDED
+            ):
+                self._progress.set_state(ProgressState.compensating, "suspending the tenant again")
+                await self._back_to_suspended(input)
+            else:
+                self._progress.set_state(ProgressState.compensating, "resuming the tenant")
+                await self._resume(input, step=0, label="resuming the tenant", mail=False)
             self._progress.set_state(ProgressState.failed, "the deletion was undone")
             raise _refused(error, "deletion undone") from error
         await self._mail(
@@ -230,6 +274,10 @@ class TenantSuspensionWorkflow:
         except TimeoutError:
             pass
         if self._resume_requested:
+            if workflow.patched(KEEP_PREVIOUS_STATUS_PATCH) and (
+                scheduled.previous_status == SUSPENDED
+            ):
+                return await self._back_to_suspended(input)
             result = await self._resume(input, step=1, label="deletion cancelled: resuming")
             return TenantSuspensionResult(input.tenant_id, SuspensionAction.DELETE, result.status)
         self._past_grace = True
@@ -258,6 +306,19 @@ class TenantSuspensionWorkflow:
         return TenantSuspensionResult(
             input.tenant_id, SuspensionAction.DELETE, "deleted", export_prefix=exports
         )
+
+    async def _back_to_suspended(self, input: TenantSuspensionInput) -> TenantSuspensionResult:
+        """A cancelled deletion of a suspended tenant: suspended again, no claims come back."""
+        self._progress.advance(1, "deletion cancelled: the tenant stays suspended")
+        try:
+            await CANCEL_DELETION.execute(self._change(input, "cancel"), retry_policy=UNDO_RETRY)
+        except ActivityError as error:
+            self._progress.set_state(ProgressState.failed, "the deletion was not cancelled")
+            raise _refused(error, "cancellation refused") from error
+        self._progress.advance(
+            self._progress.current.total, "tenant suspended", ProgressState.completed
+        )
+        return TenantSuspensionResult(input.tenant_id, SuspensionAction.DELETE, SUSPENDED)
 
     async def _remove_claims(self, tenant_id: str, members: list[MemberState]) -> None:
         for member in members:

@@ -158,6 +158,28 @@ class SuspensionActivities:
             await db.flush()
             return await _output(db, tenant, previous)
 
+    @contracts.CANCEL_DELETION.implement
+    async def cancel_deletion(
+        self, input: contracts.TenantStatusChangeInput
+    ) -> contracts.TenantMembersOutput:
+        """``deleting`` -> ``suspended``; a tenant already suspended is answered as it is."""
+        context = step_context(input.idempotency_key, *FLOWS)
+        tenant_id = parse_id(input.tenant_id, "tenant id")
+        async with transaction(self.database, tenant_id) as db:
+            tenant = await self._checked(db, context, input)
+            previous = tenant.status
+            if tenant.status == TenantStatus.DELETING.value:
+                tenant.status = TenantStatus.SUSPENDED.value
+                tenant.delete_after = None
+                tenant.suspended_at = tenant.suspended_at or datetime.now(UTC)
+                await set_membership_status(db, tenant_id, MembershipStatus.SUSPENDED.value)
+            elif tenant.status != TenantStatus.SUSPENDED.value:
+                raise business_error(
+                    TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}"
+                )
+            await db.flush()
+            return await _output(db, tenant, previous)
+
     @contracts.EXPORT_TENANT.implement
     async def export_tenant(
         self, input: contracts.ExportTenantInput
@@ -200,6 +222,7 @@ class SuspensionActivities:
             self.suspend_tenant,
             self.resume_tenant,
             self.schedule_deletion,
+            self.cancel_deletion,
             self.export_tenant,
             self.erase_tenant,
         ]

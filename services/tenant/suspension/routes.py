@@ -5,10 +5,13 @@ the run's id.
 A suspended tenant's members hold no claims, so nobody has a token into it: resuming and
 deleting check the caller's own membership row instead (visible in every tenant through the
 own-memberships policy), with a built-in role. A resume while a deletion waits out its grace
-period signals that run, which cancels the deletion."""
+period sends that run the ``cancel_deletion`` update, which cancels the deletion (the tenant
+returns to the status it had before it: active, or still suspended); once the grace period is
+over the run rejects it and the answer is 409 ``TenantNotActive``."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -31,7 +34,7 @@ from storage.tenants.repository import MembershipRepository
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.permissions import BuiltInRole, Permission, built_in_permissions
 from workflows.tenant.tenant_suspension import (
-    RESUME_SIGNAL,
+    CANCEL_DELETION_UPDATE,
     SuspensionAction,
     TenantSuspensionInput,
     TenantSuspensionWorkflow,
@@ -39,6 +42,8 @@ from workflows.tenant.tenant_suspension import (
     tenant_suspension_workflow_id,
 )
 
+#: How long the deletion run gets to accept or reject the cancellation (503 after it).
+UPDATE_ANSWER_SECONDS = 10.0
 router = APIRouter(prefix="/tenants/{tenant_id}", tags=["tenants"])
 BUSY = "a suspension or resumption of this tenant is in progress"
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -99,7 +104,22 @@ async def resume_tenant(
                 raise
             waiting = False
     if waiting:
-        await workflow_calls.signal(resources.temporal, deletion, RESUME_SIGNAL, None, errors=calls)
+        # An update, not a signal: the run answers whether it still can be cancelled.
+        ended = dataclasses.replace(
+            calls,
+            not_found=lambda: tenant_error(
+                TenantError.TENANT_NOT_ACTIVE, "the deletion has just ended; try again"
+            ),
+        )
+        await workflow_calls.update(
+            resources.temporal,
+            deletion,
+            CANCEL_DELETION_UPDATE,
+            None,
+            result_type=str,
+            errors=ended,
+            answer_seconds=UPDATE_ANSWER_SECONDS,
+        )
         return WorkflowStarted(workflow_id=deletion)
     return await start(
         resources,
