@@ -24,7 +24,9 @@ from pathlib import Path
 from services.auth.signing_keys import generate_key
 
 #: Secrets the ADX processes read (Settings fields), and the PostgreSQL superuser password of the
-#: compose stack's own database container (the migrate job's owner connection uses it).
+#: compose stack's own database container (the migrate job's owner connection uses it). Not here:
+#: the optional secrets other parties issue (ADX_TEMPORAL_API_KEY, ADX_SMTP_PASSWORD, and
+#: ADX_STRIPE_API_KEY / ADX_STRIPE_WEBHOOK_SECRET for ADX_BILLING_PROVIDER=stripe: Stripe's).
 SECRET_NAMES = (
     "ADX_PAYLOAD_KEYS",
     "ADX_AUTH_SIGNING_KEYS",

@@ -4,9 +4,20 @@ Authenticated by its own credential, the ``Stripe-Signature`` header (an HMAC of
 ``ADX_STRIPE_WEBHOOK_SECRET``, at most 300 s old), verified before anything in the body is read:
 it is on ``OWN_CREDENTIAL_ROUTES`` (``services/common/principal.py``), not behind an access token.
 An invoice's payment event is sent as the ``payment`` signal to the tenant's waiting
-``tenant_upgrade`` run, which re-checks it at the provider before anything changes. Answers
-200 to every verified delivery (also when no run waits: Stripe must not retry it), 400 to one
-that fails verification.
+``tenant_upgrade`` run, which re-checks it at the provider before anything changes.
+
+Answers (Stripe retries every delivery that gets no 2xx, for up to three days):
+
+- 401 problem+json to a delivery that fails verification (no, forged or stale signature, a
+  changed body, a signed body that is no event; every delivery with the local provider),
+  before anything else is done; 413 to a body above ``ADX_MAX_BODY_BYTES``, 400 to an
+  ``application/json`` body that is not UTF-8 (``services/common/app.py`` middleware).
+  Nothing is signalled.
+- 200 to every verified delivery, also when there is nothing to do: ``ignored`` (not an
+  invoice payment event, a customer that is not an ADX tenant's or that the provider does not
+  know), ``no_run`` (no upgrade of that tenant is open, e.g. a redelivery after it finished).
+  A retry would change nothing.
+- 503 only when the provider or Temporal cannot be reached: then a retry can succeed.
 """
 
 from __future__ import annotations
@@ -15,12 +26,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from services.common.app import ResourcesDep
-from services.common.errors import DomainError, ServiceUnavailableError
+from services.common.errors import DomainError, ServiceUnavailableError, UnauthorizedError
 from services.common.logging import get_logger
 from services.common.workflow_calls import WorkflowErrors, signal
 from services.tenant.billing.factory import billing_provider
 from services.tenant.billing.provider import (
     BillingError,
+    BillingInputError,
     BillingProvider,
     WebhookVerificationError,
 )
@@ -35,8 +47,10 @@ _log = get_logger(__name__)
 WEBHOOK_PATH = "/billing/webhooks/stripe"
 
 
-class WebhookRefusedError(DomainError):
-    status = 400
+class WebhookRefusedError(UnauthorizedError):
+    """The delivery is not a verified Stripe event: 401, as every route answers a missing or
+    wrong credential (``tests/platform/test_service_authentication.py``)."""
+
     title = "Webhook refused"
 
 
@@ -82,6 +96,11 @@ async def stripe_webhook(request: Request, resources: ResourcesDep) -> WebhookAc
         return WebhookAck(received=True, outcome="ignored")
     try:
         tenant_id = await provider.tenant_of_customer(event.customer_id)
+    except BillingInputError:
+        # No such customer on the account (deleted, or another integration's): nothing of ours
+        # waits on it, and a non-2xx answer would only make Stripe retry it for days.
+        _log.info("billing.webhook_unknown_customer", customer=event.customer_id)
+        return WebhookAck(received=True, outcome="ignored")
     except BillingError as error:
         # Stripe retries a delivery that did not get a 2xx: the signal is sent then.
         raise ServiceUnavailableError("billing provider unreachable; retry") from error

@@ -1,5 +1,8 @@
 """``tenant_upgrade`` on the real Temporal dev server, PostgreSQL and localstripe: quotas change
-only after a confirmed payment; a declined card and a timed-out payment leave the old plan."""
+only after a confirmed payment; a declined card and a timed-out payment leave the old plan.
+With ``ADX_RECORD_HISTORIES=1`` the paid upgrade is the replay history
+``tests/histories/tenant_upgrade.paid-at-once.json`` (the webhook-confirmed one,
+``tenant_upgrade.json``, is recorded by ``test_webhook_route.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from services.tenant.billing.activities import UpgradeActivities
 from services.tenant.billing.stripe_provider import StripeBillingProvider
 from storage.db import transaction
 from storage.tenants.models import Tenant
+from tests.auth.mail_flows import record_history
 from tests.support import RUN_ID
 from tests.tenant.conftest import StripeEmulator, settle_authentication
 from workflows.tenant.contracts import TenantError
@@ -110,6 +114,7 @@ async def test_a_paid_upgrade_changes_the_quotas(
     tenant_id = await _tenant(tenant_resources)
     handle = await _upgrade(temporal, upgrade_queue, tenant_id, "pm_card_visa")
     result = await handle.result()  # type: ignore[attr-defined]
+    await record_history(handle, "tenant_upgrade.paid-at-once")  # type: ignore[arg-type]
     assert (result.plan, result.previous_plan, result.amount_due) == ("team", "free", 2900)
     row = await _row(tenant_resources, tenant_id)
     assert (row.plan, row.seat_quota, row.storage_quota_bytes) == (
