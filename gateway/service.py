@@ -16,7 +16,7 @@ from gateway.progress_relay import ProgressRelay
 from gateway.rate_limit import RateLimiter
 from gateway.router import RateLimitedGraphQLRouter
 from gateway.run_access import RunAccess
-from gateway.service_clients import ServiceClients
+from gateway.service_clients import RequestDeadline, RoutingMetrics, ServiceClients
 from schema.schema import build_schema
 from services.common.app import create_app
 from services.common.resources import Resources
@@ -62,12 +62,16 @@ def create_gateway_app(resources: Resources) -> FastAPI:
     # makes public (the gateway authenticates each operation itself).
     app = create_app(resources, title="ADX GraphQL gateway", routers=[graphql])
     app.state.gateway = state
+    # Breaker states, instance readiness and retries (gateway/service_clients.py).
+    app.state.metrics.registry.register(RoutingMetrics(services))
+    app.add_middleware(RequestDeadline, seconds=settings.request_deadline_seconds)
     if graphiql:
         mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline
     mount_pages(app)  # the pages the mailed verify/reset links open (gateway/pages.py)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await state.services.start()  # names resolved, instance checks running
         yield
         await state.relay.aclose()
         await state.services.aclose()

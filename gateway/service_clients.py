@@ -1,19 +1,33 @@
-"""Pooled HTTP clients to the services, each behind a small circuit breaker, and the one typed
-call the resolvers and loaders make: ``ServiceCall.call`` returns the service's own response
-model (``services/<x>/schemas.py``) and turns a refusal into a GraphQL error by that service's
-row of ``REFUSALS``."""
+"""Pooled HTTP clients to the services and the one typed call the resolvers and loaders make:
+``ServiceCall.call`` returns the service's own response model (``services/<x>/schemas.py``) and
+turns a refusal into a GraphQL error by that service's row of ``REFUSALS``.
+
+Underneath, each service is a pool of instances (``gateway/instances.py``) behind circuit
+breakers (``gateway/breakers.py``, purgatory): one for the service, one per instance. A call
+gets at most ``ADX_SERVICE_CALL_TIMEOUT_SECONDS`` per attempt and never outlives the request's
+deadline (``RequestDeadline``); an idempotent read (GET, HEAD, OPTIONS) that cannot reach one
+instance is tried again on another, within the service's ``RetryBudget``; a write never is."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.breakers import STATE_VALUES, Breakers, CircuitOpen
+from gateway.instances import Instance, InstancePool
 from schema.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -24,9 +38,12 @@ from schema.errors import (
     UNAUTHENTICATED,
     UserFacingError,
 )
+from services.common.logging import get_logger
 from services.common.settings import ServiceName, Settings
 
 T = TypeVar("T")
+
+_log = get_logger(__name__)
 
 
 class ServiceUnavailable(Exception):
@@ -35,6 +52,15 @@ class ServiceUnavailable(Exception):
     def __init__(self, service: ServiceName, reason: str) -> None:
         super().__init__(f"{service.value} service unavailable: {reason}")
         self.service = service
+        self.reason = reason
+
+
+class _Unreachable(Exception):
+    """An attempt that did not reach a service: a failure for the breakers."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 #: Answers meaning "the service behind this address is not reachable" (from a proxy or load
@@ -44,38 +70,89 @@ class ServiceUnavailable(Exception):
 #: ends, long after the service has recovered.
 UNREACHABLE_STATUSES = frozenset({502, 504})
 
+#: Methods whose call may be sent again: reads. Every GraphQL query reads with GET; a mutation's
+#: POST, PATCH or DELETE is never retried (a second attempt could do the write twice).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: At most this many further attempts of one read, each on an instance not tried yet.
+MAX_RETRIES = 2
+#: Longest wait for a connection, within the call's timeout.
+CONNECT_TIMEOUT_SECONDS = 2.0
 
-@dataclass
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures to reach the service (transport errors,
-    502/504); lets trial calls through after ``cooldown``, and the first success closes it."""
+#: When the GraphQL request being served must be answered by (``time.monotonic()``), if any.
+_DEADLINE: ContextVar[float | None] = ContextVar("adx_request_deadline", default=None)
 
-    threshold: int = 5
-    cooldown: float = 2.0
-    failures: int = 0
-    opened_at: float | None = field(default=None)
 
-    def allow(self) -> bool:
-        if self.opened_at is None:
-            return True
-        return time.monotonic() - self.opened_at >= self.cooldown
+@contextlib.contextmanager
+def deadline_in(seconds: float) -> Iterator[None]:
+    """Service calls made inside give up ``seconds`` from now (or at an earlier deadline)."""
+    current = _DEADLINE.get()
+    deadline = time.monotonic() + seconds
+    token = _DEADLINE.set(deadline if current is None else min(current, deadline))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
-    def record(self, ok: bool) -> None:
-        if ok:
-            self.failures, self.opened_at = 0, None
+
+class RequestDeadline:
+    """ASGI middleware: every HTTP request's service calls share one deadline,
+    ``ADX_REQUEST_DEADLINE_SECONDS`` after it arrived (a WebSocket lives longer than any request:
+    its calls have their per-call timeout only)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
+        with deadline_in(self.seconds):
+            await self.app(scope, receive, send)
+
+
+class RetryBudget:
+    """Retries may be at most ``percent`` % of the calls, beyond a reserve of ``reserve``: each
+    call adds ``percent / 100`` of a token (up to ``reserve``), each retry spends one. An
+    outage of every instance thus costs a few extra calls, not a multiple of the traffic."""
+
+    def __init__(self, percent: int, reserve: float = 10.0) -> None:
+        self.ratio = percent / 100
+        self.reserve = reserve if percent else 0.0
+        self.tokens = self.reserve
+
+    def deposit(self) -> None:
+        self.tokens = min(self.reserve, self.tokens + self.ratio)
+
+    def withdraw(self) -> bool:
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class ServiceClient:
-    def __init__(self, service: ServiceName, base_url: str) -> None:
+    """One service: its instances, its breaker, its retry budget, one pooled HTTP client."""
+
+    def __init__(
+        self,
+        service: ServiceName,
+        urls: str | Sequence[str],
+        breakers: Breakers | None = None,
+        *,
+        call_timeout: float = 5.0,
+        retry_budget_percent: int = 20,
+    ) -> None:
         self.service = service
-        self.breaker = CircuitBreaker()
+        breakers = breakers or Breakers(threshold=5, open_seconds=2.0)
+        self.pool = InstancePool(service, [urls] if isinstance(urls, str) else urls, breakers)
+        self.breaker = breakers.get(service.value)
+        self.call_timeout = call_timeout
+        self.budget = RetryBudget(retry_budget_percent)
+        self.retries = 0
+        self.retries_refused = 0
         self.http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(5.0, connect=2.0),
+            timeout=httpx.Timeout(call_timeout, connect=min(call_timeout, CONNECT_TIMEOUT_SECONDS)),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
 
@@ -88,21 +165,98 @@ class ServiceClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """One call through the circuit breaker; a 5xx answer raises ``ServiceUnavailable``,
-        but only transport errors and 502/504 count as failures of the circuit."""
-        if not self.breaker.allow():
-            raise ServiceUnavailable(self.service, "circuit open")
+        """One call through the service's breaker to one of its instances (more for a read that
+        fails to reach one); a 5xx answer raises ``ServiceUnavailable``, but only failures to
+        reach the service (transport errors, timeouts, 502/504) count for the breakers."""
+        deadline = _DEADLINE.get()
+        if deadline is not None and deadline <= time.monotonic():
+            raise ServiceUnavailable(self.service, "request deadline passed")
         try:
-            response = await self.http.request(
-                method, path, params=params or None, json=json, headers=headers
-            )
-        except httpx.HTTPError as error:
-            self.breaker.record(ok=False)
-            raise ServiceUnavailable(self.service, type(error).__name__) from error
-        self.breaker.record(ok=response.status_code not in UNREACHABLE_STATUSES)
+            async with self.breaker:
+                response = await self._attempts(method, path, params, json, headers, deadline)
+        except CircuitOpen as error:
+            raise ServiceUnavailable(self.service, "circuit open") from error
+        except _Unreachable as error:
+            raise ServiceUnavailable(self.service, error.reason) from error
         if response.status_code >= 500:
             raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
         return response
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        deadline: float | None,
+    ) -> httpx.Response:
+        retryable = method.upper() in IDEMPOTENT_METHODS
+        self.budget.deposit()
+        tried: list[Instance] = []
+        while True:
+            instance = self.pool.pick(exclude=tried)
+            if instance is None:
+                raise _Unreachable("no instance available")
+            timeout = self.call_timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    raise _Unreachable("request deadline passed")
+            tried.append(instance)
+            try:
+                return await self._attempt(instance, method, path, params, json, headers, timeout)
+            except CircuitOpen:
+                continue  # opened by other calls since it was picked: not an attempt
+            except _Unreachable as error:
+                if not retryable or len(tried) > MAX_RETRIES or not self.pool.has_another(tried):
+                    raise
+                if not self.budget.withdraw():
+                    self.retries_refused += 1
+                    raise
+                self.retries += 1
+                _log.info(
+                    "service_call_retried",
+                    service=self.service.value,
+                    instance=instance.label,
+                    reason=error.reason,
+                )
+
+    async def _attempt(
+        self,
+        instance: Instance,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        seconds: float,
+    ) -> httpx.Response:
+        if instance.host_header:
+            headers = {**(headers or {}), "host": instance.host_header}
+        instance.in_flight += 1
+        try:
+            async with instance.breaker:
+                try:
+                    async with asyncio.timeout(seconds):
+                        response = await self.http.request(
+                            method,
+                            instance.url(path),
+                            params=params or None,
+                            json=json,
+                            headers=headers,
+                            timeout=httpx.Timeout(
+                                seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS)
+                            ),
+                            extensions=instance.request_extensions(),
+                        )
+                except (httpx.HTTPError, TimeoutError) as error:
+                    raise _Unreachable(type(error).__name__) from error
+                if response.status_code in UNREACHABLE_STATUSES:
+                    raise _Unreachable(f"HTTP {response.status_code}")
+                return response
+        finally:
+            instance.in_flight -= 1
 
     async def get(self, path: str, **params: Any) -> httpx.Response:
         """``GET path?params`` without a caller (the JWKS fetch); calls made for a caller go
@@ -301,25 +455,120 @@ class ServiceCall:
         return answer
 
 
+#: The services the gateway calls (each has a row in ``REFUSALS``).
+BACKENDS = (ServiceName.user, ServiceName.auth, ServiceName.tenant)
+
+
 class ServiceClients:
+    """A client per backend, their breakers, and the task checking their instances."""
+
     def __init__(self, settings: Settings) -> None:
-        self.user = ServiceClient(ServiceName.user, settings.service_url(ServiceName.user))
-        self.auth = ServiceClient(ServiceName.auth, settings.service_url(ServiceName.auth))
-        self.tenant = ServiceClient(ServiceName.tenant, settings.service_url(ServiceName.tenant))
+        self.breakers = Breakers(settings.breaker_failure_threshold, settings.breaker_open_seconds)
+        self.check_seconds = settings.instance_check_seconds
+        self._clients = {
+            service: ServiceClient(
+                service,
+                settings.service_urls(service),
+                self.breakers,
+                call_timeout=settings.service_call_timeout_seconds,
+                retry_budget_percent=settings.retry_budget_percent,
+            )
+            for service in BACKENDS
+        }
+        self.user = self._clients[ServiceName.user]
+        self.auth = self._clients[ServiceName.auth]
+        self.tenant = self._clients[ServiceName.tenant]
+        self._checker: asyncio.Task[None] | None = None
 
     def client(self, service: ServiceName) -> ServiceClient:
-        clients = {
-            ServiceName.user: self.user,
-            ServiceName.auth: self.auth,
-            ServiceName.tenant: self.tenant,
-        }
-        return clients[service]
+        return self._clients[service]
 
     def of(self, service: ServiceName, caller: Caller | None = None) -> ServiceCall:
         """Calls to ``service`` made for ``caller``."""
         return ServiceCall(self.client(service), REFUSALS[service], caller or Caller())
 
+    async def check_instances(self, http: httpx.AsyncClient) -> None:
+        """Resolve every service's names again and ask each instance whether it is ready."""
+        for client in self._clients.values():
+            await client.pool.resolve()
+        await asyncio.gather(*(c.pool.check(http) for c in self._clients.values()))
+
+    async def start(self) -> None:
+        """Resolve the services' names; start the active checks (the gateway's lifespan)."""
+        for client in self._clients.values():
+            await client.pool.resolve()
+        if self.check_seconds > 0 and self._checker is None:
+            self._checker = asyncio.create_task(self._check_forever(), name="instance-checks")
+
+    async def _check_forever(self) -> None:
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    await self.check_instances(http)
+                except Exception:  # a check must never stop checking
+                    _log.exception("service_instance_check_failed")
+                await asyncio.sleep(self.check_seconds)
+
     async def aclose(self) -> None:
-        await self.user.aclose()
-        await self.auth.aclose()
-        await self.tenant.aclose()
+        if self._checker is not None:
+            self._checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checker
+            self._checker = None
+        for client in self._clients.values():
+            await client.aclose()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceClients]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.aclose()
+
+
+class RoutingMetrics(Collector):
+    """Breaker states, instance readiness and retries on ``/metrics`` (docs/gateway.md)."""
+
+    def __init__(self, services: ServiceClients) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "adx_gateway_circuit_state",
+            'Circuit breaker state: 0 closed, 1 half-open, 2 open (instance "*" is the '
+            "service's own breaker).",
+            labels=["service", "instance"],
+        )
+        ready = GaugeMetricFamily(
+            "adx_gateway_instance_ready",
+            "Whether the last active check (/health/ready) found the instance ready.",
+            labels=["service", "instance"],
+        )
+        in_flight = GaugeMetricFamily(
+            "adx_gateway_instance_in_flight",
+            "Calls in flight to the instance.",
+            labels=["service", "instance"],
+        )
+        retries = CounterMetricFamily(
+            "adx_gateway_retries",
+            "Reads tried again on another instance.",
+            labels=["service"],
+        )
+        refused = CounterMetricFamily(
+            "adx_gateway_retries_refused",
+            "Retries not made because the service's retry budget was spent.",
+            labels=["service"],
+        )
+        for service in BACKENDS:
+            client = self.services.client(service)
+            name = service.value
+            state.add_metric([name, "*"], STATE_VALUES[client.breaker.state])
+            for instance in client.pool.instances:
+                labels = [name, instance.label]
+                state.add_metric(labels, STATE_VALUES[instance.breaker.state])
+                ready.add_metric(labels, 1 if instance.ready else 0)
+                in_flight.add_metric(labels, instance.in_flight)
+            retries.add_metric([name], client.retries)
+            refused.add_metric([name], client.retries_refused)
+        yield from (state, ready, in_flight, retries, refused)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -55,6 +56,11 @@ SERVICE_SCHEMAS: dict[ServiceName, str] = {
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 ServiceUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
+#: One http(s) base URL: scheme, host (a name, an IPv4 address or a bracketed IPv6 address), an
+#: optional port and path; no query, fragment, user info or spaces.
+SERVICE_URL_PATTERN = re.compile(
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:(\d{1,5}))?(/[^\s?#@]*)?$"
+)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Where container platforms mount secret files (compose ``secrets:``, Kubernetes volumes).
@@ -87,6 +93,28 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
         except ValueError as error:
             raise ValueError(f"{entry!r} is not an IP address or CIDR range ({error})") from None
     return tuple(networks)
+
+
+def parse_service_urls(value: str) -> tuple[str, ...]:
+    """Comma-separated http(s) base URLs of one service's instances (one URL may also be a DNS
+    name resolving to several addresses); ``ValueError`` names the first bad entry. Trailing
+    slashes are dropped; an empty entry or the same URL twice is refused."""
+    urls: list[str] = []
+    entries = [part.strip() for part in value.split(",")]
+    for position, entry in enumerate(entries, start=1):
+        if not entry:
+            raise ValueError(f"entry {position} of {len(entries)} is empty (a stray comma?)")
+        match = SERVICE_URL_PATTERN.match(entry)
+        if match is None or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+            raise ValueError(
+                f"entry {position} ({entry!r}) is not an http(s) base URL like "
+                "http://host:8082 (no query, fragment or user info)"
+            )
+        url = entry.rstrip("/")
+        if url in urls:
+            raise ValueError(f"entry {position} ({entry!r}) is listed twice")
+        urls.append(url)
+    return tuple(urls)
 
 
 def parse_nameservers(value: str) -> tuple[tuple[str, int], ...]:
@@ -147,23 +175,31 @@ class Settings(BaseSettings):
     service_host: str = Field(
         "127.0.0.1", description="Host the gateway uses to reach services (when no URL override)."
     )
-    auth_service_url: ServiceUrl | None = Field(
-        None, description="Base URL of the auth service; default http://<service host>:<auth port>."
-    )
-    user_service_url: ServiceUrl | None = Field(
-        None, description="Base URL of the user service; default http://<service host>:<user port>."
-    )
-    file_service_url: ServiceUrl | None = Field(
-        None, description="Base URL of the file service; default http://<service host>:<file port>."
-    )
-    workflow_service_url: ServiceUrl | None = Field(
+    auth_service_url: str | None = Field(
         None,
-        description="Base URL of the workflow service; default "
-        "http://<service host>:<workflow port>.",
+        description="Base URL of the auth service, or a comma-separated list of its instances "
+        "(a name resolving to several addresses counts as several); default "
+        "http://<service host>:<auth port>.",
     )
-    tenant_service_url: ServiceUrl | None = Field(
+    user_service_url: str | None = Field(
         None,
-        description="Base URL of the tenant service; default http://<service host>:<tenant port>.",
+        description="Base URL(s) of the user service (a list, like the auth service's); "
+        "default http://<service host>:<user port>.",
+    )
+    file_service_url: str | None = Field(
+        None,
+        description="Base URL(s) of the file service (a list, like the auth service's); "
+        "default http://<service host>:<file port>.",
+    )
+    workflow_service_url: str | None = Field(
+        None,
+        description="Base URL(s) of the workflow service (a list, like the auth service's); "
+        "default http://<service host>:<workflow port>.",
+    )
+    tenant_service_url: str | None = Field(
+        None,
+        description="Base URL(s) of the tenant service (a list, like the auth service's); "
+        "default http://<service host>:<tenant port>.",
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest accepted request body in bytes (413 above)."
@@ -187,6 +223,48 @@ class Settings(BaseSettings):
     )
     rate_limit_mutation_cost: int = Field(
         2, ge=1, le=100, description="How many requests one mutation counts as."
+    )
+    service_call_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Longest wait of the gateway for one call to one service instance "
+        "(connecting: at most 2 s of it).",
+    )
+    request_deadline_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Overall deadline of one GraphQL request over HTTP: a service call it would "
+        "still need after that fails at once as SERVICE_UNAVAILABLE (retries included).",
+    )
+    instance_check_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description="How often the gateway checks each service instance's /health/ready (and "
+        "resolves service names again); 0 switches the active check off.",
+    )
+    breaker_failure_threshold: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Consecutive failures to reach a service (or one instance) that open its "
+        "circuit breaker.",
+    )
+    breaker_open_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="How long an open circuit fails calls at once before one trial call "
+        "(half-open) decides whether it closes.",
+    )
+    retry_budget_percent: int = Field(
+        20,
+        ge=0,
+        le=100,
+        description="Retries of idempotent reads on another instance, as a share of the calls to "
+        "a service (beyond a reserve of 10); 0 switches retries off. Writes are never retried.",
     )
     graphql_introspection: bool | None = Field(
         None,
@@ -581,6 +659,19 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is not a directory")
         return value
 
+    @field_validator(
+        "auth_service_url",
+        "user_service_url",
+        "file_service_url",
+        "workflow_service_url",
+        "tenant_service_url",
+    )
+    @classmethod
+    def _service_urls(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return ",".join(parse_service_urls(value))
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
@@ -613,12 +704,17 @@ class Settings(BaseSettings):
     def port_of(self, service: ServiceName) -> int:
         return int(getattr(self, f"{service.value}_port"))
 
-    def service_url(self, service: ServiceName) -> str:
-        """``ADX_<SERVICE>_SERVICE_URL`` if set, else ``ADX_SERVICE_HOST`` and the service's port."""
+    def service_urls(self, service: ServiceName) -> tuple[str, ...]:
+        """The instances of ``ADX_<SERVICE>_SERVICE_URL`` if set, else ``ADX_SERVICE_HOST`` and
+        the service's port."""
         override = getattr(self, f"{service.value}_service_url", None)
         if override:
-            return str(override).rstrip("/")
-        return f"http://{self.service_host}:{self.port_of(service)}"
+            return parse_service_urls(str(override))
+        return (f"http://{self.service_host}:{self.port_of(service)}",)
+
+    def service_url(self, service: ServiceName) -> str:
+        """The first of ``service_urls`` (for a caller that needs one address)."""
+        return self.service_urls(service)[0]
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:

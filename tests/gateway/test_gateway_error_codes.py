@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,7 +14,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway.service_clients import ServiceClient, ServiceUnavailable
 from schema.errors import UserFacingError
 from schema.extensions import OUTAGE_MESSAGE, is_outage
 from services.auth.service import create_auth_app
@@ -123,48 +121,4 @@ def test_user_facing_errors_are_left_alone() -> None:
     assert not is_outage(error.original_error)
 
 
-# --- the gateway's circuit breaker opens on an unreachable service only --------------------------
-
-
-def service_client(statuses: list[int | None]) -> ServiceClient:
-    """A client of the auth service whose calls answer ``statuses`` in turn (``None``: the
-    connection is refused)."""
-    answers = iter(statuses)
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        status = next(answers)
-        if status is None:
-            raise httpx.ConnectError("All connection attempts failed", request=request)
-        return httpx.Response(status, json={"detail": "x"})
-
-    client = ServiceClient(ServiceName.auth, "http://auth")
-    client.http = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://auth")
-    return client
-
-
-async def test_503s_and_500s_from_a_running_service_do_not_open_the_circuit() -> None:
-    """The auth service answers 503 while *its* Redis is down (or 500 for one bad input): a
-    login right after must reach it, not wait out a cooldown the service never asked for."""
-    client = service_client([503] * 6 + [500] * 6 + [200])
-    for _ in range(12):
-        with pytest.raises(ServiceUnavailable):
-            await client.request("POST", "/auth/login")
-
-    assert (await client.request("POST", "/auth/login")).status_code == 200
-
-
-async def test_an_unreachable_service_opens_the_circuit_briefly() -> None:
-    client = service_client([None] * 5 + [502] + [200])
-    for _ in range(5):
-        with pytest.raises(ServiceUnavailable):
-            await client.request("GET", "/x")
-
-    with pytest.raises(ServiceUnavailable, match="circuit open"):
-        await client.request("GET", "/x")  # fails fast, the service is not even asked
-    assert client.breaker.cooldown <= 2.0
-    client.breaker.opened_at = time.monotonic() - client.breaker.cooldown  # the cooldown passed
-    with pytest.raises(ServiceUnavailable):
-        await client.request("GET", "/x")  # the trial call: 502, the circuit opens again
-    client.breaker.opened_at = time.monotonic() - client.breaker.cooldown
-    assert (await client.request("GET", "/x")).status_code == 200
-    assert client.breaker.opened_at is None
+# The circuit breakers' tests: tests/gateway/routing/test_breakers.py.

@@ -246,8 +246,8 @@ async def test_service_urls_override_the_shared_host() -> None:
     )
     clients = ServiceClients(settings)
     try:
-        assert str(clients.auth.http.base_url) == "http://adx-auth.adx.svc:8081"
-        assert str(clients.user.http.base_url) == "https://users.internal"
+        assert [i.base_url for i in clients.auth.pool.instances] == ["http://adx-auth.adx.svc:8081"]
+        assert [i.base_url for i in clients.user.pool.instances] == ["https://users.internal"]
     finally:
         await clients.aclose()
     assert settings.service_url(ServiceName.file) == "http://unused.invalid:8083"
