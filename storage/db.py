@@ -71,6 +71,25 @@ async def set_actor(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 @asynccontextmanager
+async def tenant_scope(session: AsyncSession, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """Inside an open transaction, scope it to ``tenant_id`` for the block only, then back to
+    the tenant it had (the acting user stays). For the one read a caller may make of a tenant
+    that is not their token's (their own role in a suspended tenant, ``services/tenant/access``):
+    the caller must have proved their membership first."""
+    previous = await session.scalar(
+        text("SELECT current_setting(:name, true)"), {"name": TENANT_SETTING}
+    )
+    await set_tenant(session, tenant_id)
+    try:
+        yield session
+    finally:
+        await session.execute(
+            text("SELECT set_config(:name, :value, true)"),
+            {"name": TENANT_SETTING, "value": previous or ""},
+        )
+
+
+@asynccontextmanager
 async def transaction(
     database: async_sessionmaker[AsyncSession],
     tenant_id: uuid.UUID | None = None,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from services.common.tokens import Principal
 from services.tenant.errors import from_rule, tenant_error
-from storage.db import DbSession
+from storage.db import DbSession, tenant_scope
 from storage.tenants.models import Membership, MembershipStatus, Tenant, TenantStatus
 from storage.tenants.repository import MembershipRepository, RoleRepository, TenantRepository
 from workflows.tenant import rules
@@ -86,6 +86,26 @@ async def role_permissions(db: DbSession, tenant_id: uuid.UUID, role: str) -> fr
         return frozenset()
     known = Permission._value2member_map_
     return frozenset(Permission(p) for p in row.permissions if p in known)
+
+
+async def own_permissions(
+    db: DbSession, principal: Principal, tenant_id: uuid.UUID
+) -> tuple[Membership, frozenset[Permission]]:
+    """The caller's own membership row in ``tenant_id`` (any status) and its permissions, with
+    no token into the tenant: for resuming or deleting a suspended tenant, whose members hold
+    none. The membership is visible through the own-memberships policy (``adx.user_id``); a
+    custom role's row is not (it is the tenant's), so it is read under ``tenant_id``'s RLS
+    scope for that one statement, only once the membership proved the caller is a member
+    (``storage.db.tenant_scope``). 404 ``NotAMember`` otherwise, as for an unknown tenant."""
+    user_id = caller_id(principal)
+    membership = await MembershipRepository(db, tenant_id).of_user(user_id) if user_id else None
+    if membership is None:
+        raise tenant_error(TenantError.NOT_A_MEMBER, f"tenant {tenant_id} not found")
+    if built_in_permissions(membership.role) is not None:
+        return membership, await role_permissions(db, tenant_id, membership.role)
+    async with tenant_scope(db, tenant_id):
+        permissions = await role_permissions(db, tenant_id, membership.role)
+    return membership, permissions
 
 
 def check_token_tenant(principal: Principal, tenant_id: uuid.UUID) -> None:

@@ -4,7 +4,8 @@ the run's id.
 
 A suspended tenant's members hold no claims, so nobody has a token into it: resuming and
 deleting check the caller's own membership row instead (visible in every tenant through the
-own-memberships policy), with a built-in role. A resume while a deletion waits out its grace
+own-memberships policy), and its role's permissions: built-in, or a custom role read under the
+tenant's own RLS scope (``own_permissions`` in ``services/tenant/access.py``). A resume while a deletion waits out its grace
 period sends that run the ``cancel_deletion`` update, which cancels the deletion (the tenant
 returns to the status it had before it: active, or still suspended); once the grace period is
 over the run rejects it and the answer is 409 ``TenantNotActive``."""
@@ -25,14 +26,14 @@ from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
 from services.common.tokens import Principal
-from services.tenant.access import caller_id, require_permission
+from services.tenant.access import caller_id, own_permissions, require_permission
 from services.tenant.errors import tenant_error
 from services.tenant.provisioning.starts import errors, start
 from services.tenant.schemas import WorkflowStarted
 from storage.db import DbSession
 from storage.tenants.repository import MembershipRepository
 from workflows.tenant.contracts import TenantError
-from workflows.tenant.permissions import BuiltInRole, Permission, built_in_permissions
+from workflows.tenant.permissions import BuiltInRole, Permission
 from workflows.tenant.tenant_suspension import (
     CANCEL_DELETION_UPDATE,
     SuspensionAction,
@@ -88,10 +89,10 @@ async def suspend_tenant(
 async def resume_tenant(
     tenant_id: uuid.UUID, principal: PrincipalDep, db: TenantDb, resources: ResourcesDep
 ) -> WorkflowStarted:
-    """``tenant.manage`` (a built-in role's): claims restored from the memberships; a deletion
-    still in its grace period is cancelled."""
-    role = await _own_role(db, principal, tenant_id)
-    if Permission.TENANT_MANAGE not in (built_in_permissions(role) or frozenset()):
+    """``tenant.manage`` (a built-in or a custom role's): claims restored from the memberships;
+    a deletion still in its grace period is cancelled."""
+    _, permissions = await own_permissions(db, principal, tenant_id)
+    if Permission.TENANT_MANAGE not in permissions:
         raise tenant_error(TenantError.PERMISSION_DENIED, "this needs the tenant.manage permission")
     deletion = tenant_deletion_workflow_id(str(tenant_id))
     calls = errors("tenant_resume", BUSY)

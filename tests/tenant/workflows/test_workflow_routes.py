@@ -14,6 +14,8 @@ from temporalio.client import Client
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
 from services.tenant.service import SPEC
+from storage.db import transaction
+from storage.tenants.repository import MembershipRepository, RoleRepository
 from tests.auth.mail_flows import record_history
 from tests.auth.users import create_user
 from tests.tenant.http.tenant_api import RecordingMailer, TenantApi
@@ -173,3 +175,45 @@ async def test_a_cancelled_deletion_of_a_suspended_tenant_leaves_it_suspended(
     assert found.claims == {str(owner.id): None}  # no token into it came back
     assert resumed.status_code == 202 and resumed.json()["workflow_id"] != run.id
     assert active.tenant.status == "active" and active.claims == {str(owner.id): ["owner"]}
+
+
+async def test_a_custom_role_with_tenant_manage_resumes_a_suspended_tenant(
+    temporal: Client,
+    tenant_stack: Any,
+    auth_runtime: AuthRuntime,
+    auth_resources: Resources,
+    tenant_resources: Resources,
+    file_resources: Resources,
+) -> None:
+    owner, operator, reader = [await create_user(auth_runtime) for _ in range(3)]
+    async with tenant_stack() as stack:
+        local = tenant_resources.settings.model_copy(update={"task_queue_prefix": stack.prefix})
+        resources = dataclasses.replace(tenant_resources, settings=local)
+        api = TenantApi(SPEC.build_app(resources), auth_runtime, RecordingMailer(), resources)
+        tenant_id = uuid.UUID(await provisioned(temporal, stack, owner.id))
+        async with transaction(tenant_resources.database, tenant_id) as db:
+            roles, members = RoleRepository(db, tenant_id), MembershipRepository(db, tenant_id)
+            await roles.create("operator", "Runs the workspace", ["tenant.manage", "users.read"])
+            await roles.create("reader", "Reads", ["users.read", "files.read"])
+            await members.add_member(operator.id, "operator")
+            await members.add_member(reader.id, "reader")
+        async with api.client(owner.id, tenant_id) as http:
+            suspended = await http.post(f"/tenants/{tenant_id}/suspend")
+            await temporal.get_workflow_handle(suspended.json()["workflow_id"]).result()
+        async with api.client(reader.id, None) as http:  # a custom role without tenant.manage
+            refused = await http.post(f"/tenants/{tenant_id}/resume")
+        async with api.client(operator.id, None) as http:  # no token into a suspended tenant
+            resumed = await http.post(f"/tenants/{tenant_id}/resume")
+            result = await temporal.get_workflow_handle(resumed.json()["workflow_id"]).result()
+        found = await traces(
+            str(tenant_id),
+            [owner.id, operator.id],
+            tenant_resources=tenant_resources,
+            auth_resources=auth_resources,
+            file_resources=file_resources,
+        )
+
+    assert refused.status_code == 403 and refused.json()["code"] == "PermissionDenied"
+    assert resumed.status_code == 202, resumed.text
+    assert result["status"] == "active" and found.tenant.status == "active"
+    assert found.claims == {str(owner.id): ["owner"], str(operator.id): ["operator"]}
