@@ -1,17 +1,147 @@
-"""The user service's HTTP contract: response models, pydantic only. The routes declare them and
-the gateway validates the answers it gets with them, so the REST and GraphQL shapes cannot
-drift; nothing here imports the service's runtime code."""
+"""The user service's HTTP contract: request and response models, pydantic only. The routes
+declare them and the gateway validates the answers it gets with them, so the REST and GraphQL
+shapes cannot drift; nothing here imports the service's runtime code. The validation rules
+themselves are ``workflows/user/rules.py``."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from workflows.user import rules
+
+# -- field types ---------------------------------------------------------------------------------
+
+#: Longest raw input a text field takes before its rule runs (the rule's bound is stricter).
+_RAW_MAX = 1000
+
+
+DisplayName = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=_RAW_MAX, json_schema_extra={"maxLength": rules.DISPLAY_NAME_MAX}
+    ),
+    AfterValidator(rules.clean_display_name),
+]
+GivenName = Annotated[
+    str,
+    Field(min_length=1, max_length=_RAW_MAX, json_schema_extra={"maxLength": rules.NAME_MAX}),
+    AfterValidator(rules.clean_given_name),
+]
+FamilyName = Annotated[
+    str,
+    Field(min_length=1, max_length=_RAW_MAX, json_schema_extra={"maxLength": rules.NAME_MAX}),
+    AfterValidator(rules.clean_family_name),
+]
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=_RAW_MAX, json_schema_extra={"maxLength": rules.TITLE_MAX}),
+    AfterValidator(rules.clean_title),
+]
+#: A BCP 47 tag of a known language, returned in canonical case (``de-CH``).
+Locale = Annotated[
+    str,
+    Field(min_length=2, max_length=rules.LOCALE_MAX, pattern=rules.LOCALE_PATTERN),
+    AfterValidator(rules.clean_locale),
+]
+#: An IANA time zone name (``Europe/Zurich``).
+TimeZone = Annotated[
+    str, Field(min_length=1, max_length=rules.TIME_ZONE_MAX), AfterValidator(rules.clean_time_zone)
+]
+#: An international number, stored in E.164 (``+41446681800``).
+Phone = Annotated[
+    str,
+    Field(min_length=5, max_length=rules.PHONE_MAX_INPUT, pattern=r"^\+[0-9 ().-]{4,30}$"),
+    AfterValidator(rules.clean_phone),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- profiles ------------------------------------------------------------------------------------
 
 
 class ProfileOut(BaseModel):
+    """The profile fields the gateway shows (``user(id)``, the ``load_users`` batch)."""
+
     id: uuid.UUID
     email: str
     display_name: str
     created_at: datetime
+
+
+class UserProfileOut(ProfileOut):
+    """A whole profile (``/users/me``, and an admin's read of a member)."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    avatar_file_id: uuid.UUID | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    title: str | None = None
+    phone: str | None = None
+    status: str = "active"
+    updated_at: datetime | None = None
+
+
+class UpdateProfileRequest(_Strict):
+    """``PATCH /users/me`` and ``PATCH /users/{id}``: only the fields given change; ``null``
+    clears an optional one. The e-mail address is the auth service's."""
+
+    display_name: DisplayName | None = None
+    given_name: GivenName | None = None
+    family_name: FamilyName | None = None
+    avatar_file_id: uuid.UUID | None = None
+    locale: Locale | None = None
+    time_zone: TimeZone | None = None
+    title: Title | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _display_name_stays(self) -> UpdateProfileRequest:
+        if "display_name" in self.model_fields_set and self.display_name is None:
+            raise ValueError("display_name cannot be cleared")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, as column values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# -- preferences ---------------------------------------------------------------------------------
+
+
+class PreferencesOut(BaseModel):
+    """A user's preferences: ``values`` with the schema's defaults filled in, ``stored`` what
+    was set; ``schema_version`` the published schema they follow
+    (``GET /users/preferences/schema``)."""
+
+    scope: str
+    tenant_id: uuid.UUID | None = None
+    schema_version: int
+    values: dict[str, Any]
+    stored: dict[str, Any]
+    updated_at: datetime | None = None
+
+
+# -- directory -----------------------------------------------------------------------------------
+
+
+class DirectoryMemberOut(BaseModel):
+    user_id: uuid.UUID
+    display_name: str
+    email: str
+    role: str
+    status: str
+    joined_at: datetime
+
+
+class DirectoryPage(BaseModel):
+    items: list[DirectoryMemberOut]
+    #: Pass as ``after`` for the next page; None on the last one.
+    next_cursor: str | None = None

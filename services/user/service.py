@@ -5,15 +5,18 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
+from services.user import directory, preferences, profiles
 from services.user.activities import UserActivities
 from services.user.routes import router
 
-#: Profiles: the routes, and the activities the auth service's registration calls.
-PROFILES = Feature(
-    name="profiles",
+#: The batch read the gateway's loader uses, and the activities the auth service's sign-up
+#: calls (the profile's creation and its compensation).
+CORE = Feature(
+    name="core",
     router=router,
     activities=lambda resources: UserActivities(resources).all(),
 )
-FEATURES = (PROFILES,)
+#: ``profiles`` first: ``/users/me`` before ``/users/{user_id}``.
+FEATURES = (profiles.FEATURE, CORE, preferences.FEATURE, directory.FEATURE)
 
 SPEC = ServiceSpec(name=ServiceName.user, title="ADX user service", features=FEATURES)

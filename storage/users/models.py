@@ -1,21 +1,40 @@
-"""Tables of the ``users`` schema."""
+"""Tables of the ``users`` schema (docs/users.md).
+
+``profiles`` are a person's own (not tenant-owned). ``preferences`` are a user's, either for every
+tenant (``tenant_id`` NULL) or for one tenant; ``directory`` is the user service's copy of the
+tenants' memberships. Row-level security guards the tenant-owned rows of both
+(``storage/migrations/versions/users/20261201_0002_profiles_preferences_directory.py``)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import String
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import DateTime, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.base import TimestampMixin, schema_metadata
+from storage.base import TenantOwnedMixin, TimestampMixin, new_id, schema_metadata
 
 
 class UsersBase(DeclarativeBase):
     metadata = schema_metadata("users")
 
 
-class Profile(TimestampMixin, UsersBase):
+class ProfileStatus(StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+class UpdatedMixin:
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Profile(TimestampMixin, UpdatedMixin, UsersBase):
     """A person's profile; its id is the user id the auth service issued."""
 
     __tablename__ = "profiles"
@@ -23,4 +42,48 @@ class Profile(TimestampMixin, UsersBase):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    #: A file of the file service (its existence is the file service's to check).
+    avatar_file_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: BCP 47 tag in canonical case (``workflows/user/rules.py``).
+    locale: Mapped[str | None] = mapped_column(String(35))
+    #: IANA time zone name.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(100))
+    #: E.164.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=ProfileStatus.ACTIVE.value
+    )
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True, nullable=False)
+
+
+class Preferences(UpdatedMixin, UsersBase):
+    """One user's preferences: for every tenant (``tenant_id`` None) or within one tenant. Only
+    what the user set is stored; the schema's defaults fill the rest when read."""
+
+    __tablename__ = "preferences"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The version of the published schema the values were validated against.
+    schema_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
+class DirectoryEntry(TenantOwnedMixin, UpdatedMixin, UsersBase):
+    """A member of a tenant, as the tenant workflows told the user service
+    (``workflows/user/directory_contracts.py``), with the names and address of their profile."""
+
+    __tablename__ = "directory"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    role: Mapped[str] = mapped_column(String(50), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    name_text: Mapped[str] = mapped_column(String(410), nullable=False, default="")

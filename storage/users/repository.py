@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.repository import Repository
 from storage.users.models import Profile
+
+#: The columns a profile change may write (the e-mail address is auth's, the id nobody's).
+EDITABLE: Final = frozenset(
+    {
+        "display_name",
+        "given_name",
+        "family_name",
+        "avatar_file_id",
+        "locale",
+        "time_zone",
+        "title",
+        "phone",
+        "status",
+    }
+)
 
 
 class ProfileRepository(Repository[Profile]):
@@ -30,6 +46,24 @@ class ProfileRepository(Repository[Profile]):
     async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Profile]:
         result = await self.session.scalars(select(Profile).where(Profile.id.in_(ids)))
         return list(result)
+
+    async def update(self, id_: uuid.UUID, changes: Mapping[str, Any]) -> Profile | None:
+        """Write ``changes`` (columns of :data:`EDITABLE`; a None clears an optional one) and
+        return the row as it is now (None: no such profile)."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        if changes:
+            await self.session.execute(
+                update(Profile)
+                .where(Profile.id == id_)
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
+        row = await self.session.scalar(
+            select(Profile).where(Profile.id == id_).execution_options(populate_existing=True)
+        )
+        return row
 
     async def delete(self, id_: uuid.UUID) -> bool:
         """Remove a profile (an abandoned sign-up); deleting a missing one is a no-op."""

@@ -15,6 +15,12 @@ class UserError(StrEnum):
     """Stable ``ApplicationError.type`` values of the user service's business failures."""
 
     INVALID_INPUT = "InvalidInput"
+    #: No such user, or one the caller may not see (the same answer, so ids cannot be probed).
+    USER_NOT_FOUND = "UserNotFound"
+    #: A token for another tenant, a missing permission, a member the caller may not change.
+    PERMISSION_DENIED = "PermissionDenied"
+    #: Preferences the published JSON Schema refuses (the message names the key).
+    INVALID_PREFERENCES = "InvalidPreferences"
 
 
 @dataclass
