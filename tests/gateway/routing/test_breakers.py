@@ -88,9 +88,7 @@ async def test_503s_and_500s_from_a_running_service_do_not_open_the_circuit() ->
 
 
 async def test_an_unreachable_service_opens_the_circuit_briefly() -> None:
-    client, received = client_of(
-        {A: answers(*[None] * 5, 502, 200)}, threshold=5, open_seconds=0.3
-    )
+    client, received = client_of({A: answers(*[None] * 5, 502, 200)}, threshold=5, open_seconds=0.3)
     for _ in range(5):
         with pytest.raises(ServiceUnavailable):
             await client.request("GET", "/x")
