@@ -218,9 +218,40 @@ async def in_process_workers(
 
 
 @pytest.fixture(scope="session")
-def stack(infra: Infra) -> Iterator[Stack]:
-    """gateway + five services as real processes (HTTP and workers) for end-to-end tests."""
-    running = start_stack(infra.env, infra.data_dir / "logs")
+async def stack_billing() -> AsyncIterator[dict[str, str]]:
+    """The stack's billing: a localstripe process for the session with the ADX plans made
+    (``services/devstack/stripe.py``), as the settings the stack's processes get. Only the stack
+    bills through it; in-process tests keep the settings of ``infra`` (the local provider)."""
+    from services.devstack.stripe import (
+        EMULATOR_API_KEY,
+        EMULATOR_WEBHOOK_SECRET,
+        start_stripe_emulator,
+        stripe_emulator_url,
+    )
+    from services.tenant.billing.stripe_provider import StripeBillingProvider, ensure_stripe_plans
+
+    port = free_port()
+    proc = await asyncio.to_thread(start_stripe_emulator, port, echo=False, die_with_parent=True)
+    api_base = stripe_emulator_url(port)
+    provider = StripeBillingProvider(EMULATOR_API_KEY, EMULATOR_WEBHOOK_SECRET, api_base=api_base)
+    try:
+        await ensure_stripe_plans(provider)
+    finally:
+        await provider.aclose()
+    yield {
+        "ADX_BILLING_PROVIDER": "stripe",
+        "ADX_STRIPE_API_KEY": EMULATOR_API_KEY,
+        "ADX_STRIPE_API_BASE": api_base,
+        "ADX_STRIPE_WEBHOOK_SECRET": EMULATOR_WEBHOOK_SECRET,
+    }
+    await asyncio.to_thread(proc.stop)
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, stack_billing: dict[str, str]) -> Iterator[Stack]:
+    """gateway + five services as real processes (HTTP and workers) for end-to-end tests; the
+    tenant service bills through a localstripe (``stack_billing``)."""
+    running = start_stack({**infra.env, **stack_billing}, infra.data_dir / "logs")
     yield running
     for proc in running.processes.values():
         proc.stop()
