@@ -737,6 +737,10 @@ class Settings(BaseSettings):
             problems["ADX_MAIL_BACKEND"] = (
                 "set `smtp` (or `outbox` explicitly to keep mails in files, undelivered)"
             )
+        if service == ServiceName.tenant and "billing_provider" not in self.model_fields_set:
+            problems["ADX_BILLING_PROVIDER"] = (
+                "set `stripe` (or `local` explicitly: plan changes then charge nobody)"
+            )
         return problems
 
     def database_role_problems(self) -> dict[str, str]:

@@ -67,6 +67,7 @@ def production(data_dir: Path, env: str = "production", **extra: str) -> dict[st
             "ADX_RUN_ACCESS_SECRET",
             "ADX_DATABASE_APP_PASSWORD",
             "ADX_MAIL_BACKEND",
+            "ADX_BILLING_PROVIDER",
         ),
         "",
     )
@@ -120,6 +121,18 @@ def test_auth_without_signing_keys_or_mail_backend_stops_naming_them(tmp_path: P
     assert "ADX_DATABASE_APP_PASSWORD" in result.stderr  # the development default
     assert "ADX_PAYLOAD_KEYS" not in result.stderr and "ADX_RUN_ACCESS_SECRET" not in result.stderr
     assert not (tmp_path / "keys").exists()
+
+
+def test_tenant_without_a_chosen_billing_provider_stops_naming_it(tmp_path: Path) -> None:
+    """The local provider charges nobody: production must choose it (or Stripe) explicitly."""
+    secrets = real_secrets()
+    base = {"ADX_PAYLOAD_KEYS": secrets["ADX_PAYLOAD_KEYS"], "ADX_MAIL_BACKEND": "smtp"}
+    unset = run(production(tmp_path, **base), "services.tenant")
+    chosen = run(production(tmp_path, **base, ADX_BILLING_PROVIDER="local"), "services.tenant")
+
+    assert unset.returncode == 2, unset.stderr
+    assert "ADX_BILLING_PROVIDER" in unset.stderr and "Traceback" not in unset.stderr
+    assert "ADX_BILLING_PROVIDER" not in chosen.stderr
 
 
 def test_migrate_refuses_to_give_the_app_role_the_development_password(tmp_path: Path) -> None:
