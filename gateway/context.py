@@ -11,7 +11,7 @@ from strawberry.fastapi import BaseContext
 from temporalio.client import Client
 
 from gateway.auth import authorization_from
-from gateway.loaders import load_users
+from gateway.loaders import MAX_USER_BATCH, MemberPageKey, load_member_pages, load_users
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
 from gateway.service_clients import Caller, ServiceCall, ServiceClients
@@ -19,6 +19,7 @@ from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.client_ip import client_ip
 from services.common.settings import ServiceName, Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
+from services.tenant.schemas import MemberPage
 from services.user.schemas import ProfileOut
 
 if TYPE_CHECKING:
@@ -42,11 +43,24 @@ class GatewayContext(BaseContext):
     def __init__(self, state: GatewayState) -> None:
         super().__init__()
         self.state = state
-        self.users: DataLoader[str, ProfileOut | None] = DataLoader(
-            load_fn=lambda ids: load_users(state.services, ids, self.authorization)
-        )
+        self.fresh_loaders()
         self._principal: Principal | None = None
         self._principal_error: Exception | None = None
+
+    def fresh_loaders(self) -> None:
+        """Loaders for one operation (``FreshLoaders`` calls this as each operation starts, so a
+        WebSocket connection's later operations never see an earlier one's cached answers), each
+        calling as this request's caller; ``signed_in`` raises "sign in first" inside the batch,
+        so every field that needed it fails with UNAUTHENTICATED and nothing is sent."""
+        self.users: DataLoader[str, ProfileOut | None] = DataLoader(
+            load_fn=lambda ids: load_users(self.service(ServiceName.user, signed_in=True), ids),
+            max_batch_size=MAX_USER_BATCH,
+        )
+        self.member_pages: DataLoader[MemberPageKey, MemberPage] = DataLoader(
+            load_fn=lambda keys: load_member_pages(
+                self.service(ServiceName.tenant, signed_in=True), keys
+            )
+        )
 
     @property
     def authorization(self) -> str | None:

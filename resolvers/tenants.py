@@ -18,7 +18,6 @@ Ids are checked here before they become part of a path, so a hostile one is a
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -27,39 +26,31 @@ from gateway.progress_relay import describe
 from gateway.run_access import identify_run
 from resolvers.workflow_runs import run_of
 from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.pagination import MAX_PAGE
 from schema.tenants import (
     CreateTenantInput,
     Invitation,
     InviteMemberInput,
-    Member,
     MemberConnection,
-    MemberEdge,
-    PageInfo,
     Tenant,
     TenantSwitch,
+    member_connection,
+    uuid_arg,
 )
 from schema.workflow_runs import WorkflowRun
 from services.auth.schemas import TenantSwitch as TenantSwitchOut
 from services.common.settings import ServiceName
-from services.tenant.schemas import InvitationOut, MemberPage, TenantOut, WorkflowStarted
+from services.tenant.schemas import InvitationOut, TenantOut, WorkflowStarted
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
     from gateway.service_clients import ServiceCall
 
 #: The tenant service's own limits, checked before a value becomes part of a URL.
-MAX_CURSOR = 200
-MAX_PAGE = 100
 MAX_SHORT_TEXT = 64
 
 
-def _uuid(raw: str, what: str) -> str:
-    if len(raw) <= 64:
-        try:
-            return str(uuid.UUID(raw))
-        except ValueError:
-            pass
-    raise UserFacingError(f"not a valid {what}", BAD_USER_INPUT)
+_uuid = uuid_arg
 
 
 def _short(raw: str, what: str) -> str:
@@ -103,30 +94,8 @@ async def resolve_members(
     first: Annotated[int, strawberry.argument(description=f"1-{MAX_PAGE}")] = 50,
     after: str | None = None,
 ) -> MemberConnection:
-    if not 1 <= first <= MAX_PAGE:
-        raise UserFacingError(f"first must be 1-{MAX_PAGE}", BAD_USER_INPUT)
-    params: dict[str, Any] = {"first": first}
-    if after is not None:
-        if not 0 < len(after) <= MAX_CURSOR:
-            raise UserFacingError("after is not a cursor of this list", BAD_USER_INPUT)
-        params["after"] = after
-    page = await _tenants(info).call(
-        "GET",
-        f"/tenants/{_uuid(tenant_id, 'tenant id')}/members",
-        params=params,
-        response=MemberPage,
-    )
-    edges = [
-        MemberEdge(cursor=m.cursor or "", node=Member(**m.model_dump(exclude={"cursor"})))
-        for m in page.items
-    ]
-    return MemberConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.next_cursor is not None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    """Through the request's ``member_pages`` loader, like ``Tenant.members``."""
+    return await member_connection(info, tenant_id, first, after)
 
 
 async def resolve_invitations(

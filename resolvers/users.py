@@ -38,4 +38,4 @@ async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID)
     row = await info.context.users.load(user_id)
     if row is None:
         return None
-    return User(**{**row.model_dump(), "id": strawberry.ID(str(row.id))})
+    return User.of(row)

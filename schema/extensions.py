@@ -5,13 +5,14 @@ subscription results are handled like single ones)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 from graphql import GraphQLError
 from limits.errors import StorageError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.service_clients import ServiceUnavailable
@@ -95,3 +96,15 @@ class NoSuggestions(MaskErrors):
             original_error=error.original_error,
             extensions=error.extensions,
         )
+
+
+class FreshLoaders(SchemaExtension):
+    """Every operation starts with empty DataLoaders (``GatewayContext.fresh_loaders``): an HTTP
+    request's context is its own already, but a WebSocket connection's lives as long as the
+    connection, and its later operations must not be answered from an earlier one's cache."""
+
+    def on_operation(self) -> Iterator[None]:
+        fresh = getattr(self.execution_context.context, "fresh_loaders", None)
+        if fresh is not None:
+            fresh()
+        yield

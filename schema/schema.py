@@ -13,7 +13,7 @@ from strawberry.extensions import (
 
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
-from schema.extensions import NoSuggestions, ServiceUnavailableErrors
+from schema.extensions import FreshLoaders, NoSuggestions, ServiceUnavailableErrors
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
@@ -53,6 +53,7 @@ def build_schema(
     from error messages. Outages are ``SERVICE_UNAVAILABLE`` whatever ``mask_errors`` says."""
     # Classes or factories, not instances: Strawberry builds a fresh extension per request.
     extensions: list = [
+        FreshLoaders,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from services.user.schemas import ProfileOut
+
 
 @strawberry.type(description="A user's profile (owned by the user service).")
 class User:
@@ -13,3 +15,7 @@ class User:
     email: str
     display_name: str
     created_at: datetime
+
+    @classmethod
+    def of(cls, row: ProfileOut) -> User:
+        return cls(**{**row.model_dump(), "id": strawberry.ID(str(row.id))})

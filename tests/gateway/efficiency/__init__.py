@@ -1,0 +1,1 @@
+"""The gateway's efficiency: DataLoaders, idempotent mutations, persisted queries, cost."""
