@@ -221,3 +221,124 @@ async def test_a_user_sees_only_the_tenants_they_belong_to(
             text("UPDATE tenants.tenants SET name = 'x' WHERE id = :b"), {"b": b}
         )
     assert changed.rowcount == 0  # type: ignore[attr-defined]
+
+
+# --- the users schema of issue 9: the directory copy and preferences ---------------------------
+
+
+@pytest.fixture
+async def user_app_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Connected as the application role, exactly as the user service is."""
+    engine = create_async_engine(settings.app_database_url(ServiceName.user))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def user_rows(settings: Settings) -> dict[str, uuid.UUID]:
+    """Tenants a and b each with a directory entry of ``user`` and of a stranger, and ``user``'s
+    and the stranger's preferences (user-level and per tenant), written by the owner role."""
+    owner = create_async_engine(settings.owner_database_url(ServiceName.user))
+    sessions = session_factory(owner)
+    ids = {"a": uuid.uuid4(), "b": uuid.uuid4(), "user": uuid.uuid4(), "other": uuid.uuid4()}
+    for person in ("user", "other"):
+        async with transaction(sessions, user_id=ids[person]) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO users.preferences (id, user_id, schema_version, values)"
+                    " VALUES (:id, :user, 1, '{}')"
+                ),
+                {"id": uuid.uuid4(), "user": ids[person]},
+            )
+    for name in ("a", "b"):
+        async with transaction(sessions, ids[name]) as session:
+            for person in ("user", "other"):
+                await session.execute(
+                    text(
+                        "INSERT INTO users.directory (tenant_id, user_id, role, status, joined_at,"
+                        " display_name, email) VALUES (:tenant, :user, 'member', 'active', now(),"
+                        " 'N', 'n@example.com')"
+                    ),
+                    {"tenant": ids[name], "user": ids[person]},
+                )
+                await session.execute(
+                    text(
+                        "INSERT INTO users.preferences (id, user_id, tenant_id, schema_version,"
+                        " values) VALUES (:id, :user, :tenant, 1, '{}')"
+                    ),
+                    {"id": uuid.uuid4(), "user": ids[person], "tenant": ids[name]},
+                )
+    await owner.dispose()
+    return ids
+
+
+@pytest.mark.parametrize("table", ["directory", "preferences"])
+async def test_users_tables_show_only_the_current_tenant(
+    user_app_engine: AsyncEngine, user_rows: dict[str, uuid.UUID], table: str
+) -> None:
+    a, b, other = user_rows["a"], user_rows["b"], user_rows["other"]
+    sessions = session_factory(user_app_engine)
+    # Another user of tenant a: a's rows, and their own user-level preferences, nothing of b.
+    async with transaction(sessions, a, user_id=uuid.uuid4()) as session:
+        seen = set((await session.execute(text(f"SELECT tenant_id FROM users.{table}"))).scalars())
+        updated = await session.execute(
+            text(f"UPDATE users.{table} SET updated_at = now() WHERE tenant_id = :b"), {"b": b}
+        )
+        deleted = await session.execute(
+            text(f"DELETE FROM users.{table} WHERE tenant_id = :b OR tenant_id IS NULL"),
+            {"b": b},
+        )
+    assert seen == {a}
+    assert updated.rowcount == 0 and deleted.rowcount == 0  # type: ignore[attr-defined]
+    # No tenant, no user: nothing at all.
+    async with transaction(sessions) as session:
+        assert await session.scalar(text(f"SELECT count(*) FROM users.{table}")) == 0
+    # Writing into another tenant is refused.
+    async with transaction(sessions, a, user_id=other) as session:
+        with pytest.raises(DBAPIError):
+            await session.execute(
+                text(
+                    "INSERT INTO users.directory (tenant_id, user_id, role, status, joined_at)"
+                    " VALUES (:b, :user, 'owner', 'active', now())"
+                    if table == "directory"
+                    else "INSERT INTO users.preferences (id, user_id, tenant_id, schema_version,"
+                    " values) VALUES (gen_random_uuid(), :user, :b, 1, '{}')"
+                ),
+                {"b": b, "user": uuid.uuid4()},
+            )
+
+
+async def test_own_directory_entries_and_preferences_across_tenants(
+    user_app_engine: AsyncEngine, user_rows: dict[str, uuid.UUID]
+) -> None:
+    a, b, user, other = (user_rows[k] for k in ("a", "b", "user", "other"))
+    sessions = session_factory(user_app_engine)
+    async with transaction(sessions, a, user_id=user) as session:
+        result = await session.execute(
+            text("SELECT tenant_id, user_id FROM users.directory WHERE tenant_id = :b"), {"b": b}
+        )
+        entries = {(row[0], row[1]) for row in result}
+        # Their own entry in b (own names refreshed there), nobody else's.
+        assert entries == {(b, user)}
+        renamed = await session.execute(
+            text("UPDATE users.directory SET display_name = 'M' WHERE tenant_id = :b"), {"b": b}
+        )
+        assert renamed.rowcount == 1  # type: ignore[attr-defined]
+        own = set(
+            (
+                await session.execute(
+                    text("SELECT user_id FROM users.preferences WHERE tenant_id IS NULL")
+                )
+            ).scalars()
+        )
+        assert own == {user}
+        # Their own entry cannot be moved into another user's name.
+        with pytest.raises(DBAPIError):
+            async with session.begin_nested():
+                await session.execute(
+                    text(
+                        "UPDATE users.directory SET user_id = :other "
+                        "WHERE tenant_id = :b AND user_id = :user"
+                    ),
+                    {"b": b, "other": other, "user": user},
+                )

@@ -54,6 +54,8 @@ def clean_text(value: str, field: str, maximum: int) -> str:
     """``value`` as NFC, stripped, inner runs of white space made one space; 1..``maximum``
     characters, nothing invisible that changes how the text around it reads."""
     normalised = unicodedata.normalize("NFC", value)
+    if "\ufffd" in normalised:
+        raise RuleViolation(f"{field} contains an undecodable character (U+FFFD)")
     for char in normalised:
         category = unicodedata.category(char)
         if category in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT:
