@@ -158,7 +158,7 @@ async def test_a_write_is_never_retried() -> None:
     assert client.retries == 0
 
     refused, _ = client_of({A: always(None), B: always(201)})
-    outcomes = []
+    outcomes: list[int | str] = []
     for _ in range(4):
         try:
             outcomes.append((await refused.request("PATCH", "/x")).status_code)
@@ -183,7 +183,7 @@ async def test_retries_stay_within_the_budget() -> None:
     assert sum(received.values()) == 20 + client.retries
 
     none, received = client_of({A: always(502), B: always(200)}, retry_budget_percent=0)
-    outcomes = []
+    outcomes: list[int | str] = []
     for _ in range(2):
         try:
             outcomes.append((await none.request("GET", "/x")).status_code)
