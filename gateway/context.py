@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection, Request
 from strawberry.dataloader import DataLoader
@@ -11,6 +12,7 @@ from strawberry.fastapi import BaseContext
 from temporalio.client import Client
 
 from gateway.auth import authorization_from
+from gateway.idempotency import HEADER, Idempotency, checked_key
 from gateway.loaders import MAX_USER_BATCH, MemberPageKey, load_member_pages, load_users
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
@@ -37,6 +39,7 @@ class GatewayState:
     verifier: TokenVerifier
     run_access: RunAccess
     rate_limiter: RateLimiter
+    idempotency: Idempotency
 
 
 class GatewayContext(BaseContext):
@@ -76,6 +79,24 @@ class GatewayContext(BaseContext):
             raise UserFacingError("sign in first", UNAUTHENTICATED)
         caller = Caller(client_ip=self.client_ip, authorization=self.authorization)
         return self.state.services.of(name, caller)
+
+    async def started_once(
+        self, info: Any, arguments: Any, start: Callable[[], Awaitable[str]]
+    ) -> str:
+        """The id of the workflow this mutation field starts: ``start()`` answers it, once per
+        ``Idempotency-Key`` (gateway/idempotency.py); without the header, every call starts."""
+        headers = getattr(self.request, "headers", None)
+        key = checked_key(headers.get(HEADER) if headers is not None else None)
+        if key is None:
+            return await start()
+        principal = await self.optional_principal()
+        return await self.state.idempotency.workflow_id(
+            scope=f"user:{principal.user_id}" if principal else "anonymous",
+            key=key,
+            field=f"{info.field_name}@{info.path.key}",
+            arguments=arguments,
+            start=start,
+        )
 
     @property
     def client_ip(self) -> str | None:

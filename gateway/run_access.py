@@ -42,6 +42,12 @@ class RunAccess:
         mac = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
+    def digest(self, message: bytes) -> str:
+        """A keyed digest under the same secret (the idempotency records' request fingerprints:
+        a stored fingerprint of a sign-up reveals nothing of its password)."""
+        mac = hmac.new(self._secret, b"digest\n" + message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
     def valid(self, run: RunIdentity, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.token(run), token or "")
 

@@ -11,6 +11,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
 from gateway.graphiql import mount_graphiql
+from gateway.idempotency import Idempotency
 from gateway.pages import mount_pages
 from gateway.progress_relay import ProgressRelay
 from gateway.rate_limit import RateLimiter
@@ -35,6 +36,7 @@ def create_gateway_app(resources: Resources) -> FastAPI:
     services = ServiceClients(settings)
     # Requests wait for Temporal at most this long, then answer SERVICE_UNAVAILABLE.
     temporal = with_rpc_deadline(resources.temporal, settings.temporal_rpc_deadline_seconds)
+    run_access = RunAccess.from_settings(settings)
     state = GatewayState(
         settings=settings,
         temporal=temporal,
@@ -43,8 +45,14 @@ def create_gateway_app(resources: Resources) -> FastAPI:
             temporal, resources.redis, resources.redis_keys, settings.progress_poll_seconds
         ),
         verifier=gateway_verifier(settings, services.auth, resources.redis, resources.redis_keys),
-        run_access=RunAccess.from_settings(settings),
+        run_access=run_access,
         rate_limiter=RateLimiter(settings, resources.redis, resources.redis_keys),
+        idempotency=Idempotency(
+            resources.redis,
+            resources.redis_keys,
+            settings.idempotency_ttl_seconds,
+            run_access.digest,
+        ),
     )
     graphiql = on_unless_production(settings.graphiql, settings)
     graphql = RateLimitedGraphQLRouter(

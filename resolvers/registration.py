@@ -24,22 +24,28 @@ if TYPE_CHECKING:
 
 async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpInput) -> WorkflowRun:
     """Every sign-up is its own run with its own access token (``services.common.registration``):
-    a sign-up for an address that is already pending never joins, nor sees, that run."""
+    a sign-up for an address that is already pending never joins, nor sees, that run. The same
+    request retried with its ``Idempotency-Key`` answers the run it started."""
     state = info.context.state
     principal = await info.context.optional_principal()
-    with acting_as(SecurityContext.for_caller(principal)):
-        try:
-            workflow_id = await start_sign_up(
-                state.temporal,
-                state.settings.task_queue(ServiceName.auth),
-                email=input.email,
-                password=input.password,
-                display_name=input.display_name,
-                verification_timeout_seconds=state.settings.auth_verification_hours * 3600,
-            )
-        except InvalidRegistrationError as error:
-            # The same words as ``/auth/register``, before anything is hashed or started.
-            raise UserFacingError(str(error)) from error
+
+    async def start() -> str:
+        with acting_as(SecurityContext.for_caller(principal)):
+            try:
+                return await start_sign_up(
+                    state.temporal,
+                    state.settings.task_queue(ServiceName.auth),
+                    email=input.email,
+                    password=input.password,
+                    display_name=input.display_name,
+                    verification_timeout_seconds=state.settings.auth_verification_hours * 3600,
+                )
+            except InvalidRegistrationError as error:
+                # The same words as ``/auth/register``, before anything is hashed or started.
+                raise UserFacingError(str(error)) from error
+
+    arguments = [input.email, input.password, input.display_name]
+    workflow_id = await info.context.started_once(info, arguments, start)
     description = await describe(state.temporal, workflow_id)
     run = await run_of(info, workflow_id, description)
     run.access_token = state.run_access.token(await identify_run(description))

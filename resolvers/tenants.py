@@ -66,11 +66,17 @@ def _tenants(info: strawberry.Info[GatewayContext]) -> ServiceCall:
 async def _started(
     info: strawberry.Info[GatewayContext], method: str, path: str, body: Any = None
 ) -> WorkflowRun:
-    """Forward a write that starts a workflow; answer its run with the run's access token."""
-    started = await _tenants(info).call(method, path, json=body, response=WorkflowStarted)
+    """Forward a write that starts a workflow (once per ``Idempotency-Key``); answer its run
+    with the run's access token."""
+
+    async def start() -> str:
+        started = await _tenants(info).call(method, path, json=body, response=WorkflowStarted)
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, [method, path, body], start)
     state = info.context.state
-    description = await describe(state.temporal, started.workflow_id)
-    run = await run_of(info, started.workflow_id, description)
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
     run.access_token = state.run_access.token(await identify_run(description))
     return run
 

@@ -224,6 +224,42 @@ class Settings(BaseSettings):
     rate_limit_mutation_cost: int = Field(
         2, ge=1, le=100, description="How many requests one mutation counts as."
     )
+    idempotency_ttl_seconds: int = Field(
+        86400,
+        ge=60,
+        le=7 * 86400,
+        description="How long an `Idempotency-Key` of a mutation keeps naming the run it started.",
+    )
+    graphql_persisted_queries_only: bool = Field(
+        False,
+        description="Execute registered persisted queries only (APQ hashes already stored, or "
+        "listed in the operations manifest); a request with a new query text is refused.",
+    )
+    graphql_operations_manifest: Path | None = Field(
+        None,
+        description="JSON list of the operations (query texts) clients may send, registered as "
+        "persisted queries when the gateway starts (for `ADX_GRAPHQL_PERSISTED_QUERIES_ONLY`).",
+    )
+    graphql_persisted_query_ttl_seconds: int = Field(
+        7 * 86400,
+        ge=60,
+        description="How long an automatically persisted query stays stored after its last use.",
+    )
+    graphql_max_cost: int = Field(
+        5000,
+        ge=1,
+        description="Largest estimated cost of one operation: each field 1, times the page size "
+        "(`first`) of every list around it.",
+    )
+    subscription_max_per_user: int = Field(
+        10, ge=1, le=1000, description="Concurrent subscriptions one user may hold (gateway-wide)."
+    )
+    subscription_ping_seconds: float = Field(
+        15,
+        gt=0,
+        le=300,
+        description="How often the gateway pings an idle graphql-transport-ws socket.",
+    )
     service_call_timeout_seconds: float = Field(
         5.0,
         gt=0,
