@@ -2,14 +2,15 @@
 (``POST /auth/refresh``), both through one auth process over real HTTP, in one run on one
 machine (``python -m bench.tenant_switching [--duration 10] [--json out.json]``, or
 ``make bench-tenant``). Target: a switch costs at most 1.5x a refresh (calls/s and p99): it is
-one statement and one signed token, as a refresh is; its ``tenant_switching`` bookkeeping run is
-started after the answer (the auth process runs in ``--mode http`` and the start goes to the
-dev server; no tenant worker runs it here, so only the start is paid).
+one statement and one signed token, as a refresh is; its ``tenant_switching`` bookkeeping runs
+are throttled per session (at most one start per session per second,
+``services/auth/switching/bookkeeping.py``; the auth process runs in ``--mode http`` and the
+starts go to the dev server; no tenant worker runs them here, so only the starts are paid).
 
-``createTenant`` end to end (mutation to COMPLETED over the subscription) against a bare
-workflow with as many no-op activities is not measured yet: it needs the gateway, the tenant
-service and its provisioning route and workflow in one stack (``--create-tenant`` reports it as
-skipped). Not a test: it asserts nothing, it measures and reports."""
+Then, in the same run and infrastructure, ``createTenant`` end to end (mutation to COMPLETED
+over the subscription) against a bare workflow with as many no-op activities
+(``bench/tenant_create.py``, target 1.5x; ``--create-duration 0`` skips it). Not a test: it
+asserts nothing, it measures and reports."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench import tenant_create
 from bench.argon2_rate import PASSWORD
 from bench.infra import BenchInfra, create_verified_accounts, infrastructure, start_auth_service
 from bench.load import OperationError, PhaseResult, drive, wait_until_quiet
@@ -40,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="uncounted seconds before each")
     parser.add_argument("--clients", type=int, default=4 * cores)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--create-duration", type=float, default=20.0, help="seconds per createTenant phase"
+    )
+    parser.add_argument("--create-clients", type=int, default=4)
     return parser.parse_args(argv)
 
 
@@ -145,10 +151,6 @@ async def measure(infra: BenchInfra, url: str, args: argparse.Namespace) -> dict
             "target": RATIO_TARGET,
             "met": bool(time_ratio and time_ratio <= RATIO_TARGET and p99_ratio <= RATIO_TARGET),
         },
-        "create_tenant_vs_bare_workflow": {
-            "skipped": "needs the gateway, the tenant service and tenant_provisioning in one "
-            "stack (not measured by this version)"
-        },
     }
 
 
@@ -157,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     with infrastructure() as infra:
         _, url = start_auth_service(infra, mode="http")
         figures = asyncio.run(measure(infra, url, args))
+        if args.create_duration > 0:
+            create_args = argparse.Namespace(
+                duration=args.create_duration, warmup=3.0, clients=args.create_clients, json=None
+            )
+            figures["create_tenant"] = tenant_create.run_in(infra, create_args)
     figures["machine"] = {"cpus": os.cpu_count()}
     text = json.dumps(figures, indent=2)
     print(text)
