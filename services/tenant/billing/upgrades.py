@@ -18,8 +18,8 @@ from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
 from services.tenant.access import require_permission
 from services.tenant.errors import tenant_error
-from services.tenant.provisioning.starts import start
 from services.tenant.schemas import WorkflowStarted
+from services.tenant.starts import start
 from storage.tenants.repository import TenantRepository
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.permissions import Permission

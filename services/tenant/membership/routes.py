@@ -17,13 +17,13 @@ from services.common.tenant_db import TenantDb
 from services.tenant.access import caller_id, member_access, require_owner, require_permission
 from services.tenant.errors import tenant_error
 from services.tenant.invitations.tokens import parse_token
-from services.tenant.provisioning.starts import start
 from services.tenant.schemas import (
     ChangeRoleRequest,
     InvitationTokenRequest,
     TransferOwnershipRequest,
     WorkflowStarted,
 )
+from services.tenant.starts import start
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.membership_change import (
     MembershipChangeInput,

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from services.common.app import ResourcesDep
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
-from services.tenant.provisioning.starts import start
 from services.tenant.schemas import CreateTenantRequest, WorkflowStarted
+from services.tenant.starts import start
 from workflows.tenant.tenant_provisioning import (
     TenantProvisioningInput,
     TenantProvisioningWorkflow,

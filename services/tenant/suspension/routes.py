@@ -28,8 +28,8 @@ from services.common.tenant_db import TenantDb
 from services.common.tokens import Principal
 from services.tenant.access import caller_id, own_permissions, require_permission
 from services.tenant.errors import tenant_error
-from services.tenant.provisioning.starts import errors, start
 from services.tenant.schemas import WorkflowStarted
+from services.tenant.starts import errors, start
 from storage.db import DbSession
 from storage.tenants.repository import MembershipRepository
 from workflows.tenant.contracts import TenantError
