@@ -171,3 +171,20 @@ class ActiveTenant(TenantsBase):
     switched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     #: The switching run that wrote the row last (a retried step writes nothing new).
     idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)
+
+
+class MembershipChangeOutcome(TenantOwnedMixin, TimestampMixin, TenantsBase):
+    """The outcome of an applied membership change (``tenant.apply_membership_change``), written
+    in the change's own transaction under its idempotency key: a retried step answers it, with
+    the rows as they were before the change, instead of reading the changed rows."""
+
+    __tablename__ = "membership_change_outcomes"
+
+    idempotency_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("tenants.tenants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

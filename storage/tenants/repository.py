@@ -1,5 +1,5 @@
 """Repositories of the ``tenants`` schema, one section per table: tenants, memberships, roles,
-invitations, domains. All of the tenant service's SQL is here.
+invitations, domains, membership change outcomes. All of the tenant service's SQL is here.
 
 Each repository works inside the caller's transaction (``storage.db.transaction`` /
 ``TenantDb``), whose ``adx.tenant_id`` row-level security enforces a second time what the
@@ -29,6 +29,7 @@ from storage.tenants.models import (
     Invitation,
     InvitationStatus,
     Membership,
+    MembershipChangeOutcome,
     MembershipStatus,
     Role,
     Tenant,
@@ -431,3 +432,25 @@ class DomainRepository(TenantScopedRepository[Domain]):
         await self.session.execute(
             delete(Domain).where(Domain.tenant_id == self.tenant_id, Domain.id == row.id)
         )
+
+
+# --- membership change outcomes -----------------------------------------------------------------
+
+
+class MembershipChangeOutcomeRepository(TenantScopedRepository[MembershipChangeOutcome]):
+    """What each applied membership change answered, by its idempotency key."""
+
+    model = MembershipChangeOutcome
+
+    async def of_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        return await self.session.scalar(
+            select(MembershipChangeOutcome.outcome).where(
+                MembershipChangeOutcome.tenant_id == self.tenant_id,
+                MembershipChangeOutcome.idempotency_key == idempotency_key,
+            )
+        )
+
+    async def record(self, idempotency_key: str, outcome: dict[str, Any]) -> None:
+        """In the change's transaction: a concurrent attempt of the same key fails on the
+        primary key at commit, and its retry then reads this outcome."""
+        await self.add(MembershipChangeOutcome(idempotency_key=idempotency_key, outcome=outcome))

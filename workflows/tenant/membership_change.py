@@ -5,7 +5,8 @@ The tenant service applies the change to its rows first (``tenant.apply_membersh
 actor's permission and the rules, checked against the rows in the same transaction), then auth's
 claims follow (``auth.sync_principal_claims``); a removed or demoted member's sessions in the
 tenant end at once. If the claims cannot be synced the rows are restored and the claims synced
-back (saga).
+back (saga). A removed member (not one who left) is then told by mail (``member_removed``,
+best effort, once per run: patch ``membership-removal-mails-the-member``).
 
 Ids: ``membership-<kind>-<tenant>-<member>``, so two changes of one member never race: the second
 start is refused while the first runs.
@@ -34,6 +35,14 @@ with workflow.unsafe.imports_passed_through():
         MembershipChangeKind,
         RevertMembershipChangeInput,
     )
+    from workflows.tenant.provisioning_contracts import (
+        SEND_TENANT_MAIL,
+        SendTenantMailInput,
+        TenantMail,
+    )
+
+#: A removal mails the removed member (runs before it mailed nobody).
+REMOVAL_MAIL_PATCH = "membership-removal-mails-the-member"
 
 UNDO_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -130,10 +139,35 @@ class MembershipChangeWorkflow:
             self._progress.set_state(ProgressState.failed, "the change was undone")
             raise _fail(error, "membership change undone") from error
 
+        if kind == MembershipChangeKind.REMOVE and workflow.patched(REMOVAL_MAIL_PATCH):
+            await self._mail_removed(input, applied, key)
         self._progress.advance(3, "membership changed", ProgressState.completed)
         return MembershipChangeResult(
             tenant_id=input.tenant_id, kind=kind.value, members=applied.changes
         )
+
+    async def _mail_removed(
+        self, input: MembershipChangeInput, applied: ApplyMembershipChangeOutput, key: str
+    ) -> None:
+        """Best effort: a mail that cannot be sent does not undo the removal. The mail step's key
+        is the run's, so a retried step sends nothing twice (``tenant.send_tenant_mail``)."""
+        removed = [c.user_id for c in applied.changes if c.role is None]
+        if not removed:
+            return
+        try:
+            found = await ACCOUNT_EMAILS.execute(AccountEmailsInput(user_ids=removed))
+            if found.accounts:
+                await SEND_TENANT_MAIL.execute(
+                    SendTenantMailInput(
+                        tenant_id=input.tenant_id,
+                        template=TenantMail.MEMBER_REMOVED,
+                        to=sorted(a.email for a in found.accounts),
+                        idempotency_key=f"{key}:mail-removed",
+                        tenant_name=applied.tenant_name or "",
+                    )
+                )
+        except ActivityError:
+            workflow.logger.exception("the mail to the removed member failed")
 
     async def _compensate(
         self, input: MembershipChangeInput, applied: ApplyMembershipChangeOutput, key: str

@@ -113,6 +113,8 @@ class ApplyMembershipChangeOutput:
     previous: list[MemberState] = field(default_factory=list)
     #: The invitation accepted, if any (re-opened by the compensation).
     invitation_id: str | None = None
+    #: The tenant's name (for the mail to a removed member); None in older outcomes.
+    tenant_name: str | None = None
 
 
 #: Checks the actor's permission and the rules (``workflows/tenant/rules.py``) against the

@@ -1,11 +1,13 @@
 """``membership_change``'s activities on ``<prefix>-tenant``: the change checked (the actor's
 permission from the tenant's rows, ``workflows/tenant/rules.py``) and applied in one
-transaction, and its compensation. The outcome of an applied change is remembered under its key
-(Redis), so a retried step answers the same instead of applying twice."""
+transaction, and its compensation. The outcome of an applied change (with the rows as they were
+before it, for the compensation) is recorded under its key in that same transaction
+(``tenants.membership_change_outcomes``), so a retried step answers the first outcome instead of
+applying twice or reading the changed rows as the "before", even if the worker died right after
+the commit. A removed member is mailed once (``member_removed``, by the workflow)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -25,6 +27,7 @@ from storage.db import DbSession, transaction
 from storage.tenants.models import InvitationStatus, Membership, MembershipStatus, TenantStatus
 from storage.tenants.repository import (
     InvitationRepository,
+    MembershipChangeOutcomeRepository,
     MembershipRepository,
     invitation_by_token,
 )
@@ -36,7 +39,6 @@ from workflows.tenant.membership_contracts import MemberClaims, MembershipChange
 from workflows.tenant.permissions import BuiltInRole, Permission, is_built_in
 
 FLOWS = (TenantWorkflow.MEMBERSHIP_CHANGE,)
-OUTCOME_SECONDS = 7 * 24 * 3600
 OWNER = BuiltInRole.OWNER.value
 ADMIN = BuiltInRole.ADMIN.value
 
@@ -54,9 +56,6 @@ class MembershipActivities:
         self.resources = resources
         self.database = resources.database
 
-    def _outcome_key(self, key: str) -> str:
-        return self.resources.redis_keys("tenant", "membership-change", key)
-
     @contracts.APPLY_MEMBERSHIP_CHANGE.implement
     async def apply_membership_change(
         self, input: contracts.ApplyMembershipChangeInput
@@ -64,15 +63,16 @@ class MembershipActivities:
         context = step_context(input.idempotency_key, *FLOWS)
         actor_id = require_actor(context, input.actor_id)
         tenant_id = parse_id(input.tenant_id, "tenant id")
-        remembered = await self.resources.redis.get(self._outcome_key(input.idempotency_key))
-        if remembered:
-            return _decode(remembered)
         try:
             kind = MembershipChangeKind(input.kind)
         except ValueError:
             raise business_error(TenantError.INVALID_INPUT, "unknown change") from None
         try:
             async with transaction(self.database, tenant_id) as db:
+                outcomes = MembershipChangeOutcomeRepository(db, tenant_id)
+                recorded = await outcomes.of_key(input.idempotency_key)
+                if recorded is not None:
+                    return _decode(recorded)  # applied by an earlier attempt
                 tenant = await existing_tenant(db, tenant_id)
                 if tenant.status != TenantStatus.ACTIVE.value:
                     raise business_error(
@@ -82,13 +82,11 @@ class MembershipActivities:
                     output = await self._accept(db, tenant_id, actor_id, input, tenant.seat_quota)
                 else:
                     output = await self._change(db, context, tenant_id, actor_id, kind, input)
+                output.tenant_name = tenant.name
+                # Committed with the change or not at all: no window between the two.
+                await outcomes.record(input.idempotency_key, asdict(output))
         except rules.RuleViolation as error:
             raise _violation(error) from error
-        await self.resources.redis.set(
-            self._outcome_key(input.idempotency_key),
-            json.dumps(asdict(output)),
-            ex=OUTCOME_SECONDS,
-        )
         return output
 
     async def _accept(
@@ -250,10 +248,10 @@ class MembershipActivities:
         return [self.apply_membership_change, self.revert_membership_change]
 
 
-def _decode(raw: str | bytes) -> contracts.ApplyMembershipChangeOutput:
-    data = json.loads(raw)
+def _decode(data: dict[str, Any]) -> contracts.ApplyMembershipChangeOutput:
     return contracts.ApplyMembershipChangeOutput(
         changes=[MemberClaims(**c) for c in data["changes"]],
         previous=[MemberState(**p) for p in data["previous"]],
         invitation_id=data.get("invitation_id"),
+        tenant_name=data.get("tenant_name"),
     )

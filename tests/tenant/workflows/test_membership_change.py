@@ -5,19 +5,40 @@ history (``tests/histories/membership_change.json``)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
-from tests.auth.mail_flows import record_history
+from services.common.settings import Settings
+from services.tenant.membership.activities import MembershipActivities
+from services.tenant.provisioning.activities import ProvisioningActivities
+from storage.db import transaction
+from storage.tenants.repository import MembershipRepository
+from tests.auth.mail_flows import outbox_mails, plain_text, record_history, wait_for_outbox
 from tests.auth.users import create_user, login
 from tests.tenant.workflows.flows import change, invite, provisioned
-from tests.tenant.workflows.stack import traces
+from tests.tenant.workflows.stack import failing, traces
+from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
+from workflows.tenant.membership_contracts import (
+    APPLY_MEMBERSHIP_CHANGE,
+    ApplyMembershipChangeInput,
+    ApplyMembershipChangeOutput,
+)
+from workflows.tenant.provisioning_contracts import (
+    SEND_TENANT_MAIL,
+    SendTenantMailInput,
+    SendTenantMailOutput,
+    TenantMail,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -147,3 +168,115 @@ async def test_a_removed_member_loses_the_tenant_at_once(
     assert me.status_code == 401
     assert refreshed.status_code == 401
     assert relogin.status_code == 403
+
+
+class _RedisFailingOnce:
+    """The tenant worker's Redis, whose first write fails (a crash right after a commit)."""
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
+
+    async def set(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("redis went away")
+        return await self._redis.set(*args, **kwargs)
+
+
+async def test_a_retried_change_answers_its_first_outcome_and_compensation_restores_it(
+    temporal: Client,
+    tenant_stack: Any,
+    auth_runtime: AuthRuntime,
+    tenant_resources: Resources,
+) -> None:
+    """The apply step commits, then its worker dies before answering (and Redis is gone): the
+    retry must answer the first outcome, with the role as it was *before* the change, so the
+    compensation (claims cannot be synced) restores ``member``, not the new ``admin``."""
+    owner, member = await create_user(auth_runtime), await create_user(auth_runtime)
+    real = MembershipActivities(
+        dataclasses.replace(tenant_resources, redis=_RedisFailingOnce(tenant_resources.redis))
+    )
+    attempts: list[int] = []
+
+    @APPLY_MEMBERSHIP_CHANGE.implement
+    async def apply_then_crash(
+        input: ApplyMembershipChangeInput,
+    ) -> ApplyMembershipChangeOutput:
+        attempts.append(activity.info().attempt)
+        output = await real.apply_membership_change(input)
+        if activity.info().attempt == 1:
+            raise RuntimeError("the worker died after the commit")
+        return output
+
+    async with tenant_stack() as stack:
+        tenant_id = await provisioned(temporal, stack, owner.id)
+        digest = await invite(tenant_resources, tenant_id, owner.id, member.email)
+        await (
+            await change(temporal, stack, member.id, tenant_id, "accept", token_hash=digest)
+        ).result()
+    replace = {
+        APPLY_MEMBERSHIP_CHANGE.name: apply_then_crash,
+        SYNC_PRINCIPAL_CLAIMS.name: failing(SYNC_PRINCIPAL_CLAIMS),
+    }
+    async with tenant_stack(replace=replace) as stack:
+        handle = await change(
+            temporal, stack, owner.id, tenant_id, "change-role", user_id=member.id, role="admin"
+        )
+        refused = await _refused(handle)
+    async with transaction(tenant_resources.database, uuid.UUID(tenant_id)) as db:
+        row = await MembershipRepository(db, uuid.UUID(tenant_id)).of_user(member.id)
+
+    assert attempts[:2] == [1, 2]
+    assert refused == "InjectedFailure"
+    assert row is not None and row.role == "member"
+
+
+async def test_a_removed_member_is_mailed_once(
+    temporal: Client,
+    settings: Settings,
+    tenant_stack: Any,
+    auth_runtime: AuthRuntime,
+    tenant_resources: Resources,
+) -> None:
+    owner, member, leaver = (
+        await create_user(auth_runtime),
+        await create_user(auth_runtime),
+        await create_user(auth_runtime),
+    )
+    sends: list[int] = []
+    real = ProvisioningActivities(tenant_resources)
+
+    @SEND_TENANT_MAIL.implement
+    async def send_then_crash(input: SendTenantMailInput) -> SendTenantMailOutput:
+        sends.append(activity.info().attempt)
+        output = await real.send_tenant_mail(input)
+        if input.template == TenantMail.MEMBER_REMOVED and activity.info().attempt == 1:
+            raise RuntimeError("the worker died after sending")
+        return output
+
+    async with tenant_stack(replace={SEND_TENANT_MAIL.name: send_then_crash}) as stack:
+        tenant_id = await provisioned(temporal, stack, owner.id)
+        for user in (member, leaver):
+            digest = await invite(tenant_resources, tenant_id, owner.id, user.email)
+            await (
+                await change(temporal, stack, user.id, tenant_id, "accept", token_hash=digest)
+            ).result()
+        sends.clear()
+        await (
+            await change(temporal, stack, owner.id, tenant_id, "remove", user_id=member.id)
+        ).result()
+        await (
+            await change(temporal, stack, leaver.id, tenant_id, "leave", user_id=leaver.id)
+        ).result()
+    mails = await wait_for_outbox(settings, member.email)
+    await asyncio.sleep(0.5)  # a second mail would be there by now
+    removed = [m for m in outbox_mails(settings, member.email) if "removed" in str(m["Subject"])]
+    left = [m for m in outbox_mails(settings, leaver.email) if "removed" in str(m["Subject"])]
+
+    assert sends == [1, 2]  # retried once, sent once
+    assert len(removed) == 1 and "no longer a member" in plain_text(removed[0])
+    assert mails and not left  # one who leaves is not told they were removed
