@@ -2,10 +2,12 @@
 activity in the ``adx-security-context`` header.
 
 - client: a start (also signal-with-start and update-with-start) carries the caller's current
-  context, sealed (anonymous when none is set: least privilege);
+  context, sealed (anonymous when none is set: least privilege), and the ADX search attributes
+  from it (tenant, acting user, operation: ``services/common/search_attributes.py``);
 - workflow: the header its run was started with is kept as it is (still sealed: nothing is
   decrypted in the sandbox, so replay needs no key and no ContextVar) and copied onto every
-  activity, local activity, child workflow and continue-as-new;
+  activity, local activity, child workflow and continue-as-new; a child also gets the parent's
+  tenant and actor search attributes;
 - activity: the header is unsealed into the ContextVar for the attempt and the actor's ids are
   bound into its log lines. A header that is present but not ours fails the attempt for good.
 
@@ -40,6 +42,7 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
+from services.common import search_attributes
 from services.common.security_context import (
     HEADER_KEY,
     MAX_START_DELAY,
@@ -94,10 +97,20 @@ class _ClientOutbound(client.OutboundInterceptor):
         super().__init__(next)
         self._converter = converter
 
-    async def _stamp(self, input: _HasHeaders, workflow_id: str) -> None:
+    async def _stamp(
+        self,
+        input: client.StartWorkflowInput | client.UpdateWithStartStartWorkflowInput,
+        workflow_id: str,
+    ) -> None:
         # Least privilege by default: a start nobody claimed acts for nobody in particular.
         context = current_context() or SecurityContext.anonymous()
         _with_header(input, await seal(context, self._converter, workflow_id=workflow_id))
+        input.search_attributes = search_attributes.stamped(
+            input.search_attributes,
+            tenant_id=context.tenant_id,
+            user_id=context.user_id,
+            operation=input.workflow,
+        )
 
     async def start_workflow(self, input: client.StartWorkflowInput) -> Any:
         await self._stamp(input, input.id)
@@ -232,6 +245,14 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
         self, input: StartChildWorkflowInput
     ) -> workflow.ChildWorkflowHandle[Any, Any]:
         _with_header(input, self._run.header)
+        # The parent's tenant and actor, read from its start (deterministic on replay).
+        parent = search_attributes.adx_values(workflow.info().typed_search_attributes)
+        input.search_attributes = search_attributes.stamped(
+            input.search_attributes,
+            tenant_id=parent["tenant_id"],
+            user_id=parent["user_id"],
+            operation=input.workflow,
+        )
         return await super().start_child_workflow(input)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> Any:

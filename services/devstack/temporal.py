@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.common.search_attributes import definitions as search_attribute_definitions
 from services.devstack.ports import ensure_ports_free, wait_for_port
 from services.devstack.processes import DevStackError, ManagedProcess
 
@@ -75,6 +76,10 @@ def start_temporal_dev_server(
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     for namespace in namespaces:
         argv += ["--namespace", namespace]
+    # The ADX search attributes (services/common/search_attributes.py), in every namespace above;
+    # `adx temporal setup` registers the same ones on a cluster.
+    for name, kind in search_attribute_definitions().items():
+        argv += ["--search-attribute", f"{name}={kind}"]
 
     # SIGTERM lets it close the SQLite file cleanly (takes ~3 s); a second server on the same
     # file before that fails with SQLITE_BUSY, which is why stop() waits for the exit.
