@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from temporalio.client import Client
 
+from gateway.apq import PersistedQueries
 from gateway.auth import authorization_from
 from gateway.idempotency import HEADER, Idempotency, checked_key
 from gateway.loaders import MAX_USER_BATCH, MemberPageKey, load_member_pages, load_users
@@ -40,6 +41,7 @@ class GatewayState:
     run_access: RunAccess
     rate_limiter: RateLimiter
     idempotency: Idempotency
+    persisted_queries: PersistedQueries
 
 
 class GatewayContext(BaseContext):

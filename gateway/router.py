@@ -14,11 +14,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     SubscribeMessage,
 )
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway.context import GatewayContext
 from gateway.graphiql import OfflineGraphQLRouter
 from gateway.rate_limit import RateLimitExceeded
+from schema.errors import UserFacingError
 from services.common import json_input
 from services.common.errors import problem
 
@@ -51,15 +53,33 @@ class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             if not isinstance(payload, dict):
                 payload = {}
             context: GatewayContext = self.context
+            persisted = await _persisted_query(context, payload)
             refusal = await context.state.rate_limiter.check(
                 context, [(payload.get("query"), payload.get("operationName"))]
             )
-            if refusal is not None:
+            error = refusal.error() if refusal is not None else persisted
+            if error is not None:
                 await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [refusal.error().formatted]}
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
                 )
                 return
         await super().handle_subscribe(message)
+
+
+async def _persisted_query(context: GatewayContext, payload: dict[str, Any]) -> Any:
+    """Resolve a ``subscribe`` payload's persisted query in place; the error to answer, if any."""
+    query, extensions = payload.get("query"), payload.get("extensions")
+    if not isinstance(extensions, dict) or not isinstance(query, str | None):
+        return None
+    data = GraphQLRequestData(
+        query=query, variables=None, operation_name=None, extensions=extensions
+    )
+    try:
+        await context.state.persisted_queries.resolve(data)
+    except UserFacingError as error:
+        return error
+    payload["query"] = data.query
+    return None
 
 
 class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
@@ -82,6 +102,13 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
             return problem(
                 error.status_code, _TITLES.get(error.status_code, "HTTP error"), error.reason
             )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET naming a persisted query (``extensions`` and no ``query``): Apollo
+        clients send those with ``Accept: */*``, which would otherwise get the GraphiQL page."""
+        if request.method == "GET" and "extensions" in request.query_params:
+            return False
+        return bool(super().should_render_graphql_ide(request))
 
     def decode_json(self, data: str | bytes) -> object:
         """Every JSON the view reads (POST body, GET ``variables``, WebSocket messages) is
@@ -113,11 +140,19 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
         sub_response: Any,
     ) -> Any:
         operations = request_data if isinstance(request_data, list) else [request_data]
+        persisted: UserFacingError | None = None
+        for data in operations:  # the query a persisted-query hash names (gateway/apq.py)
+            try:
+                await context.state.persisted_queries.resolve(data)
+            except UserFacingError as error:
+                persisted = persisted or error
         refusal = await context.state.rate_limiter.check(
             context, [(data.query, data.operation_name) for data in operations]
         )
         if refusal is not None:
             raise RateLimitExceeded(refusal)
+        if persisted is not None:
+            return ExecutionResult(data=None, errors=[persisted])
         return await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.apq import PersistedQueries, load_manifest
 from gateway.auth import gateway_verifier
 from gateway.context import GatewayState, get_context
 from gateway.graphiql import mount_graphiql
@@ -52,6 +53,17 @@ def create_gateway_app(resources: Resources) -> FastAPI:
             resources.redis_keys,
             settings.idempotency_ttl_seconds,
             run_access.digest,
+        ),
+        persisted_queries=PersistedQueries(
+            resources.redis,
+            resources.redis_keys,
+            settings.graphql_persisted_query_ttl_seconds,
+            registered_only=settings.graphql_persisted_queries_only,
+            manifest=(
+                load_manifest(settings.graphql_operations_manifest)
+                if settings.graphql_operations_manifest
+                else None
+            ),
         ),
     )
     graphiql = on_unless_production(settings.graphiql, settings)
