@@ -72,6 +72,7 @@ def create_gateway_app(resources: Resources) -> FastAPI:
             mask_errors=settings.is_production,
             introspection=on_unless_production(settings.graphql_introspection, settings),
             suggestions=on_unless_production(settings.graphql_suggestions, settings),
+            max_cost=settings.graphql_max_cost,
         ),
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

@@ -11,10 +11,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 
+from schema.cost import QueryCostLimiter
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
 from schema.extensions import FreshLoaders, NoSuggestions, ServiceUnavailableErrors
-from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
 from schema.roots.users import UserQuery
@@ -46,7 +47,11 @@ Subscription = merged("Subscription", SUBSCRIPTIONS)
 
 
 def build_schema(
-    *, mask_errors: bool, introspection: bool = True, suggestions: bool = True
+    *,
+    mask_errors: bool,
+    introspection: bool = True,
+    suggestions: bool = True,
+    max_cost: int = DEFAULT_MAX_COST,
 ) -> strawberry.Schema:
     """The gateway's schema. ``introspection=False`` refuses ``__schema``/``__type`` (a
     validation error; ``__typename`` stays); ``suggestions=False`` strips "Did you mean ...?"
@@ -54,6 +59,7 @@ def build_schema(
     # Classes or factories, not instances: Strawberry builds a fresh extension per request.
     extensions: list = [
         FreshLoaders,
+        lambda: QueryCostLimiter(max_cost),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

@@ -246,7 +246,7 @@ class Settings(BaseSettings):
         description="How long an automatically persisted query stays stored after its last use.",
     )
     graphql_max_cost: int = Field(
-        5000,
+        10_000,
         ge=1,
         description="Largest estimated cost of one operation: each field 1, times the page size "
         "(`first`) of every list around it.",
@@ -479,6 +479,25 @@ class Settings(BaseSettings):
     codec_cors_origins: str = Field(
         "http://localhost:8088,http://127.0.0.1:8088",
         description="Origins (comma-separated) allowed to call the codec endpoint: the Temporal UI.",
+    )
+
+    # --- Workflow run management (docs/workflows.md) ---------------------------------------
+    workflow_operator_user_ids: str = Field(
+        "",
+        description="User ids (comma-separated) of platform operators: they see and act on "
+        "every tenant's workflow runs and alone may terminate one.",
+    )
+    workflow_batch_max_runs: int = Field(
+        100, ge=1, le=1000, description="Most runs one batch cancel or retry acts on."
+    )
+    workflow_batch_rate_per_second: float = Field(
+        10.0, gt=0, le=1000, description="Runs a batch operation acts on per second at most."
+    )
+    workflow_insights_refresh_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How often the workflow service refreshes its run insight gauges on "
+        "/metrics (0: only when insights are asked for).",
     )
 
     # --- Auth ------------------------------------------------------------------------------
