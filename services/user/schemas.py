@@ -44,12 +44,23 @@ Title = Annotated[
 #: A BCP 47 tag of a known language, returned in canonical case (``de-CH``).
 Locale = Annotated[
     str,
-    Field(min_length=2, max_length=rules.LOCALE_MAX, pattern=rules.LOCALE_PATTERN),
+    Field(
+        min_length=2,
+        max_length=rules.LOCALE_MAX,
+        pattern=rules.LOCALE_PATTERN,
+        json_schema_extra={"pattern": rules.KNOWN_LOCALE_PATTERN},
+    ),
     AfterValidator(rules.clean_locale),
 ]
 #: An IANA time zone name (``Europe/Zurich``).
 TimeZone = Annotated[
-    str, Field(min_length=1, max_length=rules.TIME_ZONE_MAX), AfterValidator(rules.clean_time_zone)
+    str,
+    Field(
+        min_length=1,
+        max_length=rules.TIME_ZONE_MAX,
+        json_schema_extra={"enum": sorted(rules.known_time_zones())},
+    ),
+    AfterValidator(rules.clean_time_zone),
 ]
 #: An international number, stored in E.164 (``+41446681800``).
 Phone = Annotated[

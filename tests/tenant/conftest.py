@@ -146,13 +146,15 @@ def tenant_stack(
     auth_resources: Resources,
     tenant_resources: Resources,
     file_resources: Resources,
+    user_resources: Resources,
 ) -> Callable[..., Any]:
-    """``async with tenant_stack(replace={...}) as stack``: the auth, tenant and file workers on a
+    """``async with tenant_stack(replace={...}) as stack``: the auth, tenant, file and user workers on a
     fresh task-queue prefix; ``replace`` maps activity names to stand-ins registered under the
     same contract name (``@CONTRACT.implement``) on their service's queue."""
     from services.auth.service import SPEC as AUTH
     from services.file.service import SPEC as FILE
     from services.tenant.service import SPEC as TENANT
+    from services.user.service import SPEC as USER
 
     @asynccontextmanager
     async def run(
@@ -166,6 +168,7 @@ def tenant_stack(
             (AUTH, auth_resources),
             (TENANT, tenant_resources),
             (FILE, file_resources),
+            (USER, user_resources),
         ):
             service = spec.name.value
             activities = [

@@ -40,6 +40,12 @@ with workflow.unsafe.imports_passed_through():
         SendTenantMailInput,
         TenantMail,
     )
+    from workflows.user.directory_contracts import (
+        DIRECTORY_COPY_PATCH,
+        SYNC_DIRECTORY,
+        DirectoryEntry,
+        SyncDirectoryInput,
+    )
 
 #: A removal mails the removed member (runs before it mailed nobody).
 REMOVAL_MAIL_PATCH = "membership-removal-mails-the-member"
@@ -134,6 +140,15 @@ class MembershipChangeWorkflow:
         try:
             for change in applied.changes:
                 await SYNC_PRINCIPAL_CLAIMS.execute(change.sync_input(input.tenant_id))
+            if workflow.patched(DIRECTORY_COPY_PATCH):
+                # The user service's copy of the memberships (its directory).
+                await SYNC_DIRECTORY.execute(
+                    SyncDirectoryInput(
+                        input.tenant_id,
+                        [DirectoryEntry(c.user_id, c.role) for c in applied.changes],
+                        f"{key}:directory",
+                    )
+                )
         except ActivityError as error:
             await self._compensate(input, applied, key)
             self._progress.set_state(ProgressState.failed, "the change was undone")
@@ -187,6 +202,18 @@ class MembershipChangeWorkflow:
                 claims = MemberClaims(state.user_id, state.role, state.permissions)
                 await SYNC_PRINCIPAL_CLAIMS.execute(
                     claims.sync_input(input.tenant_id), retry_policy=UNDO_RETRY
+                )
+            if workflow.patched(DIRECTORY_COPY_PATCH):
+                await SYNC_DIRECTORY.execute(
+                    SyncDirectoryInput(
+                        input.tenant_id,
+                        [
+                            DirectoryEntry(m.user_id, m.role, m.status or "active")
+                            for m in applied.previous
+                        ],
+                        f"{key}:directory:revert",
+                    ),
+                    retry_policy=UNDO_RETRY,
                 )
         except ActivityError:
             workflow.logger.exception("membership change compensation failed")

@@ -57,6 +57,12 @@ with workflow.unsafe.imports_passed_through():
         TenantMail,
         storage_prefix,
     )
+    from workflows.user.directory_contracts import (
+        DIRECTORY_COPY_PATCH,
+        SYNC_DIRECTORY,
+        DirectoryEntry,
+        SyncDirectoryInput,
+    )
 
 TOTAL_STEPS = 8
 #: Compensations retry longer than steps: giving up on one leaves an orphan behind.
@@ -193,6 +199,26 @@ class TenantProvisioningWorkflow:
             await SYNC_PRINCIPAL_CLAIMS.execute(
                 claims_for_role(input.owner_id, tenant_id, BuiltInRole.OWNER.value)
             )
+            if workflow.patched(DIRECTORY_COPY_PATCH):
+                # The user service's copy of the membership (its directory).
+                self._on_failure(
+                    "removing the owner from the directory",
+                    lambda: SYNC_DIRECTORY.execute(
+                        SyncDirectoryInput(
+                            tenant_id,
+                            [DirectoryEntry(input.owner_id, None)],
+                            f"{key}:directory:undo",
+                        ),
+                        retry_policy=UNDO_RETRY,
+                    ),
+                )
+                await SYNC_DIRECTORY.execute(
+                    SyncDirectoryInput(
+                        tenant_id,
+                        [DirectoryEntry(input.owner_id, BuiltInRole.OWNER.value)],
+                        f"{key}:directory",
+                    )
+                )
 
             self._step(7, "activating the tenant")
             await ACTIVATE_TENANT.execute(

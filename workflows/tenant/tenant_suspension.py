@@ -15,7 +15,9 @@
   from every schema: files (rows, blobs, prefix marker), auth claims, the tenants rows.
 
 Versions: ``deletion-cancel-keeps-previous-status`` (a cancelled deletion of a suspended
-tenant leaves it suspended through ``tenant.cancel_deletion``; runs before it resumed it).
+tenant leaves it suspended through ``tenant.cancel_deletion``; runs before it resumed it);
+``user-directory-copy`` (the user service's directory copy follows: entries suspended, active
+again, erased with the tenant; runs before it left the copy alone).
 
 Ids: ``tenant-suspension-<tenant>`` for suspend and resume (one at a time) and
 ``tenant-deletion-<tenant>`` for a deletion (the run a resume signals).
@@ -61,6 +63,14 @@ with workflow.unsafe.imports_passed_through():
         TenantMembersOutput,
         TenantStatusChangeInput,
         export_prefix,
+    )
+    from workflows.user.directory_contracts import (
+        DIRECTORY_COPY_PATCH,
+        ERASE_TENANT_DIRECTORY,
+        SET_DIRECTORY_STATUS,
+        DirectoryStatus,
+        EraseTenantDirectoryInput,
+        SetDirectoryStatusInput,
     )
 
 RESUME_SIGNAL = "resume"
@@ -209,6 +219,7 @@ class TenantSuspensionWorkflow:
             await self._resume(input, step=1, label="resuming the tenant", mail=False)
             self._progress.set_state(ProgressState.failed, "the suspension was undone")
             raise _refused(error, "suspension undone") from error
+        await self._directory_status(input.tenant_id, DirectoryStatus.SUSPENDED, "suspend")
         self._progress.advance(2, "telling the members")
         await self._mail(input.tenant_id, suspended, TenantMail.SUSPENDED, "mail-suspended")
         self._progress.advance(3, "tenant suspended", ProgressState.completed)
@@ -228,6 +239,7 @@ class TenantSuspensionWorkflow:
             await SYNC_PRINCIPAL_CLAIMS.execute(
                 claims.sync_input(input.tenant_id), retry_policy=UNDO_RETRY
             )
+        await self._directory_status(input.tenant_id, DirectoryStatus.ACTIVE, "resume")
         if mail:
             await self._mail(input.tenant_id, resumed, TenantMail.RESUMED, "mail-resumed")
         self._progress.advance(
@@ -260,6 +272,7 @@ class TenantSuspensionWorkflow:
                 await self._resume(input, step=0, label="resuming the tenant", mail=False)
             self._progress.set_state(ProgressState.failed, "the deletion was undone")
             raise _refused(error, "deletion undone") from error
+        await self._directory_status(input.tenant_id, DirectoryStatus.SUSPENDED, "schedule")
         await self._mail(
             input.tenant_id,
             scheduled,
@@ -302,6 +315,10 @@ class TenantSuspensionWorkflow:
         await self._remove_claims(input.tenant_id, scheduled.members)
         self._progress.advance(5, "erasing the tenant")
         await ERASE_TENANT.execute(EraseTenantInput(input.tenant_id, f"{self._key}:erase"))
+        if workflow.patched(DIRECTORY_COPY_PATCH):
+            await ERASE_TENANT_DIRECTORY.execute(
+                EraseTenantDirectoryInput(input.tenant_id, f"{self._key}:erase-directory")
+            )
         self._progress.advance(6, "tenant deleted", ProgressState.completed)
         return TenantSuspensionResult(
             input.tenant_id, SuspensionAction.DELETE, "deleted", export_prefix=exports
@@ -319,6 +336,14 @@ class TenantSuspensionWorkflow:
             self._progress.current.total, "tenant suspended", ProgressState.completed
         )
         return TenantSuspensionResult(input.tenant_id, SuspensionAction.DELETE, SUSPENDED)
+
+    async def _directory_status(self, tenant_id: str, status: DirectoryStatus, step: str) -> None:
+        """The user service's directory copy follows the tenant's status."""
+        if workflow.patched(DIRECTORY_COPY_PATCH):
+            await SET_DIRECTORY_STATUS.execute(
+                SetDirectoryStatusInput(tenant_id, status.value, f"{self._key}:directory-{step}"),
+                retry_policy=UNDO_RETRY,
+            )
 
     async def _remove_claims(self, tenant_id: str, members: list[MemberState]) -> None:
         for member in members:

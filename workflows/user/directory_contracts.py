@@ -19,6 +19,9 @@ from enum import StrEnum
 from workflows.common.contracts import ActivityContract
 from workflows.user.contracts import USER
 
+#: ``workflow.patched`` id of the tenant flows' directory steps (runs before it copied nothing).
+DIRECTORY_COPY_PATCH = "user-directory-copy"
+
 
 class DirectoryStatus(StrEnum):
     """A directory entry's status: the membership's (``suspended`` while the tenant is)."""

@@ -113,6 +113,20 @@ KNOWN_LANGUAGES: Final = frozenset(
 )
 
 
+def _any_case(code: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" for c in code)
+
+
+#: :data:`LOCALE_PATTERN` with the language one of :data:`KNOWN_LANGUAGES` (for the OpenAPI
+#: document: what it describes is what is accepted).
+KNOWN_LOCALE_PATTERN: Final = (
+    "^(?:"
+    + "|".join(_any_case(code) for code in sorted(KNOWN_LANGUAGES, key=lambda c: (-len(c), c)))
+    + ")"
+    + LOCALE_PATTERN[len("^[A-Za-z]{2,3}") :]
+)
+
+
 def locale_problem(value: str) -> str | None:
     if len(value) > LOCALE_MAX or not _LOCALE.fullmatch(value):
         return "locale is not a BCP 47 language tag (e.g. en, de-CH, zh-Hant-TW)"

@@ -42,6 +42,10 @@ class PreferencesInvalid(ValueError):
         super().__init__("; ".join(problems))
         self.problems = problems
 
+    def issues(self) -> list[dict[str, Any]]:
+        """As the problem+json ``errors`` of a validation failure (``ValidationIssue``)."""
+        return [{"loc": ["body"], "msg": p, "type": "invalid_preferences"} for p in self.problems]
+
 
 @lru_cache(maxsize=4)
 def schema_document(version: int = CURRENT_VERSION) -> dict[str, Any]:
@@ -60,6 +64,23 @@ def _validator(scope: Scope) -> Draft202012Validator:
     return Draft202012Validator(
         {"$ref": f"{document['$id']}#/$defs/{scope.value}"}, registry=registry
     )
+
+
+def openapi_schema(scope: Scope) -> dict[str, Any]:
+    """The scope's schema with its references inlined, for the OpenAPI document."""
+    document = schema_document()
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(document["$defs"][node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    schema: dict[str, Any] = inline(document["$defs"][scope.value])
+    return schema
 
 
 def _key(path: Iterator[Any] | Any) -> str:

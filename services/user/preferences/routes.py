@@ -71,7 +71,7 @@ async def _write(
         checked = document.validate(scope, values)
     except PreferencesInvalid as invalid:
         raise user_error(
-            UserError.INVALID_PREFERENCES, str(invalid), errors=invalid.problems
+            UserError.INVALID_PREFERENCES, str(invalid), errors=invalid.issues()
         ) from None
     await PreferencesRepository(db).put(
         user_id, tenant_id, schema_version=CURRENT_VERSION, values=checked
@@ -84,7 +84,12 @@ async def get_my_preferences(principal: PrincipalDep, db: TenantDb) -> Preferenc
     return await _read(db, caller_id(principal), None)
 
 
-@router.put("/me/preferences", responses=INVALID)
+def _body(scope: Scope) -> dict[str, Any]:
+    schema = document.openapi_schema(scope)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.put("/me/preferences", responses=INVALID, openapi_extra=_body(Scope.USER))
 async def put_my_preferences(
     principal: PrincipalDep, db: TenantDb, values: dict[str, Any] = PreferencesBody
 ) -> PreferencesOut:
@@ -99,7 +104,11 @@ async def get_my_tenant_preferences(
     return await _read(db, caller_id(principal), tenant_id)
 
 
-@router.put("/me/tenants/{tenant_id}/preferences", responses={**INVALID, **OTHER_TENANT})
+@router.put(
+    "/me/tenants/{tenant_id}/preferences",
+    responses={**INVALID, **OTHER_TENANT},
+    openapi_extra=_body(Scope.TENANT),
+)
 async def put_my_tenant_preferences(
     tenant_id: uuid.UUID,
     principal: PrincipalDep,

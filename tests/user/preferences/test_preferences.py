@@ -69,7 +69,7 @@ async def test_refusals_name_the_key(
     problem = answer.json()
     assert problem["code"] == "InvalidPreferences"
     for name in names:
-        assert any(name in message for message in problem["errors"]), problem
+        assert any(name in issue["msg"] for issue in problem["errors"]), problem
 
 
 async def test_tenant_preferences_only_in_the_active_tenant(user_api: UserApi) -> None:
