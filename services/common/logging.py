@@ -17,7 +17,8 @@ from services.common.settings import Settings
 
 REDACTED = "[REDACTED]"
 
-#: Keys whose values never reach a log line, matched case-insensitively as substrings.
+#: Keys whose values never reach a log line (secrets, and personal data), matched
+#: case-insensitively as substrings.
 SENSITIVE_KEYS = (
     "password",
     "passwd",
@@ -38,6 +39,16 @@ SENSITIVE_KEYS = (
     "credential",
     "sealed",
     "nonce",
+    # Personal data (docs/observability.md): addresses and names are not needed to debug.
+    "email",
+    "e_mail",
+    "phone",
+    "display_name",
+    "given_name",
+    "family_name",
+    "first_name",
+    "last_name",
+    "full_name",
 )
 #: Exact keys that contain a marker above but carry no secret.
 NON_SENSITIVE_KEYS = frozenset({"token_type", "token_count"})

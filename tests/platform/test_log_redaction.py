@@ -236,8 +236,29 @@ class _Input:
 
 def test_dataclasses_are_redacted_field_by_field() -> None:
     cleaned = redact({"input": _Input("a@example.com", "hunter2", ["x"])})
-    assert "hunter2" not in cleaned["input"] and "a@example.com" in cleaned["input"]
-    assert cleaned["input"].startswith("_Input(")
+    assert "hunter2" not in cleaned["input"] and "a@example.com" not in cleaned["input"]
+    assert cleaned["input"].startswith("_Input(email='[REDACTED]'")
+
+
+def test_personal_data_is_redacted_by_key() -> None:
+    """E-mail addresses, phone numbers and names are personal data (issue 9): never logged."""
+    event = {
+        "email": "ada@example.com",
+        "to_email": "bob@example.com",
+        "phone": "+441632960961",
+        "display_name": "Ada Lovelace",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "profile": {"full_name": "Ada King"},
+        "user_id": "7a1e",  # ids are not personal data: debugging needs them
+        "to_domain": "example.com",
+    }
+    cleaned = redact(event)
+    rendered = repr(cleaned)
+    for value in ("ada@", "bob@", "+44", "Ada", "Lovelace", "King"):
+        assert value not in rendered
+    assert cleaned["user_id"] == "7a1e" and cleaned["to_domain"] == "example.com"
+    assert redact("update email=ada@example.com ok") == f"update email={REDACTED} ok"
 
 
 # --- by value -----------------------------------------------------------------------------------
