@@ -1,7 +1,12 @@
-"""Workflow service wiring (port 8084): the Temporal UI's codec endpoint; cross-service
-workflows arrive with their issues."""
+"""Workflow service wiring (port 8084): the Temporal UI's codec endpoint and run management
+(``/runs``, docs/workflows.md); cross-service workflows arrive with their issues."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,11 +16,13 @@ from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
+from services.workflow import runs
 from services.workflow.codec_routes import router as codec_router
+from services.workflow.runs.insights import InsightMetrics, refresh_forever
 
 #: The payload codec endpoint for the Temporal UI.
 CODEC = Feature(name="codec", router=codec_router)
-FEATURES = (CODEC,)
+FEATURES = (CODEC, runs.FEATURE)
 
 
 def create_workflow_app(resources: Resources) -> FastAPI:
@@ -28,6 +35,30 @@ def create_workflow_app(resources: Resources) -> FastAPI:
         allow_methods=["POST", "OPTIONS"],
         allow_headers=["authorization", "content-type", "x-namespace"],
     )
+    # Run insights as gauges on /metrics, refreshed in the background while the app serves.
+    metrics = InsightMetrics()
+    app.state.insight_metrics = metrics
+    app.state.metrics.registry.register(metrics)
+    every = resources.settings.workflow_insights_refresh_seconds
+    before = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        task = (
+            asyncio.create_task(refresh_forever(resources.temporal, metrics, every))
+            if every > 0
+            else None
+        )
+        try:
+            async with before(app) as state:
+                yield state
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
     return app
 
 
