@@ -92,9 +92,11 @@ async def login(
     client: ClientInfo,
 ) -> LoginOutcome:
     credential = await check_password(runtime, email, password, client)
-    if not credential.email_verified:
+    if not credential.email_verified or credential.disabled:
         # Same answer as a wrong password: otherwise someone who signs up with an address and
-        # logs in with their own password learns whether the address was already taken.
+        # logs in with their own password learns whether the address was already taken. A
+        # deactivated account (``user_deactivation``) gets it too, so nobody learns that an
+        # account is deactivated (its sessions were all revoked when it was).
         raise UnauthorizedError(INVALID_LOGIN)
     claims = MemberClaims()
     if tenant_id is not None:

@@ -19,6 +19,7 @@ STATUS: Final[Mapping[UserError, tuple[int, str]]] = {
     UserError.USER_NOT_FOUND: (404, "Not found"),
     UserError.PERMISSION_DENIED: (403, "Permission denied"),
     UserError.INVALID_PREFERENCES: (422, "Invalid preferences"),
+    UserError.ACCOUNT_CHANGE_REFUSED: (409, "Account change refused"),
 }
 
 PROBLEM_BASE: Final = "https://adx.dev/problems/user/"

@@ -156,3 +156,51 @@ class DirectoryPage(BaseModel):
     items: list[DirectoryMemberOut]
     #: Pass as ``after`` for the next page; None on the last one.
     next_cursor: str | None = None
+
+
+# -- SCIM tokens (services/user/scim/) -----------------------------------------------------------
+
+
+class CreateScimTokenRequest(BaseModel):
+    #: What the token is for, e.g. the identity provider's name.
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ScimTokenOut(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    created_by: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ScimTokenIssued(ScimTokenOut):
+    """The token itself is in this answer only; the service keeps its SHA-256 digest."""
+
+    token: str
+
+
+# -- deactivation (services/user/accounts/) -------------------------------------------------------
+
+
+class DeactivateUserRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: ``keep`` (default): the files stay the user's; ``transfer``: to ``transfer_to``. (The
+    #: file service keeps no per-user files yet: nothing moves either way.)
+    file_policy: str = Field("keep", pattern="^(keep|transfer)$")
+    transfer_to: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _transfer_needs_owner(self) -> DeactivateUserRequest:
+        if self.file_policy == "transfer" and self.transfer_to is None:
+            raise ValueError("transfer_to is required with file_policy transfer")
+        return self
+
+
+class UserWorkflowStarted(BaseModel):
+    """A route that starts a workflow answers with its id (follow it with ``workflowProgress``)."""
+
+    workflow_id: str

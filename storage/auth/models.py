@@ -42,6 +42,8 @@ class Credential(TimestampMixin, AuthBase):
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True, nullable=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set while the account is deactivated (``user_deactivation``): every login is refused.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Session(TimestampMixin, AuthBase):

@@ -27,10 +27,16 @@ class LoginCredential:
     password_hash: str | None
     email_verified: bool
     mfa_enabled: bool
+    #: The account is deactivated (``Credential.disabled_at`` set).
+    disabled: bool = False
 
 
 _LOGIN_LOOKUP = select(
-    Credential.id, Credential.password_hash, Credential.email_verified, Credential.mfa_enabled
+    Credential.id,
+    Credential.password_hash,
+    Credential.email_verified,
+    Credential.mfa_enabled,
+    Credential.disabled_at.is_not(None),
 ).where(Credential.email == bindparam("email"))
 
 
@@ -93,6 +99,25 @@ class CredentialRepository(Repository[Credential]):
         await self.session.execute(
             update(Credential).where(Credential.id == id_).values(mfa_enabled=enabled)
         )
+
+    async def set_disabled(self, id_: uuid.UUID, disabled: bool) -> bool | None:
+        """Deactivate (``disabled_at`` now) or reactivate the account; True when it changed,
+        False when it was so already, None when there is no such account."""
+        current = await self.session.scalar(
+            select(Credential.disabled_at.is_not(None))
+            .where(Credential.id == id_)
+            .with_for_update()
+        )
+        if current is None:
+            return None
+        if bool(current) == disabled:
+            return False
+        await self.session.execute(
+            update(Credential)
+            .where(Credential.id == id_)
+            .values(disabled_at=func.now() if disabled else None)
+        )
+        return True
 
     async def exists_with_email(self, email: str) -> bool:
         return bool(await self.session.scalar(select(exists().where(Credential.email == email))))

@@ -262,6 +262,15 @@ class MemberEntries(Repository[DirectoryEntry]):
 
     model = DirectoryEntry
 
+    async def tenants_of(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """The tenants of ``user_id``'s entries the transaction reaches."""
+        rows = await self.session.scalars(
+            select(DirectoryEntry.tenant_id)
+            .where(DirectoryEntry.user_id == user_id)
+            .order_by(DirectoryEntry.tenant_id)
+        )
+        return list(rows)
+
     async def refresh_names(
         self, user_id: uuid.UUID, *, display_name: str, email: str, search_name: str
     ) -> int:

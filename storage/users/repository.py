@@ -65,6 +65,20 @@ class ProfileRepository(Repository[Profile]):
         )
         return row
 
+    async def set_status(self, id_: uuid.UUID, status: str) -> str | None:
+        """Set the profile's status (the row locked); the status before (None: no profile)."""
+        previous = await self.session.scalar(
+            select(Profile.status).where(Profile.id == id_).with_for_update()
+        )
+        if previous is not None and previous != status:
+            await self.session.execute(
+                update(Profile)
+                .where(Profile.id == id_)
+                .values(status=status)
+                .execution_options(synchronize_session=False)
+            )
+        return previous
+
     async def delete(self, id_: uuid.UUID) -> bool:
         """Remove a profile (an abandoned sign-up); deleting a missing one is a no-op."""
         result = await self.session.execute(delete(Profile).where(Profile.id == id_))

@@ -1,14 +1,21 @@
 """Contracts of the user domain: its business error types and the typed contracts of its
-activities (task queue ``<prefix>-user``). It runs no workflows of its own yet."""
+activities (task queue ``<prefix>-user``), and the names of its workflows (``UserWorkflow``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from workflows.common.contracts import ActivityContract
 
 USER = "user"
+
+
+class UserWorkflow:
+    """Workflow type names of the user service, as histories record them (never renamed)."""
+
+    USER_DEACTIVATION: Final = "user_deactivation"
 
 
 class UserError(StrEnum):
@@ -21,6 +28,9 @@ class UserError(StrEnum):
     PERMISSION_DENIED = "PermissionDenied"
     #: Preferences the published JSON Schema refuses (the message names the key).
     INVALID_PREFERENCES = "InvalidPreferences"
+    #: A deactivation or reactivation the rules refuse (oneself, a member of other tenants
+    #: without being an operator, a profile not in the state the change starts from).
+    ACCOUNT_CHANGE_REFUSED = "AccountChangeRefused"
 
 
 @dataclass

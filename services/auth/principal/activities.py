@@ -25,15 +25,19 @@ from workflows.auth import principal_contracts
 from workflows.auth.contracts import AuthError
 from workflows.common.errors import business_error
 from workflows.tenant.contracts import TenantWorkflow
+from workflows.user.contracts import UserWorkflow
 
 MAX_ROLES = 20
 #: The tenant service's own flows: they check the actor against the tenant's rows (permission,
 #: owner and invitation rules) in their activities before they sync claims, so a member who
 #: accepts an invitation, leaves, or resumes a suspended tenant (no token into it) can be synced.
+#: ``user_deactivation`` (user service) syncs the claims of the memberships the tenant service's
+#: step suspended or restored, from its answer.
 TENANT_FLOWS = (
     TenantWorkflow.TENANT_PROVISIONING,
     TenantWorkflow.MEMBERSHIP_CHANGE,
     TenantWorkflow.TENANT_SUSPENSION,
+    UserWorkflow.USER_DEACTIVATION,
 )
 #: The catalogue (``workflows.tenant.permissions``) has a dozen; room for it to grow.
 MAX_PERMISSIONS = 100

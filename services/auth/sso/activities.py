@@ -293,6 +293,9 @@ class SsoActivities:
             credential = await db.get(Credential, user_id)
             if credential is None:
                 raise business_error(AuthError.SSO_FAILED, "the account no longer exists")
+            if credential.disabled_at is not None:
+                # Deactivated (``user_deactivation``): no sign-in by any method.
+                raise business_error(AuthError.SSO_FAILED, "the sign-in was refused")
             if credential.mfa_enabled:
                 # The same rule as password login: a second factor, whatever the first was.
                 token = self.runtime.issuer.mfa_token(

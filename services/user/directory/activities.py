@@ -20,7 +20,7 @@ from storage.users.repository import ProfileRepository
 from workflows.common.errors import business_error
 from workflows.tenant.contracts import TenantWorkflow
 from workflows.user import directory_contracts as contracts
-from workflows.user.contracts import UserError
+from workflows.user.contracts import UserError, UserWorkflow
 from workflows.user.directory_contracts import DirectoryStatus
 
 #: The tenant service's flows that change memberships (docs/tenancy.md).
@@ -28,6 +28,8 @@ TENANT_FLOWS = (
     TenantWorkflow.TENANT_PROVISIONING,
     TenantWorkflow.MEMBERSHIP_CHANGE,
     TenantWorkflow.TENANT_SUSPENSION,
+    # The user's own deactivation: its entries follow the memberships the tenant step changed.
+    UserWorkflow.USER_DEACTIVATION,
 )
 MAX_ENTRIES = 1000
 
