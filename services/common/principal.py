@@ -12,7 +12,8 @@ below, each with the reason it cannot carry a user's token:
   separate port (services/common/metrics.py) and the API port has no ``/metrics`` route at all:
   ``protect`` removes it and it is not on that process's allowlist.
 - ``OWN_CREDENTIAL_ROUTES``: routes that check a credential of their own instead of a user's
-  token (the codec endpoint's operator token). They still refuse anonymous callers.
+  token (the codec endpoint's operator token, Stripe's signature, a tenant's SCIM token). They
+  still refuse anonymous callers.
 
 The token is verified like the gateway does (``services.common.tokens.TokenVerifier``: EdDSA
 pinned, issuer, audience, expiry, session deny-list). A service other than auth reads the JWKS
@@ -99,6 +100,26 @@ PUBLIC_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
     },
 }
 
+_SCIM = (
+    "SCIM 2.0 for identity providers: a tenant's SCIM bearer token (issued by its admins, "
+    "stored as a SHA-256 digest, checked inside the tenant it names) is the credential "
+    "(services/user/scim/credentials.py); a missing or wrong one is a 401 in SCIM's error format"
+)
+_READ, _WRITE = ("GET",), ("PUT", "PATCH", "DELETE")
+#: The SCIM paths under ``/scim/v2`` and their methods (services/user/scim/routes.py).
+_SCIM_ROUTES: Mapping[str, tuple[str, ...]] = {
+    "/ServiceProviderConfig": _READ,
+    "/Schemas": _READ,
+    "/Schemas/{schema_id}": _READ,
+    "/ResourceTypes": _READ,
+    "/ResourceTypes/{resource_type_id}": _READ,
+    "/Users": ("GET", "POST"),
+    "/Users/{user_id}": _READ + _WRITE,
+    "/Groups": ("GET", "POST"),
+    "/Groups/{group_id}": _READ + _WRITE,
+    "/{path}": ("GET", "POST", *_WRITE),
+}
+
 #: Routes that authenticate with a credential of their own instead of a user's access token.
 OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
     ServiceName.workflow: {
@@ -106,6 +127,11 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         "(services/workflow/codec_routes.py): operators, not users, read payloads",
         ("POST", "/codec/encode"): "operator token ADX_CODEC_OPERATOR_TOKEN "
         "(services/workflow/codec_routes.py)",
+    },
+    ServiceName.user: {
+        (method, f"/scim/v2{path}"): _SCIM
+        for path, methods in _SCIM_ROUTES.items()
+        for method in methods
     },
     ServiceName.tenant: {
         ("POST", "/billing/webhooks/stripe"): "Stripe's webhook deliveries: the Stripe-Signature "

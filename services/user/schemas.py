@@ -158,6 +158,30 @@ class DirectoryPage(BaseModel):
     next_cursor: str | None = None
 
 
+# -- SCIM tokens (services/user/scim/) -----------------------------------------------------------
+
+
+class CreateScimTokenRequest(BaseModel):
+    #: What the token is for, e.g. the identity provider's name.
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ScimTokenOut(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    created_by: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ScimTokenIssued(ScimTokenOut):
+    """The token itself is in this answer only; the service keeps its SHA-256 digest."""
+
+    token: str
+
+
 # -- deactivation (services/user/accounts/) -------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.user import accounts, directory, preferences, profiles
+from services.user import accounts, directory, preferences, profiles, scim
 from services.user.activities import UserActivities
 from services.user.routes import router
 
@@ -17,6 +17,13 @@ CORE = Feature(
     activities=lambda resources: UserActivities(resources).all(),
 )
 #: ``profiles`` first: ``/users/me`` before ``/users/{user_id}``.
-FEATURES = (profiles.FEATURE, CORE, preferences.FEATURE, directory.FEATURE, accounts.FEATURE)
+FEATURES = (
+    profiles.FEATURE,
+    CORE,
+    preferences.FEATURE,
+    directory.FEATURE,
+    scim.FEATURE,
+    accounts.FEATURE,
+)
 
 SPEC = ServiceSpec(name=ServiceName.user, title="ADX user service", features=FEATURES)

@@ -87,3 +87,18 @@ class DirectoryEntry(TenantOwnedMixin, UpdatedMixin, UsersBase):
     display_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
     name_text: Mapped[str] = mapped_column(String(410), nullable=False, default="")
+
+
+class ScimToken(TenantOwnedMixin, TimestampMixin, UsersBase):
+    """A tenant's SCIM bearer token (``services/user/scim/``): only its SHA-256 digest is kept;
+    the token is shown once, when it is issued. A revoked token stays listed (``revoked_at``)."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: Hex SHA-256 of the whole token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

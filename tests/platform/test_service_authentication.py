@@ -129,6 +129,25 @@ async def tokens(apps: Apps, auth_runtime: AuthRuntime) -> dict[str, str]:
     return {"valid": valid, "revoked": revoked, "forged": forged}
 
 
+SCIM_JSON = "application/scim+json"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def refused_in_its_format(path: str, response: httpx.Response) -> bool:
+    """A 401 is problem+json, except under ``/scim/v2``: SCIM clients read SCIM's own error
+    message there (RFC 7644 section 3.12), ``application/scim+json`` with the Error schema and
+    the status as a string (services/user/scim/errors.py)."""
+    content_type = response.headers.get("content-type")
+    if path.startswith("/scim/v2/"):
+        body = response.json()
+        return (
+            content_type == SCIM_JSON
+            and body.get("schemas") == [SCIM_ERROR]
+            and body.get("status") == "401"
+        )
+    return content_type == PROBLEM_JSON
+
+
 def refusals(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
     return {
         "no token": {},
@@ -172,16 +191,14 @@ async def test_every_route_of_every_service_refuses_callers_without_a_valid_toke
                 url = concrete(path)
                 for case, headers in refusals(tokens).items():
                     response = await client.request(method, url, headers=headers)
-                    if (
-                        response.status_code != 401
-                        or response.headers.get("content-type") != PROBLEM_JSON
-                    ):
+                    if response.status_code != 401 or not refused_in_its_format(path, response):
                         failures.append(f"{label} with {case}: {response.status_code}")
                 checked.append(label)
     assert not failures, "\n".join(failures)
     # The enumeration found the routes this test was written against (and any newer ones).
     assert {"user GET /users/{user_id}", "user GET /users", "auth GET /auth/me"} <= set(checked)
     assert "workflow POST /codec/decode" in checked
+    assert {"user GET /scim/v2/Users", "user PATCH /scim/v2/Users/{user_id}"} <= set(checked)
 
 
 async def test_a_valid_token_passes_the_guard_of_every_token_route(

@@ -1,0 +1,67 @@
+"""SCIM bearer tokens: ``adxscim_<tenant id hex>_<secret>``. The text names its tenant, so a
+presented token is looked up (by its SHA-256 digest) only among that tenant's rows, in a
+transaction bound to that tenant (RLS); a token of tenant A never reaches tenant B's data."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+
+from services.common.app import DatabaseDep
+from services.user.scim.errors import unauthorized
+from storage.db import DbSession, transaction
+from storage.users.scim_tokens import ScimTokenRepository
+
+PREFIX: Final = "adxscim_"
+TOKEN: Final = re.compile(r"adxscim_([0-9a-f]{32})_[A-Za-z0-9_-]{43}")
+
+
+def new_token(tenant_id: uuid.UUID) -> str:
+    return f"{PREFIX}{tenant_id.hex}_{secrets.token_urlsafe(32)}"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ScimCaller:
+    """A verified SCIM client: its tenant, its token, and the request's transaction."""
+
+    tenant_id: uuid.UUID
+    token_id: uuid.UUID
+    db: DbSession
+
+
+def presented_token(request: Request) -> str:
+    header = request.headers.get("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise unauthorized("a SCIM bearer token is needed")
+    return value.strip()
+
+
+async def scim_caller(request: Request, database: DatabaseDep) -> AsyncIterator[ScimCaller]:
+    token = presented_token(request)
+    matched = TOKEN.fullmatch(token)
+    if matched is None:
+        raise unauthorized("not a SCIM token")
+    tenant_id = uuid.UUID(matched.group(1))
+    async with transaction(database, tenant_id) as db:
+        row = await ScimTokenRepository(db, tenant_id).authenticate(
+            digest(token), datetime.now(UTC)
+        )
+        if row is None:
+            raise unauthorized("unknown or revoked SCIM token")
+        yield ScimCaller(tenant_id=tenant_id, token_id=row.id, db=db)
+
+
+ScimCallerDep = Annotated[ScimCaller, Depends(scim_caller)]

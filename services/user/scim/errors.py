@@ -1,0 +1,77 @@
+"""SCIM's error answers (RFC 7644 section 3.12): ``urn:ietf:params:scim:api:messages:2.0:Error``
+as ``application/scim+json``, for every failure of a ``/scim/v2`` route, its credential check
+included (``ScimRoute`` catches them; the app's problem+json handlers never see them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from scim2_models import Context, Error
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.common.errors import DomainError
+
+SCIM_JSON: Final = "application/scim+json"
+
+
+class ScimError(Exception):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.scim_type = status, detail, scim_type
+
+
+def scim_json(body: dict[str, Any], status: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers or None)
+
+
+def error_response(error: ScimError) -> JSONResponse:
+    body = Error(status=error.status, scim_type=error.scim_type, detail=error.detail)
+    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if error.status == 401 else {}
+    return scim_json(
+        body.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), error.status, **headers
+    )
+
+
+def unauthorized(detail: str) -> ScimError:
+    return ScimError(401, detail)
+
+
+def not_found(detail: str) -> ScimError:
+    return ScimError(404, detail)
+
+
+def invalid_filter(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidFilter")
+
+
+def invalid_value(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidValue")
+
+
+def not_implemented(detail: str) -> ScimError:
+    return ScimError(501, detail)
+
+
+class ScimRoute(APIRoute):
+    """An ``APIRoute`` whose failures answer in SCIM's error format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def scim_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ScimError as error:
+                return error_response(error)
+            except RequestValidationError as error:
+                where = ", ".join(".".join(map(str, e.get("loc", ()))) for e in error.errors())
+                return error_response(invalid_value(f"invalid parameters: {where}"))
+            except DomainError as error:
+                return error_response(ScimError(error.status, error.detail))
+
+        return scim_handler
