@@ -18,6 +18,7 @@ from gateway.loaders import MAX_USER_BATCH, MemberPageKey, load_member_pages, lo
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
 from gateway.service_clients import Caller, ServiceCall, ServiceClients
+from gateway.subscriptions import SubscriptionLeases
 from schema.errors import UNAUTHENTICATED, UserFacingError
 from services.common.client_ip import client_ip
 from services.common.settings import ServiceName, Settings
@@ -42,6 +43,7 @@ class GatewayState:
     rate_limiter: RateLimiter
     idempotency: Idempotency
     persisted_queries: PersistedQueries
+    subscriptions: SubscriptionLeases
 
 
 class GatewayContext(BaseContext):

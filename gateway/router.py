@@ -3,12 +3,18 @@ before the schema parses it, over HTTP and graphql-transport-ws alike."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
+from contextlib import suppress
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -20,9 +26,15 @@ from strawberry.types.unset import UNSET
 from gateway.context import GatewayContext
 from gateway.graphiql import OfflineGraphQLRouter
 from gateway.rate_limit import RateLimitExceeded
+from gateway.subscriptions import token_expiry
 from schema.errors import UserFacingError
+from schema.limits import MAX_TOKENS
 from services.common import json_input
 from services.common.errors import problem
+from services.common.logging import get_logger
+from services.common.tokens import InvalidTokenError
+
+_log = get_logger(__name__)
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid input"}
 
@@ -31,23 +43,85 @@ class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws where opening a connection (``connection_init``) counts as a request
     of whoever it signs in as, and so does every ``subscribe`` (subscription, query or mutation).
     A refused connection is closed with 4429; a refused ``subscribe`` gets an ``error`` message,
-    like strawberry's own per-connection limit, and the connection stays open."""
+    like strawberry's own per-connection limit, and the connection stays open.
+
+    Beside that (docs/gateway.md, "Subscriptions"): a ``connection_init`` whose bearer token is
+    not valid is closed with 4401 (no token: an anonymous connection, for run access tokens);
+    the gateway pings every ``ADX_SUBSCRIPTION_PING_SECONDS`` once acknowledged; a signed-in
+    user's subscriptions are capped gateway-wide (``ADX_SUBSCRIPTION_MAX_PER_USER``, leases in
+    Redis renewed with each ping): one more closes the socket with 4429; and when the token's
+    ``exp`` passes the socket is closed with 4401 "Token expired" (every subscription on it
+    ends and releases its lease; the client reconnects with a fresh token)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._user_id: str | None = None
+        self._leases: dict[Operation[Any, Any], str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
-        if not self.connection_init_received and isinstance(payload, dict):
-            context: GatewayContext = self.context
+        context: GatewayContext = self.context
+        first = not self.connection_init_received and isinstance(payload, dict)
+        expires: float | None = None
+        if first:
             context.connection_params = payload  # who the connection signs in as
             refusal = await context.state.rate_limiter.check(context, [(None, None)])
             if refusal is not None:
-                if self.connection_init_timeout_task:
-                    self.connection_init_timeout_task.cancel()
-                reason = refusal.error().message.encode()[:123].decode(errors="ignore")
-                await self.websocket.close(code=4429, reason=reason)
+                reason = refusal.error().message
+                await self._close_before_ack(4429, reason)
                 return
+            if context.authorization:
+                try:
+                    principal = await context.principal()
+                except InvalidTokenError as error:
+                    await self._close_before_ack(4401, f"Unauthorized: {error}")
+                    return
+                except Exception as error:  # JWKS or the deny-list unreachable: try again
+                    _log.warning("ws_token_check_failed", error=repr(error))
+                    await self._close_before_ack(1011, "Try again later")
+                    return
+                self._user_id = principal.user_id
+                expires = token_expiry(context.authorization)
         await super().handle_connection_init(message)
+        if first and self.connection_acknowledged:
+            self._start(self._heartbeat())
+            if expires is not None:
+                self._start(self._end_at(expires))
+
+    async def _close_before_ack(self, code: int, reason: str) -> None:
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        await self.websocket.close(code=code, reason=reason.encode()[:123].decode(errors="ignore"))
+
+    def _start(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    async def _heartbeat(self) -> None:
+        """Ping every ``ADX_SUBSCRIPTION_PING_SECONDS`` and renew this socket's leases."""
+        context: GatewayContext = self.context
+        while True:
+            await asyncio.sleep(context.state.settings.subscription_ping_seconds)
+            try:
+                await self.send_message({"type": "ping"})
+            except Exception:  # the socket is gone: its leases go with the shutdown
+                return
+            try:
+                if self._user_id is not None and self._leases:
+                    await context.state.subscriptions.renew(
+                        self._user_id, list(self._leases.values())
+                    )
+            except Exception as error:  # Redis: the leases lapse unless a later renewal works
+                _log.warning("subscription_lease_renewal_failed", error=repr(error))
+
+    async def _end_at(self, expires: float) -> None:
+        await asyncio.sleep(max(0.0, expires - time.time()))
+        await self.websocket.close(code=4401, reason="Token expired")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        lease: str | None = None
         if self.connection_acknowledged:  # else the base class closes the socket (4401)
             payload: Any = message.get("payload")
             if not isinstance(payload, dict):
@@ -63,7 +137,64 @@ class RateLimitedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                     {"id": message["id"], "type": "error", "payload": [error.formatted]}
                 )
                 return
+            if (
+                self._user_id is not None
+                and message.get("id") not in self.operations
+                and _is_subscription(payload.get("query"), payload.get("operationName"))
+            ):
+                lease = uuid.uuid4().hex
+                if not await context.state.subscriptions.acquire(self._user_id, lease):
+                    cap = context.state.subscriptions.cap
+                    reason = f"Too many subscriptions: at most {cap} per user"
+                    await self.websocket.close(code=4429, reason=reason)
+                    return
         await super().handle_subscribe(message)
+        if lease is not None:
+            operation = self.operations.get(message["id"])
+            if operation is not None:
+                self._leases[operation] = lease
+            else:
+                await self._release(lease)
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        try:
+            await super().run_operation(operation)
+        finally:
+            lease = self._leases.pop(operation, None)
+            if lease is not None:
+                await self._release(lease)
+
+    async def _release(self, lease: str) -> None:
+        if self._user_id is None:
+            return
+        with suppress(Exception):  # else it lapses
+            await self.context.state.subscriptions.release(self._user_id, lease)
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await super().shutdown()
+        for task in self._tasks:
+            with suppress(Exception, asyncio.CancelledError):
+                await task
+        for lease in list(self._leases.values()):  # operations cancelled before they started
+            await self._release(lease)
+        self._leases.clear()
+
+
+def _is_subscription(query: Any, operation_name: Any) -> bool:
+    """Whether the operation ``subscribe`` runs is a subscription (queries and mutations over
+    the socket hold no lease); unparsable text is left to the schema to refuse."""
+    if not isinstance(query, str):
+        return False
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if isinstance(operation_name, str) and operation_name:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    return len(operations) == 1 and operations[0].operation == OperationType.SUBSCRIPTION
 
 
 async def _persisted_query(context: GatewayContext, payload: dict[str, Any]) -> Any:

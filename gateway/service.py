@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from gateway.rate_limit import RateLimiter
 from gateway.router import RateLimitedGraphQLRouter
 from gateway.run_access import RunAccess
 from gateway.service_clients import RequestDeadline, RoutingMetrics, ServiceClients
+from gateway.subscriptions import SubscriptionLeases
 from schema.schema import build_schema
 from services.common.app import create_app
 from services.common.resources import Resources
@@ -43,7 +45,12 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         temporal=temporal,
         services=services,
         relay=ProgressRelay(
-            temporal, resources.redis, resources.redis_keys, settings.progress_poll_seconds
+            temporal,
+            resources.redis,
+            resources.redis_keys,
+            settings.progress_poll_seconds,
+            # The key sealing cached final states: derived from the run-access secret.
+            cache_key=base64.urlsafe_b64decode(run_access.digest(b"final-state-cache") + "="),
         ),
         verifier=gateway_verifier(settings, services.auth, resources.redis, resources.redis_keys),
         run_access=run_access,
@@ -64,6 +71,13 @@ def create_gateway_app(resources: Resources) -> FastAPI:
                 if settings.graphql_operations_manifest
                 else None
             ),
+        ),
+        subscriptions=SubscriptionLeases(
+            resources.redis,
+            resources.redis_keys,
+            settings.subscription_max_per_user,
+            # Renewed with every ping: three missed renewals (a crashed replica) and it lapses.
+            lease_seconds=max(3 * settings.subscription_ping_seconds, 10.0),
         ),
     )
     graphiql = on_unless_production(settings.graphiql, settings)

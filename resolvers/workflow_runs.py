@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import strawberry
 from temporalio.client import WorkflowExecutionDescription
 
-from gateway.progress_relay import WorkflowNotFound, describe, read_run_state
+from gateway.progress_relay import WorkflowNotFound
 from gateway.run_access import identify_run
 from schema.errors import NOT_FOUND, UserFacingError
 from schema.workflow_runs import WorkflowRun
@@ -37,7 +37,7 @@ async def authorized_description(
     you (the same answer as a run that really does not exist)."""
     context = info.context
     try:
-        description = await describe(context.state.temporal, _check_id(workflow_id))
+        description = await context.state.relay.describe(_check_id(workflow_id))
     except WorkflowNotFound as error:
         raise _not_found(workflow_id) from error
     run = await identify_run(description)
@@ -54,8 +54,10 @@ async def run_of(
     workflow_id: str,
     description: WorkflowExecutionDescription,
 ) -> WorkflowRun:
+    """A closed run's state is read from Temporal once and cached (sealed) in Redis; a running
+    one's reads are shared by concurrent callers (gateway/progress_relay.py)."""
     return WorkflowRun.from_state(
-        await read_run_state(info.context.state.temporal, workflow_id, description)
+        await info.context.state.relay.run_state(workflow_id, description)
     )
 
 
