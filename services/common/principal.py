@@ -108,10 +108,11 @@ _SCIM = (
 _READ, _WRITE = ("GET",), ("PUT", "PATCH", "DELETE")
 #: The SCIM paths under ``/scim/v2`` and their methods (services/user/scim/routes.py).
 _SCIM_ROUTES: Mapping[str, tuple[str, ...]] = {
-    "/ServiceProviderConfig": _READ,
-    "/Schemas": _READ,
+    # The discovery endpoints answer other methods a SCIM 405.
+    "/ServiceProviderConfig": ("GET", "POST", *_WRITE),
+    "/Schemas": ("GET", "POST", *_WRITE),
     "/Schemas/{schema_id}": _READ,
-    "/ResourceTypes": _READ,
+    "/ResourceTypes": ("GET", "POST", *_WRITE),
     "/ResourceTypes/{resource_type_id}": _READ,
     "/Users": ("GET", "POST"),
     "/Users/{user_id}": _READ + _WRITE,

@@ -20,9 +20,12 @@ SCIM_JSON: Final = "application/scim+json"
 
 
 class ScimError(Exception):
-    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, scim_type: str | None = None, *, allow: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.scim_type = status, detail, scim_type
+        self.allow = allow
 
 
 def scim_json(body: dict[str, Any], status: int = 200, **headers: str) -> JSONResponse:
@@ -32,6 +35,8 @@ def scim_json(body: dict[str, Any], status: int = 200, **headers: str) -> JSONRe
 def error_response(error: ScimError) -> JSONResponse:
     body = Error(status=error.status, scim_type=error.scim_type, detail=error.detail)
     headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if error.status == 401 else {}
+    if error.allow is not None:
+        headers["Allow"] = error.allow
     return scim_json(
         body.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE), error.status, **headers
     )

@@ -163,6 +163,14 @@ async def get_resource_type(
     raise not_found(f"no resource type {resource_type_id[:200]}")
 
 
+@router.api_route("/ServiceProviderConfig", methods=["POST", "PUT", "PATCH", "DELETE"])
+@router.api_route("/Schemas", methods=["POST", "PUT", "PATCH", "DELETE"])
+@router.api_route("/ResourceTypes", methods=["POST", "PUT", "PATCH", "DELETE"])
+async def discovery_is_read_only(_: ScimCallerDep) -> JSONResponse:
+    """RFC 7644 section 4: the discovery endpoints take GET only (405, ``Allow: GET``)."""
+    raise ScimError(405, "this endpoint takes GET only", allow="GET")
+
+
 # --- Users -------------------------------------------------------------------------------------
 
 

@@ -310,6 +310,7 @@ async def test_groups_are_the_roles(user_api: UserApi) -> None:
         sorted_ = (await client.get(GROUPS, params={"sortBy": "displayName"})).json()
         assert [g["displayName"] for g in sorted_["Resources"]] == [
             "admin",
+            "billing-manager",
             "member",
             "owner",
             "viewer",
