@@ -14,7 +14,15 @@ from temporalio.client import Client
 from gateway.apq import PersistedQueries
 from gateway.auth import authorization_from
 from gateway.idempotency import HEADER, Idempotency, checked_key
-from gateway.loaders import MAX_USER_BATCH, MemberPageKey, load_member_pages, load_users
+from gateway.loaders import (
+    MAX_USER_BATCH,
+    MemberPageKey,
+    load_member_pages,
+    load_my_preferences,
+    load_my_profile,
+    load_profiles,
+    load_users,
+)
 from gateway.progress_relay import ProgressRelay
 from gateway.run_access import RunAccess
 from gateway.service_clients import Caller, ServiceCall, ServiceClients
@@ -24,7 +32,7 @@ from services.common.client_ip import client_ip
 from services.common.settings import ServiceName, Settings
 from services.common.tokens import InvalidTokenError, Principal, TokenVerifier, bearer_token
 from services.tenant.schemas import MemberPage
-from services.user.schemas import ProfileOut
+from services.user.schemas import PreferencesOut, ProfileOut, UserProfileOut
 
 if TYPE_CHECKING:
     from gateway.rate_limit import RateLimiter
@@ -62,6 +70,19 @@ class GatewayContext(BaseContext):
         self.users: DataLoader[str, ProfileOut | None] = DataLoader(
             load_fn=lambda ids: load_users(self.service(ServiceName.user, signed_in=True), ids),
             max_batch_size=MAX_USER_BATCH,
+        )
+        self.profiles: DataLoader[str, UserProfileOut | None] = DataLoader(
+            load_fn=lambda ids: load_profiles(self.service(ServiceName.user, signed_in=True), ids)
+        )
+        self.my_profile: DataLoader[str, UserProfileOut] = DataLoader(
+            load_fn=lambda keys: load_my_profile(
+                self.service(ServiceName.user, signed_in=True), keys
+            )
+        )
+        self.my_preferences: DataLoader[str | None, PreferencesOut] = DataLoader(
+            load_fn=lambda keys: load_my_preferences(
+                self.service(ServiceName.user, signed_in=True), keys
+            )
         )
         self.member_pages: DataLoader[MemberPageKey, MemberPage] = DataLoader(
             load_fn=lambda keys: load_member_pages(

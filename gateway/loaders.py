@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import Sequence
 
 from gateway.service_clients import ServiceCall
+from schema.errors import NOT_FOUND, UserFacingError
 from services.tenant.schemas import MemberPage
-from services.user.schemas import ProfileOut
+from services.user.schemas import PreferencesOut, ProfileOut, UserProfileOut
 
 #: The user service's batch limit (``services/user/routes.py``, ``MAX_BATCH``).
 MAX_USER_BATCH = 100
@@ -48,3 +49,44 @@ async def load_member_pages(
         )
 
     return list(await asyncio.gather(*(page(key) for key in keys), return_exceptions=True))
+
+
+async def load_profiles(
+    users: ServiceCall, ids: Sequence[str]
+) -> list[UserProfileOut | BaseException | None]:
+    """DataLoader batch function of whole profiles (``user(id)``): the user service has no
+    batch read of them, so the distinct ids of a request are read at once (``GET /users/{id}``,
+    as the caller); one the caller may not see is a 404 there, ``None`` here, as an unknown id."""
+
+    async def profile(user_id: str) -> UserProfileOut | None:
+        try:
+            return await users.call("GET", f"/users/{user_id}", response=UserProfileOut)
+        except UserFacingError as error:
+            if (error.extensions or {}).get("code") == NOT_FOUND:
+                return None
+            raise
+
+    return list(await asyncio.gather(*(profile(i) for i in ids), return_exceptions=True))
+
+
+async def load_my_profile(users: ServiceCall, keys: Sequence[str]) -> list[UserProfileOut]:
+    """DataLoader batch function of ``me { profile }`` (one key, ``"me"``): one
+    ``GET /users/me`` per request."""
+    mine = await users.call("GET", "/users/me", response=UserProfileOut)
+    return [mine for _ in keys]
+
+
+async def load_my_preferences(
+    users: ServiceCall, tenant_ids: Sequence[str | None]
+) -> list[PreferencesOut | BaseException]:
+    """DataLoader batch function of ``me { preferences }``: the caller's user-level preferences
+    (key ``None``, ``GET /users/me/preferences``) or those of a tenant (its validated id,
+    ``GET /users/me/tenants/{id}/preferences``), each read once per request."""
+
+    async def read(tenant_id: str | None) -> PreferencesOut:
+        path = "/users/me/preferences"
+        if tenant_id is not None:
+            path = f"/users/me/tenants/{tenant_id}/preferences"
+        return await users.call("GET", path, response=PreferencesOut)
+
+    return list(await asyncio.gather(*(read(t) for t in tenant_ids), return_exceptions=True))

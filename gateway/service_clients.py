@@ -291,6 +291,9 @@ class ErrorTable:
     #: The problem's own ``code`` under another name in GraphQL (a service's ``SlugTaken`` is
     #: ``SLUG_TAKEN``); a code mapped here wins over the status.
     renamed_codes: Mapping[str, str] = field(default_factory=dict)
+    #: A validation answer (no own ``code``, an ``errors`` list of ``loc``/``msg``) names each
+    #: field in the message (``time_zone: unknown time zone``), not just "invalid input".
+    field_messages: bool = False
 
     def error(self, response: httpx.Response) -> UserFacingError:
         try:
@@ -298,9 +301,11 @@ class ErrorTable:
             detail = body.get("detail") or "request refused"
             own_code = body.get("code")
         except (ValueError, AttributeError):
-            detail, own_code = "request refused", None
+            body, detail, own_code = None, "request refused", None
         if isinstance(detail, list):  # FastAPI validation details
             detail = "invalid input"
+        if self.field_messages and own_code is None and isinstance(body, dict):
+            detail = _field_messages(body.get("errors")) or detail
         refusal = self.by_status.get(response.status_code, self.otherwise)
         message = refusal.message or str(detail)
         if isinstance(own_code, str) and own_code in self.passed_codes:
@@ -310,6 +315,25 @@ class ErrorTable:
         if refusal.retry_after:  # like the gateway's own limiter: when to try again
             return UserFacingError(message, refusal.code, retryAfter=retry_after(response))
         return UserFacingError(message, refusal.code)
+
+
+#: The longest message a validation answer becomes (its field messages are cut to fit).
+MAX_FIELD_MESSAGES = 500
+
+
+def _field_messages(errors: Any) -> str | None:
+    """``field: message; ...`` of a problem's validation ``errors`` (the field is the last
+    part of ``loc``; the input itself is never repeated), at most ``MAX_FIELD_MESSAGES``."""
+    if not isinstance(errors, list):
+        return None
+    parts = []
+    for error in errors:
+        if not isinstance(error, dict) or not isinstance(error.get("msg"), str):
+            continue
+        loc = [str(p) for p in error.get("loc") or [] if p != "body"]
+        parts.append(f"{loc[-1]}: {error['msg']}" if loc else error["msg"])
+    text = "; ".join(parts)
+    return text if len(text) <= MAX_FIELD_MESSAGES else text[: MAX_FIELD_MESSAGES - 1] + "…"
 
 
 def _upper_snake(code: str) -> str:
@@ -330,10 +354,23 @@ REFUSALS: dict[ServiceName, ErrorTable] = {
         otherwise=Refusal(BAD_USER_INPUT),
         passed_codes=frozenset({"PASSWORD_REQUIRED", "PASSWORD_MISMATCH"}),
     ),
+    # The user service's problem ``code`` is a ``UserError`` (services/user/errors.py): an
+    # unknown or invisible user is NOT_FOUND, another tenant or a missing permission FORBIDDEN,
+    # a field breaking its rule BAD_USER_INPUT naming the field; refused preferences and
+    # account changes keep their own name, with the service's message (it names the key).
     ServiceName.user: ErrorTable(
         unavailable="the user service is unavailable",
-        by_status={401: Refusal(UNAUTHENTICATED, "not authenticated")},
-        otherwise=Refusal(BAD_USER_INPUT, "the user service refused the request"),
+        by_status={
+            401: Refusal(UNAUTHENTICATED, "not authenticated"),
+            403: Refusal(FORBIDDEN),
+            404: Refusal(NOT_FOUND, "not found"),
+            429: Refusal(RATE_LIMITED, retry_after=True),
+        },
+        otherwise=Refusal(BAD_USER_INPUT),
+        renamed_codes={
+            code: _upper_snake(code) for code in ("InvalidPreferences", "AccountChangeRefused")
+        },
+        field_messages=True,
     ),
     # The tenant service's problem ``code`` is a ``TenantError`` (services/tenant/errors.py).
     # Who may see what keeps the status's code (a non-member's NotAMember is NOT_FOUND, as an

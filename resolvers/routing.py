@@ -109,4 +109,19 @@ MUTATION_ROUTES: dict[str, Route] = {
     "inviteMember": Direct(_TENANT, "an invitation row in the tenant service (and its mail)"),
     "declineInvitation": Direct(_TENANT, "marks the invitation row"),
     "revokeInvitation": Direct(_TENANT, "marks the invitation row"),
+    # -- profiles, preferences, deactivation (user) --------------------------------------------
+    "updateProfile": Direct(_USER, "the caller's profile row (and its directory copies)"),
+    "updatePreferences": Direct(_USER, "the caller's preferences row, checked by its schema"),
+    "deactivateUser": Workflow(
+        "user_deactivation",
+        frozenset({_USER, _AUTH, _TENANT, _FILE}),
+        "the profile, auth's logins and sessions, the memberships in every tenant, the files",
+        started_by=_USER,
+    ),
+    "reactivateUser": Workflow(
+        "user_deactivation",
+        frozenset({_USER, _AUTH, _TENANT, _FILE}),
+        "the deactivation's steps undone in reverse",
+        started_by=_USER,
+    ),
 }

@@ -1,41 +1,174 @@
-"""User queries: read-only, so they go straight to the user service over HTTP (no workflow)."""
+"""User operations. Routing (rule: a mutation starts a workflow only when it spans services or
+steps):
+
+- queries (``user``, ``users``, and ``me``'s ``profile`` and ``preferences``) call the user
+  service directly, through the request's DataLoaders where a list can repeat them; the user
+  service decides who sees whom (oneself; ``users.read`` for the members of the active tenant);
+- ``updateProfile`` and ``updatePreferences`` are the user service's own writes (one row in one
+  transaction), direct;
+- ``deactivateUser`` and ``reactivateUser`` span services (the profile, auth's logins and
+  sessions, the memberships in the tenant service, the files): the user service's route checks
+  the caller and starts ``user_deactivation``, and the answer is its ``WorkflowRun`` (with the
+  run's access token, for ``workflowProgress``).
+
+Ids are checked here before they become part of a path (``checked_id``), so a hostile one is a
+``BAD_USER_INPUT`` that never reaches the service. The user service's refusals become GraphQL
+errors by its row of ``REFUSALS`` (``gateway/service_clients.py``)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 
-from schema.errors import BAD_USER_INPUT, UNAUTHENTICATED, UserFacingError
-from schema.users import User
-from services.common.principal import may_read_profile
+from gateway.progress_relay import describe
+from gateway.run_access import identify_run
+from resolvers.workflow_runs import run_of
+from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, UserFacingError
+from schema.pagination import MAX_CURSOR, MAX_PAGE, PageInfo, check_first
+from schema.users import (
+    DirectoryConnection,
+    DirectoryEdge,
+    DirectoryMember,
+    Preferences,
+    UpdateProfileInput,
+    UserProfile,
+    checked_id,
+)
+from schema.workflow_runs import WorkflowRun
+from services.common.settings import ServiceName
 from services.common.tokens import InvalidTokenError
+from services.user.schemas import DirectoryPage, PreferencesOut, UserProfileOut, UserWorkflowStarted
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
+    from gateway.service_clients import ServiceCall
+
+#: The directory's longest search (``services/user/directory/routes.py``, ``SEARCH_MAX``).
+SEARCH_MAX = 100
+#: A profile field's longest raw value the user service reads (``services/user/schemas.py``);
+#: longer ones are refused here without being sent (or echoed).
+RAW_MAX = 1000
+OTHER_TENANT = "your token is for another tenant (or none); switch to this tenant first"
 
 
-def _parse_id(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError as error:
-        # The value is not echoed: it may be megabytes long (or someone's secret pasted wrongly).
-        raise UserFacingError("not a valid user id (expected a UUID)", BAD_USER_INPUT) from error
+def _users(info: strawberry.Info[GatewayContext]) -> ServiceCall:
+    return info.context.service(ServiceName.user, signed_in=True)
 
 
-async def resolve_user(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> User | None:
-    """Signed-in callers may read their own profile; reading other people's arrives with the
-    tenant directory (``may_read_profile``, shared with the user service). Anyone else gets the
-    same ``null`` as for an unknown id."""
-    user_id = _parse_id(id)
+async def _active_tenant(info: strawberry.Info[GatewayContext]) -> str | None:
     try:
         principal = await info.context.principal()
     except InvalidTokenError as error:
         raise UserFacingError(f"not authenticated: {error}", UNAUTHENTICATED) from error
-    if not may_read_profile(principal, user_id):
-        return None
-    row = await info.context.users.load(user_id)
-    if row is None:
-        return None
-    return User.of(row)
+    return principal.tenant_id
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+async def resolve_user(
+    info: strawberry.Info[GatewayContext], id: strawberry.ID
+) -> UserProfile | None:
+    """The whole profile where the user service shows it (oneself; a member of the active
+    tenant with ``users.read``); anyone else is the same ``null`` as an unknown id."""
+    user_id = checked_id(id, "user id")
+    await _active_tenant(info)  # UNAUTHENTICATED before anything is sent
+    row = await info.context.profiles.load(user_id)
+    return None if row is None else UserProfile.of(row)
+
+
+async def resolve_users(
+    info: strawberry.Info[GatewayContext],
+    tenant_id: strawberry.ID,
+    search: str | None = None,
+    first: Annotated[int, strawberry.argument(description=f"1-{MAX_PAGE}")] = 50,
+    after: str | None = None,
+) -> DirectoryConnection:
+    """The directory of ``tenantId``, which must be the caller's active tenant: any other id
+    is ``FORBIDDEN`` (the same for a tenant of theirs and a stranger's, like ``tenant(id)``),
+    and nothing is sent. Needs ``users.read`` there (the user service checks it)."""
+    tenant = checked_id(tenant_id, "tenant id")
+    check_first(first)
+    if search is not None and not 0 < len(search) <= SEARCH_MAX:
+        raise UserFacingError(f"search must be 1-{SEARCH_MAX} characters", BAD_USER_INPUT)
+    if after is not None and not 0 < len(after) <= MAX_CURSOR:
+        raise UserFacingError("after is not a cursor of this list", BAD_USER_INPUT)
+    if await _active_tenant(info) != tenant:
+        raise UserFacingError(OTHER_TENANT, FORBIDDEN)
+    params: dict[str, Any] = {"first": first}
+    if search is not None:
+        params["search"] = search
+    if after is not None:
+        params["after"] = after
+    page = await _users(info).call("GET", "/directory", params=params, response=DirectoryPage)
+    edges = [DirectoryEdge(cursor="", node=DirectoryMember.of(m)) for m in page.items]
+    # The service's cursors are keyset cursors of a page's end: the last edge carries it.
+    if edges and page.next_cursor is not None:
+        edges[-1].cursor = page.next_cursor
+    return DirectoryConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+    )
+
+
+# -- mutations -----------------------------------------------------------------------------------
+
+
+async def resolve_update_profile(
+    info: strawberry.Info[GatewayContext], input: UpdateProfileInput
+) -> UserProfile:
+    """Direct: ``PATCH /users/me`` with the fields given (``null`` clears one)."""
+    body: dict[str, Any] = {}
+    for name, value in vars(input).items():
+        if value is strawberry.UNSET:
+            continue
+        if isinstance(value, str) and len(value) > RAW_MAX:
+            raise UserFacingError(f"{name} is too long", BAD_USER_INPUT)
+        body[name] = value
+    row = await _users(info).call("PATCH", "/users/me", json=body, response=UserProfileOut)
+    info.context.my_profile.prime("me", row, force=True)
+    return UserProfile.of(row)
+
+
+async def resolve_update_preferences(
+    info: strawberry.Info[GatewayContext], input: JSON, tenant_id: strawberry.ID | None = None
+) -> Preferences:
+    """Direct: ``PUT`` of the whole document (it replaces what was stored), the user-level one
+    or, with ``tenantId``, that tenant's (the active tenant only: the service answers
+    ``FORBIDDEN`` for another). The user service validates it against its published schema and
+    names each offending key in the error's message."""
+    key = None if tenant_id is None else checked_id(tenant_id, "tenant id")
+    path = "/users/me/preferences" if key is None else f"/users/me/tenants/{key}/preferences"
+    row = await _users(info).call("PUT", path, json=input, response=PreferencesOut)
+    info.context.my_preferences.prime(key, row, force=True)
+    return Preferences.of(row)
+
+
+async def _started(info: strawberry.Info[GatewayContext], path: str) -> WorkflowRun:
+    """Forward a write whose route starts a workflow (once per ``Idempotency-Key``); answer its
+    run with the run's access token (as ``resolvers/tenants.py``)."""
+
+    async def start() -> str:
+        started = await _users(info).call("POST", path, json={}, response=UserWorkflowStarted)
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, ["POST", path], start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
+
+
+async def resolve_deactivate_user(
+    info: strawberry.Info[GatewayContext], user_id: strawberry.ID
+) -> WorkflowRun:
+    return await _started(info, f"/users/{checked_id(user_id, 'user id')}/deactivate")
+
+
+async def resolve_reactivate_user(
+    info: strawberry.Info[GatewayContext], user_id: strawberry.ID
+) -> WorkflowRun:
+    return await _started(info, f"/users/{checked_id(user_id, 'user id')}/reactivate")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from schema.users import Preferences, UserProfile, checked_id
 from services.auth.schemas import SessionOut, TokenPair
 
 
@@ -53,6 +54,23 @@ class Me:
     tenant_id: strawberry.ID | None
     roles: list[str]
     auth_methods: list[str]
+
+    @strawberry.field(
+        description="Your whole profile, from the user service (GET /users/me; read once per "
+        "operation)."
+    )
+    async def profile(self, info: strawberry.Info) -> UserProfile:
+        return UserProfile.of(await info.context.my_profile.load("me"))
+
+    @strawberry.field(
+        description="Your preferences from the user service: the user-level ones (every "
+        "tenant), or with tenantId those of that tenant (your active tenant only)."
+    )
+    async def preferences(
+        self, info: strawberry.Info, tenant_id: strawberry.ID | None = None
+    ) -> Preferences:
+        key = None if tenant_id is None else checked_id(tenant_id, "tenant id")
+        return Preferences.of(await info.context.my_preferences.load(key))
 
 
 @strawberry.type(description="An OpenID Connect provider users can sign in with.")

@@ -18,12 +18,12 @@ from schema.extensions import FreshLoaders, NoSuggestions, ServiceUnavailableErr
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
-from schema.roots.users import UserQuery
+from schema.roots.users import UserMutation, UserQuery
 from schema.roots.workflow_runs import WorkflowRunQuery, WorkflowRunSubscription
 
 #: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
 QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation)
+MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation, UserMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 
 

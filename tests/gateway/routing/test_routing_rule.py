@@ -20,12 +20,13 @@ from schema.schema import build_schema
 from services.common.settings import ServiceName
 from workflows.auth.contracts import AuthWorkflow
 from workflows.tenant.contracts import TenantWorkflow
+from workflows.user.contracts import UserWorkflow
 
 SCHEMA = build_schema(mask_errors=False)
 MUTATIONS = SCHEMA._schema.mutation_type.fields  # type: ignore[union-attr]
 WORKFLOW_NAMES = {
     value
-    for names in (AuthWorkflow, TenantWorkflow)
+    for names in (AuthWorkflow, TenantWorkflow, UserWorkflow)
     for key, value in vars(names).items()
     if key.isupper() and isinstance(value, str)
 }
