@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ).set_defaults(func=_migrate)
     temporal = sub.add_parser("temporal", help="Temporal administration")
     tsub = temporal.add_subparsers(dest="temporal_command", required=True)
-    setup = tsub.add_parser("setup", help="register the ADX namespaces and their search attributes (idempotent)")
+    setup = tsub.add_parser(
+        "setup", help="register the ADX namespaces and their search attributes (idempotent)"
+    )
     setup.add_argument(
         "--namespace", action="append", help="namespace (repeatable); default: all three"
     )
