@@ -118,7 +118,7 @@ _SCIM_ROUTES: Mapping[str, tuple[str, ...]] = {
     "/Users/{user_id}": _READ + _WRITE,
     "/Groups": ("GET", "POST"),
     "/Groups/{group_id}": _READ + _WRITE,
-    "/{path}": ("GET", "POST", *_WRITE),
+    "/{path}": _READ,
 }
 
 #: Routes that authenticate with a credential of their own instead of a user's access token.

@@ -19,6 +19,41 @@ from services.common.errors import DomainError
 SCIM_JSON: Final = "application/scim+json"
 
 
+class ScimJSONResponse(JSONResponse):
+    media_type = SCIM_JSON
+
+
+#: The SCIM error message, for the OpenAPI document.
+ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["schemas", "status"],
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+_DESCRIPTIONS: Final = {
+    400: "A filter, sort, count or attribute list this endpoint refuses (scimType says which)",
+    401: "No valid SCIM token of a tenant: missing, unknown, revoked or altered",
+    404: "No such resource in the token's tenant, or no such endpoint",
+    405: "The endpoint takes GET only",
+    501: "Provisioning writes are not supported yet",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entries of SCIM errors with these statuses."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {SCIM_JSON: {"schema": ERROR_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
 class ScimError(Exception):
     def __init__(
         self, status: int, detail: str, scim_type: str | None = None, *, allow: str | None = None
@@ -29,7 +64,7 @@ class ScimError(Exception):
 
 
 def scim_json(body: dict[str, Any], status: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=SCIM_JSON, headers=headers or None)
+    return ScimJSONResponse(body, status_code=status, headers=headers or None)
 
 
 def error_response(error: ScimError) -> JSONResponse:

@@ -34,16 +34,24 @@ from services.user.scim import resources
 from services.user.scim.credentials import ScimCallerDep
 from services.user.scim.errors import (
     ScimError,
+    ScimJSONResponse,
     ScimRoute,
     invalid_filter,
     invalid_value,
     not_found,
     not_implemented,
+    responses,
     scim_json,
 )
 from storage.users.scim_directory import SCIM_PAGE_MAX, ScimUsers, UnsupportedFilterError
 
-router = APIRouter(prefix=resources.BASE_PATH, tags=["scim"], route_class=ScimRoute)
+router = APIRouter(
+    prefix=resources.BASE_PATH,
+    tags=["scim"],
+    route_class=ScimRoute,
+    default_response_class=ScimJSONResponse,
+    responses=responses(400, 401, 404),
+)
 
 #: A longer ``filter`` is refused before it is parsed.
 FILTER_MAX_LENGTH: Final = 2000
@@ -163,12 +171,21 @@ async def get_resource_type(
     raise not_found(f"no resource type {resource_type_id[:200]}")
 
 
-@router.api_route("/ServiceProviderConfig", methods=["POST", "PUT", "PATCH", "DELETE"])
-@router.api_route("/Schemas", methods=["POST", "PUT", "PATCH", "DELETE"])
-@router.api_route("/ResourceTypes", methods=["POST", "PUT", "PATCH", "DELETE"])
 async def discovery_is_read_only(_: ScimCallerDep) -> JSONResponse:
     """RFC 7644 section 4: the discovery endpoints take GET only (405, ``Allow: GET``)."""
     raise ScimError(405, "this endpoint takes GET only", allow="GET")
+
+
+# One route per method and path: each operation has an id of its own in the OpenAPI document.
+for _path in ("/ServiceProviderConfig", "/Schemas", "/ResourceTypes"):
+    for _method in ("POST", "PUT", "PATCH", "DELETE"):
+        router.add_api_route(
+            _path,
+            discovery_is_read_only,
+            methods=[_method],
+            responses=responses(405),
+            operation_id=f"scim_{_method.lower()}_{_path.strip('/').lower()}_refused",
+        )
 
 
 # --- Users -------------------------------------------------------------------------------------
@@ -262,30 +279,37 @@ async def get_group(request: Request, group_id: str, caller: ScimCallerDep) -> J
 # --- writes: not yet ---------------------------------------------------------------------------
 
 
-def _refuse_write() -> ScimError:
-    return not_implemented(WRITES)
+async def refuse_create(_: ScimCallerDep) -> JSONResponse:
+    """Writes span services and wait for their workflows: a SCIM 501 meanwhile."""
+    raise not_implemented(WRITES)
 
 
-@router.post("/Users")
-async def create_user(_: ScimCallerDep) -> JSONResponse:
-    raise _refuse_write()
+async def refuse_user_change(user_id: str, _: ScimCallerDep) -> JSONResponse:
+    raise not_implemented(WRITES)
 
 
-@router.api_route("/Users/{user_id}", methods=["PUT", "PATCH", "DELETE"])
-async def change_user(user_id: str, _: ScimCallerDep) -> JSONResponse:
-    raise _refuse_write()
+async def refuse_group_change(group_id: str, _: ScimCallerDep) -> JSONResponse:
+    raise not_implemented(WRITES)
 
 
-@router.post("/Groups")
-async def create_group(_: ScimCallerDep) -> JSONResponse:
-    raise _refuse_write()
+for _path, _endpoint, _methods in (
+    ("/Users", refuse_create, ("POST",)),
+    ("/Users/{user_id}", refuse_user_change, ("PUT", "PATCH", "DELETE")),
+    ("/Groups", refuse_create, ("POST",)),
+    ("/Groups/{group_id}", refuse_group_change, ("PUT", "PATCH", "DELETE")),
+):
+    _slug = _path.strip("/").split("/")[0].lower() + ("_one" if "{" in _path else "")
+    for _method in _methods:
+        router.add_api_route(
+            _path,
+            _endpoint,
+            methods=[_method],
+            responses=responses(501),
+            operation_id=f"scim_{_method.lower()}_{_slug}",
+        )
 
 
-@router.api_route("/Groups/{group_id}", methods=["PUT", "PATCH", "DELETE"])
-async def change_group(group_id: str, _: ScimCallerDep) -> JSONResponse:
-    raise _refuse_write()
-
-
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.get("/{path:path}")
 async def unknown(path: str, _: ScimCallerDep) -> JSONResponse:
+    """Any other path: a SCIM 404 (another method on an unknown path is a plain 405)."""
     raise not_found(f"no SCIM endpoint /{path[:200]}")
