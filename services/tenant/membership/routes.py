@@ -24,6 +24,8 @@ from services.tenant.schemas import (
     WorkflowStarted,
 )
 from services.tenant.starts import start
+from storage.db import DbSession
+from storage.tenants.repository import MembershipRepository
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.membership_change import (
     MembershipChangeInput,
@@ -86,6 +88,13 @@ async def accept_invitation(
     )
 
 
+async def _require_member(db: DbSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """The change's target is a member of this tenant: 404 before any run starts otherwise (a
+    user id from another tenant, or none, never reaches a workflow)."""
+    if await MembershipRepository(db, tenant_id).of_user(user_id) is None:
+        raise tenant_error(TenantError.MEMBER_NOT_FOUND, f"user {user_id} is not a member")
+
+
 @router.patch("/tenants/{tenant_id}/members/{user_id}", status_code=202, responses=REFUSED)
 async def change_role(
     tenant_id: uuid.UUID,
@@ -98,6 +107,7 @@ async def change_role(
     """``members.manage``; the last owner stays owner, nobody grants beyond their own
     permissions, only an owner makes an owner."""
     await require_permission(db, principal, tenant_id, Permission.MEMBERS_MANAGE)
+    await _require_member(db, tenant_id, user_id)
     return await _start(
         resources,
         principal,
@@ -124,6 +134,7 @@ async def remove_member(
         await member_access(db, principal, tenant_id, write=True)
     else:
         await require_permission(db, principal, tenant_id, Permission.MEMBERS_MANAGE)
+        await _require_member(db, tenant_id, user_id)
     kind = MembershipChangeKind.LEAVE if leaving else MembershipChangeKind.REMOVE
     return await _start(resources, principal, kind, tenant_id, user_id, user_id=str(user_id))
 
@@ -138,6 +149,7 @@ async def transfer_ownership(
 ) -> WorkflowStarted:
     """Owners only: the new owner becomes owner, the caller an admin."""
     await require_owner(db, principal, tenant_id, "transfer ownership")
+    await _require_member(db, tenant_id, body.new_owner_id)
     return await _start(
         resources,
         principal,
