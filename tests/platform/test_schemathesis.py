@@ -45,6 +45,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = {
     ServiceName.auth: ROOT / "tests" / "platform" / "schemathesis.toml",
     ServiceName.user: ROOT / "tests" / "platform" / "schemathesis-user.toml",
+    ServiceName.tenant: ROOT / "tests" / "platform" / "schemathesis-tenant.toml",
 }
 CORE_AUTH_OPERATIONS = {
     "POST /auth/login",

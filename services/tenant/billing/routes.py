@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from services.common.app import ResourcesDep
 from services.common.errors import DomainError, ServiceUnavailableError, UnauthorizedError
 from services.common.logging import get_logger
+from services.common.openapi import problem_response
 from services.common.workflow_calls import WorkflowErrors, signal
 from services.tenant.billing.factory import billing_provider
 from services.tenant.billing.provider import (
@@ -83,7 +84,11 @@ def provider_of(request: Request, resources: ResourcesDep) -> BillingProvider:
     return provider
 
 
-@router.post(WEBHOOK_PATH, response_model=WebhookAck)
+@router.post(
+    WEBHOOK_PATH,
+    response_model=WebhookAck,
+    responses={401: problem_response(401, "Not a verified Stripe delivery (signature)")},
+)
 async def stripe_webhook(request: Request, resources: ResourcesDep) -> WebhookAck:
     provider = provider_of(request, resources)
     body = await request.body()

@@ -67,7 +67,10 @@ async def _start(
 @router.post(
     "/invitations/accept",
     status_code=202,
-    responses={400: problem_response(400, "Invalid or expired invitation")},
+    responses={
+        400: problem_response(400, "Invalid or expired invitation"),
+        409: problem_response(409, "A change of this member is in progress"),
+    },
 )
 async def accept_invitation(
     body: InvitationTokenRequest, principal: PrincipalDep, resources: ResourcesDep
