@@ -30,11 +30,13 @@ from schema.pagination import MAX_CURSOR, MAX_PAGE, PageInfo, check_first
 from schema.users import (
     DirectoryConnection,
     DirectoryEdge,
-    DirectoryMember,
     Preferences,
     UpdateProfileInput,
     UserProfile,
     checked_id,
+    directory_member_of,
+    preferences_of,
+    profile_of,
 )
 from schema.workflow_runs import WorkflowRun
 from services.common.settings import ServiceName
@@ -76,7 +78,7 @@ async def resolve_user(
     user_id = checked_id(id, "user id")
     await _active_tenant(info)  # UNAUTHENTICATED before anything is sent
     row = await info.context.profiles.load(user_id)
-    return None if row is None else UserProfile.of(row)
+    return None if row is None else profile_of(row)
 
 
 async def resolve_users(
@@ -103,7 +105,7 @@ async def resolve_users(
     if after is not None:
         params["after"] = after
     page = await _users(info).call("GET", "/directory", params=params, response=DirectoryPage)
-    edges = [DirectoryEdge(cursor="", node=DirectoryMember.of(m)) for m in page.items]
+    edges = [DirectoryEdge(cursor="", node=directory_member_of(m)) for m in page.items]
     # The service's cursors are keyset cursors of a page's end: the last edge carries it.
     if edges and page.next_cursor is not None:
         edges[-1].cursor = page.next_cursor
@@ -129,7 +131,7 @@ async def resolve_update_profile(
         body[name] = value
     row = await _users(info).call("PATCH", "/users/me", json=body, response=UserProfileOut)
     info.context.my_profile.prime("me", row, force=True)
-    return UserProfile.of(row)
+    return profile_of(row)
 
 
 async def resolve_update_preferences(
@@ -139,11 +141,13 @@ async def resolve_update_preferences(
     or, with ``tenantId``, that tenant's (the active tenant only: the service answers
     ``FORBIDDEN`` for another). The user service validates it against its published schema and
     names each offending key in the error's message."""
+    if not isinstance(input, dict):  # the service's own words, without a round trip
+        raise UserFacingError("preferences are a JSON object", BAD_USER_INPUT)
     key = None if tenant_id is None else checked_id(tenant_id, "tenant id")
     path = "/users/me/preferences" if key is None else f"/users/me/tenants/{key}/preferences"
     row = await _users(info).call("PUT", path, json=input, response=PreferencesOut)
     info.context.my_preferences.prime(key, row, force=True)
-    return Preferences.of(row)
+    return preferences_of(row)
 
 
 async def _started(info: strawberry.Info[GatewayContext], path: str) -> WorkflowRun:

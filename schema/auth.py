@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from schema.users import Preferences, UserProfile, checked_id
+from schema.users import Preferences, UserProfile, checked_id, preferences_of, profile_of
 from services.auth.schemas import SessionOut, TokenPair
 
 
@@ -60,7 +60,7 @@ class Me:
         "operation)."
     )
     async def profile(self, info: strawberry.Info) -> UserProfile:
-        return UserProfile.of(await info.context.my_profile.load("me"))
+        return profile_of(await info.context.my_profile.load("me"))
 
     @strawberry.field(
         description="Your preferences from the user service: the user-level ones (every "
@@ -70,7 +70,7 @@ class Me:
         self, info: strawberry.Info, tenant_id: strawberry.ID | None = None
     ) -> Preferences:
         key = None if tenant_id is None else checked_id(tenant_id, "tenant id")
-        return Preferences.of(await info.context.my_preferences.load(key))
+        return preferences_of(await info.context.my_preferences.load(key))
 
 
 @strawberry.type(description="An OpenID Connect provider users can sign in with.")

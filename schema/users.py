@@ -50,10 +50,6 @@ class UserProfile:
     id: strawberry.ID
     avatar_file_id: strawberry.ID | None
 
-    @classmethod
-    def of(cls, row: UserProfileOut) -> UserProfile:
-        return cls(**row.model_dump())
-
 
 @strawberry.experimental.pydantic.type(model=PreferencesOut, all_fields=True)
 class Preferences:
@@ -65,10 +61,6 @@ class Preferences:
     values: JSON
     stored: JSON
 
-    @classmethod
-    def of(cls, row: PreferencesOut) -> Preferences:
-        return cls(**row.model_dump())
-
 
 @strawberry.experimental.pydantic.type(model=DirectoryMemberOut, all_fields=True)
 class DirectoryMember:
@@ -76,9 +68,18 @@ class DirectoryMember:
 
     user_id: strawberry.ID
 
-    @classmethod
-    def of(cls, row: DirectoryMemberOut) -> DirectoryMember:
-        return cls(**row.model_dump())
+
+def profile_of(row: UserProfileOut) -> UserProfile:
+    # (a pydantic type keeps no methods of its own: these builders live beside it)
+    return UserProfile(**row.model_dump())
+
+
+def preferences_of(row: PreferencesOut) -> Preferences:
+    return Preferences(**row.model_dump())
+
+
+def directory_member_of(row: DirectoryMemberOut) -> DirectoryMember:
+    return DirectoryMember(**row.model_dump())
 
 
 @strawberry.type
