@@ -27,6 +27,7 @@ from storage.migrate import migrate
 from tests.auth.users import AuthUser, create_user
 from tests.in_process import in_process_auth_api
 from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
+from tests.workers import running_workers
 
 
 def _database_server(infra_dir, processes) -> str:  # type: ignore[no-untyped-def]
@@ -200,21 +201,8 @@ async def in_process_workers(
     from services.user.service import SPEC as USER
 
     prefix = f"w{RUN_ID}"
-    local = settings.model_copy(update={"task_queue_prefix": prefix})
-    workers = [
-        build_worker(
-            resources.temporal,
-            local,
-            task_queue=local.task_queue(spec.name),
-            workflows=spec.workflows,
-            activities=spec.activities(resources),
-        )
-        for spec, resources in ((AUTH, auth_resources), (USER, user_resources))
-    ]
-    tasks = [asyncio.create_task(w.run()) for w in workers]
-    yield prefix
-    await asyncio.gather(*(w.shutdown() for w in workers))
-    await asyncio.gather(*tasks, return_exceptions=True)
+    async with running_workers(settings, ((AUTH, auth_resources), (USER, user_resources)), prefix):
+        yield prefix
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from services.tenant.billing.provider import (
     PaymentStatus,
 )
 from services.tenant.billing.stripe_provider import StripeBillingProvider, ensure_stripe_plans
-from tests.tenant.conftest import StripeEmulator
+from tests.tenant.billing.stripe_emulator import StripeEmulator
 from workflows.tenant.plans import PLANS, Plan
 
 TEAM = PLANS[Plan.TEAM].monthly_amount

@@ -14,7 +14,7 @@ import pytest
 from services.tenant.billing.local import LocalBillingProvider
 from services.tenant.billing.provider import PaymentStatus, WebhookVerificationError
 from services.tenant.billing.stripe_provider import StripeBillingProvider
-from tests.tenant.conftest import (
+from tests.tenant.billing.stripe_emulator import (
     Delivery,
     StripeEmulator,
     WebhookInbox,

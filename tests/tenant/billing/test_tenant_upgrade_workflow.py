@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -16,15 +15,10 @@ from temporalio.exceptions import ApplicationError
 
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
-from services.common.settings import ServiceName, Settings
-from services.common.temporal import build_worker
-from services.tenant.billing.activities import UpgradeActivities
 from services.tenant.billing.stripe_provider import StripeBillingProvider
-from storage.db import transaction
-from storage.tenants.models import Tenant
 from tests.auth.mail_flows import record_history
-from tests.support import RUN_ID
-from tests.tenant.conftest import StripeEmulator, settle_authentication
+from tests.tenant.billing.stripe_emulator import StripeEmulator, settle_authentication
+from tests.tenant.billing.tenants import new_tenant, tenant_row
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.plans import PLANS, Plan
 from workflows.tenant.tenant_upgrade import (
@@ -36,56 +30,6 @@ from workflows.tenant.tenant_upgrade import (
 FREE = PLANS[Plan.FREE]
 TEAM = PLANS[Plan.TEAM]
 THREE_D_SECURE = {"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-
-
-@pytest.fixture(scope="module")
-async def upgrade_queue(
-    temporal: Client,
-    settings: Settings,
-    tenant_resources: Resources,
-    stripe_billing: StripeBillingProvider,
-) -> AsyncIterator[str]:
-    prefix = f"b{RUN_ID}"
-    local = settings.model_copy(update={"task_queue_prefix": prefix})
-    queue = local.task_queue(ServiceName.tenant)
-    worker = build_worker(
-        temporal,
-        local,
-        task_queue=queue,
-        workflows=[TenantUpgradeWorkflow],
-        activities=UpgradeActivities(tenant_resources, provider=stripe_billing).all(),
-    )
-    task = asyncio.create_task(worker.run())
-    yield queue
-    await worker.shutdown()
-    await asyncio.gather(task, return_exceptions=True)
-
-
-async def _tenant(resources: Resources) -> uuid.UUID:
-    tenant_id = uuid.uuid4()
-    async with transaction(resources.database, tenant_id) as db:
-        db.add(
-            Tenant(
-                id=tenant_id,
-                slug=f"t-{tenant_id.hex[:20]}",
-                name="Acme",
-                status="active",
-                plan=Plan.FREE.value,
-                seat_quota=FREE.seat_quota,
-                storage_quota_bytes=FREE.storage_quota_bytes,
-                created_by=uuid.uuid4(),
-                idempotency_key=f"test:{tenant_id}",
-            )
-        )
-    return tenant_id
-
-
-async def _row(resources: Resources, tenant_id: uuid.UUID) -> Tenant:
-    async with transaction(resources.database, tenant_id) as db:
-        row = await db.get(Tenant, tenant_id)
-        assert row is not None
-        db.expunge(row)
-        return row
 
 
 async def _upgrade(
@@ -111,12 +55,12 @@ async def _upgrade(
 async def test_a_paid_upgrade_changes_the_quotas(
     temporal: Client, upgrade_queue: str, tenant_resources: Resources
 ) -> None:
-    tenant_id = await _tenant(tenant_resources)
+    tenant_id = await new_tenant(tenant_resources)
     handle = await _upgrade(temporal, upgrade_queue, tenant_id, "pm_card_visa")
     result = await handle.result()  # type: ignore[attr-defined]
     await record_history(handle, "tenant_upgrade.paid-at-once")  # type: ignore[arg-type]
     assert (result.plan, result.previous_plan, result.amount_due) == ("team", "free", 2900)
-    row = await _row(tenant_resources, tenant_id)
+    row = await tenant_row(tenant_resources, tenant_id)
     assert (row.plan, row.seat_quota, row.storage_quota_bytes) == (
         "team",
         TEAM.seat_quota,
@@ -131,13 +75,13 @@ async def test_a_declined_card_leaves_the_old_plan(
     tenant_resources: Resources,
     stripe_billing: StripeBillingProvider,
 ) -> None:
-    tenant_id = await _tenant(tenant_resources)
+    tenant_id = await new_tenant(tenant_resources)
     handle = await _upgrade(temporal, upgrade_queue, tenant_id, "pm_card_chargeCustomerFail")
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()  # type: ignore[attr-defined]
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == TenantError.PAYMENT_FAILED
-    row = await _row(tenant_resources, tenant_id)
+    row = await tenant_row(tenant_resources, tenant_id)
     assert (row.plan, row.seat_quota, row.billing_subscription_id) == (
         "free",
         FREE.seat_quota,
@@ -157,7 +101,7 @@ async def test_an_unconfirmed_payment_times_out_to_the_old_plan(
     tenant_resources: Resources,
     stripe_billing: StripeBillingProvider,
 ) -> None:
-    tenant_id = await _tenant(tenant_resources)
+    tenant_id = await new_tenant(tenant_resources)
     method = await stripe_billing.client.v1.payment_methods.create_async(
         params={"type": "card", "card": THREE_D_SECURE}
     )
@@ -166,7 +110,7 @@ async def test_an_unconfirmed_payment_times_out_to_the_old_plan(
         await handle.result()  # type: ignore[attr-defined]
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == TenantError.PAYMENT_TIMED_OUT
-    row = await _row(tenant_resources, tenant_id)
+    row = await tenant_row(tenant_resources, tenant_id)
     assert (row.plan, row.seat_quota) == ("free", FREE.seat_quota)
 
 
@@ -181,7 +125,7 @@ async def test_a_forged_signal_confirms_nothing(
     changes nothing; the real confirmation (the customer passes 3-D Secure) does."""
     from workflows.tenant.tenant_upgrade import PAYMENT_SIGNAL, PaymentEvent
 
-    tenant_id = await _tenant(tenant_resources)
+    tenant_id = await new_tenant(tenant_resources)
     method = await stripe_billing.client.v1.payment_methods.create_async(
         params={"type": "card", "card": THREE_D_SECURE}
     )
@@ -192,7 +136,7 @@ async def test_a_forged_signal_confirms_nothing(
             break
         await asyncio.sleep(0.1)
     assert progress["state"] == "waiting"
-    row = await _row(tenant_resources, tenant_id)
+    row = await tenant_row(tenant_resources, tenant_id)
     assert row.billing_customer_id is not None
     invoices = await stripe_billing.client.v1.invoices.list_async(
         params={"customer": row.billing_customer_id}
@@ -200,7 +144,7 @@ async def test_a_forged_signal_confirms_nothing(
     invoice_id = invoices.data[0].id
     await handle.signal(PAYMENT_SIGNAL, PaymentEvent("evt_forged", invoice_id, "paid"))  # type: ignore[attr-defined]
     await asyncio.sleep(1.5)
-    assert (await _row(tenant_resources, tenant_id)).plan == "free"
+    assert (await tenant_row(tenant_resources, tenant_id)).plan == "free"
     progress = await handle.query("progress")  # type: ignore[attr-defined]
     assert progress["state"] == "waiting"
 
@@ -208,4 +152,4 @@ async def test_a_forged_signal_confirms_nothing(
     await handle.signal(PAYMENT_SIGNAL, PaymentEvent("evt_real", invoice_id, "paid"))  # type: ignore[attr-defined]
     result = await handle.result()  # type: ignore[attr-defined]
     assert result.plan == "team"
-    assert (await _row(tenant_resources, tenant_id)).seat_quota == TEAM.seat_quota
+    assert (await tenant_row(tenant_resources, tenant_id)).seat_quota == TEAM.seat_quota

@@ -49,19 +49,20 @@ from services.common.principal import (
 )
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
-from services.common.settings import ServiceName, Settings
-from services.common.temporal import build_worker
-from services.tenant.billing.activities import UpgradeActivities
+from services.common.settings import ServiceName
 from services.tenant.billing.routes import WEBHOOK_PATH
 from services.tenant.billing.stripe_provider import StripeBillingProvider
 from services.tenant.service import SPEC
-from storage.db import transaction
-from storage.tenants.models import Tenant
 from tests.auth.mail_flows import record_history
 from tests.in_process import in_process_client
 from tests.problems import assert_problem
-from tests.support import RUN_ID
-from tests.tenant.conftest import Delivery, StripeEmulator, WebhookInbox, settle_authentication
+from tests.tenant.billing.stripe_emulator import (
+    Delivery,
+    StripeEmulator,
+    WebhookInbox,
+    settle_authentication,
+)
+from tests.tenant.billing.tenants import new_tenant, tenant_row
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.plans import PLANS, Plan
 from workflows.tenant.tenant_upgrade import (
@@ -84,29 +85,6 @@ PAYMENT_TIMEOUT = 300.0
 PATIENCE = 30.0
 
 Upgrade = WorkflowHandle[TenantUpgradeWorkflow, TenantUpgradeResult]
-
-
-@pytest.fixture(scope="module")
-async def webhook_queue(
-    temporal: Client,
-    settings: Settings,
-    tenant_resources: Resources,
-    stripe_billing: StripeBillingProvider,
-) -> AsyncIterator[str]:
-    """A tenant worker running ``tenant_upgrade`` with the Stripe provider (localstripe)."""
-    local = settings.model_copy(update={"task_queue_prefix": f"wh{RUN_ID}"})
-    queue = local.task_queue(ServiceName.tenant)
-    worker = build_worker(
-        temporal,
-        local,
-        task_queue=queue,
-        workflows=[TenantUpgradeWorkflow],
-        activities=UpgradeActivities(tenant_resources, provider=stripe_billing).all(),
-    )
-    task = asyncio.create_task(worker.run())
-    yield queue
-    await worker.shutdown()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest.fixture(scope="module")
@@ -164,33 +142,6 @@ def about(object_id: str, event_type: str) -> Callable[[Delivery], bool]:
     return match
 
 
-async def new_tenant(resources: Resources) -> uuid.UUID:
-    tenant_id = uuid.uuid4()
-    async with transaction(resources.database, tenant_id) as db:
-        db.add(
-            Tenant(
-                id=tenant_id,
-                slug=f"t-{tenant_id.hex[:20]}",
-                name="Webhook test",
-                status="active",
-                plan=Plan.FREE.value,
-                seat_quota=FREE.seat_quota,
-                storage_quota_bytes=FREE.storage_quota_bytes,
-                created_by=uuid.uuid4(),
-                idempotency_key=f"test:{tenant_id}",
-            )
-        )
-    return tenant_id
-
-
-async def tenant_row(resources: Resources, tenant_id: uuid.UUID) -> Tenant:
-    async with transaction(resources.database, tenant_id) as db:
-        row = await db.get(Tenant, tenant_id)
-        assert row is not None
-        db.expunge(row)
-        return row
-
-
 async def waiting_upgrade(
     temporal: Client,
     queue: str,
@@ -199,7 +150,7 @@ async def waiting_upgrade(
 ) -> tuple[uuid.UUID, Upgrade, str]:
     """A tenant whose upgrade to ``team`` waits for a 3-D Secure payment: its id, the run and
     the invoice being paid."""
-    tenant_id = await new_tenant(resources)
+    tenant_id = await new_tenant(resources, "Webhook test")
     method = await billing.client.v1.payment_methods.create_async(
         params={"type": "card", "card": THREE_D_SECURE}
     )
@@ -239,7 +190,7 @@ async def signals_of(handle: WorkflowHandle[Any, Any]) -> int:
 
 async def test_a_verified_payment_signals_that_tenants_run_and_no_other(
     temporal: Client,
-    webhook_queue: str,
+    upgrade_queue: str,
     tenant_resources: Resources,
     stripe_billing: StripeBillingProvider,
     stripe_emulator: StripeEmulator,
@@ -247,10 +198,10 @@ async def test_a_verified_payment_signals_that_tenants_run_and_no_other(
     http: httpx.AsyncClient,
 ) -> None:
     tenant_id, handle, invoice_id = await waiting_upgrade(
-        temporal, webhook_queue, tenant_resources, stripe_billing
+        temporal, upgrade_queue, tenant_resources, stripe_billing
     )
     _, bystander, _ = await waiting_upgrade(
-        temporal, webhook_queue, tenant_resources, stripe_billing
+        temporal, upgrade_queue, tenant_resources, stripe_billing
     )
     try:
         # The customer passes 3-D Secure; localstripe delivers invoice.payment_succeeded.
@@ -293,7 +244,7 @@ async def test_a_verified_payment_signals_that_tenants_run_and_no_other(
 
 async def test_a_verified_failed_payment_ends_the_run_on_the_old_plan(
     temporal: Client,
-    webhook_queue: str,
+    upgrade_queue: str,
     tenant_resources: Resources,
     stripe_billing: StripeBillingProvider,
     stripe_emulator: StripeEmulator,
@@ -301,7 +252,7 @@ async def test_a_verified_failed_payment_ends_the_run_on_the_old_plan(
     http: httpx.AsyncClient,
 ) -> None:
     tenant_id, handle, invoice_id = await waiting_upgrade(
-        temporal, webhook_queue, tenant_resources, stripe_billing
+        temporal, upgrade_queue, tenant_resources, stripe_billing
     )
     await settle_authentication(stripe_emulator.api_base, invoice_id, success=False)
     delivery = await stripe_webhook_inbox.wait_for(about(invoice_id, "invoice.payment_failed"))
@@ -320,7 +271,7 @@ async def test_a_verified_failed_payment_ends_the_run_on_the_old_plan(
 
 async def test_refused_deliveries_signal_nothing(
     temporal: Client,
-    webhook_queue: str,
+    upgrade_queue: str,
     tenant_resources: Resources,
     stripe_billing: StripeBillingProvider,
     stripe_emulator: StripeEmulator,
@@ -333,7 +284,7 @@ async def test_refused_deliveries_signal_nothing(
     (A stamp in the future, signed with the secret, is accepted, as by Stripe's own library:
     only the secret's holder can make one, and Stripe signs with its current time.)"""
     _, handle, invoice_id = await waiting_upgrade(
-        temporal, webhook_queue, tenant_resources, stripe_billing
+        temporal, upgrade_queue, tenant_resources, stripe_billing
     )
     try:
         await settle_authentication(stripe_emulator.api_base, invoice_id, success=True)
