@@ -6,7 +6,7 @@ as reached, an export is written under a fixed key, erasing twice changes nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,6 +64,10 @@ async def _output(db: DbSession, tenant: Tenant, previous: str) -> contracts.Ten
     )
 
 
+def _not_active(tenant: Tenant) -> Exception:
+    return business_error(TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}")
+
+
 class SuspensionActivities:
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
@@ -78,107 +82,103 @@ class SuspensionActivities:
         await actor_membership(db, context, tenant_id, actor_id, (Permission.TENANT_MANAGE,))
         return tenant
 
-    @contracts.SUSPEND_TENANT.implement
-    async def suspend_tenant(
-        self, input: contracts.TenantStatusChangeInput
+    async def _transition(
+        self,
+        input: contracts.TenantStatusChangeInput,
+        change: Callable[[DbSession, SecurityContext, Tenant], Awaitable[None]],
     ) -> contracts.TenantMembersOutput:
+        """One status change in one transaction: the step's and the actor's checks, then
+        ``change`` (which refuses a status it does not apply to), the tenant's status before it
+        and its members after it."""
         context = step_context(input.idempotency_key, *FLOWS)
         tenant_id = parse_id(input.tenant_id, "tenant id")
         async with transaction(self.database, tenant_id) as db:
             tenant = await self._checked(db, context, input)
             previous = tenant.status
+            await change(db, context, tenant)
+            await db.flush()
+            return await _output(db, tenant, previous)
+
+    @contracts.SUSPEND_TENANT.implement
+    async def suspend_tenant(
+        self, input: contracts.TenantStatusChangeInput
+    ) -> contracts.TenantMembersOutput:
+        async def suspend(db: DbSession, _: SecurityContext, tenant: Tenant) -> None:
             if tenant.status not in (TenantStatus.ACTIVE.value, TenantStatus.SUSPENDED.value):
-                raise business_error(
-                    TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}"
-                )
+                raise _not_active(tenant)
             if tenant.status == TenantStatus.ACTIVE.value:
                 tenant.status = TenantStatus.SUSPENDED.value
                 tenant.suspended_at = datetime.now(UTC)
-                await set_membership_status(db, tenant_id, MembershipStatus.SUSPENDED.value)
-            await db.flush()
-            return await _output(db, tenant, previous)
+                await set_membership_status(db, tenant.id, MembershipStatus.SUSPENDED.value)
+
+        return await self._transition(input, suspend)
 
     @contracts.RESUME_TENANT.implement
     async def resume_tenant(
         self, input: contracts.TenantStatusChangeInput
     ) -> contracts.TenantMembersOutput:
-        context = step_context(input.idempotency_key, *FLOWS)
-        tenant_id = parse_id(input.tenant_id, "tenant id")
-        async with transaction(self.database, tenant_id) as db:
-            tenant = await self._checked(db, context, input)
-            previous = tenant.status
+        async def resume(db: DbSession, _: SecurityContext, tenant: Tenant) -> None:
             if tenant.status == TenantStatus.DELETED.value:
                 raise business_error(TenantError.TENANT_NOT_ACTIVE, "the tenant is deleted")
             if tenant.status in (TenantStatus.SUSPENDED.value, TenantStatus.DELETING.value):
                 tenant.status = TenantStatus.ACTIVE.value
                 tenant.suspended_at = None
                 tenant.delete_after = None
-                await set_membership_status(db, tenant_id, MembershipStatus.ACTIVE.value)
+                await set_membership_status(db, tenant.id, MembershipStatus.ACTIVE.value)
             elif tenant.status != TenantStatus.ACTIVE.value:
-                raise business_error(
-                    TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}"
-                )
-            await db.flush()
-            return await _output(db, tenant, previous)
+                raise _not_active(tenant)
+
+        return await self._transition(input, resume)
 
     @contracts.SCHEDULE_DELETION.implement
     async def schedule_deletion(
         self, input: contracts.TenantStatusChangeInput
     ) -> contracts.TenantMembersOutput:
-        context = step_context(input.idempotency_key, *FLOWS)
-        tenant_id = parse_id(input.tenant_id, "tenant id")
-        try:
-            delete_after = datetime.fromisoformat(input.delete_after or "")
-        except ValueError:
-            raise business_error(TenantError.INVALID_INPUT, "delete_after is ISO 8601") from None
-        async with transaction(self.database, tenant_id) as db:
-            tenant = await self._checked(db, context, input)
+        async def schedule(db: DbSession, context: SecurityContext, tenant: Tenant) -> None:
+            try:
+                delete_after = datetime.fromisoformat(input.delete_after or "")
+            except ValueError:
+                raise business_error(
+                    TenantError.INVALID_INPUT, "delete_after is ISO 8601"
+                ) from None
             actor, _ = await actor_membership(
-                db, context, tenant_id, parse_id(input.actor_id, "user id")
+                db, context, tenant.id, parse_id(input.actor_id, "user id")
             )
             if actor is not None:
                 try:
                     rules.check_owner_only(actor.role, "delete the tenant")
                 except rules.RuleViolation as error:
                     raise business_error(error.error, error.message) from error
-            previous = tenant.status
             if tenant.status not in (
                 TenantStatus.ACTIVE.value,
                 TenantStatus.SUSPENDED.value,
                 TenantStatus.DELETING.value,
             ):
-                raise business_error(
-                    TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}"
-                )
+                raise _not_active(tenant)
             if tenant.status != TenantStatus.DELETING.value:
                 tenant.status = TenantStatus.DELETING.value
                 tenant.delete_after = delete_after
                 tenant.suspended_at = tenant.suspended_at or datetime.now(UTC)
-                await set_membership_status(db, tenant_id, MembershipStatus.SUSPENDED.value)
-            await db.flush()
-            return await _output(db, tenant, previous)
+                await set_membership_status(db, tenant.id, MembershipStatus.SUSPENDED.value)
+
+        return await self._transition(input, schedule)
 
     @contracts.CANCEL_DELETION.implement
     async def cancel_deletion(
         self, input: contracts.TenantStatusChangeInput
     ) -> contracts.TenantMembersOutput:
         """``deleting`` -> ``suspended``; a tenant already suspended is answered as it is."""
-        context = step_context(input.idempotency_key, *FLOWS)
-        tenant_id = parse_id(input.tenant_id, "tenant id")
-        async with transaction(self.database, tenant_id) as db:
-            tenant = await self._checked(db, context, input)
-            previous = tenant.status
+
+        async def cancel(db: DbSession, _: SecurityContext, tenant: Tenant) -> None:
             if tenant.status == TenantStatus.DELETING.value:
                 tenant.status = TenantStatus.SUSPENDED.value
                 tenant.delete_after = None
                 tenant.suspended_at = tenant.suspended_at or datetime.now(UTC)
-                await set_membership_status(db, tenant_id, MembershipStatus.SUSPENDED.value)
+                await set_membership_status(db, tenant.id, MembershipStatus.SUSPENDED.value)
             elif tenant.status != TenantStatus.SUSPENDED.value:
-                raise business_error(
-                    TenantError.TENANT_NOT_ACTIVE, f"the tenant is {tenant.status}"
-                )
-            await db.flush()
-            return await _output(db, tenant, previous)
+                raise _not_active(tenant)
+
+        return await self._transition(input, cancel)
 
     @contracts.EXPORT_TENANT.implement
     async def export_tenant(
