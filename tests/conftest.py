@@ -175,6 +175,11 @@ async def file_resources(resources_for: ResourcesFor) -> Resources:
 
 
 @pytest.fixture(scope="session")
+async def gateway_resources(resources_for: ResourcesFor) -> Resources:
+    return await resources_for(ServiceName.gateway)
+
+
+@pytest.fixture(scope="session")
 def auth_runtime(auth_resources: Resources) -> AuthRuntime:
     return runtime_for(auth_resources)
 

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -18,19 +17,11 @@ from schema.errors import UserFacingError
 from schema.extensions import OUTAGE_MESSAGE, is_outage
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
-from services.common.settings import ServiceName, Settings
 from tests.gateway.gateway_app import gateway_app, gateway_client
 
 LOGIN = (
     "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { mfaRequired } }"
 )
-
-
-@pytest.fixture(scope="module")
-async def gateway_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.gateway)
-    yield resources
-    await resources.close()
 
 
 async def test_a_throttled_login_through_graphql_carries_retry_after(

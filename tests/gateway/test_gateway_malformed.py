@@ -16,7 +16,6 @@ import websockets
 from gateway.service import create_gateway_app
 from services.common.json_input import MAX_JSON_DEPTH, json_problem, nesting_depth
 from services.common.resources import Resources
-from services.common.settings import ServiceName, Settings
 from tests.in_process import in_process_auth_api
 from tests.problems import JSON, assert_problem
 from tests.support import Stack
@@ -54,13 +53,6 @@ NOT_GRAPHQL = [
     pytest.param(b'{"query": "{ __typename }"} trailing', id="trailing-garbage"),
     pytest.param(b'{"variables": {}}', id="no-query"),
 ]
-
-
-@pytest.fixture(scope="module")
-async def gateway_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.gateway)
-    yield resources
-    await resources.close()
 
 
 @pytest.fixture

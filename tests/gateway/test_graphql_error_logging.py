@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import graphql
 import pytest
@@ -19,7 +18,7 @@ from schema.errors import RATE_LIMITED, UNAUTHENTICATED, UserFacingError
 from schema.schema import build_schema
 from services.auth.service import create_auth_app
 from services.common.resources import Resources
-from services.common.settings import ServiceName, Settings
+from services.common.settings import Settings
 from tests.gateway.gateway_app import gateway_app, gateway_client
 from tests.log_capture import captured_logs
 
@@ -127,13 +126,6 @@ def test_the_gateway_schema_logs_errors_this_way() -> None:
 
 
 # --- the real gateway, in-process ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def gateway_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.gateway)
-    yield resources
-    await resources.close()
 
 
 def _graphql_lines(lines: list[str]) -> list[dict[str, object]]:

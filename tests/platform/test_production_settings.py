@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -276,13 +276,6 @@ def test_a_service_url_that_is_no_http_url_is_refused(value: str) -> None:
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 TYPO = "{ mee { userId } }"  # graphql-core would suggest "me"
-
-
-@pytest.fixture(scope="module")
-async def gateway_resources(settings: Settings) -> AsyncIterator[Resources]:
-    resources = await Resources.open(settings, ServiceName.gateway)
-    yield resources
-    await resources.close()
 
 
 def production_gateway(resources: Resources, **switches: object) -> FastAPI:

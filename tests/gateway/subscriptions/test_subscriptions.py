@@ -20,7 +20,7 @@ from gateway.run_access import identify_run
 from services.auth.runtime import runtime_for
 from services.auth.token_issuer import TokenIssuer
 from services.common.resources import Resources
-from tests.gateway.subscriptions.conftest import Served, served_gateway, start_hold
+from tests.gateway.subscriptions.served import Served, served_gateway, start_hold
 
 PROGRESS = (
     "subscription($id: ID!, $t: String) "
