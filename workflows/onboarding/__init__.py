@@ -1,0 +1,1 @@
+"""Cross-service onboarding of a person into a tenant (``user_onboarding``, queue ``adx-workflow``)."""
