@@ -341,6 +341,9 @@ def _upper_snake(code: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", code).upper()
 
 
+#: A workflow run action refused for the run's state (the workflow service's 409).
+RUN_STATE_CONFLICT = "RUN_STATE_CONFLICT"
+
 #: The error table of each service (the tests pin these codes and messages).
 REFUSALS: dict[ServiceName, ErrorTable] = {
     ServiceName.auth: ErrorTable(
@@ -404,6 +407,21 @@ REFUSALS: dict[ServiceName, ErrorTable] = {
                 "PaymentTimedOut",
             )
         },
+    ),
+    # The workflow service's run management (services/workflow/runs/): a run outside the
+    # caller's scope is the 404 of a run that does not exist; an action on a run in the wrong
+    # state (cancel a closed run, retry a running one, a stack trace of a closed one) is a 409.
+    ServiceName.workflow: ErrorTable(
+        unavailable="the workflow service is unavailable",
+        by_status={
+            401: Refusal(UNAUTHENTICATED, "not authenticated"),
+            403: Refusal(FORBIDDEN),
+            404: Refusal(NOT_FOUND, "workflow run not found"),
+            409: Refusal(RUN_STATE_CONFLICT),
+            429: Refusal(RATE_LIMITED, retry_after=True),
+        },
+        otherwise=Refusal(BAD_USER_INPUT),
+        field_messages=True,
     ),
 }
 
@@ -493,7 +511,7 @@ class ServiceCall:
 
 
 #: The services the gateway calls (each has a row in ``REFUSALS``).
-BACKENDS = (ServiceName.user, ServiceName.auth, ServiceName.tenant)
+BACKENDS = (ServiceName.user, ServiceName.auth, ServiceName.tenant, ServiceName.workflow)
 
 
 class ServiceClients:
@@ -515,6 +533,7 @@ class ServiceClients:
         self.user = self._clients[ServiceName.user]
         self.auth = self._clients[ServiceName.auth]
         self.tenant = self._clients[ServiceName.tenant]
+        self.workflow = self._clients[ServiceName.workflow]
         self._checker: asyncio.Task[None] | None = None
 
     def client(self, service: ServiceName) -> ServiceClient:

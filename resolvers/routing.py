@@ -45,6 +45,7 @@ Route = Direct | Workflow
 
 _AUTH, _USER, _TENANT = ServiceName.auth, ServiceName.user, ServiceName.tenant
 _FILE = ServiceName.file
+_WORKFLOW = ServiceName.workflow
 
 
 def _tenant_run(workflow: str, spans: set[ServiceName], reason: str) -> Workflow:
@@ -123,5 +124,16 @@ MUTATION_ROUTES: dict[str, Route] = {
         frozenset({_USER, _AUTH, _TENANT, _FILE}),
         "the deactivation's steps undone in reverse",
         started_by=_USER,
+    ),
+    # -- run management (workflow) -------------------------------------------------------------
+    # The workflow service owns the view of runs: it checks the caller's scope, acts on Temporal
+    # and audits the act itself (a retry's new run is started by that service, not by a saga).
+    "cancelWorkflowRun": Direct(_WORKFLOW, "a cancel request of one run, audited there"),
+    "retryWorkflowRun": Direct(
+        _WORKFLOW, "a new run with the old input, started and audited there"
+    ),
+    "resetWorkflowRun": Direct(_WORKFLOW, "a reset of one run's history, audited there"),
+    "batchWorkflowOperation": Direct(
+        _WORKFLOW, "the workflow service cancels or retries the matching runs, paced, audited"
     ),
 }

@@ -1,18 +1,59 @@
-"""Workflow runs: read through Temporal (describe + ``progress`` query); progress is streamed
-by a subscription fed from the Redis relay."""
+"""Workflow runs. A run followed by its access token or by the one who started it is read
+through Temporal (describe + ``progress`` query, the relay's cache), its progress streamed by a
+subscription fed from the Redis relay.
+
+Run management goes through the workflow service's HTTP API (``/runs``, the owner of that
+view: it scopes every answer to the caller, docs/workflows.md), never Temporal from here:
+
+- ``workflowRuns``, ``workflowInsights`` and ``workflowRun``'s ``details`` (with its
+  ``stackTrace`` and ``history``) are reads of the workflow service; ``workflowRun`` of a run the
+  caller did not start is answered from there too (a run outside the caller's scope is the same
+  ``NOT_FOUND`` as one that does not exist);
+- ``cancelWorkflowRun``, ``retryWorkflowRun``, ``resetWorkflowRun`` and
+  ``batchWorkflowOperation`` are the workflow service's own acts on Temporal (audited there),
+  direct calls sent once (``resolvers/routing.py``).
+
+The service's refusals become GraphQL errors by its row of ``REFUSALS``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway.progress_relay import WorkflowNotFound
 from gateway.run_access import identify_run
-from schema.errors import NOT_FOUND, UserFacingError
-from schema.workflow_runs import WorkflowRun
+from schema.errors import BAD_USER_INPUT, NOT_FOUND, UserFacingError
+from schema.pagination import PageInfo, check_first
+from schema.workflow_runs import (
+    WorkflowBatchInput,
+    WorkflowBatchResult,
+    WorkflowInsights,
+    WorkflowRun,
+    WorkflowRunAction,
+    WorkflowRunConnection,
+    WorkflowRunEdge,
+    WorkflowRunFilter,
+    action_of,
+    batch_of,
+    checked_reason,
+    checked_workflow_id,
+    insights_of,
+    summary_of,
+    workflow_service,
+)
+from services.common.settings import ServiceName
+from services.workflow.schemas import (
+    MAX_CURSOR,
+    MAX_PAGE,
+    ActionResult,
+    BatchResult,
+    Insights,
+    RunDetails,
+    RunPage,
+)
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -30,11 +71,10 @@ def _not_found(workflow_id: str) -> UserFacingError:
     return UserFacingError(f"workflow {workflow_id!r} not found", NOT_FOUND)
 
 
-async def authorized_description(
+async def _followed(
     info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
-) -> WorkflowExecutionDescription:
-    """The run, for its access token or its owner's session; otherwise it does not exist for
-    you (the same answer as a run that really does not exist)."""
+) -> WorkflowExecutionDescription | None:
+    """The run's description for its access token or its owner's session, else None."""
     context = info.context
     try:
         description = await context.state.relay.describe(_check_id(workflow_id))
@@ -46,7 +86,18 @@ async def authorized_description(
     principal = await context.optional_principal()
     if principal is not None and run.owner is not None and principal.user_id == run.owner:
         return description
-    raise _not_found(workflow_id)
+    return None
+
+
+async def authorized_description(
+    info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
+) -> WorkflowExecutionDescription:
+    """The run, for its access token or its owner's session; otherwise it does not exist for
+    you (the same answer as a run that really does not exist)."""
+    description = await _followed(info, workflow_id, access_token)
+    if description is None:
+        raise _not_found(workflow_id)
+    return description
 
 
 async def run_of(
@@ -66,7 +117,23 @@ async def resolve_workflow_run(
     id: strawberry.ID,
     access_token: str | None = None,
 ) -> WorkflowRun:
-    return await run_of(info, id, await authorized_description(info, id, access_token))
+    """Its access token or its starter follow the run through the relay; anyone else signed in
+    sees it as the workflow service shows it to them (a tenant's admin, an operator), or not
+    at all (``NOT_FOUND``, as for a run that does not exist)."""
+    description = await _followed(info, id, access_token)
+    if description is not None:
+        return await run_of(info, id, description)
+    if info.context.authorization is None:
+        raise _not_found(id)
+    try:
+        row = await workflow_service(info).call(
+            "GET", f"/runs/{checked_workflow_id(id)}", response=RunDetails
+        )
+    except UserFacingError as error:
+        if error.extensions and error.extensions.get("code") == NOT_FOUND:
+            raise _not_found(id) from error
+        raise
+    return WorkflowRun.from_details(row)
 
 
 async def subscribe_workflow_progress(
@@ -82,3 +149,98 @@ async def subscribe_workflow_progress(
             yield WorkflowRun.from_state(run_state)
     except WorkflowNotFound as error:
         raise _not_found(id) from error
+
+
+# -- run management: reads ---------------------------------------------------------------------
+
+
+async def resolve_workflow_runs(
+    info: strawberry.Info[GatewayContext],
+    filter: WorkflowRunFilter | None = None,
+    first: Annotated[int, strawberry.argument(description=f"1-{MAX_PAGE}")] = 20,
+    after: str | None = None,
+) -> WorkflowRunConnection:
+    """The runs the caller may see (their tenant's with ``workflows.read``, their own, or all
+    for an operator), newest first; the service's cursors are keyset cursors of a page's end."""
+    check_first(first)
+    params: dict[str, Any] = {"first": first, **(filter.params() if filter else {})}
+    if after is not None:
+        if not 0 < len(after) <= MAX_CURSOR:
+            raise UserFacingError("after is not a cursor of this list", BAD_USER_INPUT)
+        params["after"] = after
+    page = await workflow_service(info).call("GET", "/runs", params=params, response=RunPage)
+    edges = [WorkflowRunEdge(cursor="", node=summary_of(run)) for run in page.runs]
+    if edges and page.next_cursor is not None:
+        edges[-1].cursor = page.next_cursor
+    return WorkflowRunConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+    )
+
+
+#: ``workflowInsights``' window bounds, seconds (the service's ``window`` query).
+MIN_WINDOW, MAX_WINDOW = 60, 30 * 86400
+
+
+async def resolve_workflow_insights(
+    info: strawberry.Info[GatewayContext],
+    window_seconds: Annotated[
+        int, strawberry.argument(description=f"{MIN_WINDOW}-{MAX_WINDOW}")
+    ] = 3600,
+) -> WorkflowInsights:
+    if not MIN_WINDOW <= window_seconds <= MAX_WINDOW:
+        raise UserFacingError(f"windowSeconds must be {MIN_WINDOW}-{MAX_WINDOW}", BAD_USER_INPUT)
+    row = await workflow_service(info).call(
+        "GET", "/runs/insights", params={"window": window_seconds}, response=Insights
+    )
+    return insights_of(row)
+
+
+# -- run management: actions (direct: the workflow service acts and audits) --------------------
+
+
+async def _act(
+    info: strawberry.Info[GatewayContext], id: str, action: str, reason: str | None
+) -> WorkflowRunAction:
+    body = {"reason": checked_reason(reason)}
+    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
+        "POST", f"/runs/{checked_workflow_id(id)}/{action}", json=body, response=ActionResult
+    )
+    return action_of(answer)
+
+
+async def resolve_cancel_workflow_run(
+    info: strawberry.Info[GatewayContext], id: strawberry.ID, reason: str | None = None
+) -> WorkflowRunAction:
+    return await _act(info, id, "cancel", reason)
+
+
+async def resolve_retry_workflow_run(
+    info: strawberry.Info[GatewayContext], id: strawberry.ID, reason: str | None = None
+) -> WorkflowRunAction:
+    return await _act(info, id, "retry", reason)
+
+
+async def resolve_reset_workflow_run(
+    info: strawberry.Info[GatewayContext], id: strawberry.ID, reason: str | None = None
+) -> WorkflowRunAction:
+    return await _act(info, id, "reset", reason)
+
+
+async def resolve_batch_workflow_operation(
+    info: strawberry.Info[GatewayContext], input: WorkflowBatchInput
+) -> WorkflowBatchResult:
+    if not 1 <= input.limit <= MAX_PAGE:
+        raise UserFacingError(f"limit must be 1-{MAX_PAGE}", BAD_USER_INPUT)
+    if not input.reason:
+        raise UserFacingError("a batch needs a reason", BAD_USER_INPUT)
+    body = {
+        "action": input.action.value,
+        "reason": checked_reason(input.reason),
+        "limit": input.limit,
+        "filter": input.filter.params() if input.filter else {},
+    }
+    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
+        "POST", "/runs/batch", json=body, response=BatchResult
+    )
+    return batch_of(answer)

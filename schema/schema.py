@@ -19,11 +19,15 @@ from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
 from schema.roots.users import UserMutation, UserQuery
-from schema.roots.workflow_runs import WorkflowRunQuery, WorkflowRunSubscription
+from schema.roots.workflow_runs import (
+    WorkflowRunMutation,
+    WorkflowRunQuery,
+    WorkflowRunSubscription,
+)
 
 #: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
 QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation, UserMutation)
+MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation, UserMutation, WorkflowRunMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 
 
