@@ -78,6 +78,24 @@ class BlobStore(ABC):
     async def get(self, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(key)])
 
+    async def stream_range(
+        self, key: str, start: int, length: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        """``length`` bytes of the blob from offset ``start`` (an HTTP Range answer); fewer if
+        the blob ends first. This default reads and drops the bytes before ``start``; the
+        stores override it with a seek (local) or a ranged GET (S3)."""
+        skip, left = start, length
+        async for chunk in self.stream(key, chunk_size):
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            piece = chunk[skip : skip + left]
+            skip = 0
+            left -= len(piece)
+            yield piece
+            if left <= 0:
+                return
+
     @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing blob is not an error."""
@@ -178,6 +196,23 @@ class LocalBlobStore(BlobStore):
             raise BlobNotFoundError(key) from error
         try:
             while chunk := await asyncio.to_thread(file.read, chunk_size):
+                yield chunk
+        finally:
+            await asyncio.to_thread(file.close)
+
+    async def stream_range(
+        self, key: str, start: int, length: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError as error:
+            raise BlobNotFoundError(key) from error
+        try:
+            await asyncio.to_thread(file.seek, start)
+            left = length
+            while left > 0 and (chunk := await asyncio.to_thread(file.read, min(chunk_size, left))):
+                left -= len(chunk)
                 yield chunk
         finally:
             await asyncio.to_thread(file.close)

@@ -136,6 +136,23 @@ class S3BlobStore(BlobStore):
             while chunk := await self._call("GetObject", key, body.read, chunk_size):
                 yield chunk
 
+    async def stream_range(
+        self, key: str, start: int, length: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        if length <= 0:
+            return
+        response = await self._call(
+            "GetObject",
+            key,
+            self.client.get_object,
+            Bucket=self.bucket,
+            Key=check_key(key),
+            Range=f"bytes={start}-{start + length - 1}",
+        )
+        async with response["Body"] as body:
+            while chunk := await self._call("GetObject", key, body.read, chunk_size):
+                yield chunk
+
     async def delete(self, key: str) -> None:
         await self._call(
             "DeleteObject", key, self.client.delete_object, Bucket=self.bucket, Key=check_key(key)

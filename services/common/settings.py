@@ -659,6 +659,38 @@ class Settings(BaseSettings):
     def tenant_dns_servers(self) -> tuple[tuple[str, int], ...]:
         return parse_nameservers(self.tenant_dns_nameservers)
 
+    # --- Files (docs/files.md) -------------------------------------------------------------
+    file_max_direct_upload_mib: int = Field(
+        25,
+        ge=1,
+        le=1024,
+        description="Largest file the direct upload (POST /files) takes, in MiB; larger files "
+        "go through the resumable tus endpoint (/files/tus).",
+    )
+    file_max_tus_upload_gib: int = Field(
+        50, ge=1, le=5120, description="Largest file a tus upload may declare, in GiB."
+    )
+    file_tus_dir: Path | None = Field(
+        None,
+        description="Where unfinished tus uploads wait (one folder per tenant); default "
+        "<data_dir>/tus.",
+    )
+    file_clamd_address: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$",
+        description="host:port of ClamAV's clamd (TCP). Unset: uploads are not scanned and say "
+        "so (scan verdict not_scanned, logged); set but unreachable: uploads wait in scanning.",
+    )
+    file_clamd_timeout_seconds: float = Field(
+        120, gt=0, le=3600, description="Longest one clamd scan may take before it is retried."
+    )
+    file_signed_url_seconds: int = Field(
+        900,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="Default lifetime of a signed download URL (a caller may ask for less).",
+    )
+
     # --- Observability ---------------------------------------------------------------------
     otel_exporter: str = Field(
         "none",
@@ -837,6 +869,9 @@ class Settings(BaseSettings):
 
     def blob_root(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+    def tus_root(self) -> Path:
+        return self.file_tus_dir or self.data_dir / "tus"
 
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"

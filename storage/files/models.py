@@ -1,11 +1,22 @@
-"""Tables of the ``files`` schema."""
+"""Tables of the ``files`` schema: file metadata (``files``) and each tenant's upload policy
+(``storage_policies``); both tenant-owned, guarded by row-level security."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, String
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.base import TenantOwnedMixin, TimestampMixin, new_id, schema_metadata
@@ -15,13 +26,76 @@ class FilesBase(DeclarativeBase):
     metadata = schema_metadata("files")
 
 
+class FileStatus(StrEnum):
+    #: Bytes received, the ``file_upload`` run is validating them.
+    UPLOADING = "uploading"
+    #: Valid; waiting for (or in) the virus scan. A file whose scanner is down stays here.
+    SCANNING = "scanning"
+    READY = "ready"
+    #: The scanner found something: kept for the record, never downloadable.
+    QUARANTINED = "quarantined"
+    #: Refused by validation (name, size, type) or a failed run; its blob is gone.
+    REJECTED = "rejected"
+
+
+class ScanVerdict(StrEnum):
+    PENDING = "pending"
+    CLEAN = "clean"
+    INFECTED = "infected"
+    #: No scanner configured (``ADX_FILE_CLAMD_ADDRESS`` unset): said, never a silent pass.
+    NOT_SCANNED = "not_scanned"
+
+
+def _values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
 class FileRecord(TenantOwnedMixin, TimestampMixin, FilesBase):
-    """Metadata of one stored blob; tenant-owned, guarded by row-level security."""
+    """Metadata of one stored blob (docs/files.md)."""
 
     __tablename__ = "files"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(FileStatus)})", name="status"),
+        CheckConstraint(f"scan_verdict IN ({_values(ScanVerdict)})", name="scan_verdict"),
+        Index("ix_files_files_tenant_folder_name", "tenant_id", "folder", "name", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
+    #: ``/`` or ``/a/b/``: slash first and last (workflows/file/rules.py).
+    folder: Mapped[str] = mapped_column(String(1024), nullable=False, server_default="/")
     blob_key: Mapped[str] = mapped_column(String(512), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: Detected from the bytes (libmagic), never the client's claim.
+    content_type: Mapped[str] = mapped_column(
+        String(255), nullable=False, server_default="application/octet-stream"
+    )
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="ready")
+    scan_verdict: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="not_scanned"
+    )
+    #: What the scanner found (an infected file), or why the file was rejected.
+    status_detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    workflow_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+    #: Soft delete: hidden from every read at once; the blob is purged later.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class StoragePolicy(TenantOwnedMixin, FilesBase):
+    """A tenant's upload policy. No row: the free plan's quota and any type."""
+
+    __tablename__ = "storage_policies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    quota_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: Detected content types (``image/png``) or families (``image/*``) allowed; NULL: any.
+    allowed_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(255)), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )

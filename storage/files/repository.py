@@ -1,10 +1,148 @@
-"""File metadata repository."""
+"""SQL of the file rows and the tenant's storage policy (run under the tenant's RLS scope:
+``TenantDb`` in routes, ``storage.db.transaction(database, tenant_id)`` in activities)."""
 
 from __future__ import annotations
 
-from storage.files.models import FileRecord
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from storage.files.models import FileRecord, FileStatus, StoragePolicy
 from storage.repository import TenantScopedRepository
+
+#: Statuses whose bytes count against the quota (a rejected file's blob is gone).
+_COUNTED = (FileStatus.UPLOADING, FileStatus.SCANNING, FileStatus.READY, FileStatus.QUARANTINED)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the last row's name and id (keyset pagination)."""
+
+    name: str
+    id: uuid.UUID
 
 
 class FileRepository(TenantScopedRepository[FileRecord]):
     model = FileRecord
+
+    def _live(self) -> Select[tuple[FileRecord]]:
+        return self.base_statement().where(FileRecord.deleted_at.is_(None))
+
+    async def visible(self, file_id: uuid.UUID) -> FileRecord | None:
+        """The file unless soft-deleted (any status)."""
+        return await self.session.scalar(self._live().where(FileRecord.id == file_id))
+
+    async def for_update(self, file_id: uuid.UUID) -> FileRecord | None:
+        return await self.session.scalar(
+            self.base_statement().where(FileRecord.id == file_id).with_for_update()
+        )
+
+    async def page(
+        self,
+        *,
+        folder: str | None,
+        search: str | None,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[FileRecord]:
+        """Live files ordered by name then id: those directly in ``folder`` (``None``: in any
+        folder), whose name contains ``search`` (case-insensitive), after ``after``."""
+        statement = self._live()
+        if folder is not None:
+            statement = statement.where(FileRecord.folder == folder)
+        if search:
+            statement = statement.where(
+                FileRecord.name.ilike(f"%{_like_escape(search)}%", escape="\\")
+            )
+        if after is not None:
+            statement = statement.where(
+                or_(
+                    FileRecord.name > after.name,
+                    (FileRecord.name == after.name) & (FileRecord.id > after.id),
+                )
+            )
+        statement = statement.order_by(FileRecord.name, FileRecord.id).limit(limit)
+        return list(await self.session.scalars(statement))
+
+    async def subfolders(self, folder: str) -> list[str]:
+        """The names of the folders directly below ``folder`` that hold live files."""
+        rest = func.substr(FileRecord.folder, len(folder) + 1)
+        child = func.split_part(rest, literal("/"), 1)
+        statement = (
+            select(child)
+            .where(FileRecord.tenant_id == self.tenant_id, FileRecord.deleted_at.is_(None))
+            .where(FileRecord.folder.startswith(folder, autoescape=True))
+            .where(FileRecord.folder != folder)
+            .distinct()
+            .order_by(child)
+        )
+        return [name for name in await self.session.scalars(statement) if name]
+
+    async def used_bytes(self) -> int:
+        """Bytes of the tenant's files that count against its quota (soft-deleted ones too,
+        until purged)."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(FileRecord.size), 0)).where(
+                FileRecord.tenant_id == self.tenant_id,
+                FileRecord.status.in_([s.value for s in _COUNTED]),
+            )
+        )
+        return int(total or 0)
+
+    async def soft_delete(self, row: FileRecord) -> None:
+        row.deleted_at = datetime.now(UTC)
+        await self.session.flush()
+
+    async def set_status(
+        self,
+        file_id: uuid.UUID,
+        status: FileStatus,
+        *,
+        only_from: Sequence[FileStatus],
+        **values: object,
+    ) -> bool:
+        """Move the file to ``status`` if it is in one of ``only_from``; False otherwise (a
+        retried step finds it moved already)."""
+        result = await self.session.execute(
+            update(FileRecord)
+            .where(
+                FileRecord.tenant_id == self.tenant_id,
+                FileRecord.id == file_id,
+                FileRecord.status.in_([s.value for s in only_from]),
+            )
+            .values(status=status.value, **values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class StoragePolicyRepository(TenantScopedRepository[StoragePolicy]):
+    model = StoragePolicy
+
+    async def current(self) -> StoragePolicy | None:
+        return await self.session.scalar(self.base_statement())
+
+    async def put(self, quota_bytes: int, allowed_types: Sequence[str] | None) -> None:
+        values = {
+            "tenant_id": self.tenant_id,
+            "quota_bytes": quota_bytes,
+            "allowed_types": list(allowed_types) if allowed_types is not None else None,
+        }
+        statement = insert(StoragePolicy).values(**values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[StoragePolicy.tenant_id],
+                set_={
+                    "quota_bytes": statement.excluded.quota_bytes,
+                    "allowed_types": statement.excluded.allowed_types,
+                    "updated_at": func.now(),
+                },
+            )
+        )
