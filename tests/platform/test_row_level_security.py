@@ -342,3 +342,71 @@ async def test_own_directory_entries_and_preferences_across_tenants(
                     ),
                     {"b": b, "other": other, "user": user},
                 )
+
+
+# --- the files schema of issue 10: file rows and storage policies -------------------------------
+
+
+@pytest.fixture
+async def file_app_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(settings.app_database_url(ServiceName.file))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def file_rows(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
+    """A file and a storage policy in each of two tenants, written by the owner role."""
+    owner = create_async_engine(settings.owner_database_url(ServiceName.file))
+    sessions = session_factory(owner)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    for tenant in (a, b):
+        async with transaction(sessions, tenant) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO files.files (id, tenant_id, name, blob_key, size, sha256, status)"
+                    " VALUES (:id, :tenant, 'f.txt', 'k', 1, :sha, 'ready')"
+                ),
+                {"id": uuid.uuid4(), "tenant": tenant, "sha": "0" * 64},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO files.storage_policies (tenant_id, quota_bytes)"
+                    " VALUES (:tenant, 1024)"
+                ),
+                {"tenant": tenant},
+            )
+    await owner.dispose()
+    return a, b
+
+
+@pytest.mark.parametrize("table", ["files", "storage_policies"])
+async def test_files_tables_show_only_the_current_tenant(
+    file_app_engine: AsyncEngine, file_rows: tuple[uuid.UUID, uuid.UUID], table: str
+) -> None:
+    a, b = file_rows
+    sessions = session_factory(file_app_engine)
+    async with transaction(sessions, a, user_id=uuid.uuid4()) as session:
+        seen = set((await session.execute(text(f"SELECT tenant_id FROM files.{table}"))).scalars())
+        updated = await session.execute(
+            text(f"UPDATE files.{table} SET tenant_id = :a WHERE tenant_id = :b"), {"a": a, "b": b}
+        )
+        deleted = await session.execute(
+            text(f"DELETE FROM files.{table} WHERE tenant_id = :b"), {"b": b}
+        )
+    assert seen == {a}, f"tenant {a} saw rows of {seen - {a}}"
+    assert updated.rowcount == 0 and deleted.rowcount == 0  # type: ignore[attr-defined]
+    async with transaction(sessions) as session:
+        assert await session.scalar(text(f"SELECT count(*) FROM files.{table}")) == 0
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with transaction(sessions, a) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO files.files (id, tenant_id, name, blob_key, size, sha256)"
+                    " VALUES (gen_random_uuid(), :b, 'x', 'k', 1, :sha)"
+                    if table == "files"
+                    else "INSERT INTO files.storage_policies (tenant_id, quota_bytes)"
+                    " VALUES (:b, 1)"
+                ),
+                {"b": b, "sha": "0" * 64},
+            )
