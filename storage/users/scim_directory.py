@@ -240,6 +240,12 @@ class ScimUsers:
         ).first()
         return (row[0], row[1]) if row else None
 
+    async def by_email(self, email: str) -> ScimUserRow | None:
+        """The member of this tenant with that address (compared lower-cased)."""
+        statement = self._statement().where(func.lower(DirectoryEntry.email) == email.lower())
+        row = (await self.session.execute(statement.limit(1))).first()
+        return (row[0], row[1]) if row else None
+
     async def page(
         self,
         *,

@@ -10,7 +10,8 @@ from typing import Any, Final
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from scim2_models import Context, Error
+from pydantic import ValidationError
+from scim2_models import Context, Error, SCIMException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -35,11 +36,18 @@ ERROR_SCHEMA: Final[dict[str, Any]] = {
     },
 }
 _DESCRIPTIONS: Final = {
-    400: "A filter, sort, count or attribute list this endpoint refuses (scimType says which)",
+    400: "A filter, sort, count, attribute list, body or value this endpoint refuses "
+    "(scimType says which: invalidFilter, invalidPath, invalidValue, invalidSyntax, "
+    "mutability, noTarget)",
     401: "No valid SCIM token of a tenant: missing, unknown, revoked or altered",
+    403: "The token's issuer may not make this change (an owner by a non-owner)",
     404: "No such resource in the token's tenant, or no such endpoint",
     405: "The endpoint takes GET only",
-    501: "Provisioning writes are not supported yet",
+    409: "uniqueness: the userName is a member already, or is being provisioned",
+    413: "The body is larger than this endpoint takes",
+    501: "Not supported (ServiceProviderConfig says what is)",
+    503: "The workflow carrying the write did not answer in time, or Temporal is down; "
+    "retry (the write is idempotent on its resource)",
 }
 
 
@@ -97,6 +105,49 @@ def not_implemented(detail: str) -> ScimError:
     return ScimError(501, detail)
 
 
+def invalid_syntax(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidSyntax")
+
+
+def mutability(detail: str) -> ScimError:
+    return ScimError(400, detail, "mutability")
+
+
+def uniqueness(detail: str) -> ScimError:
+    return ScimError(409, detail, "uniqueness")
+
+
+def from_validation(error: ValidationError) -> ScimError:
+    """A body ``scim2-models`` refused: the first error's ``scimType`` where it gives one (an
+    unknown path, a read-only attribute), else ``invalidValue``, naming the field (never the
+    value: it may be a megabyte, or personal)."""
+    found = error.errors()
+    if not found:
+        return ScimError(400, "invalid", "invalidValue")
+    first = found[0]
+    context = first.get("ctx") or {}
+    scim_type = context.get("scim_type") if isinstance(context, dict) else None
+    where = ".".join(str(part) for part in first.get("loc", ()))[:200]
+    message = str(first.get("msg", "invalid"))[:300]
+    if first.get("type") == "extra_forbidden":
+        message = "not an attribute of the schema"
+        scim_type = "invalidValue"
+    return ScimError(400, f"{where}: {message}" if where else message, scim_type or "invalidValue")
+
+
+def from_scim_exception(error: SCIMException) -> ScimError:
+    return ScimError(400, str(error.detail or error)[:300], error.scim_type or "invalidValue")
+
+
+class ScimRefusal(DomainError):
+    """A refusal raised where a ``DomainError`` is expected (``workflow_calls``' mapping of a
+    failed run), carrying its SCIM ``scimType``."""
+
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.scim_type = status, scim_type
+
+
 class ScimRoute(APIRoute):
     """An ``APIRoute`` whose failures answer in SCIM's error format."""
 
@@ -112,6 +163,7 @@ class ScimRoute(APIRoute):
                 where = ", ".join(".".join(map(str, e.get("loc", ()))) for e in error.errors())
                 return error_response(invalid_value(f"invalid parameters: {where}"))
             except DomainError as error:
-                return error_response(ScimError(error.status, error.detail))
+                scim_type = getattr(error, "scim_type", None)
+                return error_response(ScimError(error.status, error.detail, scim_type))
 
         return scim_handler

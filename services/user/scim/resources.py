@@ -115,11 +115,12 @@ def group_resource(
 
 
 def service_provider_config(base: str) -> ServiceProviderConfig:
-    """What is supported, truthfully: reads with filter, sort and index pagination; no
-    writes yet (they answer 501), so no PATCH, bulk, password change or ETags."""
+    """What is supported, truthfully: reads with filter, sort and index pagination; writes
+    of Users (POST, PUT, PATCH, DELETE) and of Groups' members (PUT, PATCH); no bulk, password
+    change (the password is the person's, in auth) or ETags (rows keep no version)."""
     return ServiceProviderConfig(
         documentation_uri=None,
-        patch=Patch(supported=False),
+        patch=Patch(supported=True),
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=SCIM_PAGE_MAX),
         change_password=ChangePassword(supported=False),

@@ -1,13 +1,12 @@
 """SCIM 2.0 (RFC 7643/7644) under ``/scim/v2``, authenticated by a tenant's SCIM token
 (``credentials.py``; these routes are on ``OWN_CREDENTIAL_ROUTES``), answering
 ``application/scim+json``. Direct (no workflow): reads of this service's own rows, the token's
-tenant only (repository scope and RLS).
+tenant only (repository scope and RLS). The writes are ``user_writes.py`` and
+``group_writes.py``.
 
 Reads: ``ServiceProviderConfig``, ``Schemas``, ``ResourceTypes``, ``Users`` (filter, sortBy and
 sortOrder, startIndex and count, attributes and excludedAttributes) and ``Groups`` (one per
-role). Writes span services (an account is auth's, a membership the tenant's): they wait for
-the workflows that will carry them and answer 501 meanwhile, as ``ServiceProviderConfig``
-says. Any other path under ``/scim/v2`` is a SCIM 404.
+role). Any other path under ``/scim/v2`` is a SCIM 404.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from scim2_models import (
 )
 
 from services.user.scim import resources
-from services.user.scim.credentials import ScimCallerDep
+from services.user.scim.credentials import ScimCaller, ScimCallerDep
 from services.user.scim.errors import (
     ScimError,
     ScimJSONResponse,
@@ -39,10 +38,10 @@ from services.user.scim.errors import (
     invalid_filter,
     invalid_value,
     not_found,
-    not_implemented,
     responses,
     scim_json,
 )
+from storage.db import DbSession
 from storage.users.scim_directory import SCIM_PAGE_MAX, ScimUsers, UnsupportedFilterError
 
 router = APIRouter(
@@ -57,10 +56,6 @@ router = APIRouter(
 FILTER_MAX_LENGTH: Final = 2000
 DEFAULT_COUNT: Final = 100
 QUERY = Context.RESOURCE_QUERY_RESPONSE
-WRITES = (
-    "provisioning writes span services (an account in auth, a membership in tenant) and "
-    "are not supported yet; this endpoint is read-only (see ServiceProviderConfig)"
-)
 
 
 def base_url(request: Request) -> str:
@@ -121,7 +116,7 @@ def _list(
     return scim_json(body)
 
 
-def _one(resource: Any, request: Request) -> JSONResponse:
+def one_answer(resource: Any, request: Request) -> JSONResponse:
     params = _parameters(request, type(resource))
     return scim_json(resource.model_dump(scim_ctx=QUERY, response_parameters=params))
 
@@ -214,7 +209,7 @@ async def list_users(request: Request, caller: ScimCallerDep) -> JSONResponse:
     return _list(User, users, total, start, request)
 
 
-def _user_uuid(user_id: str) -> uuid.UUID:
+def user_uuid(user_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(user_id)
     except ValueError:
@@ -223,27 +218,29 @@ def _user_uuid(user_id: str) -> uuid.UUID:
 
 @router.get("/Users/{user_id}")
 async def get_user(request: Request, user_id: str, caller: ScimCallerDep) -> JSONResponse:
-    row = await ScimUsers(caller.db, caller.tenant_id).one(_user_uuid(user_id))
+    row = await ScimUsers(caller.db, caller.tenant_id).one(user_uuid(user_id))
     if row is None:
         raise not_found(f"no user {user_id[:100]}")
-    return _one(resources.user_resource(base_url(request), caller.tenant_id, *row), request)
+    return one_answer(resources.user_resource(base_url(request), caller.tenant_id, *row), request)
 
 
 # --- Groups ------------------------------------------------------------------------------------
 
 
-async def _groups(request: Request, caller: Any) -> list[Group]:
-    users = ScimUsers(caller.db, caller.tenant_id)
+async def tenant_groups(db: DbSession, tenant_id: uuid.UUID, base: str) -> list[Group]:
+    """One Group per role: the built-in ones and every role a member holds."""
+    users = ScimUsers(db, tenant_id)
     roles = list(resources.BUILT_IN)
     roles += [role for role in await users.roles() if role not in roles]
     members = await users.members_of(roles)
-    base = base_url(request)
     return [
-        resources.group_resource(
-            base, caller.tenant_id, role, [m for m in members if m.role == role]
-        )
+        resources.group_resource(base, tenant_id, role, [m for m in members if m.role == role])
         for role in roles
     ]
+
+
+async def _groups(request: Request, caller: ScimCaller) -> list[Group]:
+    return await tenant_groups(caller.db, caller.tenant_id, base_url(request))
 
 
 @router.get("/Groups")
@@ -272,41 +269,11 @@ async def list_groups(request: Request, caller: ScimCallerDep) -> JSONResponse:
 async def get_group(request: Request, group_id: str, caller: ScimCallerDep) -> JSONResponse:
     for group in await _groups(request, caller):
         if group.id == group_id:
-            return _one(group, request)
+            return one_answer(group, request)
     raise not_found(f"no group {group_id[:100]}")
 
 
-# --- writes: not yet ---------------------------------------------------------------------------
-
-
-async def refuse_create(_: ScimCallerDep) -> JSONResponse:
-    """Writes span services and wait for their workflows: a SCIM 501 meanwhile."""
-    raise not_implemented(WRITES)
-
-
-async def refuse_user_change(user_id: str, _: ScimCallerDep) -> JSONResponse:
-    raise not_implemented(WRITES)
-
-
-async def refuse_group_change(group_id: str, _: ScimCallerDep) -> JSONResponse:
-    raise not_implemented(WRITES)
-
-
-for _path, _endpoint, _methods in (
-    ("/Users", refuse_create, ("POST",)),
-    ("/Users/{user_id}", refuse_user_change, ("PUT", "PATCH", "DELETE")),
-    ("/Groups", refuse_create, ("POST",)),
-    ("/Groups/{group_id}", refuse_group_change, ("PUT", "PATCH", "DELETE")),
-):
-    _slug = _path.strip("/").split("/")[0].lower() + ("_one" if "{" in _path else "")
-    for _method in _methods:
-        router.add_api_route(
-            _path,
-            _endpoint,
-            methods=[_method],
-            responses=responses(501),
-            operation_id=f"scim_{_method.lower()}_{_slug}",
-        )
+# The writes: user_writes.py (Users) and group_writes.py (Groups).
 
 
 @router.get("/{path:path}")

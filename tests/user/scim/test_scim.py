@@ -1,6 +1,8 @@
 """SCIM 2.0 under /scim/v2 (issue 9): tokens issued per tenant by its admins and stored as
 digests, discovery that tells the truth, Users (filter, sort, pagination) and Groups (one per
-role) of the token's tenant only, hostile filters answered with a SCIM 400, writes a SCIM 501."""
+role) of the token's tenant only, hostile filters answered with a SCIM 400; writes to another
+tenant's ids a 404, Groups neither created nor deleted (501). The writes themselves:
+``test_scim_writes.py``, ``test_scim_bad_writes.py``."""
 
 from __future__ import annotations
 
@@ -27,6 +29,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 USERS = "/scim/v2/Users"
 GROUPS = "/scim/v2/Groups"
+_DEACTIVATE = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "replace", "path": "active", "value": False}],
+}
 
 
 async def _users(client: Any, **params: Any) -> dict[str, Any]:
@@ -122,7 +128,7 @@ async def test_discovery_says_what_is_supported(user_api: UserApi) -> None:
         types = (await client.get("/scim/v2/ResourceTypes")).json()
         group_type = await client.get("/scim/v2/ResourceTypes/Group")
         missing = await client.get("/scim/v2/ResourceTypes/Printer")
-    assert config["patch"] == {"supported": False}
+    assert config["patch"] == {"supported": True}
     assert config["bulk"]["supported"] is False
     assert config["filter"] == {"supported": True, "maxResults": 200}
     assert config["sort"] == {"supported": True}
@@ -348,37 +354,33 @@ async def test_a_tenants_token_sees_nothing_of_another_tenant(user_api: UserApi)
         for group in a_groups:
             members = {m["value"] for m in group.get("members", [])}
             assert not members & {str(x) for x in b_users}
+        # Writes to B's ids: the same 404 as an unknown id, whatever the body (the target is
+        # looked up before the body is read), and nothing starts.
         for group_id in b_groups:
             assert_scim_error(await client.get(f"{GROUPS}/{group_id}"), 404)
             for method in ("PUT", "PATCH", "DELETE"):
                 answer = await client.request(method, f"{GROUPS}/{group_id}", json={})
-                assert_scim_error(answer, 501)
+                assert_scim_error(answer, 404)
         for user_id in b_users:
             for method in ("PUT", "PATCH", "DELETE"):
-                answer = await client.request(method, f"{USERS}/{user_id}", json={})
-                assert_scim_error(answer, 501)
+                for body in ({}, _DEACTIVATE):
+                    answer = await client.request(method, f"{USERS}/{user_id}", json=body)
+                    assert_scim_error(answer, 404)
     # And the token-management routes of B refuse A's admins (see the admin test above).
 
 
-async def test_writes_are_not_supported_yet(user_api: UserApi) -> None:
+async def test_groups_are_not_created_or_deleted_over_scim(user_api: UserApi) -> None:
+    """Groups are the tenant's roles: made and removed through the tenant's roles API."""
     tenant = await scim_tenant(user_api)
     async with scim_client(user_api, tenant.token) as client:
+        group_id = (await client.get(GROUPS)).json()["Resources"][0]["id"]
         created = await client.post(
-            USERS,
-            json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": "new@example.com",
-            },
+            GROUPS,
+            json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "x"},
         )
-        assert_scim_error(created, 501)
-        assert_scim_error(await client.post(GROUPS, json={}), 501)
-        patch = await client.patch(
-            f"{USERS}/{tenant.team.member}",
-            json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": False}],
-            },
-        )
-        assert_scim_error(patch, 501)
-        assert (await _users(client, filter="active eq false"))["totalResults"] == 0
+        deleted = await client.delete(f"{GROUPS}/{group_id}")
+        unknown = await client.delete(f"{GROUPS}/{uuid.uuid4()}")
         assert_scim_error(await client.get(f"/scim/v2/{uuid.uuid4()}"), 404)
+    assert_scim_error(created, 501)
+    assert_scim_error(deleted, 501)
+    assert_scim_error(unknown, 404)
