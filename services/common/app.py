@@ -15,6 +15,7 @@ from services.common.middleware import (
     BodySizeLimitMiddleware,
     JsonBodyGuardMiddleware,
     RequestContextMiddleware,
+    StreamedPaths,
 )
 from services.common.openapi import document_problems
 from services.common.principal import authenticate, protect
@@ -24,12 +25,19 @@ from services.common.tracing import instrument_app
 
 
 def create_app(
-    resources: Resources, *, title: str, routers: Sequence[APIRouter] = (), version: str = "0.1.0"
+    resources: Resources,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    version: str = "0.1.0",
+    streamed_paths: Sequence[str] = (),
 ) -> FastAPI:
     """One HTTP app over already-open resources (the process owns their lifecycle).
 
     Every route requires a valid access token unless ``services.common.principal`` lists it as
-    public by design: the dependency sits on the app, so no router or route can forget it."""
+    public by design: the dependency sits on the app, so no router or route can forget it.
+    ``streamed_paths``: upload routes exempt from ``ADX_MAX_BODY_BYTES`` (they stream to
+    storage under limits of their own; ``BodySizeLimitMiddleware``)."""
     app = FastAPI(title=title, version=version, dependencies=[Depends(authenticate)])
     app.state.resources = resources
     # JWKS and session deny-list from Redis (the auth service replaces it by its own keys).
@@ -44,9 +52,15 @@ def create_app(
         app.include_router(router)
     protect(app, resources.service)
     document_problems(app)  # every error response as problem+json (services/common/openapi.py)
-    app.add_middleware(JsonBodyGuardMiddleware)  # inside the size limit: buffers at most that
+    streamed = StreamedPaths(streamed_paths)
+    # inside the size limit: buffers at most that
+    app.add_middleware(JsonBodyGuardMiddleware, streamed=streamed)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=resources.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=resources.settings.max_body_bytes,
+        streamed=streamed,
+    )
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app)
     return app

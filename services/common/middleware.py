@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,12 +41,28 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-class BodySizeLimitMiddleware:
-    """Rejects bodies above ``max_bytes`` with 413 problem+json, declared or streamed."""
+class StreamedPaths:
+    """The paths of upload routes that stream their body to storage and enforce limits of their
+    own (the file service's direct and tus uploads); an entry ending in ``/`` is a prefix. The
+    size limit and the JSON guard pass their bodies through untouched (never buffered)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, paths: Sequence[str] = ()) -> None:
+        self.exact = frozenset(p for p in paths if not p.endswith("/"))
+        self.prefixes = tuple(p for p in paths if p.endswith("/"))
+
+    def __call__(self, scope: Scope) -> bool:
+        path = str(scope.get("path", ""))
+        return path in self.exact or path.startswith(self.prefixes)
+
+
+class BodySizeLimitMiddleware:
+    """Rejects bodies above ``max_bytes`` with 413 problem+json, declared or streamed (except
+    on ``streamed`` paths)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: StreamedPaths | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self._streamed = streamed or StreamedPaths()
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
@@ -66,7 +83,7 @@ class BodySizeLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._streamed(scope):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -114,13 +131,19 @@ class JsonBodyGuardMiddleware:
     """Refuses a JSON body that is not UTF-8 or nests deeper than ``MAX_JSON_DEPTH`` (400), or
     carries a lone surrogate escape (422), with problem+json before any route parses it
     (services/common/json_input.py). Sits inside ``BodySizeLimitMiddleware``, so at most the
-    body limit is buffered. Other bodies and content types pass untouched."""
+    body limit is buffered. Other bodies and content types pass untouched, and so do the
+    bodies of ``streamed`` paths (uploads, whatever content type they claim)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, streamed: StreamedPaths | None = None) -> None:
         self.app = app
+        self._streamed = streamed or StreamedPaths()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope.get("method") in ("GET", "HEAD", "OPTIONS")
+            or self._streamed(scope)
+        ):
             await self.app(scope, receive, send)
             return
         content_type = dict(scope.get("headers") or []).get(b"content-type", b"")

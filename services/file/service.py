@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from services.common.feature import Feature
+from fastapi import FastAPI
+
+from services.common.app import create_app
+from services.common.feature import Feature, routers_of
+from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
 from services.file import files, owner_names, tenant_storage, uploads, user_files
@@ -18,4 +22,19 @@ FEATURES: tuple[Feature, ...] = (
     owner_names.FEATURE,
 )
 
-SPEC = ServiceSpec(name=ServiceName.file, title="ADX file service", features=FEATURES)
+#: Upload routes that stream their bodies to storage under limits of their own (the direct
+#: upload's ``ADX_FILE_MAX_DIRECT_UPLOAD_MIB`` and quota, tus's declared length and quota), not
+#: under ``ADX_MAX_BODY_BYTES``.
+STREAMED_PATHS = ("/files", "/files/tus/")
+TITLE = "ADX file service"
+
+
+def create_file_app(resources: Resources) -> FastAPI:
+    return create_app(
+        resources, title=TITLE, routers=routers_of(FEATURES), streamed_paths=STREAMED_PATHS
+    )
+
+
+SPEC = ServiceSpec(
+    name=ServiceName.file, title=TITLE, features=FEATURES, app_factory=create_file_app
+)
