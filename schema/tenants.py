@@ -58,6 +58,8 @@ class Member:
     role: strawberry.auto
     status: strawberry.auto
     joined_at: strawberry.auto
+    display_name: strawberry.auto
+    email: strawberry.auto
 
     @strawberry.field(
         description="The member's profile, from the user service (batched: one read for every "

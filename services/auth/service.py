@@ -9,7 +9,16 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import FastAPI
 
-from services.auth import accounts, mfa, password_reset, principal, registration, sso, switching
+from services.auth import (
+    accounts,
+    mfa,
+    password_reset,
+    principal,
+    profile_copies,
+    registration,
+    sso,
+    switching,
+)
 from services.auth.routes import router as core_router
 from services.auth.runtime import runtime_for
 from services.auth.signing_keys import JwksPublisher
@@ -31,6 +40,7 @@ FEATURES: Sequence[Feature] = (
     mfa.FEATURE,
     sso.FEATURE,
     switching.FEATURE,
+    profile_copies.FEATURE,
 )
 
 

@@ -39,7 +39,7 @@ from services.common.sealing import SealKeys, sealer_for
 from services.common.settings import Settings
 from services.common.tokens import revoked_session_key
 from storage.auth.audit import AuditRepository
-from storage.auth.claims import MemberClaims, member_claims
+from storage.auth.claims import MemberClaims, display_name, member_claims
 from storage.auth.models import RefreshToken, Session
 from storage.auth.sessions import (
     RefreshTokenRepository,
@@ -155,6 +155,7 @@ class SessionService:
                 roles=claims.roles,
                 permissions=claims.permissions,
                 auth_methods=auth_methods,
+                name=claims.name,
             ),
             refresh_token=refresh_token,
             expires_in=self.access_ttl,
@@ -166,8 +167,10 @@ class SessionService:
         db: DbSession | DbConnection, user_id: uuid.UUID, tenant_id: uuid.UUID | None
     ) -> MemberClaims:
         if tenant_id is None:
-            return MemberClaims()
-        return await member_claims(db, user_id, tenant_id) or MemberClaims()
+            return MemberClaims(name=await display_name(db, user_id))
+        return await member_claims(db, user_id, tenant_id) or MemberClaims(
+            name=await display_name(db, user_id)
+        )
 
     async def start(
         self,
@@ -240,7 +243,7 @@ class SessionService:
                 user_id=rotated.user_id,
                 tenant_id=rotated.tenant_id,
                 auth_methods=rotated.auth_methods,
-                claims=MemberClaims(rotated.roles, rotated.permissions),
+                claims=MemberClaims(rotated.roles, rotated.permissions, rotated.name),
                 refresh_token=fresh,
             )
         return await self._refresh_locked(raw, digest, client)

@@ -55,9 +55,11 @@ class TokenIssuer:
         roles: Sequence[str],
         auth_methods: Sequence[str],
         permissions: Sequence[str] = (),
+        name: str | None = None,
     ) -> str:
         """``perms``: the effective permissions of ``roles`` in ``tid`` (as the tenant service
-        synced them into the claims), so services check a permission without a lookup."""
+        synced them into the claims), so services check a permission without a lookup;
+        ``name``: the profile's display name (``user_profile_sync`` keeps it current)."""
         claims = self._base(user_id, self.audience, self.access_ttl)
         claims.update(
             typ="access",
@@ -67,6 +69,8 @@ class TokenIssuer:
             perms=list(permissions),
             amr=list(auth_methods),
         )
+        if name:
+            claims["name"] = name
         return self._sign(claims)
 
     def mfa_token(

@@ -139,6 +139,10 @@ class MemberOut(BaseModel):
     role: str
     status: str
     joined_at: datetime
+    #: The member's display name and address, as their profile's last change left them
+    #: (``user_profile_sync``); empty until a change was copied.
+    display_name: str = ""
+    email: str = ""
     #: This member's place in the list: pass as ``after`` for the members after it.
     cursor: str | None = None
 

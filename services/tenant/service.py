@@ -11,6 +11,7 @@ from services.tenant import (
     invitations,
     members,
     membership,
+    profile_copies,
     provisioning,
     roles,
     suspension,
@@ -30,6 +31,7 @@ FEATURES: tuple[Feature, ...] = (
     membership.FEATURE,
     suspension.FEATURE,
     billing.FEATURE,
+    profile_copies.FEATURE,
 )
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.common.feature import Feature
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.user import accounts, directory, preferences, profiles, scim
+from services.user import accounts, directory, preferences, profile_sync, profiles, scim
 from services.user.activities import UserActivities
 from services.user.routes import router
 
@@ -24,6 +24,7 @@ FEATURES = (
     directory.FEATURE,
     scim.FEATURE,
     accounts.FEATURE,
+    profile_sync.FEATURE,
 )
 
 SPEC = ServiceSpec(name=ServiceName.user, title="ADX user service", features=FEATURES)

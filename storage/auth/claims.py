@@ -11,10 +11,12 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.auth.models import PrincipalClaims
+from storage.auth.models import Credential, PrincipalClaims
 from storage.repository import Repository
 
-_CLAIMS = select(PrincipalClaims.roles, PrincipalClaims.permissions).where(
+#: The profile's display name (``user_profile_sync``'s copy), read with the claims.
+_NAME = select(Credential.display_name).where(Credential.id == bindparam("user_id"))
+_CLAIMS = select(PrincipalClaims.roles, PrincipalClaims.permissions, _NAME.scalar_subquery()).where(
     PrincipalClaims.user_id == bindparam("user_id"),
     PrincipalClaims.tenant_id == bindparam("tenant_id"),
 )
@@ -27,6 +29,8 @@ class MemberClaims:
 
     roles: list[str] = field(default_factory=list)
     permissions: list[str] = field(default_factory=list)
+    #: The profile's display name, put in tokens as ``name`` (None until one was copied).
+    name: str | None = None
 
 
 async def member_claims(
@@ -37,7 +41,12 @@ async def member_claims(
     row = (await db.execute(_CLAIMS, {"user_id": user_id, "tenant_id": tenant_id})).first()
     if row is None:
         return None
-    return MemberClaims(list(row[0]), list(row[1] or ()))
+    return MemberClaims(list(row[0]), list(row[1] or ()), row[2])
+
+
+async def display_name(db: AsyncSession | AsyncConnection, user_id: uuid.UUID) -> str | None:
+    """The profile's display name auth holds for the user (tokens outside any tenant)."""
+    return (await db.execute(_NAME, {"user_id": user_id})).scalar()
 
 
 async def member_roles(

@@ -44,6 +44,10 @@ class Credential(TimestampMixin, AuthBase):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Set while the account is deactivated (``user_deactivation``): every login is refused.
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The profile's display name, put in access tokens (``name``); copied by
+    #: ``user_profile_sync`` with the profile version it came from (an older one never wins).
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    profile_version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Session(TimestampMixin, AuthBase):

@@ -77,6 +77,8 @@ class RotatedSession:
     roles: list[str]
     #: The effective permissions of those roles in the tenant.
     permissions: list[str]
+    #: The profile's display name (``user_profile_sync``), None until one was copied.
+    name: str | None = None
 
 
 # The token and its session are locked (FOR UPDATE re-reads a row changed meanwhile and
@@ -98,7 +100,8 @@ _ROTATE_CURRENT = text(
     " LEAST(CAST(:expires AS timestamptz), expires_at), :now FROM current)"
     # The roles for the new access token, read by the same statement: a failure to read them
     # leaves the presented token unspent, as when the rotation and the read shared a transaction.
-    " SELECT c.session_id, c.user_id, c.tenant_id, c.auth_methods, m.roles, m.permissions"
+    " SELECT c.session_id, c.user_id, c.tenant_id, c.auth_methods, m.roles, m.permissions,"
+    " (SELECT display_name FROM auth.credentials WHERE id = c.user_id)"
     " FROM current c"
     " LEFT JOIN auth.principal_claims m ON m.user_id = c.user_id AND m.tenant_id = c.tenant_id"
 )
@@ -134,7 +137,7 @@ async def rotate_current(
     if row is None:
         return None
     return RotatedSession(
-        row[0], row[1], row[2], list(row[3]), list(row[4] or ()), list(row[5] or ())
+        row[0], row[1], row[2], list(row[3]), list(row[4] or ()), list(row[5] or ()), row[6]
     )
 
 
@@ -259,6 +262,8 @@ class SwitchedSession:
     previous_tenant_id: uuid.UUID | None
     roles: list[str]
     permissions: list[str]
+    #: The profile's display name (``user_profile_sync``), None until one was copied.
+    name: str | None = None
 
 
 # One statement: the member's claims in the target tenant, the session moved there (only a live
@@ -277,7 +282,8 @@ _SWITCH = text(
     " audited AS (INSERT INTO auth.audit_events (id, event, user_id, session_id, ip, detail)"
     " SELECT :aid, 'session.tenant_switched', :uid, :sid, :ip,"
     " jsonb_build_object('from', moved.previous, 'to', CAST(:tid AS uuid)) FROM moved)"
-    " SELECT moved.auth_methods, moved.previous, claims.roles, claims.permissions"
+    " SELECT moved.auth_methods, moved.previous, claims.roles, claims.permissions,"
+    " (SELECT display_name FROM auth.credentials WHERE id = :uid)"
     " FROM moved, claims"
 )
 
@@ -308,4 +314,4 @@ async def switch_session_tenant(
     ).first()
     if row is None:
         return None
-    return SwitchedSession(list(row[0]), row[1], list(row[2]), list(row[3] or ()))
+    return SwitchedSession(list(row[0]), row[1], list(row[2]), list(row[3] or ()), row[4])

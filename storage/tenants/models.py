@@ -108,6 +108,11 @@ class Membership(TenantRowMixin, TenantsBase):
     joined_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    #: The member's display name and address, copied from their profile by the user service's
+    #: ``user_profile_sync`` with the profile version they came from (an older one never wins).
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
+    email: Mapped[str] = mapped_column(String(320), nullable=False, server_default="")
+    profile_version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Role(TenantRowMixin, TenantsBase):

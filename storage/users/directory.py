@@ -26,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -274,10 +275,19 @@ class MemberEntries(Repository[DirectoryEntry]):
     async def refresh_names(
         self, user_id: uuid.UUID, *, display_name: str, email: str, search_name: str
     ) -> int:
-        """The profile's names into each of those entries."""
+        """The profile's names into each of those entries that does not hold them already
+        (a repeated refresh changes no row); the number changed."""
+        current = tuple_(
+            DirectoryEntry.display_name, DirectoryEntry.email, DirectoryEntry.name_text
+        )
         result = await self.session.execute(
             update(DirectoryEntry)
-            .where(DirectoryEntry.user_id == user_id)
+            .where(
+                DirectoryEntry.user_id == user_id,
+                current.is_distinct_from(
+                    tuple_(literal(display_name), literal(email), literal(search_name))
+                ),
+            )
             .values(
                 display_name=display_name,
                 email=email,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.repository import Repository
@@ -26,6 +27,19 @@ EDITABLE: Final = frozenset(
         "status",
     }
 )
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: A write's new ``updated_at``: the clock when the row is written (after its lock), and never
+#: less than one microsecond past the previous one, so it strictly increases per profile even
+#: when transactions commit out of their start order or the clock steps back.
+_BUMPED = func.greatest(
+    func.clock_timestamp(), Profile.updated_at + text("interval '1 microsecond'")
+)
+
+
+def profile_version(row: Profile) -> int:
+    """The profile's version (``user_profile_sync``): its ``updated_at`` in microseconds."""
+    return (row.updated_at - _EPOCH) // timedelta(microseconds=1)
 
 
 class ProfileRepository(Repository[Profile]):
@@ -57,13 +71,23 @@ class ProfileRepository(Repository[Profile]):
             await self.session.execute(
                 update(Profile)
                 .where(Profile.id == id_)
-                .values(**changes)
+                .values(**changes, updated_at=_BUMPED)
                 .execution_options(synchronize_session=False)
             )
         row = await self.session.scalar(
             select(Profile).where(Profile.id == id_).execution_options(populate_existing=True)
         )
         return row
+
+    async def locked(self, id_: uuid.UUID) -> Profile | None:
+        """The row as committed, share-locked until the transaction ends (a change waits), so
+        what is copied from it cannot be overtaken by an older copy."""
+        return await self.session.scalar(
+            select(Profile)
+            .where(Profile.id == id_)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
 
     async def set_status(self, id_: uuid.UUID, status: str) -> str | None:
         """Set the profile's status (the row locked); the status before (None: no profile)."""
@@ -74,7 +98,7 @@ class ProfileRepository(Repository[Profile]):
             await self.session.execute(
                 update(Profile)
                 .where(Profile.id == id_)
-                .values(status=status)
+                .values(status=status, updated_at=_BUMPED)
                 .execution_options(synchronize_session=False)
             )
         return previous

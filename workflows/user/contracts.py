@@ -16,6 +16,7 @@ class UserWorkflow:
     """Workflow type names of the user service, as histories record them (never renamed)."""
 
     USER_DEACTIVATION: Final = "user_deactivation"
+    USER_PROFILE_SYNC: Final = "user_profile_sync"
 
 
 class UserError(StrEnum):

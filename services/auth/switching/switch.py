@@ -70,6 +70,7 @@ async def switch_tenant(
         roles=moved.roles,
         permissions=moved.permissions,
         auth_methods=moved.auth_methods,
+        name=moved.name,
     )
     bookkeeping = TenantSwitchingInput(
         user_id=principal.user_id,

@@ -34,6 +34,8 @@ def member_out(row: Membership) -> MemberOut:
         role=row.role,
         status=row.status,
         joined_at=row.joined_at,
+        display_name=row.display_name,
+        email=row.email,
         cursor=MemberCursor(row.joined_at, row.id).encode(),
     )
 
