@@ -1,5 +1,6 @@
-"""Fixtures of the run management tests: a worker running the probe workflows on its own queue,
-and the workflow app in-process with one operator configured."""
+"""Fixtures of the workflow service's tests (run management over HTTP in tests/workflow/runs/,
+through GraphQL in tests/workflow/graphql/): a worker running the probe workflows on its own
+queue, and the workflow app in-process with one operator configured."""
 
 from __future__ import annotations
 

@@ -53,14 +53,18 @@ class RunsApi:
             permissions=caller.permissions,
         )
 
-    @asynccontextmanager
-    async def client(self, caller: Caller) -> AsyncIterator[httpx.AsyncClient]:
+    async def publish_keys(self) -> None:
+        """The auth keys where the workflow service reads them (Redis), as auth publishes them."""
         await publish_jwks(
             self.resources.redis,
             self.resources.redis_keys,
             "workflow-runs-tests",
             self.runtime.keys.jwks(),
         )
+
+    @asynccontextmanager
+    async def client(self, caller: Caller) -> AsyncIterator[httpx.AsyncClient]:
+        await self.publish_keys()
         async with in_process_client(self.app, base_url="http://workflow") as client:
             client.headers["authorization"] = f"Bearer {self.token(caller)}"
             yield client
