@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.auth import (
     accounts,
     mfa,
+    onboarding,
     password_reset,
     principal,
     profile_copies,
@@ -40,6 +41,7 @@ FEATURES: Sequence[Feature] = (
     mfa.FEATURE,
     sso.FEATURE,
     switching.FEATURE,
+    onboarding.FEATURE,
     profile_copies.FEATURE,
 )
 

@@ -11,6 +11,7 @@ from services.tenant import (
     invitations,
     members,
     membership,
+    onboarding,
     profile_copies,
     provisioning,
     roles,
@@ -31,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     membership.FEATURE,
     suspension.FEATURE,
     billing.FEATURE,
+    onboarding.FEATURE,
     profile_copies.FEATURE,
 )
 

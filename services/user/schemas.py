@@ -140,6 +140,25 @@ class PreferencesOut(BaseModel):
     updated_at: datetime | None = None
 
 
+# -- first run (services/user/first_run/) -------------------------------------------------------
+
+
+class ChecklistEntryOut(BaseModel):
+    #: ``set_password``, ``name``, ``locale``, ``time_zone``, ``avatar`` (in display order).
+    item: str
+    done: bool
+
+
+class ChecklistOut(BaseModel):
+    """The caller's profile-completion checklist in their active tenant (``user_first_run``)."""
+
+    tenant_id: uuid.UUID
+    items: list[ChecklistEntryOut]
+    #: Every item done.
+    complete: bool
+    welcome_sent_at: datetime | None = None
+
+
 # -- directory -----------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
 from services.user import accounts, directory, preferences, profile_sync, profiles, scim
 from services.user.activities import UserActivities
+from services.user.first_run import FEATURE as FIRST_RUN
 from services.user.routes import router
 
 #: The batch read the gateway's loader uses, and the activities the auth service's sign-up
@@ -25,6 +26,7 @@ FEATURES = (
     scim.FEATURE,
     accounts.FEATURE,
     profile_sync.FEATURE,
+    FIRST_RUN,
 )
 
 SPEC = ServiceSpec(name=ServiceName.user, title="ADX user service", features=FEATURES)

@@ -50,7 +50,7 @@ class CredentialRepository(Repository[Credential]):
     model = Credential
 
     async def create(
-        self, *, id_: uuid.UUID, email: str, password_hash: str, idempotency_key: str
+        self, *, id_: uuid.UUID, email: str, password_hash: str | None, idempotency_key: str
     ) -> CreateOutcome:
         """Insert once. A repeat with the same key is a no-op; another owner of the e-mail is a
         conflict the caller reports."""

@@ -102,3 +102,22 @@ class ScimToken(TenantOwnedMixin, TimestampMixin, UsersBase):
     created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FirstRun(TenantOwnedMixin, TimestampMixin, UsersBase):
+    """A member's first-run set-up in one tenant (``user_first_run``, docs/users.md): the
+    profile-completion checklist they see, and what the run created (so its compensation removes
+    exactly that and nothing that existed before)."""
+
+    __tablename__ = "first_runs"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: ``[{"item": ..., "done": bool}]`` in display order.
+    checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    #: What this set-up created: ``profile``, ``preferences``, ``tenant_preferences``,
+    #: ``directory`` (booleans).
+    created: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    #: The key of the step that wrote the row (``<workflow id>:<run id>:...``).
+    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    welcome_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

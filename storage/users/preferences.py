@@ -63,6 +63,11 @@ class PreferencesRepository(Repository[Preferences]):
         assert row is not None
         return row
 
+    async def remove(self, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> bool:
+        """Drop one scope's row (the values fall back to the schema's defaults)."""
+        result = await self.session.execute(delete(Preferences).where(_scope(user_id, tenant_id)))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def erase_tenant(self, tenant_id: uuid.UUID) -> int:
         result = await self.session.execute(
             delete(Preferences).where(Preferences.tenant_id == tenant_id)

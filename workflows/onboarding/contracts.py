@@ -9,6 +9,7 @@ done when a later one fails. Callers start it as a workflow (or a child workflow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 #: The workflow service's task-queue suffix (``sibling_queue(WORKFLOW)``).
@@ -22,6 +23,15 @@ class OnboardingWorkflow:
     USER_ONBOARDING: Final = "user_onboarding"
     #: The user service's first-run set-up, run as ``user_onboarding``'s child (``<prefix>-user``).
     USER_FIRST_RUN: Final = "user_first_run"
+
+
+class Source(StrEnum):
+    """Where an onboarding request came from (``UserOnboardingInput.source``)."""
+
+    INVITATION = "invitation"
+    BULK_IMPORT = "bulk_import"
+    SCIM = "scim"
+    ADMIN = "admin"
 
 
 @dataclass
@@ -48,6 +58,8 @@ class UserOnboardingInput:
     external_id: str | None = None
     #: Makes retries of the whole operation idempotent (also the base of activity keys).
     idempotency_key: str = ""
+    #: How long the link that sets a new account's first password works (``password_reset``).
+    password_link_ttl_seconds: float = 7 * 24 * 3600.0
 
 
 @dataclass
@@ -57,3 +69,5 @@ class UserOnboardingResult:
     account_created: bool
     #: False when the person was already a member (nothing changed in the tenant).
     membership_created: bool
+    #: False when the person's first-run set-up in this tenant existed already.
+    first_run_created: bool = False

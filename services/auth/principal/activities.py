@@ -24,6 +24,7 @@ from storage.db import transaction
 from workflows.auth import principal_contracts
 from workflows.auth.contracts import AuthError
 from workflows.common.errors import business_error
+from workflows.onboarding.contracts import OnboardingWorkflow
 from workflows.tenant.contracts import TenantWorkflow
 from workflows.user.contracts import UserWorkflow
 
@@ -32,12 +33,14 @@ MAX_ROLES = 20
 #: owner and invitation rules) in their activities before they sync claims, so a member who
 #: accepts an invitation, leaves, or resumes a suspended tenant (no token into it) can be synced.
 #: ``user_deactivation`` (user service) syncs the claims of the memberships the tenant service's
-#: step suspended or restored, from its answer.
+#: step suspended or restored, from its answer; ``user_onboarding`` (workflow service) those of
+#: the membership ``tenant.add_onboarded_member`` added after checking the actor.
 TENANT_FLOWS = (
     TenantWorkflow.TENANT_PROVISIONING,
     TenantWorkflow.MEMBERSHIP_CHANGE,
     TenantWorkflow.TENANT_SUSPENSION,
     UserWorkflow.USER_DEACTIVATION,
+    OnboardingWorkflow.USER_ONBOARDING,
 )
 #: The catalogue (``workflows.tenant.permissions``) has a dozen; room for it to grow.
 MAX_PERMISSIONS = 100

@@ -1,0 +1,62 @@
+"""Fixtures of the ``user_onboarding`` tests: the auth, tenant, user and workflow workers on a
+fresh task-queue prefix (``onboarding_stack``), with stand-ins to fail a step on purpose."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from services.common.resources import Resources
+from services.common.settings import ServiceName, Settings
+from tests.workers import running_workers
+from tests.workflow.onboarding.stack import OnboardingStack
+
+
+@pytest.fixture(scope="session")
+async def workflow_resources(
+    resources_for: Callable[[ServiceName], Awaitable[Resources]],
+) -> Resources:
+    return await resources_for(ServiceName.workflow)
+
+
+@pytest.fixture
+def onboarding_stack(
+    settings: Settings,
+    auth_resources: Resources,
+    tenant_resources: Resources,
+    user_resources: Resources,
+    file_resources: Resources,
+    workflow_resources: Resources,
+) -> Callable[..., Any]:
+    """``async with onboarding_stack(replace={...}) as stack``: every worker the onboarding
+    needs (tenant provisioning included, to make tenants) on its own prefix."""
+    from services.auth.service import SPEC as AUTH
+    from services.file.service import SPEC as FILE
+    from services.tenant.service import SPEC as TENANT
+    from services.user.service import SPEC as USER
+    from services.workflow.service import SPEC as WORKFLOW
+
+    services = (
+        (AUTH, auth_resources),
+        (TENANT, tenant_resources),
+        (FILE, file_resources),
+        (USER, user_resources),
+        (WORKFLOW, workflow_resources),
+    )
+
+    @asynccontextmanager
+    async def run(
+        replace: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> AsyncIterator[OnboardingStack]:
+        prefix = f"ob{uuid.uuid4().hex[:8]}"
+        async with running_workers(settings, services, prefix, replace) as local:
+            yield OnboardingStack(
+                tenant=local.task_queue(ServiceName.tenant),
+                workflow=local.task_queue(ServiceName.workflow),
+            )
+
+    return run
