@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -31,22 +31,29 @@ class HttpxPoster:
 
 
 class RawPoster:
-    """One HTTP/1.1 keep-alive connection, one request at a time (the load is closed-loop)."""
+    """One HTTP/1.1 keep-alive connection, one request at a time (each client of the closed
+    loop, or each connection of the fixed-rate pool, holds its own); ``headers`` go with every
+    request (e.g. ``authorization``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n{extra}"
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
-        writer.write(
-            f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+        sized = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
+        writer.write(f"{method} {path} HTTP/1.1\r\n{self._head}{sized}\r\n".encode() + body)
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])

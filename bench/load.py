@@ -1,5 +1,7 @@
-"""Closed-loop HTTP load: N clients, each one request at a time on a kept-alive connection;
-completions inside the measuring window count, with the CPU each process spent meanwhile."""
+"""HTTP load, with the CPU each process spent meanwhile: closed-loop (``drive``: N clients, each
+one request at a time on a kept-alive connection; completions inside the measuring window
+count) and fixed-rate (``paced``: requests sent on a schedule whatever the answers, as real
+clients arrive)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import psutil
 
@@ -56,6 +59,7 @@ class PhaseResult:
                 if self.latencies
                 else None,
                 "p50": round(self.latency_ms(0.50), 2),
+                "p95": round(self.latency_ms(0.95), 2),
                 "p99": round(self.latency_ms(0.99), 2),
             },
             "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
@@ -159,11 +163,87 @@ async def drive(
                 else:
                     result.errors[error] += 1
 
-    async def meter() -> None:
-        await asyncio.sleep(max(0.0, begin - time.perf_counter()))
-        before = CpuSnapshot.take(roles)
-        await asyncio.sleep(max(0.0, end - time.perf_counter()))
-        result.cpu_seconds = CpuSnapshot.take(roles).since(before)
+    await asyncio.gather(_meter(result, begin, end, roles), *(client(i) for i in range(clients)))
+    return result
 
-    await asyncio.gather(meter(), *(client(i) for i in range(clients)))
+
+async def _meter(result: PhaseResult, begin: float, end: float, roles: Mapping[int, str]) -> None:
+    """The CPU each process spent between ``begin`` and ``end`` (``time.perf_counter()``)."""
+    await asyncio.sleep(max(0.0, begin - time.perf_counter()))
+    before = CpuSnapshot.take(roles)
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    result.cpu_seconds = CpuSnapshot.take(roles).since(before)
+
+
+class Connection(Protocol):
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Connection)
+
+
+async def paced(
+    name: str,
+    operation: Callable[[C], Awaitable[None]],
+    *,
+    connect: Callable[[], C],
+    rate: float,
+    warmup: float,
+    duration: float,
+    roles: Mapping[int, str],
+) -> PhaseResult:
+    """Fixed-rate (open-loop) load: one ``operation(connection)`` every ``1 / rate`` seconds
+    whatever the answers, each on an idle kept-alive connection (``connect()`` opens another
+    when all are busy); ``warmup`` seconds uncounted, then the requests *due* within
+    ``duration`` seconds counted. A latency runs from the moment the request was due, not sent:
+    a stall of the server or of this loop counts against every request it held back (no
+    coordinated omission). ``clients`` of the result is how many connections it took."""
+    result = PhaseResult(name=name, clients=0, seconds=duration)
+    idle: list[C] = []
+    opened: list[C] = []
+    first = time.perf_counter() + 0.01
+    begin = first + warmup
+    end = begin + duration
+
+    async def one(due: float) -> None:
+        if idle:
+            connection = idle.pop()
+        else:
+            connection = connect()
+            opened.append(connection)
+        try:
+            await operation(connection)
+            error = None
+        except OperationError as failure:
+            error = str(failure)
+        except Exception as failure:  # a benchmark reports every failure, and goes on
+            error = type(failure).__name__
+            await connection.close()  # a broken connection is opened again on next use
+        idle.append(connection)
+        if begin <= due < end:
+            if error is None:
+                result.completed += 1
+                result.latencies.append(time.perf_counter() - due)
+            else:
+                result.errors[error] += 1
+
+    async def schedule() -> None:
+        sent: set[asyncio.Task[None]] = set()
+        index = 0
+        while (due := first + index / rate) < end:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(due))
+            sent.add(task)
+            task.add_done_callback(sent.discard)
+            index += 1
+        await asyncio.gather(*sent)
+
+    try:
+        await asyncio.gather(_meter(result, begin, end, roles), schedule())
+    finally:
+        for connection in opened:
+            await connection.close()
+    result.clients = len(opened)
     return result

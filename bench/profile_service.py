@@ -1,5 +1,6 @@
-"""``python -m bench.profile_service OUT [service args]``: the auth service under cProfile,
-timing the event-loop thread's CPU (wall time would count waiting on a busy machine).
+"""``python -m bench.profile_service OUT [--module M] [service args]``: a service (the auth
+service unless ``--module`` names another, e.g. ``gateway``) under cProfile, timing the
+event-loop thread's CPU (wall time would count waiting on a busy machine).
 
 Start-up (imports, migrations check, connecting) is not profiled: SIGUSR1 starts a fresh profile
 and SIGUSR2 stops it and writes it to OUT (the benchmark sends them around each phase and renames
@@ -37,12 +38,15 @@ class PhaseProfiler:
 
 def main() -> None:
     out, *service_args = sys.argv[1:]
-    sys.argv = ["services.auth", *service_args]
+    module = "services.auth"
+    if service_args[:1] == ["--module"]:
+        module, service_args = service_args[1], service_args[2:]
+    sys.argv = [module, *service_args]
     phases = PhaseProfiler(out)
     signal.signal(signal.SIGUSR1, phases.start)
     signal.signal(signal.SIGUSR2, phases.stop)
     try:
-        runpy.run_module("services.auth", run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
         phases.stop()
 

@@ -22,6 +22,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -68,20 +69,29 @@ def stack_env(infra: BenchInfra) -> dict[str, str]:
     }
 
 
-def start_stack(infra: BenchInfra) -> dict[ServiceName, int]:
-    """Gateway and the five services (``--mode both``) on free ports, each ready."""
-    ports = {service: free_port() for service in DEFAULT_PORTS}
+def start_stack(
+    infra: BenchInfra,
+    services: Iterable[ServiceName] = DEFAULT_PORTS,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    modules: Mapping[ServiceName, Sequence[str]] | None = None,
+) -> dict[ServiceName, int]:
+    """The gateway and the services (``--mode both``; all five unless ``services`` names
+    some) on free ports, each ready. ``modules`` replaces a process's ``-m`` arguments (e.g.
+    the gateway under ``bench.profile_service``)."""
+    ports = {service: free_port() for service in services}
     started: dict[ServiceName, ManagedProcess] = {}
     env = {
         **os.environ,
         **stack_env(infra),
+        **(extra_env or {}),
         **{f"ADX_{s.value.upper()}_PORT": str(p) for s, p in ports.items()},
     }
     for service in ports:
         module = "gateway" if service == ServiceName.gateway else f"services.{service.value}"
         proc = ManagedProcess(
             service.value,
-            [sys.executable, "-m", module, "--mode", "both"],
+            [sys.executable, "-m", *(modules or {}).get(service, [module]), "--mode", "both"],
             env=env,
             cwd=ROOT,
             log_file=infra.data_dir / "logs" / f"{service.value}.log",
