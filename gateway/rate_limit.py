@@ -28,7 +28,7 @@ from typing import Protocol
 
 import httpx
 from fastapi.responses import JSONResponse
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import GraphQLError, OperationType, get_operation_ast
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError
 from redis.asyncio import Redis
@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 
 from gateway.service_clients import ServiceUnavailable
 from schema.errors import RATE_LIMITED, UserFacingError
-from schema.limits import MAX_TOKENS
+from schema.limits import DOCUMENTS
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.tokens import Principal
@@ -100,10 +100,8 @@ def operation_cost(query: str | None, operation_name: str | None, mutation_cost:
     refuses it later). Parsing stops at the schema's token limit."""
     if not query or mutation_cost == 1:
         return 1
-    try:
-        operation = get_operation_ast(
-            parse(query, no_location=True, max_tokens=MAX_TOKENS), operation_name
-        )
+    try:  # the schema reads the same parsed document (schema/limits.py, DOCUMENTS)
+        operation = get_operation_ast(DOCUMENTS.document(query), operation_name)
     except GraphQLError:
         return 1
     return mutation_cost if operation and operation.operation == OperationType.MUTATION else 1

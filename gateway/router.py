@@ -10,7 +10,7 @@ from contextlib import suppress
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -28,7 +28,7 @@ from gateway.graphiql import OfflineGraphQLRouter
 from gateway.rate_limit import RateLimitExceeded
 from gateway.subscriptions import token_expiry
 from schema.errors import UserFacingError
-from schema.limits import MAX_TOKENS
+from schema.limits import DOCUMENTS
 from services.common import json_input
 from services.common.errors import problem
 from services.common.logging import get_logger
@@ -188,7 +188,7 @@ def _is_subscription(query: Any, operation_name: Any) -> bool:
     if not isinstance(query, str):
         return False
     try:
-        document = parse(query, max_tokens=MAX_TOKENS)
+        document = DOCUMENTS.document(query)
     except GraphQLError:
         return False
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

@@ -1,11 +1,13 @@
-"""Schema extensions that shape errors: outages become ``SERVICE_UNAVAILABLE`` and name
-suggestions can be stripped (both built on strawberry's ``MaskErrors`` plumbing, so streamed and
-subscription results are handled like single ones)."""
+"""Schema extensions: outages become ``SERVICE_UNAVAILABLE`` and name suggestions can be
+stripped (both built on strawberry's ``MaskErrors`` plumbing, so streamed and subscription
+results are handled like single ones); fresh DataLoaders per operation; operations parsed and
+validated once per process."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 
 import httpx
 from graphql import GraphQLError
@@ -13,10 +15,12 @@ from limits.errors import StorageError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.schema import validate_document
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.service_clients import ServiceUnavailable
 from schema.errors import OUTAGE_RETRY_AFTER, SERVICE_UNAVAILABLE, UserFacingError
+from schema.limits import DOCUMENTS, MAX_TOKENS
 
 OUTAGE_MESSAGE = "A service this request needs is unavailable right now; try again shortly."
 
@@ -107,4 +111,36 @@ class FreshLoaders(SchemaExtension):
         fresh = getattr(self.execution_context.context, "fresh_loaders", None)
         if fresh is not None:
             fresh()
+        yield
+
+
+class CachedDocuments(SchemaExtension):
+    """Parse and validate each operation text once per process (``schema.limits.DOCUMENTS``):
+    the same document for the same text, the same validation errors for the same document,
+    schema and rules. Listed after ``QueryCostLimiter``, whose estimate depends on the
+    variables and so runs every time; a text that does not parse is left to strawberry, which
+    answers its syntax error."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if (
+            context.graphql_document is None
+            and isinstance(context.query, str)
+            and context.parse_options == {"max_tokens": MAX_TOKENS}
+        ):
+            with suppress(GraphQLError):
+                context.graphql_document = DOCUMENTS.document(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if context.pre_execution_errors is None and document is not None and context.query:
+            schema, rules = context.schema._schema, context.validation_rules
+            context.pre_execution_errors = DOCUMENTS.errors(
+                context.query,
+                document,
+                (schema, rules),
+                lambda: validate_document(schema, document, rules),
+            )
         yield

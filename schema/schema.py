@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -14,7 +15,12 @@ from strawberry.extensions import (
 from schema.cost import QueryCostLimiter
 from schema.error_logging import LoggedErrorsSchema
 from schema.errors import is_user_facing
-from schema.extensions import FreshLoaders, NoSuggestions, ServiceUnavailableErrors
+from schema.extensions import (
+    CachedDocuments,
+    FreshLoaders,
+    NoSuggestions,
+    ServiceUnavailableErrors,
+)
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
@@ -60,16 +66,23 @@ def build_schema(
     """The gateway's schema. ``introspection=False`` refuses ``__schema``/``__type`` (a
     validation error; ``__typename`` stays); ``suggestions=False`` strips "Did you mean ...?"
     from error messages. Outages are ``SERVICE_UNAVAILABLE`` whatever ``mask_errors`` says."""
+    # The depth and alias rules are classes made by their limiters: made once here, so every
+    # request validates with the same rule set and its validation is cached (CachedDocuments).
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
+    if not introspection:
+        rules.extend(DisableIntrospection().validation_rules)
     # Classes or factories, not instances: Strawberry builds a fresh extension per request.
     extensions: list = [
         FreshLoaders,
-        lambda: QueryCostLimiter(max_cost),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(rules),
+        # Before CachedDocuments: the estimate reads the variables, so it runs every time.
+        lambda: QueryCostLimiter(max_cost),
+        CachedDocuments,
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_user_facing(e)))
     # After MaskErrors: extensions finish in reverse order, so outages are renamed before
