@@ -42,7 +42,6 @@ from schema.workflow_runs import (
     checked_workflow_id,
     insights_of,
     summary_of,
-    workflow_service,
 )
 from services.common.settings import ServiceName
 from services.workflow.schemas import (
@@ -57,8 +56,14 @@ from services.workflow.schemas import (
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
+    from gateway.service_clients import ServiceCall
 
 MAX_ID_LENGTH = 255
+
+
+def _workflows(info: strawberry.Info[GatewayContext]) -> ServiceCall:
+    """Calls to the workflow service for the signed-in caller (it scopes every answer)."""
+    return info.context.service(ServiceName.workflow, signed_in=True)
 
 
 def _check_id(workflow_id: str) -> str:
@@ -126,7 +131,7 @@ async def resolve_workflow_run(
     if info.context.authorization is None:
         raise _not_found(id)
     try:
-        row = await workflow_service(info).call(
+        row = await _workflows(info).call(
             "GET", f"/runs/{checked_workflow_id(id)}", response=RunDetails
         )
     except UserFacingError as error:
@@ -168,7 +173,7 @@ async def resolve_workflow_runs(
         if not 0 < len(after) <= MAX_CURSOR:
             raise UserFacingError("after is not a cursor of this list", BAD_USER_INPUT)
         params["after"] = after
-    page = await workflow_service(info).call("GET", "/runs", params=params, response=RunPage)
+    page = await _workflows(info).call("GET", "/runs", params=params, response=RunPage)
     edges = [WorkflowRunEdge(cursor="", node=summary_of(run)) for run in page.runs]
     if edges and page.next_cursor is not None:
         edges[-1].cursor = page.next_cursor
@@ -190,7 +195,7 @@ async def resolve_workflow_insights(
 ) -> WorkflowInsights:
     if not MIN_WINDOW <= window_seconds <= MAX_WINDOW:
         raise UserFacingError(f"windowSeconds must be {MIN_WINDOW}-{MAX_WINDOW}", BAD_USER_INPUT)
-    row = await workflow_service(info).call(
+    row = await _workflows(info).call(
         "GET", "/runs/insights", params={"window": window_seconds}, response=Insights
     )
     return insights_of(row)
@@ -203,7 +208,7 @@ async def _act(
     info: strawberry.Info[GatewayContext], id: str, action: str, reason: str | None
 ) -> WorkflowRunAction:
     body = {"reason": checked_reason(reason)}
-    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
+    answer = await _workflows(info).call(
         "POST", f"/runs/{checked_workflow_id(id)}/{action}", json=body, response=ActionResult
     )
     return action_of(answer)
@@ -240,7 +245,5 @@ async def resolve_batch_workflow_operation(
         "limit": input.limit,
         "filter": input.filter.params() if input.filter else {},
     }
-    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
-        "POST", "/runs/batch", json=body, response=BatchResult
-    )
+    answer = await _workflows(info).call("POST", "/runs/batch", json=body, response=BatchResult)
     return batch_of(answer)

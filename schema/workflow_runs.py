@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -31,9 +31,6 @@ from services.workflow.schemas import (
     StatusCount,
     TypeInsight,
 )
-
-if TYPE_CHECKING:
-    from gateway.service_clients import ServiceCall
 
 #: The longest id a filter takes (the service's ``IdFilter``), and a workflow id (a path part).
 MAX_FILTER_ID = 64
@@ -60,10 +57,11 @@ class WorkflowProgress:
     state: str
 
 
-def workflow_service(info: strawberry.Info) -> ServiceCall:
-    """Calls to the workflow service for this request's signed-in caller (it decides what the
-    caller may see: their tenant's runs, their own, or all for an operator)."""
-    return info.context.service(ServiceName.workflow, signed_in=True)  # type: ignore[no-any-return]
+def workflow_service(info: strawberry.Info) -> Any:
+    """Calls to the workflow service (a ``ServiceCall``, of the request context: a layer above
+    this one) for this request's signed-in caller; it decides what the caller may see: their
+    tenant's runs, their own, or all for an operator."""
+    return info.context.service(ServiceName.workflow, signed_in=True)
 
 
 @strawberry.experimental.pydantic.type(model=PendingActivity, all_fields=True)
