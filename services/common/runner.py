@@ -31,6 +31,7 @@ from services.common.settings import (
 )
 from services.common.temporal import TemporalUnavailableError, build_worker
 from services.common.tracing import shutdown_tracing
+from services.common.worker_versioning import deployment_version, set_current
 
 
 class Mode(StrEnum):
@@ -94,6 +95,7 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     tasks: list[asyncio.Task[Any]] = []
     server: _Server | None = None
     worker = None
+    promotion: asyncio.Task[None] | None = None
     app = spec.build_app(resources) if mode in (Mode.http, Mode.both) else None
     port = settings.http_port or settings.port_of(spec.name)
     stop_metrics = None
@@ -138,7 +140,22 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
             activities=activities,
         )
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
-        log.info("worker_started", task_queue=settings.task_queue(spec.name), mode=mode.value)
+        version = deployment_version(settings, settings.task_queue(spec.name))
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue(spec.name),
+            mode=mode.value,
+            build_id=version.build_id if version else None,
+        )
+        if version is not None and settings.worker_set_current:
+            # Once this version polls, it takes the deployment's new runs (older versions
+            # keep their pinned runs until those close). Not one of ``tasks``: its end is no
+            # reason to stop, and a failure leaves the worker serving the versions it has.
+            promotion = asyncio.create_task(
+                set_current(resources.temporal, version, identity=f"adx-{spec.name.value}"),
+                name="worker-version",
+            )
+            promotion.add_done_callback(_log_promotion)
     if not tasks:
         tasks.append(asyncio.create_task(stop.wait(), name="idle"))
 
@@ -151,6 +168,8 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     # Stop taking new work first; the worker lets running activities finish (graceful timeout).
     if server is not None:
         server.should_exit = True
+    if promotion is not None:
+        promotion.cancel()
     if worker is not None and not worker.is_shutdown:
         await worker.shutdown()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -162,6 +181,13 @@ async def serve(spec: ServiceSpec, mode: Mode, settings: Settings) -> None:
     log.info("stopped")
     if failed:
         raise SystemExit(1)
+
+
+def _log_promotion(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        get_logger("adx.runner").error(
+            "worker_version_not_made_current", error=repr(task.exception())
+        )
 
 
 def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -360,6 +360,32 @@ class Settings(BaseSettings):
     )
     worker_graceful_shutdown_seconds: float = Field(
         30, ge=0, description="On shutdown, how long running activities may take to finish."
+    )
+    # Worker versioning (docs/workflow-versioning.md): with a build id the worker is one
+    # version of a worker deployment; new runs go to the deployment's current version, a run
+    # stays on the version it started on (pinned) until it closes.
+    worker_build_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="Build id of this worker's code (the image's git commit). Set: the worker "
+        "is a version of its worker deployment (worker versioning); unset: unversioned.",
+    )
+    worker_deployment_name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$",
+        description="Worker deployment of this worker (with ADX_WORKER_BUILD_ID); default: its "
+        "task queue (`adx-auth`, ...).",
+    )
+    worker_versioning_behavior: Literal["pinned", "auto_upgrade"] = Field(
+        "pinned",
+        description="A versioned worker's runs: `pinned` finish on the version they started "
+        "on; `auto_upgrade` move to the current version at their next workflow task.",
+    )
+    worker_set_current: bool = Field(
+        False,
+        description="A versioned worker makes its version the deployment's current one once "
+        "it polls (development and single-step rollouts; else `temporal worker deployment "
+        "set-current-version`).",
     )
 
     # --- PostgreSQL ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from services.common.metrics import temporal_runtime
 from services.common.security_interceptor import SecurityContextInterceptor
 from services.common.settings import Settings
 from services.common.tracing import tracing_interceptors
+from services.common.worker_versioning import deployment_config
 
 _log = get_logger(__name__)
 
@@ -190,7 +191,8 @@ def build_worker(
     workflows: Sequence[type] = (),
     activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    """A worker on one task queue with concurrency limits and graceful shutdown from settings."""
+    """A worker on one task queue with concurrency limits, graceful shutdown and its worker
+    deployment version (worker versioning) from settings."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -200,4 +202,6 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         interceptors=[LogContextInterceptor(), *_security_interceptors(client)],
+        # Versioned with ADX_WORKER_BUILD_ID (services/common/worker_versioning.py).
+        deployment_config=deployment_config(settings, task_queue),
     )
