@@ -45,22 +45,24 @@ class ScimWorld:
         """A provisioned tenant: its owner, ``members`` people joined as ``member``, and a SCIM
         token the owner issued."""
         owner = await self.person()
-        tenant_id = await provisioned(self.temporal, self.stack, owner.id)
+        tenant_id = uuid.UUID(await provisioned(self.temporal, self.stack, owner.id))
         people = []
         for _ in range(members):
             member = await self.person()
-            digest = await invite(
-                self.resources["tenant"], tenant_id, owner.id, member.email, "member"
-            )
-            handle = await change(
-                self.temporal, self.stack, member.id, tenant_id, "accept", token_hash=digest
-            )
-            await handle.result()
+            await self.join(tenant_id, owner, member)
             people.append(member)
-        tid = uuid.UUID(tenant_id)
-        team = Team(tid, owner.id, owner.id, owner.id, owner.id)
+        team = Team(tenant_id, owner.id, owner.id, owner.id, owner.id)
         token, _ = await issue_token(self.api, team)
-        return ScimTenantOf(tid, owner, people, token)
+        return ScimTenantOf(tenant_id, owner, people, token)
+
+    async def join(self, tenant_id: uuid.UUID, owner: AuthUser, member: AuthUser) -> None:
+        """``member`` joins ``tenant_id`` as ``member`` by the owner's invitation."""
+        tid = str(tenant_id)
+        digest = await invite(self.resources["tenant"], tid, owner.id, member.email, "member")
+        handle = await change(
+            self.temporal, self.stack, member.id, tid, "accept", token_hash=digest
+        )
+        await handle.result()
 
     async def person(self) -> AuthUser:
         user = await create_user(self.auth)

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.user.scim.scim_api import scim_client
+from tests.user.scim.scim_api import assert_scim_error, scim_client
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(240)]
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:
@@ -49,3 +50,78 @@ async def test_patch_deactivates_reactivates_and_renames(scim_world: Any) -> Non
     assert after_off["profile"].status == "deactivated"
     assert on.status_code == 200 and on.json()["active"] is True, on.text
     assert after_on["disabled"] is False and after_on["membership"] == ("member", "active")
+
+
+async def test_put_replaces_and_groups_put_states_the_members(scim_world: Any) -> None:
+    async with scim_world() as world:
+        tenant = await world.tenant(members=2)
+        first, second = tenant.members
+        async with scim_client(world.api, tenant.token) as scim:
+            user = (await scim.get(f"/scim/v2/Users/{first.id}")).json()
+            wanted = {k: v for k, v in user.items() if k not in ("meta", "groups")}
+            wanted |= {"displayName": "Ada L.", "name": {"familyName": "Lovelace"}}
+            wanted["timezone"] = "Europe/London"
+            replaced = await scim.put(f"/scim/v2/Users/{first.id}", json=wanted)
+            groups = (await scim.get("/scim/v2/Groups")).json()["Resources"]
+            admin = next(g for g in groups if g["displayName"] == "admin")
+            stated = await scim.put(
+                f"/scim/v2/Groups/{admin['id']}",
+                json={
+                    "schemas": [GROUP_URN],
+                    "displayName": "admin",
+                    "members": [{"value": str(first.id)}, {"value": str(second.id)}],
+                },
+            )
+            both = [await world.trace(tenant.tenant_id, p.id) for p in (first, second)]
+            emptied = await scim.put(
+                f"/scim/v2/Groups/{admin['id']}",
+                json={"schemas": [GROUP_URN], "displayName": "admin", "members": []},
+            )
+            back = [await world.trace(tenant.tenant_id, p.id) for p in (first, second)]
+    assert replaced.status_code == 200, replaced.text
+    body = replaced.json()
+    assert body["displayName"] == "Ada L." and body["name"] == {"familyName": "Lovelace"}
+    assert body["timezone"] == "Europe/London"
+    assert stated.status_code == 200, stated.text
+    assert {m["value"] for m in stated.json()["members"]} == {str(first.id), str(second.id)}
+    assert [t["membership"] for t in both] == [("admin", "active")] * 2
+    assert [t["claims"] for t in both] == [["admin"]] * 2
+    assert emptied.status_code == 200 and not emptied.json().get("members"), emptied.text
+    assert [t["membership"] for t in back] == [("member", "active")] * 2
+
+
+async def test_what_the_workflows_refuse_writes_nothing(scim_world: Any) -> None:
+    """The last owner is neither removed nor demoted; a member of another tenant too is
+    deactivated only by an operator; each refusal is a SCIM 400 and changes nothing, the
+    profile fields of the same PATCH included."""
+    async with scim_world() as world:
+        tenant = await world.tenant(members=1)
+        other = await world.tenant(members=0)
+        member, owner = tenant.members[0], tenant.owner
+        await world.join(other.tenant_id, other.owner, member)
+        before = {p.id: await world.trace(tenant.tenant_id, p.id) for p in (owner, member)}
+        async with scim_client(world.api, tenant.token) as scim:
+            removed = await scim.delete(f"/scim/v2/Users/{owner.id}")
+            groups = (await scim.get("/scim/v2/Groups")).json()["Resources"]
+            owners = next(g for g in groups if g["displayName"] == "owner")
+            demoted = await scim.patch(
+                f"/scim/v2/Groups/{owners['id']}",
+                json=patch({"op": "remove", "path": f'members[value eq "{owner.id}"]'}),
+            )
+            deactivated = await scim.patch(
+                f"/scim/v2/Users/{member.id}",
+                json=patch(
+                    {"op": "replace", "path": "title", "value": "Gone"},
+                    {"op": "replace", "path": "active", "value": False},
+                ),
+            )
+        after = {p.id: await world.trace(tenant.tenant_id, p.id) for p in (owner, member)}
+    assert_scim_error(removed, 400, "mutability")
+    assert_scim_error(demoted, 400, "mutability")
+    assert_scim_error(deactivated, 400, "mutability")
+    for user_id, state in before.items():
+        assert {k: v for k, v in after[user_id].items() if k != "profile"} == {
+            k: v for k, v in state.items() if k != "profile"
+        }
+        assert after[user_id]["profile"].title == state["profile"].title
+        assert after[user_id]["profile"].status == state["profile"].status == "active"
