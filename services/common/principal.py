@@ -134,6 +134,11 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         for path, methods in _SCIM_ROUTES.items()
         for method in methods
     },
+    ServiceName.file: {
+        ("GET", "/files/signed/{tenant_id}/{file_id}"): "a signed download link: the HMAC of "
+        "the tenant, file, version and expiry is verified before anything is read "
+        "(services/file/downloads/signed_urls.py)",
+    },
     ServiceName.tenant: {
         ("POST", "/billing/webhooks/stripe"): "Stripe's webhook deliveries: the Stripe-Signature "
         "HMAC of the body (ADX_STRIPE_WEBHOOK_SECRET, at most 300 s old) is verified before "

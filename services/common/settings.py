@@ -72,7 +72,7 @@ PRODUCTION_SECRETS: dict[str, frozenset[ServiceName]] = {
     "payload_keys": frozenset(ServiceName),
     "auth_signing_keys": frozenset({ServiceName.auth}),
     "run_access_secret": frozenset({ServiceName.gateway}),
-    "seal_keys": frozenset({ServiceName.auth}),
+    "seal_keys": frozenset({ServiceName.auth, ServiceName.file}),
 }
 
 #: The application role's development password, refused in production.

@@ -22,6 +22,9 @@ STATUS: Final[Mapping[FileError, tuple[int, str]]] = {
     FileError.QUOTA_EXCEEDED: (413, "Storage quota exceeded"),
     FileError.PERMISSION_DENIED: (403, "Permission denied"),
     FileError.SCAN_FAILED: (503, "Scan failed"),
+    FileError.FILE_NOT_READY: (409, "File not ready"),
+    FileError.INVALID_SIGNATURE: (403, "Invalid signature"),
+    FileError.URL_EXPIRED: (410, "Link expired"),
 }
 
 PROBLEM_BASE: Final = "https://adx.dev/problems/file/"

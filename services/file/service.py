@@ -9,13 +9,15 @@ from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.file import files, owner_names, tenant_storage, uploads, user_files
+from services.file import downloads, files, owner_names, tenant_storage, uploads, user_files
 
-#: Its capabilities, as ``Feature``s (``services/common/feature.py``): file metadata, uploads
-#: (``file_upload``), the activities the tenant flows call (a tenant's storage prefix, export and
-#: erasure), and a deactivated user's files (``user_deactivation``, a no-op so far).
+#: Its capabilities, as ``Feature``s (``services/common/feature.py``): uploads (``file_upload``),
+#: downloads and signed URLs, file metadata (uploads and downloads first: their fixed paths
+#: before ``/files/{file_id}``), the activities the tenant flows call (a tenant's storage
+#: prefix, export and erasure), and a deactivated user's files (``user_deactivation``, a no-op so far).
 FEATURES: tuple[Feature, ...] = (
     uploads.FEATURE,
+    downloads.FEATURE,
     files.FEATURE,
     tenant_storage.FEATURE,
     user_files.FEATURE,

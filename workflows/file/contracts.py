@@ -30,6 +30,12 @@ class FileError(StrEnum):
     TOO_LARGE = "TooLarge"
     QUOTA_EXCEEDED = "QuotaExceeded"
     PERMISSION_DENIED = "PermissionDenied"
+    #: Not downloadable: still uploading or scanning, quarantined, or rejected.
+    FILE_NOT_READY = "FileNotReady"
+    #: A signed URL whose signature does not verify (tampered, another key, another file).
+    INVALID_SIGNATURE = "InvalidSignature"
+    #: A signed URL past its expiry, or for a version of the file that has been replaced.
+    URL_EXPIRED = "UrlExpired"
     #: The scanner answered something that is neither clean nor a finding.
     SCAN_FAILED = "ScanFailed"
 
