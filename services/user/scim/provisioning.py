@@ -46,6 +46,7 @@ from workflows.tenant.membership_change import (
     membership_change_workflow_id,
 )
 from workflows.tenant.membership_contracts import MembershipChangeKind
+from workflows.tenant.permissions import Permission, built_in_permissions
 from workflows.user.contracts import UserError
 
 #: How long a write waits for its workflow before answering 503 (the run goes on).
@@ -95,15 +96,22 @@ def _errors(call: str, busy: Callable[[], DomainError] | None = None) -> Workflo
     )
 
 
-async def acting(writer: ScimWriter) -> SecurityContext:
-    """The issuer of the token, as a member of its tenant; a token whose issuer is no longer an
-    active member there provisions nothing (403: issue a new one)."""
+async def acting(writer: ScimWriter, *, checked_by_tenant: bool = False) -> SecurityContext:
+    """The issuer of the token, as a member of its tenant, checked against the directory copy
+    before anything starts: an active member (else 403: issue a new token), holding
+    ``members.manage`` by a built-in role. A custom role's permissions are the tenant
+    service's: its holders' tokens make only the changes the tenant service checks itself
+    (``checked_by_tenant``: a membership change), not profile edits or deactivations."""
     async with writer.transaction() as db:
         entry = await DirectoryRepository(db, writer.tenant_id).entry(writer.issuer_id)
     if entry is None or entry.status != "active":
         raise ScimError(
             403, "the token's issuer is no longer an active member of the tenant: issue a new one"
         )
+    permissions = built_in_permissions(entry.role)
+    manages = permissions is not None and Permission.MEMBERS_MANAGE in permissions
+    if not manages and not (checked_by_tenant and permissions is None):
+        raise ScimError(403, "the token's issuer does not hold members.manage")
     return SecurityContext.for_user(
         str(writer.issuer_id), tenant_id=str(writer.tenant_id), roles=[entry.role]
     )
@@ -162,7 +170,7 @@ async def change_membership(
     kind: MembershipChangeKind,
     role: str | None = None,
 ) -> None:
-    context = await acting(writer)
+    context = await acting(writer, checked_by_tenant=True)
     await _execute(
         resources,
         context,

@@ -8,6 +8,7 @@ keeps no field for (``nickName``, ``addresses``, ...) are accepted and not store
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -109,6 +110,6 @@ def user_change(current: User, wanted: User) -> UserChange:
     return change
 
 
-def refuse_owner_change(target_role: str, issuer_role: str) -> None:
-    if target_role == "owner" and issuer_role != "owner":
+def refuse_owner_change(target_role: str, issuer_roles: Collection[str]) -> None:
+    if target_role == "owner" and "owner" not in issuer_roles:
         raise ScimError(403, "only an owner's token changes an owner")

@@ -77,14 +77,15 @@ async def _answer(request: Request, writer: ScimWriter, user_id: uuid.UUID) -> J
 async def _apply(
     resources_: Resources, writer: ScimWriter, user_id: uuid.UUID, change: UserChange
 ) -> None:
-    """The change: the issuer may make it (an owner only by an owner), then ``active`` (a
-    workflow, which may refuse: then nothing else was written), then the profile."""
+    """The change: the issuer may make it (``provisioning.acting``; an owner only by an
+    owner), then ``active`` (a workflow, which may refuse: then nothing else was written),
+    then the profile."""
+    context = await provisioning.acting(writer)
     async with writer.transaction() as db:
-        directory = DirectoryRepository(db, writer.tenant_id)
-        target, issuer = await directory.entry(user_id), await directory.entry(writer.issuer_id)
+        target = await DirectoryRepository(db, writer.tenant_id).entry(user_id)
     if target is None:
         raise not_found(f"no user {user_id}")
-    refuse_owner_change(target.role, issuer.role if issuer else "")
+    refuse_owner_change(target.role, context.roles)
     if change.active is not None:
         await provisioning.set_active(resources_, writer, user_id, change.active)
     if change.profile:

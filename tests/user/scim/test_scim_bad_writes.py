@@ -275,3 +275,31 @@ async def test_a_pathological_filter_is_refused_quickly(user_api: UserApi) -> No
             "/scim/v2/Users", params={"filter": 'emails[value co "' + "[(.*)+" * 300 + '"]'}
         )
     assert odd.status_code == 200 and odd.json()["totalResults"] == 0, odd.text[:300]
+
+
+async def test_a_token_whose_issuer_lost_the_right_writes_nothing(user_api: UserApi) -> None:
+    """A token acts as the admin who issued it: once that admin is a plain member, or gone from
+    the tenant, its writes are 403s (reads still work: revoke the token to end those)."""
+    tenant = await scim_tenant(user_api)
+    team = tenant.team
+    async with user_api.client(team.admin, team.tenant_id, "admin") as admin:
+        issued = await admin.post(f"/tenants/{team.tenant_id}/scim-tokens", json={"name": "idp"})
+    token = issued.json()["token"]
+    before = await _state(user_api, tenant, team.member)
+    await user_api.member(team.tenant_id, team.admin, "member")  # demoted
+    writes = [
+        ("PATCH", f"/scim/v2/Users/{team.member}", replace("title", "x")),
+        ("PATCH", f"/scim/v2/Users/{team.member}", replace("active", False)),
+        ("POST", "/scim/v2/Users", {"schemas": [USER_URN], "userName": "n@example.com"}),
+    ]
+    async with scim_client(user_api, token) as client:
+        for method, path, body in writes:
+            assert_scim_error(await client.request(method, path, json=body), 403)
+        assert (await client.get("/scim/v2/Users")).status_code == 200
+    await user_api.member(team.tenant_id, team.admin, "admin", status="suspended")  # gone
+    async with scim_client(user_api, token) as client:
+        for method, path, body in writes:
+            assert_scim_error(await client.request(method, path, json=body), 403)
+        delete = await client.delete(f"/scim/v2/Users/{team.member}")
+        assert_scim_error(delete, 403)
+    assert await _state(user_api, tenant, team.member) == before
