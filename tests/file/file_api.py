@@ -65,13 +65,17 @@ class FileApi:
             permissions=permissions,
         )
 
+    async def publish_keys(self) -> None:
+        """The JWKS the file service reads from Redis (stale after five minutes: refreshed)."""
+        await publish_jwks(
+            self.resources.redis, self.resources.redis_keys, "file-tests", self.runtime.keys.jwks()
+        )
+
     @asynccontextmanager
     async def client(
         self, caller: Caller | None, permissions: tuple[str, ...] = READ_WRITE
     ) -> AsyncIterator[httpx.AsyncClient]:
-        await publish_jwks(
-            self.resources.redis, self.resources.redis_keys, "file-tests", self.runtime.keys.jwks()
-        )
+        await self.publish_keys()
         async with in_process_client(self.app, base_url="http://file") as client:
             if caller is not None:
                 client.headers["authorization"] = f"Bearer {self.token(caller, permissions)}"
@@ -138,3 +142,31 @@ async def file_service(
     resources = dataclasses.replace(file_resources, settings=local)
     async with running_workers(local, [(SPEC, resources)], prefix):
         yield FileApi(SPEC.build_app(resources), runtime, resources)
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` behind a real uvicorn on a free loopback port (for clients that speak HTTP
+    themselves, such as tuspy); yields its base URL."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 10)
+        finally:
+            sock.close()

@@ -43,8 +43,10 @@ SERVED: dict[int | str, dict[str, Any]] = {
     ),
     416: {"description": "The range lies outside the file"},
 }
-REFUSED = {403: problem_response(403, "No active tenant, or no files.read permission")}
-LINK_REFUSED = {
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: problem_response(403, "No active tenant, or no files.read permission")
+}
+LINK_REFUSED: dict[int | str, dict[str, Any]] = {
     401: problem_response(401, "Not a signed link (v, exp, kid or sig missing)"),
     403: problem_response(403, "The signature does not verify (tampered, another file)"),
     410: problem_response(410, "The link has expired, or the file has changed since"),

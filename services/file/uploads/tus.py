@@ -1,0 +1,138 @@
+"""Resumable uploads with the tus 1.0 protocol (``tuspyserver``'s router under ``/files/tus``):
+creation, HEAD for the offset, PATCH from that offset (409 on any other), termination.
+
+Scoped by tenant through the library's ``file_dep``: each tenant's unfinished uploads live in
+their own directory (``<ADX_FILE_TUS_DIR>/<tenant id>/``), so another tenant's upload id is
+simply not found (404). Creation needs ``files.write``, a valid ``filename`` (and ``folder``)
+in ``Upload-Metadata`` and a declared ``Upload-Length`` within ``ADX_FILE_MAX_TUS_UPLOAD_GIB``
+and the tenant's quota (no deferred length, no concatenation). On the last PATCH the bytes move
+to the blob store (streamed, hashed, quota checked again) and the tus files are removed; the
+file's id is the upload's id (the last segment of its ``Location``) and its ``file_upload`` run
+``file-upload-<id>``, as for a direct upload.
+
+The library writes each PATCH chunk to its file on the event loop (short buffered writes);
+the move to the blob store reads in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from tuspyserver import create_tus_router
+
+from services.common.app import ResourcesDep
+from services.common.principal import PrincipalDep
+from services.file.access import require
+from services.file.errors import file_error, from_rule
+from services.file.uploads.intake import (
+    Incoming,
+    Sniffer,
+    blob_key,
+    bounded,
+    check_declared,
+    register,
+    room_left,
+)
+from workflows.file.contracts import FileError
+from workflows.file.rules import FileRuleViolation, check_folder, check_name
+from workflows.tenant.permissions import Permission
+
+#: Under the uploads router's ``/files``.
+PREFIX = "tus"
+GIB = 1024**3
+CHUNK = 1024 * 1024
+#: The library's default when no dependency says otherwise; every request overrides it.
+_UNSCOPED = "/nonexistent/adx-tus-unscoped"
+
+
+async def tenant_directory(
+    principal: PrincipalDep, resources: ResourcesDep
+) -> Callable[[dict[str, str]], dict[str, str]]:
+    tenant_id = require(principal, Permission.FILES_WRITE)
+    directory = resources.settings.tus_root() / str(tenant_id)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    return lambda _metadata: {"files_dir": str(directory)}
+
+
+def _names(metadata: dict[str, str]) -> tuple[str, str]:
+    try:
+        return check_name(metadata.get("filename", "")), check_folder(metadata.get("folder") or "/")
+    except FileRuleViolation as violation:
+        raise from_rule(violation) from None
+
+
+async def before_create(
+    principal: PrincipalDep, request: Request, resources: ResourcesDep
+) -> Callable[[dict[str, str], dict[str, Any]], Awaitable[None]]:
+    tenant_id = require(principal, Permission.FILES_WRITE)
+    if request.headers.get("upload-concat"):
+        raise file_error(FileError.INVALID_INPUT, "concatenated uploads are not supported")
+
+    async def check(metadata: dict[str, str], upload: dict[str, Any]) -> None:
+        _names(metadata)
+        if upload.get("defer_length") or upload.get("size") is None:
+            raise file_error(FileError.INVALID_INPUT, "declare the Upload-Length")
+        _, room = await room_left(resources, tenant_id)
+        limit = resources.settings.file_max_tus_upload_gib * GIB
+        check_declared(int(upload["size"]), limit=limit, room=room)
+
+    return check
+
+
+async def _read(path: Path) -> AsyncIterator[bytes]:
+    file = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
+            yield chunk
+    finally:
+        await asyncio.to_thread(file.close)
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".info")):
+        leftover.unlink(missing_ok=True)
+
+
+async def on_complete(
+    principal: PrincipalDep, resources: ResourcesDep
+) -> Callable[[str, dict[str, str]], Awaitable[None]]:
+    tenant_id = require(principal, Permission.FILES_WRITE)
+
+    async def finish(file_path: str, metadata: dict[str, str]) -> None:
+        path = Path(file_path)
+        try:
+            name, folder = _names(metadata)
+            file_id = uuid.UUID(path.name)
+            incoming = Incoming(tenant_id, file_id, name, folder, blob_key(tenant_id, file_id))
+            _, room = await room_left(resources, tenant_id)
+            limit = resources.settings.file_max_tus_upload_gib * GIB
+            sniffer = Sniffer()
+            stored = await resources.blobs.put_stream(
+                incoming.key, bounded(_read(path), sniffer, limit=limit, room=room)
+            )
+            await register(resources, principal, incoming, stored, sniffer)
+        finally:
+            await asyncio.shield(asyncio.to_thread(_remove, path))
+
+    return finish
+
+
+def tus_router(max_size: int = 5120 * GIB) -> APIRouter:
+    """The library's router; ``max_size`` is its own ceiling (the setting is checked per
+    upload at creation)."""
+    return create_tus_router(
+        prefix=PREFIX,
+        files_dir=_UNSCOPED,
+        max_size=max_size,
+        days_to_keep=2,
+        # Its annotations say sync callables; it awaits whatever they return (isawaitable).
+        file_dep=tenant_directory,  # type: ignore[arg-type]
+        pre_create_dep=before_create,  # type: ignore[arg-type]
+        upload_complete_dep=on_complete,  # type: ignore[arg-type]
+        tags=["uploads (tus)"],
+        strict_offset_validation=True,
+    )
