@@ -19,12 +19,25 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway
+.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-bootstrap: $(SYNCED) ## install uv if needed and sync .venv from uv.lock
+bootstrap: $(SYNCED) clamav ## install uv if needed, sync .venv from uv.lock, and Debian's clamd
+
+# The file tests scan with Debian's clamd (services/devstack/clamav.py starts it with the
+# project's own signature file; no signature download). Installed where missing and apt exists.
+clamav:
+	@if [ ! -x /usr/sbin/clamd ] && ! command -v clamd >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian clamav-daemon (clamd) for the file service's virus scans"; \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends clamav-daemon >/dev/null) \
+	      || echo "could not install clamav-daemon; the file tests need /usr/sbin/clamd"; \
+	  else \
+	    echo "clamd missing: install Debian's clamav-daemon (sudo apt-get install clamav-daemon)"; \
+	  fi; \
+	fi
 
 # A venv of its own keeps uv off the system Python; where python3 has no venv module (Debian
 # without python3-venv), pip --target gives the same binary.
