@@ -43,7 +43,7 @@ _DESCRIPTIONS: Final = {
     403: "The token's issuer may not make this change (an owner by a non-owner)",
     404: "No such resource in the token's tenant, or no such endpoint",
     405: "The endpoint takes GET only",
-    409: "uniqueness: the userName is a member already, or is being provisioned",
+    409: "uniqueness: the userName is the address of a member already",
     413: "The body is larger than this endpoint takes",
     501: "Not supported (ServiceProviderConfig says what is)",
     503: "The workflow carrying the write did not answer in time, or Temporal is down; "

@@ -9,7 +9,7 @@ write finds it, or its effect, by its id)."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any, Final
@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.common import workflow_calls
 from services.common.errors import DomainError
+from services.common.onboarding import OnboardingInputError, start_user_onboarding
 from services.common.resources import Resources
 from services.common.security_context import (
     SECURITY_CONTEXT_DENIED,
@@ -27,18 +28,15 @@ from services.common.security_context import (
 from services.common.settings import ServiceName
 from services.common.workflow_calls import WorkflowErrors
 from services.user.scim.credentials import ScimWriter
-from services.user.scim.errors import ScimError, ScimRefusal
+from services.user.scim.errors import ScimError, ScimRefusal, invalid_value
 from storage.users.directory import DirectoryRepository
 from workflows.accounts.user_deactivation import (
     UserDeactivationInput,
     UserDeactivationWorkflow,
     user_deactivation_workflow_id,
 )
-from workflows.onboarding.contracts import (
-    OnboardingWorkflow,
-    UserOnboardingInput,
-    UserOnboardingResult,
-)
+from workflows.auth.contracts import address_digest
+from workflows.onboarding.contracts import UserOnboardingInput, UserOnboardingResult
 from workflows.tenant.contracts import TenantError
 from workflows.tenant.membership_change import (
     MembershipChangeInput,
@@ -126,7 +124,6 @@ async def _execute(
     workflow_id: str,
     queue: ServiceName,
     errors: WorkflowErrors,
-    **options: Any,
 ) -> Any:
     with acting_as(context):
         return await workflow_calls.execute(
@@ -137,7 +134,6 @@ async def _execute(
             task_queue=resources.settings.task_queue(queue),
             errors=errors,
             result_timeout=RESULT_SECONDS,
-            **options,
         )
 
 
@@ -188,11 +184,10 @@ async def change_membership(
     )
 
 
-def onboarding_workflow_id(tenant_id: uuid.UUID, email: str) -> str:
-    """One id per tenant and address: a retried ``POST /Users`` meets the run it started (409
-    uniqueness while it runs), never a second person."""
-    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-    return f"scim-onboarding-{tenant_id}-{digest}"
+def onboarding_key(tenant_id: uuid.UUID, email: str) -> str:
+    """One onboarding per tenant and address (no personal data in it): a retried ``POST /Users``
+    meets the run it started (``start_user_onboarding`` joins it), never a second person."""
+    return f"scim:{tenant_id}:{address_digest(email)}"
 
 
 async def onboard(
@@ -201,17 +196,14 @@ async def onboard(
     """``user_onboarding`` (queue ``<prefix>-workflow``): the account (auth), the membership
     (tenant), the profile, defaults and directory entry (user); compensated by the workflow."""
     context = await acting(writer)
-    return await _execute(
-        resources,
-        context,
-        OnboardingWorkflow.USER_ONBOARDING,
-        person,
-        workflow_id=onboarding_workflow_id(writer.tenant_id, person.email),
-        queue=ServiceName.workflow,
-        errors=_errors(
-            "scim-user-onboarding",
-            busy=lambda: ScimRefusal(409, "this userName is being provisioned", "uniqueness"),
-        ),
-        # Started by name (the workflow is the workflow service's): the result's type is ours.
-        result_type=UserOnboardingResult,
-    )
+    with acting_as(context), workflow_calls.mapped(_errors("scim-user-onboarding")):
+        try:
+            handle = await start_user_onboarding(
+                resources.temporal,
+                person,
+                task_queue=resources.settings.task_queue(ServiceName.workflow),
+            )
+        except OnboardingInputError as error:
+            raise invalid_value(str(error)[:300]) from None
+        result: UserOnboardingResult = await asyncio.wait_for(handle.result(), RESULT_SECONDS)
+        return result

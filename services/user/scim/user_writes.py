@@ -2,8 +2,8 @@
 
 - ``POST /Users``: a person landed in the token's tenant by ``user_onboarding`` (an account in
   auth if there is none, the membership, the profile and directory entry); 201 with the User.
-  A ``userName`` (address) that is a member already, or being provisioned, is a 409
-  ``uniqueness``: a retried POST never makes a second person.
+  A ``userName`` (address) of a member already is a 409 ``uniqueness``; a POST retried while
+  the first runs joins that run (one key per tenant and address): never a second person.
 - ``PUT /Users/{id}``: the whole User; ``PATCH /Users/{id}``: a PatchOp (add, replace, remove,
   with value paths such as ``emails[type eq "work"].value``; ``scim2-models`` applies it).
   Profile fields (names, title, locale, time zone, phone) are this service's rows: written
@@ -26,7 +26,7 @@ from scim2_models import Context, User
 
 from services.common.app import ResourcesDep
 from services.common.resources import Resources
-from services.user.profiles.changes import change_profile
+from services.user.profiles.changes import save_profile
 from services.user.scim import provisioning, resources
 from services.user.scim.bodies import apply_patch, json_body, patch_op, resource
 from services.user.scim.credentials import ScimWriter, ScimWriterDep
@@ -89,8 +89,9 @@ async def _apply(
     if change.active is not None:
         await provisioning.set_active(resources_, writer, user_id, change.active)
     if change.profile:
+        # Saved, then carried to the other services' copies (``user_profile_sync``).
         async with writer.transaction() as db:
-            await change_profile(db, user_id, change.profile)
+            await save_profile(db, resources_, user_id, change.profile)
 
 
 @router.put("/Users/{user_id}", operation_id="scim_put_users_one")
@@ -157,7 +158,7 @@ async def create_user(
             time_zone=profile.get("time_zone"),
             source="scim",
             external_id=wanted.external_id,
-            idempotency_key=provisioning.onboarding_workflow_id(writer.tenant_id, email),
+            idempotency_key=provisioning.onboarding_key(writer.tenant_id, email),
         ),
     )
     user_id = uuid.UUID(result.user_id)
