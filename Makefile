@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway
+.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ bench-tenant: bootstrap ## tenant switching vs refresh (calls/s, p99) and create
 
 bench-gateway: bootstrap ## gateway overhead: user(id)/me vs the user service at 200/s (p50 <= 1.3x, p99 < 25 ms), signUp vs its start (<= 1.5x), subscription lag with 1,000 subscribers (BENCH_ARGS="--json out.json")
 	$(PY) -m bench.gateway_bench $(BENCH_ARGS)
+
+bench-workflow-runs: bootstrap ## workflowRuns list latency p50/p99 through the gateway vs the workflow service, 10,000 runs visible to the tenant (BENCH_ARGS="--json out.json")
+	$(PY) -m bench.workflow_runs_bench $(BENCH_ARGS)
 
 clean-data: ## delete local state (.data: Temporal, PostgreSQL, Redis, blobs)
 	rm -rf .data

@@ -3,8 +3,8 @@
 
 Every field costs 1 for each time it may be resolved: a field inside a paginated field
 (``first``) counts ``first`` times (the argument's value, from the query, its variables or the
-schema's default), inside a list without ``first`` ``DEFAULT_LIST_SIZE`` times; the connection's
-own ``edges`` list does not multiply again. Over ``ADX_GRAPHQL_MAX_COST`` the operation is
+schema's default), inside a list without ``first`` its known bound (``LIST_SIZES``) or else
+``DEFAULT_LIST_SIZE`` times; the connection's own ``edges`` list does not multiply again. Over ``ADX_GRAPHQL_MAX_COST`` the operation is
 refused before any resolver runs, with ``extensions.code`` ``QUERY_TOO_COSTLY`` and the
 estimate (``cost``, ``maxCost``): ``first: 100`` nested three deep is 10^6 and more."""
 
@@ -34,6 +34,15 @@ from strawberry.extensions import SchemaExtension
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 #: How many items a list without ``first`` is assumed to hold.
 DEFAULT_LIST_SIZE = 10
+#: Lists without ``first`` whose bound is known (``Type.field``): counted at that size.
+LIST_SIZES: Mapping[str, int] = {
+    # services/workflow/runs/insights.py: MAX_TYPES types, seven statuses, TOP_FAILURES reasons
+    "WorkflowInsights.types": 50,
+    "WorkflowTypeInsight.byStatus": 7,
+    "WorkflowTypeInsight.topFailures": 5,
+    # a batch acts on at most MAX_PAGE runs (services/workflow/schemas.py)
+    "WorkflowBatchResult.items": 100,
+}
 PAGE_ARGUMENT = "first"
 
 
@@ -88,6 +97,8 @@ class _Estimate:
         inner_times, inner_sized = times, False
         if first is not None:
             inner_times, inner_sized = times * first, True
+        elif f"{parent.name}.{node.name.value}" in LIST_SIZES:
+            inner_times = times * LIST_SIZES[f"{parent.name}.{node.name.value}"]
         elif isinstance(get_nullable_type(definition.type), GraphQLList) and not sized:
             inner_times = times * DEFAULT_LIST_SIZE
         inner = get_named_type(definition.type)
