@@ -7,8 +7,19 @@ from datetime import datetime
 
 import strawberry
 
-from schema.users import Preferences, UserProfile, checked_id, preferences_of, profile_of
+from schema.errors import NOT_FOUND, UserFacingError
+from schema.users import (
+    Checklist,
+    Preferences,
+    UserProfile,
+    checked_id,
+    checklist_of,
+    preferences_of,
+    profile_of,
+)
 from services.auth.schemas import SessionOut, TokenPair
+from services.common.settings import ServiceName
+from services.user.schemas import ChecklistOut
 
 
 @strawberry.input
@@ -71,6 +82,20 @@ class Me:
     ) -> Preferences:
         key = None if tenant_id is None else checked_id(tenant_id, "tenant id")
         return preferences_of(await info.context.my_preferences.load(key))
+
+    @strawberry.field(
+        description="Your profile-completion checklist in your active tenant (GET "
+        "/users/me/checklist); null without an active tenant or a first-run set-up in it."
+    )
+    async def checklist(self, info: strawberry.Info) -> Checklist | None:
+        users = info.context.service(ServiceName.user, signed_in=True)
+        try:
+            row = await users.call("GET", "/users/me/checklist", response=ChecklistOut)
+        except UserFacingError as error:
+            if (error.extensions or {}).get("code") == NOT_FOUND:
+                return None
+            raise
+        return checklist_of(row)
 
 
 @strawberry.type(description="An OpenID Connect provider users can sign in with.")

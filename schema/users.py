@@ -12,6 +12,8 @@ from strawberry.scalars import JSON
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.pagination import PageInfo
 from services.user.schemas import (
+    ChecklistEntryOut,
+    ChecklistOut,
     DirectoryMemberOut,
     PreferencesOut,
     ProfileOut,
@@ -76,6 +78,28 @@ def profile_of(row: UserProfileOut) -> UserProfile:
 
 def preferences_of(row: PreferencesOut) -> Preferences:
     return Preferences(**row.model_dump())
+
+
+@strawberry.experimental.pydantic.type(model=ChecklistEntryOut, all_fields=True)
+class ChecklistEntry:
+    """One item of the profile-completion checklist (``set_password``, ``name``, ``locale``,
+    ``time_zone``, ``avatar``) and whether it is done."""
+
+
+@strawberry.experimental.pydantic.type(model=ChecklistOut, all_fields=True)
+class Checklist:
+    """The user service's ``ChecklistOut``: your checklist in your active tenant, stored by the
+    first-run set-up (``user_first_run``) and ticked as your profile is completed."""
+
+    tenant_id: strawberry.ID
+    items: list[ChecklistEntry]
+
+
+def checklist_of(row: ChecklistOut) -> Checklist:
+    fields = row.model_dump()
+    fields["tenant_id"] = strawberry.ID(str(row.tenant_id))
+    fields["items"] = [ChecklistEntry(**i.model_dump()) for i in row.items]
+    return Checklist(**fields)
 
 
 def directory_member_of(row: DirectoryMemberOut) -> DirectoryMember:
