@@ -39,6 +39,7 @@ from services.user.scim.errors import (
 from services.user.scim.routes import base_url, one_answer, tenant_groups
 from storage.users.directory import DirectoryRepository
 from workflows.tenant.membership_contracts import MembershipChangeKind
+from workflows.tenant.permissions import BuiltInRole
 
 router = APIRouter(
     prefix=resources.BASE_PATH,
@@ -48,7 +49,8 @@ router = APIRouter(
     responses=responses(400, 401, 403, 404, 413, 503),
 )
 #: Where a member removed from a role's Group goes.
-FALLBACK_ROLE = "member"
+FALLBACK_ROLE = BuiltInRole.MEMBER.value
+OWNER = BuiltInRole.OWNER.value
 ROLES_ELSEWHERE = (
     "Groups are the tenant's roles: create or delete a custom role through the tenant's roles "
     "API (POST /tenants/{tenant_id}/roles); SCIM manages their members"
@@ -85,6 +87,9 @@ async def _apply(
         raise mutability("displayName is the role's name: a Group cannot be renamed")
     before, after = _member_ids(current), _member_ids(wanted)
     added, removed = sorted(after - before), sorted(before - after)
+    if role == OWNER and before and not after:
+        # Checked here too, so a write that would end with no owner changes nobody first.
+        raise mutability("the tenant keeps an owner: the owner Group cannot be emptied")
     if removed and role == FALLBACK_ROLE:
         raise mutability(
             f"every member holds a role: a member leaves {FALLBACK_ROLE} by joining another "

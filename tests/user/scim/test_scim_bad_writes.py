@@ -209,6 +209,11 @@ async def test_bad_group_writes_are_refused(user_api: UserApi) -> None:
             f"/scim/v2/Groups/{admin}", json={"schemas": [GROUP_URN], "displayName": "root"}
         )
         assert_scim_error(renamed, 400, "mutability")
+        no_owner = await client.put(
+            f"/scim/v2/Groups/{groups['owner']['id']}",
+            json={"schemas": [GROUP_URN], "displayName": "owner", "members": []},
+        )
+        assert_scim_error(no_owner, 400, "mutability")
         after = {
             g["displayName"]: g for g in (await client.get("/scim/v2/Groups")).json()["Resources"]
         }
