@@ -6,7 +6,10 @@ actor's permission and the rules, checked against the rows in the same transacti
 claims follow (``auth.sync_principal_claims``); a removed or demoted member's sessions in the
 tenant end at once. If the claims cannot be synced the rows are restored and the claims synced
 back (saga). A removed member (not one who left) is then told by mail (``member_removed``,
-best effort, once per run: patch ``membership-removal-mails-the-member``).
+best effort, once per run: patch ``membership-removal-mails-the-member``). An accepted invitation
+starts the cross-service ``user_onboarding`` for the new member (source ``invitation``: their
+first-run set-up and welcome; patch ``membership-accept-onboards``), as an abandoned child: the
+acceptance stands whatever the set-up does, and the set-up undoes only its own rows.
 
 Ids: ``membership-<kind>-<tenant>-<member>``, so two changes of one member never race: the second
 start is refused while the first runs.
@@ -19,12 +22,14 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.account_contracts import ACCOUNT_EMAILS, AccountEmailsInput
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.common.queues import sibling_queue
     from workflows.tenant.contracts import TenantError, TenantWorkflow
     from workflows.tenant.membership_contracts import (
         APPLY_MEMBERSHIP_CHANGE,
@@ -49,6 +54,20 @@ with workflow.unsafe.imports_passed_through():
 
 #: A removal mails the removed member (runs before it mailed nobody).
 REMOVAL_MAIL_PATCH = "membership-removal-mails-the-member"
+#: An accepted invitation starts ``user_onboarding`` (runs before it started nothing).
+ACCEPT_ONBOARDS_PATCH = "membership-accept-onboards"
+#: ``OnboardingWorkflow.USER_ONBOARDING`` on ``<prefix>-workflow``, started by name with its
+#: ``UserOnboardingInput`` as a mapping: the onboarding package (workflows/onboarding/) sits
+#: above this one (it calls the tenant's activities), so nothing here imports it
+#: (tests/workflow/onboarding/test_invitation.py checks the name and the fields).
+ONBOARDING_WORKFLOW = "user_onboarding"
+ONBOARDING_QUEUE = "workflow"
+
+
+def invitation_onboarding_key(invitation_id: str) -> str:
+    """The ``user_onboarding`` idempotency key of an accepted invitation (its id: ``user-onboarding-<key>``)."""
+    return f"invitation-{invitation_id}"
+
 
 UNDO_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -156,10 +175,41 @@ class MembershipChangeWorkflow:
 
         if kind == MembershipChangeKind.REMOVE and workflow.patched(REMOVAL_MAIL_PATCH):
             await self._mail_removed(input, applied, key)
+        if (
+            kind == MembershipChangeKind.ACCEPT_INVITATION
+            and actor_email is not None
+            and workflow.patched(ACCEPT_ONBOARDS_PATCH)
+        ):
+            await self._onboard(input, applied, actor_email)
         self._progress.advance(3, "membership changed", ProgressState.completed)
         return MembershipChangeResult(
             tenant_id=input.tenant_id, kind=kind.value, members=applied.changes
         )
+
+    async def _onboard(
+        self, input: MembershipChangeInput, applied: ApplyMembershipChangeOutput, email: str
+    ) -> None:
+        """The new member's set-up across services, in a run of its own (abandoned: it outlives
+        this one). A retried acceptance finds it started already."""
+        change = applied.changes[0]
+        key = invitation_onboarding_key(applied.invitation_id or input.actor_id)
+        try:
+            await workflow.start_child_workflow(
+                ONBOARDING_WORKFLOW,
+                {
+                    "tenant_id": input.tenant_id,
+                    "email": email,
+                    "role": change.role,
+                    "actor_id": input.actor_id,
+                    "source": "invitation",
+                    "idempotency_key": key,
+                },
+                id=f"user-onboarding-{key}",
+                task_queue=sibling_queue(ONBOARDING_QUEUE),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("the member's onboarding runs already")
 
     async def _mail_removed(
         self, input: MembershipChangeInput, applied: ApplyMembershipChangeOutput, key: str
