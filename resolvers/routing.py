@@ -125,6 +125,12 @@ MUTATION_ROUTES: dict[str, Route] = {
         "the deactivation's steps undone in reverse",
         started_by=_USER,
     ),
+    "bulkUserOperation": Workflow(
+        "bulk_user_operation",
+        frozenset({_USER, _AUTH, _TENANT, _FILE, _WORKFLOW}),
+        "many users' changes, each a child run (onboarding, membership change, deactivation)",
+        started_by=_USER,
+    ),
     # -- run management (workflow) -------------------------------------------------------------
     # The workflow service owns the view of runs: it checks the caller's scope, acts on Temporal
     # and audits the act itself (a retry's new run is started by that service, not by a saga).

@@ -10,6 +10,11 @@ steps):
   sessions, the memberships in the tenant service, the files): the user service's route checks
   the caller and starts ``user_deactivation``, and the answer is its ``WorkflowRun`` (with the
   run's access token, for ``workflowProgress``).
+- ``bulkUserOperation`` spans services (each row is a child run: ``user_onboarding``,
+  ``membership_change``, ``user_deactivation``): forwarded to the user service's
+  ``POST /users/bulk``, which stores the rows and starts ``bulk_user_operation``; its report
+  (``bulkUserOperationReport``) is a query, direct. Its input is checked here first (one of
+  ``csv`` and ``rows``, at most the service's bytes and rows, a run id of the right shape).
 
 Ids are checked here before they become part of a path (``checked_id``), so a hostile one is a
 ``BAD_USER_INPUT`` that never reaches the service. The user service's refusals become GraphQL
@@ -17,6 +22,8 @@ errors by its row of ``REFUSALS`` (``gateway/service_clients.py``)."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -25,6 +32,7 @@ from strawberry.scalars import JSON
 from gateway.progress_relay import describe
 from gateway.run_access import identify_run
 from resolvers.workflow_runs import run_of
+from schema.bulk_users import BulkUserOperationInput, BulkUserOperationReport, report_of
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, UserFacingError
 from schema.pagination import MAX_CURSOR, MAX_PAGE, PageInfo, check_first
 from schema.users import (
@@ -41,7 +49,14 @@ from schema.users import (
 from schema.workflow_runs import WorkflowRun
 from services.common.settings import ServiceName
 from services.common.tokens import InvalidTokenError
-from services.user.schemas import DirectoryPage, PreferencesOut, UserProfileOut, UserWorkflowStarted
+from services.user.schemas import (
+    BulkReport,
+    DirectoryPage,
+    PreferencesOut,
+    UserProfileOut,
+    UserWorkflowStarted,
+)
+from workflows.user.bulk_contracts import MAX_BYTES, MAX_ROWS
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
@@ -150,15 +165,28 @@ async def resolve_update_preferences(
     return preferences_of(row)
 
 
-async def _started(info: strawberry.Info[GatewayContext], path: str) -> WorkflowRun:
+async def _started(
+    info: strawberry.Info[GatewayContext],
+    path: str,
+    *,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+) -> WorkflowRun:
     """Forward a write whose route starts a workflow (once per ``Idempotency-Key``); answer its
     run with the run's access token (as ``resolvers/tenants.py``)."""
 
     async def start() -> str:
-        started = await _users(info).call("POST", path, json={}, response=UserWorkflowStarted)
+        started = await _users(info).call(
+            "POST",
+            path,
+            json={} if body is None else body,
+            params=params,
+            response=UserWorkflowStarted,
+        )
         return started.workflow_id
 
-    workflow_id = await info.context.started_once(info, ["POST", path], start)
+    arguments = ["POST", path] if body is None and params is None else ["POST", path, params, body]
+    workflow_id = await info.context.started_once(info, arguments, start)
     state = info.context.state
     description = await describe(state.temporal, workflow_id)
     run = await run_of(info, workflow_id, description)
@@ -176,3 +204,46 @@ async def resolve_reactivate_user(
     info: strawberry.Info[GatewayContext], user_id: strawberry.ID
 ) -> WorkflowRun:
     return await _started(info, f"/users/{checked_id(user_id, 'user id')}/reactivate")
+
+
+# --- bulk operations --------------------------------------------------------------------------
+
+#: ``bulk_user_operation_workflow_id``: ``bulk-user-operation-<uuid>``.
+RUN_ID = re.compile(
+    r"bulk-user-operation-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+
+def _body(input: BulkUserOperationInput) -> object:
+    if (input.csv is None) == (input.rows is None):
+        raise UserFacingError("give the rows as either csv or rows", BAD_USER_INPUT)
+    if input.csv is not None:
+        if len(input.csv) > MAX_BYTES:
+            raise UserFacingError(f"csv holds at most {MAX_BYTES} characters", BAD_USER_INPUT)
+        return {"csv": input.csv}
+    if not isinstance(input.rows, list):
+        raise UserFacingError("rows is a list of row objects", BAD_USER_INPUT)
+    if len(input.rows) > MAX_ROWS:
+        raise UserFacingError(f"at most {MAX_ROWS} rows", BAD_USER_INPUT)
+    if len(json.dumps(input.rows)) > MAX_BYTES:
+        raise UserFacingError(f"rows hold at most {MAX_BYTES} bytes", BAD_USER_INPUT)
+    return input.rows
+
+
+async def resolve_bulk_user_operation(
+    info: strawberry.Info[GatewayContext], input: BulkUserOperationInput
+) -> WorkflowRun:
+    return await _started(
+        info, "/users/bulk", body=_body(input), params={"operation": input.operation.value}
+    )
+
+
+async def resolve_bulk_user_operation_report(
+    info: strawberry.Info[GatewayContext], run_id: strawberry.ID
+) -> BulkUserOperationReport:
+    if not RUN_ID.fullmatch(str(run_id)):
+        raise UserFacingError("not the id of a bulk operation's run", BAD_USER_INPUT)
+    body = await info.context.service(ServiceName.user, signed_in=True).call(
+        "GET", f"/users/bulk/{run_id}/report", response=BulkReport
+    )
+    return report_of(body)

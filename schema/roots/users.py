@@ -7,6 +7,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.users import (
+    resolve_bulk_user_operation,
+    resolve_bulk_user_operation_report,
     resolve_deactivate_user,
     resolve_reactivate_user,
     resolve_update_preferences,
@@ -14,6 +16,7 @@ from resolvers.users import (
     resolve_user,
     resolve_users,
 )
+from schema.bulk_users import BulkUserOperationReport
 from schema.users import DirectoryConnection, Preferences, UserProfile
 from schema.workflow_runs import WorkflowRun
 
@@ -28,6 +31,11 @@ class UserQuery:
     users: DirectoryConnection = strawberry.field(
         resolver=resolve_users,
         description="Search the directory of your active tenant (needs users.read).",
+    )
+    bulk_user_operation_report: BulkUserOperationReport = strawberry.field(
+        resolver=resolve_bulk_user_operation_report,
+        description="A bulk operation's rows and their results (needs members.manage in the "
+        "run's tenant).",
     )
 
 
@@ -49,4 +57,9 @@ class UserMutation:
     reactivate_user: WorkflowRun = strawberry.mutation(
         resolver=resolve_reactivate_user,
         description="Undo a deactivation (user_deactivation, reversed).",
+    )
+    bulk_user_operation: WorkflowRun = strawberry.mutation(
+        resolver=resolve_bulk_user_operation,
+        description="One operation over many users of your active tenant "
+        "(bulk_user_operation; needs members.manage): import, change_role, deactivate, delete.",
     )

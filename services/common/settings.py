@@ -685,13 +685,27 @@ class Settings(BaseSettings):
     def tenant_dns_servers(self) -> tuple[tuple[str, int], ...]:
         return parse_nameservers(self.tenant_dns_nameservers)
 
+    # --- Users: bulk operations (docs/users.md) -------------------------------------------
+    user_bulk_batch_size: int = Field(
+        100, ge=1, le=1000, description="Rows a bulk user operation reads and records at once."
+    )
+    user_bulk_parallelism: int = Field(
+        10, ge=1, le=100, description="Rows of a bulk user operation running at once."
+    )
+    user_bulk_rows_per_run: int = Field(
+        2000,
+        ge=1,
+        le=100_000,
+        description="Rows one run of a bulk user operation handles before it continues as new.",
+    )
+
     # --- Files (docs/files.md) -------------------------------------------------------------
     file_max_direct_upload_mib: int = Field(
         25,
         ge=1,
         le=1024,
         description="Largest file the direct upload (POST /files) takes, in MiB; larger files "
-        "go through the resumable tus endpoint (/files/tus).",
+        "go through the resumable tus endpoint (/uploads/tus).",
     )
     file_max_tus_upload_gib: int = Field(
         50, ge=1, le=5120, description="Largest file a tus upload may declare, in GiB."

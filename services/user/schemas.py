@@ -223,3 +223,41 @@ class UserWorkflowStarted(BaseModel):
     """A route that starts a workflow answers with its id (follow it with ``workflowProgress``)."""
 
     workflow_id: str
+
+
+# -- bulk operations (services/user/bulk/) ---------------------------------------------------
+
+
+class BulkStarted(UserWorkflowStarted):
+    """An upload accepted: its run's id, its rows, and how many were refused at upload
+    (malformed: they are ``failed`` in the report, the others run)."""
+
+    total: int
+    refused: int
+
+
+class BulkRowOut(BaseModel):
+    """One row of a bulk operation's report: ``status`` ``pending``, ``done``, ``failed`` (with
+    ``error``) or ``cancelled`` (never run), and the user it is about once known."""
+
+    row_number: int
+    status: str
+    error: str | None = None
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+
+
+class BulkReport(BaseModel):
+    """A bulk operation (``bulk_user_operation``) and its rows, in upload order."""
+
+    workflow_id: str
+    kind: str
+    #: ``running``, ``completed`` or ``cancelled``.
+    status: str
+    total: int
+    done: int
+    failed: int
+    cancelled: int
+    pending: int
+    created_at: datetime
+    rows: list[BulkRowOut]

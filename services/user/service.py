@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from services.common.feature import Feature
+from fastapi import FastAPI
+
+from services.common.app import create_app
+from services.common.feature import Feature, routers_of
+from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.user import accounts, directory, preferences, profile_sync, profiles, scim
+from services.user import accounts, bulk, directory, preferences, profile_sync, profiles, scim
 from services.user.activities import UserActivities
 from services.user.first_run import FEATURE as FIRST_RUN
 from services.user.routes import router
@@ -27,6 +31,21 @@ FEATURES = (
     accounts.FEATURE,
     profile_sync.FEATURE,
     FIRST_RUN,
+    bulk.FEATURE,
 )
 
-SPEC = ServiceSpec(name=ServiceName.user, title="ADX user service", features=FEATURES)
+#: The bulk upload reads its body under its own limits (``workflows/user/bulk_contracts.py``
+#: ``MAX_BYTES``, ``MAX_ROWS``), not under ``ADX_MAX_BODY_BYTES``.
+STREAMED_PATHS = ("/users/bulk",)
+TITLE = "ADX user service"
+
+
+def create_user_app(resources: Resources) -> FastAPI:
+    return create_app(
+        resources, title=TITLE, routers=routers_of(FEATURES), streamed_paths=STREAMED_PATHS
+    )
+
+
+SPEC = ServiceSpec(
+    name=ServiceName.user, title=TITLE, features=FEATURES, app_factory=create_user_app
+)

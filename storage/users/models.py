@@ -121,3 +121,33 @@ class FirstRun(TenantOwnedMixin, TimestampMixin, UsersBase):
     #: The key of the step that wrote the row (``<workflow id>:<run id>:...``).
     idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False)
     welcome_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BulkOperation(TenantOwnedMixin, TimestampMixin, UpdatedMixin, UsersBase):
+    """One bulk operation over a tenant's users (``bulk_user_operation``), run by ``workflow_id``;
+    its rows are ``BulkOperationRow``s."""
+
+    __tablename__ = "bulk_operations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    #: ``workflows/user/bulk_contracts.py`` ``BulkKind``.
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    actor_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    #: ``OperationStatus``.
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class BulkOperationRow(TenantOwnedMixin, UpdatedMixin, UsersBase):
+    """One uploaded row and its result: ``status`` (``RowStatus``), the error of a failed row,
+    the user it is about once known. ``data`` holds the row's fields as parsed."""
+
+    __tablename__ = "bulk_operation_rows"
+
+    operation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    error: Mapped[str | None] = mapped_column(String(500))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

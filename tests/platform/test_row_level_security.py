@@ -410,3 +410,58 @@ async def test_files_tables_show_only_the_current_tenant(
                 ),
                 {"b": b, "sha": "0" * 64},
             )
+
+
+# --- the users schema's bulk operations (bulk_user_operation) ----------------------------------
+
+
+@pytest.mark.parametrize("table", ["bulk_operations", "bulk_operation_rows"])
+async def test_bulk_operation_tables_show_only_the_current_tenant(
+    settings: Settings, user_app_engine: AsyncEngine, table: str
+) -> None:
+    """A bulk operation and its rows (addresses, results) of tenant b are invisible, unchangeable
+    and unwritable from tenant a, and from a transaction of no tenant."""
+    owner = create_async_engine(settings.owner_database_url(ServiceName.user))
+    a, b = uuid.uuid4(), uuid.uuid4()
+    for tenant in (a, b):
+        async with transaction(session_factory(owner), tenant) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO users.bulk_operations (id, tenant_id, kind, actor_id, workflow_id,"
+                    " status, total) VALUES (:id, :tenant, 'import', :id, :wid, 'running', 1)"
+                ),
+                {"id": tenant, "tenant": tenant, "wid": f"bulk-user-operation-{tenant}"},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO users.bulk_operation_rows (operation_id, row_number, tenant_id,"
+                    " data, status) VALUES (:id, 1, :id, '{\"email\": \"x@b.example\"}', 'done')"
+                ),
+                {"id": tenant},
+            )
+    await owner.dispose()
+    sessions = session_factory(user_app_engine)
+    async with transaction(sessions, a, user_id=uuid.uuid4()) as session:
+        seen = set((await session.execute(text(f"SELECT tenant_id FROM users.{table}"))).scalars())
+        updated = await session.execute(
+            text(f"UPDATE users.{table} SET status = 'cancelled' WHERE tenant_id = :b"), {"b": b}
+        )
+        deleted = await session.execute(
+            text(f"DELETE FROM users.{table} WHERE tenant_id = :b"), {"b": b}
+        )
+    assert a in seen and b not in seen
+    assert updated.rowcount == 0 and deleted.rowcount == 0  # type: ignore[attr-defined]
+    async with transaction(sessions) as session:
+        assert await session.scalar(text(f"SELECT count(*) FROM users.{table}")) == 0
+    async with transaction(sessions, a, user_id=uuid.uuid4()) as session:
+        with pytest.raises(DBAPIError):
+            await session.execute(
+                text(
+                    "INSERT INTO users.bulk_operations (id, tenant_id, kind, actor_id, workflow_id,"
+                    " status, total) VALUES (:id, :b, 'import', :id, :wid, 'running', 1)"
+                    if table == "bulk_operations"
+                    else "INSERT INTO users.bulk_operation_rows (operation_id, row_number,"
+                    " tenant_id, data, status) VALUES (:b, 2, :b, '{}', 'done')"
+                ),
+                {"id": uuid.uuid4(), "b": b, "wid": f"w-{uuid.uuid4()}"},
+            )

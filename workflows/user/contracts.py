@@ -17,6 +17,7 @@ class UserWorkflow:
 
     USER_DEACTIVATION: Final = "user_deactivation"
     USER_PROFILE_SYNC: Final = "user_profile_sync"
+    BULK_USER_OPERATION: Final = "bulk_user_operation"
 
 
 class UserError(StrEnum):
