@@ -213,8 +213,16 @@ class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
                 email.like(prefix, escape="\\"),
             )
             needle = literal(term)
+            # Only the word-similarity operator on the bare columns filters (pg_trgm folds case
+            # itself, and a prefix is a close word match): under row-level security PostgreSQL
+            # uses an index only for leakproof quals, and LIKE and lower() are not, so any of
+            # them in the WHERE clause forces a scan of the tenant's every row (docs/users.md,
+            # "Directory benchmark"). The prefix bonus is ranked on the matches alone.
             statement = statement.where(
-                or_(prefixed, needle.op("<%")(name), needle.op("<%")(email))
+                or_(
+                    needle.op("<%")(DirectoryEntry.name_text),
+                    needle.op("<%")(DirectoryEntry.email),
+                )
             )
             similarity = func.greatest(
                 func.word_similarity(needle, name), func.word_similarity(needle, email)
