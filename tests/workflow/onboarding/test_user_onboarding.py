@@ -20,7 +20,7 @@ from services.user.preferences.document import Scope, defaults
 from storage.db import transaction
 from storage.users.preferences import PreferencesRepository
 from storage.users.repository import ProfileRepository
-from tests.auth.mail_flows import plain_text, record_history, wait_for_outbox
+from tests.auth.mail_flows import SmtpSink, plain_text, record_history, wait_for_outbox
 from tests.auth.users import create_user
 from tests.workflow.onboarding.stack import onboard, provisioned, request, traces
 from workflows.onboarding.user_onboarding import user_first_run_workflow_id
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.timeout(120)
 async def test_a_new_person_lands_fully_set_up(
     temporal: Client,
     onboarding_stack: Any,
-    settings: Settings,
+    smtp_sink: SmtpSink,
     auth_runtime: AuthRuntime,
     auth_resources: Resources,
     tenant_resources: Resources,
@@ -39,7 +39,7 @@ async def test_a_new_person_lands_fully_set_up(
 ) -> None:
     owner = await create_user(auth_runtime)
     email = f"new-{uuid.uuid4().hex[:10]}@example.com"
-    async with onboarding_stack() as stack:
+    async with onboarding_stack(smtp=smtp_sink) as stack:
         tenant_id = await provisioned(temporal, stack, owner.id)
         handle = await onboard(
             temporal,
@@ -55,7 +55,7 @@ async def test_a_new_person_lands_fully_set_up(
             ),
         )
         result = await handle.result()
-        mails = await wait_for_outbox(settings, email, count=2)
+        received = await smtp_sink.wait_for(email, count=2)
         await record_history(handle, "user_onboarding")
         await record_history(
             temporal.get_workflow_handle(
@@ -77,11 +77,12 @@ async def test_a_new_person_lands_fully_set_up(
         stored = await PreferencesRepository(db).of(uid, None)
     assert profile is not None and (profile.given_name, profile.locale) == ("Grete", "de-AT")
     assert stored is not None and stored.values == defaults(Scope.USER)
-    subjects = {str(m["Subject"]) for m in mails}
+    # Both over SMTP: the welcome in the person's locale, and the link that sets the password.
+    subjects = {str(m.message["Subject"]) for m in received}
     assert "Willkommen bei Tenant " in " ".join(subjects), subjects
-    welcome = next(m for m in mails if str(m["Subject"]).startswith("Willkommen"))
-    assert "Hallo Grete" in plain_text(welcome)
-    assert any("/reset-password?token=" in plain_text(m) for m in mails)
+    welcome = next(m for m in received if str(m.message["Subject"]).startswith("Willkommen"))
+    assert "Hallo Grete" in welcome.text and "Passwort" in welcome.text
+    assert any("/reset-password?token=" in m.text for m in received)
     assert progress["state"] == "completed" and progress["percent"] == 100
 
 
