@@ -1,12 +1,14 @@
 """A bulk import through ``POST /users/bulk?operation=import`` on the real dev server: a CSV with
 good and malformed rows, and a JSON upload. Malformed rows are reported at once and the rest run
 as ``user_onboarding`` children on ``<prefix>-workflow`` with the row's fields; a row that child
-refuses fails alone. ``user_onboarding`` is the TEST-ONLY stand-in
-(``tests/user/bulk/onboarding_stand_in.py``) held to the real contract."""
+refuses fails alone. The first two tests run the TEST-ONLY stand-in of ``user_onboarding``
+(``tests/user/bulk/onboarding_stand_in.py``, held to its contract: the rows' fields reach it
+exactly, and it can refuse a row on demand); the last runs the real one."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -14,6 +16,10 @@ from temporalio.client import Client
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
+from storage.auth.repository import CredentialRepository
+from storage.db import transaction
+from storage.tenants.repository import MembershipRepository
+from storage.users.directory import DirectoryRepository
 from tests.user.bulk.bulk_api import bulk_client, finished, report, rows_by_status, team, upload
 from tests.user.bulk.onboarding_stand_in import StandInUserOnboardingWorkflow, stand_in_user_id
 from workflows.onboarding.contracts import UserOnboardingInput
@@ -114,3 +120,47 @@ async def test_json_import(
     assert rows_by_status(got) == {"done": [1, 4], "failed": [2, 3]}
     assert got["rows"][1]["error"] == "email: must be text"
     assert got["rows"][2]["error"] == "the row is not an object"
+
+
+async def test_import_through_the_real_user_onboarding(
+    temporal: Client,
+    bulk_stack: Any,
+    auth_runtime: AuthRuntime,
+    auth_resources: Resources,
+    tenant_resources: Resources,
+    user_resources: Resources,
+) -> None:
+    """The workflow service's worker runs ``user_onboarding``: each imported row is an account,
+    a membership with the row's role and a directory entry; a malformed row is reported."""
+    run = uuid.uuid4().hex[:8]
+    people = [f"bulk-{run}-{n}@example.com" for n in ("ann", "bob")]
+    body = (
+        "email,display_name,role\n"
+        f"{people[0]},Ann,admin\n"
+        "not-an-address,Nobody,member\n"
+        f"{people[1]},Bob,\n"
+    ).encode()
+    async with bulk_stack(workflow_service=True) as stack:
+        a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
+        async with bulk_client(
+            user_resources, auth_runtime, stack, a.owner.id, a.tenant_id
+        ) as client:
+            started = await upload(client, "import", body)
+            assert started.status_code == 202, started.text
+            workflow_id = started.json()["workflow_id"]
+            result = await finished(temporal, workflow_id)
+            got = await report(client, workflow_id)
+
+    assert (result.total, result.done, result.failed) == (3, 2, 1), got
+    assert rows_by_status(got) == {"done": [1, 3], "failed": [2]}
+    tid = uuid.UUID(a.tenant_id)
+    for row, role in ((got["rows"][0], "admin"), (got["rows"][2], "member")):
+        user_id = uuid.UUID(row["user_id"])
+        async with transaction(auth_resources.database) as db:
+            assert await CredentialRepository(db).get(user_id) is not None
+        async with transaction(tenant_resources.database, tid) as db:
+            membership = await MembershipRepository(db, tid).of_user(user_id)
+        async with transaction(user_resources.database, tid) as db:
+            entry = await DirectoryRepository(db, tid).entry(user_id)
+        assert membership is not None and membership.role == role
+        assert entry is not None and entry.email == row["email"]
