@@ -93,6 +93,11 @@ async def test_first_run_completes_the_profile_and_the_checklist_follows_it(
         before = (await client.get("/users/me/checklist")).json()
         await client.patch("/users/me", json={"time_zone": "Europe/Paris"})
         after = (await client.get("/users/me/checklist")).json()
+        # Hostile extras (invalid UTF-8, a long query: httpx allows no megabyte) change nothing.
+        hostile = [
+            await client.get("/users/me/checklist?%ff%fe=%c3%28"),
+            await client.get("/users/me/checklist", params={"x": "y" * 60_000}),
+        ]
     async with user_api.client(user_id, other_tenant, "member") as client:
         elsewhere = await client.get("/users/me/checklist")
     async with user_api.client(user_id, None) as client:
@@ -124,6 +129,8 @@ async def test_first_run_completes_the_profile_and_the_checklist_follows_it(
     }
     assert {i["item"]: i["done"] for i in after["items"]}["time_zone"] is True
     assert not after["complete"] and after["welcome_sent_at"]
+    assert [r.status_code for r in hostile] == [200, 200]
+    assert all(r.json()["items"] == after["items"] for r in hostile)
     assert elsewhere.status_code == no_tenant.status_code == stranger.status_code == 404
     assert elsewhere.headers["content-type"].startswith("application/problem+json")
 
