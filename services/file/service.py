@@ -10,6 +10,7 @@ from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
 from services.file import downloads, files, owner_names, tenant_storage, uploads, user_files
+from services.file.uploads.tus import hide_transport_headers
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``): uploads (``file_upload``),
 #: downloads and signed URLs, file metadata (uploads and downloads first: their fixed paths
@@ -27,14 +28,16 @@ FEATURES: tuple[Feature, ...] = (
 #: Upload routes that stream their bodies to storage under limits of their own (the direct
 #: upload's ``ADX_FILE_MAX_DIRECT_UPLOAD_MIB`` and quota, tus's declared length and quota), not
 #: under ``ADX_MAX_BODY_BYTES``.
-STREAMED_PATHS = ("/files", "/files/tus/")
+STREAMED_PATHS = ("/files", "/uploads/tus/")
 TITLE = "ADX file service"
 
 
 def create_file_app(resources: Resources) -> FastAPI:
-    return create_app(
+    app = create_app(
         resources, title=TITLE, routers=routers_of(FEATURES), streamed_paths=STREAMED_PATHS
     )
+    hide_transport_headers(app)
+    return app
 
 
 SPEC = ServiceSpec(

@@ -133,14 +133,16 @@ async def file_service(
     file_resources: Resources,
     runtime: AuthRuntime,
     clamd_address: str | None,
+    replace: dict[str, Any] | None = None,
 ) -> AsyncIterator[FileApi]:
-    """The file app and worker on a fresh task-queue prefix, scanning with ``clamd_address``."""
+    """The file app and worker on a fresh task-queue prefix, scanning with ``clamd_address``;
+    ``replace``: stand-in activities by name (``tests/workers.py``)."""
     prefix = f"fw{uuid.uuid4().hex[:8]}"
     local = settings.model_copy(
         update={"task_queue_prefix": prefix, "file_clamd_address": clamd_address}
     )
     resources = dataclasses.replace(file_resources, settings=local)
-    async with running_workers(local, [(SPEC, resources)], prefix):
+    async with running_workers(local, [(SPEC, resources)], prefix, replace):
         yield FileApi(SPEC.build_app(resources), runtime, resources)
 
 

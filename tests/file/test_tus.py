@@ -36,7 +36,7 @@ def _metadata(**values: str) -> str:
 
 def _client(api: FileApi, base: str, caller: Caller) -> tus.TusClient:
     return tus.TusClient(
-        f"{base}/files/tus/", headers={"Authorization": f"Bearer {api.token(caller)}"}
+        f"{base}/uploads/tus/", headers={"Authorization": f"Bearer {api.token(caller)}"}
     )
 
 
@@ -83,7 +83,7 @@ async def test_wrong_offset_is_a_conflict_and_other_tenants_see_nothing(
     async with httpx.AsyncClient(base_url=base_url) as http:
         own = {**tus_headers, "Authorization": f"Bearer {file_api.token(caller)}"}
         created = await http.post(
-            "/files/tus/",
+            "/uploads/tus/",
             headers={
                 **own,
                 "Upload-Length": "1000",
@@ -92,7 +92,7 @@ async def test_wrong_offset_is_a_conflict_and_other_tenants_see_nothing(
         )
         assert created.status_code == 201, created.text
         location = created.headers["location"]
-        path = "/files/tus/" + location.rstrip("/").rsplit("/", 1)[1]
+        path = "/uploads/tus/" + location.rstrip("/").rsplit("/", 1)[1]
         patch = {**own, "Content-Type": "application/offset+octet-stream"}
         first = await http.patch(path, content=b"a" * 400, headers={**patch, "Upload-Offset": "0"})
         assert (first.status_code, first.headers["upload-offset"]) == (204, "400")
@@ -147,7 +147,7 @@ async def test_bad_creations_are_refused(
     await file_api.publish_keys()
     async with httpx.AsyncClient(base_url=base_url) as http:
         answer = await http.post(
-            "/files/tus/",
+            "/uploads/tus/",
             headers={
                 "Tus-Resumable": "1.0.0",
                 "Authorization": f"Bearer {file_api.token(caller)}",
@@ -166,7 +166,7 @@ async def test_over_quota_at_creation(file_api: FileApi, base_url: str) -> None:
     await file_api.publish_keys()
     async with httpx.AsyncClient(base_url=base_url) as http:
         answer = await http.post(
-            "/files/tus/",
+            "/uploads/tus/",
             headers={
                 "Tus-Resumable": "1.0.0",
                 "Authorization": f"Bearer {file_api.token(caller)}",

@@ -46,6 +46,7 @@ CONFIG = {
     ServiceName.auth: ROOT / "tests" / "platform" / "schemathesis.toml",
     ServiceName.user: ROOT / "tests" / "platform" / "schemathesis-user.toml",
     ServiceName.tenant: ROOT / "tests" / "platform" / "schemathesis-tenant.toml",
+    ServiceName.file: ROOT / "tests" / "platform" / "schemathesis-file.toml",
 }
 CORE_AUTH_OPERATIONS = {
     "POST /auth/login",

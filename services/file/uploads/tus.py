@@ -1,4 +1,4 @@
-"""Resumable uploads with the tus 1.0 protocol (``tuspyserver``'s router under ``/files/tus``):
+"""Resumable uploads with the tus 1.0 protocol (``tuspyserver``'s router under ``/uploads/tus``):
 creation, HEAD for the offset, PATCH from that offset (409 on any other), termination.
 
 Scoped by tenant through the library's ``file_dep``: each tenant's unfinished uploads live in
@@ -21,10 +21,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from tuspyserver import create_tus_router
 
 from services.common.app import ResourcesDep
+from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.file.access import require
 from services.file.errors import file_error, from_rule
@@ -41,8 +43,8 @@ from workflows.file.contracts import FileError
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
 
-#: Under the uploads router's ``/files``.
-PREFIX = "tus"
+#: Not under ``/files``: ``/files/{file_id}`` would take ``GET /files/tus`` for a file id.
+PREFIX = "uploads/tus"
 GIB = 1024**3
 CHUNK = 1024 * 1024
 #: The library's default when no dependency says otherwise; every request overrides it.
@@ -121,10 +123,23 @@ async def on_complete(
     return finish
 
 
+#: What the library's routes and our hooks answer besides success (the library declares none).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: problem_response(400, "Malformed tus headers or metadata"),
+    403: problem_response(403, "No active tenant, or no files.write permission"),
+    404: problem_response(404, "No such upload in this tenant"),
+    409: problem_response(409, "Upload-Offset is not the upload's offset"),
+    410: problem_response(410, "The unfinished upload has expired"),
+    412: problem_response(412, "Tus-Resumable is not 1.0.0"),
+    413: problem_response(413, "Over ADX_FILE_MAX_TUS_UPLOAD_GIB or the tenant's storage quota"),
+    415: problem_response(415, "A PATCH body must be application/offset+octet-stream"),
+}
+
+
 def tus_router(max_size: int = 5120 * GIB) -> APIRouter:
-    """The library's router; ``max_size`` is its own ceiling (the setting is checked per
-    upload at creation)."""
-    return create_tus_router(
+    """The library's router, its routes' refusals documented; ``max_size`` is its own ceiling
+    (the setting is checked per upload at creation)."""
+    router = create_tus_router(
         prefix=PREFIX,
         files_dir=_UNSCOPED,
         max_size=max_size,
@@ -136,3 +151,30 @@ def tus_router(max_size: int = 5120 * GIB) -> APIRouter:
         tags=["uploads (tus)"],
         strict_offset_validation=True,
     )
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            route.responses = {**REFUSALS, **route.responses}
+    return router
+
+
+def hide_transport_headers(app: FastAPI) -> None:
+    """The library declares ``Content-Length`` as a parameter of its PATCH; it is the HTTP
+    framing of the body, which every client sets and the server (uvicorn) checks before the app
+    sees the request: left out of the OpenAPI document, so no client is told to choose it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        for path, item in document.get("paths", {}).items():
+            if not path.startswith("/" + PREFIX):
+                continue
+            for operation in item.values():
+                if isinstance(operation, dict) and "parameters" in operation:
+                    operation["parameters"] = [
+                        p
+                        for p in operation["parameters"]
+                        if not (p.get("in") == "header" and p.get("name") == "content-length")
+                    ]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
