@@ -328,7 +328,12 @@ def configure_logging(settings: Settings, service: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # No line per request or per call: uvicorn's access log, and httpx's "HTTP Request: GET
+    # <url>" at INFO for every call the gateway makes to a service (its JSON rendering and
+    # redaction cost more CPU than the call's own request handling; bench/gateway_bench.py).
+    # Breaker states and retries are on /metrics; failures are logged where they are handled.
+    for name in ("uvicorn.access", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
 
