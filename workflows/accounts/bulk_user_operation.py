@@ -31,9 +31,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
+    ActivityError,
     ApplicationError,
     ChildWorkflowError,
     WorkflowAlreadyStartedError,
+    is_cancelled_exception,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -204,7 +206,11 @@ class BulkUserOperationWorkflow:
                 cursor, handled = batch.rows[-1].row_number, handled + len(batch.rows)
                 self._show("running")
             cancelled = await self._finish(OperationStatus.COMPLETED)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as error:
+            # A cancel reaches the run as CancelledError at a wait, or as the cancelled
+            # activity's error when it lands during one of the run's own steps.
+            if isinstance(error, ActivityError) and not is_cancelled_exception(error):
+                raise
             await self._stop()
             raise
         self._show("completed", ProgressState.completed)

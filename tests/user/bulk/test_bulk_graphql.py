@@ -26,7 +26,9 @@ pytestmark = pytest.mark.timeout(180)
 BULK = """mutation($input: BulkUserOperationInput!) {
   bulkUserOperation(input: $input) { id type status accessToken progress { step total label } }
 }"""
-RUN = """query($id: ID!, $t: String) { workflowRun(id: $id, accessToken: $t) { status error } }"""
+RUN = """query($id: ID!, $t: String) {
+  workflowRun(id: $id, accessToken: $t) { status error progress { step total label state } }
+}"""
 REPORT = """query($id: ID!) { bulkUserOperationReport(runId: $id) {
   workflowId kind status total done failed cancelled pending
   rows { rowNumber status error userId email }
@@ -72,6 +74,11 @@ async def test_bulk_change_role_and_its_report(
     assert not by_rows.get("errors"), by_rows
     assert await _wait(stack, run) == "COMPLETED"
     assert await _wait(stack, by_rows["data"]["bulkUserOperation"]) == "COMPLETED"
+    # The run's progress query, as workflowProgress streams it: rows handled of rows.
+    state = await gql(stack.graphql, RUN, {"id": run["id"], "t": run["accessToken"]})
+    progress = state["data"]["workflowRun"]["progress"]
+    assert (progress["step"], progress["total"], progress["state"]) == (2, 2, "completed")
+    assert "1 done, 1 failed of 2" in progress["label"]
 
     report = await gql(stack.graphql, REPORT, {"id": run["id"]}, token=token)
     assert not report.get("errors"), report

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
+from services.user.bulk.activities import BulkOperationActivities
 from storage.db import transaction
 from storage.tenants.repository import MembershipRepository
 from storage.users.repository import ProfileRepository
@@ -29,6 +30,7 @@ from tests.user.bulk.bulk_api import (
     upload,
 )
 from workflows.accounts.bulk_user_operation import BulkUserOperationWorkflow
+from workflows.user.bulk_contracts import LOAD_BULK_ROWS, LoadBulkRowsInput, LoadBulkRowsOutput
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -212,3 +214,40 @@ async def test_cancel_mid_way_stops_cleanly(
     async with transaction(user_resources.database) as db:
         statuses = [(await ProfileRepository(db).get(m.id)).status for m in a.members]  # type: ignore[union-attr]
     assert [s == "deactivated" for s in statuses] == [n in done for n in range(1, 7)]
+
+
+async def test_cancel_during_a_step_of_the_run_stops_cleanly(
+    temporal: Client,
+    bulk_stack: Any,
+    auth_runtime: AuthRuntime,
+    tenant_resources: Resources,
+    user_resources: Resources,
+) -> None:
+    """A cancel that lands while the run reads its rows (a slow ``user.load_bulk_rows``): nothing
+    ran, every row is reported ``cancelled`` and the run ends cancelled, not failed."""
+    real = BulkOperationActivities(user_resources)
+
+    @LOAD_BULK_ROWS.implement
+    async def slow_load(input: LoadBulkRowsInput) -> LoadBulkRowsOutput:
+        await asyncio.sleep(3)
+        return await real.load_bulk_rows(input)
+
+    async with bulk_stack() as plain:
+        a = await team(temporal, plain, auth_runtime, tenant_resources, user_resources, 2)
+    async with bulk_stack(replace={LOAD_BULK_ROWS.name: slow_load}) as stack:
+        rows = [(str(m.id),) for m in a.members]
+        async with bulk_client(
+            user_resources, auth_runtime, stack, a.owner.id, a.tenant_id
+        ) as client:
+            answer = await upload(client, "deactivate", csv_of(rows, ("user_id",)))
+            workflow_id = answer.json()["workflow_id"]
+            handle = temporal.get_workflow_handle(workflow_id)
+            await asyncio.sleep(1)
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 60)
+            got = await report(client, workflow_id)
+        description = await handle.describe()
+
+    assert description.status == WorkflowExecutionStatus.CANCELED
+    assert got["status"] == "cancelled" and rows_by_status(got) == {"cancelled": [1, 2]}
