@@ -37,7 +37,7 @@ import httpx
 import pytest
 from pydantic import Field
 from scim2_client.engines.wsgi import WSGISCIMClient
-from scim2_models import Group, Required, Uniqueness, User
+from scim2_models import Group, Required, ScimProvider, Uniqueness, User
 from scim2_tester import CheckResult, Status, check_server
 
 from tests.in_process import in_process_client
@@ -91,7 +91,7 @@ async def run_checker(
             bridge(client, loop),
             base_url="http://user/scim/v2",
             headers={"Authorization": f"Bearer {token}"},
-            **({"resource_models": models} if models else {}),
+            provider=ScimProvider(models=models) if models else None,
         )
         return await asyncio.to_thread(check_server, scim, False, None, None, types)
 

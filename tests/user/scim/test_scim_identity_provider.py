@@ -22,6 +22,7 @@ from scim2_models import (
     Name,
     PatchOp,
     PatchOperation,
+    ScimProvider,
     SearchRequest,
     User,
 )
@@ -62,7 +63,7 @@ async def test_an_identity_provider_provisions_and_deprovisions(
                 base_url="http://user/scim/v2",
                 headers={"Authorization": f"Bearer {tenant.token}"},
                 # Our models, not ones built from the discovered schemas (same attributes).
-                resource_models=[User, Group],
+                provider=ScimProvider(models=[User, Group]),
             )
             await idp.discover()
             config = idp.provider.config
