@@ -5,16 +5,20 @@ run is done, and the effects are read from every service's tables."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from storage.auth.repository import CredentialRepository
+from storage.db import transaction
 from tests.user.scim.scim_api import assert_scim_error, scim_client
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(240)]
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:
@@ -125,3 +129,36 @@ async def test_what_the_workflows_refuse_writes_nothing(scim_world: Any) -> None
         }
         assert after[user_id]["profile"].title == state["profile"].title
         assert after[user_id]["profile"].status == state["profile"].status == "active"
+
+
+async def test_a_user_created_inactive_is_deactivated_and_a_password_is_not_kept(
+    scim_world: Any,
+) -> None:
+    """``POST /Users`` with ``active: false``: onboarded, then deactivated before the answer.
+    A ``password`` the IdP sends is neither stored nor passed on (the person sets their own)."""
+    address = f"inactive-{uuid.uuid4().hex[:8]}@example.com"
+    async with scim_world() as world:
+        tenant = await world.tenant(members=0)
+        async with scim_client(world.api, tenant.token) as scim:
+            created = await scim.post(
+                "/scim/v2/Users",
+                json={
+                    "schemas": [USER_URN],
+                    "userName": address,
+                    "displayName": "Later Starter",
+                    "active": False,
+                    "password": "Sup3r-secret-from-the-IdP",
+                },
+            )
+            assert created.status_code == 201, created.text
+            user_id = uuid.UUID(created.json()["id"])
+            state = await world.trace(tenant.tenant_id, user_id)
+            async with transaction(world.resources["auth"].database) as db:
+                credential = await CredentialRepository(db).get(user_id)
+    body = created.json()
+    assert body["active"] is False and body["userName"] == address
+    assert created.headers["location"].endswith(f"/scim/v2/Users/{user_id}")
+    assert "password" not in body and "Sup3r" not in created.text
+    assert state["disabled"] is True and state["membership"] == ("member", "suspended")
+    assert state["profile"].status == "deactivated"
+    assert credential is not None and credential.password_hash is None
