@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk
+.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ bench-workflow-runs: bootstrap ## workflowRuns list latency p50/p99 through the 
 
 bench-user-directory: bootstrap ## directory search p50/p99 over 100,000 members, the user service vs the same SQL on PostgreSQL (p50 <= 2x, p99 < 50 ms) (BENCH_ARGS="--json out.json")
 	$(PY) -m bench.user_directory $(BENCH_ARGS)
+
+bench-onboarding: bootstrap ## user_onboarding end to end vs a bare workflow of the same shape (no-op activities and children, one queue per service as the real run uses), target p50 <= 1.3x (BENCH_ARGS="--json out.json")
+	$(PY) -m bench.onboarding_bench $(BENCH_ARGS)
 
 bench-user-bulk: bootstrap ## bulk import rows/s: 10,000 CSV rows through POST /users/bulk and bulk_user_operation to completed (target >= 500 rows/s) (BENCH_ARGS="--rows 10000 --json out.json")
 	$(PY) -m bench.user_bulk $(BENCH_ARGS)
