@@ -68,6 +68,8 @@ RSS_GROWTH_MB = 200.0
 #: The run-access secret of this run's gateway, so the bench can hand subscribers run tokens.
 RUN_ACCESS_SECRET = "bench-only-run-access-secret-0123456789"  # noqa: S105
 STACK = (ServiceName.gateway, ServiceName.auth, ServiceName.user)
+#: How long after its runs' last step a subscriber may still wait for their end.
+SUBSCRIPTION_GRACE_SECONDS = 60.0
 
 USER = "query($id: ID!) { user(id: $id) { id displayName email } }"
 ME = "{ me { profile { id displayName email } } }"
@@ -418,12 +420,19 @@ async def measure_subscriptions(
     began = time.monotonic()
     sampler = asyncio.create_task(sample_rss())
     subscribers = Subscribers(ws_url)
-    try:
-        outcomes = await asyncio.gather(
-            *(subscribers.follow(runs[i % len(runs)]) for i in range(args.subscribers))
+    followers = [
+        asyncio.create_task(subscribers.follow(runs[i % len(runs)]))
+        for i in range(args.subscribers)
+    ]
+    try:  # the runs end after steps x step_seconds; a subscriber still waiting long after failed
+        done, pending = await asyncio.wait(
+            followers, timeout=args.steps * args.step_seconds + SUBSCRIPTION_GRACE_SECONDS
         )
     finally:
         sampler.cancel()
+    for task in pending:
+        task.cancel()
+    outcomes = [task.result() for task in done] + ["no end within the runs' time"] * len(pending)
     lags = sorted(subscribers.lags)
 
     def quantile(q: float) -> float:
@@ -526,10 +535,12 @@ def run_in(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:
             figures["queries"] = await measure_queries(
                 urls, users, access, args, infra.roles, gateway
             )
+            print(report({"queries": figures["queries"]}), flush=True)
         if "mutation" not in args.skip:
             figures["mutation"] = await measure_mutation(
                 settings, urls[ServiceName.gateway], args, infra.roles, gateway
             )
+            print(report({"mutation": figures["mutation"]}), flush=True)
         if "subscriptions" not in args.skip:
             start_progress_worker(infra, env)
             ws = urls[ServiceName.gateway].replace("http://", "ws://") + "/graphql"
