@@ -196,13 +196,17 @@ async def capture(
 
 
 async def explain(conn: asyncpg.Connection, search: Captured) -> str:
-    """``EXPLAIN (ANALYZE, BUFFERS)`` of a search's SELECT, in its transaction."""
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of each SELECT of a search (the prefix matches' and, where
+    they do not fill the page, the typo-tolerant ones'), in its transaction."""
+    plans = []
     async with conn.transaction():
-        for statement, parameters in search.statements[:-1]:
-            await conn.execute(statement, *parameters)
-        statement, parameters = search.statements[-1]
-        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *parameters)
-    return "\n".join(row[0] for row in rows)
+        for statement, parameters in search.statements:
+            if "set_config" in statement:
+                await conn.execute(statement, *parameters)
+                continue
+            rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *parameters)
+            plans.append("\n".join(row[0] for row in rows))
+    return "\n--- next statement ---\n".join(plans)
 
 
 async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:

@@ -17,16 +17,20 @@ from typing import Any, Final
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
+    Subquery,
     and_,
-    case,
     cast,
+    column,
     delete,
     func,
     literal,
     or_,
     select,
+    table,
     text,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -35,8 +39,30 @@ from storage.repository import Repository, TenantScopedRepository
 from storage.users.models import DirectoryEntry
 
 DIRECTORY_PAGE_MAX: Final = 100
-#: ``pg_trgm.word_similarity_threshold`` of a search: low enough for one typo in a short name.
-WORD_SIMILARITY_THRESHOLD: Final = 0.3
+#: The range of ``pg_trgm.word_similarity_threshold`` (:func:`similarity_threshold`).
+MIN_SIMILARITY: Final = 0.3
+MAX_SIMILARITY: Final = 0.6
+#: Ranks at or above this are prefix matches (a typo-tolerant match ranks below, at most 999).
+PREFIX_RANK: Final = 1000
+#: Words of a search that must each begin a word of the entry (more are ignored).
+MAX_SEARCH_WORDS: Final = 8
+#: Prefix ranges end just below ``prefix || U+10FFFF`` (the last code point), in collation "C".
+_LAST_CODE_POINT: Final = "\U0010ffff"
+
+#: ``users.directory_words`` (migration ``users_0007``): each entry's lower-cased words, kept by
+#: a trigger; read only, so a lightweight table, not a mapped model.
+_words = table(
+    "directory_words", column("tenant_id"), column("word"), column("user_id"), schema="users"
+)
+
+
+def similarity_threshold(term: str) -> float:
+    """The word similarity a typo-tolerant match needs: two letters swapped cost a word at most
+    four of its trigrams (a word of n letters has n + 1), so a swap still matches while a longer
+    term no longer drags in every member sharing a syllable or a given name; 0.3 up to five
+    letters, at most 0.6."""
+    trigrams = sum(len(word) + 1 for word in term.split()) or 1
+    return round(min(MAX_SIMILARITY, max(MIN_SIMILARITY, (trigrams - 4) / trigrams - 0.02)), 2)
 
 
 class DirectorySort(StrEnum):
@@ -97,10 +123,6 @@ class DirectoryCursor:
             return cls(sort, key, uuid.UUID(raw["u"]), query)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
             raise ValueError("not a directory cursor") from error
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
@@ -197,37 +219,119 @@ class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
             statement = statement.where(DirectoryEntry.role == role)
         if status is not None:
             statement = statement.where(DirectoryEntry.status == status)
-        rank: ColumnElement[int] | None = None
-        if search:
-            await self.session.execute(
-                text("SELECT set_config('pg_trgm.word_similarity_threshold', :v, true)"),
-                {"v": str(WORD_SIMILARITY_THRESHOLD)},
+        if not search:
+            rows, more = await self._rows(statement, first, after, sort, None)
+            return self._page(rows, more, sort, query)
+        term = search.lower()
+        await self.session.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :v, true)"),
+            {"v": str(similarity_threshold(term))},
+        )
+        needle = literal(term)
+        prefixed = self._prefixed(search)
+        in_prefix = DirectoryEntry.user_id.in_(select(prefixed.c.user_id))
+        # Only the word-similarity operator on the bare columns filters the typo-tolerant matches
+        # (under row-level security PostgreSQL uses an index only for leakproof quals:
+        # migration users_0006); prefixes come from the word table's btree (users_0007).
+        typo_tolerant = or_(
+            needle.op("<%")(DirectoryEntry.name_text), needle.op("<%")(DirectoryEntry.email)
+        )
+        if sort != DirectorySort.RELEVANCE:
+            rows, more = await self._rows(
+                statement.where(or_(in_prefix, typo_tolerant)), first, after, sort, None
             )
-            term = search.lower()
-            name = func.lower(DirectoryEntry.name_text)
-            email = func.lower(DirectoryEntry.email)
-            prefix = f"{_like_escape(term)}%"
-            prefixed = or_(
-                name.like(prefix, escape="\\"),
-                name.like(f"% {prefix}", escape="\\"),
-                email.like(prefix, escape="\\"),
+            return self._page(rows, more, sort, query)
+        # Relevance: every prefix match outranks every typo-tolerant one, so a page is the prefix
+        # matches' (ranked among themselves) and, only where they run out, the best of the rest:
+        # the trigram index is not asked at all while prefix matches fill the page.
+        similarity = cast(
+            func.greatest(
+                func.word_similarity(needle, DirectoryEntry.name_text),
+                func.word_similarity(needle, DirectoryEntry.email),
             )
-            needle = literal(term)
-            # Only the word-similarity operator on the bare columns filters (pg_trgm folds case
-            # itself, and a prefix is a close word match): under row-level security PostgreSQL
-            # uses an index only for leakproof quals, and LIKE and lower() are not, so any of
-            # them in the WHERE clause forces a scan of the tenant's every row (docs/users.md,
-            # "Directory benchmark"). The prefix bonus is ranked on the matches alone.
-            statement = statement.where(
-                or_(
-                    needle.op("<%")(DirectoryEntry.name_text),
-                    needle.op("<%")(DirectoryEntry.email),
+            * 1000,
+            Integer,
+        )
+        rows = []
+        if after is None or after.key >= PREFIX_RANK:
+            # Ranked by the word table alone (closest completions first), so the page's entries
+            # are read in rank order and the scan stops at the page's end.
+            rows, more = await self._rows(
+                statement.join(prefixed, prefixed.c.user_id == DirectoryEntry.user_id),
+                first,
+                after,
+                sort,
+                prefixed.c.rank,
+                prefixed.c.user_id,
+            )
+            if more:
+                return self._page(rows, more, sort, query)
+            after = None  # every typo-tolerant match ranks below the last prefix match
+        # With the page full of prefix matches already, one row says whether another page is.
+        rest, more = await self._rows(
+            statement.where(typo_tolerant, ~in_prefix),
+            first - len(rows),
+            after,
+            sort,
+            func.least(similarity, PREFIX_RANK - 1),
+        )
+        return self._page([*rows, *rest], more, sort, query)
+
+    @staticmethod
+    def _page(
+        rows: list[tuple[DirectoryEntry, Any]], more: bool, sort: DirectorySort, query: str
+    ) -> tuple[list[DirectoryEntry], DirectoryCursor | None]:
+        cursor = None
+        if more and rows:
+            last, last_key = rows[-1]
+            cursor = DirectoryCursor(sort, last_key, last.user_id, query)
+        return [entry for entry, _ in rows], cursor
+
+    def _prefixed(self, search: str) -> Subquery:
+        """The members each of whose search words begins one of their words (a range on the
+        word table's btree, lower-cased in SQL as the trigger does), with their rank: 1999 for
+        a word of theirs spelled exactly as searched, one less for each letter the closest
+        completions add (at least ``PREFIX_RANK``)."""
+        words = search.split()[:MAX_SEARCH_WORDS] or [search]
+        per_word = []
+        for index, word in enumerate(words):
+            low = func.lower(literal(word))
+            per_word.append(
+                select(
+                    _words.c.user_id,
+                    literal(index).label("i"),
+                    (func.min(func.length(_words.c.word)) - func.length(low)).label("extra"),
                 )
+                .where(
+                    _words.c.tenant_id == self.tenant_id,
+                    _words.c.word >= low.collate("C"),
+                    _words.c.word < (low + _LAST_CODE_POINT).collate("C"),
+                )
+                .group_by(_words.c.user_id)
             )
-            similarity = func.greatest(
-                func.word_similarity(needle, name), func.word_similarity(needle, email)
+        matches = union_all(*per_word).subquery() if len(per_word) > 1 else per_word[0].subquery()
+        extra = func.least(func.sum(matches.c.extra), PREFIX_RANK - 1)
+        return (
+            select(
+                matches.c.user_id,
+                cast(2 * PREFIX_RANK - 1 - extra, Integer).label("rank"),
             )
-            rank = cast(similarity * 1000, Integer) + case((prefixed, 1000), else_=0)
+            .group_by(matches.c.user_id)
+            .having(func.count() == len(per_word))
+            .subquery("prefixed")
+        )
+
+    async def _rows(
+        self,
+        statement: Select[tuple[DirectoryEntry]],
+        first: int,
+        after: DirectoryCursor | None,
+        sort: DirectorySort,
+        rank: ColumnElement[int] | None,
+        tie_break: ColumnElement[uuid.UUID] | None = None,
+    ) -> tuple[list[tuple[DirectoryEntry, Any]], bool]:
+        """Up to ``first`` rows of ``statement`` (with their sort keys) in ``sort`` order after
+        ``after``, and whether more follow (``first`` 0 asks only that)."""
         key: ColumnElement[Any]
         descending = sort in (
             DirectorySort.RELEVANCE,
@@ -245,23 +349,18 @@ class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
             key = DirectoryEntry.email.expression
         else:
             key = DirectoryEntry.joined_at.expression
+        user_id = DirectoryEntry.user_id.expression if tie_break is None else tie_break
         if after is not None:
             beyond = key < after.key if descending else key > after.key
             statement = statement.where(
-                or_(beyond, and_(key == after.key, DirectoryEntry.user_id > after.user_id))
+                or_(beyond, and_(key == after.key, user_id > after.user_id))
             )
         ordered = statement.add_columns(key.label("sort_key")).order_by(
-            key.desc() if descending else key.asc(), DirectoryEntry.user_id.asc()
+            key.desc() if descending else key.asc(), user_id.asc()
         )
-        result = await self.session.execute(ordered.limit(first + 1))
+        result = await self.session.execute(ordered.limit(max(first, 0) + 1))
         rows: list[tuple[DirectoryEntry, Any]] = [(row[0], row[1]) for row in result.all()]
-        more = len(rows) > first
-        rows = rows[:first]
-        cursor = None
-        if more and rows:
-            last, last_key = rows[-1]
-            cursor = DirectoryCursor(sort, last_key, last.user_id, query)
-        return [entry for entry, _ in rows], cursor
+        return rows[: max(first, 0)], len(rows) > first
 
 
 class MemberEntries(Repository[DirectoryEntry]):
