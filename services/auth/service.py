@@ -16,6 +16,7 @@ from services.auth import (
     password_reset,
     principal,
     profile_copies,
+    reconciliation,
     registration,
     sso,
     switching,
@@ -43,6 +44,7 @@ FEATURES: Sequence[Feature] = (
     switching.FEATURE,
     onboarding.FEATURE,
     profile_copies.FEATURE,
+    reconciliation.FEATURE,
 )
 
 

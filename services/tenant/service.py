@@ -14,6 +14,7 @@ from services.tenant import (
     onboarding,
     profile_copies,
     provisioning,
+    reconciliation,
     roles,
     suspension,
     switching,
@@ -34,6 +35,7 @@ FEATURES: tuple[Feature, ...] = (
     billing.FEATURE,
     onboarding.FEATURE,
     profile_copies.FEATURE,
+    reconciliation.FEATURE,
 )
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

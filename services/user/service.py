@@ -9,7 +9,16 @@ from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.user import accounts, bulk, directory, preferences, profile_sync, profiles, scim
+from services.user import (
+    accounts,
+    bulk,
+    directory,
+    preferences,
+    profile_sync,
+    profiles,
+    reconciliation,
+    scim,
+)
 from services.user.activities import UserActivities
 from services.user.first_run import FEATURE as FIRST_RUN
 from services.user.routes import router
@@ -32,6 +41,7 @@ FEATURES = (
     profile_sync.FEATURE,
     FIRST_RUN,
     bulk.FEATURE,
+    reconciliation.FEATURE,
 )
 
 #: The bulk upload reads its body under its own limits (``workflows/user/bulk_contracts.py``

@@ -4,11 +4,16 @@ builds its GraphQL types from them field for field (docs/workflows.md)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from workflows.reconciliation.contracts import MAX_BATCH as MAX_RECONCILIATION_BATCH
+from workflows.reconciliation.contracts import Copy as ReconciliationCopy
+from workflows.reconciliation.contracts import Mode as ReconciliationMode
 
 #: A workflow type name as ADX names them (``user_registration``): no quotes, no spaces, so it
 #: can never change the meaning of a visibility query it is put into.
@@ -217,3 +222,23 @@ class Insights(BaseModel):
     window_seconds: int
     since: datetime
     types: list[TypeInsight]
+
+
+# --- data reconciliation (``POST /reconciliation/runs``, workflows/reconciliation/) ----------
+
+
+class ReconciliationRequest(BaseModel):
+    """An operator's ``data_migration`` run over one tenant (docs/workflows.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: uuid.UUID
+    mode: ReconciliationMode = ReconciliationMode.DRY_RUN
+    #: Copy names (``workflows.reconciliation.contracts.Copy``); empty: all of them.
+    copies: list[ReconciliationCopy] = Field(default_factory=list, max_length=10)
+    batch_size: StrictInt = Field(default=100, ge=1, le=MAX_RECONCILIATION_BATCH)
+
+
+class ReconciliationStarted(BaseModel):
+    workflow_id: str
+    run_id: str

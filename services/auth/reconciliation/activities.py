@@ -1,0 +1,41 @@
+"""``auth.reconcile_claims`` (queue ``<prefix>-auth``): auth's claims of one tenant compared
+with the tenant service's batch of memberships over the same key range. Reads only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from services.auth.runtime import AuthRuntime
+from services.common.reconciliation import checked, key_range, require_platform
+from storage.auth.reconciliation import claims_between
+from storage.db import transaction
+from workflows.reconciliation.contracts import COMPARE_CLAIMS, CompareInput, CompareOutput
+from workflows.reconciliation.rules import drift_of, parse_id
+
+
+class ClaimsReconciliationActivities:
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.database = runtime.resources.database
+
+    @COMPARE_CLAIMS.implement
+    async def reconcile_claims(self, input: CompareInput) -> CompareOutput:
+        require_platform()
+        tenant_id = checked(lambda: parse_id(input.tenant_id, "tenant id"))
+        after, upto = key_range(input.after, input.upto)
+        expected: dict[uuid.UUID, object] = checked(
+            lambda: {
+                parse_id(m.user_id, "user id"): ([m.role], sorted(m.permissions))
+                for m in input.members
+            }
+        )
+        async with transaction(self.database) as db:
+            rows = await claims_between(db, tenant_id, after, upto)
+        held: dict[uuid.UUID, object] = {
+            u: (sorted(roles), sorted(perms)) for u, (roles, perms) in rows.items()
+        }
+        return drift_of(expected, held)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.reconcile_claims]

@@ -1,0 +1,51 @@
+"""``tenant.reconcile_read_members`` (queue ``<prefix>-tenant``): a batch of one tenant's
+memberships after a user id, ordered by user id, with the permissions their roles give (what
+auth's claims must hold). Ids, roles and statuses only: no personal data leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.common.reconciliation import checked, require_platform
+from services.common.resources import Resources
+from services.tenant.provisioning.steps import permissions_of
+from storage.db import transaction
+from storage.tenants.reconciliation import member_count, members_after
+from workflows.reconciliation.contracts import (
+    READ_MEMBERS,
+    MemberDigest,
+    ReadMembersInput,
+    ReadMembersOutput,
+)
+from workflows.reconciliation.rules import checked_batch_size, parse_bound, parse_id
+
+
+class MemberTruthActivities:
+    def __init__(self, resources: Resources) -> None:
+        self.database = resources.database
+
+    @READ_MEMBERS.implement
+    async def reconcile_read_members(self, input: ReadMembersInput) -> ReadMembersOutput:
+        require_platform()
+        tenant_id, after, limit = checked(
+            lambda: (
+                parse_id(input.tenant_id, "tenant id"),
+                parse_bound(input.after, "after"),
+                checked_batch_size(input.limit),
+            )
+        )
+        async with transaction(self.database, tenant_id) as db:
+            rows = await members_after(db, tenant_id, after, limit)
+            total = None if after else await member_count(db, tenant_id)
+            by_role: dict[str, list[str]] = {}
+            for row in rows:
+                if row.role not in by_role:
+                    by_role[row.role] = sorted(await permissions_of(db, tenant_id, row.role))
+        return ReadMembersOutput(
+            members=[MemberDigest(str(r.user_id), r.role, r.status, by_role[r.role]) for r in rows],
+            total=total,
+        )
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.reconcile_read_members]

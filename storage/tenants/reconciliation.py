@@ -1,0 +1,25 @@
+"""The owner's side of ``data_migration``: a tenant's memberships in keyset batches by user id
+(the transaction's tenant)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from storage.db import DbSession
+from storage.tenants.models import Membership
+
+
+async def members_after(
+    db: DbSession, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[Membership]:
+    statement = select(Membership).where(Membership.tenant_id == tenant_id)
+    if after is not None:
+        statement = statement.where(Membership.user_id > after)
+    return list(await db.scalars(statement.order_by(Membership.user_id).limit(limit)))
+
+
+async def member_count(db: DbSession, tenant_id: uuid.UUID) -> int:
+    statement = select(func.count()).where(Membership.tenant_id == tenant_id)
+    return int(await db.scalar(statement) or 0)

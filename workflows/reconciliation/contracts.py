@@ -1,0 +1,93 @@
+"""Contracts of ``data_migration`` (docs/workflows.md, "Data reconciliation").
+
+For each copy, the OWNER service reads a batch of its truth (keyset by user id within one tenant,
+ids, roles and statuses only: no personal data) and the COPY-HOLDING service compares its copy
+over the same key range. The compare answers ids only; a repair then goes through the write
+activity that keeps the copy today (``auth.sync_principal_claims``, ``user.sync_directory``), so
+reconciliation writes exactly what the flows write. Only the platform itself (``system``
+context) runs these reads: they see every member of a tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from workflows.auth.contracts import AUTH
+from workflows.common.contracts import ActivityContract
+from workflows.tenant.contracts import TENANT
+from workflows.user.contracts import USER
+
+#: The workflow service's task-queue suffix.
+WORKFLOW = "workflow"
+DATA_MIGRATION = "data_migration"
+MAX_BATCH = 1000
+#: Drifting ids a report keeps per copy and kind.
+SAMPLE_SIZE = 20
+
+
+class ReconciliationError(StrEnum):
+    INVALID_INPUT = "RECONCILIATION_INVALID_INPUT"
+
+
+class Mode(StrEnum):
+    DRY_RUN = "dry_run"
+    REPAIR = "repair"
+
+
+class Copy(StrEnum):
+    """The copies checked, by the name inputs and reports use (stable: histories carry them)."""
+
+    #: auth.principal_claims (roles, permissions per member) <- tenants.memberships
+    CLAIMS = "claims"
+    #: users.directory (role, status per member) <- tenants.memberships
+    DIRECTORY = "directory"
+
+
+@dataclass
+class MemberDigest:
+    """A membership as the owner holds it (no personal data)."""
+
+    user_id: str
+    role: str
+    status: str
+    permissions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadMembersInput:
+    tenant_id: str
+    #: Exclusive lower bound (a user id); "" from the start.
+    after: str = ""
+    limit: int = 100
+
+
+@dataclass
+class ReadMembersOutput:
+    members: list[MemberDigest]
+    #: Every membership of the tenant (for progress), counted with the first batch only.
+    total: int | None = None
+
+
+@dataclass
+class CompareInput:
+    tenant_id: str
+    #: The owner's batch and the key range it covers: ``(after, upto]``; ``upto`` "" = to the end.
+    members: list[MemberDigest]
+    after: str = ""
+    upto: str = ""
+
+
+@dataclass
+class CompareOutput:
+    checked: int
+    #: Owner rows the copy lacks, copy rows the owner lacks, rows that differ (user ids).
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+
+READ_MEMBERS = ActivityContract(
+    "tenant.reconcile_read_members", TENANT, ReadMembersInput, ReadMembersOutput
+)
+COMPARE_CLAIMS = ActivityContract("auth.reconcile_claims", AUTH, CompareInput, CompareOutput)
+COMPARE_DIRECTORY = ActivityContract("user.reconcile_directory", USER, CompareInput, CompareOutput)

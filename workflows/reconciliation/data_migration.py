@@ -1,0 +1,190 @@
+"""``data_migration`` (queue ``<prefix>-workflow``): every copy one service keeps of another's
+membership data checked against its owner, batch by batch, within one tenant
+(docs/workflows.md, "Data reconciliation").
+
+Per copy and batch: the owner (tenant service) reads up to ``batch_size`` memberships after the
+cursor; the copy holder compares its rows over the same key range and answers the drifting ids;
+in ``repair`` mode each drifting member is written again through the activity that keeps that
+copy today, from the owner's batch (an extra row is removed). Each batch is one completed step
+in the history, so a killed worker resumes after the last committed batch; the run continues as
+new every ``batches_per_run`` batches carrying only the cursor and the counters.
+
+Started under the platform's ``system`` context (the workflow service's route checks the
+operator); the reads refuse any other context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS, SyncPrincipalClaimsInput
+    from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState
+    from workflows.reconciliation.contracts import (
+        COMPARE_CLAIMS,
+        COMPARE_DIRECTORY,
+        DATA_MIGRATION,
+        READ_MEMBERS,
+        SAMPLE_SIZE,
+        CompareInput,
+        CompareOutput,
+        Copy,
+        MemberDigest,
+        Mode,
+        ReadMembersInput,
+    )
+    from workflows.user.directory_contracts import (
+        SYNC_DIRECTORY,
+        DirectoryEntry,
+        SyncDirectoryInput,
+    )
+
+RECONCILIATION_QUERY = "reconciliation_progress"
+
+
+@dataclass
+class CopyReport:
+    copy: str
+    checked: int = 0
+    missing: int = 0
+    extra: int = 0
+    stale: int = 0
+    repaired: int = 0
+    #: Owner rows counted with the first batch (None until then).
+    total: int | None = None
+    done: bool = False
+    #: Up to ``SAMPLE_SIZE`` drifting user ids (ids only, no personal data).
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataMigrationInput:
+    tenant_id: str
+    mode: str = Mode.DRY_RUN.value
+    #: Copy names (``Copy``); empty: all of them.
+    copies: list[str] = field(default_factory=list)
+    batch_size: int = 100
+    batches_per_run: int = 50
+    #: Who asked (an operator's user id, or ``schedule``): for the audit trail only.
+    requested_by: str = ""
+    #: Carried across continue-as-new: where the run is and what it counted so far.
+    cursor: str = ""
+    reports: list[CopyReport] = field(default_factory=list)
+
+
+@dataclass
+class DataMigrationResult:
+    tenant_id: str
+    mode: str
+    reports: list[CopyReport]
+
+    @property
+    def drift(self) -> int:
+        return sum(r.missing + r.extra + r.stale for r in self.reports)
+
+
+def data_migration_workflow_id(tenant_id: str, key: str) -> str:
+    return f"data-migration-{tenant_id}-{key}"
+
+
+def copies_of(input: DataMigrationInput) -> list[str]:
+    return list(input.copies) or [c.value for c in Copy]
+
+
+COMPARES = {Copy.CLAIMS.value: COMPARE_CLAIMS, Copy.DIRECTORY.value: COMPARE_DIRECTORY}
+
+
+@workflow.defn(name=DATA_MIGRATION)
+class DataMigrationWorkflow:
+    @workflow.init
+    def __init__(self, input: DataMigrationInput) -> None:
+        self._input = input
+        known = {r.copy: r for r in input.reports}
+        self._reports = [known.get(name) or CopyReport(copy=name) for name in copies_of(input)]
+        self._label = "starting"
+        self._state = ProgressState.running
+
+    @workflow.query(name=PROGRESS_QUERY)
+    def progress(self) -> Progress:
+        done = sum(1 for r in self._reports if r.done)
+        total = len(self._reports)
+        percent = 100 if self._state == ProgressState.completed else int(100 * done / total)
+        return Progress(done, total, self._label, percent, self._state.value)
+
+    @workflow.query(name=RECONCILIATION_QUERY)
+    def reconciliation_progress(self) -> list[CopyReport]:
+        return self._reports
+
+    @workflow.run
+    async def run(self, input: DataMigrationInput) -> DataMigrationResult:
+        cursor, batches = input.cursor, 0
+        for report in self._reports:
+            if report.done:
+                continue
+            self._label = report.copy
+            while True:
+                if batches >= input.batches_per_run:
+                    workflow.continue_as_new(replace(input, cursor=cursor, reports=self._reports))
+                batch = await READ_MEMBERS.execute(
+                    ReadMembersInput(input.tenant_id, after=cursor, limit=input.batch_size)
+                )
+                if report.total is None:
+                    report.total = batch.total
+                last = len(batch.members) < input.batch_size
+                upto = "" if last else batch.members[-1].user_id
+                drift = await COMPARES[report.copy].execute(
+                    CompareInput(input.tenant_id, batch.members, after=cursor, upto=upto)
+                )
+                self._count(report, drift)
+                if input.mode == Mode.REPAIR.value:
+                    report.repaired += await self._repair(report.copy, batch.members, drift)
+                batches += 1
+                if last:
+                    break
+                cursor = upto
+            report.done = True
+            cursor = ""
+        self._state, self._label = ProgressState.completed, "completed"
+        return DataMigrationResult(input.tenant_id, input.mode, self._reports)
+
+    @staticmethod
+    def _count(report: CopyReport, drift: CompareOutput) -> None:
+        report.checked += drift.checked
+        report.missing += len(drift.missing)
+        report.extra += len(drift.extra)
+        report.stale += len(drift.stale)
+        for user_id in drift.missing + drift.extra + drift.stale:
+            if len(report.sample) < SAMPLE_SIZE:
+                report.sample.append(user_id)
+
+    async def _repair(self, copy: str, members: list[MemberDigest], drift: CompareOutput) -> int:
+        owner = {m.user_id: m for m in members}
+        wrong = [owner[u] for u in drift.missing + drift.stale if u in owner]
+        tenant_id = self._input.tenant_id
+        if copy == Copy.CLAIMS.value:
+            for member in wrong:
+                await SYNC_PRINCIPAL_CLAIMS.execute(
+                    SyncPrincipalClaimsInput(
+                        member.user_id, tenant_id, [member.role], permissions=member.permissions
+                    )
+                )
+            for user_id in drift.extra:
+                # No roles: the claim goes, and the sessions it opened into the tenant with it.
+                await SYNC_PRINCIPAL_CLAIMS.execute(
+                    SyncPrincipalClaimsInput(user_id, tenant_id, [], revoke_tenant_sessions=True)
+                )
+        else:
+            entries = [DirectoryEntry(m.user_id, m.role, m.status) for m in wrong]
+            entries += [DirectoryEntry(user_id, None) for user_id in drift.extra]
+            if entries:
+                info = workflow.info()
+                await SYNC_DIRECTORY.execute(
+                    SyncDirectoryInput(
+                        tenant_id,
+                        entries,
+                        idempotency_key=f"{info.workflow_id}:{info.run_id}:{copy}",
+                    )
+                )
+        return len(wrong) + len(drift.extra)
