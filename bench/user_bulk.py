@@ -4,7 +4,7 @@
 The auth, user, tenant, file and workflow services run as processes (HTTP and workers, as in
 production); a tenant is provisioned through ``POST /tenants`` (its seat quota raised to fit the
 rows), its owner signs in to it, and one CSV of ``--rows`` new people is uploaded to
-``POST /users/bulk?operation=import``. Each row is a ``user_onboarding`` run (account, membership
+``POST /users/bulk/operations?operation=import``. Each row is a ``user_onboarding`` run (account, membership
 and claims, profile, preferences, directory entry, welcome mail) started by
 ``bulk_user_operation``. Measured: the upload's answer time, and rows/s from the upload to the
 report's ``completed`` (polled every 0.5 s), with the done and failed counts.
@@ -112,7 +112,7 @@ async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
     async with httpx.AsyncClient(base_url=user, timeout=120, headers=headers) as http:
         began = time.perf_counter()
         answer = await http.post(
-            "/users/bulk",
+            "/users/bulk/operations",
             params={"operation": "import"},
             content=body,
             headers={"content-type": "text/csv"},

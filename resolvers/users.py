@@ -12,7 +12,7 @@ steps):
   run's access token, for ``workflowProgress``).
 - ``bulkUserOperation`` spans services (each row is a child run: ``user_onboarding``,
   ``membership_change``, ``user_deactivation``): forwarded to the user service's
-  ``POST /users/bulk``, which stores the rows and starts ``bulk_user_operation``; its report
+  ``POST /users/bulk/operations``, which stores the rows and starts ``bulk_user_operation``; its report
   (``bulkUserOperationReport``) is a query, direct. Its input is checked here first (one of
   ``csv`` and ``rows``, at most the service's bytes and rows, a run id of the right shape).
 
@@ -234,7 +234,10 @@ async def resolve_bulk_user_operation(
     info: strawberry.Info[GatewayContext], input: BulkUserOperationInput
 ) -> WorkflowRun:
     return await _started(
-        info, "/users/bulk", body=_body(input), params={"operation": input.operation.value}
+        info,
+        "/users/bulk/operations",
+        body=_body(input),
+        params={"operation": input.operation.value},
     )
 
 

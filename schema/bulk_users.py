@@ -22,7 +22,7 @@ class BulkOperationKind(Enum):
 @strawberry.input(
     description="One operation over many users of your active tenant: the rows as CSV text "
     "(a header row: email, user_id, role, display_name, given_name, family_name, locale, "
-    "time_zone) or as a list of row objects with those keys. Larger files: POST /users/bulk."
+    "time_zone) or as a list of row objects with those keys. Larger files: POST /users/bulk/operations."
 )
 class BulkUserOperationInput:
     operation: BulkOperationKind

@@ -46,7 +46,7 @@ FEATURES = (
 
 #: The bulk upload reads its body under its own limits (``workflows/user/bulk_contracts.py``
 #: ``MAX_BYTES``, ``MAX_ROWS``), not under ``ADX_MAX_BODY_BYTES``.
-STREAMED_PATHS = ("/users/bulk",)
+STREAMED_PATHS = ("/users/bulk/operations",)
 TITLE = "ADX user service"
 
 

@@ -26,12 +26,12 @@ from services.user.bulk.upload import ParsedUpload
 from services.user.schemas import BulkReport, BulkRowOut
 from storage.db import Database, DbSession, transaction
 from storage.users.bulk_operations import FAILED, PENDING, BulkOperationRepository, NewRow
-from workflows.user.bulk_contracts import ON_MEMBERS, BulkKind
 from workflows.accounts.bulk_user_operation import (
     BulkUserOperationInput,
     BulkUserOperationWorkflow,
     bulk_user_operation_workflow_id,
 )
+from workflows.user.bulk_contracts import ON_MEMBERS, BulkKind
 
 NOT_A_MEMBER = "not a member of this tenant"
 REPORT_COLUMNS = ("row_number", "status", "error", "user_id", "email")

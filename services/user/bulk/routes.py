@@ -3,7 +3,7 @@
 cancel it through the workflow service); its report is read back here, as JSON or CSV, by the
 same tenant only.
 
-- ``POST /users/bulk?operation=import|change_role|deactivate|delete``: the body is CSV
+- ``POST /users/bulk/operations?operation=import|change_role|deactivate|delete``: the body is CSV
   (``text/csv``) or JSON (``application/json``, an array of row objects), at most ``MAX_BYTES``
   and ``MAX_ROWS`` rows (413 beyond), readable (UTF-8, known columns; 422 if not). Malformed rows
   are kept as failed in the report, the rest run.
@@ -86,7 +86,10 @@ async def _body(request: Request) -> bytes:
 
 
 @router.post(
-    "", status_code=202, responses=UPLOAD_REFUSED, openapi_extra={"requestBody": CSV_UPLOAD}
+    "/operations",
+    status_code=202,
+    responses=UPLOAD_REFUSED,
+    openapi_extra={"requestBody": CSV_UPLOAD},
 )
 async def start_bulk_operation(
     request: Request,

@@ -105,7 +105,7 @@ async def upload(
     client: httpx.AsyncClient, operation: str, body: bytes, media_type: str = "text/csv"
 ) -> httpx.Response:
     return await client.post(
-        "/users/bulk",
+        "/users/bulk/operations",
         params={"operation": operation},
         content=body,
         headers={"content-type": media_type},

@@ -1,4 +1,4 @@
-"""A bulk import through ``POST /users/bulk?operation=import`` on the real dev server: a CSV with
+"""A bulk import through ``POST /users/bulk/operations?operation=import`` on the real dev server: a CSV with
 good and malformed rows, and a JSON upload. Malformed rows are reported at once and the rest run
 as ``user_onboarding`` children on ``<prefix>-workflow`` with the row's fields; a row that child
 refuses fails alone. The first two tests run the TEST-ONLY stand-in of ``user_onboarding``

@@ -1,5 +1,5 @@
 """``bulk_user_operation`` over a tenant's members on the real dev server, started through
-``POST /users/bulk``: roles changed (one row refused by the tenant's rules, one naming another
+``POST /users/bulk/operations``: roles changed (one row refused by the tenant's rules, one naming another
 tenant's member, one unknown: each fails alone), members deactivated and removed, a run that
 continues as new, and a run cancelled mid-way that stops cleanly. With ``ADX_RECORD_HISTORIES=1``
 the role change is the replay history (``tests/histories/bulk_user_operation.json``)."""

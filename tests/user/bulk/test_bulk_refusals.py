@@ -156,3 +156,11 @@ async def test_bad_report_requests(user_api: UserApi, path: str, params: dict[st
         answer: httpx.Response = await client.get(path, params=params)
     assert 400 <= answer.status_code < 500
     assert answer.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
+async def test_other_methods_on_the_upload_are_405(user_api: UserApi, method: str) -> None:
+    async with user_api.client(uuid.uuid4(), uuid.uuid4(), "owner") as client:
+        answer = await client.request(method, "/users/bulk/operations")
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == PROBLEM
