@@ -1,6 +1,7 @@
 """``data_migration`` on the real stack: drift of each kind put directly into the copies is
 reported exactly by a dry run (which changes nothing), fixed by a repair, and a second dry run
-reports none."""
+reports none. With ``ADX_RECORD_HISTORIES=1`` the repair is the replay history
+(``tests/histories/data_migration.json``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from temporalio.client import Client
 
 from services.common.data_migration import start_data_migration
+from tests.auth.mail_flows import record_history
 from tests.auth.users import AuthUser
 from tests.workflow.reconciliation.members import (
     Stack,
@@ -94,7 +96,13 @@ async def test_repair_fixes_the_drift_and_a_second_dry_run_finds_none(
         tenant_id = await provisioned(temporal, stack, user.id)
         members = await drifted(stack, tenant_id)
 
-        repaired = await reconcile(temporal, stack, tenant_id, mode="repair", batch_size=3)
+        handle = await start_data_migration(
+            temporal,
+            DataMigrationInput(str(tenant_id), mode="repair", batch_size=3, requested_by="test"),
+            task_queue=stack.workflow,
+        )
+        repaired = await handle.result()
+        await record_history(handle, "data_migration")
         again = await reconcile(temporal, stack, tenant_id)
 
         assert {r.copy: r.repaired for r in repaired.reports} == {"claims": 2, "directory": 3}
