@@ -8,6 +8,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -24,7 +26,7 @@ VERDICTS = "'pending', 'clean', 'infected', 'not_scanned'"
 
 
 def upgrade() -> None:
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("folder", sa.String(1024), server_default="/", nullable=False),
         sa.Column(
             "content_type",
