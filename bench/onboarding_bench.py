@@ -42,6 +42,7 @@ from services.common.settings import ServiceName, Settings
 from services.common.temporal import build_worker, connect_temporal
 from storage.auth.models import Credential
 from workflows.onboarding.contracts import UserOnboardingInput
+from workflows.tenant.plans import Plan as TenantPlan
 from workflows.tenant.tenant_provisioning import (
     TenantProvisioningInput,
     TenantProvisioningWorkflow,
@@ -120,7 +121,13 @@ async def owner_and_tenant(
     with acting_as(SecurityContext.for_user(owner)):
         handle = await temporal.start_workflow(
             TenantProvisioningWorkflow.run,
-            TenantProvisioningInput(slug=slug, name="Bench onboarding", owner_id=owner),
+            TenantProvisioningInput(
+                # Business: 500 seats (free has 5), more than one run's onboardings.
+                slug=slug,
+                name="Bench onboarding",
+                owner_id=owner,
+                plan=TenantPlan.BUSINESS.value,
+            ),
             id=tenant_provisioning_workflow_id(slug),
             task_queue=settings.task_queue(ServiceName.tenant),
         )

@@ -57,12 +57,14 @@ _words = table(
 
 
 def similarity_threshold(term: str) -> float:
-    """The word similarity a typo-tolerant match needs: two letters swapped cost a word at most
-    four of its trigrams (a word of n letters has n + 1), so a swap still matches while a longer
-    term no longer drags in every member sharing a syllable or a given name; 0.3 up to five
-    letters, at most 0.6."""
+    """The word similarity a typo-tolerant match needs: one letter wrong costs a word of n
+    letters (n + 1 trigrams, T in all) three trigrams, for a word similarity near
+    (T - 3) / (T + 3) (0.45 for seven letters, 0.57 for ten); so one typo still matches while a
+    longer term no longer drags in every member sharing a syllable or a given name; 0.3 up to
+    five letters, at most 0.6."""
     trigrams = sum(len(word) + 1 for word in term.split()) or 1
-    return round(min(MAX_SIMILARITY, max(MIN_SIMILARITY, (trigrams - 4) / trigrams - 0.02)), 2)
+    one_typo = (trigrams - 3) / (trigrams + 3) - 0.02
+    return round(min(MAX_SIMILARITY, max(MIN_SIMILARITY, one_typo)), 2)
 
 
 class DirectorySort(StrEnum):
