@@ -258,13 +258,18 @@ class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
         if after is None or after.key >= PREFIX_RANK:
             # Ranked by the word table alone (closest completions first), so the page's entries
             # are read in rank order and the scan stops at the page's end.
+            ranked = prefixed
+            if role is None and status is None:
+                # Every prefix match has its entry (the trigger writes both in one transaction):
+                # the page is cut from the word table before any entry is read.
+                ranked = self._top(prefixed, after, first).subquery("top")
             rows, more = await self._rows(
-                statement.join(prefixed, prefixed.c.user_id == DirectoryEntry.user_id),
+                statement.join(ranked, ranked.c.user_id == DirectoryEntry.user_id),
                 first,
                 after,
                 sort,
-                prefixed.c.rank,
-                prefixed.c.user_id,
+                ranked.c.rank,
+                ranked.c.user_id,
             )
             if more:
                 return self._page(rows, more, sort, query)
@@ -322,6 +327,21 @@ class DirectoryRepository(TenantScopedRepository[DirectoryEntry]):
             .having(func.count() == len(per_word))
             .subquery("prefixed")
         )
+
+    @staticmethod
+    def _top(
+        prefixed: Subquery, after: DirectoryCursor | None, first: int
+    ) -> Select[tuple[uuid.UUID, int]]:
+        """The first ``first`` + 1 prefix matches after ``after`` in rank order."""
+        top = select(prefixed.c.user_id, prefixed.c.rank)
+        if after is not None:
+            top = top.where(
+                or_(
+                    prefixed.c.rank < after.key,
+                    and_(prefixed.c.rank == after.key, prefixed.c.user_id > after.user_id),
+                )
+            )
+        return top.order_by(prefixed.c.rank.desc(), prefixed.c.user_id.asc()).limit(first + 1)
 
     async def _rows(
         self,
