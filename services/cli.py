@@ -36,6 +36,24 @@ def _temporal_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule_reconciliation(args: argparse.Namespace) -> int:
+    from services.common.data_migration import ensure_nightly_schedule
+    from services.common.settings import ServiceName
+    from services.common.temporal import connect_temporal
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+
+    async def schedule() -> dict[str, bool]:
+        client = await connect_temporal(settings)
+        queue = settings.task_queue(ServiceName.workflow)
+        return {t: await ensure_nightly_schedule(client, t, task_queue=queue) for t in args.tenant}
+
+    for tenant, created in asyncio.run(schedule()).items():
+        print(f"{tenant}: nightly data_migration dry run {'scheduled' if created else 'kept'}")
+    return 0
+
+
 def _rotate_keys(_: argparse.Namespace) -> int:
     from services.auth.signing_keys import rotate_dev_keys
 
@@ -97,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     setup.add_argument("--retention-days", type=int, default=7, help="workflow history retention")
     setup.set_defaults(func=_temporal_setup)
+    reconcile = tsub.add_parser(
+        "schedule-reconciliation",
+        help="the nightly data_migration dry run of each tenant, as a Temporal Schedule (idempotent)",
+    )
+    reconcile.add_argument(
+        "--tenant", action="append", required=True, help="tenant id (repeatable)"
+    )
+    reconcile.set_defaults(func=_schedule_reconciliation)
     auth = sub.add_parser("auth", help="auth administration")
     asub = auth.add_subparsers(dest="auth_command", required=True)
     asub.add_parser(
