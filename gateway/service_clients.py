@@ -423,6 +423,24 @@ REFUSALS: dict[ServiceName, ErrorTable] = {
         otherwise=Refusal(BAD_USER_INPUT),
         field_messages=True,
     ),
+    # The file service's problem ``code`` is a ``FileError`` (workflows/file/contracts.py): an
+    # unknown, deleted or another tenant's file is NOT_FOUND; what a client acts on keeps its
+    # own name (a file still scanning or quarantined, the quota, the size and type limits).
+    ServiceName.file: ErrorTable(
+        unavailable="the file service is unavailable",
+        by_status={
+            401: Refusal(UNAUTHENTICATED, "not authenticated"),
+            403: Refusal(FORBIDDEN),
+            404: Refusal(NOT_FOUND, "file not found"),
+            429: Refusal(RATE_LIMITED, retry_after=True),
+        },
+        otherwise=Refusal(BAD_USER_INPUT),
+        renamed_codes={
+            code: _upper_snake(code)
+            for code in ("FileNotReady", "QuotaExceeded", "TooLarge", "TypeNotAllowed")
+        },
+        field_messages=True,
+    ),
 }
 
 
@@ -511,7 +529,13 @@ class ServiceCall:
 
 
 #: The services the gateway calls (each has a row in ``REFUSALS``).
-BACKENDS = (ServiceName.user, ServiceName.auth, ServiceName.tenant, ServiceName.workflow)
+BACKENDS = (
+    ServiceName.user,
+    ServiceName.auth,
+    ServiceName.tenant,
+    ServiceName.workflow,
+    ServiceName.file,
+)
 
 
 class ServiceClients:
@@ -534,6 +558,7 @@ class ServiceClients:
         self.auth = self._clients[ServiceName.auth]
         self.tenant = self._clients[ServiceName.tenant]
         self.workflow = self._clients[ServiceName.workflow]
+        self.file = self._clients[ServiceName.file]
         self._checker: asyncio.Task[None] | None = None
 
     def client(self, service: ServiceName) -> ServiceClient:

@@ -131,6 +131,13 @@ MUTATION_ROUTES: dict[str, Route] = {
         "many users' changes, each a child run (onboarding, membership change, deactivation)",
         started_by=_USER,
     ),
+    # -- files (file) ----------------------------------------------------------------------------
+    "createUpload": Direct(
+        _FILE, "the file service checks name, size and quota and answers where to send the bytes"
+    ),
+    "renameFile": Direct(_FILE, "the file's row in the file service"),
+    "moveFile": Direct(_FILE, "the file's row in the file service"),
+    "deleteFile": Direct(_FILE, "a soft delete of the file's row (the purge is later)"),
     # -- run management (workflow) -------------------------------------------------------------
     # The workflow service owns the view of runs: it checks the caller's scope, acts on Temporal
     # and audits the act itself (a retry's new run is started by that service, not by a saga).

@@ -42,6 +42,10 @@ LIST_SIZES: Mapping[str, int] = {
     "WorkflowTypeInsight.topFailures": 5,
     # a batch acts on at most MAX_PAGE runs (services/workflow/schemas.py)
     "WorkflowBatchResult.items": 100,
+    # schema/files.py: a handful of sizes once processing makes them (none today)
+    "File.thumbnails": 4,
+    # services/file/schemas.py UploadPlan: a tus creation request's three headers at most
+    "UploadTarget.headers": 3,
 }
 PAGE_ARGUMENT = "first"
 

@@ -23,6 +23,7 @@ from schema.extensions import (
 )
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
+from schema.roots.files import FileMutation, FileQuery
 from schema.roots.tenants import TenantMutation, TenantQuery
 from schema.roots.users import UserMutation, UserQuery
 from schema.roots.workflow_runs import (
@@ -32,8 +33,14 @@ from schema.roots.workflow_runs import (
 )
 
 #: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
-QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery)
-MUTATIONS: tuple[type, ...] = (AuthMutation, TenantMutation, UserMutation, WorkflowRunMutation)
+QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery, FileQuery)
+MUTATIONS: tuple[type, ...] = (
+    AuthMutation,
+    TenantMutation,
+    UserMutation,
+    WorkflowRunMutation,
+    FileMutation,
+)
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 
 

@@ -58,3 +58,50 @@ class SignedUrl(BaseModel):
     #: Path and query on the file service: usable without a bearer token until ``expires_at``.
     url: str
     expires_at: datetime
+
+
+class UploadPlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=1024)
+    folder: str = Field("/", min_length=1, max_length=1024)
+    #: The file's length in bytes, checked against the size limits and the quota left.
+    size: int = Field(ge=1, le=2**63 - 1)
+
+
+class UploadPlan(BaseModel):
+    """Where and how to send a file's bytes (``POST /uploads``): no row is written yet."""
+
+    #: ``direct`` (one ``POST`` of the body) or ``tus`` (tus 1.0, resumable).
+    protocol: str
+    #: ``POST`` for both: the body itself, or the tus creation request.
+    method: str
+    #: Path and query on the file service (``/files?name=...`` or ``/uploads/tus``).
+    url: str
+    #: Headers to send besides ``Authorization`` (tus: ``Tus-Resumable``, ``Upload-Length``,
+    #: ``Upload-Metadata``).
+    headers: dict[str, str]
+    #: The largest body the direct upload takes; larger files go through tus.
+    max_direct_bytes: int
+    #: Bytes left under the tenant's storage quota.
+    room_bytes: int
+
+
+class ThumbnailOut(BaseModel):
+    #: The box (longest side, px) it fits in: ``GET /files/{id}/thumbnails/{size}``.
+    size: int
+    width: int
+    height: int
+    url: str
+
+
+class ProcessingOut(BaseModel):
+    """What ``file_processing`` found in a file (``GET /files/{id}/processing``)."""
+
+    #: ``pending`` (not processed yet), ``done``, ``skipped`` (not an image or PDF),
+    #: ``rejected`` (decompression bomb, over the size cap), ``failed`` (undecodable).
+    status: str
+    detail: str | None = None
+    width: int | None = None
+    height: int | None = None
+    page_count: int | None = None
+    thumbnails: list[ThumbnailOut] = Field(default_factory=list)

@@ -4,14 +4,16 @@ scans each one (docs/files.md)."""
 from fastapi import APIRouter
 
 from services.common.feature import Feature
-from services.file.uploads import routes
+from services.file.uploads import plans, routes
 from services.file.uploads.activities import UploadActivities
 from services.file.uploads.tus import tus_router
 from workflows.file.file_upload import FileUploadWorkflow
 
-#: The direct upload (``POST /files``) and the tus endpoint (``/uploads/tus``).
+#: The direct upload (``POST /files``), where to upload (``POST /uploads``) and the tus
+#: endpoint (``/uploads/tus``).
 router = APIRouter()
 router.include_router(routes.router)
+router.include_router(plans.router)
 router.include_router(tus_router())
 
 FEATURE = Feature(

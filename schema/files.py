@@ -1,0 +1,128 @@
+"""GraphQL types of files, built from the file service's response models
+(``services/file/schemas.py``) field for field. Byte counts are ``Float`` (GraphQL's ``Int`` is
+32-bit; a Float is exact up to 2^53 bytes)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.pagination import PageInfo
+from schema.tenants import uuid_arg
+from schema.users import User
+from services.common.settings import ServiceName
+from services.file.schemas import FileOut, SignedUrl, UploadPlan
+
+#: The file service's limits (``services/file/files/routes.py``), checked before a value
+#: becomes part of a URL.
+MAX_NAME = 1024
+MAX_SEARCH = 255
+
+
+@strawberry.type(description="A thumbnail of a file (none yet: processing is not built).")
+class Thumbnail:
+    width: int
+    height: int
+    url: str
+
+
+@strawberry.experimental.pydantic.type(model=FileOut)
+class File:
+    """The file service's ``FileOut``; ``status`` is ``uploading``, ``scanning``, ``ready``,
+    ``quarantined`` or ``rejected``; ``workflowId`` the ``file_upload`` run."""
+
+    id: strawberry.ID
+    name: strawberry.auto
+    folder: strawberry.auto
+    size: float = strawberry.field(description="Bytes (a Float: exact up to 2^53).")
+    content_type: strawberry.auto
+    sha256: strawberry.auto
+    owner_id: strawberry.ID | None
+    status: strawberry.auto
+    scan_verdict: strawberry.auto
+    status_detail: strawberry.auto
+    version: strawberry.auto
+    workflow_id: strawberry.ID | None
+    created_at: strawberry.auto
+    updated_at: strawberry.auto
+
+    @classmethod
+    def of(cls, row: FileOut) -> File:
+        return cls(**row.model_dump())
+
+    @strawberry.field(
+        description="Who uploaded it, from the user service (batched: one read for every owner "
+        "of the answer); null where the user service shows you none."
+    )
+    async def owner(self, info: strawberry.Info) -> User | None:
+        if self.owner_id is None:
+            return None
+        row = await info.context.users.load(str(self.owner_id))
+        return None if row is None else User.of(row)
+
+    @strawberry.field(
+        description="A signed link to download this version of the file without a token, "
+        "made by the file service (FILE_NOT_READY until the file is ready); a path on the file "
+        "service."
+    )
+    async def download_url(self, info: strawberry.Info) -> str:
+        path = f"/files/{uuid_arg(str(self.id), 'file id')}/signed-url"
+        files = info.context.service(ServiceName.file, signed_in=True)
+        return (await files.call("POST", path, response=SignedUrl)).url
+
+    @strawberry.field(
+        description="Always empty for now: thumbnails appear once file processing is built."
+    )
+    def thumbnails(self) -> list[Thumbnail]:
+        return []
+
+
+@strawberry.type
+class FileEdge:
+    cursor: str
+    node: File
+
+
+@strawberry.type(description="A page of files, by name; folders directly below the listed one.")
+class FileConnection:
+    edges: list[FileEdge]
+    page_info: PageInfo
+    folders: list[str] = strawberry.field(
+        description="Subfolders of the listed folder (first page only, not with a search)."
+    )
+
+
+@strawberry.type(description="One HTTP header to send.")
+class Header:
+    name: str
+    value: str
+
+
+@strawberry.experimental.pydantic.type(model=UploadPlan)
+class UploadTarget:
+    """Where and how to send the bytes: ``protocol`` ``direct`` (``method`` ``url`` with
+    ``headers`` and the body) or ``tus`` (a tus 1.0 creation request at ``url`` with
+    ``headers``, then ``PATCH``es at the ``Location`` it answers). Send your bearer token too."""
+
+    protocol: strawberry.auto
+    method: strawberry.auto
+    url: strawberry.auto
+    headers: list[Header]
+    max_direct_bytes: float
+    room_bytes: float = strawberry.field(description="Bytes left under the tenant's quota.")
+    workflow_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Always null here: the file_upload run starts when the bytes arrive; the "
+        "direct upload's answer (workflow_id) and File.workflowId name it, for workflowProgress.",
+    )
+
+    @classmethod
+    def of(cls, plan: UploadPlan) -> UploadTarget:
+        headers = [Header(name=k, value=v) for k, v in plan.headers.items()]
+        return cls(**{**plan.model_dump(), "headers": headers})
+
+
+@strawberry.input(description="A file about to be uploaded.")
+class CreateUploadInput:
+    name: str = strawberry.field(description="1-255 characters; no '/', NUL or control chars.")
+    size: float = strawberry.field(description="Its length in bytes.")
+    folder: str = "/"
