@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.auth import (
     accounts,
+    bulk_import,
     mfa,
     onboarding,
     password_reset,
@@ -45,6 +46,7 @@ FEATURES: Sequence[Feature] = (
     onboarding.FEATURE,
     profile_copies.FEATURE,
     reconciliation.FEATURE,
+    bulk_import.FEATURE,
 )
 
 

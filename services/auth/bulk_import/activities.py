@@ -1,0 +1,96 @@
+"""Auth's part of the batched bulk import: a batch's accounts found or created in one
+transaction (one ``INSERT ... SELECT unnest ... ON CONFLICT DO NOTHING``, one lookup), with the
+rules of ``auth.ensure_onboarding_account`` per row: the address normalised the same way
+(``normalize_email``), an existing account found (``created`` only when this row's key made
+it), a new one without a password (the person sets one through the welcome link)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+from services.auth.activity_base import normalize_email
+from services.auth.runtime import AuthRuntime
+from services.common.security_context import require_flow_step
+from storage.auth.audit import AuditRepository
+from storage.auth.bulk_accounts import accounts_by_email, create_missing_accounts
+from storage.db import transaction
+from workflows.auth import bulk_import_contracts as contracts
+from workflows.user.contracts import UserWorkflow
+
+FLOWS = (UserWorkflow.BULK_USER_OPERATION,)
+DUPLICATE = "the address appears in an earlier row of this import"
+
+
+def row_key(batch_key: str, row_number: int) -> str:
+    """The idempotency key row ``row_number``'s account is created under."""
+    return f"{batch_key}:row:{row_number}"
+
+
+def _normalise(rows: list[contracts.AccountRow]) -> tuple[dict[int, str], dict[int, str]]:
+    """Each row's address normalised as the single path does, or why it is refused."""
+    normalised: dict[int, str] = {}
+    failed: dict[int, str] = {}
+    for row in rows:
+        try:
+            normalised[row.row_number] = normalize_email(row.email)
+        except ApplicationError as error:
+            failed[row.row_number] = error.message
+    return normalised, failed
+
+
+class BulkImportAccountActivities:
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.database = runtime.resources.database
+
+    @contracts.ENSURE_ACCOUNTS.implement
+    async def bulk_ensure_accounts(
+        self, input: contracts.EnsureAccountsInput
+    ) -> contracts.EnsureAccountsOutput:
+        require_flow_step(input.idempotency_key, *FLOWS)
+        if len(input.rows) > contracts.MAX_ACCOUNT_ROWS:
+            raise ApplicationError(
+                f"at most {contracts.MAX_ACCOUNT_ROWS} rows a batch", non_retryable=True
+            )
+        # email-validator per row is CPU work: off the event loop.
+        normalised, failed = await asyncio.to_thread(_normalise, input.rows)
+        wanted: dict[str, int] = {}  # normalised address -> the first row naming it
+        for row in input.rows:
+            email = normalised.get(row.row_number)
+            if email is None:
+                continue
+            if email in wanted:
+                failed[row.row_number] = DUPLICATE
+            else:
+                wanted[email] = row.row_number
+        found: dict[str, tuple[uuid.UUID, str]] = {}
+        if wanted:
+            emails = list(wanted)
+            async with transaction(self.database) as db:
+                created = await create_missing_accounts(
+                    db, [(e, row_key(input.idempotency_key, wanted[e])) for e in emails]
+                )
+                audit = AuditRepository(db)
+                for user_id in created:
+                    await audit.record("account.onboarded", user_id=user_id, source="bulk_import")
+                found = await accounts_by_email(db, emails)
+        outcomes = []
+        for row in input.rows:
+            number = row.row_number
+            if number in failed:
+                outcomes.append(contracts.AccountOutcome(number, error=failed[number]))
+                continue
+            email = normalised[number]
+            if email not in found:  # taken and released meanwhile: tried again with the batch
+                raise ApplicationError("an address of the batch changed owner meanwhile")
+            user_id, key = found[email]
+            mine = key == row_key(input.idempotency_key, number)
+            outcomes.append(contracts.AccountOutcome(number, str(user_id), created=mine))
+        return contracts.EnsureAccountsOutput(outcomes)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.bulk_ensure_accounts]

@@ -1,0 +1,51 @@
+"""The accounts of a bulk import's batch (``auth.bulk_ensure_accounts``): created without a
+password in one statement, each under its own idempotency key, and read back by address."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.auth.models import Credential
+
+
+async def create_missing_accounts(
+    session: AsyncSession, accounts: Sequence[tuple[str, str]]
+) -> list[uuid.UUID]:
+    """``(email, idempotency_key)`` pairs (addresses normalised): an account without a password
+    for each address nobody has yet; the ids of those created (a taken address or a key already
+    used creates nothing)."""
+    if not accounts:
+        return []
+    source = select(
+        func.unnest(cast([uuid.uuid4() for _ in accounts], ARRAY(UUID(as_uuid=True)))).label("id"),
+        func.unnest(cast([email for email, _ in accounts], ARRAY(String))).label("email"),
+        func.unnest(cast([key for _, key in accounts], ARRAY(String))).label("key"),
+    ).subquery()
+    created = await session.execute(
+        insert(Credential)
+        .from_select(
+            ["id", "email", "idempotency_key"], select(source.c.id, source.c.email, source.c.key)
+        )
+        .on_conflict_do_nothing()
+        .returning(Credential.id)
+    )
+    return list(created.scalars())
+
+
+async def accounts_by_email(
+    session: AsyncSession, emails: Sequence[str]
+) -> dict[str, tuple[uuid.UUID, str]]:
+    """Each known address's account id and the key it was created under."""
+    if not emails:
+        return {}
+    rows = await session.execute(
+        select(Credential.email, Credential.id, Credential.idempotency_key).where(
+            Credential.email.in_(list(emails))
+        )
+    )
+    return {email: (id_, key) for email, id_, key in rows}

@@ -1,0 +1,50 @@
+"""Activity contracts of auth's part of the batched bulk import (``bulk_user_operation``'s
+``import``, docs/users.md "Bulk operations"): the accounts of a batch of rows found or created
+without a password, in one transaction. Each row is keyed by its own idempotency key, so a
+retried batch (a worker crash after the commit) finds the accounts it created and creates none
+twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workflows.auth.contracts import AUTH
+from workflows.common.contracts import ActivityContract
+
+#: Rows per call: an e-mail is at most 320 characters, so 500 rows stay far under Temporal's
+#: 2 MB payload limit (about 200 kB with the keys, before the codec).
+MAX_ACCOUNT_ROWS = 500
+
+
+@dataclass
+class AccountRow:
+    row_number: int
+    #: Personal data: encrypted by the payload codec.
+    email: str
+
+
+@dataclass
+class EnsureAccountsInput:
+    rows: list[AccountRow]
+    #: The batch's key; row ``n``'s account is created under ``<key>:row:<n>``.
+    idempotency_key: str
+
+
+@dataclass
+class AccountOutcome:
+    row_number: int
+    #: None when the row failed (``error`` says why).
+    user_id: str | None = None
+    #: True when this batch (under the row's key) created the account.
+    created: bool = False
+    error: str | None = None
+
+
+@dataclass
+class EnsureAccountsOutput:
+    outcomes: list[AccountOutcome] = field(default_factory=list)
+
+
+ENSURE_ACCOUNTS = ActivityContract(
+    "auth.bulk_ensure_accounts", AUTH, EnsureAccountsInput, EnsureAccountsOutput
+)
