@@ -9,13 +9,22 @@ from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.file import downloads, files, owner_names, tenant_storage, uploads, user_files
+from services.file import (
+    downloads,
+    files,
+    owner_names,
+    quota,
+    tenant_storage,
+    uploads,
+    user_files,
+)
 from services.file.uploads.tus import hide_transport_headers
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``): uploads (``file_upload``),
 #: downloads and signed URLs, file metadata (uploads and downloads first: their fixed paths
 #: before ``/files/{file_id}``), the activities the tenant flows call (a tenant's storage
-#: prefix, export and erasure), and a deactivated user's files (``user_deactivation``, a no-op so far).
+#: prefix, export and erasure), a deactivated user's files (``user_deactivation``, a no-op so far),
+#: and the tenant's storage policy as its plan sets it (``quota``).
 FEATURES: tuple[Feature, ...] = (
     uploads.FEATURE,
     downloads.FEATURE,
@@ -23,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     tenant_storage.FEATURE,
     user_files.FEATURE,
     owner_names.FEATURE,
+    quota.FEATURE,
 )
 
 #: Upload routes that stream their bodies to storage under limits of their own (the direct

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, func, literal, or_, select, update
+from sqlalchemy import Select, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from storage.files.models import FileRecord, FileStatus, StoragePolicy
@@ -146,3 +146,34 @@ class StoragePolicyRepository(TenantScopedRepository[StoragePolicy]):
                 },
             )
         )
+
+    async def put_versioned(
+        self, quota_bytes: int, allowed_types: Sequence[str] | None, version: datetime
+    ) -> bool:
+        """Write the policy as of ``version`` (kept in ``updated_at``) unless the row already
+        holds this or a later one, in one statement; True when it wrote. A retried write, or a
+        late one of an older plan change, changes nothing."""
+        statement = insert(StoragePolicy).values(
+            tenant_id=self.tenant_id,
+            quota_bytes=quota_bytes,
+            allowed_types=list(allowed_types) if allowed_types is not None else None,
+            updated_at=version,
+        )
+        result = await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[StoragePolicy.tenant_id],
+                set_={
+                    "quota_bytes": statement.excluded.quota_bytes,
+                    "allowed_types": statement.excluded.allowed_types,
+                    "updated_at": statement.excluded.updated_at,
+                },
+                where=StoragePolicy.updated_at < statement.excluded.updated_at,
+            ).returning(StoragePolicy.tenant_id)
+        )
+        return result.first() is not None
+
+    async def remove(self) -> bool:
+        result = await self.session.execute(
+            delete(StoragePolicy).where(StoragePolicy.tenant_id == self.tenant_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

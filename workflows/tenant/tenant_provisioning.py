@@ -1,8 +1,8 @@
 """``tenant_provisioning``: a new tenant, whole or not at all (docs/tenancy.md).
 
 Steps: the tenant row (status ``provisioning``, quotas from the plan), the owner's membership,
-the default custom roles, a billing customer, the storage prefix (file service), the owner's
-claims (auth), activation; then a welcome mail to the owner.
+the default custom roles, a billing customer, the storage prefix and the plan's storage policy
+(file service), the owner's claims (auth), activation; then a welcome mail to the owner.
 
 Saga: each step's compensation is registered *before* the step runs (every compensation is
 idempotent, so undoing a step that never wrote is harmless, and a step that wrote and then
@@ -29,6 +29,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.auth.account_contracts import ACCOUNT_EMAILS, AccountEmailsInput
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.file.quota_contracts import (
+        PUT_STORAGE_POLICY,
+        REMOVE_STORAGE_POLICY,
+        STORAGE_POLICY_PATCH,
+        RemoveStoragePolicyInput,
+    )
     from workflows.file.tenant_storage_contracts import (
         ERASE_TENANT_STORAGE,
         PROVISION_TENANT_STORAGE,
@@ -57,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         TenantMail,
         storage_prefix,
     )
+    from workflows.tenant.storage_policy import plan_policy
     from workflows.user.directory_contracts import (
         DIRECTORY_COPY_PATCH,
         SYNC_DIRECTORY,
@@ -188,6 +195,18 @@ class TenantProvisioningWorkflow:
                     tenant_id=tenant_id, prefix=prefix, idempotency_key=f"{key}:storage"
                 )
             )
+            if workflow.patched(STORAGE_POLICY_PATCH):
+                # The file service's copy of the plan's storage terms (its quota row).
+                self._on_failure(
+                    "removing the tenant's storage policy",
+                    lambda: REMOVE_STORAGE_POLICY.execute(
+                        RemoveStoragePolicyInput(tenant_id, f"{key}:policy:undo"),
+                        retry_policy=UNDO_RETRY,
+                    ),
+                )
+                await PUT_STORAGE_POLICY.execute(
+                    plan_policy(tenant_id, plan, workflow.now().isoformat(), f"{key}:policy")
+                )
 
             self._step(6, "granting the owner's claims")
             self._on_failure(

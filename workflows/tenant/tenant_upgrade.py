@@ -5,7 +5,9 @@
 3. The payment is confirmed: paid at once, or a ``payment`` signal (a verified Stripe webhook,
    ``POST /billing/webhooks/stripe``) re-checked at the provider (``payment_status``), before
    ``input.payment_timeout_seconds``.
-4. ``apply_plan``: only now do the tenant's plan and quotas change.
+4. ``put_storage_policy`` (file service, the plan's quota row; version-guarded by the time of
+   this step), then ``apply_plan``: only now do the tenant's plan and quotas change. An
+   ``apply_plan`` that fails for good puts the previous plan's policy back.
 
 A declined, failed or timed-out payment restores the old plan at the provider
 (``restore_plan``, the saga's compensation) and leaves the tenant row untouched. One upgrade per
@@ -22,7 +24,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.file.quota_contracts import PUT_STORAGE_POLICY, STORAGE_POLICY_PATCH
     from workflows.tenant.contracts import TenantError, TenantWorkflow
+    from workflows.tenant.storage_policy import plan_policy
     from workflows.tenant.upgrade_contracts import (
         APPLY_PLAN,
         PAYMENT_STATUS,
@@ -175,15 +179,38 @@ class TenantUpgradeWorkflow:
             raise _failed(f"the plan change was not paid{detail}; the plan is unchanged", kind)
 
         self._progress.advance(3, "applying the new plan")
-        applied = await APPLY_PLAN.execute(
-            ApplyPlanInput(
-                tenant_id=input.tenant_id,
-                plan=input.plan,
-                customer_id=prepared.customer_id,
-                subscription_id=change.subscription_id,
-                idempotency_key=f"{key}:apply",
+        policy = workflow.patched(STORAGE_POLICY_PATCH)
+        try:
+            if policy:
+                # The file service's quota row first, versioned by this decision's time: a
+                # late retry of an older change never overwrites it.
+                await PUT_STORAGE_POLICY.execute(
+                    plan_policy(
+                        input.tenant_id, input.plan, workflow.now().isoformat(), f"{key}:policy"
+                    )
+                )
+            applied = await APPLY_PLAN.execute(
+                ApplyPlanInput(
+                    tenant_id=input.tenant_id,
+                    plan=input.plan,
+                    customer_id=prepared.customer_id,
+                    subscription_id=change.subscription_id,
+                    idempotency_key=f"{key}:apply",
+                )
             )
-        )
+        except ActivityError:
+            if policy:
+                # Compensation: the previous plan's policy back, at a later version.
+                self._progress.set_state(ProgressState.compensating, "restoring the storage quota")
+                await PUT_STORAGE_POLICY.execute(
+                    plan_policy(
+                        input.tenant_id,
+                        prepared.current_plan,
+                        workflow.now().isoformat(),
+                        f"{key}:policy:undo",
+                    )
+                )
+            raise
         self._progress.advance(4, f"on the {applied.plan} plan", ProgressState.completed)
         return TenantUpgradeResult(
             tenant_id=input.tenant_id,

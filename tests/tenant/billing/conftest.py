@@ -1,5 +1,6 @@
 """Fixtures of the billing tests: a tenant worker running ``tenant_upgrade`` with the Stripe
-provider against localstripe (``stripe_billing`` in tests/tenant/conftest.py)."""
+provider against localstripe (``stripe_billing`` in tests/tenant/conftest.py), beside a file
+worker for the run's storage-policy step."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from temporalio.client import Client
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
 from services.common.temporal import build_worker
+from services.file.quota.activities import QuotaActivities
 from services.tenant.billing.activities import UpgradeActivities
 from services.tenant.billing.stripe_provider import StripeBillingProvider
 from workflows.tenant.tenant_upgrade import TenantUpgradeWorkflow
@@ -23,6 +25,7 @@ async def upgrade_queue(
     temporal: Client,
     settings: Settings,
     tenant_resources: Resources,
+    file_resources: Resources,
     stripe_billing: StripeBillingProvider,
 ) -> AsyncIterator[str]:
     """The task queue of a tenant worker running ``tenant_upgrade`` on localstripe (one per
@@ -36,7 +39,13 @@ async def upgrade_queue(
         workflows=[TenantUpgradeWorkflow],
         activities=UpgradeActivities(tenant_resources, provider=stripe_billing).all(),
     )
-    task = asyncio.create_task(worker.run())
+    files = build_worker(
+        temporal,
+        local,
+        task_queue=local.task_queue(ServiceName.file),
+        activities=QuotaActivities(file_resources).all(),
+    )
+    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(files.run())]
     yield queue
-    await worker.shutdown()
-    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.gather(worker.shutdown(), files.shutdown())
+    await asyncio.gather(*tasks, return_exceptions=True)
