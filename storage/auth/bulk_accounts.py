@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,3 +49,24 @@ async def accounts_by_email(
         )
     )
     return {email: (id_, key) for email, id_, key in rows}
+
+
+async def remove_batch_accounts(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], batch_key: str
+) -> list[uuid.UUID]:
+    """The compensation of a batch: of ``user_ids``, the accounts created under ``batch_key``'s
+    row keys that nobody has used yet (no password, address unverified) are deleted; their ids.
+    An account that was there before the batch has another key and is never touched."""
+    if not user_ids:
+        return []
+    removed = await session.execute(
+        delete(Credential)
+        .where(
+            Credential.id.in_(list(user_ids)),
+            Credential.idempotency_key.startswith(f"{batch_key}:row:", autoescape=True),
+            Credential.password_hash.is_(None),
+            Credential.email_verified.is_(False),
+        )
+        .returning(Credential.id)
+    )
+    return list(removed.scalars())

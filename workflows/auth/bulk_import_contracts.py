@@ -48,3 +48,21 @@ class EnsureAccountsOutput:
 ENSURE_ACCOUNTS = ActivityContract(
     "auth.bulk_ensure_accounts", AUTH, EnsureAccountsInput, EnsureAccountsOutput
 )
+
+
+@dataclass
+class RemoveBatchAccountsInput:
+    #: The accounts the batch reported ``created``.
+    user_ids: list[str]
+    #: The batch's key (``auth.bulk_ensure_accounts``'s): only accounts made under it go.
+    created_key: str
+
+
+@dataclass
+class RemoveBatchAccountsOutput:
+    removed: list[str] = field(default_factory=list)
+
+
+REMOVE_BATCH_ACCOUNTS = ActivityContract(
+    "auth.bulk_remove_accounts", AUTH, RemoveBatchAccountsInput, RemoveBatchAccountsOutput
+)

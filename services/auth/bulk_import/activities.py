@@ -13,11 +13,15 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from services.auth.activity_base import normalize_email
+from services.auth.activity_base import normalize_email, user_uuid
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import require_flow_step
 from storage.auth.audit import AuditRepository
-from storage.auth.bulk_accounts import accounts_by_email, create_missing_accounts
+from storage.auth.bulk_accounts import (
+    accounts_by_email,
+    create_missing_accounts,
+    remove_batch_accounts,
+)
 from storage.db import transaction
 from workflows.auth import bulk_import_contracts as contracts
 from workflows.user.contracts import UserWorkflow
@@ -92,5 +96,24 @@ class BulkImportAccountActivities:
             outcomes.append(contracts.AccountOutcome(number, str(user_id), created=mine))
         return contracts.EnsureAccountsOutput(outcomes)
 
+    @contracts.REMOVE_BATCH_ACCOUNTS.implement
+    async def bulk_remove_accounts(
+        self, input: contracts.RemoveBatchAccountsInput
+    ) -> contracts.RemoveBatchAccountsOutput:
+        """The compensation of a failed batch: only the accounts it created (under its row
+        keys), and only while nobody has used them; accounts found, not made, stay."""
+        require_flow_step(input.created_key, *FLOWS)
+        if len(input.user_ids) > contracts.MAX_ACCOUNT_ROWS:
+            raise ApplicationError(
+                f"at most {contracts.MAX_ACCOUNT_ROWS} rows a batch", non_retryable=True
+            )
+        ids = [user_uuid(raw) for raw in input.user_ids]
+        async with transaction(self.database) as db:
+            removed = await remove_batch_accounts(db, ids, input.created_key)
+            audit = AuditRepository(db)
+            for user_id in removed:
+                await audit.record("account.onboarding_undone", user_id=user_id)
+        return contracts.RemoveBatchAccountsOutput([str(i) for i in removed])
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.bulk_ensure_accounts]
+        return [self.bulk_ensure_accounts, self.bulk_remove_accounts]

@@ -22,6 +22,7 @@ from workflows.auth.bulk_import_contracts import (
     MAX_ACCOUNT_ROWS,
     AccountRow,
     EnsureAccountsInput,
+    RemoveBatchAccountsInput,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -104,3 +105,36 @@ async def test_batch_too_large_refused(auth_runtime: AuthRuntime) -> None:
             )
     assert refused.value.non_retryable
     assert await _accounts(auth_runtime, [rows[0].email]) == {}
+
+
+async def test_compensation_removes_only_the_batchs_unused_accounts(
+    auth_runtime: AuthRuntime,
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    existing = f"before-{tag}@example.com"
+    async with transaction(auth_runtime.resources.database) as db:
+        await CredentialRepository(db).create(
+            id_=uuid.uuid4(), email=existing, password_hash=None, idempotency_key=f"pre-{tag}"
+        )
+    fresh, used = f"fresh-{tag}@example.com", f"used-{tag}@example.com"
+    activities = BulkImportAccountActivities(auth_runtime)
+    key = f"bulk-user-operation-{tag}:run:accounts:0"
+    rows = [AccountRow(1, existing), AccountRow(2, fresh), AccountRow(3, used)]
+    env = ActivityEnvironment()
+    with acting_as(SecurityContext.system("test")):
+        out = await env.run(activities.bulk_ensure_accounts, EnsureAccountsInput(rows, key))
+        ids = {o.row_number: o.user_id or "" for o in out.outcomes}
+        async with transaction(auth_runtime.resources.database) as db:
+            await CredentialRepository(db).set_password_hash(uuid.UUID(ids[3]), "x")
+        everyone = list(ids.values())  # the found account too: it must stay
+        # Another batch's key removes nothing of this batch.
+        other = await env.run(
+            activities.bulk_remove_accounts,
+            RemoveBatchAccountsInput(everyone, f"bulk-user-operation-{tag}:run:accounts:1"),
+        )
+        removed = await env.run(
+            activities.bulk_remove_accounts, RemoveBatchAccountsInput(everyone, key)
+        )
+    assert other.removed == []
+    assert removed.removed == [ids[2]]
+    assert set(await _accounts(auth_runtime, [existing, fresh, used])) == {existing, used}
