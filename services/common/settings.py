@@ -730,6 +730,21 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Default lifetime of a signed download URL (a caller may ask for less).",
     )
+    file_processing_max_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Largest image (width x height, read from its header before any decode) "
+        "file_processing makes thumbnails of; a larger one is recorded as a refused "
+        "decompression bomb and the file stays ready.",
+    )
+    file_processing_max_mib: int = Field(
+        100,
+        ge=1,
+        le=4096,
+        description="Largest file (MiB) file_processing reads to make thumbnails of; larger "
+        "files are recorded as refused.",
+    )
 
     # --- Observability ---------------------------------------------------------------------
     otel_exporter: str = Field(

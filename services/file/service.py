@@ -13,6 +13,7 @@ from services.file import (
     downloads,
     files,
     owner_names,
+    processing,
     quota,
     tenant_storage,
     uploads,
@@ -28,6 +29,7 @@ from services.file.uploads.tus import hide_transport_headers
 FEATURES: tuple[Feature, ...] = (
     uploads.FEATURE,
     downloads.FEATURE,
+    processing.FEATURE,  # thumbnails and metadata (file_processing)
     files.FEATURE,
     tenant_storage.FEATURE,
     user_files.FEATURE,

@@ -354,6 +354,16 @@ async def file_app_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+#: file_processing's record and thumbnail of a file (files_0003), inserted for a tenant.
+FILE_PROCESSING_ROWS = {
+    "file_processing": "INSERT INTO files.file_processing (tenant_id, file_id, status)"
+    " VALUES (:tenant, gen_random_uuid(), 'done')",
+    "file_renditions": "INSERT INTO files.file_renditions"
+    " (tenant_id, file_id, size, width, height, content_type, blob_key, sha256)"
+    " VALUES (:tenant, gen_random_uuid(), 128, 1, 1, 'image/webp', 'k', :sha)",
+}
+
+
 @pytest.fixture
 async def file_rows(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
     """A file and a storage policy in each of two tenants, written by the owner role."""
@@ -376,11 +386,13 @@ async def file_rows(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
                 ),
                 {"tenant": tenant},
             )
+            for statement in FILE_PROCESSING_ROWS.values():
+                await session.execute(text(statement), {"tenant": tenant, "sha": "0" * 64})
     await owner.dispose()
     return a, b
 
 
-@pytest.mark.parametrize("table", ["files", "storage_policies"])
+@pytest.mark.parametrize("table", ["files", "storage_policies", *FILE_PROCESSING_ROWS])
 async def test_files_tables_show_only_the_current_tenant(
     file_app_engine: AsyncEngine, file_rows: tuple[uuid.UUID, uuid.UUID], table: str
 ) -> None:
@@ -403,12 +415,15 @@ async def test_files_tables_show_only_the_current_tenant(
             await session.execute(
                 text(
                     "INSERT INTO files.files (id, tenant_id, name, blob_key, size, sha256)"
-                    " VALUES (gen_random_uuid(), :b, 'x', 'k', 1, :sha)"
+                    " VALUES (gen_random_uuid(), :tenant, 'x', 'k', 1, :sha)"
                     if table == "files"
-                    else "INSERT INTO files.storage_policies (tenant_id, quota_bytes)"
-                    " VALUES (:b, 1)"
+                    else FILE_PROCESSING_ROWS.get(
+                        table,
+                        "INSERT INTO files.storage_policies (tenant_id, quota_bytes)"
+                        " VALUES (:tenant, 1)",
+                    )
                 ),
-                {"b": b, "sha": "0" * 64},
+                {"tenant": b, "sha": "0" * 64},
             )
 
 

@@ -43,6 +43,8 @@ class ActivityContract(Generic[In, Out]):
     output_type: type[Out]
     start_to_close: timedelta = DEFAULT_ACTIVITY_TIMEOUT
     retry_policy: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
+    #: Longest silence between heartbeats of a long activity (None: it does not heartbeat).
+    heartbeat: timedelta | None = None
 
     async def execute(
         self,
@@ -60,6 +62,7 @@ class ActivityContract(Generic[In, Out]):
             result_type=self.output_type,
             start_to_close_timeout=start_to_close or self.start_to_close,
             retry_policy=retry_policy or self.retry_policy,
+            heartbeat_timeout=self.heartbeat,
         )
         return typing.cast(Out, result)
 

@@ -19,6 +19,7 @@ class FileWorkflow:
     """Workflow type names, as histories record them (never renamed)."""
 
     FILE_UPLOAD: Final = "file_upload"
+    FILE_PROCESSING: Final = "file_processing"
 
 
 class FileError(StrEnum):

@@ -5,7 +5,9 @@
 2. **scan** the bytes with clamd (INSTREAM). clamd configured but unreachable: the activity
    fails and is retried without end while the file waits in ``scanning`` (fail closed); no
    scanner configured: the verdict is ``not_scanned``, logged by the activity;
-3. **finish**: ``ready`` (clean, not scanned) or ``quarantined`` (infected: never downloadable).
+3. **finish**: ``ready`` (clean, not scanned) or ``quarantined`` (infected: never downloadable);
+4. a ready file's thumbnails and metadata: ``file_processing`` started as an abandoned child
+   (``workflows/file/file_processing.py``; the run does not wait for it).
 
 A file that breaks a rule, and any failure of a step, ends in the compensation: the blob is
 deleted and the row marked ``rejected`` with the reason. Id: ``file-upload-<file id>`` (one run
@@ -17,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
@@ -32,6 +35,15 @@ with workflow.unsafe.imports_passed_through():
         RejectUploadInput,
         UploadStepInput,
     )
+    from workflows.file.file_processing import (
+        FileProcessingInput,
+        FileProcessingWorkflow,
+        file_processing_workflow_id,
+    )
+
+#: The patch that starts ``file_processing`` once a file is ready (histories recorded before
+#: it replay without the child).
+PROCESSING_PATCH = "file-upload-processing"
 
 
 @dataclass
@@ -96,8 +108,21 @@ class FileUploadWorkflow:
                 type=FileError.INVALID_INPUT,
                 non_retryable=True,
             ) from error
+        if finished.status == "ready" and workflow.patched(PROCESSING_PATCH):
+            await self._process(input)
         self._progress.advance(3, finished.status, ProgressState.completed)
         return FileUploadResult(input.file_id, finished.status, scan.verdict)
+
+    async def _process(self, input: FileUploadInput) -> None:
+        try:
+            await workflow.start_child_workflow(
+                FileProcessingWorkflow.run,
+                FileProcessingInput(input.tenant_id, input.file_id),
+                id=file_processing_workflow_id(input.file_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("the file's processing runs already")
 
     async def _reject(self, input: FileUploadInput, key: str, reason: str) -> FileUploadResult:
         self._progress.set_state(ProgressState.compensating, "rejecting the file")
