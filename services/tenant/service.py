@@ -7,6 +7,7 @@ from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
 from services.tenant import (
     billing,
+    bulk_import,
     domains,
     invitations,
     members,
@@ -36,6 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     onboarding.FEATURE,
     profile_copies.FEATURE,
     reconciliation.FEATURE,
+    bulk_import.FEATURE,
 )
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

@@ -39,7 +39,7 @@ INVITATION = "invitation"
 MAX_ROLE = 50
 
 
-async def _authorise(
+async def authorise_onboarding(
     db: DbSession,
     context: SecurityContext,
     tenant_id: uuid.UUID,
@@ -96,7 +96,7 @@ class OnboardingMemberActivities:
         actor_id = require_actor(context, input.actor_id)
         tenant_id = parse_id(input.tenant_id, "tenant id")
         async with transaction(self.database, tenant_id) as db:
-            tenant, permissions = await _authorise(
+            tenant, permissions = await authorise_onboarding(
                 db, context, tenant_id, actor_id, input.role, input.source
             )
         return contracts.CheckOnboardingOutput(
@@ -118,7 +118,7 @@ class OnboardingMemberActivities:
             recorded = await outcomes.of_key(input.idempotency_key)
             if recorded is not None:
                 return contracts.AddOnboardedMemberOutput(**recorded)  # an earlier attempt's
-            tenant, permissions = await _authorise(
+            tenant, permissions = await authorise_onboarding(
                 db, context, tenant_id, actor_id, input.role, input.source
             )
             members = MembershipRepository(db, tenant_id)
