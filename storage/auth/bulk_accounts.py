@@ -10,7 +10,7 @@ from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.auth.models import Credential
+from storage.auth.models import Credential, PrincipalClaims
 
 
 async def create_missing_accounts(
@@ -70,3 +70,28 @@ async def remove_batch_accounts(
         .returning(Credential.id)
     )
     return list(removed.scalars())
+
+
+async def put_claims_many(
+    session: AsyncSession, tenant_id: uuid.UUID, members: Sequence[tuple[uuid.UUID, str, list[str]]]
+) -> None:
+    """``(user_id, role, permissions)`` of a batch's new members in the tenant, one upsert (as
+    ``ClaimsRepository.put``: syncing the same claims twice is harmless)."""
+    if not members:
+        return
+    statement = insert(PrincipalClaims).values(
+        [
+            {"user_id": user_id, "tenant_id": tenant_id, "roles": [role], "permissions": perms}
+            for user_id, role, perms in members
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PrincipalClaims.user_id, PrincipalClaims.tenant_id],
+            set_={
+                "roles": statement.excluded.roles,
+                "permissions": statement.excluded.permissions,
+                "updated_at": func.now(),
+            },
+        )
+    )

@@ -66,3 +66,29 @@ class RemoveBatchAccountsOutput:
 REMOVE_BATCH_ACCOUNTS = ActivityContract(
     "auth.bulk_remove_accounts", AUTH, RemoveBatchAccountsInput, RemoveBatchAccountsOutput
 )
+
+
+@dataclass
+class MemberClaims:
+    user_id: str
+    role: str
+    #: The role's permissions (``tenant.bulk_add_members`` answers them), put in tokens.
+    permissions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PutBatchClaimsInput:
+    tenant_id: str
+    #: The members the batch added (``tenant.bulk_add_members``'s ``created`` rows) only.
+    members: list[MemberClaims]
+    idempotency_key: str
+
+
+@dataclass
+class PutBatchClaimsOutput:
+    synced: int
+
+
+PUT_BATCH_CLAIMS = ActivityContract(
+    "auth.bulk_put_claims", AUTH, PutBatchClaimsInput, PutBatchClaimsOutput
+)

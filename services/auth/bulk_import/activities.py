@@ -14,16 +14,20 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from services.auth.activity_base import normalize_email, user_uuid
+from services.auth.principal.activities import MAX_PERMISSIONS
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import require_flow_step
 from storage.auth.audit import AuditRepository
 from storage.auth.bulk_accounts import (
     accounts_by_email,
     create_missing_accounts,
+    put_claims_many,
     remove_batch_accounts,
 )
 from storage.db import transaction
 from workflows.auth import bulk_import_contracts as contracts
+from workflows.auth.contracts import AuthError
+from workflows.common.errors import business_error
 from workflows.user.contracts import UserWorkflow
 
 FLOWS = (UserWorkflow.BULK_USER_OPERATION,)
@@ -115,5 +119,35 @@ class BulkImportAccountActivities:
                 await audit.record("account.onboarding_undone", user_id=user_id)
         return contracts.RemoveBatchAccountsOutput([str(i) for i in removed])
 
+    @contracts.PUT_BATCH_CLAIMS.implement
+    async def bulk_put_claims(
+        self, input: contracts.PutBatchClaimsInput
+    ) -> contracts.PutBatchClaimsOutput:
+        """``auth.sync_principal_claims`` for the members a batch added, in one upsert (the
+        tenant step checked the actor before it added them)."""
+        require_flow_step(input.idempotency_key, *FLOWS)
+        if len(input.members) > contracts.MAX_ACCOUNT_ROWS:
+            raise ApplicationError(
+                f"at most {contracts.MAX_ACCOUNT_ROWS} rows a batch", non_retryable=True
+            )
+        try:
+            tenant_id = uuid.UUID(input.tenant_id)
+        except ValueError:
+            raise business_error(AuthError.INVALID_INPUT, "invalid tenant id") from None
+        members = []
+        for member in input.members:
+            permissions = sorted(set(member.permissions))
+            if not 1 <= len(member.role) <= 50 or len(permissions) > MAX_PERMISSIONS:
+                raise business_error(AuthError.INVALID_INPUT, "a role has 1-50 characters")
+            if any(not p or len(p) > 40 for p in permissions):
+                raise business_error(AuthError.INVALID_INPUT, "permissions have 1-40 characters")
+            members.append((user_uuid(member.user_id), member.role, permissions))
+        async with transaction(self.database) as db:
+            await put_claims_many(db, tenant_id, members)
+            await AuditRepository(db).record(
+                "claims.synced", tenant_id=str(tenant_id), source="bulk_import", count=len(members)
+            )
+        return contracts.PutBatchClaimsOutput(synced=len(members))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.bulk_ensure_accounts, self.bulk_remove_accounts]
+        return [self.bulk_ensure_accounts, self.bulk_remove_accounts, self.bulk_put_claims]

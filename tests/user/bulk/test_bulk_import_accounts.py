@@ -15,13 +15,15 @@ from services.auth.activity_base import normalize_email
 from services.auth.bulk_import.activities import DUPLICATE, BulkImportAccountActivities
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import SecurityContext, acting_as
-from storage.auth.models import Credential
+from storage.auth.models import Credential, PrincipalClaims
 from storage.auth.repository import CredentialRepository
 from storage.db import transaction
 from workflows.auth.bulk_import_contracts import (
     MAX_ACCOUNT_ROWS,
     AccountRow,
     EnsureAccountsInput,
+    MemberClaims,
+    PutBatchClaimsInput,
     RemoveBatchAccountsInput,
 )
 
@@ -138,3 +140,42 @@ async def test_compensation_removes_only_the_batchs_unused_accounts(
     assert other.removed == []
     assert removed.removed == [ids[2]]
     assert set(await _accounts(auth_runtime, [existing, fresh, used])) == {existing, used}
+
+
+async def test_claims_of_a_batchs_members_in_one_upsert(auth_runtime: AuthRuntime) -> None:
+    tenant_id, ann, bob = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    batch = PutBatchClaimsInput(
+        str(tenant_id),
+        [
+            MemberClaims(str(ann), "admin", ["members.manage", "members.read"]),
+            MemberClaims(str(bob), "member", []),
+        ],
+        "k",
+    )
+    env = ActivityEnvironment()
+    activities = BulkImportAccountActivities(auth_runtime)
+    with acting_as(SecurityContext.system("test")):
+        for _ in range(2):  # a retried step writes the same claims
+            assert (await env.run(activities.bulk_put_claims, batch)).synced == 2
+        with pytest.raises(ApplicationError) as bad:
+            await env.run(
+                activities.bulk_put_claims,
+                PutBatchClaimsInput(str(tenant_id), [MemberClaims(str(ann), "r" * 51)], "k"),
+            )
+    assert bad.value.non_retryable
+    async with transaction(auth_runtime.resources.database) as db:
+        rows = await db.execute(
+            select(
+                PrincipalClaims.user_id, PrincipalClaims.roles, PrincipalClaims.permissions
+            ).where(PrincipalClaims.tenant_id == tenant_id)
+        )
+        got = {user_id: (roles, perms) for user_id, roles, perms in rows}
+    assert got == {
+        ann: (["admin"], ["members.manage", "members.read"]),
+        bob: (["member"], []),
+    }
+    # Only the bulk operation's runs: a user's context is refused.
+    with acting_as(SecurityContext.for_user(str(ann), tenant_id=str(tenant_id))):
+        with pytest.raises(ApplicationError) as refused:
+            await env.run(activities.bulk_put_claims, batch)
+    assert refused.value.type == "SecurityContextDenied"
