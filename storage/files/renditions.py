@@ -124,3 +124,14 @@ class RenditionRepository:
                 FileRendition.tenant_id == self.tenant_id, FileRendition.file_id == file_id
             )
         )
+
+
+async def tenant_rendition_keys(db: DbSession, tenant_id: uuid.UUID) -> list[str]:
+    """Every thumbnail blob of the tenant (its erasure deletes them with its files)."""
+    statement = select(FileRendition.blob_key).where(FileRendition.tenant_id == tenant_id)
+    return list(await db.scalars(statement))
+
+
+async def delete_tenant_renditions(db: DbSession, tenant_id: uuid.UUID) -> None:
+    await db.execute(delete(FileRendition).where(FileRendition.tenant_id == tenant_id))
+    await db.execute(delete(FileProcessing).where(FileProcessing.tenant_id == tenant_id))

@@ -14,6 +14,7 @@ from services.common.resources import Resources
 from services.common.security_context import require_context, require_flow
 from storage.blobs import BlobNotFoundError, check_key
 from storage.db import transaction
+from storage.files.renditions import delete_tenant_renditions, tenant_rendition_keys
 from storage.files.tenant_storage import delete_tenant_files, tenant_files
 from workflows.common.errors import business_error
 from workflows.file import tenant_storage_contracts as contracts
@@ -107,12 +108,16 @@ class TenantStorageActivities:
         blobs = self.resources.blobs
         async with transaction(self.resources.database, tenant_id) as db:
             rows = await tenant_files(db, tenant_id)
+            thumbnails = await tenant_rendition_keys(db, tenant_id)
         erased = 0
         for row in rows:
             await blobs.delete(_blob_key(input.prefix, row.blob_key))
             erased += 1
+        for key in thumbnails:
+            await blobs.delete(_blob_key(input.prefix, key))
         # Rows last: a retry after a crash still finds the blobs it has to delete.
         async with transaction(self.resources.database, tenant_id) as db:
+            await delete_tenant_renditions(db, tenant_id)
             files = await delete_tenant_files(db, tenant_id)
         await blobs.delete(check_key(input.prefix + contracts.PREFIX_MARKER))
         return contracts.EraseTenantStorageOutput(files=files, blobs=erased)

@@ -15,10 +15,13 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import select
+from temporalio.testing import ActivityEnvironment
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
+from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import Settings
+from services.file.tenant_storage.activities import TenantStorageActivities
 from storage.db import transaction
 from storage.files.renditions import FileProcessing, FileRendition
 from tests.auth.mail_flows import record_history
@@ -29,6 +32,8 @@ from workflows.common.progress import PROGRESS_QUERY, Progress
 from workflows.file import processing_contracts as contracts
 from workflows.file.contracts import FileError
 from workflows.file.file_processing import file_processing_workflow_id
+from workflows.file.tenant_storage_contracts import EraseTenantStorageInput
+from workflows.tenant.provisioning_contracts import storage_prefix
 
 SIZES = contracts.THUMBNAIL_SIZES
 
@@ -251,3 +256,21 @@ async def test_a_failed_run_removes_its_thumbnails(
         outcome = await db.get(FileProcessing, (caller.tenant_id, uuid.UUID(file_id)))
     assert outcome is not None and outcome.status == "failed"
     await record_history(run, "file_processing.compensated")
+
+
+async def test_tenant_erasure_removes_thumbnails(file_api: FileApi) -> None:
+    caller = file_api.caller()
+    async with file_api.client(caller) as client:
+        file_id = await _uploaded(file_api, client, "team.png", images.png(300, 200))
+        assert (await _processed(client, file_id))["status"] == "done"
+    assert len(_thumbnail_blobs(file_api, caller.tenant_id)) == len(SIZES)
+    tenant = str(caller.tenant_id)
+    erase = EraseTenantStorageInput(tenant, storage_prefix(tenant), f"erase-{tenant}")
+    with acting_as(SecurityContext.system("test")):
+        await ActivityEnvironment().run(
+            TenantStorageActivities(file_api.resources).erase_tenant_storage, erase
+        )
+    assert _thumbnail_blobs(file_api, caller.tenant_id) == []
+    assert await _renditions(file_api, caller.tenant_id) == []
+    async with transaction(file_api.resources.database, caller.tenant_id) as db:
+        assert list(await db.scalars(select(FileProcessing))) == []
