@@ -20,6 +20,15 @@ async def members_after(
     return list(await db.scalars(statement.order_by(Membership.user_id).limit(limit)))
 
 
+async def members_among(
+    db: DbSession, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> list[Membership]:
+    statement = select(Membership).where(
+        Membership.tenant_id == tenant_id, Membership.user_id.in_(user_ids)
+    )
+    return list(await db.scalars(statement.order_by(Membership.user_id)))
+
+
 async def member_count(db: DbSession, tenant_id: uuid.UUID) -> int:
     statement = select(func.count()).where(Membership.tenant_id == tenant_id)
     return int(await db.scalar(statement) or 0)

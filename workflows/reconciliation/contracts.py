@@ -59,6 +59,8 @@ class ReadMembersInput:
     #: Exclusive lower bound (a user id); "" from the start.
     after: str = ""
     limit: int = 100
+    #: Only these members (a repair's second look, just before it writes), ``after`` ignored.
+    user_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

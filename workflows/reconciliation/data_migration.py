@@ -4,8 +4,9 @@ membership data checked against its owner, batch by batch, within one tenant
 
 Per copy and batch: the owner (tenant service) reads up to ``batch_size`` memberships after the
 cursor; the copy holder compares its rows over the same key range and answers the drifting ids;
-in ``repair`` mode each drifting member is written again through the activity that keeps that
-copy today, from the owner's batch (an extra row is removed). Each batch is one completed step
+in ``repair`` mode the owner is asked once more about the drifting members only, and each is
+written again from that answer through the activity that keeps that copy today (a member the
+owner no longer has is removed), so a change committed since the batch was read is not undone. Each batch is one completed step
 in the history, so a killed worker resumes after the last committed batch; the run continues as
 new every ``batches_per_run`` batches carrying only the cursor and the counters.
 
@@ -26,12 +27,12 @@ with workflow.unsafe.imports_passed_through():
         COMPARE_CLAIMS,
         COMPARE_DIRECTORY,
         DATA_MIGRATION,
+        MAX_BATCH,
         READ_MEMBERS,
         SAMPLE_SIZE,
         CompareInput,
         CompareOutput,
         Copy,
-        MemberDigest,
         Mode,
         ReadMembersInput,
     )
@@ -139,7 +140,7 @@ class DataMigrationWorkflow:
                 )
                 self._count(report, drift)
                 if input.mode == Mode.REPAIR.value:
-                    report.repaired += await self._repair(report.copy, batch.members, drift)
+                    report.repaired += await self._repair(report.copy, drift)
                 batches += 1
                 if last:
                     break
@@ -159,32 +160,41 @@ class DataMigrationWorkflow:
             if len(report.sample) < SAMPLE_SIZE:
                 report.sample.append(user_id)
 
-    async def _repair(self, copy: str, members: list[MemberDigest], drift: CompareOutput) -> int:
-        owner = {m.user_id: m for m in members}
-        wrong = [owner[u] for u in drift.missing + drift.stale if u in owner]
+    async def _repair(self, copy: str, drift: CompareOutput) -> int:
+        """Write the drifting members again from the owner's truth read once more just before
+        (not from the batch: a member added or changed since then must not lose to it)."""
+        drifting = drift.missing + drift.extra + drift.stale
+        for start in range(0, len(drifting), MAX_BATCH):
+            await self._repair_some(copy, drifting[start : start + MAX_BATCH])
+        return len(drifting)
+
+    async def _repair_some(self, copy: str, drifting: list[str]) -> None:
         tenant_id = self._input.tenant_id
+        now = await READ_MEMBERS.execute(
+            ReadMembersInput(tenant_id, limit=len(drifting), user_ids=drifting)
+        )
+        owner = {m.user_id: m for m in now.members}
+        gone = [u for u in drifting if u not in owner]
         if copy == Copy.CLAIMS.value:
-            for member in wrong:
+            for member in now.members:
                 await SYNC_PRINCIPAL_CLAIMS.execute(
                     SyncPrincipalClaimsInput(
                         member.user_id, tenant_id, [member.role], permissions=member.permissions
                     )
                 )
-            for user_id in drift.extra:
+            for user_id in gone:
                 # No roles: the claim goes, and the sessions it opened into the tenant with it.
                 await SYNC_PRINCIPAL_CLAIMS.execute(
                     SyncPrincipalClaimsInput(user_id, tenant_id, [], revoke_tenant_sessions=True)
                 )
         else:
-            entries = [DirectoryEntry(m.user_id, m.role, m.status) for m in wrong]
-            entries += [DirectoryEntry(user_id, None) for user_id in drift.extra]
-            if entries:
-                info = workflow.info()
-                await SYNC_DIRECTORY.execute(
-                    SyncDirectoryInput(
-                        tenant_id,
-                        entries,
-                        idempotency_key=f"{info.workflow_id}:{info.run_id}:{copy}",
-                    )
+            entries = [DirectoryEntry(m.user_id, m.role, m.status) for m in now.members]
+            entries += [DirectoryEntry(user_id, None) for user_id in gone]
+            info = workflow.info()
+            await SYNC_DIRECTORY.execute(
+                SyncDirectoryInput(
+                    tenant_id,
+                    entries,
+                    idempotency_key=f"{info.workflow_id}:{info.run_id}:{copy}:{drifting[0]}",
                 )
-        return len(wrong) + len(drift.extra)
+            )

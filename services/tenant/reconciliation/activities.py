@@ -1,6 +1,6 @@
 """``tenant.reconcile_read_members`` (queue ``<prefix>-tenant``): a batch of one tenant's
 memberships after a user id, ordered by user id, with the permissions their roles give (what
-auth's claims must hold). Ids, roles and statuses only: no personal data leaves."""
+auth's claims must hold), or the given members only (a repair's second look). Ids, roles and statuses only: no personal data leaves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.common.reconciliation import checked, require_platform
 from services.common.resources import Resources
 from services.tenant.provisioning.steps import permissions_of
 from storage.db import transaction
-from storage.tenants.reconciliation import member_count, members_after
+from storage.tenants.reconciliation import member_count, members_after, members_among
 from workflows.reconciliation.contracts import (
     READ_MEMBERS,
     MemberDigest,
@@ -35,9 +35,13 @@ class MemberTruthActivities:
                 checked_batch_size(input.limit),
             )
         )
+        among = checked(lambda: [parse_id(u, "user id") for u in input.user_ids[:limit]])
         async with transaction(self.database, tenant_id) as db:
-            rows = await members_after(db, tenant_id, after, limit)
-            total = None if after else await member_count(db, tenant_id)
+            if input.user_ids:
+                rows, total = await members_among(db, tenant_id, among), None
+            else:
+                rows = await members_after(db, tenant_id, after, limit)
+                total = None if after else await member_count(db, tenant_id)
             by_role: dict[str, list[str]] = {}
             for row in rows:
                 if row.role not in by_role:
