@@ -32,7 +32,9 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 def _tus_metadata(name: str, folder: str) -> str:
-    pairs = (("filename", name), ("folder", folder))
+    """``filetype`` too: tuspyserver's HEAD (the offset a client resumes from) refuses an upload
+    without one; the type stored is still detected from the bytes."""
+    pairs = (("filename", name), ("folder", folder), ("filetype", "application/octet-stream"))
     return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in pairs)
 
 
