@@ -99,3 +99,17 @@ class StoragePolicy(TenantOwnedMixin, FilesBase):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+class UploadReservation(TenantOwnedMixin, FilesBase):
+    """Bytes an unfinished upload holds against its tenant's quota (docs/files.md, "Quota"):
+    taken before or while the bytes arrive, removed with the row's insert or the upload's end."""
+
+    __tablename__ = "upload_reservations"
+    __table_args__ = (CheckConstraint("bytes >= 0", name="bytes"),)
+
+    upload_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

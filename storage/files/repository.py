@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, literal, or_, select, update
+from sqlalchemy import Select, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from storage.files.models import FileRecord, FileStatus, StoragePolicy
+from storage.files.models import FileRecord, FileStatus, StoragePolicy, UploadReservation
 from storage.repository import TenantScopedRepository
 
 #: Statuses whose bytes count against the quota (a rejected file's blob is gone).
@@ -177,3 +177,77 @@ class StoragePolicyRepository(TenantScopedRepository[StoragePolicy]):
             delete(StoragePolicy).where(StoragePolicy.tenant_id == self.tenant_id)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+#: A reservation older than this is a crashed upload's: no longer counted (direct uploads take
+#: minutes; a tus upload reserves again at its last PATCH).
+RESERVATION_LIFETIME = timedelta(days=1)
+#: The version a policy row made only to be locked carries: any plan's write is newer.
+_NO_VERSION = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UploadReservationRepository(TenantScopedRepository[UploadReservation]):
+    model = UploadReservation
+
+    async def reserve(self, upload_id: uuid.UUID, total: int, *, default_quota: int) -> bool:
+        """Hold ``total`` bytes for ``upload_id`` (its earlier hold replaced) if the quota's
+        room, ``quota - used - reserved by other uploads``, allows it; False otherwise.
+
+        Concurrent reservers of one tenant queue on its policy row's lock (made first, at the
+        free quota and no version, for a tenant without one); the check runs in a statement
+        after the lock, so under READ COMMITTED it sees every hold and file committed before
+        (one statement that both locked and summed would sum from its own, older snapshot)."""
+        await self.session.execute(
+            insert(StoragePolicy)
+            .values(tenant_id=self.tenant_id, quota_bytes=default_quota, updated_at=_NO_VERSION)
+            .on_conflict_do_nothing(index_elements=[StoragePolicy.tenant_id])
+        )
+        await self.session.execute(
+            select(StoragePolicy.tenant_id)
+            .where(StoragePolicy.tenant_id == self.tenant_id)
+            .with_for_update()
+        )
+        result = await self.session.execute(
+            text(
+                """
+                INSERT INTO files.upload_reservations (upload_id, tenant_id, bytes)
+                SELECT CAST(:upload_id AS uuid), CAST(:tenant_id AS uuid), CAST(:total AS bigint)
+                WHERE (
+                    SELECT quota_bytes FROM files.storage_policies WHERE tenant_id = :tenant_id
+                ) - (
+                    SELECT coalesce(sum(size), 0) FROM files.files
+                    WHERE tenant_id = :tenant_id AND status = ANY(CAST(:counted AS text[]))
+                ) - (
+                    SELECT coalesce(sum(bytes), 0) FROM files.upload_reservations
+                    WHERE tenant_id = :tenant_id AND upload_id <> :upload_id
+                      AND created_at > now() - CAST(:lifetime AS interval)
+                ) >= CAST(:total AS bigint)
+                ON CONFLICT (upload_id) DO UPDATE SET bytes = excluded.bytes
+                RETURNING upload_id
+                """
+            ),
+            {
+                "upload_id": upload_id,
+                "tenant_id": self.tenant_id,
+                "total": total,
+                "counted": [s.value for s in _COUNTED],
+                "lifetime": RESERVATION_LIFETIME,
+            },
+        )
+        return result.first() is not None
+
+    async def release(self, upload_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(UploadReservation).where(
+                UploadReservation.tenant_id == self.tenant_id,
+                UploadReservation.upload_id == upload_id,
+            )
+        )
+
+    async def reserved_bytes(self) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(UploadReservation.bytes), 0)).where(
+                UploadReservation.tenant_id == self.tenant_id
+            )
+        )
+        return int(total or 0)

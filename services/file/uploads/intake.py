@@ -32,7 +32,11 @@ from services.file.errors import file_error
 from storage.blobs import BlobInfo
 from storage.db import transaction
 from storage.files.models import FileRecord, FileStatus, ScanVerdict
-from storage.files.repository import FileRepository, StoragePolicyRepository
+from storage.files.repository import (
+    FileRepository,
+    StoragePolicyRepository,
+    UploadReservationRepository,
+)
 from workflows.file.contracts import FileError
 from workflows.file.file_upload import FileUploadInput, FileUploadWorkflow, file_upload_workflow_id
 from workflows.tenant.plans import PLANS, Plan
@@ -41,6 +45,8 @@ log = get_logger(__name__)
 MIB = 1024 * 1024
 #: Bytes libmagic looks at (enough for every format it knows by its header).
 SNIFF_BYTES = 8192
+#: An upload of undeclared length reserves ahead of its bytes by this much at a time.
+RESERVE_STEP = 4 * MIB
 
 
 def blob_key(tenant_id: uuid.UUID, file_id: uuid.UUID, version: int = 1) -> str:
@@ -70,6 +76,51 @@ def check_declared(declared: int | None, *, limit: int, room: int) -> None:
 
 
 @dataclass
+class Reservation:
+    """The bytes an upload holds against its tenant's quota until its row is inserted (which
+    removes the hold in the same transaction) or it ends otherwise (``release``). Two uploads
+    that together exceed the quota cannot both hold their bytes: the hold is taken under the
+    policy row's lock (``UploadReservationRepository.reserve``)."""
+
+    resources: Resources
+    tenant_id: uuid.UUID
+    upload_id: uuid.UUID
+    limit: int
+    held: int = 0
+
+    async def hold(self, total: int) -> bool:
+        quota = PLANS[Plan.FREE].storage_quota_bytes
+        async with transaction(self.resources.database, self.tenant_id) as db:
+            repository = UploadReservationRepository(db, self.tenant_id)
+            taken = await repository.reserve(self.upload_id, total, default_quota=quota)
+        if taken:
+            self.held = total
+        return taken
+
+    async def declared(self, declared: int) -> None:
+        """Hold an upload's declared length before any byte; 413 past the room."""
+        if not await self.hold(declared):
+            raise file_error(
+                FileError.QUOTA_EXCEEDED, "the upload would exceed the tenant's storage quota"
+            )
+
+    async def cover(self, total: int) -> None:
+        """Hold at least ``total`` bytes of an upload of undeclared length, ahead by
+        ``RESERVE_STEP`` (one transaction per step, not per chunk); 413 past the room."""
+        if total <= self.held:
+            return
+        ahead = min(self.limit, max(total, self.held + RESERVE_STEP))
+        if await self.hold(ahead) or (ahead > total and await self.hold(total)):
+            return
+        raise file_error(FileError.QUOTA_EXCEEDED, "the upload exceeds the tenant's storage quota")
+
+    async def release(self) -> None:
+        async with transaction(self.resources.database, self.tenant_id) as db:
+            await UploadReservationRepository(db, self.tenant_id).release(self.upload_id)
+        self.held = 0
+
+
+@dataclass
 class Sniffer:
     """Keeps the first bytes of a stream for type detection."""
 
@@ -87,10 +138,16 @@ class Sniffer:
 
 
 async def bounded(
-    chunks: AsyncIterable[bytes], sniffer: Sniffer, *, limit: int, room: int
+    chunks: AsyncIterable[bytes],
+    sniffer: Sniffer,
+    *,
+    limit: int,
+    room: int,
+    reservation: Reservation | None = None,
 ) -> AsyncIterator[bytes]:
     """``chunks`` passed on while their running total stays under the size limit and the
-    quota's room; past either the stream raises (the store then keeps nothing)."""
+    quota's room (and, given a ``reservation``, within what it can hold); past either the
+    stream raises (the store then keeps nothing)."""
     total = 0
     async for chunk in chunks:
         total += len(chunk)
@@ -100,6 +157,8 @@ async def bounded(
             raise file_error(
                 FileError.QUOTA_EXCEEDED, "the upload exceeds the tenant's storage quota"
             )
+        if reservation is not None:
+            await reservation.cover(total)
         sniffer.take(chunk)
         yield chunk
 
@@ -145,6 +204,8 @@ async def register(
     try:
         async with transaction(resources.database, incoming.tenant_id) as db:
             await FileRepository(db, incoming.tenant_id).add(row)
+            # The row counts from now on: the upload's hold goes in the same transaction.
+            await UploadReservationRepository(db, incoming.tenant_id).release(incoming.file_id)
             await db.refresh(row)
     except BaseException:
         await asyncio.shield(store.delete(incoming.key))

@@ -5,6 +5,7 @@ Larger files: the tus endpoint (``services/file/uploads/tus.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from services.file.schemas import UploadAccepted
 from services.file.uploads.intake import (
     MIB,
     Incoming,
+    Reservation,
     Sniffer,
     blob_key,
     bounded,
@@ -79,15 +81,24 @@ async def upload_file(
         raise from_rule(violation) from None
     limit = resources.settings.file_max_direct_upload_mib * MIB
     _, room = await room_left(resources, tenant_id)
-    check_declared(_declared(request), limit=limit, room=room)
+    declared = _declared(request)
+    check_declared(declared, limit=limit, room=room)
     file_id = uuid.uuid4()
     incoming = Incoming(tenant_id, file_id, clean_name, clean_folder, blob_key(tenant_id, file_id))
     sniffer = Sniffer()
+    # Held against the quota until the row counts (concurrent uploads cannot overrun it).
+    reservation = Reservation(resources, tenant_id, file_id, limit)
     try:
-        stored = await resources.blobs.put_stream(
-            incoming.key, bounded(request.stream(), sniffer, limit=limit, room=room)
-        )
-    except ClientDisconnect:
-        raise ClientGone("the body ended before it was complete; nothing was stored") from None
-    row = await register(resources, principal, incoming, stored, sniffer)
+        if declared is not None:
+            await reservation.declared(declared)
+        try:
+            stored = await resources.blobs.put_stream(
+                incoming.key,
+                bounded(request.stream(), sniffer, limit=limit, room=room, reservation=reservation),
+            )
+        except ClientDisconnect:
+            raise ClientGone("the body ended before it was complete; nothing was stored") from None
+        row = await register(resources, principal, incoming, stored, sniffer)
+    finally:
+        await asyncio.shield(reservation.release())
     return UploadAccepted(file=file_out(row), workflow_id=row.workflow_id or "")
