@@ -77,7 +77,7 @@ async def test_only_operators_start_a_run(runs_api: RunsApi, who: str) -> None:
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-BAD_BODIES = {
+BAD_BODIES: dict[str, dict[str, Any]] = {
     "batch size 0": {"batch_size": 0},
     "batch size 10^9": {"batch_size": 10**9},
     "batch size as text": {"batch_size": "5"},
