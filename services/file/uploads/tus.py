@@ -5,7 +5,8 @@ Scoped by tenant through the library's ``file_dep``: each tenant's unfinished up
 their own directory (``<ADX_FILE_TUS_DIR>/<tenant id>/``), so another tenant's upload id is
 simply not found (404). Creation needs ``files.write``, a valid ``filename`` (and ``folder``)
 in ``Upload-Metadata`` and a declared ``Upload-Length`` within ``ADX_FILE_MAX_TUS_UPLOAD_GIB``
-and the tenant's quota (no deferred length, no concatenation). On the last PATCH the bytes move
+and the tenant's quota, held against it from creation (``Reservation``; no deferred length,
+no concatenation). On the last PATCH the bytes move
 to the blob store (streamed, hashed, quota checked again) and the tus files are removed; the
 file's id is the upload's id (the last segment of its ``Location``) and its ``file_upload`` run
 ``file-upload-<id>``, as for a direct upload.
@@ -19,9 +20,9 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from tuspyserver import create_tus_router
 
@@ -32,6 +33,7 @@ from services.file.access import require
 from services.file.errors import file_error, from_rule
 from services.file.uploads.intake import (
     Incoming,
+    Reservation,
     Sniffer,
     blob_key,
     bounded,
@@ -51,13 +53,25 @@ CHUNK = 1024 * 1024
 _UNSCOPED = "/nonexistent/adx-tus-unscoped"
 
 
+def new_upload_id() -> uuid.UUID:
+    """The id a creation gives its upload, chosen here (one per request: FastAPI caches it
+    for both dependencies) so its quota hold is taken under it before the library makes it."""
+    return uuid.uuid4()
+
+
+UploadIdDep = Annotated[uuid.UUID, Depends(new_upload_id)]
+
+
 async def tenant_directory(
-    principal: PrincipalDep, resources: ResourcesDep
+    principal: PrincipalDep,
+    resources: ResourcesDep,
+    upload_id: UploadIdDep,
 ) -> Callable[[dict[str, str]], dict[str, str]]:
     tenant_id = require(principal, Permission.FILES_WRITE)
     directory = resources.settings.tus_root() / str(tenant_id)
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    return lambda _metadata: {"files_dir": str(directory)}
+    # Only the creation route reads "uid"; the other routes take the id from their path.
+    return lambda _metadata: {"files_dir": str(directory), "uid": upload_id.hex}
 
 
 def _names(metadata: dict[str, str]) -> tuple[str, str]:
@@ -68,7 +82,10 @@ def _names(metadata: dict[str, str]) -> tuple[str, str]:
 
 
 async def before_create(
-    principal: PrincipalDep, request: Request, resources: ResourcesDep
+    principal: PrincipalDep,
+    request: Request,
+    resources: ResourcesDep,
+    upload_id: UploadIdDep,
 ) -> Callable[[dict[str, str], dict[str, Any]], Awaitable[None]]:
     tenant_id = require(principal, Permission.FILES_WRITE)
     if request.headers.get("upload-concat"):
@@ -81,6 +98,9 @@ async def before_create(
         _, room = await room_left(resources, tenant_id)
         limit = resources.settings.file_max_tus_upload_gib * GIB
         check_declared(int(upload["size"]), limit=limit, room=room)
+        # Held until the last PATCH's row counts (or the upload fails there, or the hold ages
+        # out: an abandoned or terminated upload's after a day).
+        await Reservation(resources, tenant_id, upload_id, limit).declared(int(upload["size"]))
 
     return check
 
@@ -106,12 +126,12 @@ async def on_complete(
 
     async def finish(file_path: str, metadata: dict[str, str]) -> None:
         path = Path(file_path)
+        file_id = uuid.UUID(path.name)
+        limit = resources.settings.file_max_tus_upload_gib * GIB
         try:
             name, folder = _names(metadata)
-            file_id = uuid.UUID(path.name)
             incoming = Incoming(tenant_id, file_id, name, folder, blob_key(tenant_id, file_id))
             _, room = await room_left(resources, tenant_id)
-            limit = resources.settings.file_max_tus_upload_gib * GIB
             sniffer = Sniffer()
             stored = await resources.blobs.put_stream(
                 incoming.key, bounded(_read(path), sniffer, limit=limit, room=room)
@@ -119,6 +139,9 @@ async def on_complete(
             await register(resources, principal, incoming, stored, sniffer)
         finally:
             await asyncio.shield(asyncio.to_thread(_remove, path))
+            # The creation's hold (register removed it already when the row went in).
+            hold = Reservation(resources, tenant_id, file_id, limit)
+            await asyncio.shield(hold.release())
 
     return finish
 
