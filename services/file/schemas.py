@@ -64,8 +64,9 @@ class UploadPlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=1024)
     folder: str = Field("/", min_length=1, max_length=1024)
-    #: The file's length in bytes, checked against the size limits and the quota left.
-    size: int = Field(ge=1, le=2**63 - 1)
+    #: The file's length in bytes, checked against the size limits and the quota left (at
+    #: most 2^53, exact as a JSON number anywhere).
+    size: int = Field(ge=1, le=2**53)
 
 
 class UploadPlan(BaseModel):
