@@ -27,6 +27,8 @@ from schema.files import (
     FileConnection,
     FileEdge,
     UploadTarget,
+    file_of,
+    upload_target,
 )
 from schema.pagination import MAX_CURSOR, MAX_PAGE, PageInfo, check_first
 from schema.tenants import uuid_arg
@@ -78,7 +80,7 @@ async def resolve_files(
     # The file service names where a page ends (not each row): the last edge carries it.
     last = len(page.files) - 1
     edges = [
-        FileEdge(cursor=page.next_cursor or "" if i == last else "", node=File.of(row))
+        FileEdge(cursor=page.next_cursor or "" if i == last else "", node=file_of(row))
         for i, row in enumerate(page.files)
     ]
     return FileConnection(
@@ -89,7 +91,7 @@ async def resolve_files(
 
 
 async def resolve_file(info: strawberry.Info[GatewayContext], id: strawberry.ID) -> File:
-    return File.of(await _files(info).call("GET", _path(id), response=FileOut))
+    return file_of(await _files(info).call("GET", _path(id), response=FileOut))
 
 
 # -- mutations -----------------------------------------------------------------------------------
@@ -106,14 +108,14 @@ async def resolve_create_upload(
         "size": int(input.size),
     }
     plan = await _files(info).call("POST", "/uploads", json=body, response=UploadPlan)
-    return UploadTarget.of(plan)
+    return upload_target(plan)
 
 
 async def resolve_rename_file(
     info: strawberry.Info[GatewayContext], id: strawberry.ID, name: str
 ) -> File:
     body = {"name": _text(name, "name", MAX_NAME)}
-    return File.of(
+    return file_of(
         await _files(info).call("PATCH", f"{_path(id)}/name", json=body, response=FileOut)
     )
 
@@ -122,7 +124,7 @@ async def resolve_move_file(
     info: strawberry.Info[GatewayContext], id: strawberry.ID, folder: str
 ) -> File:
     body = {"folder": _text(folder, "folder", MAX_NAME)}
-    return File.of(
+    return file_of(
         await _files(info).call("PATCH", f"{_path(id)}/folder", json=body, response=FileOut)
     )
 

@@ -45,10 +45,6 @@ class File:
     created_at: strawberry.auto
     updated_at: strawberry.auto
 
-    @classmethod
-    def of(cls, row: FileOut) -> File:
-        return cls(**row.model_dump())
-
     @strawberry.field(
         description="Who uploaded it, from the user service (batched: one read for every owner "
         "of the answer); null where the user service shows you none."
@@ -74,6 +70,10 @@ class File:
     )
     def thumbnails(self) -> list[Thumbnail]:
         return []
+
+
+def file_of(row: FileOut) -> File:
+    return File(**row.model_dump())
 
 
 @strawberry.type
@@ -115,10 +115,10 @@ class UploadTarget:
         "direct upload's answer (workflow_id) and File.workflowId name it, for workflowProgress.",
     )
 
-    @classmethod
-    def of(cls, plan: UploadPlan) -> UploadTarget:
-        headers = [Header(name=k, value=v) for k, v in plan.headers.items()]
-        return cls(**{**plan.model_dump(), "headers": headers})
+
+def upload_target(plan: UploadPlan) -> UploadTarget:
+    headers = [Header(name=k, value=v) for k, v in plan.headers.items()]
+    return UploadTarget(**{**plan.model_dump(), "headers": headers})
 
 
 @strawberry.input(description="A file about to be uploaded.")
