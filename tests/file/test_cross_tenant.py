@@ -16,6 +16,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/files/{file_id}/folder"): {"folder": "/stolen/"},
 }
 ALL = ("files.read", "files.write", "files.share")
+#: The other path parameters of the file routes (a thumbnail's size).
+PARAMETERS = {"size": 128}
 
 
 def file_routes(api: FileApi) -> list[tuple[str, str]]:
@@ -39,8 +41,12 @@ async def test_every_file_route_answers_another_tenant_404(file_api: FileApi) ->
     async with file_api.client(stranger, permissions=ALL) as client:
         for method, path in routes:
             body = BODIES.get((method, path))
-            theirs = await client.request(method, path.format(file_id=file_id), json=body)
-            unknown = await client.request(method, path.format(file_id=uuid.uuid4()), json=body)
+            theirs = await client.request(
+                method, path.format(file_id=file_id, **PARAMETERS), json=body
+            )
+            unknown = await client.request(
+                method, path.format(file_id=uuid.uuid4(), **PARAMETERS), json=body
+            )
             answers[f"{method} {path}"] = (theirs.status_code, unknown.status_code)
         listed = (await client.get("/files", params={"folder": "", "search": "secret"})).json()
     assert all(pair == (404, 404) for pair in answers.values()), answers
