@@ -234,6 +234,14 @@ async def test_retry_and_reset(runs_api: RunsApi) -> None:
         # Only a closed run is retried.
         waiting = await runs_api.start(admin, "wait")
         assert (await client.post(f"/runs/{waiting.id}/retry")).status_code == 409
+
+        async def first_task_completed() -> None:
+            # A reset needs a completed workflow task to go back to (on a loaded machine the
+            # first one may not have run yet): started, scheduled, started, completed = 4.
+            described = (await client.get(f"/runs/{waiting.id}")).json()
+            assert described["history_length"] >= 4
+
+        await eventually(first_task_completed)
         reset = await client.post(f"/runs/{waiting.id}/reset", json={"reason": "unstick"})
         assert reset.status_code == 200, reset.text
         new_run = reset.json()["new_run_id"]
