@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.settings import ServiceName
+from workflows.reconciliation.contracts import DATA_MIGRATION
 
 
 @dataclass(frozen=True)
@@ -148,5 +149,12 @@ MUTATION_ROUTES: dict[str, Route] = {
     "resetWorkflowRun": Direct(_WORKFLOW, "a reset of one run's history, audited there"),
     "batchWorkflowOperation": Direct(
         _WORKFLOW, "the workflow service cancels or retries the matching runs, paced, audited"
+    ),
+    # -- data reconciliation (workflow) --------------------------------------------------------
+    "startDataMigration": Workflow(
+        DATA_MIGRATION,
+        frozenset({_WORKFLOW, _TENANT, _AUTH, _USER}),
+        "the tenant's memberships compared with (and repaired into) auth's and user's copies",
+        started_by=_WORKFLOW,
     ),
 }

@@ -24,6 +24,7 @@ from schema.extensions import (
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.files import FileMutation, FileQuery
+from schema.roots.reconciliation import ReconciliationMutation
 from schema.roots.tenants import TenantMutation, TenantQuery
 from schema.roots.users import UserMutation, UserQuery
 from schema.roots.workflow_runs import (
@@ -40,6 +41,7 @@ MUTATIONS: tuple[type, ...] = (
     UserMutation,
     WorkflowRunMutation,
     FileMutation,
+    ReconciliationMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 

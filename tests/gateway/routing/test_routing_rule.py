@@ -19,6 +19,7 @@ from resolvers.routing import MUTATION_ROUTES, Direct, Workflow
 from schema.schema import build_schema
 from services.common.settings import ServiceName
 from workflows.auth.contracts import AuthWorkflow
+from workflows.reconciliation.contracts import DATA_MIGRATION
 from workflows.tenant.contracts import TenantWorkflow
 from workflows.user.contracts import UserWorkflow
 
@@ -29,7 +30,7 @@ WORKFLOW_NAMES = {
     for names in (AuthWorkflow, TenantWorkflow, UserWorkflow)
     for key, value in vars(names).items()
     if key.isupper() and isinstance(value, str)
-}
+} | {DATA_MIGRATION}
 #: What only a resolver that starts or talks to a workflow itself refers to.
 TEMPORAL_MARKS = {"temporal", "start_workflow", "start_sign_up", "get_workflow_handle"}
 

@@ -1,0 +1,61 @@
+"""``startDataMigration``: a workflow mutation (``data_migration``, resolvers/routing.py) whose
+run the workflow service's ``POST /reconciliation/runs`` starts after checking the caller is an
+operator (a tenant admin or anyone else: ``FORBIDDEN``). The input is checked here first by that
+route's own model, so a hostile one is a ``BAD_USER_INPUT`` that never reaches the service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+from pydantic import ValidationError
+
+from gateway.progress_relay import describe
+from gateway.run_access import identify_run
+from resolvers.workflow_runs import run_of
+from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.reconciliation import StartDataMigrationInput
+from schema.workflow_runs import WorkflowRun
+from services.common.settings import ServiceName
+from services.workflow.schemas import ReconciliationRequest, ReconciliationStarted
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+PATH = "/reconciliation/runs"
+
+
+def _request(input: StartDataMigrationInput) -> ReconciliationRequest:
+    try:
+        return ReconciliationRequest.model_validate(
+            {
+                "tenant_id": str(input.tenant_id),
+                "mode": input.mode.value,
+                "copies": input.copies or [],
+                "batch_size": input.batch_size,
+            }
+        )
+    except ValidationError as error:
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
+        raise UserFacingError(
+            f"invalid data migration input: {', '.join(fields)}", BAD_USER_INPUT
+        ) from None
+
+
+async def resolve_start_data_migration(
+    info: strawberry.Info[GatewayContext], input: StartDataMigrationInput
+) -> WorkflowRun:
+    body = _request(input).model_dump(mode="json")
+
+    async def start() -> str:
+        started = await info.context.service(ServiceName.workflow, signed_in=True).call(
+            "POST", PATH, json=body, response=ReconciliationStarted
+        )
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, ["POST", PATH, body], start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
