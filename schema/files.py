@@ -10,7 +10,7 @@ from schema.pagination import PageInfo
 from schema.tenants import uuid_arg
 from schema.users import User
 from services.common.settings import ServiceName
-from services.file.schemas import FileOut, SignedUrl, UploadPlan
+from services.file.schemas import FileOut, ProcessingOut, SignedUrl, ThumbnailOut, UploadPlan
 
 #: The file service's limits (``services/file/files/routes.py``), checked before a value
 #: becomes part of a URL.
@@ -18,11 +18,19 @@ MAX_NAME = 1024
 MAX_SEARCH = 255
 
 
-@strawberry.type(description="A thumbnail of a file (none yet: processing is not built).")
+@strawberry.experimental.pydantic.type(model=ThumbnailOut, all_fields=True)
 class Thumbnail:
-    width: int
-    height: int
-    url: str
+    """A WebP thumbnail fitting in a ``size`` px box; ``url`` is its path on the file service
+    (``GET /files/{id}/thumbnails/{size}``, with your token)."""
+
+
+@strawberry.experimental.pydantic.type(model=ProcessingOut, all_fields=True)
+class FileProcessing:
+    """What ``file_processing`` found: ``status`` ``pending``, ``done``, ``skipped`` (not an
+    image or PDF), ``rejected`` (a decompression bomb, over the size cap) or ``failed``
+    (undecodable); the original's ``width``/``height`` and a PDF's ``pageCount``."""
+
+    thumbnails: list[Thumbnail]
 
 
 @strawberry.experimental.pydantic.type(model=FileOut)
@@ -65,15 +73,34 @@ class File:
         files = info.context.service(ServiceName.file, signed_in=True)
         return (await files.call("POST", path, response=SignedUrl)).url
 
+    processing: FileProcessing | None = strawberry.field(
+        default=None,
+        description="What file processing found (in the file service's answer: no extra call); "
+        "null until the file is ready.",
+    )
+
     @strawberry.field(
-        description="Always empty for now: thumbnails appear once file processing is built."
+        description="The file's thumbnails, smallest first (empty until processing is done, "
+        "and for files that are not images or PDFs)."
     )
     def thumbnails(self) -> list[Thumbnail]:
-        return []
+        return [] if self.processing is None else self.processing.thumbnails
 
 
 def file_of(row: FileOut) -> File:
-    return File(**row.model_dump())
+    # (pydantic types keep no methods of their own: the builders live beside them)
+    processing = row.processing
+    return File(
+        **{
+            **row.model_dump(exclude={"processing"}),
+            "processing": None if processing is None else processing_of(processing),
+        }
+    )
+
+
+def processing_of(row: ProcessingOut) -> FileProcessing:
+    thumbnails = [Thumbnail(**t.model_dump()) for t in row.thumbnails]
+    return FileProcessing(**{**row.model_dump(exclude={"thumbnails"}), "thumbnails": thumbnails})
 
 
 @strawberry.type

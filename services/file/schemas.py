@@ -28,6 +28,8 @@ class FileOut(BaseModel):
     workflow_id: str | None
     created_at: datetime
     updated_at: datetime
+    #: What ``file_processing`` found (thumbnails with their URLs); None until the file is ready.
+    processing: ProcessingOut | None = None
 
 
 class FilePage(BaseModel):

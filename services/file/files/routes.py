@@ -14,7 +14,7 @@ from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
 from services.file.access import require
 from services.file.errors import from_rule, not_found
-from services.file.files.views import decode_cursor, encode_cursor, file_out
+from services.file.files.views import decode_cursor, encode_cursor, file_view, files_out
 from services.file.schemas import FileOut, FilePage, MoveRequest, RenameRequest
 from storage.files.models import FileRecord
 from storage.files.repository import FileRepository
@@ -60,7 +60,7 @@ async def list_files(
     more = len(rows) > first
     rows = rows[:first]
     return FilePage(
-        files=[file_out(r) for r in rows],
+        files=await files_out(db, tenant_id, rows),
         folders=folders,
         next_cursor=encode_cursor(rows[-1]) if more else None,
     )
@@ -69,7 +69,7 @@ async def list_files(
 @router.get("/{file_id}", responses=REFUSED)
 async def get_file(file_id: uuid.UUID, principal: PrincipalDep, db: TenantDb) -> FileOut:
     tenant_id = require(principal, Permission.FILES_READ)
-    return file_out(await _file(db, tenant_id, file_id))
+    return await file_view(db, tenant_id, await _file(db, tenant_id, file_id))
 
 
 @router.patch("/{file_id}/name", responses=REFUSED)
@@ -86,7 +86,7 @@ async def rename_file(
     row.name = name
     await db.flush()
     await db.refresh(row)
-    return file_out(row)
+    return await file_view(db, tenant_id, row)
 
 
 @router.patch("/{file_id}/folder", responses=REFUSED)
@@ -103,7 +103,7 @@ async def move_file(
     row.folder = folder
     await db.flush()
     await db.refresh(row)
-    return file_out(row)
+    return await file_view(db, tenant_id, row)
 
 
 @router.delete("/{file_id}", status_code=204, responses=REFUSED)

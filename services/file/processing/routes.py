@@ -19,7 +19,8 @@ from services.file.access import require
 from services.file.downloads.ranges import etag, not_modified
 from services.file.downloads.serve import SAFE_HEADERS, require_ready
 from services.file.errors import FileProblem, not_found
-from services.file.schemas import ProcessingOut, ThumbnailOut
+from services.file.files.views import processing_out
+from services.file.schemas import ProcessingOut
 from storage.files.models import FileRecord
 from storage.files.renditions import RenditionRepository
 from storage.files.repository import FileRepository
@@ -57,25 +58,8 @@ async def file_processing(
     tenant_id = require(principal, Permission.FILES_READ)
     await _ready_file(db, tenant_id, file_id)
     repository = RenditionRepository(db, tenant_id)
-    outcome = await repository.outcome(file_id)
-    if outcome is None:
-        return ProcessingOut(status="pending")
-    thumbnails = [
-        ThumbnailOut(
-            size=t.size,
-            width=t.width,
-            height=t.height,
-            url=f"/files/{file_id}/thumbnails/{t.size}",
-        )
-        for t in await repository.of_file(file_id)
-    ]
-    return ProcessingOut(
-        status=outcome.status,
-        detail=outcome.detail,
-        width=outcome.width,
-        height=outcome.height,
-        page_count=outcome.page_count,
-        thumbnails=thumbnails,
+    return processing_out(
+        file_id, await repository.outcome(file_id), await repository.of_file(file_id)
     )
 
 
