@@ -29,6 +29,8 @@ async def test_upload_is_scanned_then_ready(file_api: FileApi) -> None:
     run: WorkflowHandle[object, object] = file_api.resources.temporal.get_workflow_handle(
         accepted["workflow_id"]
     )
+    # The file is ready before the run ends (it still starts file_processing): wait for the end.
+    await run.result()
     progress = await run.query(PROGRESS_QUERY, result_type=Progress)
     assert (progress.state, progress.percent, progress.label) == ("completed", 100, "ready")
     await record_history(run, "file_upload")
