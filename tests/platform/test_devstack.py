@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -131,12 +133,24 @@ def test_redis_keeps_keys_across_a_restart(
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """A directory outside pytest's own: run as root, PostgreSQL runs as a system user that
+    must traverse every parent, and a pytest session starting meanwhile makes
+    /tmp/pytest-of-<user> private again (0700), locking a running server out of its data."""
+    path = Path(tempfile.mkdtemp(prefix="adx-embedded-pg-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @needs_postgres
 async def test_embedded_postgres_serves_queries_and_leaves_nothing_behind(
-    tmp_path: Path, stopped_after: list[ManagedProcess]
+    pg_dir: Path, stopped_after: list[ManagedProcess]
 ) -> None:
     port = free_port()
-    server, url = start_embedded_postgres(tmp_path, port, echo=False)
+    server, url = start_embedded_postgres(pg_dir, port, echo=False)
     stopped_after.append(server)
     assert url == f"postgresql+asyncpg://postgres@127.0.0.1:{port}/adx"
 
@@ -151,16 +165,16 @@ async def test_embedded_postgres_serves_queries_and_leaves_nothing_behind(
     server.stop()
 
     assert _alive([server.pid or 0, *workers]) == []
-    assert _processes_mentioning(str(postgres_data_dir(tmp_path))) == []
+    assert _processes_mentioning(str(postgres_data_dir(pg_dir))) == []
     assert port_is_free(port)
 
 
 @needs_postgres
 async def test_embedded_postgres_restarts_after_a_crash_with_its_data(
-    tmp_path: Path, stopped_after: list[ManagedProcess]
+    pg_dir: Path, stopped_after: list[ManagedProcess]
 ) -> None:
     port = free_port()
-    server, url = start_embedded_postgres(tmp_path, port, echo=False)
+    server, url = start_embedded_postgres(pg_dir, port, echo=False)
     stopped_after.append(server)
     dsn = url.replace("+asyncpg", "")
     connection = await asyncpg.connect(dsn)
@@ -174,12 +188,12 @@ async def test_embedded_postgres_restarts_after_a_crash_with_its_data(
         proc.kill()
     psutil.wait_procs(victims, timeout=10)
     server.stop()
-    pid_file = postgres_data_dir(tmp_path) / "postmaster.pid"
+    pid_file = postgres_data_dir(pg_dir) / "postmaster.pid"
     assert pid_file.exists()
     lines = pid_file.read_text().splitlines()
     pid_file.write_text("\n".join([str(os.getpid()), *lines[1:]]) + "\n")
 
-    restarted, _ = start_embedded_postgres(tmp_path, port, echo=False)
+    restarted, _ = start_embedded_postgres(pg_dir, port, echo=False)
     stopped_after.append(restarted)
     connection = await asyncpg.connect(dsn)
     try:

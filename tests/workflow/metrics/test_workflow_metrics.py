@@ -67,7 +67,8 @@ async def test_sdk_series_count_and_time_the_probe_runs(runs_api: RunsApi) -> No
         grew("temporal_activity_schedule_to_start_latency_count", 2, task_queue=queue)
         grew("temporal_workflow_task_execution_latency_count", workflow_type=PROBE)
 
-    await eventually(counted)
+    # The flaky activity's second failure waits for its retry's backoff: give it time.
+    await eventually(counted, timeout=60)
     await flaky.cancel()
 
 
