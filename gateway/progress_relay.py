@@ -1,6 +1,5 @@
-"""Workflow progress relay: one replica follows a workflow (a long poll of its history; the
-``progress`` query once per completed workflow task) and publishes changes on Redis; every
-replica forwards them to its subscribers."""
+"""Workflow progress relay: one replica polls a workflow's ``progress`` query and publishes
+changes on Redis; every replica forwards them to its subscribers."""
 
 from __future__ import annotations
 
@@ -17,13 +16,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.asyncio import Redis
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowHistoryEventFilterType,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,21 +44,6 @@ QUERY_TIMEOUT = timedelta(seconds=3)
 #: How long a closed run's final state stays cached in Redis (it never changes; the TTL only
 #: bounds what Redis holds).
 FINAL_STATE_TTL_SECONDS = 3600
-#: How long a run's ``describe`` is shared (subscribers arriving within it cost one call).
-DESCRIBE_TTL_SECONDS = 1.0
-#: Per-call bound on a history long poll (the server answers an idle one after ~20 s).
-LONG_POLL_TIMEOUT = timedelta(seconds=40)
-#: History events after which the run's state may have changed: a completed workflow task (its
-#: commands and state changes) or the run's close.
-_CHANGED = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
 
 
 class WorkflowNotFound(Exception):
@@ -147,24 +129,14 @@ class ProgressRelay:
         self.poll_seconds = poll_seconds
         self.replica = uuid.uuid4().hex
         self._pumps: dict[str, asyncio.Task[None]] = {}
-        #: The state a pump of this replica last published, by workflow: (run id, state). Its
-        #: long poll tells when it changes, so readers of a followed run take it as it is.
-        self._followed: dict[str, tuple[str, RunState]] = {}
         # Final states are sealed in Redis (AES-GCM under this key, bound to the run): Redis
         # holds no run's result in the clear. No key: not cached (every read asks Temporal).
         self._seal = AESGCM(cache_key) if cache_key else None
         #: In-flight and just-finished reads, shared by concurrent callers (single flight),
-        #: each kept for its window (``poll_seconds`` for a state, ``DESCRIBE_TTL_SECONDS`` for
-        #: a describe); the pump drops a run's entries when its history moves.
-        self._reads: dict[tuple[str, ...], tuple[float, float, asyncio.Future[Any]]] = {}
-        #: Temporal reads made, by kind (describe, progress, result, history long polls): the
-        #: tests count them.
-        self.temporal_reads: dict[str, int] = {
-            "describe": 0,
-            "progress": 0,
-            "result": 0,
-            "history": 0,
-        }
+        #: kept ``poll_seconds``: no reader is staler than the relay's own stream.
+        self._reads: dict[tuple[str, ...], tuple[float, asyncio.Future[Any]]] = {}
+        #: Temporal reads made, by kind (describe, progress, result): the tests count them.
+        self.temporal_reads: dict[str, int] = {"describe": 0, "progress": 0, "result": 0}
 
     def channel(self, workflow_id: str) -> str:
         return self.keys("wf", workflow_id, "progress")
@@ -172,50 +144,37 @@ class ProgressRelay:
     def _lock_key(self, workflow_id: str) -> str:
         return self.keys("wf", workflow_id, "relay")
 
-    async def _shared(
-        self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]], keep: float
-    ) -> Any:
-        """``read()`` once for every caller asking for ``key`` while it runs or within ``keep``
-        seconds after it finished (a failure is not kept)."""
+    async def _shared(self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()`` once for every caller asking for ``key`` while it runs or within
+        ``poll_seconds`` after it finished (a failure is not kept)."""
         now = time.monotonic()
         for stale in [
-            k for k, (at, kept, f) in self._reads.items() if f.done() and now - at > kept
+            k for k, (at, f) in self._reads.items() if f.done() and now - at > self.poll_seconds
         ]:
             del self._reads[stale]
         entry = self._reads.get(key)
         if entry is None:
             future: asyncio.Future[Any] = asyncio.ensure_future(read())
-            self._reads[key] = (now, keep, future)
+            self._reads[key] = (now, future)
 
             def forget(done: asyncio.Future[Any], key: tuple[str, ...] = key) -> None:
-                if self._reads.get(key, (0.0, 0.0, None))[2] is not done:
-                    return  # dropped (``_forget``) while it ran: a newer read owns the key
                 if done.cancelled() or done.exception() is not None:
                     self._reads.pop(key, None)
                 else:
-                    self._reads[key] = (time.monotonic(), keep, done)
+                    self._reads[key] = (time.monotonic(), done)
 
             future.add_done_callback(forget)
             entry = self._reads[key]
-        return await asyncio.shield(entry[2])
-
-    def _forget(self, workflow_id: str) -> None:
-        """Drop the run's shared reads: its history moved, so the next read asks Temporal."""
-        for key in [k for k in self._reads if k[1] == workflow_id]:
-            del self._reads[key]
-        self._followed.pop(workflow_id, None)
+        return await asyncio.shield(entry[1])
 
     async def describe(self, workflow_id: str) -> WorkflowExecutionDescription:
-        """``describe``, shared by concurrent callers and for ``DESCRIBE_TTL_SECONDS`` after
-        (see ``_shared``)."""
+        """``describe``, shared by concurrent callers (see ``_shared``)."""
 
         async def read() -> WorkflowExecutionDescription:
             self.temporal_reads["describe"] += 1
             return await describe(self.temporal, workflow_id)
 
-        return await self._shared(  # type: ignore[no-any-return]
-            ("describe", workflow_id), read, DESCRIBE_TTL_SECONDS
-        )
+        return await self._shared(("describe", workflow_id), read)  # type: ignore[no-any-return]
 
     def _final_key(self, workflow_id: str, run_id: str) -> str:
         return self.keys("wf", workflow_id, "final", run_id)
@@ -232,9 +191,6 @@ class ProgressRelay:
             cached = await self._cached(workflow_id, run_id)
             if cached is not None:
                 return cached
-        followed = self._followed.get(workflow_id)
-        if not closed and followed is not None and followed[0] == run_id:
-            return followed[1]
 
         async def read() -> RunState:
             self.temporal_reads["progress"] += 1
@@ -242,9 +198,7 @@ class ProgressRelay:
                 self.temporal_reads["result"] += 1
             return await read_run_state(self.temporal, workflow_id, description)
 
-        state: RunState = await self._shared(
-            ("state", workflow_id, run_id), read, self.poll_seconds
-        )
+        state: RunState = await self._shared(("state", workflow_id, run_id), read)
         if state.done and closed and self._seal is not None:
             await self._store(workflow_id, run_id, state)
         return state
@@ -286,89 +240,24 @@ class ProgressRelay:
             task.add_done_callback(lambda _: self._pumps.pop(workflow_id, None))
 
     async def _pump(self, workflow_id: str) -> None:
-        """Publish the run's states until it closes: a long poll of its history, the state read
-        again once per completed workflow task or close; the busy poll when the long poll fails."""
-        holding = asyncio.create_task(self._hold_lock(workflow_id))
-        published: list[str | None] = [None]
+        previous: str | None = None
         try:
-            try:
-                await self._follow(workflow_id, published)
-            except Exception as error:
-                _log.info("relay_long_poll_failed", workflow_id=workflow_id, error=repr(error))
-                self._forget(workflow_id)
-                await self._poll(workflow_id, published)
+            while True:
+                state = await self.run_state(workflow_id)
+                encoded = state.to_json()
+                if encoded != previous:
+                    await self.redis.publish(self.channel(workflow_id), encoded)
+                    previous = encoded
+                if state.done:
+                    return
+                await self.redis.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
+                await asyncio.sleep(self.poll_seconds)
         except Exception as error:
             _log.warning("relay_stopped", workflow_id=workflow_id, error=repr(error))
         finally:
-            self._followed.pop(workflow_id, None)
-            holding.cancel()
-            await asyncio.gather(holding, return_exceptions=True)
             # Release only our own lock so a replica that took over keeps its one.
             if await self.redis.get(self._lock_key(workflow_id)) == self.replica:
                 await self.redis.delete(self._lock_key(workflow_id))
-
-    async def _publish(
-        self,
-        workflow_id: str,
-        published: list[str | None],
-        description: WorkflowExecutionDescription | None = None,
-    ) -> RunState:
-        """Read the run's state and publish it if it differs from ``published[0]``."""
-        state = await self.run_state(workflow_id, description)
-        encoded = state.to_json()
-        if encoded != published[0]:
-            await self.redis.publish(self.channel(workflow_id), encoded)
-            published[0] = encoded
-        return state
-
-    async def _follow(self, workflow_id: str, published: list[str | None]) -> None:
-        """One long poll at a time on the latest run's history (a run continued as new: the
-        next run's); the state is read again only after an event that may change it."""
-        while True:
-            description = await self.describe(workflow_id)
-            state = await self._publish(workflow_id, published, description)
-            if state.done:
-                return
-            run_id = description.run_id or ""
-            self._followed[workflow_id] = (run_id, state)
-            # Events up to the describe's history length are already in the state read.
-            seen = description.raw_description.workflow_execution_info.history_length
-            history = self.temporal.get_workflow_handle(
-                workflow_id, run_id=description.run_id
-            ).fetch_history_events(
-                wait_new_event=True,
-                event_filter_type=WorkflowHistoryEventFilterType.ALL_EVENT,
-                rpc_timeout=LONG_POLL_TIMEOUT,
-            )
-            while True:
-                # Each call carries the last page's token: it answers only events after it
-                # (the history is read once, not again per poll).
-                self.temporal_reads["history"] += 1
-                await history.fetch_next_page()
-                events = [e for e in history.current_page or () if e.event_id > seen]
-                seen = max([seen, *(e.event_id for e in events)])
-                ended = history.next_page_token is None  # the run closed
-                if ended or any(e.event_type in _CHANGED for e in events):
-                    self._forget(workflow_id)
-                    if ended:
-                        break  # describe again: closed, or the next run of a continue-as-new
-                    state = await self._publish(workflow_id, published)
-                    if state.done:
-                        return
-                    self._followed[workflow_id] = (run_id, state)
-
-    async def _poll(self, workflow_id: str, published: list[str | None]) -> None:
-        """The fallback: the state read every ``poll_seconds`` until the run closes."""
-        while True:
-            if (await self._publish(workflow_id, published)).done:
-                return
-            await asyncio.sleep(self.poll_seconds)
-
-    async def _hold_lock(self, workflow_id: str) -> None:
-        """Renew the relay's lock while the pump runs (a long poll may wait ~20 s)."""
-        while True:
-            await asyncio.sleep(LOCK_TTL_SECONDS / 3)
-            await self.redis.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
 
     async def subscribe(self, workflow_id: str, max_seconds: float) -> AsyncIterator[RunState]:
         """Yield each new state of the workflow until it closes or ``max_seconds`` pass."""

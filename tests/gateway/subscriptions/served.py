@@ -32,7 +32,6 @@ QUEUE = f"subscription-tests-{uuid.uuid4().hex[:8]}"
 class Hold:
     def __init__(self) -> None:
         self._done = False
-        self._stepped = False
 
     @workflow.run
     async def run(self) -> str:
@@ -43,14 +42,9 @@ class Hold:
     def finish(self) -> None:
         self._done = True
 
-    @workflow.signal
-    def step(self) -> None:
-        self._stepped = True
-
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
-        label = "stepped" if self._stepped else "held"
-        return Progress(step=1 if self._done else 0, total=1, label=label, percent=0)
+        return Progress(step=1 if self._done else 0, total=1, label="held", percent=0)
 
 
 async def start_hold(temporal: Client, owner: str | None) -> WorkflowHandle[Any, Any]:

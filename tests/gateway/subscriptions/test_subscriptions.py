@@ -1,8 +1,7 @@
 """graphql-transport-ws on an in-process gateway over the test run's Redis and Temporal:
 heartbeat pings, 4401 for a bad or expired token, the per-user cap (4429), the end at token
-expiry, the cached final state of a closed run, one progress query per poll interval for
-many subscribers of one run, and an idle followed run costing a history long poll (its step
-arriving by it) rather than reads per subscriber."""
+expiry, the cached final state of a closed run and one progress query per poll interval for
+many subscribers of one run."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from gateway.run_access import identify_run
@@ -241,56 +239,3 @@ async def test_many_subscribers_of_one_run_cost_one_progress_query_per_interval(
     for ws in sockets:
         await ws.close()
     await handle.signal("finish")
-
-
-async def first_task_completed(handle: Any) -> None:
-    """Wait until the run's first workflow task completed (from then on it is idle)."""
-    async with asyncio.timeout(15):
-        while True:
-            events = [event async for event in handle.fetch_history_events()]
-            if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in events):
-                return
-            await asyncio.sleep(0.05)
-
-
-async def test_subscribers_of_an_idle_run_cost_one_long_poll_and_a_step_arrives_by_it(
-    gateway_resources: Resources, auth_resources: Resources, hold_worker: Client
-) -> None:
-    # A 10 s poll: a step seen within 5 s came by the history long poll, not the busy poll.
-    async with served_gateway(
-        gateway_resources, auth_resources, progress_poll_seconds=10
-    ) as gateway:
-        subscribers = 6
-        handle = await start_hold(hold_worker, owner=None)
-        await first_task_completed(handle)
-        run = await identify_run(await handle.describe())
-        variables = {"id": handle.id, "t": gateway.state.run_access.token(run)}
-        sockets = [await acked(gateway) for _ in range(subscribers)]
-        reads = gateway.state.relay.temporal_reads
-        before = dict(reads)
-
-        for ws in sockets:  # arriving over ~0.5 s
-            await subscribe(ws, "1", variables)
-            await asyncio.sleep(0.1)
-        for ws in sockets:
-            first = await next_of(ws, "1")
-            assert first["payload"]["data"]["workflowProgress"]["progress"]["label"] == "held"
-        await asyncio.sleep(2)
-        idle = {kind: reads[kind] - before[kind] for kind in reads}
-        assert idle["describe"] <= 2 and idle["progress"] <= 2, idle
-        assert idle["history"] >= 1, idle  # the pump follows the run by its history
-
-        await handle.signal("step")
-        for ws in sockets:
-            stepped = await next_of(ws, "1", timeout=5)
-            run_state = stepped["payload"]["data"]["workflowProgress"]
-            assert run_state["progress"]["label"] == "stepped", stepped
-        await handle.signal("finish")
-        for ws in sockets:
-            closing = await next_of(ws, "1", timeout=5)
-            assert closing["payload"]["data"]["workflowProgress"]["status"] == "COMPLETED"
-        total = {kind: reads[kind] - before[kind] for kind in reads}
-        # One state read per change (the step, the close), not one per subscriber or poll.
-        assert total["progress"] <= idle["progress"] + 3, total
-        for ws in sockets:
-            await ws.close()
