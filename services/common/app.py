@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.errors import install_error_handlers
 from services.common.health import HttpMetrics, MetricsMiddleware, health_router
+from services.common.metrics import ResourceMetrics
 from services.common.middleware import (
     BodySizeLimitMiddleware,
     JsonBodyGuardMiddleware,
@@ -45,6 +46,12 @@ def create_app(
         resources.settings, resources.redis, resources.redis_keys
     )
     app.state.metrics = HttpMetrics(resources.service.value)
+    # Database and Redis pool gauges, read at each scrape (services/common/metrics.py).
+    app.state.metrics.registry.register(
+        ResourceMetrics(
+            resources.service.value, resources.engine, resources.redis, resources.settings.data_dir
+        )
+    )
     install_error_handlers(app)
     # With ADX_METRICS_PORT set the runner serves /metrics on that port, not on the API port.
     app.include_router(health_router(api_metrics=resources.settings.metrics_port is None))

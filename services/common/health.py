@@ -25,11 +25,13 @@ from prometheus_client import (
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.metrics import temporal_metrics
+from services.common.metrics import DependencyChecks, temporal_metrics
 from services.common.resources import Resources
 from storage.db import ping
 
 CHECK_TIMEOUT_SECONDS = 2.0
+#: Latency buckets (seconds): 0.2 is the direct-call SLO's bound (deploy/monitoring/rules).
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 METRICS_PATH = "/metrics"
 #: Name of the API port's metrics route.
 _METRICS_ROUTE_NAME = "adx_api_port_metrics"
@@ -45,7 +47,9 @@ async def _check(probe: Callable[[], Awaitable[object]]) -> str:
         return f"error: {type(error).__name__}"
 
 
-async def readiness(resources: Resources) -> dict[str, str]:
+async def readiness(
+    resources: Resources, observed: DependencyChecks | None = None
+) -> dict[str, str]:
     checks: dict[str, Callable[[], Awaitable[object]]] = {
         "temporal": resources.temporal.service_client.check_health,
         "redis": resources.redis.ping,
@@ -54,7 +58,15 @@ async def readiness(resources: Resources) -> dict[str, str]:
         engine = resources.engine
         checks["postgres"] = lambda: ping(engine)
     names = list(checks)
-    results = await asyncio.gather(*(_check(checks[n]) for n in names))
+
+    async def timed(name: str) -> str:
+        start = time.perf_counter()
+        result = await _check(checks[name])
+        if observed is not None:
+            observed.observe(name, time.perf_counter() - start, result == "ok")
+        return result
+
+    results = await asyncio.gather(*(timed(n) for n in names))
     return dict(zip(names, results, strict=True))
 
 
@@ -79,7 +91,8 @@ def health_router(*, api_metrics: bool = True) -> APIRouter:
         responses={503: {"description": "A dependency is down", "model": Readiness}},
     )
     async def ready(request: Request) -> JSONResponse:
-        checks = await readiness(request.app.state.resources)
+        metrics: HttpMetrics = request.app.state.metrics
+        checks = await readiness(request.app.state.resources, metrics.dependencies)
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks},
@@ -118,8 +131,10 @@ class HttpMetrics:
             "HTTP request latency",
             ["service", "method", "route"],
             registry=self.registry,
+            buckets=HTTP_BUCKETS,
         )
         self.service = service
+        self.dependencies = DependencyChecks(service, self.registry)
         self.registry.register(temporal_metrics())  # the process's Temporal SDK metrics
 
 

@@ -9,15 +9,22 @@ drains first, so it is always current). See docs/observability.md.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 from temporalio.runtime import (
     BUFFERED_METRIC_KIND_COUNTER,
     BUFFERED_METRIC_KIND_HISTOGRAM,
@@ -186,3 +193,93 @@ def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> Callable
         thread.join()
 
     return stop
+
+
+class ResourceMetrics(Collector):
+    """The process's database pool and Redis connection pool as gauges, read at each scrape
+    (SQLAlchemy's ``QueuePool`` counters and redis-py's pool lists: no I/O, nothing to block)."""
+
+    def __init__(
+        self, service: str, engine: AsyncEngine | None, redis: Redis, data_dir: Path
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.redis = redis
+        self.data_dir = data_dir
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["service"]
+        size = GaugeMetricFamily("adx_db_pool_size", "Database pool size (steady).", labels=labels)
+        out = GaugeMetricFamily(
+            "adx_db_pool_checked_out", "Database connections in use.", labels=labels
+        )
+        idle = GaugeMetricFamily(
+            "adx_db_pool_checked_in", "Database connections idle in the pool.", labels=labels
+        )
+        overflow = GaugeMetricFamily(
+            "adx_db_pool_overflow",
+            "Connections beyond the pool size (negative: not yet opened up to the size).",
+            labels=labels,
+        )
+        if self.engine is not None:
+            pool = self.engine.sync_engine.pool
+            if isinstance(pool, QueuePool):
+                size.add_metric([self.service], pool.size())
+                out.add_metric([self.service], pool.checkedout())
+                idle.add_metric([self.service], pool.checkedin())
+                overflow.add_metric([self.service], pool.overflow())
+        redis_in_use = GaugeMetricFamily(
+            "adx_redis_pool_in_use", "Redis connections in use.", labels=labels
+        )
+        redis_idle = GaugeMetricFamily(
+            "adx_redis_pool_available", "Redis connections idle in the pool.", labels=labels
+        )
+        redis_max = GaugeMetricFamily(
+            "adx_redis_pool_max", "Redis pool's connection limit.", labels=labels
+        )
+        pool_ = self.redis.connection_pool
+        redis_in_use.add_metric([self.service], len(getattr(pool_, "_in_use_connections", ())))
+        redis_idle.add_metric([self.service], len(getattr(pool_, "_available_connections", ())))
+        redis_max.add_metric([self.service], float(pool_.max_connections))
+        yield from (size, out, idle, overflow, redis_in_use, redis_idle, redis_max)
+        yield from self._disk()
+
+    def _disk(self) -> Iterator[Metric]:
+        """Free space of the volume holding the data directory (local blobs, logs; one
+        ``statvfs``): the disk alert's series where no node exporter runs."""
+        free = GaugeMetricFamily(
+            "adx_disk_free_bytes", "Free bytes on the data directory's volume.", labels=["service"]
+        )
+        total = GaugeMetricFamily(
+            "adx_disk_size_bytes", "Size of the data directory's volume.", labels=["service"]
+        )
+        path = self.data_dir if self.data_dir.exists() else Path(".")
+        with contextlib.suppress(OSError):
+            usage = shutil.disk_usage(path)
+            free.add_metric([self.service], usage.free)
+            total.add_metric([self.service], usage.total)
+        yield from (free, total)
+
+
+class DependencyChecks:
+    """Readiness check latency and outcome per dependency (``/health/ready``: Temporal,
+    PostgreSQL, Redis); a Redis ping's latency is the ``dependency="redis"`` histogram."""
+
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
+        self.latency = Histogram(
+            "adx_dependency_check_seconds",
+            "Readiness check latency per dependency.",
+            ["service", "dependency"],
+            registry=registry,
+        )
+        self.up = Gauge(
+            "adx_dependency_up",
+            "Whether the last readiness check of the dependency succeeded.",
+            ["service", "dependency"],
+            registry=registry,
+        )
+
+    def observe(self, dependency: str, seconds: float, ok: bool) -> None:
+        self.latency.labels(self.service, dependency).observe(seconds)
+        self.up.labels(self.service, dependency).set(1 if ok else 0)
