@@ -9,12 +9,15 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from temporalio.client import (
     Client,
@@ -293,3 +296,24 @@ class ProgressRelay:
         for task in list(self._pumps.values()):
             task.cancel()
         await asyncio.gather(*self._pumps.values(), return_exceptions=True)
+
+
+class RelayMetrics(Collector):
+    """The relay on the gateway's ``/metrics``: runs this replica follows and its Temporal reads."""
+
+    def __init__(self, relay: ProgressRelay) -> None:
+        self.relay = relay
+
+    def collect(self) -> Iterator[Metric]:
+        followed = GaugeMetricFamily(
+            "adx_gateway_relay_followed_runs", "Workflow runs this replica's relay polls."
+        )
+        followed.add_metric([], sum(1 for task in self.relay._pumps.values() if not task.done()))
+        reads = CounterMetricFamily(
+            "adx_gateway_relay_temporal_reads",
+            "Temporal reads of the relay by kind (describe, progress, result).",
+            labels=["kind"],
+        )
+        for kind, count in self.relay.temporal_reads.items():
+            reads.add_metric([kind], count)
+        yield from (followed, reads)

@@ -15,12 +15,14 @@ from gateway.context import GatewayState, get_context
 from gateway.graphiql import mount_graphiql
 from gateway.idempotency import Idempotency
 from gateway.pages import mount_pages
-from gateway.progress_relay import ProgressRelay
+from gateway.progress_relay import ProgressRelay, RelayMetrics
 from gateway.rate_limit import RateLimiter
 from gateway.router import RateLimitedGraphQLRouter
 from gateway.run_access import RunAccess
 from gateway.service_clients import RequestDeadline, RoutingMetrics, ServiceClients
 from gateway.subscriptions import SubscriptionLeases
+from schema.limits import DocumentCacheMetrics
+from schema.metrics import GraphQLMetrics
 from schema.schema import build_schema
 from services.common.app import create_app
 from services.common.resources import Resources
@@ -81,12 +83,14 @@ def create_gateway_app(resources: Resources) -> FastAPI:
         ),
     )
     graphiql = on_unless_production(settings.graphiql, settings)
+    graphql_metrics = GraphQLMetrics()
     graphql = RateLimitedGraphQLRouter(
         build_schema(
             mask_errors=settings.is_production,
             introspection=on_unless_production(settings.graphql_introspection, settings),
             suggestions=on_unless_production(settings.graphql_suggestions, settings),
             max_cost=settings.graphql_max_cost,
+            metrics=graphql_metrics,
         ),
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -99,6 +103,9 @@ def create_gateway_app(resources: Resources) -> FastAPI:
     app.state.gateway = state
     # Breaker states, instance readiness and retries (gateway/service_clients.py).
     app.state.metrics.registry.register(RoutingMetrics(services))
+    app.state.metrics.registry.register(graphql_metrics)  # per root field (schema/metrics.py)
+    app.state.metrics.registry.register(RelayMetrics(state.relay))
+    app.state.metrics.registry.register(DocumentCacheMetrics())
     app.add_middleware(RequestDeadline, seconds=settings.request_deadline_seconds)
     if graphiql:
         mount_graphiql(app)  # GraphiQL's own assets, served locally: works offline

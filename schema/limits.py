@@ -4,10 +4,13 @@ and the process's cache of parsed operations (``DOCUMENTS``), which both read.""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 
 from graphql import DocumentNode, GraphQLError, parse
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2000
@@ -38,12 +41,17 @@ class DocumentCache:
         self.budget = budget
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._chars = 0
+        #: Lookups answered from the cache and parsed anew (``adx_graphql_document_cache_*``).
+        self.hits = 0
+        self.misses = 0
 
     def document(self, query: str) -> DocumentNode:
         entry = self._entries.get(query)
         if entry is not None:
             self._entries.move_to_end(query)
+            self.hits += 1
             return entry.document
+        self.misses += 1
         document = parse(query, max_tokens=MAX_TOKENS)
         if len(query) <= self.budget:
             self._entries[query] = _Entry(document)
@@ -78,3 +86,24 @@ class DocumentCache:
 #: The gateway process's parsed operations (``schema/extensions.py`` ``CachedDocuments``, the
 #: rate limiter's operation cost, the subscription lease check).
 DOCUMENTS = DocumentCache()
+
+
+class DocumentCacheMetrics(Collector):
+    """The parsed-operation cache's hits, misses and size on the gateway's ``/metrics``."""
+
+    def __init__(self, cache: DocumentCache = DOCUMENTS) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily(
+            "adx_graphql_document_cache_lookups",
+            "Parsed-operation cache lookups by result (hit, miss).",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], self.cache.hits)
+        lookups.add_metric(["miss"], self.cache.misses)
+        size = GaugeMetricFamily(
+            "adx_graphql_document_cache_chars", "Characters of operation text cached."
+        )
+        size.add_metric([], self.cache._chars)
+        yield from (lookups, size)

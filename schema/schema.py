@@ -22,6 +22,7 @@ from schema.extensions import (
     ServiceUnavailableErrors,
 )
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.metrics import GraphQLMetrics, operation_metrics
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.files import FileMutation, FileQuery
 from schema.roots.reconciliation import ReconciliationMutation
@@ -71,6 +72,7 @@ def build_schema(
     introspection: bool = True,
     suggestions: bool = True,
     max_cost: int = DEFAULT_MAX_COST,
+    metrics: GraphQLMetrics | None = None,
 ) -> strawberry.Schema:
     """The gateway's schema. ``introspection=False`` refuses ``__schema``/``__type`` (a
     validation error; ``__typename`` stays); ``suggestions=False`` strips "Did you mean ...?"
@@ -92,6 +94,8 @@ def build_schema(
         lambda: QueryCostLimiter(max_cost),
         CachedDocuments,
     ]
+    if metrics is not None:  # per root field: count, errors, latency (schema/metrics.py)
+        extensions.insert(0, operation_metrics(metrics))
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_user_facing(e)))
     # After MaskErrors: extensions finish in reverse order, so outages are renamed before
