@@ -24,7 +24,7 @@ from services.auth import (
 )
 from services.auth.routes import router as core_router
 from services.auth.runtime import runtime_for
-from services.auth.signing_keys import JwksPublisher
+from services.auth.signing_keys import JwksPublisher, SigningKeyMetrics
 from services.auth.switching.switch import bookkeeping_for
 from services.common.app import create_app
 from services.common.feature import Feature, routers_of
@@ -57,6 +57,7 @@ def create_auth_app(resources: Resources) -> FastAPI:
     app.state.auth = runtime = runtime_for(resources)
     # Routes are authenticated with the keys themselves; the JWKS goes to Redis for the others.
     app.state.token_verifier = runtime.verifier
+    app.state.metrics.registry.register(SigningKeyMetrics(runtime.keys))  # the key's age
     publisher = JwksPublisher(runtime.keys, resources.redis, resources.redis_keys)
 
     @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from services.common.dev_secrets import load_or_create, require_development, write_private
@@ -164,3 +167,35 @@ class JwksPublisher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def key_created_at(kid: str) -> datetime | None:
+    """The creation day a key id carries (``generate_key``: ``YYYYMMDD-<hex>``), else None."""
+    try:
+        return datetime.strptime(kid[:8], "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+class SigningKeyMetrics(Collector):
+    """The active signing key's age (from its id's day) and the published key count, for the
+    rotation alert (deploy/monitoring/rules)."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+
+    def collect(self) -> Iterator[Metric]:
+        age = GaugeMetricFamily(
+            "adx_auth_signing_key_age_seconds",
+            "Age of the active JWT signing key, from the day in its key id.",
+            labels=["kid"],
+        )
+        created = key_created_at(self.ring.active.kid)
+        if created is not None:
+            seconds = (datetime.now(UTC) - created).total_seconds()
+            age.add_metric([self.ring.active.kid], max(seconds, 0.0))
+        published = GaugeMetricFamily(
+            "adx_auth_signing_keys_published", "Signing keys in the published JWKS."
+        )
+        published.add_metric([], len(self.ring.published()))
+        yield from (age, published)
