@@ -19,12 +19,12 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-bootstrap: $(SYNCED) clamav ## install uv if needed, sync .venv from uv.lock, and Debian's clamd
+bootstrap: $(SYNCED) clamav prometheus-package ## install uv if needed, sync .venv from uv.lock, Debian's clamd and prometheus
 
 # The file tests scan with Debian's clamd (services/devstack/clamav.py starts it with the
 # project's own signature file; no signature download). Installed where missing and apt exists.
@@ -36,6 +36,19 @@ clamav:
 	      || echo "could not install clamav-daemon; the file tests need /usr/sbin/clamd"; \
 	  else \
 	    echo "clamd missing: install Debian's clamav-daemon (sudo apt-get install clamav-daemon)"; \
+	  fi; \
+	fi
+
+# The monitoring tests (tests/operations/monitoring) and `make prometheus` run Debian's prometheus
+# and promtool on deploy/monitoring/. Installed where missing and apt exists.
+prometheus-package:
+	@if [ ! -x /usr/bin/prometheus ] && ! command -v prometheus >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian prometheus (prometheus, promtool) for the monitoring tests"; \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	      || echo "could not install prometheus; the monitoring tests need /usr/bin/prometheus"; \
+	  else \
+	    echo "prometheus missing: install Debian's prometheus (sudo apt-get install prometheus)"; \
 	  fi; \
 	fi
 
@@ -58,6 +71,9 @@ $(SYNCED): uv.lock pyproject.toml | $(UV)
 
 run: bootstrap ## start Temporal, PostgreSQL, Redis and the platform (Ctrl-C stops all)
 	$(PY) -m services.devstack
+
+prometheus: bootstrap ## Prometheus on :9090 scraping the stack `make run` started, with the alert rules (deploy/monitoring)
+	$(PY) -m services.devstack.prometheus
 
 test: bootstrap ## run the tests (PYTEST_ARGS="-k name -x" to narrow)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -100,6 +116,9 @@ bench-onboarding: bootstrap ## user_onboarding end to end vs a bare workflow of 
 
 bench-user-bulk: bootstrap ## bulk import rows/s: 10,000 CSV rows through POST /users/bulk and bulk_user_operation to completed (target >= 500 rows/s) (BENCH_ARGS="--rows 10000 --json out.json")
 	$(PY) -m bench.user_bulk $(BENCH_ARGS)
+
+bench-check: bootstrap ## compare bench results (BENCH_RESULTS="a.json b.json") with bench/baseline.json by ratio; exit 1 on a regression
+	$(PY) -m bench.regression check $(BENCH_RESULTS)
 
 clean-data: ## delete local state (.data: Temporal, PostgreSQL, Redis, blobs)
 	rm -rf .data

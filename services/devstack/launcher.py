@@ -333,6 +333,15 @@ class DevStack:
                     "them (docs/service-auth.md)",
                 )
             )
+        if self.services:
+            first = self.services[0].port(self.env)
+            rows.append(
+                (
+                    "metrics",
+                    f"http://localhost:{first}/metrics (each process on its port); `make "
+                    "prometheus` scrapes them all with the alert rules (docs/observability.md)",
+                )
+            )
         rows.append(("Temporal frontend", self.env.get("ADX_TEMPORAL_ADDRESS", "?")))
         rows.append(("PostgreSQL", mask_url(self.env.get("ADX_DATABASE_URL", "?"))))
         rows.append(("Redis", mask_url(self.env.get("ADX_REDIS_URL", "?"))))
