@@ -15,6 +15,7 @@ from services.file import (
     owner_names,
     processing,
     quota,
+    sharing,
     tenant_storage,
     uploads,
     user_files,
@@ -35,6 +36,7 @@ FEATURES: tuple[Feature, ...] = (
     user_files.FEATURE,
     owner_names.FEATURE,
     quota.FEATURE,
+    sharing.FEATURE,  # shares, their links and file_sharing
 )
 
 #: Upload routes that stream their bodies to storage under limits of their own (the direct

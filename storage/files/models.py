@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -116,3 +117,67 @@ class UploadReservation(TenantOwnedMixin, FilesBase):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class ShareKind(StrEnum):
+    MEMBER = "member"
+    ROLE = "role"
+    TENANT = "tenant"
+    LINK = "link"
+
+
+class SharePermission(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+
+
+class ShareStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    #: Its expiry passed (the ``file_sharing`` run's timer, or a read after ``expires_at``).
+    EXPIRED = "expired"
+
+
+class NotifyStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    #: The mail could not be sent: the share stays active, the reason in ``notify_detail``.
+    FAILED = "failed"
+    #: Nobody to mail (a link shared with no addresses, a role nobody holds).
+    NONE = "none"
+
+
+class FileShare(TenantOwnedMixin, FilesBase):
+    """One share of a file (docs/files.md, "Sharing"): with a member (``grantee`` the user id),
+    a role (``grantee`` its name), the whole tenant, or by link; viewer or editor."""
+
+    __tablename__ = "file_shares"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(ShareKind)})", name="kind"),
+        CheckConstraint(f"permission IN ({_values(SharePermission)})", name="permission"),
+        CheckConstraint(f"status IN ({_values(ShareStatus)})", name="status"),
+        CheckConstraint(f"notify_status IN ({_values(NotifyStatus)})", name="notify_status"),
+        Index("ix_files_file_shares_tenant_file", "tenant_id", "file_id"),
+        Index("ix_files_file_shares_tenant_grantee", "tenant_id", "kind", "grantee"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("files.files.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    grantee: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    permission: Mapped[str] = mapped_column(String(8), nullable=False)
+    #: argon2id of a link's password; never the password.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, server_default="active")
+    notify_status: Mapped[str] = mapped_column(String(8), nullable=False, server_default="pending")
+    notify_detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+    workflow_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
