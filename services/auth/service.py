@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.auth import (
     accounts,
     bulk_import,
+    compliance,
     mfa,
     onboarding,
     password_reset,
@@ -47,6 +48,7 @@ FEATURES: Sequence[Feature] = (
     profile_copies.FEATURE,
     reconciliation.FEATURE,
     bulk_import.FEATURE,
+    compliance.FEATURE,
 )
 
 

@@ -128,6 +128,11 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         "(services/workflow/codec_routes.py): operators, not users, read payloads",
         ("POST", "/codec/encode"): "operator token ADX_CODEC_OPERATOR_TOKEN "
         "(services/workflow/codec_routes.py)",
+        ("GET", "/compliance/exports/{export_id}/archive"): "a GDPR export's mailed link: "
+        "the HMAC of the export id and expiry is verified before anything is read "
+        "(services/workflow/compliance/signing.py)",
+        ("POST", "/compliance/receipts/verify"): "an erasure receipt checked: its signature is "
+        "the credential, the answer only valid or not (the erased person has no account)",
     },
     ServiceName.user: {
         (method, f"/scim/v2{path}"): _SCIM

@@ -527,6 +527,25 @@ class Settings(BaseSettings):
         description="How often the workflow service refreshes its run insight gauges on "
         "/metrics (0: only when insights are asked for).",
     )
+    compliance_export_link_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="How long a GDPR export's mailed download link (and the archive) lives.",
+    )
+    compliance_erasure_grace_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=0,
+        le=90 * 24 * 3600,
+        description="Grace period of a GDPR erasure: it may be cancelled until it ends.",
+    )
+    compliance_decision_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=1,
+        le=90 * 24 * 3600,
+        description="How long a GDPR erasure waits for new owners of tenants the person alone "
+        "owns before it gives up (cancelled).",
+    )
 
     # --- Auth ------------------------------------------------------------------------------
     auth_issuer: str = Field("https://auth.adx.local", description="`iss` of every access token.")

@@ -20,6 +20,7 @@ from services.file import (
     uploads,
     user_files,
 )
+from services.file.compliance import FEATURE as COMPLIANCE
 from services.file.uploads.tus import hide_transport_headers
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``): uploads (``file_upload``),
@@ -37,6 +38,7 @@ FEATURES: tuple[Feature, ...] = (
     owner_names.FEATURE,
     quota.FEATURE,
     sharing.FEATURE,  # shares, their links and file_sharing
+    COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )
 
 #: Upload routes that stream their bodies to storage under limits of their own (the direct

@@ -21,6 +21,7 @@ from services.tenant import (
     switching,
     tenants,
 )
+from services.tenant.compliance import FEATURE as COMPLIANCE
 
 #: Its capabilities, as ``Feature``s (``services/common/feature.py``).
 FEATURES: tuple[Feature, ...] = (
@@ -38,6 +39,7 @@ FEATURES: tuple[Feature, ...] = (
     profile_copies.FEATURE,
     reconciliation.FEATURE,
     bulk_import.FEATURE,
+    COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )
 
 SPEC = ServiceSpec(name=ServiceName.tenant, title="ADX tenant service", features=FEATURES)

@@ -20,6 +20,7 @@ from services.user import (
     scim,
 )
 from services.user.activities import UserActivities
+from services.user.compliance import FEATURE as COMPLIANCE
 from services.user.first_run import FEATURE as FIRST_RUN
 from services.user.routes import router
 
@@ -42,6 +43,7 @@ FEATURES = (
     FIRST_RUN,
     bulk.FEATURE,
     reconciliation.FEATURE,
+    COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )
 
 #: The bulk upload reads its body under its own limits (``workflows/user/bulk_contracts.py``

@@ -242,3 +242,69 @@ class ReconciliationRequest(BaseModel):
 class ReconciliationStarted(BaseModel):
     workflow_id: str
     run_id: str
+
+
+# --- GDPR procedures (docs/workflows.md, "GDPR procedures") -----------------------------------
+
+
+class ComplianceStarted(BaseModel):
+    """A GDPR export or erasure run started (or the one already running, for an erasure)."""
+
+    workflow_id: str
+    run_id: str
+
+
+class ErasureRequest(BaseModel):
+    """The person's own erasure: ``confirm`` must be true (nobody else can be named)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: bool
+
+
+class ErasureCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=MAX_REASON)
+
+
+class ErasureCancelled(BaseModel):
+    cancelled: bool
+
+
+class TenantDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: uuid.UUID
+    new_owner_id: uuid.UUID
+
+
+class ErasureDecisions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[TenantDecisionIn] = Field(min_length=1, max_length=100)
+
+
+class ErasureDecided(BaseModel):
+    waiting: list[str]
+    refused: list[str]
+
+
+class ErasureStatus(BaseModel):
+    workflow_id: str
+    phase: str
+    waiting_for_tenants: list[str]
+    grace_ends_at: int
+    cancellable: bool
+
+
+class ReceiptCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: str = Field(max_length=200_000)
+    key_id: str = Field(max_length=100)
+    signature: str = Field(max_length=200)
+
+
+class ReceiptVerdict(BaseModel):
+    valid: bool

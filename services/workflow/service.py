@@ -16,13 +16,13 @@ from services.common.feature import Feature, routers_of
 from services.common.resources import Resources
 from services.common.runner import ServiceSpec
 from services.common.settings import ServiceName
-from services.workflow import onboarding, reconciliation, runs
+from services.workflow import compliance, onboarding, reconciliation, runs
 from services.workflow.codec_routes import router as codec_router
 from services.workflow.runs.insights import InsightMetrics, refresh_forever
 
 #: The payload codec endpoint for the Temporal UI.
 CODEC = Feature(name="codec", router=codec_router)
-FEATURES = (CODEC, runs.FEATURE, onboarding.FEATURE, reconciliation.FEATURE)
+FEATURES = (CODEC, runs.FEATURE, onboarding.FEATURE, reconciliation.FEATURE, compliance.FEATURE)
 
 
 def create_workflow_app(resources: Resources) -> FastAPI:

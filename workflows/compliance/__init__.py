@@ -1,0 +1,1 @@
+"""GDPR procedures across services: ``gdpr_export`` and ``gdpr_erasure`` (docs/workflows.md)."""
