@@ -151,3 +151,28 @@ class BulkOperationRow(TenantOwnedMixin, UpdatedMixin, UsersBase):
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     error: Mapped[str | None] = mapped_column(String(500))
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+class ScimUserRecord(TenantOwnedMixin, TimestampMixin, UpdatedMixin, UsersBase):
+    """What a tenant's identity provider says of one member over SCIM beyond the profile's
+    fields (``services/user/scim/extras.py``): its ``externalId`` (unique in the tenant) and the
+    other attributes as SCIM names them (``nickName``, ``addresses``, ``name.middleName``, ...),
+    validated and size-bounded before they are written. Personal data of the tenant's: RLS."""
+
+    __tablename__ = "scim_users"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+class ScimGroupRecord(TenantOwnedMixin, TimestampMixin, UpdatedMixin, UsersBase):
+    """A tenant role that SCIM knows of (``POST /Groups`` made it, or an IdP gave it an
+    ``externalId``): listed as a Group even while nobody holds it."""
+
+    __tablename__ = "scim_groups"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    role: Mapped[str] = mapped_column(String(50), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))

@@ -1,5 +1,6 @@
 """SCIM ``Users`` of one tenant, read from the user service's own rows: the directory copy
-(membership, role, status) joined with the profiles.
+(membership, role, status) joined with the profiles and with what SCIM keeps of each member
+beyond them (``users.scim_users``: ``externalId``, the other attributes).
 
 A SCIM filter arrives parsed (``scim2_models``' syntax tree, never a string) and is translated
 here into SQLAlchemy expressions over a fixed table of attributes: values are bound parameters,
@@ -40,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.users.models import DirectoryEntry, Profile
+from storage.users.models import DirectoryEntry, Profile, ScimUserRecord
 
 USER_URN: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
 #: At most this many comparisons in one filter.
@@ -53,9 +54,9 @@ class UnsupportedFilterError(ValueError):
 
 class Kind(Enum):
     TEXT = "text"  # caseExact false: compared lower-cased
+    EXACT = "exact"  # caseExact true (``externalId``): compared as written
     ID = "id"  # a UUID, caseExact
     BOOLEAN = "boolean"
-    ABSENT = "absent"  # an attribute no row has a value for
 
 
 def _active() -> ColumnElement[bool]:
@@ -81,8 +82,7 @@ ATTRIBUTES: Final[dict[str, Attribute]] = {
     "name.givenname": Attribute(Kind.TEXT, lambda: Profile.given_name.expression),
     "name.familyname": Attribute(Kind.TEXT, lambda: Profile.family_name.expression),
     "active": Attribute(Kind.BOOLEAN, _active),
-    # Not stored: no provisioning write sets one yet, so it matches nothing.
-    "externalid": Attribute(Kind.ABSENT, None),
+    "externalid": Attribute(Kind.EXACT, lambda: ScimUserRecord.external_id.expression),
 }
 
 #: ``sortBy`` (lower-cased) -> sort key.
@@ -95,6 +95,7 @@ SORT_KEYS: Final[dict[str, Callable[[], ColumnElement[Any]]]] = {
     "name.givenname": lambda: func.lower(Profile.given_name),
     "name.familyname": lambda: func.lower(Profile.family_name),
     "meta.created": lambda: DirectoryEntry.joined_at.expression,
+    "externalid": lambda: ScimUserRecord.external_id.expression,
 }
 
 
@@ -145,8 +146,6 @@ class _ToSql(FilterVisitor[ColumnElement[bool]]):
             return matches if op == CompareOperator.eq else not_(matches)
         if not isinstance(value, str):
             raise UnsupportedFilterError(f"{key} is compared with a string")
-        if attribute.kind == Kind.ABSENT:
-            return false()
         assert attribute.column is not None
         if attribute.kind == Kind.ID:
             if op not in (CompareOperator.eq, CompareOperator.ne):
@@ -157,8 +156,10 @@ class _ToSql(FilterVisitor[ColumnElement[bool]]):
                 return false() if op == CompareOperator.eq else true()
             column = attribute.column()
             return column == wanted if op == CompareOperator.eq else column != wanted
-        column = func.lower(attribute.column())
-        needle = value.lower()
+        if attribute.kind == Kind.EXACT:
+            column, needle = attribute.column(), value
+        else:
+            column, needle = func.lower(attribute.column()), value.lower()
         compared: ColumnElement[bool]
         if op == CompareOperator.eq:
             compared = column == needle
@@ -184,8 +185,6 @@ class _ToSql(FilterVisitor[ColumnElement[bool]]):
     def visit_present(self, node: Present) -> ColumnElement[bool]:
         self._count()
         _, attribute = self._attribute(node.attr_path)
-        if attribute.kind == Kind.ABSENT:
-            return false()
         if attribute.kind in (Kind.BOOLEAN, Kind.ID):
             return true()
         assert attribute.column is not None
@@ -216,7 +215,8 @@ def filter_clause(node: FilterNode) -> ColumnElement[bool]:
 
 #: The largest page a request gets (a larger ``count`` is read as this).
 SCIM_PAGE_MAX: Final = 200
-ScimUserRow = tuple[DirectoryEntry, Profile | None]
+#: A member, their profile, and what SCIM keeps of them beyond it.
+ScimUserRow = tuple[DirectoryEntry, Profile | None, ScimUserRecord | None]
 
 
 class ScimUsers:
@@ -227,10 +227,17 @@ class ScimUsers:
         self.session = session
         self.tenant_id = tenant_id
 
-    def _statement(self) -> Select[DirectoryEntry, Profile]:
+    def _statement(self) -> Select[DirectoryEntry, Profile, ScimUserRecord]:
         return (
-            select(DirectoryEntry, Profile)
+            select(DirectoryEntry, Profile, ScimUserRecord)
             .outerjoin(Profile, Profile.id == DirectoryEntry.user_id)
+            .outerjoin(
+                ScimUserRecord,
+                and_(
+                    ScimUserRecord.tenant_id == DirectoryEntry.tenant_id,
+                    ScimUserRecord.user_id == DirectoryEntry.user_id,
+                ),
+            )
             .where(DirectoryEntry.tenant_id == self.tenant_id)
         )
 
@@ -238,13 +245,13 @@ class ScimUsers:
         row = (
             await self.session.execute(self._statement().where(DirectoryEntry.user_id == user_id))
         ).first()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     async def by_email(self, email: str) -> ScimUserRow | None:
         """The member of this tenant with that address (compared lower-cased)."""
         statement = self._statement().where(func.lower(DirectoryEntry.email) == email.lower())
         row = (await self.session.execute(statement.limit(1))).first()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     async def page(
         self,
@@ -278,7 +285,7 @@ class ScimUsers:
             DirectoryEntry.user_id.asc(),
         )
         result = await self.session.execute(ordered.offset(max(0, start_index - 1)).limit(count))
-        return int(total or 0), [(row[0], row[1]) for row in result.all()]
+        return int(total or 0), [(row[0], row[1], row[2]) for row in result.all()]
 
     async def roles(self) -> list[str]:
         """The roles the directory copy knows in this tenant (built-in or custom)."""

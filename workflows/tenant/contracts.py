@@ -23,6 +23,7 @@ class TenantWorkflow:
     TENANT_UPGRADE: Final = "tenant_upgrade"
     TENANT_SUSPENSION: Final = "tenant_suspension"
     MEMBERSHIP_CHANGE: Final = "membership_change"
+    ROLE_CHANGE: Final = "role_change"
 
 
 class TenantError(StrEnum):

@@ -1,7 +1,7 @@
 """The SCIM writes that span services, each one workflow that the route starts and waits for
 (SCIM has no asynchronous answer): ``user_onboarding`` (``POST /Users``), ``user_deactivation``
 (``active`` false or true), ``membership_change`` (``DELETE /Users``: REMOVE; a Group's members:
-CHANGE_ROLE). Each acts as the token's issuer (the admin who issued it) in the token's tenant,
+CHANGE_ROLE), ``role_change`` (``POST /Groups``: CREATE, ``DELETE /Groups``: DELETE). Each acts as the token's issuer (the admin who issued it) in the token's tenant,
 so the workflows' own checks (``members.manage``, an owner only by an owner, the last owner)
 apply as for that admin's own request; a refusal is a SCIM error, never a 5xx, and a run that
 does not finish within ``RESULT_SECONDS`` a SCIM 503 (the run goes on; a retry of the same
@@ -45,6 +45,13 @@ from workflows.tenant.membership_change import (
 )
 from workflows.tenant.membership_contracts import MembershipChangeKind
 from workflows.tenant.permissions import Permission, built_in_permissions
+from workflows.tenant.role_change import (
+    RoleChangeInput,
+    RoleChangeResult,
+    RoleChangeWorkflow,
+    role_change_workflow_id,
+)
+from workflows.tenant.role_change_contracts import RoleChangeKind
 from workflows.user.contracts import UserError
 
 #: How long a write waits for its workflow before answering 503 (the run goes on).
@@ -53,6 +60,7 @@ BUSY = "a provisioning change of this resource is in progress; retry when it is 
 
 _NOT_FOUND = {
     UserError.USER_NOT_FOUND,
+    TenantError.UNKNOWN_ROLE,
     TenantError.MEMBER_NOT_FOUND,
     TenantError.NOT_A_MEMBER,
     TenantError.TENANT_NOT_FOUND,
@@ -66,7 +74,11 @@ _FORBIDDEN = {
 }
 #: The rules of the platform refuse the change of this resource (SCIM's ``mutability``).
 _MUTABILITY = {UserError.ACCOUNT_CHANGE_REFUSED, TenantError.LAST_OWNER}
-_CONFLICT = {TenantError.TENANT_NOT_ACTIVE, TenantError.SEAT_QUOTA_EXCEEDED}
+_CONFLICT = {
+    TenantError.TENANT_NOT_ACTIVE,
+    TenantError.SEAT_QUOTA_EXCEEDED,
+    TenantError.ROLE_IN_USE,
+}
 
 
 def refusal(cause: ApplicationError) -> DomainError:
@@ -78,7 +90,7 @@ def refusal(cause: ApplicationError) -> DomainError:
         return ScimRefusal(403, detail)
     if kind in _MUTABILITY:
         return ScimRefusal(400, detail, "mutability")
-    if kind == TenantError.ALREADY_A_MEMBER:
+    if kind in (TenantError.ALREADY_A_MEMBER, TenantError.ROLE_EXISTS):
         return ScimRefusal(409, detail, "uniqueness")
     if kind in _CONFLICT:
         return ScimRefusal(409, detail)
@@ -182,6 +194,34 @@ async def change_membership(
         queue=ServiceName.tenant,
         errors=_errors("scim-membership-change"),
     )
+
+
+async def change_role(
+    resources: Resources,
+    writer: ScimWriter,
+    kind: RoleChangeKind,
+    name: str,
+    external_id: str | None = None,
+) -> RoleChangeResult:
+    """``role_change`` (queue ``<prefix>-tenant``): a custom role created (with SCIM's record of
+    it) or deleted; the tenant checks the issuer's ``roles.manage`` against its rows."""
+    context = await acting(writer, checked_by_tenant=True)
+    result: RoleChangeResult = await _execute(
+        resources,
+        context,
+        RoleChangeWorkflow.run,
+        RoleChangeInput(
+            tenant_id=str(writer.tenant_id),
+            kind=kind.value,
+            actor_id=str(writer.issuer_id),
+            name=name,
+            external_id=external_id,
+        ),
+        workflow_id=role_change_workflow_id(kind.value, str(writer.tenant_id), name),
+        queue=ServiceName.tenant,
+        errors=_errors("scim-role-change"),
+    )
+    return result
 
 
 def onboarding_key(tenant_id: uuid.UUID, email: str) -> str:

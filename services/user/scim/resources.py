@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 from scim2_models import (
@@ -30,7 +30,8 @@ from scim2_models import (
     User,
 )
 
-from storage.users.models import DirectoryEntry, Profile
+from services.user.scim.extras import with_record
+from storage.users.models import DirectoryEntry, Profile, ScimGroupRecord, ScimUserRecord
 from storage.users.scim_directory import SCIM_PAGE_MAX
 from workflows.tenant.permissions import BuiltInRole
 
@@ -56,15 +57,23 @@ def _emails(email: str) -> list[Email] | None:
 
 
 def user_resource(
-    base: str, tenant_id: uuid.UUID, entry: DirectoryEntry, profile: Profile | None
+    base: str,
+    tenant_id: uuid.UUID,
+    entry: DirectoryEntry,
+    profile: Profile | None,
+    record: ScimUserRecord | None = None,
 ) -> User:
     user_id = str(entry.user_id)
     email = (profile.email if profile else "") or entry.email
     given = profile.given_name if profile else None
     family = profile.family_name if profile else None
-    modified = max([entry.updated_at] + ([profile.updated_at] if profile is not None else []))
+    modified = max(
+        [entry.updated_at]
+        + ([profile.updated_at] if profile is not None else [])
+        + ([record.updated_at] if record is not None else [])
+    )
     active = entry.status == "active" and (profile is None or profile.status == "active")
-    return User(
+    user: User[Any] = User(
         id=user_id,
         user_name=email or user_id,
         display_name=entry.display_name or (profile.display_name if profile else None),
@@ -91,14 +100,20 @@ def user_resource(
             location=f"{base}/Users/{user_id}",
         ),
     )
+    return with_record(user, record)
 
 
 def group_resource(
-    base: str, tenant_id: uuid.UUID, role: str, members: list[DirectoryEntry]
+    base: str,
+    tenant_id: uuid.UUID,
+    role: str,
+    members: list[DirectoryEntry],
+    record: ScimGroupRecord | None = None,
 ) -> Group:
     gid = group_id(tenant_id, role)
     return Group(
         id=gid,
+        external_id=record.external_id if record is not None else None,
         display_name=role,
         members=[
             GroupMember(

@@ -43,6 +43,7 @@ from services.user.scim.errors import (
 )
 from storage.db import DbSession
 from storage.users.scim_directory import SCIM_PAGE_MAX, ScimUsers, UnsupportedFilterError
+from storage.users.scim_records import ScimGroupRecords
 
 router = APIRouter(
     prefix=resources.BASE_PATH,
@@ -205,7 +206,7 @@ async def list_users(request: Request, caller: ScimCallerDep) -> JSONResponse:
             raise invalid_value(str(error)) from None
         raise invalid_filter(str(error)) from None
     base = base_url(request)
-    users = [resources.user_resource(base, caller.tenant_id, e, p) for e, p in rows]
+    users = [resources.user_resource(base, caller.tenant_id, *row) for row in rows]
     return _list(User, users, total, start, request)
 
 
@@ -228,13 +229,18 @@ async def get_user(request: Request, user_id: str, caller: ScimCallerDep) -> JSO
 
 
 async def tenant_groups(db: DbSession, tenant_id: uuid.UUID, base: str) -> list[Group]:
-    """One Group per role: the built-in ones and every role a member holds."""
+    """One Group per role: the built-in ones, every role a member holds, and every role SCIM
+    knows of (``users.scim_groups``: created over SCIM, or given an ``externalId``)."""
     users = ScimUsers(db, tenant_id)
+    records = {record.role: record for record in await ScimGroupRecords(db, tenant_id).all()}
     roles = list(resources.BUILT_IN)
     roles += [role for role in await users.roles() if role not in roles]
+    roles += [role for role in records if role not in roles]
     members = await users.members_of(roles)
     return [
-        resources.group_resource(base, tenant_id, role, [m for m in members if m.role == role])
+        resources.group_resource(
+            base, tenant_id, role, [m for m in members if m.role == role], records.get(role)
+        )
         for role in roles
     ]
 

@@ -2,9 +2,9 @@
 change (validated by the profile's own rules, ``UpdateProfileRequest``) and ``active``.
 
 The address (``userName``, ``emails``) is the account's, auth's sign-in address, verified by
-its owner: SCIM cannot change it (400 ``mutability``), only repeat it. Attributes the platform
-keeps no field for (``nickName``, ``addresses``, ...) are accepted and not stored (RFC 7644
-3.3: the answer shows what was kept)."""
+its owner: SCIM cannot change it (400 ``mutability``), only repeat it. ``externalId`` and the
+attributes the platform keeps no field for (``nickName``, ``addresses``, ...) are SCIM's record
+of the member (``extras.py``), changed when they differ."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from scim2_models import User
 
 from services.user.schemas import UpdateProfileRequest
 from services.user.scim.errors import ScimError, invalid_value, mutability
+from services.user.scim.extras import attributes_of, external_id_of
 
 #: Profile column -> the SCIM attribute it is read from (for the messages).
 SCIM_NAMES: Final = {
@@ -31,12 +32,27 @@ SCIM_NAMES: Final = {
 }
 
 
+@dataclass(frozen=True)
+class ScimRecord:
+    """What ``users.scim_users`` keeps of a member: ``externalId`` and the other attributes."""
+
+    external_id: str | None
+    attributes: dict[str, Any]
+
+
+def scim_record(user: User) -> ScimRecord:
+    """``user``'s record, bounded (``extras.py``: a 400 past a bound)."""
+    return ScimRecord(external_id_of(user), attributes_of(user))
+
+
 @dataclass
 class UserChange:
     #: Profile columns to set (a validated ``UpdateProfileRequest``'s changes).
     profile: dict[str, Any] = field(default_factory=dict)
     #: The wanted ``active``, when it differs from the current one.
     active: bool | None = None
+    #: SCIM's record of the member, when it differs from the one kept.
+    record: ScimRecord | None = None
 
 
 def _phone(user: User) -> str | None:
@@ -107,6 +123,9 @@ def user_change(current: User, wanted: User) -> UserChange:
     change = UserChange(profile=checked_profile(changed) if changed else {})
     if wanted.active is not None and wanted.active != current.active:
         change.active = wanted.active
+    record = scim_record(wanted)
+    if record != scim_record(current):
+        change.record = record
     return change
 
 

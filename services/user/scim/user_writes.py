@@ -7,8 +7,9 @@
 - ``PUT /Users/{id}``: the whole User; ``PATCH /Users/{id}``: a PatchOp (add, replace, remove,
   with value paths such as ``emails[type eq "work"].value``; ``scim2-models`` applies it).
   Profile fields (names, title, locale, time zone, phone) are this service's rows: written
-  directly, after the rules passed. ``active`` false starts ``user_deactivation``, true its
-  reactivation, and the answer waits for it.
+  directly, after the rules passed, with SCIM's record of the member (``externalId``, unique in
+  the tenant, and the attributes without a platform field: ``extras.py``). ``active`` false
+  starts ``user_deactivation``, true its reactivation, and the answer waits for it.
 - ``DELETE /Users/{id}``: the person removed from the token's tenant (``membership_change``
   REMOVE); the account stays (it may belong to other tenants); 204.
 
@@ -39,15 +40,19 @@ from services.user.scim.errors import (
 )
 from services.user.scim.routes import base_url, one_answer, user_uuid
 from services.user.scim.user_changes import (
+    ScimRecord,
     UserChange,
     checked_profile,
     profile_fields,
     refuse_owner_change,
+    scim_record,
     sign_in_address,
     user_change,
 )
+from storage.db import DbSession
 from storage.users.directory import DirectoryRepository
 from storage.users.scim_directory import ScimUsers
+from storage.users.scim_records import ExternalIdTakenError, ScimUserRecords
 from workflows.onboarding.contracts import UserOnboardingInput
 from workflows.tenant.membership_contracts import MembershipChangeKind
 
@@ -60,6 +65,17 @@ router = APIRouter(
 )
 #: The role a provisioned person gets (Groups change it).
 DEFAULT_ROLE = "member"
+EXTERNAL_ID_TAKEN = "another member of this tenant has this externalId"
+
+
+async def refuse_taken_external_id(
+    db: DbSession, writer: ScimWriter, record: ScimRecord, user_id: uuid.UUID | None
+) -> None:
+    if record.external_id is None:
+        return
+    holder = await ScimUserRecords(db, writer.tenant_id).holder_of(record.external_id)
+    if holder is not None and holder != user_id:
+        raise uniqueness(EXTERNAL_ID_TAKEN)
 
 
 async def current_user(request: Request, writer: ScimWriter, user_id: uuid.UUID) -> User:
@@ -83,15 +99,26 @@ async def _apply(
     context = await provisioning.acting(writer)
     async with writer.transaction() as db:
         target = await DirectoryRepository(db, writer.tenant_id).entry(user_id)
+        if change.record is not None:
+            await refuse_taken_external_id(db, writer, change.record, user_id)
     if target is None:
         raise not_found(f"no user {user_id}")
     refuse_owner_change(target.role, context.roles)
     if change.active is not None:
         await provisioning.set_active(resources_, writer, user_id, change.active)
-    if change.profile:
-        # Saved, then carried to the other services' copies (``user_profile_sync``).
-        async with writer.transaction() as db:
-            await save_profile(db, resources_, user_id, change.profile)
+    if change.profile or change.record is not None:
+        try:
+            async with writer.transaction() as db:
+                if change.record is not None:
+                    await ScimUserRecords(db, writer.tenant_id).save(
+                        user_id, change.record.external_id, change.record.attributes
+                    )
+                if change.profile:
+                    # Saved with the record, then carried to the other services' copies
+                    # (``user_profile_sync``).
+                    await save_profile(db, resources_, user_id, change.profile)
+        except ExternalIdTakenError:  # the externalId taken meanwhile (the unique index decides)
+            raise uniqueness(EXTERNAL_ID_TAKEN) from None
 
 
 @router.put("/Users/{user_id}", operation_id="scim_put_users_one")
@@ -123,6 +150,8 @@ async def delete_user(
     target = user_uuid(user_id)
     await current_user(request, writer, target)
     await provisioning.change_membership(resources_, writer, target, MembershipChangeKind.REMOVE)
+    async with writer.transaction() as db:  # SCIM's record of a member goes with the member
+        await ScimUserRecords(db, writer.tenant_id).remove(target)
     return Response(status_code=204)
 
 
@@ -139,8 +168,10 @@ async def create_user(
     email = sign_in_address(wanted)
     given = {k: v for k, v in profile_fields(wanted).items() if v is not None}
     profile = checked_profile(given) if given else {}
+    record = scim_record(wanted)
     async with writer.transaction() as db:
         taken = await ScimUsers(db, writer.tenant_id).by_email(email)
+        await refuse_taken_external_id(db, writer, record, None)
     if taken is not None:
         raise uniqueness("a member of this tenant has this address already")
     result = await provisioning.onboard(
@@ -163,7 +194,12 @@ async def create_user(
     )
     user_id = uuid.UUID(result.user_id)
     rest = {k: v for k, v in profile.items() if k in ("title", "phone")}
-    await _apply(resources_, writer, user_id, UserChange(profile=rest))
+    await _apply(
+        resources_,
+        writer,
+        user_id,
+        UserChange(profile=rest, record=record if record != ScimRecord(None, {}) else None),
+    )
     if wanted.active is False:
         await provisioning.set_active(resources_, writer, user_id, False)
     answer = await _answer(request, writer, user_id)

@@ -1,8 +1,9 @@
 """SCIM 2.0 under /scim/v2 (issue 9): tokens issued per tenant by its admins and stored as
 digests, discovery that tells the truth, Users (filter, sort, pagination) and Groups (one per
 role) of the token's tenant only, hostile filters answered with a SCIM 400; writes to another
-tenant's ids a 404, Groups neither created nor deleted (501). The writes themselves:
-``test_scim_writes.py``, ``test_scim_bad_writes.py``."""
+tenant's ids a 404, built-in Groups neither created again nor deleted. The writes themselves:
+``test_scim_writes.py``, ``test_scim_groups.py``, ``test_scim_attributes.py``,
+``test_scim_bad_writes.py``."""
 
 from __future__ import annotations
 
@@ -369,18 +370,20 @@ async def test_a_tenants_token_sees_nothing_of_another_tenant(user_api: UserApi)
     # And the token-management routes of B refuse A's admins (see the admin test above).
 
 
-async def test_groups_are_not_created_or_deleted_over_scim(user_api: UserApi) -> None:
-    """Groups are the tenant's roles: made and removed through the tenant's roles API."""
+async def test_group_writes_of_roles_scim_cannot_make_or_delete(user_api: UserApi) -> None:
+    """Groups are the tenant's roles: a built-in one is neither created again nor deleted, a
+    name outside the role-name rule is refused, an unknown Group is a 404 (the workflow-backed
+    creation and deletion: ``test_scim_groups.py``)."""
     tenant = await scim_tenant(user_api)
     async with scim_client(user_api, tenant.token) as client:
         group_id = (await client.get(GROUPS)).json()["Resources"][0]["id"]
-        created = await client.post(
-            GROUPS,
-            json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "x"},
-        )
+        urn = "urn:ietf:params:scim:schemas:core:2.0:Group"
+        invalid = await client.post(GROUPS, json={"schemas": [urn], "displayName": "x"})
+        built_in = await client.post(GROUPS, json={"schemas": [urn], "displayName": "owner"})
         deleted = await client.delete(f"{GROUPS}/{group_id}")
         unknown = await client.delete(f"{GROUPS}/{uuid.uuid4()}")
         assert_scim_error(await client.get(f"/scim/v2/{uuid.uuid4()}"), 404)
-    assert_scim_error(created, 501)
-    assert_scim_error(deleted, 501)
+    assert_scim_error(invalid, 400, "invalidValue")
+    assert_scim_error(built_in, 409, "uniqueness")
+    assert_scim_error(deleted, 400, "mutability")
     assert_scim_error(unknown, 404)

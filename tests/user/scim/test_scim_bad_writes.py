@@ -14,6 +14,7 @@ from storage.db import transaction
 from storage.users.directory import DirectoryRepository
 from storage.users.repository import ProfileRepository
 from tests.user.scim.scim_api import (
+    SCIM_JSON,
     ScimTenant,
     assert_scim_error,
     issue_token,
@@ -218,6 +219,63 @@ async def test_bad_group_writes_are_refused(user_api: UserApi) -> None:
             g["displayName"]: g for g in (await client.get("/scim/v2/Groups")).json()["Resources"]
         }
     assert after == groups
+
+
+def group(**attributes: Any) -> dict[str, Any]:
+    return {"schemas": [GROUP_URN], **attributes}
+
+
+async def test_bad_group_creations_and_deletions_start_nothing(user_api: UserApi) -> None:
+    """``POST /Groups`` and ``DELETE /Groups/{id}`` refused before ``role_change`` starts (no
+    worker runs here: a write that started one would answer 503): the Groups read back the
+    same, and another tenant's member or Group is no target."""
+    tenant = await scim_tenant(user_api)
+    other = await scim_tenant(user_api, "B ")
+    async with scim_client(user_api, other.token) as client:
+        other_groups = [g["id"] for g in (await client.get("/scim/v2/Groups")).json()["Resources"]]
+    async with scim_client(user_api, tenant.token) as client:
+        before = (await client.get("/scim/v2/Groups")).json()
+        posts: list[tuple[Any, int, str | None]] = [
+            (group(displayName="x" * 1_000_000), 413, None),
+            (group(displayName="x" * 200_000), 400, "invalidValue"),
+            (group(displayName="Not A Role!"), 400, "invalidValue"),
+            (group(displayName="ab"), 400, "invalidValue"),
+            (group(displayName={"a": [[[[1]]]]}), 400, "invalidValue"),
+            (group(displayName=nested(40)), 400, None),
+            (group(), 400, "invalidValue"),
+            (group(displayName="admin"), 409, "uniqueness"),
+            (group(displayName="ops", externalId="e" * 256), 400, "invalidValue"),
+            (group(displayName="ops", members=[{"value": str(other.team.member)}]), 400, None),
+            (group(displayName="ops", members=[{"value": "not-an-id"}]), 400, "invalidValue"),
+            (
+                group(displayName="ops", members=[{"value": str(uuid.uuid4())}] * 201),
+                400,
+                "invalidValue",
+            ),
+            (group(displayName="ops", nope=1), 400, None),
+            ([1, 2], 400, "invalidSyntax"),
+        ]
+        for body, status, scim_type in posts:
+            answer = await client.post("/scim/v2/Groups", json=body)
+            assert_scim_error(answer, status, scim_type)
+            assert len(answer.text) < 2000, "an error never echoes the value"
+        raw = {
+            "not UTF-8": b'{"schemas":["' + GROUP_URN.encode() + b'"],"displayName":"\xff\xfe"}',
+            "deep": b'{"displayName":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        }
+        for name, content in raw.items():
+            answer = await client.post(
+                "/scim/v2/Groups", content=content, headers={"content-type": SCIM_JSON}
+            )
+            assert answer.status_code in (400, 422), (name, answer.text[:300])
+        for built_in in before["Resources"]:
+            assert_scim_error(
+                await client.delete(f"/scim/v2/Groups/{built_in['id']}"), 400, "mutability"
+            )
+        for group_id in [*other_groups, str(uuid.uuid4()), "not-an-id"]:
+            assert_scim_error(await client.delete(f"/scim/v2/Groups/{group_id}"), 404)
+        after = (await client.get("/scim/v2/Groups")).json()
+    assert after == before
 
 
 async def test_an_admins_token_does_not_change_the_owner(user_api: UserApi) -> None:
