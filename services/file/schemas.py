@@ -108,3 +108,20 @@ class ProcessingOut(BaseModel):
     height: int | None = None
     page_count: int | None = None
     thumbnails: list[ThumbnailOut] = Field(default_factory=list)
+
+
+class StorageMigrationRequest(BaseModel):
+    """A tenant's files moved to another blob store (``file_migration``; docs/files.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: ``local`` or ``s3``; the file service must have that store (``ADX_BLOB_S3_BUCKET``).
+    target: str = Field(pattern="^(local|s3)$")
+    #: The store the files leave; None: the file service's default store (``ADX_BLOB_BACKEND``).
+    source: str | None = Field(None, pattern="^(local|s3)$")
+    #: Files per batch (one heartbeated activity each).
+    batch_size: int = Field(20, ge=1, le=500)
+
+
+class StorageMigrationStarted(BaseModel):
+    #: ``file-migration-<tenant id>``: follow it with ``workflowProgress``.
+    workflow_id: str

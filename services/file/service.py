@@ -12,6 +12,7 @@ from services.common.settings import ServiceName
 from services.file import (
     downloads,
     files,
+    migration,
     owner_names,
     processing,
     quota,
@@ -37,6 +38,7 @@ FEATURES: tuple[Feature, ...] = (
     user_files.FEATURE,
     owner_names.FEATURE,
     quota.FEATURE,
+    migration.FEATURE,  # a tenant's blobs moved to another store (file_migration)
     sharing.FEATURE,  # shares, their links and file_sharing
     COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )

@@ -20,6 +20,7 @@ class FileWorkflow:
 
     FILE_UPLOAD: Final = "file_upload"
     FILE_PROCESSING: Final = "file_processing"
+    FILE_MIGRATION: Final = "file_migration"
 
 
 class FileError(StrEnum):

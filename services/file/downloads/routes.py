@@ -65,7 +65,7 @@ async def download_file(
     row = await FileRepository(db, tenant_id).visible(file_id)
     if row is None:
         raise not_found()
-    return file_response(request, row, resources.blobs)
+    return file_response(request, row, resources.blob_store(row.store))
 
 
 @router.post("/{file_id}/signed-url", responses={**REFUSED, **{k: SERVED[k] for k in (404, 409)}})
@@ -123,4 +123,6 @@ async def signed_download(
         raise not_found()
     if row.version != v:
         raise file_error(FileError.URL_EXPIRED, "the file has changed since this link was made")
-    return file_response(request, row, resources.blobs, cache="private, max-age=60")
+    return file_response(
+        request, row, resources.blob_store(row.store), cache="private, max-age=60"
+    )

@@ -99,7 +99,7 @@ class ProcessingActivities:
                 ProcessingStatus.REJECTED,
                 f"larger than {settings.file_processing_max_mib} MiB",
             )
-        data = await self.resources.blobs.get(row.blob_key)
+        data = await self.resources.blob_store(row.store).get(row.blob_key)
         work = asyncio.ensure_future(
             asyncio.to_thread(
                 render,

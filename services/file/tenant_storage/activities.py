@@ -78,7 +78,9 @@ class TenantStorageActivities:
             exported = True
             if not await blobs.exists(target):
                 try:
-                    await blobs.put_stream(target, blobs.stream(source))
+                    await blobs.put_stream(
+                        target, self.resources.blob_store(row.store).stream(source)
+                    )
                 except BlobNotFoundError:
                     exported = False
             total += row.size if exported else 0
@@ -111,7 +113,7 @@ class TenantStorageActivities:
             thumbnails = await tenant_rendition_keys(db, tenant_id)
         erased = 0
         for row in rows:
-            await blobs.delete(_blob_key(input.prefix, row.blob_key))
+            await self.resources.blob_store(row.store).delete(_blob_key(input.prefix, row.blob_key))
             erased += 1
         for key in thumbnails:
             await blobs.delete(_blob_key(input.prefix, key))

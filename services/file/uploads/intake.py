@@ -192,6 +192,7 @@ async def register(
         name=incoming.name,
         folder=incoming.folder,
         blob_key=incoming.key,
+        store=resources.settings.blob_backend,
         size=stored.size,
         sha256=stored.sha256,
         content_type=content_type,
