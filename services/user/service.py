@@ -18,6 +18,7 @@ from services.user import (
     profiles,
     reconciliation,
     scim,
+    switching,
 )
 from services.user.activities import UserActivities
 from services.user.compliance import FEATURE as COMPLIANCE
@@ -43,6 +44,7 @@ FEATURES = (
     FIRST_RUN,
     bulk.FEATURE,
     reconciliation.FEATURE,
+    switching.FEATURE,
     COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )
 

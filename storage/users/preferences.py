@@ -26,6 +26,13 @@ class PreferencesRepository(Repository[Preferences]):
     async def of(self, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> Preferences | None:
         return await self.session.scalar(select(Preferences).where(_scope(user_id, tenant_id)))
 
+    async def lock_user_row(self, user_id: uuid.UUID) -> None:
+        """Hold this user's own row (existing or not) until the transaction ends."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"users.preferences:{user_id}"},
+        )
+
     async def put(
         self,
         user_id: uuid.UUID,

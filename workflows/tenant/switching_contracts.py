@@ -1,6 +1,7 @@
-"""Activity contracts of ``tenant_switching`` (task queue ``<prefix>-tenant``): the bookkeeping
+"""Activity contracts of ``tenant_switching`` (run on ``<prefix>-tenant``): the bookkeeping
 after a user switched their session into another tenant (the switch itself is the auth service's
-``POST /auth/switch-tenant``, immediate)."""
+``POST /auth/switch-tenant``, immediate). The tenant service's activities run on its queue, the
+last-tenant preference on the user service's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from workflows.common.contracts import ActivityContract
 from workflows.tenant.contracts import TENANT
+from workflows.user.contracts import USER
 
 
 @dataclass
@@ -70,4 +72,77 @@ REVOKE_CACHED_PERMISSIONS = ActivityContract(
     TENANT,
     RevokeCachedPermissionsInput,
     RevokeCachedPermissionsOutput,
+)
+
+
+# --- the other services' bookkeeping (patch ``tenant-switching-services``) -----------------
+
+
+@dataclass
+class AuditTenantSwitchInput:
+    """The tenant service's audit entry of one (possibly merged) switch: ids only."""
+
+    user_id: str
+    session_id: str
+    to_tenant_id: str
+    #: Every tenant the session left (the merged switches' too), in order.
+    from_tenant_ids: list[str]
+    switched_at: str
+    idempotency_key: str
+
+
+@dataclass
+class AuditTenantSwitchOutput:
+    #: False: this key's entry was written before (a retried step).
+    recorded: bool
+
+
+AUDIT_TENANT_SWITCH = ActivityContract(
+    "tenant.audit_tenant_switch", TENANT, AuditTenantSwitchInput, AuditTenantSwitchOutput
+)
+
+
+@dataclass
+class RecordLastTenantInput:
+    """The user service's copy: the ``last_tenant`` preference (user scope) of ``user_id``."""
+
+    user_id: str
+    tenant_id: str
+    #: ISO 8601 moment of the switch: an older switch never overwrites a newer one.
+    switched_at: str
+    idempotency_key: str
+
+
+@dataclass
+class RecordLastTenantOutput:
+    #: The preference's tenant before (None: none was recorded), for the compensation.
+    previous_tenant_id: str | None
+    previous_switched_at: str | None
+    recorded: bool
+
+
+RECORD_LAST_TENANT = ActivityContract(
+    "user.record_last_tenant", USER, RecordLastTenantInput, RecordLastTenantOutput
+)
+
+
+@dataclass
+class RestoreLastTenantInput:
+    """Compensation of ``RECORD_LAST_TENANT``: put the previous preference back if the stored
+    one is still what this run wrote (``tenant_id`` at ``switched_at``)."""
+
+    user_id: str
+    tenant_id: str
+    switched_at: str
+    previous_tenant_id: str | None
+    previous_switched_at: str | None
+
+
+@dataclass
+class RestoreLastTenantOutput:
+    restored: bool
+
+
+RESTORE_LAST_TENANT = ActivityContract(
+    "user.restore_last_tenant", USER, RestoreLastTenantInput, RestoreLastTenantOutput
 )
