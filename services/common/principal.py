@@ -143,6 +143,17 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         ("GET", "/files/signed/{tenant_id}/{file_id}"): "a signed download link: the HMAC of "
         "the tenant, file, version and expiry is verified before anything is read "
         "(services/file/downloads/signed_urls.py)",
+        **{
+            (method, path): "a share link: the token's HMAC over the tenant and share is "
+            "verified before anything is read, then the share's status, expiry and password "
+            "(services/file/sharing/links.py)"
+            for method, path in (
+                ("GET", "/shares/links/{token}"),
+                ("GET", "/shares/links/{token}/content"),
+                ("POST", "/shares/links/{token}/content"),
+                ("PATCH", "/shares/links/{token}/name"),
+            )
+        },
     },
     ServiceName.tenant: {
         ("POST", "/billing/webhooks/stripe"): "Stripe's webhook deliveries: the Stripe-Signature "

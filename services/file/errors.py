@@ -25,6 +25,9 @@ STATUS: Final[Mapping[FileError, tuple[int, str]]] = {
     FileError.FILE_NOT_READY: (409, "File not ready"),
     FileError.INVALID_SIGNATURE: (403, "Invalid signature"),
     FileError.URL_EXPIRED: (410, "Link expired"),
+    FileError.PASSWORD_REQUIRED: (401, "Password required"),
+    FileError.WRONG_PASSWORD: (403, "Wrong password"),
+    FileError.SHARE_ENDED: (410, "Share ended"),
 }
 
 PROBLEM_BASE: Final = "https://adx.dev/problems/file/"

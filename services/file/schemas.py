@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: A role's name as the tenant service spells them (built-in or custom).
+ROLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,49}")
 
 
 class FileOut(BaseModel):
@@ -108,6 +113,110 @@ class ProcessingOut(BaseModel):
     height: int | None = None
     page_count: int | None = None
     thumbnails: list[ThumbnailOut] = Field(default_factory=list)
+
+
+#: A mailed address for a link share (the syntax the tenant service takes for invitations).
+ShareEmail = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^\s@\x00-\x1f\x7f]+@[^\s@\x00-\x1f\x7f]+$",
+        json_schema_extra={"format": "email"},
+    ),
+]
+
+
+class ShareRequest(BaseModel):
+    """``POST /files/{id}/shares``: with a member (``grantee`` their user id), a role
+    (``grantee`` its name), the whole tenant, or by link (docs/files.md, "Sharing")."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["member", "role", "tenant", "link"]
+    grantee: str | None = Field(None, min_length=1, max_length=50)
+    permission: Literal["viewer", "editor"] = "viewer"
+    #: The share ends (``expired``) this many seconds after it is made; None: until revoked.
+    expires_in_seconds: int | None = Field(None, ge=1, le=366 * 24 * 3600)
+    #: A link only: asked for before the file is served (stored as an argon2id hash).
+    password: str | None = Field(None, min_length=4, max_length=128)
+    #: A link only: addresses mailed the link.
+    recipients: list[ShareEmail] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ShareRequest:
+        if self.kind == "member":
+            try:
+                uuid.UUID(self.grantee or "")
+            except ValueError:
+                raise ValueError("a member share names the member's user id") from None
+        elif self.kind == "role":
+            if not self.grantee or not ROLE_NAME.fullmatch(self.grantee):
+                raise ValueError("a role share names the role (letters, digits, - and _)")
+        elif self.grantee is not None:
+            raise ValueError(f"a {self.kind} share names no grantee")
+        if self.kind != "link" and (self.password is not None or self.recipients):
+            raise ValueError("only a link share has a password or recipients")
+        return self
+
+
+class ShareStarted(BaseModel):
+    share_id: uuid.UUID
+    #: The ``file_sharing`` run (``workflowProgress``): creates the share, mails, expires it.
+    workflow_id: str
+
+
+class ShareOut(BaseModel):
+    id: uuid.UUID
+    file_id: uuid.UUID
+    #: ``member``, ``role``, ``tenant``, ``link``.
+    kind: str
+    grantee: str | None
+    #: ``viewer`` or ``editor``.
+    permission: str
+    #: ``active``, ``revoked``, ``expired`` (an expiry passed counts even before the run ends it).
+    status: str
+    #: ``pending``, ``sent``, ``failed`` (the share still works; ``notify_detail`` says why),
+    #: ``none`` (nobody to mail).
+    notify_status: str
+    notify_detail: str | None
+    password_protected: bool
+    expires_at: datetime | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+    workflow_id: str | None
+    #: A live link share's path on the file service (``/shares/links/<token>``), else None.
+    url: str | None = None
+
+
+class ShareList(BaseModel):
+    shares: list[ShareOut]
+
+
+class SharedFileOut(BaseModel):
+    """What a share link opens (``GET /shares/links/{token}``): the file, never its owner."""
+
+    share_id: uuid.UUID
+    permission: str
+    password_required: bool
+    expires_at: datetime | None
+    name: str
+    size: int
+    content_type: str
+    status: str
+    #: ``GET`` (no password) or ``POST`` with ``{"password"}``: the bytes.
+    content_url: str
+
+
+class LinkPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=128)
+
+
+class LinkRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    password: str | None = Field(None, min_length=1, max_length=128)
 
 
 class StorageMigrationRequest(BaseModel):

@@ -17,6 +17,7 @@ from services.tenant import (
     provisioning,
     reconciliation,
     roles,
+    share_recipients,
     suspension,
     switching,
     tenants,
@@ -39,6 +40,7 @@ FEATURES: tuple[Feature, ...] = (
     profile_copies.FEATURE,
     reconciliation.FEATURE,
     bulk_import.FEATURE,
+    share_recipients.FEATURE,  # who a file share reaches (file_sharing)
     COMPLIANCE,  # GDPR export and erasure (workflows/compliance)
 )
 

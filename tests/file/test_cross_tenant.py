@@ -14,10 +14,11 @@ from tests.file.file_api import FileApi
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/files/{file_id}/name"): {"name": "hijacked.txt"},
     ("PATCH", "/files/{file_id}/folder"): {"folder": "/stolen/"},
+    ("POST", "/files/{file_id}/shares"): {"kind": "tenant", "permission": "editor"},
 }
 ALL = ("files.read", "files.write", "files.share")
-#: The other path parameters of the file routes (a thumbnail's size).
-PARAMETERS = {"size": 128}
+#: The other path parameters of the file routes (a thumbnail's size, a share's id).
+PARAMETERS: dict[str, Any] = {"size": 128, "share_id": uuid.uuid4()}
 
 
 def file_routes(api: FileApi) -> list[tuple[str, str]]:
@@ -37,6 +38,11 @@ async def test_every_file_route_answers_another_tenant_404(file_api: FileApi) ->
         link = (await client.post(f"/files/{file_id}/signed-url")).json()["url"]
     routes = file_routes(file_api)
     assert {("GET", "/files/{file_id}/content"), ("DELETE", "/files/{file_id}")} <= set(routes)
+    assert {
+        ("POST", "/files/{file_id}/shares"),
+        ("GET", "/files/{file_id}/shares"),
+        ("DELETE", "/files/{file_id}/shares/{share_id}"),
+    } <= set(routes)
     answers: dict[str, tuple[int, int]] = {}
     async with file_api.client(stranger, permissions=ALL) as client:
         for method, path in routes:

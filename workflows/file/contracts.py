@@ -21,6 +21,7 @@ class FileWorkflow:
     FILE_UPLOAD: Final = "file_upload"
     FILE_PROCESSING: Final = "file_processing"
     FILE_MIGRATION: Final = "file_migration"
+    FILE_SHARING: Final = "file_sharing"
 
 
 class FileError(StrEnum):
@@ -40,6 +41,12 @@ class FileError(StrEnum):
     URL_EXPIRED = "UrlExpired"
     #: The scanner answered something that is neither clean nor a finding.
     SCAN_FAILED = "ScanFailed"
+    #: A share link with a password, opened without one.
+    PASSWORD_REQUIRED = "PasswordRequired"  # noqa: S105 (an error type)
+    #: A share link's password that does not match.
+    WRONG_PASSWORD = "WrongPassword"  # noqa: S105 (an error type)
+    #: A share that was revoked (or has expired): its link no longer opens the file.
+    SHARE_ENDED = "ShareEnded"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from services.common.errors import UnauthorizedError
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
-from services.file.access import require
+from services.file.access import Access, file_for
 from services.file.downloads.serve import file_response, require_ready
 from services.file.downloads.signed_urls import SignedLink, UrlSigner
 from services.file.errors import file_error, not_found
@@ -26,7 +26,6 @@ from services.file.schemas import SignedUrl
 from storage.db import transaction
 from storage.files.repository import FileRepository
 from workflows.file.contracts import FileError
-from workflows.tenant.permissions import Permission
 
 router = APIRouter(prefix="/files", tags=["downloads"])
 BYTES: dict[str, Any] = {
@@ -61,10 +60,7 @@ async def download_file(
     db: TenantDb,
     resources: ResourcesDep,
 ) -> Response:
-    tenant_id = require(principal, Permission.FILES_READ)
-    row = await FileRepository(db, tenant_id).visible(file_id)
-    if row is None:
-        raise not_found()
+    row = await file_for(db, principal, file_id, Access.VIEWER)
     return file_response(request, row, resources.blob_store(row.store))
 
 
@@ -76,12 +72,10 @@ async def sign_download(
     resources: ResourcesDep,
     expires_in: Annotated[int | None, Query(ge=10, le=7 * 24 * 3600)] = None,
 ) -> SignedUrl:
-    """``files.read``: a link to this version of a ready file, for ``expires_in`` seconds (at
+    """A viewer (``files.read``, or a share): a link to this version of a ready file, for ``expires_in`` seconds (at
     most ``ADX_FILE_SIGNED_URL_SECONDS``)."""
-    tenant_id = require(principal, Permission.FILES_READ)
-    row = await FileRepository(db, tenant_id).visible(file_id)
-    if row is None:
-        raise not_found()
+    row = await file_for(db, principal, file_id, Access.VIEWER)
+    tenant_id = row.tenant_id
     require_ready(row)
     lifetime = min(
         expires_in or resources.settings.file_signed_url_seconds,
@@ -123,6 +117,4 @@ async def signed_download(
         raise not_found()
     if row.version != v:
         raise file_error(FileError.URL_EXPIRED, "the file has changed since this link was made")
-    return file_response(
-        request, row, resources.blob_store(row.store), cache="private, max-age=60"
-    )
+    return file_response(request, row, resources.blob_store(row.store), cache="private, max-age=60")

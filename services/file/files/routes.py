@@ -12,11 +12,10 @@ from fastapi import APIRouter, Query, Response
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
-from services.file.access import require
-from services.file.errors import from_rule, not_found
+from services.file.access import Access, file_for, require
+from services.file.errors import from_rule
 from services.file.files.views import decode_cursor, encode_cursor, file_view, files_out
 from services.file.schemas import FileOut, FilePage, MoveRequest, RenameRequest
-from storage.files.models import FileRecord
 from storage.files.repository import FileRepository
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
@@ -27,13 +26,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     404: problem_response(404, "No such file (or another tenant's, or deleted)"),
     422: problem_response(422, "An invalid name, folder, search or cursor"),
 }
-
-
-async def _file(db: TenantDb, tenant_id: uuid.UUID, file_id: uuid.UUID) -> FileRecord:
-    row = await FileRepository(db, tenant_id).visible(file_id)
-    if row is None:
-        raise not_found()
-    return row
 
 
 @router.get("", responses=REFUSED)
@@ -68,21 +60,23 @@ async def list_files(
 
 @router.get("/{file_id}", responses=REFUSED)
 async def get_file(file_id: uuid.UUID, principal: PrincipalDep, db: TenantDb) -> FileOut:
-    tenant_id = require(principal, Permission.FILES_READ)
-    return await file_view(db, tenant_id, await _file(db, tenant_id, file_id))
+    """A viewer (``files.read``, or a share: docs/files.md, "Sharing")."""
+    row = await file_for(db, principal, file_id, Access.VIEWER)
+    return await file_view(db, row.tenant_id, row)
 
 
 @router.patch("/{file_id}/name", responses=REFUSED)
 async def rename_file(
     file_id: uuid.UUID, body: RenameRequest, principal: PrincipalDep, db: TenantDb
 ) -> FileOut:
-    """``files.write``: a new name (the rules of ``workflows/file/rules.py``)."""
-    tenant_id = require(principal, Permission.FILES_WRITE)
+    """An editor (``files.write``, or an editor share): a new name (the rules of
+    ``workflows/file/rules.py``)."""
+    row = await file_for(db, principal, file_id, Access.EDITOR)
+    tenant_id = row.tenant_id
     try:
         name = check_name(body.name)
     except FileRuleViolation as violation:
         raise from_rule(violation) from None
-    row = await _file(db, tenant_id, file_id)
     row.name = name
     await db.flush()
     await db.refresh(row)
@@ -93,13 +87,13 @@ async def rename_file(
 async def move_file(
     file_id: uuid.UUID, body: MoveRequest, principal: PrincipalDep, db: TenantDb
 ) -> FileOut:
-    """``files.write``: into another folder (``/a/b/``)."""
-    tenant_id = require(principal, Permission.FILES_WRITE)
+    """An editor (``files.write``, or an editor share): into another folder (``/a/b/``)."""
+    row = await file_for(db, principal, file_id, Access.EDITOR)
+    tenant_id = row.tenant_id
     try:
         folder = check_folder(body.folder)
     except FileRuleViolation as violation:
         raise from_rule(violation) from None
-    row = await _file(db, tenant_id, file_id)
     row.folder = folder
     await db.flush()
     await db.refresh(row)
@@ -108,10 +102,8 @@ async def move_file(
 
 @router.delete("/{file_id}", status_code=204, responses=REFUSED)
 async def delete_file(file_id: uuid.UUID, principal: PrincipalDep, db: TenantDb) -> Response:
-    """``files.write``: hidden from every read at once (soft delete); the blob stays until
-    the purge (not built yet, docs/files.md)."""
-    tenant_id = require(principal, Permission.FILES_WRITE)
-    repository = FileRepository(db, tenant_id)
-    row = await _file(db, tenant_id, file_id)
-    await repository.soft_delete(row)
+    """``files.write`` or the owner (a share never lets one delete): hidden from every read at
+    once (soft delete); the blob stays until the purge (not built yet, docs/files.md)."""
+    row = await file_for(db, principal, file_id, Access.OWNER)
+    await FileRepository(db, row.tenant_id).soft_delete(row)
     return Response(status_code=204)

@@ -15,18 +15,17 @@ from services.common.app import ResourcesDep
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
-from services.file.access import require
+from services.common.tokens import Principal
+from services.file.access import Access, file_for
 from services.file.downloads.ranges import etag, not_modified
 from services.file.downloads.serve import SAFE_HEADERS, require_ready
-from services.file.errors import FileProblem, not_found
+from services.file.errors import FileProblem
 from services.file.files.views import processing_out
 from services.file.schemas import ProcessingOut
 from storage.files.models import FileRecord
 from storage.files.renditions import RenditionRepository
-from storage.files.repository import FileRepository
 from workflows.file.contracts import FileError
 from workflows.file.processing_contracts import THUMBNAIL_SIZES
-from workflows.tenant.permissions import Permission
 
 router = APIRouter(prefix="/files", tags=["processing"])
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -43,10 +42,9 @@ THUMBNAIL: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _ready_file(db: TenantDb, tenant_id: uuid.UUID, file_id: uuid.UUID) -> FileRecord:
-    row = await FileRepository(db, tenant_id).visible(file_id)
-    if row is None:
-        raise not_found()
+async def _ready_file(db: TenantDb, principal: Principal, file_id: uuid.UUID) -> FileRecord:
+    """A viewer's (``files.read``, or a share) ready file."""
+    row = await file_for(db, principal, file_id, Access.VIEWER)
     require_ready(row)
     return row
 
@@ -55,8 +53,7 @@ async def _ready_file(db: TenantDb, tenant_id: uuid.UUID, file_id: uuid.UUID) ->
 async def file_processing(
     file_id: uuid.UUID, principal: PrincipalDep, db: TenantDb
 ) -> ProcessingOut:
-    tenant_id = require(principal, Permission.FILES_READ)
-    await _ready_file(db, tenant_id, file_id)
+    tenant_id = (await _ready_file(db, principal, file_id)).tenant_id
     repository = RenditionRepository(db, tenant_id)
     return processing_out(
         file_id, await repository.outcome(file_id), await repository.of_file(file_id)
@@ -76,8 +73,7 @@ async def thumbnail(
     db: TenantDb,
     resources: ResourcesDep,
 ) -> Response:
-    tenant_id = require(principal, Permission.FILES_READ)
-    await _ready_file(db, tenant_id, file_id)
+    tenant_id = (await _ready_file(db, principal, file_id)).tenant_id
     if size not in THUMBNAIL_SIZES:
         raise FileProblem(FileError.FILE_NOT_FOUND, f"thumbnails come in sizes {THUMBNAIL_SIZES}")
     rendition = await RenditionRepository(db, tenant_id).one(file_id, size)
