@@ -1,10 +1,12 @@
-"""Workflow progress relay: one replica polls a workflow's ``progress`` query and publishes
-changes on Redis; every replica forwards them to its subscribers."""
+"""Workflow progress relay: one replica follows a workflow (a long poll of its history; the
+``progress`` query once per completed workflow task) and publishes changes on Redis; every
+replica forwards them to its subscribers (one pub/sub connection each: ``gateway/fanout.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import time
@@ -19,14 +21,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHistoryEventFilterType,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.fanout import Fanout
 from services.common.logging import get_logger
 from storage.redis import RedisKeys
 from workflows.common.progress import PROGRESS_QUERY, Progress
@@ -47,6 +52,19 @@ QUERY_TIMEOUT = timedelta(seconds=3)
 #: How long a closed run's final state stays cached in Redis (it never changes; the TTL only
 #: bounds what Redis holds).
 FINAL_STATE_TTL_SECONDS = 3600
+#: Per-call bound on a history long poll (the server answers an idle one after ~20 s).
+LONG_POLL_TIMEOUT = timedelta(seconds=40)
+#: History events after which the run's state may have changed: a completed workflow task (its
+#: commands and state changes) or the run's close.
+_CHANGED = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
 
 
 class WorkflowNotFound(Exception):
@@ -76,10 +94,13 @@ class RunState:
         return cls(**json.loads(raw))
 
 
-async def describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription:
-    """The latest run of ``workflow_id``; ``WorkflowNotFound`` when there is none."""
+async def describe(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> WorkflowExecutionDescription:
+    """The latest run of ``workflow_id`` (or run ``run_id``); ``WorkflowNotFound`` when there
+    is none."""
     try:
-        return await client.get_workflow_handle(workflow_id).describe()
+        return await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowNotFound(workflow_id) from error
@@ -89,10 +110,11 @@ async def describe(client: Client, workflow_id: str) -> WorkflowExecutionDescrip
 async def read_run_state(
     client: Client, workflow_id: str, description: WorkflowExecutionDescription | None = None
 ) -> RunState:
-    """Query the latest run's progress and collect its outcome when closed (``description``:
-    one the caller already fetched, saving a round trip)."""
-    handle = client.get_workflow_handle(workflow_id)
+    """Query the described run's progress and collect its outcome when closed (``description``:
+    one the caller already fetched, saving a round trip; the reads name its run, so a newer run
+    under the same id never answers for it)."""
     description = description or await describe(client, workflow_id)
+    handle = client.get_workflow_handle(workflow_id, run_id=description.run_id or None)
     status = description.status or WorkflowExecutionStatus.RUNNING
     progress: dict[str, Any] | None = None
     try:
@@ -117,7 +139,28 @@ async def read_run_state(
     return state
 
 
+@dataclass
+class _Followed:
+    """A run this replica's pump follows: its description and the state last published."""
+
+    description: WorkflowExecutionDescription
+    #: None until the pump's first read.
+    state: RunState | None
+
+
 class ProgressRelay:
+    """Reads of run state for the gateway, and the streams of followed runs.
+
+    A run is *followed* by one pump (on the replica holding its Redis lock) while it has
+    subscribers: one history long poll at a time, the ``progress`` query read again only after a
+    completed workflow task or the close, each new state published on the run's channel. While
+    the long poll is open the run is still the latest of its workflow id (a run closing ends the
+    poll, and the pump drops the entry before anything else runs), so readers of a followed run
+    take the pump's description and state without asking Temporal. Nothing else is kept past
+    the call that read it, except per run id: a describe is shared by concurrent callers only
+    while in flight (a new run may start under the id the moment the last one closed), a state
+    read by run id for ``poll_seconds``, a closed run's final state in Redis."""
+
     def __init__(
         self,
         temporal: Client,
@@ -131,15 +174,26 @@ class ProgressRelay:
         self.keys = keys
         self.poll_seconds = poll_seconds
         self.replica = uuid.uuid4().hex
+        self.fanout = Fanout(redis)
         self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._followed: dict[str, _Followed] = {}
+        #: When this replica last tried to take a run's relay lock (one try a second per run,
+        #: however many of its subscribers heard nothing).
+        self._lock_tried: dict[str, float] = {}
         # Final states are sealed in Redis (AES-GCM under this key, bound to the run): Redis
         # holds no run's result in the clear. No key: not cached (every read asks Temporal).
         self._seal = AESGCM(cache_key) if cache_key else None
-        #: In-flight and just-finished reads, shared by concurrent callers (single flight),
-        #: kept ``poll_seconds``: no reader is staler than the relay's own stream.
-        self._reads: dict[tuple[str, ...], tuple[float, asyncio.Future[Any]]] = {}
-        #: Temporal reads made, by kind (describe, progress, result): the tests count them.
-        self.temporal_reads: dict[str, int] = {"describe": 0, "progress": 0, "result": 0}
+        #: In-flight reads shared by concurrent callers (single flight), a state read kept
+        #: ``poll_seconds`` after it finished (keyed by run id).
+        self._reads: dict[tuple[str, ...], tuple[float, float, asyncio.Future[Any]]] = {}
+        #: Temporal reads made, by kind (describe, progress, result, history long polls): the
+        #: tests count them.
+        self.temporal_reads: dict[str, int] = {
+            "describe": 0,
+            "progress": 0,
+            "result": 0,
+            "history": 0,
+        }
 
     def channel(self, workflow_id: str) -> str:
         return self.keys("wf", workflow_id, "progress")
@@ -147,46 +201,86 @@ class ProgressRelay:
     def _lock_key(self, workflow_id: str) -> str:
         return self.keys("wf", workflow_id, "relay")
 
-    async def _shared(self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]]) -> Any:
-        """``read()`` once for every caller asking for ``key`` while it runs or within
-        ``poll_seconds`` after it finished (a failure is not kept)."""
+    async def _shared(
+        self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]], keep: float
+    ) -> Any:
+        """``read()`` once for every caller asking for ``key`` while it runs or within ``keep``
+        seconds after it finished (a failure is not kept)."""
         now = time.monotonic()
         for stale in [
-            k for k, (at, f) in self._reads.items() if f.done() and now - at > self.poll_seconds
+            k for k, (at, kept, f) in self._reads.items() if f.done() and now - at > kept
         ]:
             del self._reads[stale]
         entry = self._reads.get(key)
         if entry is None:
             future: asyncio.Future[Any] = asyncio.ensure_future(read())
-            self._reads[key] = (now, future)
+            self._reads[key] = (now, keep, future)
 
             def forget(done: asyncio.Future[Any], key: tuple[str, ...] = key) -> None:
-                if done.cancelled() or done.exception() is not None:
+                if self._reads.get(key, (0.0, 0.0, None))[2] is not done:
+                    return  # dropped while it ran: a newer read owns the key
+                if keep <= 0 or done.cancelled() or done.exception() is not None:
                     self._reads.pop(key, None)
                 else:
-                    self._reads[key] = (time.monotonic(), done)
+                    self._reads[key] = (time.monotonic(), keep, done)
 
             future.add_done_callback(forget)
             entry = self._reads[key]
-        return await asyncio.shield(entry[1])
+        return await asyncio.shield(entry[2])
 
-    async def describe(self, workflow_id: str) -> WorkflowExecutionDescription:
-        """``describe``, shared by concurrent callers (see ``_shared``)."""
+    async def describe(
+        self, workflow_id: str, *, fresh: bool = False
+    ) -> WorkflowExecutionDescription:
+        """The latest run: the followed one's description, else one ``describe`` shared by the
+        callers while it is in flight. ``fresh``: asked of Temporal now, by this caller alone
+        (an access check that failed on a shared answer asks again: the run its token names
+        may have started since)."""
+        if not fresh:
+            followed = self._followed.get(workflow_id)
+            if followed is not None:
+                return followed.description
 
         async def read() -> WorkflowExecutionDescription:
             self.temporal_reads["describe"] += 1
             return await describe(self.temporal, workflow_id)
 
-        return await self._shared(("describe", workflow_id), read)  # type: ignore[no-any-return]
+        if fresh:
+            return await read()
+        return await self._shared(("describe", workflow_id), read, 0.0)  # type: ignore[no-any-return]
+
+    async def progress_of(self, workflow_id: str, run_id: str) -> dict[str, Any] | None:
+        """Run ``run_id``'s ``progress`` query alone (a mutation's answer asking for it), shared
+        by concurrent readers of the run; None while it cannot answer."""
+
+        async def read() -> dict[str, Any] | None:
+            self.temporal_reads["progress"] += 1
+            handle = self.temporal.get_workflow_handle(workflow_id, run_id=run_id)
+            try:
+                value = await handle.query(
+                    PROGRESS_QUERY, result_type=Progress, rpc_timeout=QUERY_TIMEOUT
+                )
+            except Exception as error:  # no worker yet, or a workflow without the query
+                _log.debug("progress_query_failed", workflow_id=workflow_id, error=str(error))
+                return None
+            return asdict(value)
+
+        key = ("progress", workflow_id, run_id)
+        return await self._shared(key, read, self.poll_seconds)  # type: ignore[no-any-return]
 
     def _final_key(self, workflow_id: str, run_id: str) -> str:
         return self.keys("wf", workflow_id, "final", run_id)
 
     async def run_state(
-        self, workflow_id: str, description: WorkflowExecutionDescription | None = None
+        self,
+        workflow_id: str,
+        description: WorkflowExecutionDescription | None = None,
+        *,
+        reread: bool = False,
     ) -> RunState:
-        """The run's state: a closed run's from the Redis cache (read from Temporal once, by
-        any replica), a running one's shared by concurrent readers of this replica."""
+        """The described run's state: a followed run's as its pump last published it, a
+        closed run's from the Redis cache (read from Temporal once, by any replica), else read
+        once for the concurrent readers of this replica (and kept ``poll_seconds``).
+        ``reread``: read from Temporal now (the pump: the run's history moved)."""
         description = description or await self.describe(workflow_id)
         run_id = description.run_id or ""
         closed = (description.status or WorkflowExecutionStatus.RUNNING) in TERMINAL
@@ -194,6 +288,16 @@ class ProgressRelay:
             cached = await self._cached(workflow_id, run_id)
             if cached is not None:
                 return cached
+        followed = self._followed.get(workflow_id)
+        if reread:
+            self._reads.pop(("state", workflow_id, run_id), None)
+        elif (
+            not closed
+            and followed is not None
+            and followed.state is not None
+            and followed.description.run_id == run_id
+        ):
+            return followed.state
 
         async def read() -> RunState:
             self.temporal_reads["progress"] += 1
@@ -201,7 +305,9 @@ class ProgressRelay:
                 self.temporal_reads["result"] += 1
             return await read_run_state(self.temporal, workflow_id, description)
 
-        state: RunState = await self._shared(("state", workflow_id, run_id), read)
+        state: RunState = await self._shared(
+            ("state", workflow_id, run_id), read, self.poll_seconds
+        )
         if state.done and closed and self._seal is not None:
             await self._store(workflow_id, run_id, state)
         return state
@@ -231,50 +337,166 @@ class ProgressRelay:
         except Exception as error:
             _log.debug("final_state_cache_store_failed", workflow_id=workflow_id, error=repr(error))
 
-    async def ensure_relay(self, workflow_id: str) -> None:
-        """Start polling this workflow here unless another replica already does."""
-        if workflow_id in self._pumps and not self._pumps[workflow_id].done():
+    async def ensure_relay(
+        self, workflow_id: str, description: WorkflowExecutionDescription | None = None
+    ) -> None:
+        """Follow this workflow here unless a pump already does (here, or on another replica:
+        its lock; tried at most once a second per run)."""
+        pump = self._pumps.get(workflow_id)
+        if pump is not None and not pump.done():
             return
+        now = time.monotonic()
+        if now - self._lock_tried.get(workflow_id, -1.0) < 1.0:
+            return
+        self._lock_tried[workflow_id] = now
         if await self.redis.set(
             self._lock_key(workflow_id), self.replica, nx=True, ex=LOCK_TTL_SECONDS
         ):
-            task = asyncio.create_task(self._pump(workflow_id), name=f"relay:{workflow_id}")
+            if workflow_id in self._pumps and not self._pumps[workflow_id].done():
+                return  # started meanwhile by another subscriber
+            task = asyncio.create_task(
+                self._pump(workflow_id, description), name=f"relay:{workflow_id}"
+            )
             self._pumps[workflow_id] = task
-            task.add_done_callback(lambda _: self._pumps.pop(workflow_id, None))
+            if description is not None:  # its state follows with the pump's first read
+                self._followed[workflow_id] = _Followed(description, None)
 
-    async def _pump(self, workflow_id: str) -> None:
-        previous: str | None = None
+            def ended(done: asyncio.Task[None]) -> None:
+                if self._pumps.get(workflow_id) is done:
+                    del self._pumps[workflow_id]
+                self._lock_tried.pop(workflow_id, None)
+
+            task.add_done_callback(ended)
+
+    async def _pump(
+        self, workflow_id: str, description: WorkflowExecutionDescription | None
+    ) -> None:
+        """Publish the run's states until it closes: a long poll of its history, the state read
+        again once per completed workflow task or close; the busy poll when the long poll fails."""
+        holding = asyncio.create_task(self._hold_lock(workflow_id))
+        published: list[str | None] = [None]
         try:
-            while True:
-                state = await self.run_state(workflow_id)
-                encoded = state.to_json()
-                if encoded != previous:
-                    await self.redis.publish(self.channel(workflow_id), encoded)
-                    previous = encoded
-                if state.done:
-                    return
-                await self.redis.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
-                await asyncio.sleep(self.poll_seconds)
+            try:
+                await self._follow(workflow_id, published, description)
+            except Exception as error:
+                _log.info("relay_long_poll_failed", workflow_id=workflow_id, error=repr(error))
+                self._followed.pop(workflow_id, None)
+                await self._poll(workflow_id, published)
         except Exception as error:
             _log.warning("relay_stopped", workflow_id=workflow_id, error=repr(error))
         finally:
+            self._followed.pop(workflow_id, None)
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
             # Release only our own lock so a replica that took over keeps its one.
-            if await self.redis.get(self._lock_key(workflow_id)) == self.replica:
-                await self.redis.delete(self._lock_key(workflow_id))
+            with contextlib.suppress(Exception):
+                if await self.redis.get(self._lock_key(workflow_id)) == self.replica:
+                    await self.redis.delete(self._lock_key(workflow_id))
 
-    async def subscribe(self, workflow_id: str, max_seconds: float) -> AsyncIterator[RunState]:
-        """Yield each new state of the workflow until it closes or ``max_seconds`` pass."""
+    async def _publish(
+        self,
+        workflow_id: str,
+        published: list[str | None],
+        description: WorkflowExecutionDescription,
+        *,
+        reread: bool = False,
+    ) -> RunState:
+        """The described run's state, published if it differs from ``published[0]``; ``reread``:
+        not a shared earlier read (the run's history moved since)."""
+        state = await self.run_state(workflow_id, description, reread=reread)
+        encoded = state.to_json()
+        if encoded != published[0]:
+            await self.redis.publish(self.channel(workflow_id), encoded)
+            published[0] = encoded
+        return state
+
+    async def _follow(
+        self,
+        workflow_id: str,
+        published: list[str | None],
+        description: WorkflowExecutionDescription | None,
+    ) -> None:
+        """One long poll at a time on the run's history; when it closes by continuing as new,
+        the next run's."""
+        while True:
+            description = description or await self.describe(workflow_id, fresh=True)
+            state = await self._publish(workflow_id, published, description)
+            if state.done:
+                return
+            run_id = description.run_id or ""
+            self._followed[workflow_id] = _Followed(description, state)
+            # Events up to the describe's history length are already in the state read.
+            seen = description.raw_description.workflow_execution_info.history_length
+            history = self.temporal.get_workflow_handle(
+                workflow_id, run_id=run_id
+            ).fetch_history_events(
+                wait_new_event=True,
+                event_filter_type=WorkflowHistoryEventFilterType.ALL_EVENT,
+                rpc_timeout=LONG_POLL_TIMEOUT,
+            )
+            while True:
+                # Each call carries the last page's token: it answers only events after it
+                # (the history is read once, not again per poll).
+                self.temporal_reads["history"] += 1
+                await history.fetch_next_page()
+                events = [e for e in history.current_page or () if e.event_id > seen]
+                seen = max([seen, *(e.event_id for e in events)])
+                if history.next_page_token is None:  # the run closed
+                    # Before any other reader runs: this run is no longer the latest for sure.
+                    self._followed.pop(workflow_id, None)
+                    break
+                if any(e.event_type in _CHANGED for e in events):
+                    state = await self._publish(workflow_id, published, description, reread=True)
+                    if workflow_id in self._followed:
+                        self._followed[workflow_id].state = state
+            # This run's final state (by its run id, whatever started under the id since).
+            closed = await describe(self.temporal, workflow_id, run_id)
+            self.temporal_reads["describe"] += 1
+            if closed.status != WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                await self._publish(workflow_id, published, closed, reread=True)
+                return
+            description = None  # the next run of the chain
+
+    async def _poll(self, workflow_id: str, published: list[str | None]) -> None:
+        """The fallback: the state read every ``poll_seconds`` until the run closes."""
+        while True:
+            description = await self.describe(workflow_id, fresh=True)
+            if (await self._publish(workflow_id, published, description, reread=True)).done:
+                return
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _hold_lock(self, workflow_id: str) -> None:
+        """Renew the relay's lock while the pump runs (a long poll may wait ~20 s)."""
+        while True:
+            await asyncio.sleep(LOCK_TTL_SECONDS / 3)
+            with contextlib.suppress(Exception):  # Redis away: renewed next time, or it lapses
+                await self.redis.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
+
+    async def subscribe(
+        self,
+        workflow_id: str,
+        max_seconds: float,
+        description: WorkflowExecutionDescription | None = None,
+    ) -> AsyncIterator[RunState]:
+        """Yield each new state of the workflow until it closes or ``max_seconds`` pass
+        (``description``: the run as the access check just described it)."""
         deadline = time.monotonic() + max_seconds
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(self.channel(workflow_id))  # before reading the snapshot: no gap
+        channel = self.channel(workflow_id)
+        queue = await self.fanout.join(channel)  # before reading the snapshot: no gap
         last: str | None = None
         try:
-            # The latest run's state (at most ``poll_seconds`` old, shared with concurrent
-            # subscribers; a closed run's from the cache): a reused workflow id shows its new run.
-            first = await self.run_state(workflow_id)
+            # Followed from now on (before the snapshot: subscribers arriving meanwhile take the
+            # pump's description rather than describing the run again).
+            running = description is None or description.status in (
+                None,
+                WorkflowExecutionStatus.RUNNING,
+            )
+            if running:
+                await self.ensure_relay(workflow_id, description)
+            # The latest run's state (a followed run's as last published, else shared with
+            # concurrent readers; a closed run's from the cache).
+            first = await self.run_state(workflow_id, description)
             snapshot: str | None = first.to_json()
-            if not first.done:
-                await self.ensure_relay(workflow_id)
             while True:
                 if snapshot is not None and snapshot != last:
                     last = snapshot
@@ -282,20 +504,22 @@ class ProgressRelay:
                     yield state
                     if state.done:
                         return
-                if time.monotonic() >= deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                snapshot = message["data"] if message else None
-                if message is None:
+                try:
+                    snapshot = await asyncio.wait_for(queue.get(), min(1.0, left))
+                except TimeoutError:
+                    snapshot = None
                     await self.ensure_relay(workflow_id)  # take over if the relaying replica died
         finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await self.fanout.leave(channel, queue)
 
     async def aclose(self) -> None:
         for task in list(self._pumps.values()):
             task.cancel()
         await asyncio.gather(*self._pumps.values(), return_exceptions=True)
+        await self.fanout.aclose()
 
 
 class RelayMetrics(Collector):

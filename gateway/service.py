@@ -20,6 +20,7 @@ from gateway.rate_limit import RateLimiter
 from gateway.router import RateLimitedGraphQLRouter
 from gateway.run_access import RunAccess
 from gateway.service_clients import RequestDeadline, RoutingMetrics, ServiceClients
+from gateway.started_runs import with_started_runs
 from gateway.subscriptions import SubscriptionLeases
 from schema.limits import DocumentCacheMetrics
 from schema.metrics import GraphQLMetrics
@@ -40,7 +41,10 @@ def create_gateway_app(resources: Resources) -> FastAPI:
     settings = resources.settings
     services = ServiceClients(settings)
     # Requests wait for Temporal at most this long, then answer SERVICE_UNAVAILABLE.
-    temporal = with_rpc_deadline(resources.temporal, settings.temporal_rpc_deadline_seconds)
+    # Its starts recorded, so a mutation answers its run from the start (gateway/started_runs.py).
+    temporal = with_started_runs(
+        with_rpc_deadline(resources.temporal, settings.temporal_rpc_deadline_seconds)
+    )
     run_access = RunAccess.from_settings(settings)
     state = GatewayState(
         settings=settings,

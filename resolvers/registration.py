@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway.progress_relay import describe
-from gateway.run_access import identify_run
+from gateway.run_access import RunIdentity, identify_run
+from gateway.started_runs import recording
 from resolvers.workflow_runs import run_of
 from schema.auth import SignUpInput
 from schema.errors import UserFacingError
@@ -45,11 +46,19 @@ async def resolve_sign_up(info: strawberry.Info[GatewayContext], input: SignUpIn
                 raise UserFacingError(str(error)) from error
 
     arguments = [input.email, input.password, input.display_name]
-    workflow_id = await info.context.started_once(info, arguments, start)
+    with recording() as started:
+        workflow_id = await info.context.started_once(info, arguments, start)
+    run = started.get(workflow_id)
+    if run is not None:  # started now: the start answers (no read back from Temporal)
+        identity = RunIdentity(workflow_id, run.first_run_id, owner=None)  # the token: id + chain
+        return WorkflowRun.started(
+            run.workflow_id, run.workflow_type, run.run_id, state.run_access.token(identity)
+        )
+    # An Idempotency-Key retry: the run it started earlier, as it is now.
     description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    answer = await run_of(info, workflow_id, description)
+    answer.access_token = state.run_access.token(await identify_run(description))
+    return answer
 
 
 async def resolve_verify_email(

@@ -79,18 +79,21 @@ def _not_found(workflow_id: str) -> UserFacingError:
 async def _followed(
     info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
 ) -> WorkflowExecutionDescription | None:
-    """The run's description for its access token or its owner's session, else None."""
+    """The run's description for its access token or its owner's session, else None. A
+    refusal is always decided on a fresh ``describe``: a shared one (in flight, or the followed
+    run's) may predate a new run under the same id that the token or session is for."""
     context = info.context
-    try:
-        description = await context.state.relay.describe(_check_id(workflow_id))
-    except WorkflowNotFound as error:
-        raise _not_found(workflow_id) from error
-    run = await identify_run(description)
-    if context.state.run_access.valid(run, access_token):
-        return description
-    principal = await context.optional_principal()
-    if principal is not None and run.owner is not None and principal.user_id == run.owner:
-        return description
+    for fresh in (False, True):
+        try:
+            description = await context.state.relay.describe(_check_id(workflow_id), fresh=fresh)
+        except WorkflowNotFound as error:
+            raise _not_found(workflow_id) from error
+        run = await identify_run(description)
+        if context.state.run_access.valid(run, access_token):
+            return description
+        principal = await context.optional_principal()
+        if principal is not None and run.owner is not None and principal.user_id == run.owner:
+            return description
     return None
 
 
@@ -148,9 +151,11 @@ async def subscribe_workflow_progress(
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Every change of the run's progress, ending with its final status and result."""
     state = info.context.state
-    await authorized_description(info, id, access_token)
+    description = await authorized_description(info, id, access_token)
     try:
-        async for run_state in state.relay.subscribe(id, state.settings.subscription_max_seconds):
+        async for run_state in state.relay.subscribe(
+            id, state.settings.subscription_max_seconds, description
+        ):
             yield WorkflowRun.from_state(run_state)
     except WorkflowNotFound as error:
         raise _not_found(id) from error

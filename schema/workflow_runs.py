@@ -125,7 +125,6 @@ class WorkflowRun:
     id: strawberry.ID
     type: str
     status: WorkflowStatus
-    progress: WorkflowProgress | None
     result: JSON | None = None
     error: str | None = None
     access_token: str | None = strawberry.field(
@@ -135,6 +134,30 @@ class WorkflowRun:
     )
     #: The details when they were read already (a run found through the workflow service).
     known_details: strawberry.Private[RunDetails | None] = None
+    #: The progress when it was read already (every run but one answered from its start).
+    known_progress: strawberry.Private[WorkflowProgress | None] = None
+    #: A run answered from its start (a mutation's): its run id; its progress is read only
+    #: when the operation asks for it.
+    started_run_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="Where the run is, as its `progress` query reports it.")
+    async def progress(self, info: strawberry.Info) -> WorkflowProgress | None:
+        if self.started_run_id is None:
+            return self.known_progress
+        # the request context's relay (a layer above this one): the started run's query
+        value = await info.context.state.relay.progress_of(self.id, self.started_run_id)
+        return WorkflowProgress(**value) if value else None
+
+    @classmethod
+    def started(cls, workflow_id: str, type: str, run_id: str, access_token: str) -> WorkflowRun:
+        """A run as its start answered it: running, nothing read back from Temporal."""
+        return cls(
+            id=strawberry.ID(workflow_id),
+            type=type,
+            status=WorkflowStatus.RUNNING,
+            access_token=access_token,
+            started_run_id=run_id,
+        )
 
     @strawberry.field(
         description="The run as the workflow service shows it to you (signed in): pending "
@@ -153,7 +176,7 @@ class WorkflowRun:
             id=strawberry.ID(state.id),
             type=state.type,
             status=WorkflowStatus(state.status),
-            progress=WorkflowProgress(**state.progress) if state.progress else None,
+            known_progress=WorkflowProgress(**state.progress) if state.progress else None,
             result=state.result,
             error=state.error,
         )
@@ -165,7 +188,9 @@ class WorkflowRun:
             id=strawberry.ID(row.workflow_id),
             type=row.type,
             status=WorkflowStatus(row.status.value),
-            progress=WorkflowProgress(**row.progress.model_dump()) if row.progress else None,
+            known_progress=(
+                WorkflowProgress(**row.progress.model_dump()) if row.progress else None
+            ),
             result=row.result,
             error=row.failure,
             known_details=row,

@@ -32,6 +32,7 @@ QUEUE = f"subscription-tests-{uuid.uuid4().hex[:8]}"
 class Hold:
     def __init__(self) -> None:
         self._done = False
+        self._step = 0
 
     @workflow.run
     async def run(self) -> str:
@@ -42,15 +43,23 @@ class Hold:
     def finish(self) -> None:
         self._done = True
 
+    @workflow.signal
+    def step(self) -> None:
+        """One step on while held (a change of progress for the relay to stream)."""
+        self._step += 1
+
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
-        return Progress(step=1 if self._done else 0, total=1, label="held", percent=0)
+        step = self._step + (1 if self._done else 0)
+        return Progress(step=step, total=max(1, step), label="held", percent=0)
 
 
-async def start_hold(temporal: Client, owner: str | None) -> WorkflowHandle[Any, Any]:
+async def start_hold(
+    temporal: Client, owner: str | None, workflow_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
     return await temporal.start_workflow(
         "SubscriptionTestHold",
-        id=f"subscription-test-{uuid.uuid4().hex}",
+        id=workflow_id or f"subscription-test-{uuid.uuid4().hex}",
         task_queue=QUEUE,
         memo={OWNER_MEMO: owner} if owner else None,
         execution_timeout=timedelta(minutes=5),
