@@ -1,0 +1,61 @@
+"""``migrateTenantStorage``: a workflow mutation (``file_migration``, resolvers/routing.py) whose
+run the file service's ``POST /storage/migrations`` starts after checking the caller holds
+``tenant.manage`` and ``files.write`` in the active tenant (else ``FORBIDDEN``). The input is
+checked here first by that route's own model, so a hostile one is a ``BAD_USER_INPUT`` that
+never reaches the service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+from pydantic import ValidationError
+
+from gateway.progress_relay import describe
+from gateway.run_access import identify_run
+from resolvers.workflow_runs import run_of
+from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.file_migration import MigrateTenantStorageInput
+from schema.workflow_runs import WorkflowRun
+from services.common.settings import ServiceName
+from services.file.schemas import StorageMigrationRequest, StorageMigrationStarted
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+PATH = "/storage/migrations"
+
+
+def _request(input: MigrateTenantStorageInput) -> StorageMigrationRequest:
+    try:
+        return StorageMigrationRequest.model_validate(
+            {
+                "target": input.target.value,
+                "source": input.source.value if input.source is not None else None,
+                "batch_size": input.batch_size,
+            }
+        )
+    except ValidationError as error:
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
+        raise UserFacingError(
+            f"invalid storage migration input: {', '.join(fields)}", BAD_USER_INPUT
+        ) from None
+
+
+async def resolve_migrate_tenant_storage(
+    info: strawberry.Info[GatewayContext], input: MigrateTenantStorageInput
+) -> WorkflowRun:
+    body = _request(input).model_dump(mode="json")
+
+    async def start() -> str:
+        started = await info.context.service(ServiceName.file, signed_in=True).call(
+            "POST", PATH, json=body, response=StorageMigrationStarted
+        )
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, ["POST", PATH, body], start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
