@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.settings import ServiceName
-from workflows.file.contracts import FileWorkflow
+from workflows.compliance.contracts import GDPR_ERASURE, GDPR_EXPORT
 from workflows.reconciliation.contracts import DATA_MIGRATION
 
 
@@ -140,13 +140,6 @@ MUTATION_ROUTES: dict[str, Route] = {
     "renameFile": Direct(_FILE, "the file's row in the file service"),
     "moveFile": Direct(_FILE, "the file's row in the file service"),
     "deleteFile": Direct(_FILE, "a soft delete of the file's row (the purge is later)"),
-    "migrateTenantStorage": Workflow(
-        FileWorkflow.FILE_MIGRATION,
-        frozenset({_FILE}),
-        "batches of copies, checksums and row switches that survive a killed worker, with a "
-        "compensation",
-        started_by=_FILE,
-    ),
     # -- run management (workflow) -------------------------------------------------------------
     # The workflow service owns the view of runs: it checks the caller's scope, acts on Temporal
     # and audits the act itself (a retry's new run is started by that service, not by a saga).
@@ -164,5 +157,24 @@ MUTATION_ROUTES: dict[str, Route] = {
         frozenset({_WORKFLOW, _TENANT, _AUTH, _USER}),
         "the tenant's memberships compared with (and repaired into) auth's and user's copies",
         started_by=_WORKFLOW,
+    ),
+    # -- GDPR procedures (workflow) ------------------------------------------------------------
+    "requestDataExport": Workflow(
+        GDPR_EXPORT,
+        frozenset({_WORKFLOW, _AUTH, _USER, _TENANT, _FILE}),
+        "every service's part of the person's data, one archive, a mailed expiring link",
+        started_by=_WORKFLOW,
+    ),
+    "requestAccountErasure": Workflow(
+        GDPR_ERASURE,
+        frozenset({_WORKFLOW, _AUTH, _USER, _TENANT, _FILE}),
+        "a grace period, then the person erased in every service, a signed receipt",
+        started_by=_WORKFLOW,
+    ),
+    "cancelAccountErasure": Direct(
+        _WORKFLOW, "the workflow service signals the erasure run it drives"
+    ),
+    "decideAccountErasureTenants": Direct(
+        _WORKFLOW, "the workflow service updates the erasure run it drives"
     ),
 }

@@ -24,7 +24,7 @@ from schema.extensions import (
 from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.metrics import GraphQLMetrics, operation_metrics
 from schema.roots.auth import AuthMutation, AuthQuery
-from schema.roots.file_migration import FileMigrationMutation
+from schema.roots.compliance import ComplianceMutation
 from schema.roots.files import FileMutation, FileQuery
 from schema.roots.reconciliation import ReconciliationMutation
 from schema.roots.tenants import TenantMutation, TenantQuery
@@ -43,8 +43,8 @@ MUTATIONS: tuple[type, ...] = (
     UserMutation,
     WorkflowRunMutation,
     FileMutation,
-    FileMigrationMutation,
     ReconciliationMutation,
+    ComplianceMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (WorkflowRunSubscription,)
 

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         SubjectInput,
         SubjectOutput,
     )
+    from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
     from workflows.common.compliance import ErasePartInput, ErasePartOutput
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.compliance.contracts import (
@@ -73,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         MembershipsInput,
         TransferOwnershipInput,
     )
+    from workflows.tenant.membership_contracts import claims_for_role
     from workflows.user.compliance_contracts import ERASE_USER_DATA
 
 STEPS = 6
@@ -136,6 +138,10 @@ class GdprErasureWorkflow:
                 continue
             self._transfers.append(
                 _Transfer(decision.tenant_id, decision.new_owner_id, done.previous_role)
+            )
+            # The new owner's token claims follow their role (as every membership change's).
+            await SYNC_PRINCIPAL_CLAIMS.execute(
+                claims_for_role(decision.new_owner_id, decision.tenant_id, "owner")
             )
             self._state.waiting_for_tenants = [
                 t for t in self._state.waiting_for_tenants if t != decision.tenant_id
@@ -233,6 +239,9 @@ class GdprErasureWorkflow:
                     transfer.new_owner_id,
                     role=transfer.previous_role,
                 )
+            )
+            await SYNC_PRINCIPAL_CLAIMS.execute(
+                claims_for_role(transfer.new_owner_id, transfer.tenant_id, transfer.previous_role)
             )
         self._transfers.clear()
         await self._audit("compliance.erasure_cancelled", reason=reason[:200])

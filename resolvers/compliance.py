@@ -1,0 +1,96 @@
+"""The GDPR mutations: ``requestDataExport`` and ``requestAccountErasure`` are workflow
+mutations (``gdpr_export``, ``gdpr_erasure``; resolvers/routing.py) whose runs the workflow
+service's ``/compliance`` routes start for the caller themself; ``cancelAccountErasure`` and
+``decideAccountErasureTenants`` are direct calls (the workflow service signals or updates the
+run it drives). Nobody can name another person: every call acts for the caller's own token."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+from pydantic import ValidationError
+
+from gateway.progress_relay import describe
+from gateway.run_access import identify_run
+from resolvers.workflow_runs import run_of
+from schema.compliance import ErasureCancellation, ErasureDecisionResult, ErasureTenantDecision
+from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.workflow_runs import WorkflowRun
+from services.common.settings import ServiceName
+from services.workflow.schemas import (
+    ComplianceStarted,
+    ErasureCancel,
+    ErasureCancelled,
+    ErasureDecided,
+    ErasureDecisions,
+)
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+
+EXPORTS = "/compliance/exports"
+ERASURES = "/compliance/erasures"
+
+
+async def _started(info: strawberry.Info[GatewayContext], path: str, body: dict) -> WorkflowRun:  # type: ignore[type-arg]
+    async def start() -> str:
+        started = await info.context.service(ServiceName.workflow, signed_in=True).call(
+            "POST", path, json=body, response=ComplianceStarted
+        )
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, ["POST", path, body], start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
+
+
+async def resolve_request_data_export(info: strawberry.Info[GatewayContext]) -> WorkflowRun:
+    return await _started(info, EXPORTS, {})
+
+
+async def resolve_request_account_erasure(
+    info: strawberry.Info[GatewayContext], confirm: bool
+) -> WorkflowRun:
+    if confirm is not True:
+        raise UserFacingError("an erasure must be confirmed", BAD_USER_INPUT)
+    return await _started(info, ERASURES, {"confirm": True})
+
+
+async def resolve_cancel_account_erasure(
+    info: strawberry.Info[GatewayContext], reason: str = ""
+) -> ErasureCancellation:
+    try:
+        body = ErasureCancel(reason=reason).model_dump(mode="json")
+    except ValidationError:
+        raise UserFacingError("invalid reason", BAD_USER_INPUT) from None
+    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
+        "POST", f"{ERASURES}/cancel", json=body, response=ErasureCancelled
+    )
+    return ErasureCancellation(cancelled=answer.cancelled)
+
+
+async def resolve_decide_account_erasure_tenants(
+    info: strawberry.Info[GatewayContext], decisions: list[ErasureTenantDecision]
+) -> ErasureDecisionResult:
+    try:
+        body = ErasureDecisions.model_validate(
+            {
+                "decisions": [
+                    {"tenant_id": str(d.tenant_id), "new_owner_id": str(d.new_owner_id)}
+                    for d in decisions
+                ]
+            }
+        ).model_dump(mode="json")
+    except ValidationError:
+        raise UserFacingError("invalid decisions", BAD_USER_INPUT) from None
+    answer = await info.context.service(ServiceName.workflow, signed_in=True).call(
+        "POST", f"{ERASURES}/decisions", json=body, response=ErasureDecided
+    )
+    return ErasureDecisionResult(
+        waiting=[strawberry.ID(t) for t in answer.waiting],
+        refused=[strawberry.ID(t) for t in answer.refused],
+    )
