@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from services.common.settings import ServiceName
 from workflows.compliance.contracts import GDPR_ERASURE, GDPR_EXPORT
+from workflows.file.contracts import FileWorkflow
 from workflows.reconciliation.contracts import DATA_MIGRATION
 
 
@@ -140,6 +141,13 @@ MUTATION_ROUTES: dict[str, Route] = {
     "renameFile": Direct(_FILE, "the file's row in the file service"),
     "moveFile": Direct(_FILE, "the file's row in the file service"),
     "deleteFile": Direct(_FILE, "a soft delete of the file's row (the purge is later)"),
+    "migrateTenantStorage": Workflow(
+        FileWorkflow.FILE_MIGRATION,
+        frozenset({_FILE}),
+        "batches of copies, checksums and row switches that survive a killed worker, with a "
+        "compensation",
+        started_by=_FILE,
+    ),
     # -- run management (workflow) -------------------------------------------------------------
     # The workflow service owns the view of runs: it checks the caller's scope, acts on Temporal
     # and audits the act itself (a retry's new run is started by that service, not by a saga).

@@ -25,6 +25,7 @@ from schema.limits import DEFAULT_MAX_COST, MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.metrics import GraphQLMetrics, operation_metrics
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.compliance import ComplianceMutation
+from schema.roots.file_migration import FileMigrationMutation
 from schema.roots.files import FileMutation, FileQuery
 from schema.roots.reconciliation import ReconciliationMutation
 from schema.roots.tenants import TenantMutation, TenantQuery
@@ -43,6 +44,7 @@ MUTATIONS: tuple[type, ...] = (
     UserMutation,
     WorkflowRunMutation,
     FileMutation,
+    FileMigrationMutation,
     ReconciliationMutation,
     ComplianceMutation,
 )

@@ -20,6 +20,7 @@ from schema.schema import build_schema
 from services.common.settings import ServiceName
 from workflows.auth.contracts import AuthWorkflow
 from workflows.compliance.contracts import GDPR_ERASURE, GDPR_EXPORT
+from workflows.file.contracts import FileWorkflow
 from workflows.reconciliation.contracts import DATA_MIGRATION
 from workflows.tenant.contracts import TenantWorkflow
 from workflows.user.contracts import UserWorkflow
@@ -32,6 +33,7 @@ WORKFLOW_NAMES = {
     for key, value in vars(names).items()
     if key.isupper() and isinstance(value, str)
 } | {DATA_MIGRATION, GDPR_EXPORT, GDPR_ERASURE}
+WORKFLOW_NAMES |= {FileWorkflow.FILE_MIGRATION}
 #: What only a resolver that starts or talks to a workflow itself refers to.
 TEMPORAL_MARKS = {"temporal", "start_workflow", "start_sign_up", "get_workflow_handle"}
 
