@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.settings import ServiceName
-from workflows.file.contracts import FileWorkflow
 from workflows.compliance.contracts import GDPR_ERASURE, GDPR_EXPORT
+from workflows.file.contracts import FileWorkflow
 from workflows.reconciliation.contracts import DATA_MIGRATION
 
 

@@ -19,8 +19,8 @@ from resolvers.routing import MUTATION_ROUTES, Direct, Workflow
 from schema.schema import build_schema
 from services.common.settings import ServiceName
 from workflows.auth.contracts import AuthWorkflow
-from workflows.file.contracts import FileWorkflow
 from workflows.compliance.contracts import GDPR_ERASURE, GDPR_EXPORT
+from workflows.file.contracts import FileWorkflow
 from workflows.reconciliation.contracts import DATA_MIGRATION
 from workflows.tenant.contracts import TenantWorkflow
 from workflows.user.contracts import UserWorkflow
