@@ -5,6 +5,7 @@ tenant seeded with members (and their addresses) in the tenant service's tables.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
+from temporalio.client import WorkflowHandle
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
@@ -122,9 +124,20 @@ class ShareStack:
         started: dict[str, Any] = answer.json()
         return started["share_id"], started
 
+    def handle(self, workflow_id: str) -> WorkflowHandle[Any, FileSharingResult]:
+        return self.resources.temporal.get_workflow_handle_for(FileSharingWorkflow.run, workflow_id)
+
     async def result(self, workflow_id: str) -> FileSharingResult:
-        client = self.resources.temporal
-        return await client.get_workflow_handle_for(FileSharingWorkflow.run, workflow_id).result()
+        return await self.handle(workflow_id).result()
+
+    async def wait_for(self, workflow_id: str, state: str) -> None:
+        """Until the run's progress says ``state`` (``waiting``: the share made and mailed)."""
+        handle = self.handle(workflow_id)
+        for _ in range(400):
+            if (await handle.query(FileSharingWorkflow.progress)).state == state:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the run never reached {state}")
 
     async def share_row(self, tenant_id: uuid.UUID, share_id: str) -> FileShare | None:
         async with transaction(self.resources.database, tenant_id) as db:

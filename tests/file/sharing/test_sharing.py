@@ -1,7 +1,8 @@
 """Sharing on the real stack (file service and worker, the tenant service's worker, PostgreSQL,
 Redis, Temporal): a link (password, mail, download, revocation at once), a member share (the
 recipient reads and downloads without ``files.read``, a viewer cannot rename), a role share as
-editor, an expiry run out by the run's timer, a grantee who does not exist."""
+editor, an expiry run out by the run's timer, a grantee who does not exist. With
+``ADX_RECORD_HISTORIES=1`` the runs are the replay histories ``tests/histories/file_sharing*.json``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from tests.auth.mail_flows import record_history
 from tests.file.sharing.share_api import ShareStack
 from workflows.file.file_sharing import FileSharingWorkflow
 
@@ -37,6 +39,7 @@ async def test_a_link_with_a_password_is_mailed_downloaded_and_revoked_at_once(
         )
         result = await sharing.result(started["workflow_id"])
         listed = (await client.get(f"/files/{file_id}/shares")).json()["shares"]
+    await record_history(sharing.handle(started["workflow_id"]), "file_sharing")
     assert (result.status, result.notify_status, result.mailed) == ("active", "sent", 1)
     [share] = listed
     assert share["id"] == share_id and share["kind"] == "link" and share["status"] == "active"
@@ -163,6 +166,7 @@ async def test_an_expiring_link_ends_by_the_runs_timer(sharing: ShareStack) -> N
     async with sharing.client(None) as anonymous:
         renamed = await anonymous.patch(f"{link}/name", json={"name": "by-link.txt"})
     result = await sharing.result(started["workflow_id"])
+    await record_history(sharing.handle(started["workflow_id"]), "file_sharing.expired")
     assert result.status == "expired" and result.notify_status == "none"
     assert renamed.status_code == 200 and renamed.json()["name"] == "by-link.txt"
     async with sharing.client(None) as anonymous:
@@ -180,15 +184,14 @@ async def test_revoking_an_expiring_share_ends_its_run_at_once(sharing: ShareSta
         share_id, started = await sharing.share(
             client, file_id, kind="tenant", expires_in_seconds=3600
         )
-        handle = sharing.resources.temporal.get_workflow_handle_for(
-            FileSharingWorkflow.run, started["workflow_id"]
-        )
+        handle = sharing.handle(started["workflow_id"])
         for _ in range(200):
             if (await handle.query(FileSharingWorkflow.progress)).state == "waiting":
                 break
             await asyncio.sleep(0.05)
         assert (await client.delete(f"/files/{file_id}/shares/{share_id}")).status_code == 204
     result = await handle.result()
+    await record_history(handle, "file_sharing.revoked")
     assert result.status == "revoked"
 
 
