@@ -354,13 +354,17 @@ async def file_app_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-#: file_processing's record and thumbnail of a file (files_0003), inserted for a tenant.
+#: file_processing's record and thumbnail of a file (files_0003) and a share of it (files_0005),
+#: inserted for a tenant.
 FILE_PROCESSING_ROWS = {
     "file_processing": "INSERT INTO files.file_processing (tenant_id, file_id, status)"
     " VALUES (:tenant, gen_random_uuid(), 'done')",
     "file_renditions": "INSERT INTO files.file_renditions"
     " (tenant_id, file_id, size, width, height, content_type, blob_key, sha256)"
     " VALUES (:tenant, gen_random_uuid(), 128, 1, 1, 'image/webp', 'k', :sha)",
+    # files_0005: a share of the tenant's file (the only file its transaction sees).
+    "file_shares": "INSERT INTO files.file_shares (id, tenant_id, file_id, kind, permission)"
+    " VALUES (gen_random_uuid(), :tenant, (SELECT id FROM files.files LIMIT 1), 'tenant', 'viewer')",
 }
 
 
