@@ -135,7 +135,11 @@ class FileComplianceActivities:
             # Blobs first, rows after: a retry after a crash between the two still finds the
             # rows, hence the keys (deleting a missing blob is no error).
             for key in keys:
-                await self.blobs.delete(key)
+                # Every store the process holds: file_migration may have moved the blob.
+                for store in {
+                    id(s): s for s in (self.blobs, *self.resources.blob_stores.values())
+                }.values():
+                    await store.delete(key)
                 deleted["blobs"] += 1
             async with transaction(self.database, tenant_id) as db:
                 for name, count in (await compliance.erase_in_tenant(db, user_id, ids)).items():

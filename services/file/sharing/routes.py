@@ -275,7 +275,7 @@ async def link_content(
     """The file's bytes (Range, ETag, the download's safe headers); a password in
     ``X-Share-Password`` (never in the URL)."""
     _, row = await _open(resources, database, token, password)
-    return file_response(request, row, resources.blobs, cache="private, no-store")
+    return file_response(request, row, resources.blob_store(row.store), cache="private, no-store")
 
 
 @router.post("/shares/links/{token}/content", response_class=Response, responses=LINK_REFUSED)
@@ -284,7 +284,7 @@ async def link_content_with_password(
 ) -> Response:
     """The bytes of a password link, the password in the body (a form a browser can post)."""
     _, row = await _open(resources, database, token, body.password)
-    return file_response(request, row, resources.blobs, cache="private, no-store")
+    return file_response(request, row, resources.blob_store(row.store), cache="private, no-store")
 
 
 @router.patch("/shares/links/{token}/name", responses=LINK_REFUSED)
