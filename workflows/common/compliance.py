@@ -24,6 +24,8 @@ class ExportPartInput:
     user_id: str
     #: The tenants the person belongs to (from the tenant service), for tenant-scoped rows.
     tenant_ids: list[str] = field(default_factory=list)
+    #: The person's address (auth's), for rows that name them by address only (invitations).
+    email: str = ""
 
 
 @dataclass

@@ -89,7 +89,9 @@ class GdprExportWorkflow:
         await self._audit(input, "compliance.export_started")
         self._progress.advance(1, "memberships")
         memberships = await COMPLIANCE_MEMBERSHIPS.execute(MembershipsInput(input.user_id))
-        part_input = ExportPartInput(input.export_id, input.user_id, memberships.tenant_ids)
+        part_input = ExportPartInput(
+            input.export_id, input.user_id, memberships.tenant_ids, subject.email
+        )
         expires_at = int(workflow.now().timestamp()) + input.link_seconds
         try:
             self._progress.advance(2, "gathering")

@@ -63,7 +63,7 @@ class TenantComplianceActivities:
     async def export_personal_data(self, input: ExportPartInput) -> ExportPartOutput:
         user_id = parse_id(input.user_id)
         require_subject_step(user_id)
-        email = ""
+        email = input.email
         document: dict[str, Any] = {"tenants": {}}
         counts: dict[str, int] = {}
         for raw in input.tenant_ids:

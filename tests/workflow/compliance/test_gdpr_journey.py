@@ -29,6 +29,7 @@ from tests.workflow.compliance.people import (
     runs_of,
 )
 from tests.workflow.runs.runs_api import eventually
+from workflows.common.compliance import export_archive_key, export_part_key
 from workflows.compliance.contracts import ErasureResult
 
 pytestmark = pytest.mark.timeout(180)
@@ -125,6 +126,9 @@ async def test_export_download_then_erasure_leaves_no_trace(
     assert found == [], f"the person is still in {found}"
     assert blobs_naming(settings.blob_root(), [uid, str(person.file_id)]) == []
     assert not await stack.files.blobs.exists(person.blob_key)
+    export_id = export_run.removeprefix("gdpr-export-")
+    assert not await stack.files.blobs.exists(export_archive_key(export_id))
+    assert not await stack.files.blobs.exists(export_part_key(export_id, "user"))
     assert await redis_keys_naming(stack.auth, uid) == []
 
     async def no_runs() -> None:
