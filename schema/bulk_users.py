@@ -14,6 +14,7 @@ from services.user.schemas import BulkReport, BulkRowOut
 @strawberry.enum(description="What a bulk operation does to each row's user.")
 class BulkOperationKind(Enum):
     IMPORT = "import"
+    INVITE = "invite"
     CHANGE_ROLE = "change_role"
     DEACTIVATE = "deactivate"
     DELETE = "delete"

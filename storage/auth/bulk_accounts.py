@@ -95,3 +95,18 @@ async def put_claims_many(
             },
         )
     )
+
+
+async def remove_claims_many(
+    session: AsyncSession, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> int:
+    """The compensation of ``put_claims_many``: the members' claims in the tenant deleted (as
+    ``ClaimsRepository.remove``: no role, no permission there); how many were."""
+    if not user_ids:
+        return 0
+    removed = await session.execute(
+        delete(PrincipalClaims)
+        .where(PrincipalClaims.tenant_id == tenant_id, PrincipalClaims.user_id.in_(list(user_ids)))
+        .returning(PrincipalClaims.user_id)
+    )
+    return len(list(removed.scalars()))

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Integer, String, cast, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from storage.repository import TenantScopedRepository
 from storage.users.models import BulkOperation, BulkOperationRow, DirectoryEntry
@@ -110,22 +111,33 @@ class BulkOperationRepository(TenantScopedRepository[BulkOperation]):
         results: Sequence[tuple[int, str, str | None, uuid.UUID | None]],
     ) -> int:
         """Each ``(row, status, error, user id)`` written if the row is still pending (a retried
-        step writes nothing twice)."""
-        written = 0
-        for row_number, status, error, user_id in results:
-            outcome = await self.session.execute(
-                update(BulkOperationRow)
-                .where(
-                    BulkOperationRow.tenant_id == self.tenant_id,
-                    BulkOperationRow.operation_id == operation_id,
-                    BulkOperationRow.row_number == row_number,
-                    BulkOperationRow.status == PENDING,
-                )
-                .values(status=status, error=error, user_id=user_id, updated_at=func.now())
-                .execution_options(synchronize_session=False)
+        step writes nothing twice); one statement for the batch."""
+        if not results:
+            return 0
+        source = select(
+            func.unnest(cast([r[0] for r in results], ARRAY(Integer))).label("row_number"),
+            func.unnest(cast([r[1] for r in results], ARRAY(String))).label("status"),
+            func.unnest(cast([r[2] for r in results], ARRAY(String))).label("error"),
+            func.unnest(cast([r[3] for r in results], ARRAY(UUID(as_uuid=True)))).label("user_id"),
+        ).subquery()
+        written = await self.session.execute(
+            update(BulkOperationRow)
+            .where(
+                BulkOperationRow.tenant_id == self.tenant_id,
+                BulkOperationRow.operation_id == operation_id,
+                BulkOperationRow.row_number == source.c.row_number,
+                BulkOperationRow.status == PENDING,
             )
-            written += outcome.rowcount  # type: ignore[attr-defined]
-        return written
+            .values(
+                status=source.c.status,
+                error=source.c.error,
+                user_id=source.c.user_id,
+                updated_at=func.now(),
+            )
+            .returning(BulkOperationRow.row_number)
+            .execution_options(synchronize_session=False)
+        )
+        return len(list(written.scalars()))
 
     async def finish(self, operation_id: uuid.UUID, status: str) -> RowCounts:
         """The operation ``completed`` or ``cancelled``; on cancel the rows never run are marked

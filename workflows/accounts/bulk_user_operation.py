@@ -7,10 +7,15 @@ row as the child workflow that already does that change for one user, at most ``
 once, and records the batch's results (``user.record_bulk_results``). A row that fails is
 reported and the run goes on: one bad row never fails the operation.
 
-- ``import``: ``user_onboarding`` (queue ``<prefix>-workflow``, ``workflows/onboarding``);
+- ``import``: since ``bulk-import-batched``, a batch's rows through each owning service at once
+  (``workflows/accounts/bulk_import_batch.py``: accounts, memberships, claims, user rows, welcome
+  mails; a refused row fails alone and what was done for it is undone); runs recorded before ran
+  ``user_onboarding`` per row (queue ``<prefix>-workflow``, ``workflows/onboarding``);
 - ``change_role``, ``delete``: ``membership_change`` (``change-role``, ``remove``; queue
   ``<prefix>-tenant``);
-- ``deactivate``: ``user_deactivation`` (this queue).
+- ``deactivate``: ``user_deactivation`` (this queue);
+- ``invite`` (since ``bulk-invite``): ``tenant.bulk_invite``, the invitation route's rules and
+  mail, an activity per row.
 
 Each child checks the actor's right to that change itself (the run's security context travels
 to it), so a row naming someone the admin may not change fails, alone.
@@ -38,6 +43,10 @@ from temporalio.exceptions import (
     is_cancelled_exception,
 )
 
+# Not passed through: a workflow module, imported in the sandbox (its contracts pass through
+# its own block, so the sandbox knows their modules when it decodes their results).
+from workflows.accounts.bulk_import_batch import CHUNK, ImportBatch
+
 with workflow.unsafe.imports_passed_through():
     from workflows.accounts.user_deactivation import (
         UserDeactivationInput,
@@ -52,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         UserOnboardingInput,
         UserOnboardingResult,
     )
+    from workflows.tenant.bulk_import_contracts import INVITE_ROW, InviteRowInput
     from workflows.tenant.contracts import TENANT, TenantWorkflow
     from workflows.tenant.membership_change import (
         MembershipChangeInput,
@@ -75,6 +85,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.user.contracts import USER, UserError, UserWorkflow
 
 BUSY = "another change of this member is in progress; try this row again later"
+#: ``import`` runs a batch of rows through each service at once (``bulk_import_batch.py``)
+#: instead of a ``user_onboarding`` child per row; histories from before replay the old path.
+BATCHED_IMPORT = "bulk-import-batched"
+#: ``invite`` offered (``tenant.bulk_invite`` per row); refused as not offered before.
+BULK_INVITE = "bulk-invite"
 _ERROR_MAX = 500
 
 
@@ -124,7 +139,7 @@ def bulk_user_operation_workflow_id(operation_id: str) -> str:
 def _message(error: BaseException) -> str:
     """What a row's report says of a failed child: its business failure's message."""
     cause: BaseException | None = error
-    while isinstance(cause, ChildWorkflowError) and cause.cause is not None:
+    while isinstance(cause, (ChildWorkflowError, ActivityError)) and cause.cause is not None:
         cause = cause.cause
     if isinstance(cause, WorkflowAlreadyStartedError):
         return BUSY
@@ -167,7 +182,7 @@ class BulkUserOperationWorkflow:
                 type=UserError.INVALID_INPUT,
                 non_retryable=True,
             ) from None
-        if kind not in RUNS:
+        if kind not in RUNS or (kind == BulkKind.INVITE and not workflow.patched(BULK_INVITE)):
             self._progress.set_state(ProgressState.failed, "operation not offered")
             raise ApplicationError(
                 f"bulk {kind.value} is not offered yet",
@@ -221,8 +236,11 @@ class BulkUserOperationWorkflow:
     # --- one batch: its rows at most ``parallelism`` at once, then their results recorded ---
 
     async def _run_batch(self, kind: BulkKind, rows: list[BulkRow], key: str) -> None:
-        outcomes = await asyncio.gather(*(self._row(kind, row) for row in rows))
-        results = [r for r in outcomes if r is not None]
+        if kind == BulkKind.IMPORT and workflow.patched(BATCHED_IMPORT):
+            results = await self._import_batch(rows, key)
+        else:
+            outcomes = await asyncio.gather(*(self._row(kind, row) for row in rows))
+            results = [r for r in outcomes if r is not None]
         if not results:
             return
         await RECORD_BULK_RESULTS.execute(
@@ -234,6 +252,22 @@ class BulkUserOperationWorkflow:
             else:
                 self._failed += 1
 
+    async def _import_batch(self, rows: list[BulkRow], key: str) -> list[RowResult]:
+        """The batched import: each ``CHUNK`` of rows through every service at once; a cancel
+        lets the chunk in flight finish (its rows recorded), the rest stay pending."""
+        results: list[RowResult] = []
+        for start in range(0, len(rows), CHUNK):
+            if self._stopping:
+                break
+            batch = ImportBatch(
+                tenant_id=self._input.tenant_id,
+                operation_id=self._input.operation_id,
+                actor_id=self._input.actor_id,
+                key=f"{key}:{start}",
+            )
+            results += await batch.run(rows[start : start + CHUNK])
+        return results
+
     async def _row(self, kind: BulkKind, row: BulkRow) -> RowResult | None:
         async with self._slots:
             if self._stopping:  # cancelled before this row's turn: it stays pending
@@ -241,6 +275,10 @@ class BulkUserOperationWorkflow:
             try:
                 user_id = await RUNS[kind](self, row)
             except (ChildWorkflowError, WorkflowAlreadyStartedError, ApplicationError) as error:
+                return RowResult(row.row_number, RowStatus.FAILED.value, _message(error))
+            except ActivityError as error:  # a step run as an activity (``invite``)
+                if is_cancelled_exception(error):
+                    raise
                 return RowResult(row.row_number, RowStatus.FAILED.value, _message(error))
             return RowResult(row.row_number, RowStatus.DONE.value, None, user_id)
 
@@ -319,6 +357,20 @@ class BulkUserOperationWorkflow:
     async def _delete(self, row: BulkRow) -> str | None:
         return await self._membership(row, MembershipChangeKind.REMOVE)
 
+    async def _invite(self, row: BulkRow) -> str | None:
+        """The row's invitation (``tenant.bulk_invite``, the route's rules and mail); the
+        person is no member until they accept it, so the row names no user."""
+        await INVITE_ROW.execute(
+            InviteRowInput(
+                tenant_id=self._input.tenant_id,
+                actor_id=self._input.actor_id,
+                email=row.email or "",
+                role=row.role or "member",
+                idempotency_key=f"{self._key}:invite:{row.row_number}",
+            )
+        )
+        return None
+
     async def _deactivate(self, row: BulkRow) -> str | None:
         user_id = row.user_id or ""
         await self._child(
@@ -338,4 +390,5 @@ RUNS = {
     BulkKind.CHANGE_ROLE: BulkUserOperationWorkflow._change_role,
     BulkKind.DEACTIVATE: BulkUserOperationWorkflow._deactivate,
     BulkKind.DELETE: BulkUserOperationWorkflow._delete,
+    BulkKind.INVITE: BulkUserOperationWorkflow._invite,
 }

@@ -92,3 +92,25 @@ class PutBatchClaimsOutput:
 PUT_BATCH_CLAIMS = ActivityContract(
     "auth.bulk_put_claims", AUTH, PutBatchClaimsInput, PutBatchClaimsOutput
 )
+
+
+@dataclass
+class RemoveBatchClaimsInput:
+    tenant_id: str
+    #: Members whose claims ``auth.bulk_put_claims`` put for the batch (their memberships are
+    #: being removed by the same compensation).
+    user_ids: list[str]
+    #: The batch's claims key (``auth.bulk_put_claims``'s).
+    idempotency_key: str
+
+
+@dataclass
+class RemoveBatchClaimsOutput:
+    removed: int
+
+
+#: The compensation of ``auth.bulk_put_claims``: the members' claims in the tenant removed
+#: (what ``auth.sync_principal_claims`` with no roles leaves: no role, no permission there).
+REMOVE_BATCH_CLAIMS = ActivityContract(
+    "auth.bulk_remove_claims", AUTH, RemoveBatchClaimsInput, RemoveBatchClaimsOutput
+)

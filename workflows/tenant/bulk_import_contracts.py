@@ -46,6 +46,8 @@ class MemberOutcome:
 @dataclass
 class AddMembersOutput:
     outcomes: list[MemberOutcome] = field(default_factory=list)
+    #: The tenant's name (the welcome mails name it).
+    tenant_name: str = ""
 
 
 ADD_MEMBERS = ActivityContract("tenant.bulk_add_members", TENANT, AddMembersInput, AddMembersOutput)
@@ -56,6 +58,8 @@ class RemoveBatchMembersInput:
     tenant_id: str
     #: The batch's key (``tenant.bulk_add_members``'s): only the memberships it added go.
     added_key: str
+    #: Only these of them (the rows that failed in a later step); None: all it added.
+    user_ids: list[str] | None = None
 
 
 @dataclass
@@ -66,3 +70,30 @@ class RemoveBatchMembersOutput:
 REMOVE_BATCH_MEMBERS = ActivityContract(
     "tenant.bulk_remove_members", TENANT, RemoveBatchMembersInput, RemoveBatchMembersOutput
 )
+
+
+# --- bulk ``invite``: one row's invitation ----------------------------------------------------
+
+
+@dataclass
+class InviteRowInput:
+    tenant_id: str
+    #: Who invites (the run's starter): needs ``members.invite`` and every permission of the role.
+    actor_id: str
+    #: Personal data: encrypted by the payload codec.
+    email: str
+    role: str
+    idempotency_key: str
+
+
+@dataclass
+class InviteRowOutput:
+    invitation_id: str
+    #: False when a pending invitation of the address was issued again (new link and expiry).
+    created: bool
+
+
+#: The invitation of one row by the rules and mail of ``POST /tenants/{id}/invitations``
+#: (``services/tenant/invitations/inviting.py``); its outcome recorded under the key with the
+#: invitation, so a retry after the commit answers it and mails nobody twice.
+INVITE_ROW = ActivityContract("tenant.bulk_invite", TENANT, InviteRowInput, InviteRowOutput)

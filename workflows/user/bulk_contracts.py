@@ -6,6 +6,7 @@ workflow only ever carries one batch of them, never the whole upload."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -129,4 +130,105 @@ class FinishBulkOperationOutput:
 
 FINISH_BULK_OPERATION = ActivityContract(
     "user.finish_bulk_operation", USER, FinishBulkOperationInput, FinishBulkOperationOutput
+)
+
+
+# --- the user service's part of the batched import (``bulk-import-batched``) ---------------
+
+
+@dataclass
+class MemberSetupRow:
+    """A row whose account and membership the batch has: the user service reads the row's
+    names, locale and time zone from ``users.bulk_operation_rows`` by its number (ids only in
+    the payload)."""
+
+    row_number: int
+    user_id: str
+    role: str
+    #: The account was just created without a password (the checklist and the mail say so).
+    needs_password: bool = False
+
+
+@dataclass
+class PrepareMembersInput:
+    operation_id: str
+    tenant_id: str
+    rows: list[MemberSetupRow]
+    #: The batch's key; row ``n`` is set up under ``<key>:row:<n>``.
+    idempotency_key: str
+
+
+@dataclass
+class SetupOutcome:
+    row_number: int
+    #: True when this batch (under the row's key) set the member up; False: set up before.
+    created: bool = False
+    error: str | None = None
+
+
+@dataclass
+class PrepareMembersOutput:
+    outcomes: list[SetupOutcome] = field(default_factory=list)
+
+
+#: Profiles (created or completed), default preferences, the checklist (``users.first_runs``)
+#: and the directory entries of a batch, in one transaction; idempotent per row.
+PREPARE_MEMBERS = ActivityContract(
+    "user.bulk_prepare_members", USER, PrepareMembersInput, PrepareMembersOutput
+)
+
+
+@dataclass
+class UndoMembersInput:
+    tenant_id: str
+    user_ids: list[str]
+    #: ``user.bulk_prepare_members``' batch key: only what it created goes.
+    prepared_key: str
+
+
+@dataclass
+class UndoMembersOutput:
+    removed: int
+
+
+UNDO_MEMBERS = ActivityContract("user.bulk_undo_members", USER, UndoMembersInput, UndoMembersOutput)
+
+
+@dataclass
+class WelcomeRow:
+    row_number: int
+    user_id: str
+    needs_password: bool = False
+
+
+@dataclass
+class SendWelcomesInput:
+    tenant_id: str
+    tenant_name: str
+    rows: list[WelcomeRow]
+    #: The batch's key; row ``n``'s mail carries ``<key>:row:<n>`` as its dedup key.
+    idempotency_key: str
+
+
+@dataclass
+class MailOutcome:
+    row_number: int
+    #: False when this member's welcome had gone out already (a retry mails nobody twice).
+    sent: bool = False
+    error: str | None = None
+
+
+@dataclass
+class SendWelcomesOutput:
+    outcomes: list[MailOutcome] = field(default_factory=list)
+
+
+#: The batch's welcome mails in each person's locale; a mailed row is recorded at once
+#: (``users.first_runs.welcome_sent_at``), so a retried call mails nobody twice.
+SEND_WELCOMES = ActivityContract(
+    "user.bulk_send_welcome_mails",
+    USER,
+    SendWelcomesInput,
+    SendWelcomesOutput,
+    start_to_close=timedelta(minutes=5),
 )

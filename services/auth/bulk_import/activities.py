@@ -1,8 +1,8 @@
 """Auth's part of the batched bulk import: a batch's accounts found or created in one
 transaction (one ``INSERT ... SELECT unnest ... ON CONFLICT DO NOTHING``, one lookup), with the
-rules of ``auth.ensure_onboarding_account`` per row: the address normalised the same way
-(``normalize_email``), an existing account found (``created`` only when this row's key made
-it), a new one without a password (the person sets one through the welcome link)."""
+rules of ``auth.ensure_onboarding_account`` per row (``services/auth/onboarding_account.py``,
+shared): the address normalised the same way, an existing account found (``created`` only when
+this row's key made it), a new one without a password."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from services.auth.activity_base import normalize_email, user_uuid
+from services.auth.activity_base import user_uuid
+from services.auth.onboarding_account import made_by_step, onboarding_address
 from services.auth.principal.activities import MAX_PERMISSIONS
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import require_flow_step
@@ -23,6 +24,7 @@ from storage.auth.bulk_accounts import (
     create_missing_accounts,
     put_claims_many,
     remove_batch_accounts,
+    remove_claims_many,
 )
 from storage.db import transaction
 from workflows.auth import bulk_import_contracts as contracts
@@ -45,7 +47,7 @@ def _normalise(rows: list[contracts.AccountRow]) -> tuple[dict[int, str], dict[i
     failed: dict[int, str] = {}
     for row in rows:
         try:
-            normalised[row.row_number] = normalize_email(row.email)
+            normalised[row.row_number] = onboarding_address(row.email)
         except ApplicationError as error:
             failed[row.row_number] = error.message
     return normalised, failed
@@ -96,7 +98,7 @@ class BulkImportAccountActivities:
             if email not in found:  # taken and released meanwhile: tried again with the batch
                 raise ApplicationError("an address of the batch changed owner meanwhile")
             user_id, key = found[email]
-            mine = key == row_key(input.idempotency_key, number)
+            mine = made_by_step(key, row_key(input.idempotency_key, number))
             outcomes.append(contracts.AccountOutcome(number, str(user_id), created=mine))
         return contracts.EnsureAccountsOutput(outcomes)
 
@@ -130,10 +132,7 @@ class BulkImportAccountActivities:
             raise ApplicationError(
                 f"at most {contracts.MAX_ACCOUNT_ROWS} rows a batch", non_retryable=True
             )
-        try:
-            tenant_id = uuid.UUID(input.tenant_id)
-        except ValueError:
-            raise business_error(AuthError.INVALID_INPUT, "invalid tenant id") from None
+        tenant_id = _tenant_uuid(input.tenant_id)
         members = []
         for member in input.members:
             permissions = sorted(set(member.permissions))
@@ -149,5 +148,42 @@ class BulkImportAccountActivities:
             )
         return contracts.PutBatchClaimsOutput(synced=len(members))
 
+    @contracts.REMOVE_BATCH_CLAIMS.implement
+    async def bulk_remove_claims(
+        self, input: contracts.RemoveBatchClaimsInput
+    ) -> contracts.RemoveBatchClaimsOutput:
+        """The compensation of ``auth.bulk_put_claims``: the claims of the batch's members whose
+        memberships the same compensation removes (idempotent: removing twice removes nothing
+        more)."""
+        require_flow_step(input.idempotency_key, *FLOWS)
+        if len(input.user_ids) > contracts.MAX_ACCOUNT_ROWS:
+            raise ApplicationError(
+                f"at most {contracts.MAX_ACCOUNT_ROWS} rows a batch", non_retryable=True
+            )
+        tenant_id = _tenant_uuid(input.tenant_id)
+        ids = [user_uuid(raw) for raw in input.user_ids]
+        async with transaction(self.database) as db:
+            removed = await remove_claims_many(db, tenant_id, ids)
+            if removed:
+                await AuditRepository(db).record(
+                    "claims.synced",
+                    tenant_id=str(tenant_id),
+                    source="bulk_import_undone",
+                    count=removed,
+                )
+        return contracts.RemoveBatchClaimsOutput(removed=removed)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.bulk_ensure_accounts, self.bulk_remove_accounts, self.bulk_put_claims]
+        return [
+            self.bulk_ensure_accounts,
+            self.bulk_remove_accounts,
+            self.bulk_put_claims,
+            self.bulk_remove_claims,
+        ]
+
+
+def _tenant_uuid(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise business_error(AuthError.INVALID_INPUT, "invalid tenant id") from None

@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from services.auth.activity_base import normalize_email, user_uuid
+from services.auth.activity_base import user_uuid
 from services.auth.actor_checks import require_created_by_this_run
+from services.auth.onboarding_account import made_by_step, onboarding_address
 from services.auth.runtime import AuthRuntime
 from services.common.security_context import denied, require_flow_step
 from storage.auth.audit import AuditRepository
@@ -35,14 +36,14 @@ class OnboardingAccountActivities:
     ) -> contracts.EnsureAccountOutput:
         """Idempotent on the key: a retry finds the account it created (and says so)."""
         require_flow_step(input.idempotency_key, *FLOWS)
-        email = normalize_email(input.email)
+        email = onboarding_address(input.email)
         async with transaction(self.database) as db:
             credentials = CredentialRepository(db)
             existing = await credentials.get_by_email(email)
             if existing is not None:
                 return contracts.EnsureAccountOutput(
                     user_id=str(existing.id),
-                    created=existing.idempotency_key == input.idempotency_key,
+                    created=made_by_step(existing.idempotency_key, input.idempotency_key),
                 )
             if input.must_exist:
                 raise business_error(AuthError.UNKNOWN_ACCOUNT, "no account has this address")

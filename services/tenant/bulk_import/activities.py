@@ -49,7 +49,8 @@ class BulkImportMemberActivities:
             recorded = await recorded_outcomes.of_key(input.idempotency_key)
             if recorded is not None:  # an earlier attempt's, committed
                 return contracts.AddMembersOutput(
-                    [contracts.MemberOutcome(**o) for o in recorded["outcomes"]]
+                    [contracts.MemberOutcome(**o) for o in recorded["outcomes"]],
+                    tenant_name=recorded.get("tenant_name", ""),
                 )
             refused: dict[str, str] = {}
             granted: dict[str, list[str]] = {}
@@ -87,13 +88,17 @@ class BulkImportMemberActivities:
                         number, created=True, permissions=granted[row.role]
                     )
             await add_members(db, tenant_id, to_add)
-            output = contracts.AddMembersOutput([outcomes[row.row_number] for row in input.rows])
+            output = contracts.AddMembersOutput(
+                [outcomes[row.row_number] for row in input.rows],
+                tenant_name=tenant.name if tenant is not None else "",
+            )
             # Committed with the memberships or not at all.
             await recorded_outcomes.record(
                 input.idempotency_key,
                 {
                     "outcomes": [dataclasses.asdict(o) for o in output.outcomes],
                     "added": [str(user_id) for user_id, _ in to_add],
+                    "tenant_name": output.tenant_name,
                 },
             )
         return output
@@ -102,8 +107,9 @@ class BulkImportMemberActivities:
     async def bulk_remove_members(
         self, input: contracts.RemoveBatchMembersInput
     ) -> contracts.RemoveBatchMembersOutput:
-        """The compensation of a failed batch: the memberships the batch under ``added_key``
-        added (as its recorded outcome says), none that were there before."""
+        """The compensation of a failed batch (or of its rows that failed in a later step:
+        ``user_ids``): the memberships the batch under ``added_key`` added (as its recorded
+        outcome says), none that were there before."""
         step_context(input.added_key, *FLOWS)
         tenant_id = parse_id(input.tenant_id, "tenant id")
         async with transaction(self.database, tenant_id) as db:
@@ -113,6 +119,9 @@ class BulkImportMemberActivities:
             if recorded is None:  # the batch never committed: nothing of it to undo
                 return contracts.RemoveBatchMembersOutput(removed=0)
             added = [uuid.UUID(raw) for raw in recorded.get("added", [])]
+            if input.user_ids is not None:  # only the batch's rows that failed later
+                wanted = {parse_id(raw, "user id") for raw in input.user_ids}
+                added = [user_id for user_id in added if user_id in wanted]
             removed = await remove_members(db, tenant_id, added)
         return contracts.RemoveBatchMembersOutput(removed=len(removed))
 

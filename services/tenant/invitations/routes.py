@@ -17,15 +17,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from services.common.app import DatabaseDep, ResourcesDep
-from services.common.errors import ConflictError, NotFoundError, ServiceUnavailableError
+from services.common.errors import ConflictError, NotFoundError
 from services.common.logging import get_logger
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tenant_db import TenantDb
 from services.tenant.access import Access, caller_id, check_assignable, require_permission
-from services.tenant.errors import tenant_error
 from services.tenant.invitations import answers
-from services.tenant.invitations.mails import MailerDep, invitation_mail
+from services.tenant.invitations.inviting import check_seat, invite_address, send_invitation
+from services.tenant.invitations.mails import MailerDep
 from services.tenant.invitations.tokens import new_token
 from services.tenant.schemas import (
     CreateInvitationRequest,
@@ -34,8 +34,7 @@ from services.tenant.schemas import (
 )
 from storage.db import DbSession
 from storage.tenants.models import Invitation, InvitationStatus
-from storage.tenants.repository import InvitationRepository, MembershipRepository
-from workflows.tenant.contracts import TenantError
+from storage.tenants.repository import InvitationRepository
 from workflows.tenant.permissions import Permission
 
 Responses = dict[int | str, dict[str, Any]]
@@ -68,35 +67,10 @@ def invitation_out(row: Invitation, now: datetime) -> InvitationOut:
     )
 
 
-async def _check_seat(db: DbSession, access: Access, now: datetime) -> None:
-    """A new pending invitation takes a seat: members plus open invitations < quota."""
-    used = await MembershipRepository(db, access.tenant_id).count_active()
-    used += await InvitationRepository(db, access.tenant_id).count_pending(now)
-    if used >= access.tenant.seat_quota:
-        raise tenant_error(
-            TenantError.SEAT_QUOTA_EXCEEDED,
-            f"all {access.tenant.seat_quota} seats of the {access.tenant.plan} plan are taken "
-            "(members and open invitations)",
-        )
-
-
 async def _send(
     resources: ResourcesDep, mailer: MailerDep, access: Access, row: Invitation, raw: str
 ) -> None:
-    settings = resources.settings
-    message = invitation_mail(
-        settings.public_url,
-        row.email,
-        access.tenant.name,
-        row.role,
-        raw,
-        settings.tenant_invitation_days,
-    )
-    try:
-        await mailer.send(message)
-    except Exception as error:  # SMTP down, outbox unwritable: roll the invitation back
-        _log.warning("invitation_mail_failed", error_type=type(error).__name__)
-        raise ServiceUnavailableError("The invitation mail could not be sent; try again.") from None
+    await send_invitation(resources.settings, mailer, access, row, raw)
 
 
 @router.post("/tenants/{tenant_id}/invitations", status_code=201, responses=WRITE_REFUSED)
@@ -113,37 +87,12 @@ async def invite(
     the inviter lacks; a seat must be free). An address with a pending invitation gets it
     again (new link, new expiry, the new role), answered 200 instead of 201."""
     access = await require_permission(db, principal, tenant_id, Permission.MEMBERS_INVITE)
-    await check_assignable(db, access, body.role)
-    email = body.email.strip().lower()
-    now = datetime.now(UTC)
-    expires = now + timedelta(days=resources.settings.tenant_invitation_days)
-    token = new_token(tenant_id)
-    repository = InvitationRepository(db, tenant_id)
-    row = await repository.pending_for(email)
-    if row is None:
-        await _check_seat(db, access, now)
-        row = await repository.create(
-            email=email,
-            role=body.role,
-            inviter_id=access.user_id,
-            token_hash=token.digest,
-            expires_at=expires,
-        )
-        if row is None:  # a concurrent invite of the same address won
-            raise ConflictError("this address was invited just now")
-    else:
-        if row.expires_at <= now:
-            await _check_seat(db, access, now)
-        row = await repository.reissue(
-            row,
-            token_hash=token.digest,
-            expires_at=expires,
-            role=body.role,
-            inviter_id=access.user_id,
-        )
+    row, created = await invite_address(
+        db, access, body.email, body.role, resources.settings, mailer
+    )
+    if not created:
         response.status_code = 200
-    await _send(resources, mailer, access, row, token.raw)
-    return invitation_out(row, now)
+    return invitation_out(row, datetime.now(UTC))
 
 
 @router.get("/tenants/{tenant_id}/invitations", responses=REFUSED)
@@ -186,7 +135,7 @@ async def resend_invitation(
     await check_assignable(db, access, row.role)
     now = datetime.now(UTC)
     if row.expires_at <= now:
-        await _check_seat(db, access, now)
+        await check_seat(db, access, now)
     token = new_token(tenant_id)
     row = await InvitationRepository(db, tenant_id).reissue(
         row,

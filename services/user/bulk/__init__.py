@@ -3,6 +3,7 @@ the upload and report routes, the workflow, and the user service's own steps of 
 
 from services.common.feature import Feature
 from services.user.bulk.activities import BulkOperationActivities
+from services.user.bulk.import_batch import BulkImportUserActivities
 from services.user.bulk.routes import router
 from workflows.accounts.bulk_user_operation import BulkUserOperationWorkflow
 
@@ -10,5 +11,8 @@ FEATURE = Feature(
     name="bulk",
     router=router,
     workflows=[BulkUserOperationWorkflow],
-    activities=lambda resources: BulkOperationActivities(resources).all(),
+    activities=lambda resources: [
+        *BulkOperationActivities(resources).all(),
+        *BulkImportUserActivities(resources).all(),
+    ],
 )

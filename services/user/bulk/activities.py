@@ -39,7 +39,7 @@ def _uuid(raw: str | None, what: str) -> uuid.UUID:
         raise business_error(UserError.INVALID_INPUT, f"invalid {what}") from None
 
 
-def _scope(context: SecurityContext, tenant_raw: str) -> uuid.UUID:
+def scope_of(context: SecurityContext, tenant_raw: str) -> uuid.UUID:
     """The input's tenant, which must be the run's (a user acts in their token's tenant)."""
     tenant_id = _uuid(tenant_raw, "tenant id")
     if context.actor != ActorKind.system and (
@@ -71,7 +71,7 @@ class BulkOperationActivities:
         self, input: contracts.LoadBulkRowsInput
     ) -> contracts.LoadBulkRowsOutput:
         context = require_flow_step(input.idempotency_key, FLOW)
-        tenant_id = _scope(context, input.tenant_id)
+        tenant_id = scope_of(context, input.tenant_id)
         limit = max(1, min(input.limit, 1_000))
         async with transaction(self.database, tenant_id) as db:
             repository = BulkOperationRepository(db, tenant_id)
@@ -84,7 +84,7 @@ class BulkOperationActivities:
         self, input: contracts.RecordBulkResultsInput
     ) -> contracts.RecordBulkResultsOutput:
         context = require_flow_step(input.idempotency_key, FLOW)
-        tenant_id = _scope(context, input.tenant_id)
+        tenant_id = scope_of(context, input.tenant_id)
         results = []
         for r in input.results:
             if r.status not in (RowStatus.DONE, RowStatus.FAILED):
@@ -102,7 +102,7 @@ class BulkOperationActivities:
         self, input: contracts.FinishBulkOperationInput
     ) -> contracts.FinishBulkOperationOutput:
         context = require_flow_step(input.idempotency_key, FLOW)
-        tenant_id = _scope(context, input.tenant_id)
+        tenant_id = scope_of(context, input.tenant_id)
         try:
             status = OperationStatus(input.status)
         except ValueError:

@@ -101,8 +101,6 @@ async def start_bulk_operation(
     """Run one operation over many users of the active tenant (``members.manage``)."""
     tenant_id = require(principal, Permission.MEMBERS_MANAGE)
     actor_id = caller_id(principal)
-    if operation == BulkKind.INVITE:
-        raise user_error(UserError.INVALID_INPUT, "bulk invite is not offered yet")
     media_type = _media_type(request)
     body = await _body(request)
     try:

@@ -1,9 +1,9 @@
-"""A bulk import through ``POST /users/bulk/operations?operation=import`` on the real dev server: a CSV with
-good and malformed rows, and a JSON upload. Malformed rows are reported at once and the rest run
-as ``user_onboarding`` children on ``<prefix>-workflow`` with the row's fields; a row that child
-refuses fails alone. The first two tests run the TEST-ONLY stand-in of ``user_onboarding``
-(``tests/user/bulk/onboarding_stand_in.py``, held to its contract: the rows' fields reach it
-exactly, and it can refuse a row on demand); the last runs the real one."""
+"""The batched bulk import (``bulk-import-batched``) through ``POST /users/bulk/operations?operation=import``
+on the real dev server and the real auth, tenant and user workers: malformed rows reported at
+upload, and per batch the accounts, memberships, claims, user rows and welcome mails, each row's
+refusal (a repeated address, an existing member, a role the tenant does not know) failing that
+row alone with what was done for it undone; an address that has an account already joins with
+it. The run of the first test is the replay history ``bulk_user_operation.v2-batched``."""
 
 from __future__ import annotations
 
@@ -12,84 +12,125 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client
 
 from services.auth.runtime import AuthRuntime
+from services.common.mailer import SmtpMailer
 from services.common.resources import Resources
-from storage.auth.repository import CredentialRepository
+from services.user.bulk.import_batch import MAIL_FAILED, BulkImportUserActivities
+from storage.auth.claims import ClaimsRepository
+from storage.auth.models import Credential
 from storage.db import transaction
 from storage.tenants.repository import MembershipRepository
 from storage.users.directory import DirectoryRepository
+from storage.users.first_runs import FirstRunRepository
+from storage.users.models import Preferences
+from storage.users.repository import ProfileRepository
+from tests.auth.mail_flows import outbox_mails, plain_text, record_history
+from tests.auth.users import create_user
 from tests.user.bulk.bulk_api import bulk_client, finished, report, rows_by_status, team, upload
-from tests.user.bulk.onboarding_stand_in import StandInUserOnboardingWorkflow, stand_in_user_id
-from workflows.onboarding.contracts import UserOnboardingInput
+from workflows.tenant.bulk_import_contracts import ALREADY_MEMBER
 
 pytestmark = pytest.mark.timeout(180)
 
-CSV = (
-    "email,display_name,given_name,family_name,role,locale,time_zone\n"
-    "ann@example.com,Ann Example,Ann,Example,admin,de-ch,Europe/Zurich\n"
-    "not-an-address,Bob,,,member,,\n"
-    "cy@example.com,Cy\n"
-    '"dee@example.com,"Dee\n'
-    "\n"
-    "eve@example.com,Eve,,,,,\n"
-    "refuse-me@example.com,Ref,,,,,\n"
-    "fay@example.com,Fay,,,member,xx-nope,\n"
-    "EVE@example.com,Eve again,,,,,\n"
-    'gus@example.com,"Gus, Jr.",,,,,Mars/Olympus\n'
-)
+
+async def _account(auth_runtime: AuthRuntime, email: str) -> uuid.UUID | None:
+    async with transaction(auth_runtime.resources.database) as db:
+        return await db.scalar(select(Credential.id).where(Credential.email == email))
 
 
-async def _child_input(temporal: Client, workflow_id: str, row: int) -> UserOnboardingInput:
-    history = await temporal.get_workflow_handle(f"{workflow_id}-row-{row}").fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes
-    (value,) = await temporal.data_converter.decode(started.input.payloads, [UserOnboardingInput])
-    assert isinstance(value, UserOnboardingInput)
-    return value
-
-
-async def test_csv_import_reports_malformed_rows_and_imports_the_rest(
+async def test_csv_import_runs_batched_and_fails_bad_rows_alone(
     temporal: Client,
     bulk_stack: Any,
     auth_runtime: AuthRuntime,
     tenant_resources: Resources,
     user_resources: Resources,
 ) -> None:
-    async with bulk_stack(on_workflow_queue=[StandInUserOnboardingWorkflow]) as stack:
-        a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
+    tag = uuid.uuid4().hex[:8]
+    ann, eve, ghost = (f"{n}-{tag}@example.com" for n in ("ann", "eve", "ghost"))
+    async with bulk_stack() as stack:
+        a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 1)
+        (member,) = a.members
+        known = await create_user(auth_runtime)  # an account, no member of the tenant
+        csv = (
+            "email,display_name,given_name,family_name,role,locale,time_zone\n"
+            f"{ann},Ann Example,Ann,Example,admin,de-ch,Europe/Zurich\n"
+            "not-an-address,Bob,,,member,,\n"
+            "cy@example.com,Cy\n"
+            f"{member.email},Already,,,,,\n"
+            f"{known.email.upper()},Known,,,,fr,\n"
+            f"{ghost},Ghost,,,ghost-role,,\n"
+            f"{eve},Eve,,,,,\n"
+            f"{eve.upper()},Eve again,,,,,\n"
+        )
         async with bulk_client(
-            user_resources, auth_runtime, stack, a.owner.id, a.tenant_id, user_bulk_batch_size=2
+            user_resources, auth_runtime, stack, a.owner.id, a.tenant_id, user_bulk_batch_size=3
         ) as client:
-            started = await upload(client, "import", CSV.encode())
+            started = await upload(client, "import", csv.encode())
             assert started.status_code == 202, started.text
             workflow_id = started.json()["workflow_id"]
             result = await finished(temporal, workflow_id)
+            handle = temporal.get_workflow_handle(workflow_id)
+            await record_history(handle, "bulk_user_operation.v2-batched")
             got = await report(client, workflow_id)
-            ann = await _child_input(temporal, workflow_id, 1)
-            eve = await _child_input(temporal, workflow_id, 5)
+            history = await handle.fetch_history()
 
-    assert (result.total, result.done, result.failed) == (9, 2, 7)
-    assert rows_by_status(got) == {"done": [1, 5], "failed": [2, 3, 4, 6, 7, 8, 9]}
+    # No user_onboarding child: the batched path ran.
+    assert not any(
+        e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        for e in history.events
+    )
+    assert (result.total, result.done, result.failed) == (8, 3, 5), got
+    assert rows_by_status(got) == {"done": [1, 5, 7], "failed": [2, 3, 4, 6, 8]}
     rows = {r["row_number"]: r for r in got["rows"]}
-    assert rows[1]["user_id"] == stand_in_user_id("ann@example.com")
-    assert rows[5]["user_id"] == stand_in_user_id("eve@example.com")
     assert rows[2]["error"].startswith("email:")
     assert rows[3]["error"] == "the row has 2 fields, the header 7"
-    assert rows[4]["error"].startswith("not a CSV row")
-    assert rows[6]["error"] == "this person cannot join the tenant"
-    assert rows[7]["error"].startswith("locale")
-    assert rows[8]["error"] == "duplicate of row 5"
-    assert rows[9]["error"].startswith("time zone") or "time_zone" in rows[9]["error"]
-    assert (ann.tenant_id, ann.email, ann.role, ann.actor_id) == (
-        a.tenant_id,
-        "ann@example.com",
-        "admin",
-        str(a.owner.id),
+    assert rows[4]["error"] == ALREADY_MEMBER
+    assert "ghost-role" in rows[6]["error"]
+    assert rows[8]["error"] == "duplicate of row 7"
+    assert rows[5]["user_id"] == str(known.id)  # the existing account, not a new one
+
+    tid = uuid.UUID(a.tenant_id)
+    ann_id = uuid.UUID(rows[1]["user_id"])
+    assert await _account(auth_runtime, ann) == ann_id
+    assert await _account(auth_runtime, ghost) is None  # created for the row, then undone
+    async with transaction(tenant_resources.database, tid) as db:
+        memberships = MembershipRepository(db, tid)
+        roles = {
+            n: m.role if (m := await memberships.of_user(uuid.UUID(rows[n]["user_id"]))) else None
+            for n in (1, 5, 7)
+        }
+        assert await memberships.of_user(member.id) is not None  # left as it was
+    assert roles == {1: "admin", 5: "member", 7: "member"}
+    async with transaction(auth_runtime.resources.database) as db:
+        assert await ClaimsRepository(db).roles(ann_id, tid) == ["admin"]
+    async with transaction(user_resources.database, tid, user_id=ann_id) as db:
+        profile = await ProfileRepository(db).get(ann_id)
+        entry = await DirectoryRepository(db, tid).entry(ann_id)
+        first_run = await FirstRunRepository(db, tid).of(ann_id)
+        scopes = set(
+            await db.scalars(select(Preferences.tenant_id).where(Preferences.user_id == ann_id))
+        )
+    assert profile is not None and (profile.given_name, profile.family_name) == ("Ann", "Example")
+    assert (profile.locale, profile.time_zone, profile.display_name) == (
+        "de-CH",
+        "Europe/Zurich",
+        "Ann Example",
     )
-    assert (ann.display_name, ann.given_name, ann.family_name) == ("Ann Example", "Ann", "Example")
-    assert (ann.locale, ann.time_zone, ann.source) == ("de-CH", "Europe/Zurich", "bulk_import")
-    assert eve.role == "member" and eve.locale is None
+    assert entry is not None and (entry.email, entry.role) == (ann, "admin")
+    assert first_run is not None and first_run.welcome_sent_at is not None
+    assert {"item": "set_password", "done": False} in first_run.checklist
+    assert scopes == {None, tid}  # own and the tenant's defaults
+
+    settings = user_resources.settings
+    (welcome,) = outbox_mails(settings, ann)
+    assert welcome["Subject"].startswith("Willkommen") and "Passwort" in plain_text(welcome)
+    assert len(outbox_mails(settings, eve)) == 1
+    (known_mail,) = outbox_mails(settings, known.email)
+    assert known_mail["Subject"].startswith("Bienvenue")
+    assert "mot de passe" not in plain_text(known_mail)  # the account has a password
+    assert outbox_mails(settings, member.email) == outbox_mails(settings, ghost) == []
 
 
 async def test_json_import(
@@ -99,13 +140,14 @@ async def test_json_import(
     tenant_resources: Resources,
     user_resources: Resources,
 ) -> None:
+    tag = uuid.uuid4().hex[:8]
     rows = [
-        {"email": "hal@example.com", "display_name": "Hal"},
+        {"email": f"hal-{tag}@example.com", "display_name": "Hal"},
         {"email": 42},
         "not an object",
-        {"email": "ida@example.com", "role": "member"},
+        {"email": f"ida-{tag}@example.com", "role": "member"},
     ]
-    async with bulk_stack(on_workflow_queue=[StandInUserOnboardingWorkflow]) as stack:
+    async with bulk_stack() as stack:
         a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
         async with bulk_client(
             user_resources, auth_runtime, stack, a.owner.id, a.tenant_id
@@ -116,51 +158,79 @@ async def test_json_import(
             result = await finished(temporal, workflow_id)
             got = await report(client, workflow_id)
 
-    assert (result.total, result.done, result.failed) == (4, 2, 2)
+    assert (result.total, result.done, result.failed) == (4, 2, 2), got
     assert rows_by_status(got) == {"done": [1, 4], "failed": [2, 3]}
     assert got["rows"][1]["error"] == "email: must be text"
     assert got["rows"][2]["error"] == "the row is not an object"
 
 
-async def test_import_through_the_real_user_onboarding(
+async def test_rows_the_tenant_refuses_leave_no_account(
     temporal: Client,
     bulk_stack: Any,
     auth_runtime: AuthRuntime,
-    auth_resources: Resources,
     tenant_resources: Resources,
     user_resources: Resources,
 ) -> None:
-    """The workflow service's worker runs ``user_onboarding``: each imported row is an account,
-    a membership with the row's role and a directory entry; a malformed row is reported."""
-    run = uuid.uuid4().hex[:8]
-    people = [f"bulk-{run}-{n}@example.com" for n in ("ann", "bob")]
-    body = (
-        "email,display_name,role\n"
-        f"{people[0]},Ann,admin\n"
-        "not-an-address,Nobody,member\n"
-        f"{people[1]},Bob,\n"
-    ).encode()
-    async with bulk_stack(workflow_service=True) as stack:
+    """Every row's role is unknown to the tenant: the accounts the batch created for them are
+    removed again; an account that was there before stays."""
+    tag = uuid.uuid4().hex[:8]
+    new = [f"nobody{i}-{tag}@example.com" for i in range(3)]
+    async with bulk_stack() as stack:
         a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
+        known = await create_user(auth_runtime)
+        body = "email,role\n" + "".join(f"{e},no-such-role\n" for e in [*new, known.email])
         async with bulk_client(
             user_resources, auth_runtime, stack, a.owner.id, a.tenant_id
         ) as client:
-            started = await upload(client, "import", body)
-            assert started.status_code == 202, started.text
+            started = await upload(client, "import", body.encode())
             workflow_id = started.json()["workflow_id"]
             result = await finished(temporal, workflow_id)
             got = await report(client, workflow_id)
 
-    assert (result.total, result.done, result.failed) == (3, 2, 1), got
-    assert rows_by_status(got) == {"done": [1, 3], "failed": [2]}
+    assert (result.done, result.failed) == (0, 4), got
+    assert all("no-such-role" in r["error"] for r in got["rows"])
+    assert [await _account(auth_runtime, e) for e in new] == [None, None, None]
+    assert await _account(auth_runtime, known.email) == known.id
+
+
+async def test_a_failing_mail_step_undoes_its_rows(
+    temporal: Client,
+    bulk_stack: Any,
+    auth_runtime: AuthRuntime,
+    tenant_resources: Resources,
+    user_resources: Resources,
+) -> None:
+    """The mail server refuses the connection (SMTP to a port nobody listens on): each row's
+    mail fails, so the row fails and its user rows, claims, membership and new account are
+    removed in reverse; the existing account of one row stays, with its own profile."""
+    tag = uuid.uuid4().hex[:8]
+    new = f"unmailed-{tag}@example.com"
+    down = SmtpMailer(host="127.0.0.1", port=9, sender="adx@example.com", timeout=2)
+    mails = BulkImportUserActivities(user_resources, mailer=down).bulk_send_welcome_mails
+    async with bulk_stack(replace={"user.bulk_send_welcome_mails": mails}) as stack:
+        a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
+        known = await create_user(auth_runtime)
+        body = f"email,display_name\n{new},New\n{known.email},Known\n"
+        async with bulk_client(
+            user_resources, auth_runtime, stack, a.owner.id, a.tenant_id
+        ) as client:
+            started = await upload(client, "import", body.encode())
+            workflow_id = started.json()["workflow_id"]
+            result = await finished(temporal, workflow_id)
+            got = await report(client, workflow_id)
+
+    assert (result.done, result.failed) == (0, 2), got
+    assert all(r["error"].startswith(MAIL_FAILED) for r in got["rows"])
+    assert await _account(auth_runtime, new) is None
+    assert await _account(auth_runtime, known.email) == known.id
     tid = uuid.UUID(a.tenant_id)
-    for row, role in ((got["rows"][0], "admin"), (got["rows"][2], "member")):
-        user_id = uuid.UUID(row["user_id"])
-        async with transaction(auth_resources.database) as db:
-            assert await CredentialRepository(db).get(user_id) is not None
-        async with transaction(tenant_resources.database, tid) as db:
-            membership = await MembershipRepository(db, tid).of_user(user_id)
-        async with transaction(user_resources.database, tid) as db:
-            entry = await DirectoryRepository(db, tid).entry(user_id)
-        assert membership is not None and membership.role == role
-        assert entry is not None and entry.email == row["email"]
+    async with transaction(tenant_resources.database, tid) as db:
+        assert await MembershipRepository(db, tid).of_user(known.id) is None
+    async with transaction(auth_runtime.resources.database) as db:
+        assert await ClaimsRepository(db).roles(known.id, tid) is None
+    async with transaction(user_resources.database, tid, user_id=known.id) as db:
+        assert await DirectoryRepository(db, tid).entry(known.id) is None
+        assert await FirstRunRepository(db, tid).of(known.id) is None
+        assert await ProfileRepository(db).get(known.id) is None  # the batch had made it
+        own = await db.scalars(select(Preferences).where(Preferences.user_id == known.id))
+        assert list(own) == []
