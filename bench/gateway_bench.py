@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.argon2_rate import PASSWORD
 from bench.clients import RawPoster
 from bench.infra import ROOT, BenchInfra, create_verified_accounts, infrastructure
-from bench.load import OperationError, PhaseResult, drive, paced, wait_until_quiet
+from bench.load import CpuSnapshot, OperationError, PhaseResult, drive, paced, wait_until_quiet
 from bench.progress_workflow import NAME as STEPS_WORKFLOW
 from bench.progress_workflow import StepsInput
 from bench.sampling import profiled
@@ -393,7 +393,11 @@ class Subscribers:
 
 
 async def measure_subscriptions(
-    settings: Settings, ws_url: str, args: argparse.Namespace, gateway: psutil.Process
+    settings: Settings,
+    ws_url: str,
+    args: argparse.Namespace,
+    gateway: psutil.Process,
+    roles: dict[int, str],
 ) -> dict[str, Any]:
     temporal = await connect_temporal(settings)
     queue = f"{settings.task_queue_prefix}-bench-progress"
@@ -418,6 +422,7 @@ async def measure_subscriptions(
             await asyncio.sleep(0.5)
 
     began = time.monotonic()
+    cpu_before = CpuSnapshot.take(roles)
     sampler = asyncio.create_task(sample_rss())
     subscribers = Subscribers(ws_url)
     followers = [
@@ -430,8 +435,15 @@ async def measure_subscriptions(
         )
     finally:
         sampler.cancel()
+    cpu = CpuSnapshot.take(roles).since(cpu_before)
     for task in pending:
         task.cancel()
+    # Whether the runs themselves kept time (a starved worker or Temporal slows the steps, which
+    # a subscriber then waits for: not lag, as each step carries its own time).
+    statuses = [
+        (await temporal.get_workflow_handle(run_id).describe()).status for run_id, _ in runs
+    ]
+    completed_runs = sum(1 for status in statuses if status and status.name == "COMPLETED")
     outcomes = [task.result() for task in done] + ["no end within the runs' time"] * len(pending)
     lags = sorted(subscribers.lags)
 
@@ -443,6 +455,7 @@ async def measure_subscriptions(
     failures = {o: outcomes.count(o) for o in set(outcomes) if o != "complete"}
     return {
         "runs": args.runs,
+        "runs_completed": completed_runs,
         "subscribers": args.subscribers,
         "subscribed": subscribers.subscribed,
         "failures": failures,
@@ -460,6 +473,12 @@ async def measure_subscriptions(
             "growth": round(growth_mb, 1),
         },
         "poll_seconds": args.poll_seconds,
+        # Who was busy meanwhile: the gateway, the runs' worker, Temporal, the rest (others'
+        # work on a shared machine, "background"): where the lag comes from.
+        "cpu_seconds": {role: round(seconds, 1) for role, seconds in sorted(cpu.items())},
+        "gateway_cpu_ms_per_event": (
+            round(1000 * cpu.get("gateway", 0.0) / len(lags), 2) if lags else None
+        ),
         "targets": {"lag_p95_ms": LAG_P95_MS, "rss_growth_mb": RSS_GROWTH_MB},
         "met": bool(lags and p95 < LAG_P95_MS and growth_mb < RSS_GROWTH_MB and not failures),
     }
@@ -545,7 +564,7 @@ def run_in(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:
             start_progress_worker(infra, env)
             ws = urls[ServiceName.gateway].replace("http://", "ws://") + "/graphql"
             figures["subscriptions"] = await measure_subscriptions(
-                settings, ws, args, psutil.Process(gateway.pid)
+                settings, ws, args, psutil.Process(gateway.pid), infra.roles
             )
 
     asyncio.run(measure())

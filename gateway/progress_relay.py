@@ -177,6 +177,7 @@ class ProgressRelay:
         self.fanout = Fanout(redis)
         self._pumps: dict[str, asyncio.Task[None]] = {}
         self._followed: dict[str, _Followed] = {}
+        self._renewals: asyncio.Task[None] | None = None
         #: When this replica last tried to take a run's relay lock (one try a second per run,
         #: however many of its subscribers heard nothing).
         self._lock_tried: dict[str, float] = {}
@@ -373,7 +374,7 @@ class ProgressRelay:
     ) -> None:
         """Publish the run's states until it closes: a long poll of its history, the state read
         again once per completed workflow task or close; the busy poll when the long poll fails."""
-        holding = asyncio.create_task(self._hold_lock(workflow_id))
+        self._start_renewals()
         published: list[str | None] = [None]
         try:
             try:
@@ -386,8 +387,6 @@ class ProgressRelay:
             _log.warning("relay_stopped", workflow_id=workflow_id, error=repr(error))
         finally:
             self._followed.pop(workflow_id, None)
-            holding.cancel()
-            await asyncio.gather(holding, return_exceptions=True)
             # Release only our own lock so a replica that took over keeps its one.
             with contextlib.suppress(Exception):
                 if await self.redis.get(self._lock_key(workflow_id)) == self.replica:
@@ -465,12 +464,22 @@ class ProgressRelay:
                 return
             await asyncio.sleep(self.poll_seconds)
 
-    async def _hold_lock(self, workflow_id: str) -> None:
-        """Renew the relay's lock while the pump runs (a long poll may wait ~20 s)."""
-        while True:
+    def _start_renewals(self) -> None:
+        if self._renewals is None or self._renewals.done():
+            self._renewals = asyncio.create_task(self._renew_locks(), name="relay-locks")
+
+    async def _renew_locks(self) -> None:
+        """Renew the locks of every run this replica follows (a long poll may wait ~20 s), in
+        one pipeline a round: one Redis connection for them all, not one per run."""
+        while self._pumps:
             await asyncio.sleep(LOCK_TTL_SECONDS / 3)
-            with contextlib.suppress(Exception):  # Redis away: renewed next time, or it lapses
-                await self.redis.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for workflow_id in list(self._pumps):
+                        pipe.expire(self._lock_key(workflow_id), LOCK_TTL_SECONDS)
+                    await pipe.execute()
+            except Exception as error:  # Redis away: renewed next round, or they lapse
+                _log.debug("relay_lock_renewal_failed", error=repr(error))
 
     async def subscribe(
         self,
@@ -519,6 +528,9 @@ class ProgressRelay:
         for task in list(self._pumps.values()):
             task.cancel()
         await asyncio.gather(*self._pumps.values(), return_exceptions=True)
+        if self._renewals is not None:
+            self._renewals.cancel()
+            await asyncio.gather(self._renewals, return_exceptions=True)
         await self.fanout.aclose()
 
 
