@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -116,6 +116,9 @@ bench-onboarding: bootstrap ## user_onboarding end to end vs a bare workflow of 
 
 bench-user-bulk: bootstrap ## bulk import rows/s: 10,000 CSV rows through POST /users/bulk and bulk_user_operation to completed (target >= 500 rows/s) (BENCH_ARGS="--rows 10000 --json out.json")
 	$(PY) -m bench.user_bulk $(BENCH_ARGS)
+
+bench-file: bootstrap ## file service upload/download MiB/s of a 256 MiB file vs the blob store directly (>= 0.7x), RSS growth over a 1 GiB upload (< 64 MiB) (BENCH_ARGS="--json out.json")
+	$(PY) -m bench.file_bench $(BENCH_ARGS)
 
 bench-check: bootstrap ## compare bench results (BENCH_RESULTS="a.json b.json") with bench/baseline.json by ratio; exit 1 on a regression
 	$(PY) -m bench.regression check $(BENCH_RESULTS)
