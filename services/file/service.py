@@ -16,6 +16,7 @@ from services.file import (
     owner_names,
     processing,
     quota,
+    reconciliation,
     sharing,
     tenant_storage,
     uploads,
@@ -38,6 +39,7 @@ FEATURES: tuple[Feature, ...] = (
     user_files.FEATURE,
     owner_names.FEATURE,
     quota.FEATURE,
+    reconciliation.FEATURE,  # the storage quota copy checked by data_migration
     migration.FEATURE,  # a tenant's blobs moved to another store (file_migration)
     sharing.FEATURE,  # shares, their links and file_sharing
     COMPLIANCE,  # GDPR export and erasure (workflows/compliance)

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 
 from storage.db import DbSession
-from storage.tenants.models import Membership
+from storage.tenants.models import Membership, Tenant
 
 
 async def members_after(
@@ -32,3 +32,10 @@ async def members_among(
 async def member_count(db: DbSession, tenant_id: uuid.UUID) -> int:
     statement = select(func.count()).where(Membership.tenant_id == tenant_id)
     return int(await db.scalar(statement) or 0)
+
+
+async def storage_quota(db: DbSession, tenant_id: uuid.UUID) -> int | None:
+    """The tenant's plan quota (``tenants.storage_quota_bytes``); None: no such tenant."""
+    statement = select(Tenant.storage_quota_bytes).where(Tenant.id == tenant_id)
+    value = await db.scalar(statement)
+    return int(value) if value is not None else None

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from workflows.auth.contracts import AUTH
 from workflows.common.contracts import ActivityContract
+from workflows.file.tenant_storage_contracts import FILE
 from workflows.tenant.contracts import TENANT
 from workflows.user.contracts import USER
 
@@ -41,6 +42,15 @@ class Copy(StrEnum):
     CLAIMS = "claims"
     #: users.directory (role, status per member) <- tenants.memberships
     DIRECTORY = "directory"
+    #: files.storage_policies.quota_bytes <- tenants.tenants.storage_quota_bytes (the plan's);
+    #: one row per tenant (patch ``data-migration-quotas``)
+    QUOTAS = "quotas"
+
+
+#: Copies that runs started before ``QUOTAS_PATCH`` knew (their default "all").
+LEGACY_COPIES = (Copy.CLAIMS.value, Copy.DIRECTORY.value)
+#: ``data_migration`` checks the storage quota copy too.
+QUOTAS_PATCH = "data-migration-quotas"
 
 
 @dataclass
@@ -93,3 +103,31 @@ READ_MEMBERS = ActivityContract(
 )
 COMPARE_CLAIMS = ActivityContract("auth.reconcile_claims", AUTH, CompareInput, CompareOutput)
 COMPARE_DIRECTORY = ActivityContract("user.reconcile_directory", USER, CompareInput, CompareOutput)
+
+
+# --- the storage quota copy (one row per tenant) --------------------------------------------
+
+
+@dataclass
+class ReadQuotaInput:
+    tenant_id: str
+
+
+@dataclass
+class ReadQuotaOutput:
+    #: ``tenants.tenants.storage_quota_bytes`` (None: no such tenant).
+    quota_bytes: int | None
+
+
+@dataclass
+class CompareQuotaInput:
+    tenant_id: str
+    #: The owner's quota (None: the tenant is gone, so the copy is extra if it exists).
+    quota_bytes: int | None
+
+
+READ_QUOTA = ActivityContract(
+    "tenant.reconcile_read_quota", TENANT, ReadQuotaInput, ReadQuotaOutput
+)
+#: Answers the tenant id as ``missing`` (no policy row), ``extra`` or ``stale`` (another quota).
+COMPARE_QUOTA = ActivityContract("file.reconcile_quota", FILE, CompareQuotaInput, CompareOutput)

@@ -10,6 +10,12 @@ owner no longer has is removed), so a change committed since the batch was read 
 in the history, so a killed worker resumes after the last committed batch; the run continues as
 new every ``batches_per_run`` batches carrying only the cursor and the counters.
 
+The storage quota copy (``quotas``, patch ``data-migration-quotas``) is one row per tenant: the
+tenant service reads the plan's quota, the file service compares its policy row, a repair reads
+the owner once more and writes through ``file.put_storage_policy`` (as of ``workflow.now()``, so
+a newer plan change is never undone) or, for a tenant that is gone, ``file.remove_storage_policy``.
+Runs started before the patch check the membership copies only.
+
 Started under the platform's ``system`` context (the workflow service's route checks the
 operator); the reads refuse any other context.
 """
@@ -23,18 +29,30 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS, SyncPrincipalClaimsInput
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState
+    from workflows.file.quota_contracts import (
+        PUT_STORAGE_POLICY,
+        REMOVE_STORAGE_POLICY,
+        PutStoragePolicyInput,
+        RemoveStoragePolicyInput,
+    )
     from workflows.reconciliation.contracts import (
         COMPARE_CLAIMS,
         COMPARE_DIRECTORY,
+        COMPARE_QUOTA,
         DATA_MIGRATION,
+        LEGACY_COPIES,
         MAX_BATCH,
+        QUOTAS_PATCH,
         READ_MEMBERS,
+        READ_QUOTA,
         SAMPLE_SIZE,
         CompareInput,
         CompareOutput,
+        CompareQuotaInput,
         Copy,
         Mode,
         ReadMembersInput,
+        ReadQuotaInput,
     )
     from workflows.user.directory_contracts import (
         SYNC_DIRECTORY,
@@ -121,10 +139,19 @@ class DataMigrationWorkflow:
     @workflow.run
     async def run(self, input: DataMigrationInput) -> DataMigrationResult:
         cursor, batches = input.cursor, 0
+        if not workflow.patched(QUOTAS_PATCH):
+            self._reports = [r for r in self._reports if r.copy in LEGACY_COPIES]
         for report in self._reports:
             if report.done:
                 continue
             self._label = report.copy
+            if report.copy == Copy.QUOTAS.value:
+                if batches >= input.batches_per_run:
+                    workflow.continue_as_new(replace(input, cursor="", reports=self._reports))
+                await self._quotas(report)
+                batches += 1
+                report.done = True
+                continue
             while True:
                 if batches >= input.batches_per_run:
                     workflow.continue_as_new(replace(input, cursor=cursor, reports=self._reports))
@@ -159,6 +186,34 @@ class DataMigrationWorkflow:
         for user_id in drift.missing + drift.extra + drift.stale:
             if len(report.sample) < SAMPLE_SIZE:
                 report.sample.append(user_id)
+
+    async def _quotas(self, report: CopyReport) -> None:
+        tenant_id = self._input.tenant_id
+        owner = await READ_QUOTA.execute(ReadQuotaInput(tenant_id))
+        report.total = 0 if owner.quota_bytes is None else 1
+        drift = await COMPARE_QUOTA.execute(CompareQuotaInput(tenant_id, owner.quota_bytes))
+        self._count(report, drift)
+        if self._input.mode != Mode.REPAIR.value or not (
+            drift.missing or drift.extra or drift.stale
+        ):
+            return
+        info = workflow.info()
+        key = f"{info.workflow_id}:{info.run_id}:{Copy.QUOTAS.value}"
+        now = await READ_QUOTA.execute(ReadQuotaInput(tenant_id))  # the owner once more
+        if now.quota_bytes is None:
+            removed = await REMOVE_STORAGE_POLICY.execute(RemoveStoragePolicyInput(tenant_id, key))
+            report.repaired += int(removed.removed)
+            return
+        written = await PUT_STORAGE_POLICY.execute(
+            PutStoragePolicyInput(
+                tenant_id=tenant_id,
+                quota_bytes=now.quota_bytes,
+                allowed_types=None,  # the plans carry no type limits (workflows/tenant/storage_policy.py)
+                version=workflow.now().isoformat(),
+                idempotency_key=key,
+            )
+        )
+        report.repaired += int(written.applied)
 
     async def _repair(self, copy: str, drift: CompareOutput) -> int:
         """Write the drifting members again from the owner's truth read once more just before

@@ -1,6 +1,8 @@
 """``tenant.reconcile_read_members`` (queue ``<prefix>-tenant``): a batch of one tenant's
 memberships after a user id, ordered by user id, with the permissions their roles give (what
-auth's claims must hold), or the given members only (a repair's second look). Ids, roles and statuses only: no personal data leaves."""
+auth's claims must hold), or the given members only (a repair's second look). Ids, roles and
+statuses only: no personal data leaves. ``tenant.reconcile_read_quota``: the tenant's storage
+quota (the plan's), the owner's side of the ``quotas`` copy."""
 
 from __future__ import annotations
 
@@ -11,12 +13,20 @@ from services.common.reconciliation import checked, require_platform
 from services.common.resources import Resources
 from services.tenant.provisioning.steps import permissions_of
 from storage.db import transaction
-from storage.tenants.reconciliation import member_count, members_after, members_among
+from storage.tenants.reconciliation import (
+    member_count,
+    members_after,
+    members_among,
+    storage_quota,
+)
 from workflows.reconciliation.contracts import (
     READ_MEMBERS,
+    READ_QUOTA,
     MemberDigest,
     ReadMembersInput,
     ReadMembersOutput,
+    ReadQuotaInput,
+    ReadQuotaOutput,
 )
 from workflows.reconciliation.rules import checked_batch_size, parse_bound, parse_id
 
@@ -51,5 +61,13 @@ class MemberTruthActivities:
             total=total,
         )
 
+    @READ_QUOTA.implement
+    async def reconcile_read_quota(self, input: ReadQuotaInput) -> ReadQuotaOutput:
+        """The plan's storage quota the tenant row holds (the file service keeps a copy)."""
+        require_platform()
+        tenant_id = checked(lambda: parse_id(input.tenant_id, "tenant id"))
+        async with transaction(self.database, tenant_id) as db:
+            return ReadQuotaOutput(quota_bytes=await storage_quota(db, tenant_id))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.reconcile_read_members]
+        return [self.reconcile_read_members, self.reconcile_read_quota]
