@@ -3,6 +3,7 @@ their erasure, and operators' legal holds (``auth.legal_holds``)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -99,3 +100,16 @@ async def erase(db: AsyncSession, user_id: uuid.UUID, email: str) -> dict[str, i
 
 def _like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def event_recorded(db: AsyncSession, event: str, detail: dict[str, Any]) -> bool:
+    """Whether an audit event with this name and (at least) this detail exists: a retried step
+    records its event once."""
+    found = await db.scalar(
+        text(
+            "SELECT 1 FROM auth.audit_events WHERE event = :event AND detail @> "
+            "CAST(:detail AS jsonb) LIMIT 1"
+        ),
+        {"event": event, "detail": json.dumps(detail)},
+    )
+    return found is not None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from temporalio import activity
+
 from services.auth.runtime import AuthRuntime
 from services.common.compliance import (
     as_json,
@@ -78,8 +80,9 @@ class AuthComplianceActivities:
     async def erase_personal_data(self, input: ErasePartInput) -> ErasePartOutput:
         require_erasure_step()
         user_id = parse_id(input.user_id)
+        # Sessions opened since the request (the person signed in again during the grace).
+        session_ids = [s.id for s in await self.runtime.sessions.list(user_id)]
         async with transaction(self.database) as db:
-            session_ids = [s.id for s in await _sessions(self.runtime, user_id)]
             deleted = await compliance.erase(db, user_id, input.email)
         # Access tokens of those sessions are refused until they would have expired anyway.
         await self.runtime.sessions.deny(*session_ids)
@@ -100,8 +103,11 @@ class AuthComplianceActivities:
         if input.subject_ref:
             detail["subject_ref"] = input.subject_ref[:64]
         user_id = parse_id(input.user_id) if input.user_id else None
+        event = input.event[:60]
         async with transaction(self.database) as db:
-            await AuditRepository(db).record(input.event[:60], user_id=user_id, **detail)
+            if activity.info().attempt > 1 and await compliance.event_recorded(db, event, detail):
+                return ComplianceEventRecorded()
+            await AuditRepository(db).record(event, user_id=user_id, **detail)
         return ComplianceEventRecorded()
 
     def all(self) -> list[Callable[..., Any]]:
@@ -112,7 +118,3 @@ class AuthComplianceActivities:
             self.erase_personal_data,
             self.record_compliance_event,
         ]
-
-
-async def _sessions(runtime: AuthRuntime, user_id: Any) -> list[Any]:
-    return await runtime.sessions.list(user_id)

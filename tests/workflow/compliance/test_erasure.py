@@ -16,7 +16,8 @@ from storage.auth.audit import AuditRepository
 from storage.auth.models import AuditEvent, Credential
 from storage.db import transaction
 from storage.tenants.repository import MembershipRepository
-from tests.auth.users import create_user
+from tests.auth.users import create_user, login
+from tests.in_process import in_process_auth_api
 from tests.workflow.compliance.people import ComplianceStack, Person, member_with_data, provisioned
 from tests.workflow.runs.runs_api import eventually
 from workflows.compliance.contracts import ErasureResult
@@ -54,9 +55,14 @@ async def test_the_person_cancels_during_the_grace_period(
     async with compliance_stack(grace_seconds=600) as stack:
         tenant_id = await provisioned(temporal, stack, owner.id)
         person = await member_with_data(auth_runtime, stack, tenant_id)
+        async with in_process_auth_api(stack.auth) as auth:
+            await login(auth, person.account)
+        assert len(await auth_runtime.sessions.list(person.id)) == 1
         workflow_id = await _request(stack, person)
         state = await _state(stack, person, "grace")
         assert state["cancellable"] and state["grace_ends_at"] > 0
+        # Sessions end as soon as the erasure is requested, not after the grace period.
+        assert await auth_runtime.sessions.list(person.id) == []
         # Another person (an owner of the tenant, even) cannot touch it: they have none.
         async with stack.api.client(owner_caller(owner.id, tenant_id)) as client:
             assert (await client.post("/compliance/erasures/cancel", json={})).status_code == 404

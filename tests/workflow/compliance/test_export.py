@@ -31,7 +31,7 @@ async def test_the_link_expires_and_the_archive_goes(
     temporal: Client, compliance_stack: Any, auth_runtime: AuthRuntime
 ) -> None:
     owner = await create_user(auth_runtime)
-    async with compliance_stack(link_seconds=3) as stack:
+    async with compliance_stack(link_seconds=20) as stack:
         tenant_id = await provisioned(temporal, stack, owner.id)
         person = await member_with_data(auth_runtime, stack, tenant_id)
         other = await member_with_data(auth_runtime, stack, tenant_id)
