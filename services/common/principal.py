@@ -118,6 +118,10 @@ _SCIM_ROUTES: Mapping[str, tuple[str, ...]] = {
     "/Users/{user_id}": _READ + _WRITE,
     "/Groups": ("GET", "POST"),
     "/Groups/{group_id}": _READ + _WRITE,
+    # RFC 7644 3.4.3 searches: a SCIM 501 (the same queries are GETs).
+    "/.search": ("POST",),
+    "/Users/.search": ("POST",),
+    "/Groups/.search": ("POST",),
     "/{path}": _READ,
 }
 

@@ -31,6 +31,10 @@ KEPT: Final = {
     "entitlements": "entitlements",
     "roles": "roles",
     "x509_certificates": "x509Certificates",
+    # The profile keeps one number (the primary's value, E.164); the list as SCIM said it
+    # (types, display, other numbers) is kept here and shown while its primary is the
+    # profile's number (``with_record``).
+    "phone_numbers": "phoneNumbers",
 }
 #: The parts of ``name`` beyond ``givenName`` and ``familyName`` (which are the profile's).
 KEPT_NAME: Final = {
@@ -101,7 +105,12 @@ def with_record(user: User[Any], record: ScimUserRecord | None) -> User[Any]:
         # Written validated; a row the model no longer reads loses its extras, not the User.
         return user
     for field in KEPT:
-        setattr(user, field, getattr(kept, field))
+        if field != "phone_numbers":
+            setattr(user, field, getattr(kept, field))
+    if kept.phone_numbers and user.phone_numbers:
+        said = next((n for n in kept.phone_numbers if n.primary), kept.phone_numbers[0])
+        if said.value == user.phone_numbers[0].value:
+            user.phone_numbers = kept.phone_numbers
     if kept.name is not None:
         name = user.name or Name()
         for field in KEPT_NAME:

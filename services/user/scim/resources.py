@@ -131,8 +131,8 @@ def group_resource(
 
 def service_provider_config(base: str) -> ServiceProviderConfig:
     """What is supported, truthfully: reads with filter, sort and index pagination; writes
-    of Users (POST, PUT, PATCH, DELETE) and of Groups' members (PUT, PATCH); no bulk, password
-    change (the password is the person's, in auth) or ETags (rows keep no version)."""
+    of Users and Groups (POST, PUT, PATCH, DELETE); no bulk, password change (the password is
+    the person's, in auth), ETags (rows keep no version) or ``POST /.search`` (a 501)."""
     return ServiceProviderConfig(
         documentation_uri=None,
         patch=Patch(supported=True),

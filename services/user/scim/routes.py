@@ -38,6 +38,7 @@ from services.user.scim.errors import (
     invalid_filter,
     invalid_value,
     not_found,
+    not_implemented,
     responses,
     scim_json,
 )
@@ -280,6 +281,22 @@ async def get_group(request: Request, group_id: str, caller: ScimCallerDep) -> J
 
 
 # The writes: user_writes.py (Users) and group_writes.py (Groups).
+
+
+async def search_not_supported(_: ScimCallerDep) -> JSONResponse:
+    """RFC 7644 3.4.3's ``POST .../.search`` is not offered (the same queries are GETs):
+    a SCIM 501, which is how RFC 7644 3.12 says so."""
+    raise not_implemented("POST /.search is not supported: query with GET /Users or GET /Groups")
+
+
+for _path in ("/.search", "/Users/.search", "/Groups/.search"):
+    router.add_api_route(
+        _path,
+        search_not_supported,
+        methods=["POST"],
+        responses=responses(501),
+        operation_id=f"scim_post_{_path.strip('/').replace('/.', '_').replace('.', '')}",
+    )
 
 
 @router.get("/{path:path}")

@@ -113,12 +113,12 @@ async def test_an_identity_provider_creates_and_deletes_groups(scim_world: Any) 
                 PatchOp[Group](
                     operations=[
                         PatchOperation(
-                            op=PatchOperation.Op.add,
+                            op=PatchOperation.Op("add"),
                             path="members",
                             value=[GroupMember(value=str(bob.id))],
                         ),
                         PatchOperation(
-                            op=PatchOperation.Op.replace, path="externalId", value="okta-grp-2"
+                            op=PatchOperation.Op("replace"), path="externalId", value="okta-grp-2"
                         ),
                     ]
                 ),
