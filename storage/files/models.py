@@ -181,3 +181,21 @@ class FileShare(TenantOwnedMixin, FilesBase):
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), nullable=True)
+
+
+class FileTransfer(TenantOwnedMixin, FilesBase):
+    """A file a deactivation moved from ``from_user_id`` to ``to_user_id`` (``transfer_key``: the
+    run's ``<workflow id>:<run id>``); ``restored_at`` once moved back (docs/files.md)."""
+
+    __tablename__ = "file_transfers"
+
+    transfer_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("files.files.id", ondelete="CASCADE"), primary_key=True
+    )
+    from_user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    to_user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    moved_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

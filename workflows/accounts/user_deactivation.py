@@ -8,8 +8,11 @@ Deactivation, step by step (each on its owner's queue):
 4. ``tenant.set_user_memberships``: the memberships in every tenant ``suspended``, then for each
    the claims removed (``auth.sync_principal_claims``, roles ``[]``) and the directory entry
    ``suspended`` (``user.sync_directory``);
-5. ``file.transfer_user_files``: the files kept or transferred per ``file_policy`` (a no-op
-   today: the file service keeps no per-user files yet).
+5. ``file.transfer_user_files``: the files kept or transferred per ``file_policy``: with
+   ``transfer``, the user's files in the actor's tenant (an operator: in every tenant whose
+   membership was suspended) go to ``transfer_to`` (patch ``user-deactivation-file-transfer``
+   names those tenants); a reactivation or the compensation moves back only the files a
+   deactivation moved.
 
 Reactivation runs the same steps undone, in reverse order (files back, memberships active in the
 tenants that are active, claims restored, logins allowed, the profile ``active``). A failure
@@ -34,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.file.user_files_contracts import (
+        FILE_TRANSFER_PATCH,
         TRANSFER_USER_FILES,
         FilePolicy,
         TransferUserFilesInput,
@@ -238,6 +242,10 @@ class UserDeactivationWorkflow:
         await self._members(ACTIVE, key, retry)
 
     async def _files(self, restore: bool, key: str, retry: RetryPolicy | None) -> None:
+        tenant_ids: list[str] = []
+        if not restore and workflow.patched(FILE_TRANSFER_PATCH):
+            actor_tenant = self._input.tenant_id
+            tenant_ids = [actor_tenant] if actor_tenant else list(self._result.tenant_ids)
         out = await TRANSFER_USER_FILES.execute(
             TransferUserFilesInput(
                 user_id=self._input.user_id,
@@ -245,6 +253,7 @@ class UserDeactivationWorkflow:
                 to_user_id=self._input.transfer_to,
                 idempotency_key=key,
                 restore=restore,
+                tenant_ids=tenant_ids,
             ),
             retry_policy=retry,
         )

@@ -1,12 +1,11 @@
 """Contract of the file step of ``user_deactivation`` (a user service workflow): the files a
-deactivated user owns kept or transferred to another user, per policy.
-
-The file service keeps no per-user file rows yet, so the activity changes nothing and answers
-how many files it would have transferred (0); the contract is what a later file model fills."""
+deactivated user owns (``files.files.owner_id``) kept or transferred to another user, per
+policy, and moved back on reactivation or compensation (only the files a deactivation moved,
+recorded per run in ``files.file_transfers``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from workflows.common.contracts import ActivityContract
@@ -30,13 +29,19 @@ class TransferUserFilesInput:
     idempotency_key: str
     #: True: undo an earlier transfer (reactivation, compensation).
     restore: bool = False
+    #: The tenants whose files move (``transfer``); a restore finds its own from the records.
+    tenant_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
 class TransferUserFilesOutput:
+    #: Files moved (to the new owner, or back on a restore).
     transferred: int
 
 
 TRANSFER_USER_FILES = ActivityContract(
     "file.transfer_user_files", FILE, TransferUserFilesInput, TransferUserFilesOutput
 )
+
+#: ``user_deactivation`` names the tenants whose files its transfer moves.
+FILE_TRANSFER_PATCH = "user-deactivation-file-transfer"
