@@ -26,6 +26,7 @@ TENANT_QUERIES: dict[str, str] = {
     "WHERE f.user_id = :uid",
     "tenant_preferences": "SELECT to_jsonb(p) - 'id' FROM users.preferences p "
     "WHERE p.user_id = :uid AND p.tenant_id IS NOT NULL",
+    "scim_attributes": "SELECT to_jsonb(s) FROM users.scim_users s WHERE s.user_id = :uid",
 }
 
 
@@ -47,7 +48,7 @@ async def _count(db: AsyncSession, sql: str, **params: Any) -> int:
 
 async def erase_in_tenant(db: AsyncSession, user_id: uuid.UUID, email: str) -> dict[str, int]:
     """Within the transaction's tenant: the directory entry (its search words follow), the
-    first-run row, bulk rows about them (their data replaced), and their name on operations
+    first-run row, tenant preferences, SCIM attributes, bulk rows about them (their data replaced), and their name on operations
     and SCIM tokens they started (anonymised to ``NOBODY``)."""
     pattern = f"%{user_id}%"
     return {
@@ -62,6 +63,9 @@ async def erase_in_tenant(db: AsyncSession, user_id: uuid.UUID, email: str) -> d
             "DELETE FROM users.preferences WHERE user_id = :uid AND tenant_id IS NOT NULL "
             "RETURNING 1",
             uid=user_id,
+        ),
+        "scim_users": await _count(
+            db, "DELETE FROM users.scim_users WHERE user_id = :uid RETURNING 1", uid=user_id
         ),
         "bulk_rows_anonymised": await _count(
             db,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
@@ -122,6 +123,13 @@ async def add_profile(stack: ComplianceStack, tenant_id: uuid.UUID, account: Aut
         )
         await db.flush()
         await PreferencesRepository(db).put(uid, None, schema_version=1, values={"theme": "dark"})
+        await db.execute(
+            text(
+                "INSERT INTO users.scim_users (tenant_id, user_id, external_id, attributes) "
+                "VALUES (:t, :u, :x, CAST(:a AS jsonb))"
+            ),
+            {"t": tenant_id, "u": uid, "x": f"idp-{uid}", "a": '{"title": "Engineer"}'},
+        )
         await DirectoryRepository(db, tenant_id).upsert(
             uid,
             role="member",

@@ -74,9 +74,12 @@ async def test_export_download_then_erasure_leaves_no_trace(
 
         # The check below finds them while they exist (so its silence afterwards means it).
         before = await rows_naming(settings.database_url, [uid, email])
-        assert {"auth.credentials.id", "users.profiles.email", "files.files.owner_id"} <= set(
-            before
-        ), before
+        assert {
+            "auth.credentials.id",
+            "users.profiles.email",
+            "users.scim_users.user_id",
+            "files.files.owner_id",
+        } <= set(before), before
         assert blobs_naming(settings.blob_root(), [str(person.file_id)]) != []
         assert await runs_of(temporal, person.id) != []
 
