@@ -168,6 +168,14 @@ _OWN_DEFAULTS = text(
 )
 
 
+_OWN_DEFAULTS_MANY = text(
+    "WITH actor AS MATERIALIZED (SELECT set_config(:setting, :user_id, true) AS v) "
+    "INSERT INTO users.preferences (id, user_id, tenant_id, schema_version, values) "
+    "SELECT CAST(:id AS uuid), CAST(:user_id AS uuid), NULL, :version, CAST(:values AS jsonb) "
+    "FROM actor ON CONFLICT (user_id) WHERE tenant_id IS NULL DO NOTHING"
+)
+
+
 async def put_own_defaults(
     session: DbSession, user_ids: Sequence[uuid.UUID], *, schema_version: int, values_json: str
 ) -> set[uuid.UUID]:
@@ -191,6 +199,31 @@ async def put_own_defaults(
             created.add(user_id)
     await set_actor(session, actor or "")
     return created
+
+
+async def put_new_own_defaults(
+    session: DbSession, user_ids: Sequence[uuid.UUID], *, schema_version: int, values_json: str
+) -> None:
+    """``put_own_defaults`` for users who cannot have own preferences yet (accounts created in
+    this very transaction's batch): the statements sent as one pipelined batch (asyncpg
+    ``executemany``), every row created."""
+    if not user_ids:
+        return
+    actor = await session.scalar(text("SELECT current_setting(:s, true)"), {"s": ACTOR_SETTING})
+    await session.execute(
+        _OWN_DEFAULTS_MANY,
+        [
+            {
+                "setting": ACTOR_SETTING,
+                "user_id": str(user_id),
+                "id": str(uuid.uuid4()),
+                "version": schema_version,
+                "values": values_json,
+            }
+            for user_id in user_ids
+        ],
+    )
+    await set_actor(session, actor or "")
 
 
 async def set_actor(session: DbSession, actor: str) -> None:
