@@ -141,6 +141,14 @@ MUTATION_ROUTES: dict[str, Route] = {
     "renameFile": Direct(_FILE, "the file's row in the file service"),
     "moveFile": Direct(_FILE, "the file's row in the file service"),
     "deleteFile": Direct(_FILE, "a soft delete of the file's row (the purge is later)"),
+    "shareFile": Workflow(
+        FileWorkflow.FILE_SHARING,
+        frozenset({_FILE, _TENANT}),
+        "the grantee checked by the tenant service, the share written and mailed, ended by a "
+        "durable expiry timer, with a compensation",
+        started_by=_FILE,
+    ),
+    "revokeShare": Direct(_FILE, "one UPDATE of the share's row, in force at once"),
     "migrateTenantStorage": Workflow(
         FileWorkflow.FILE_MIGRATION,
         frozenset({_FILE}),

@@ -26,6 +26,7 @@ from schema.metrics import GraphQLMetrics, operation_metrics
 from schema.roots.auth import AuthMutation, AuthQuery
 from schema.roots.compliance import ComplianceMutation
 from schema.roots.file_migration import FileMigrationMutation
+from schema.roots.file_shares import FileShareMutation, FileShareQuery
 from schema.roots.files import FileMutation, FileQuery
 from schema.roots.reconciliation import ReconciliationMutation
 from schema.roots.tenants import TenantMutation, TenantQuery
@@ -37,7 +38,14 @@ from schema.roots.workflow_runs import (
 )
 
 #: Each domain's root pieces (``schema/roots/<domain>.py``); a new domain adds its own here.
-QUERIES: tuple[type, ...] = (UserQuery, WorkflowRunQuery, AuthQuery, TenantQuery, FileQuery)
+QUERIES: tuple[type, ...] = (
+    UserQuery,
+    WorkflowRunQuery,
+    AuthQuery,
+    TenantQuery,
+    FileQuery,
+    FileShareQuery,
+)
 MUTATIONS: tuple[type, ...] = (
     AuthMutation,
     TenantMutation,
@@ -45,6 +53,7 @@ MUTATIONS: tuple[type, ...] = (
     WorkflowRunMutation,
     FileMutation,
     FileMigrationMutation,
+    FileShareMutation,
     ReconciliationMutation,
     ComplianceMutation,
 )

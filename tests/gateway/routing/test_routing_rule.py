@@ -33,7 +33,7 @@ WORKFLOW_NAMES = {
     for key, value in vars(names).items()
     if key.isupper() and isinstance(value, str)
 } | {DATA_MIGRATION, GDPR_EXPORT, GDPR_ERASURE}
-WORKFLOW_NAMES |= {FileWorkflow.FILE_MIGRATION}
+WORKFLOW_NAMES |= {FileWorkflow.FILE_MIGRATION, FileWorkflow.FILE_SHARING}
 #: What only a resolver that starts or talks to a workflow itself refers to.
 TEMPORAL_MARKS = {"temporal", "start_workflow", "start_sign_up", "get_workflow_handle"}
 

@@ -1,0 +1,92 @@
+"""File sharing. Routing (rule: a mutation starts a workflow only when it spans services or
+steps):
+
+- ``shares(fileId)`` calls the file service directly (``GET /files/{id}/shares``): an editor of
+  the file (owner, an editor share, or ``files.share`` with read access) sees its shares;
+- ``shareFile`` starts ``file_sharing`` (tenant + file services: the grantee checked and mailed,
+  the expiry timer) through the file service's ``POST /files/{id}/shares``, which checks the
+  caller and hashes a link's password first; answered as the run (``WorkflowRun``);
+- ``revokeShare`` is the file service's own write, direct (``DELETE
+  /files/{id}/shares/{shareId}``): one ``UPDATE``, in force at once; the service then tells the
+  waiting run.
+
+The input is checked here by the route's own ``ShareRequest`` first, so a hostile one is a
+``BAD_USER_INPUT`` that never reaches the service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from pydantic import ValidationError
+
+from gateway.progress_relay import describe
+from gateway.run_access import identify_run
+from resolvers.workflow_runs import run_of
+from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.file_shares import FileShare, ShareFileInput, share_of
+from schema.tenants import uuid_arg
+from schema.workflow_runs import WorkflowRun
+from services.common.settings import ServiceName
+from services.file.schemas import ShareList, ShareRequest, ShareStarted
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
+    from gateway.service_clients import ServiceCall
+
+
+def _files(info: strawberry.Info[GatewayContext]) -> ServiceCall:
+    return info.context.service(ServiceName.file, signed_in=True)
+
+
+def _request(input: ShareFileInput) -> dict[str, Any]:
+    try:
+        return ShareRequest.model_validate(
+            {
+                "kind": input.kind.value,
+                "grantee": input.grantee,
+                "permission": input.permission.value,
+                "expires_in_seconds": input.expires_in_seconds,
+                "password": input.password,
+                "recipients": input.recipients or [],
+            }
+        ).model_dump(mode="json", exclude_none=True)
+    except ValidationError as error:
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
+        raise UserFacingError(
+            f"invalid share: {', '.join(fields) or 'the kind and its fields'}", BAD_USER_INPUT
+        ) from None
+
+
+async def resolve_shares(
+    info: strawberry.Info[GatewayContext], file_id: strawberry.ID
+) -> list[FileShare]:
+    path = f"/files/{uuid_arg(file_id, 'file id')}/shares"
+    listed = await _files(info).call("GET", path, response=ShareList)
+    return [share_of(row) for row in listed.shares]
+
+
+async def resolve_share_file(
+    info: strawberry.Info[GatewayContext], input: ShareFileInput
+) -> WorkflowRun:
+    path = f"/files/{uuid_arg(input.file_id, 'file id')}/shares"
+    body = _request(input)
+
+    async def start() -> str:
+        started = await _files(info).call("POST", path, json=body, response=ShareStarted)
+        return started.workflow_id
+
+    workflow_id = await info.context.started_once(info, ["POST", path, body], start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
+
+
+async def resolve_revoke_share(
+    info: strawberry.Info[GatewayContext], file_id: strawberry.ID, share_id: strawberry.ID
+) -> bool:
+    path = f"/files/{uuid_arg(file_id, 'file id')}/shares/{uuid_arg(share_id, 'share id')}"
+    await _files(info).send("DELETE", path)
+    return True
