@@ -3,7 +3,7 @@ tenant's files move to S3 while downloads keep answering the right bytes (served
 store until a copy is verified), then back; a copy that does not match its SHA-256 is reported
 and the file stays where it was; a cancelled run leaves every file readable and no unswitched
 copy behind. With ``ADX_RECORD_HISTORIES=1`` the runs are the replay histories
-``tests/histories/file_migration*.json``."""
+``tests/histories/file_migration*.json``; a large tenant's run continues as new."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import httpx
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
+from services.common.security_context import SecurityContext, acting_as
+from services.common.settings import ServiceName
 from storage.blobs import BlobNotFoundError
 from storage.files.models import FileRecord
 from tests.auth.mail_flows import record_history
@@ -23,8 +25,11 @@ from tests.file.migration.stores import ADMIN, MIB, MigrationApi, body
 from workflows.common.progress import PROGRESS_QUERY, Progress
 from workflows.file.file_migration import (
     MIGRATION_STATUS_QUERY,
+    FileMigrationInput,
     FileMigrationResult,
+    FileMigrationWorkflow,
     MigrationReport,
+    file_migration_workflow_id,
 )
 
 
@@ -168,3 +173,33 @@ async def test_a_second_migration_while_one_runs_is_a_conflict(
         assert again.status_code == 409, again.text
         api.s3.release.set()
         assert (await run.result()).report.moved_files == 1
+
+
+async def test_a_large_tenant_continues_as_new_carrying_its_report(
+    migration_api: MigrationApi,
+) -> None:
+    """One batch per run (``batches_per_run=1``): every run after the first starts from the
+    carried cursor and report, and the last one's result counts every file once."""
+    api = migration_api
+    admin = api.caller()
+    datas = [body(3000 + i, 300 + i) for i in range(3)]
+    rows = [await api.seed(admin.tenant_id, data) for data in datas]
+    tenant = str(admin.tenant_id)
+    context = SecurityContext.for_user(str(admin.user_id), tenant_id=tenant, roles=["admin"])
+    with acting_as(context):
+        run = await api.resources.temporal.start_workflow(
+            FileMigrationWorkflow.run,
+            FileMigrationInput(tenant, "local", "s3", batch_size=1, batches_per_run=1),
+            id=file_migration_workflow_id(tenant),
+            task_queue=api.settings.task_queue(ServiceName.file),
+        )
+    result = await run.result()
+    report = result.report
+    assert (report.total_files, report.moved_files, report.batches) == (3, 3, 3)
+    assert report.moved_bytes == report.done_bytes == sum(map(len, datas))
+    description = await api.resources.temporal.get_workflow_handle(run.id).describe()
+    assert description.run_id != run.first_execution_run_id, "it never continued as new"
+    for row, data in zip(rows, datas, strict=True):
+        assert await in_s3(api, row) == data
+    first = api.resources.temporal.get_workflow_handle(run.id, run_id=run.first_execution_run_id)
+    await record_history(first, "file_migration.continued")  # one batch, then continue-as-new
