@@ -53,8 +53,23 @@ def csv_rows(count: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-async def _tenant(infra: BenchInfra, ports: dict[ServiceName, int], seats: int) -> tuple[str, str]:
-    """A tenant provisioned by its owner through the tenant service; the owner's token in it."""
+async def _login(auth: str, address: str, tenant_id: str) -> str:
+    """The owner's access token in the tenant (again when one expires during a long run)."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        login = await http.post(
+            f"{auth}/auth/login",
+            json={"email": address, "password": PASSWORD, "tenant_id": tenant_id},
+        )
+        login.raise_for_status()
+    token: str = login.json()["tokens"]["access_token"]
+    return token
+
+
+async def _tenant(
+    infra: BenchInfra, ports: dict[ServiceName, int], seats: int
+) -> tuple[str, str, str]:
+    """A tenant provisioned by its owner through the tenant service; the owner's token in it
+    and address."""
     (address,) = await create_verified_accounts(
         infra, 1, PASSWORD, lambda i: f"bulk-owner-{i.hex[:8]}@example.com"
     )
@@ -86,12 +101,7 @@ async def _tenant(infra: BenchInfra, ports: dict[ServiceName, int], seats: int) 
             )
         finally:
             await conn.close()
-        login = await http.post(
-            f"{auth}/auth/login",
-            json={"email": address, "password": PASSWORD, "tenant_id": str(tenant_id)},
-        )
-        login.raise_for_status()
-    return str(tenant_id), login.json()["tokens"]["access_token"]
+    return str(tenant_id), await _login(auth, address, str(tenant_id)), address
 
 
 async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +118,7 @@ async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
             "ADX_USER_BULK_BATCH_SIZE": str(args.batch_size),
         },
     )
-    _, token = await _tenant(infra, ports, args.rows + 10)
+    tenant_id, token, owner = await _tenant(infra, ports, args.rows + 10)
     body = csv_rows(args.rows)
     user = f"http://127.0.0.1:{ports[ServiceName.user]}"
     headers = {"authorization": f"Bearer {token}"}
@@ -127,6 +137,11 @@ async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
         while time.perf_counter() - began < args.timeout:
             await asyncio.sleep(0.5)
             got = await http.get(f"/users/bulk/{workflow_id}/report")
+            if got.status_code == 401:  # the access token expired: sign in again
+                auth = f"http://127.0.0.1:{ports[ServiceName.auth]}"
+                token = await _login(auth, owner, tenant_id)
+                http.headers["authorization"] = f"Bearer {token}"
+                continue
             got.raise_for_status()
             report = got.json()
             if report["status"] != "running":
