@@ -44,7 +44,7 @@ class Monitoring:
         return self.prometheus.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once this package's tests are done
 def monitoring(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]:
     reason = prometheus_missing()
     if reason:
