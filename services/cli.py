@@ -1,4 +1,4 @@
-"""The ``adx`` command: ``migrate``, ``temporal setup``, ``billing setup``, ``dev``."""
+"""The ``adx`` command: ``migrate``, ``temporal setup``, ``billing setup``, ``backup``, ``dev``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.common.logging import configure_logging
 from services.common.settings import load_settings, stop_on_production_problems
@@ -54,6 +55,30 @@ def _schedule_reconciliation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule_file_purge(args: argparse.Namespace) -> int:
+    from services.common.settings import ServiceName
+    from services.common.temporal import connect_temporal
+    from services.file.purge.schedule import ensure_file_purge_schedule
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    retention = settings.file_purge_retention_seconds
+
+    async def schedule() -> dict[str, bool]:
+        client = await connect_temporal(settings)
+        queue = settings.task_queue(ServiceName.file)
+        return {
+            t: await ensure_file_purge_schedule(
+                client, t, retention_seconds=retention, task_queue=queue
+            )
+            for t in args.tenant
+        }
+
+    for tenant, created in asyncio.run(schedule()).items():
+        print(f"{tenant}: nightly file_purge {'scheduled' if created else 'kept'}")
+    return 0
+
+
 def _rotate_keys(_: argparse.Namespace) -> int:
     from services.auth.signing_keys import rotate_dev_keys
 
@@ -93,6 +118,42 @@ def _billing_setup(_: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_create(args: argparse.Namespace) -> int:
+    from services.common.backup import BackupError, create_backup, describe
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    try:
+        manifest = asyncio.run(
+            create_backup(
+                settings, args.out, temporal_db=args.temporal_db, temporal=not args.no_temporal
+            )
+        )
+    except BackupError as error:
+        print(f"backup failed: {error}", file=sys.stderr)
+        return 1
+    print(f"backup written to {args.out}: {describe(manifest)}")
+    return 0
+
+
+def _backup_restore(args: argparse.Namespace) -> int:
+    from services.common.backup import BackupError, describe, restore_backup
+
+    settings = load_settings()
+    configure_logging(settings, "cli")
+    try:
+        manifest = asyncio.run(
+            restore_backup(
+                settings, args.source, temporal_db=args.temporal_db, temporal=not args.no_temporal
+            )
+        )
+    except BackupError as error:
+        print(f"restore refused: {error}", file=sys.stderr)
+        return 1
+    print(f"restored {args.source} ({describe(manifest)}); now run `adx migrate`, then start")
+    return 0
+
+
 def _dev(_: argparse.Namespace) -> int:
     from services.devstack.launcher import run_dev
 
@@ -123,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--tenant", action="append", required=True, help="tenant id (repeatable)"
     )
     reconcile.set_defaults(func=_schedule_reconciliation)
+    purge = tsub.add_parser(
+        "schedule-file-purge",
+        help="the nightly file_purge of each tenant's soft-deleted files, as a Temporal "
+        "Schedule (idempotent; retention: ADX_FILE_PURGE_RETENTION_SECONDS)",
+    )
+    purge.add_argument("--tenant", action="append", required=True, help="tenant id (repeatable)")
+    purge.set_defaults(func=_schedule_file_purge)
     auth = sub.add_parser("auth", help="auth administration")
     asub = auth.add_subparsers(dest="auth_command", required=True)
     asub.add_parser(
@@ -133,6 +201,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     bsub.add_parser(
         "setup", help="create the Stripe products and plans of the paid plans (idempotent)"
     ).set_defaults(func=_billing_setup)
+    backup = sub.add_parser("backup", help="back up / restore PostgreSQL, Temporal and blobs")
+    bksub = backup.add_subparsers(dest="backup_command", required=True)
+    create = bksub.add_parser("create", help="write a backup directory (docs/runbooks/restore.md)")
+    create.add_argument("--out", type=Path, required=True, help="new or empty directory")
+    restore = bksub.add_parser(
+        "restore", help="check a backup's checksums, then restore it into an empty stack"
+    )
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="backup dir")
+    for parser_ in (create, restore):
+        parser_.add_argument(
+            "--temporal-db",
+            type=Path,
+            help="the Temporal dev server's SQLite file (default <ADX_DATA_DIR>/temporal.db)",
+        )
+        parser_.add_argument(
+            "--no-temporal",
+            action="store_true",
+            help="skip Temporal's store (a cluster: dump its database, see the runbook)",
+        )
+    create.set_defaults(func=_backup_create)
+    restore.set_defaults(func=_backup_restore)
     sub.add_parser(
         "dev", help="run the whole platform locally (what `make run` does)"
     ).set_defaults(func=_dev)

@@ -1,0 +1,302 @@
+"""`adx backup create` / `adx backup restore`: PostgreSQL, the Temporal dev server's store and the
+local blobs, in one directory with a manifest of SHA-256s (docs/runbooks/restore.md).
+
+A backup directory holds ``postgres.dump`` (``pg_dump --format=custom`` of the ADX database:
+every schema, its alembic version table, grants and RLS policies), ``temporal.db`` (a consistent
+copy of the dev server's SQLite file through SQLite's online backup API), ``blobs.tar`` (the local
+blob root) and ``manifest.json`` (what, when, versions, each part's size and SHA-256, each blob's
+SHA-256). Restore checks every checksum before it writes anything, and refuses a target that
+already holds data. A Temporal cluster's database and S3 blobs are backed up with their own
+tools (the runbook); Redis holds nothing that must survive (caches, rate windows, progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.common.settings import Settings
+
+MANIFEST = "manifest.json"
+POSTGRES_PART = "postgres.dump"
+TEMPORAL_PART = "temporal.db"
+BLOBS_PART = "blobs.tar"
+#: Each part's name in the manifest and its file in the backup directory.
+BACKUP_PARTS = {"postgres": POSTGRES_PART, "temporal": TEMPORAL_PART, "blobs": BLOBS_PART}
+FORMAT_VERSION = 1
+CHUNK = 1024 * 1024
+
+
+class BackupError(RuntimeError):
+    """A backup that cannot be made, or one that restore refuses (missing, partial, corrupt)."""
+
+
+@dataclass(frozen=True)
+class Libpq:
+    """A database URL as pg_dump/pg_restore take it: a password-free URI plus its environment."""
+
+    uri: str
+    env: dict[str, str]
+    database: str
+
+
+def libpq(url: str) -> Libpq:
+    parsed = make_url(url)
+    env = {**os.environ}
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    clean = parsed.set(drivername="postgresql", password=None)
+    return Libpq(clean.render_as_string(hide_password=False), env, parsed.database or "")
+
+
+def temporal_dev_db(settings: Settings) -> Path:
+    """Where ``make run`` keeps the dev server's store (services/devstack/temporal.py)."""
+    return settings.data_dir.resolve() / "temporal.db"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _part(path: Path) -> dict[str, Any]:
+    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+async def _run(argv: list[str], env: Mapping[str, str] | None = None) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        env=dict(env) if env is not None else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise BackupError(f"{argv[0]} failed ({proc.returncode}): {err.decode(errors='replace')}")
+    return out.decode(errors="replace")
+
+
+# --- parts ------------------------------------------------------------------------------------
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (the online backup API)."""
+    if not source.is_file():
+        raise BackupError(f"no Temporal store at {source}")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def _tar_blobs(root: Path, target: Path) -> dict[str, str]:
+    """``root`` as ``target`` (regular files only); returns each file's SHA-256 by its path."""
+    checksums: dict[str, str] = {}
+    with tarfile.open(target, "w") as tar:
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+                name = path.relative_to(root).as_posix()
+                checksums[name] = sha256_file(path)
+                tar.add(path, arcname=name, recursive=False)
+    return checksums
+
+
+def _empty_dir(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise BackupError(f"{out} is not empty")
+
+
+async def create_backup(
+    settings: Settings, out: Path, *, temporal_db: Path | None = None, temporal: bool = True
+) -> dict[str, Any]:
+    """Write a backup of ``settings``' database, Temporal store and blobs into ``out`` (new or
+    empty); returns the manifest. The manifest is written last: a directory without one is an
+    unfinished backup and restore refuses it."""
+    if settings.blob_backend != "local":
+        raise BackupError("ADX_BLOB_BACKEND=s3: back the bucket up with `aws s3 sync` (runbook)")
+    await asyncio.to_thread(_empty_dir, out)
+    db = libpq(settings.database_url)
+    await _run(["pg_dump", "--format=custom", "--file", str(out / POSTGRES_PART), db.uri], db.env)
+    parts = {"postgres": await asyncio.to_thread(_part, out / POSTGRES_PART)}
+    versions = {
+        "pg_dump": (await _run(["pg_dump", "--version"])).strip(),
+        "python": platform.python_version(),
+    }
+    if temporal:
+        source = temporal_db or temporal_dev_db(settings)
+        await asyncio.to_thread(copy_sqlite, source, out / TEMPORAL_PART)
+        parts["temporal"] = await asyncio.to_thread(_part, out / TEMPORAL_PART)
+        versions["sqlite"] = sqlite3.sqlite_version
+    blobs = await asyncio.to_thread(_tar_blobs, settings.blob_root(), out / BLOBS_PART)
+    parts["blobs"] = await asyncio.to_thread(_part, out / BLOBS_PART)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(),
+        "database": db.database,
+        "versions": versions,
+        "parts": parts,
+        "blobs": blobs,
+    }
+    await asyncio.to_thread(
+        (out / MANIFEST).write_text, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    )
+    return manifest
+
+
+# --- restore ----------------------------------------------------------------------------------
+def read_manifest(source: Path) -> dict[str, Any]:
+    path = source / MANIFEST
+    if not path.is_file():
+        raise BackupError(f"{source}: no {MANIFEST} (not a backup, or an unfinished one)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BackupError(f"{path}: unreadable manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise BackupError(f"{path}: unknown backup format")
+    if "postgres" not in manifest.get("parts", {}) or "blobs" not in manifest["parts"]:
+        raise BackupError(f"{path}: the manifest lists no postgres or blobs part")
+    return manifest
+
+
+def verify_backup(source: Path) -> dict[str, Any]:
+    """Every part present with its manifest size and SHA-256, and every blob in ``blobs.tar``
+    with its own; raises ``BackupError`` naming the first mismatch. Writes nothing."""
+    manifest = read_manifest(source)
+    for name, part in manifest["parts"].items():
+        path = source / str(part.get("file", ""))
+        if not path.is_file():
+            raise BackupError(f"backup part {name} missing: {path}")
+        if path.stat().st_size != part.get("size") or sha256_file(path) != part.get("sha256"):
+            raise BackupError(f"backup part {name} is corrupt: checksum mismatch in {path}")
+    expected: dict[str, str] = manifest.get("blobs", {})
+    seen: dict[str, str] = {}
+    with tarfile.open(source / BLOBS_PART, "r") as tar:
+        for member in tar:
+            if not member.isfile():
+                raise BackupError(f"blobs.tar: unexpected entry {member.name!r}")
+            handle = tar.extractfile(member)
+            assert handle is not None  # a regular file
+            digest = hashlib.sha256()
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+            seen[member.name] = digest.hexdigest()
+    if seen != expected:
+        raise BackupError("blobs.tar does not match the manifest's blob checksums")
+    return manifest
+
+
+async def _prepare_database(settings: Settings, database_url: str) -> None:
+    """The target database (created if missing, refused if it holds tables) and the app role
+    (cluster-wide, so not in the dump; its grants and the RLS policies are)."""
+    from storage.migrate import ensure_app_role, ensure_database
+
+    await ensure_database(database_url)
+    engine = create_async_engine(make_url(database_url), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_tables "
+                    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+                )
+            )
+            if tables:
+                raise BackupError(
+                    f"database {make_url(database_url).database!r} already holds {tables} "
+                    "tables: restore into a new, empty database"
+                )
+            await ensure_app_role(
+                conn,
+                settings.database_app_role,
+                settings.database_app_password.get_secret_value(),
+            )
+    finally:
+        await engine.dispose()
+
+
+def _extract_blobs(tar_path: Path, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "r") as tar:
+        tar.extractall(root, filter="data")
+
+
+def _install_sqlite(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".restoring")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _check_targets(blob_root: Path, temporal_db: Path | None) -> None:
+    if blob_root.is_dir() and any(blob_root.iterdir()):
+        raise BackupError(f"blob root {blob_root} is not empty")
+    if temporal_db is not None and temporal_db.exists():
+        raise BackupError(f"{temporal_db} exists: stop the dev server and restore to a new file")
+
+
+async def restore_backup(
+    settings: Settings, source: Path, *, temporal_db: Path | None = None, temporal: bool = True
+) -> dict[str, Any]:
+    """Restore ``source`` into ``settings``' (new, empty) database, blob root and Temporal store
+    file (the dev server must be stopped; it is started on the file afterwards). Checks the whole
+    backup first; refuses targets holding data."""
+    manifest = await asyncio.to_thread(verify_backup, source)
+    blob_root = settings.blob_root()
+    target_db = temporal_db or temporal_dev_db(settings)
+    restore_temporal = temporal and "temporal" in manifest["parts"]
+    await asyncio.to_thread(_check_targets, blob_root, target_db if restore_temporal else None)
+    await _prepare_database(settings, settings.database_url)
+    db = libpq(settings.database_url)
+    await _run(
+        [
+            "pg_restore", "--exit-on-error", "--single-transaction",
+            "--dbname", db.uri, str(source / POSTGRES_PART),
+        ],
+        db.env,
+    )  # fmt: skip
+    await asyncio.to_thread(_extract_blobs, source / BLOBS_PART, blob_root)
+    if restore_temporal:
+        await asyncio.to_thread(_install_sqlite, source / TEMPORAL_PART, target_db)
+    return manifest
+
+
+def describe(manifest: Mapping[str, Any]) -> str:
+    parts = ", ".join(
+        f"{name} {part['size']} B sha256 {part['sha256'][:12]}"
+        for name, part in manifest["parts"].items()
+    )
+    return f"{manifest['created_at']}: {parts}; {len(manifest['blobs'])} blobs"
+
+
+__all__ = [
+    "BACKUP_PARTS",
+    "BackupError",
+    "create_backup",
+    "describe",
+    "read_manifest",
+    "restore_backup",
+    "verify_backup",
+]
