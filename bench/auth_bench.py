@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=cores,
         help="auth processes on their own ports, clients spread over them; default one per core, "
-        "as deployed (replicas of one CPU each behind a balancer: deploy/k8s/auth.yaml)",
+        "as deployed (replicas of one CPU each behind a balancer: deploy/k8s/base/auth.yaml)",
     )
     parser.add_argument(
         "--pin",

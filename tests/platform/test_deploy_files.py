@@ -38,7 +38,7 @@ from services.devstack.catalog import PLATFORM_SERVICES
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
-K8S = DEPLOY / "k8s"
+K8S = DEPLOY / "k8s" / "base"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"
 #: Oldest Kubernetes release the manifests target; kubernetes-validate ships its schemas.
@@ -637,6 +637,7 @@ def test_secret_template_covers_every_reference_and_the_generator() -> None:
 def test_kubernetes_workloads_are_probed_limited_and_locked_down() -> None:
     uid = int(next(a for k, a in reversed(dockerfile_instructions()) if k == "USER").split(":")[0])
     graceful = float(config_map()["ADX_WORKER_GRACEFUL_SHUTDOWN_SECONDS"])
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     workloads = [*objects("Deployment").values(), *objects("Job").values()]
     for workload in workloads:
         name = workload["metadata"]["name"]
@@ -659,7 +660,10 @@ def test_kubernetes_workloads_are_probed_limited_and_locked_down() -> None:
         assert "emptyDir" in mounts["/tmp"], name
         for path, volume in mounts.items():
             assert {"emptyDir", "persistentVolumeClaim"} & set(volume), (name, path)
-        assert box["image"] == container(workloads[0])["image"], "one image for every process"
+        # One image (adx-core) tagged per process: each workload's own name, the kustomization
+        # maps it to adx-core at that process's tag (tests/deploy/ renders the overlays).
+        expected = name if workload["kind"] == "Deployment" else "adx-core"
+        assert box["image"] == f"{expected}:{version}", name
         if workload["kind"] == "Deployment":
             port = box["ports"][0]["name"]
             assert box["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": port}
@@ -667,8 +671,10 @@ def test_kubernetes_workloads_are_probed_limited_and_locked_down() -> None:
             assert pod["terminationGracePeriodSeconds"] > graceful, name
             labels = workload["spec"]["template"]["metadata"]["labels"]
             assert workload["spec"]["selector"]["matchLabels"].items() <= labels.items(), name
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert container(workloads[0])["image"] == f"adx-core:{version}"
+    images = yaml.safe_load((K8S / "kustomization.yaml").read_text())["images"]
+    assert {i["name"]: (i["newName"], i["newTag"]) for i in images} == {
+        name: ("adx-core", version) for name in objects("Deployment")
+    }
 
 
 def test_gateway_has_a_disruption_budget() -> None:
@@ -900,6 +906,10 @@ def test_egress_follows_the_configured_dependencies() -> None:
         owns_data = ServiceName(spec.name) in SERVICE_SCHEMAS
         assert (postgres in ports) == owns_data, spec.name
         assert (smtp in ports) == (spec.name == "auth"), spec.name
+    file_env = kubernetes_environment(deployment("file"))
+    assert url_port(file_env["ADX_FILE_CLAMD_ADDRESS"]) in egress_ports(
+        pod_labels(deployment("file"))
+    ), "the file service reaches clamd"
     assert egress_ports(pod_labels(objects("Job")["adx-migrate"])) == {postgres}
     dns = [r for p in policies_for({}, "Egress") for r in p["spec"].get("egress", [])]
     assert {(p["protocol"], p["port"]) for r in dns for p in r["ports"]} == {

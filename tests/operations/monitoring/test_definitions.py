@@ -74,7 +74,7 @@ def test_a_broken_rule_fails_the_check(tmp_path) -> None:  # type: ignore[no-unt
 def test_the_kubernetes_config_finds_the_manifests_pods() -> None:
     """Debian's build of Prometheus leaves kubernetes_sd out (promtool rejects the field), so
     this variant is checked against the manifests here: same rules, pods of namespace adx kept
-    by their annotation and their ``metrics`` port, as deploy/k8s/ declares them."""
+    by their annotation and their ``metrics`` port, as deploy/k8s/base/ declares them."""
     config = yaml.safe_load((MONITORING_DIR / "prometheus-k8s.yml").read_text())
     local = yaml.safe_load((MONITORING_DIR / "prometheus.yml").read_text())
     assert config["rule_files"] == local["rule_files"]
@@ -87,7 +87,7 @@ def test_the_kubernetes_config_finds_the_manifests_pods() -> None:
     }
     deployments = [
         doc
-        for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+        for path in sorted((ROOT / "deploy" / "k8s" / "base").glob("*.yaml"))
         for doc in yaml.safe_load_all(path.read_text())
         if doc and doc.get("kind") == "Deployment"
     ]
