@@ -766,6 +766,13 @@ class Settings(BaseSettings):
         description="Largest file (MiB) file_processing reads to make thumbnails of; larger "
         "files are recorded as refused.",
     )
+    file_purge_retention_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=1,
+        le=10 * 365 * 24 * 3600,
+        description="How long a soft-deleted file is kept (blob, thumbnails, quota) before "
+        "file_purge removes it for good.",
+    )
 
     # --- Observability ---------------------------------------------------------------------
     otel_exporter: str = Field(

@@ -15,6 +15,7 @@ from services.file import (
     migration,
     owner_names,
     processing,
+    purge,
     quota,
     reconciliation,
     sharing,
@@ -32,6 +33,7 @@ from services.file.uploads.tus import hide_transport_headers
 #: and the tenant's storage policy as its plan sets it (``quota``).
 FEATURES: tuple[Feature, ...] = (
     uploads.FEATURE,
+    purge.FEATURE,  # soft-deleted files removed for good (file_purge); before /files/{id}
     downloads.FEATURE,
     processing.FEATURE,  # thumbnails and metadata (file_processing)
     files.FEATURE,

@@ -22,6 +22,7 @@ class FileWorkflow:
     FILE_PROCESSING: Final = "file_processing"
     FILE_MIGRATION: Final = "file_migration"
     FILE_SHARING: Final = "file_sharing"
+    FILE_PURGE: Final = "file_purge"
 
 
 class FileError(StrEnum):
