@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from services.common.errors import UnauthorizedError
 from services.common.sealing import sealer_for
 from services.common.settings import Settings
-from services.file.errors import file_error
-from workflows.file.contracts import FileError
 
 VERSION = "v1"
 LINK_PATH = "/shares/links/{token}"
@@ -71,7 +70,7 @@ class LinkSigner:
         return LINK_PATH.format(token=self.token(ref))
 
     def parse(self, token: str) -> LinkRef:
-        """The share a token names, if its HMAC verifies under a configured key (403 if not)."""
+        """The share a token names, if its HMAC verifies under a configured key (401 if not)."""
         parts = token.split("~") if len(token) <= MAX_TOKEN else []
         if len(parts) != 3 or parts[1] not in self._keys:
             raise _invalid()
@@ -88,4 +87,6 @@ class LinkSigner:
 
 
 def _invalid() -> Exception:
-    return file_error(FileError.INVALID_SIGNATURE, "this share link is not valid")
+    # The link is the caller's credential: one that does not verify is refused as a missing
+    # credential is (401, as every own-credential route: services/common/principal.py).
+    return UnauthorizedError("this share link is not valid")

@@ -9,7 +9,7 @@
   every later read at once; the run waiting for the expiry is then told (a signal) and ends.
 - ``/shares/links/{token}`` (no bearer token: the link is the credential): what the link
   opens, its bytes (``GET``, or ``POST`` with the password), and an edit link's rename. The
-  token's HMAC first (403), then the share's status and expiry (410), then the password
+  token's HMAC first (401), then the share's status and expiry (410), then the password
   (401 / 403); only a ready file is served (409), through the download's own streaming code.
 """
 
@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from structlog.stdlib import get_logger
 
 from services.common import workflow_calls
@@ -66,8 +66,8 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     422: problem_response(422, "An invalid share (kind, grantee, expiry, password, addresses)"),
 }
 LINK_REFUSED: dict[int | str, dict[str, Any]] = {
-    401: problem_response(401, "The link asks for a password"),
-    403: problem_response(403, "Not a valid link (tampered), or the wrong password"),
+    401: problem_response(401, "Not a valid link (tampered), or a password is asked"),
+    403: problem_response(403, "The wrong password, or a download-only link (rename)"),
     404: problem_response(404, "The shared file is gone"),
     409: problem_response(409, "The file is not ready (scanning, quarantined, rejected)"),
     410: problem_response(410, "The share was revoked or has expired"),
@@ -211,10 +211,18 @@ def _tenant(principal: Any) -> uuid.UUID:
 # --- share links: the link is the credential ---------------------------------------------------
 
 
+async def link_ref(token: str, resources: ResourcesDep) -> LinkRef:
+    """The share a link names, checked first (a dependency: before the body is looked at), so
+    a link that does not verify is a 401 whatever else the request carries."""
+    return LinkSigner.for_settings(resources.settings).parse(token)
+
+
+Link = Annotated[LinkRef, Depends(link_ref)]
+
+
 async def _open(
-    resources: Any, database: Any, token: str, password: str | None
+    resources: Any, database: Any, ref: LinkRef, password: str | None
 ) -> tuple[FileShare, FileRecord]:
-    ref = LinkSigner.for_settings(resources.settings).parse(token)
     async with transaction(database, ref.tenant_id) as db:
         share = await ShareRepository(db, ref.tenant_id).one(ref.share_id)
         row = await FileRepository(db, ref.tenant_id).visible(share.file_id) if share else None
@@ -256,17 +264,17 @@ Password = Annotated[str | None, Header(alias=PASSWORD_HEADER, max_length=128)]
 
 @router.get("/shares/links/{token}", responses=LINK_REFUSED)
 async def open_link(
-    token: str, resources: ResourcesDep, database: DatabaseDep, password: Password = None
+    token: str, ref: Link, resources: ResourcesDep, database: DatabaseDep, password: Password = None
 ) -> SharedFileOut:
     """What the link opens: the file's name, size and type, the access, whether a password is
     asked (with one, the answer waits for it: ``X-Share-Password``)."""
-    share, row = await _open(resources, database, token, password)
+    share, row = await _open(resources, database, ref, password)
     return _shared(share, row, token)
 
 
 @router.get("/shares/links/{token}/content", response_class=Response, responses=LINK_REFUSED)
 async def link_content(
-    token: str,
+    ref: Link,
     request: Request,
     resources: ResourcesDep,
     database: DatabaseDep,
@@ -274,25 +282,25 @@ async def link_content(
 ) -> Response:
     """The file's bytes (Range, ETag, the download's safe headers); a password in
     ``X-Share-Password`` (never in the URL)."""
-    _, row = await _open(resources, database, token, password)
+    _, row = await _open(resources, database, ref, password)
     return file_response(request, row, resources.blob_store(row.store), cache="private, no-store")
 
 
 @router.post("/shares/links/{token}/content", response_class=Response, responses=LINK_REFUSED)
 async def link_content_with_password(
-    token: str, body: LinkPassword, request: Request, resources: ResourcesDep, database: DatabaseDep
+    ref: Link, body: LinkPassword, request: Request, resources: ResourcesDep, database: DatabaseDep
 ) -> Response:
     """The bytes of a password link, the password in the body (a form a browser can post)."""
-    _, row = await _open(resources, database, token, body.password)
+    _, row = await _open(resources, database, ref, body.password)
     return file_response(request, row, resources.blob_store(row.store), cache="private, no-store")
 
 
 @router.patch("/shares/links/{token}/name", responses=LINK_REFUSED)
 async def rename_through_link(
-    token: str, body: LinkRename, resources: ResourcesDep, database: DatabaseDep
+    token: str, ref: Link, body: LinkRename, resources: ResourcesDep, database: DatabaseDep
 ) -> SharedFileOut:
     """An edit link renames the file (a download-only link is refused: 403)."""
-    share, row = await _open(resources, database, token, body.password)
+    share, row = await _open(resources, database, ref, body.password)
     if share.permission != "editor":
         raise file_error(FileError.PERMISSION_DENIED, "this link is download-only")
     try:

@@ -120,7 +120,7 @@ async def test_bad_link_tokens_and_passwords_are_refused(sharing: ShareStack) ->
     async with sharing.client(None) as anonymous:
         for bad in tampered:
             for path in (f"/shares/links/{bad}", f"/shares/links/{bad}/content"):
-                _problem(await anonymous.get(path), 403, 404)
+                _problem(await anonymous.get(path), 401, 404)
         # Signed with the platform's key for another tenant: that tenant has no such share.
         _problem(await anonymous.get(f"/shares/links/{forged}/content"), 404)
         _problem(await anonymous.get(f"{link}/content"), 401)
