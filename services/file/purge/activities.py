@@ -2,8 +2,8 @@
 files soft-deleted before the cutoff, and purge them (docs/files.md, "Purge of soft-deleted
 files").
 
-Each runs only in a ``file_purge`` run of the caller's tenant (or the platform's, from the
-Schedule), under this run's idempotency key. Per file, one transaction: the row locked if it is
+Each runs only in a ``file_purge`` run of the caller's tenant under this run's idempotency key,
+or in a run the tenant's own nightly Schedule started (``PurgeActivities._authorised``). Per file, one transaction: the row locked if it is
 still soft-deleted before the cutoff (a restored or purged file is skipped), its blob (from the
 store the row names) and every thumbnail size's blob deleted (a missing blob is no error), then
 its rows. A retry after a crash finds the file either untouched (rolled back: its blobs are
@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from structlog.stdlib import get_logger
+from temporalio import activity
 
 from services.common.resources import Resources
-from services.common.security_context import ActorKind, denied, require_flow_step
+from services.common.security_context import (
+    ActorKind,
+    current_context,
+    denied,
+    require_flow_step,
+)
+from services.file.purge.schedule import file_purge_schedule_id
 from storage.blobs import BlobStoreError
 from storage.db import transaction
 from storage.files.purge import Due, PurgeRepository
@@ -31,6 +38,9 @@ from workflows.file.processing_contracts import THUMBNAIL_SIZES
 from workflows.file.purge_contracts import PurgedFile, PurgeOutcome
 
 log = get_logger(__name__)
+#: Set by the Temporal server on a run a Schedule started (a client cannot set it): the
+#: schedule's id.
+SCHEDULED_BY = "TemporalScheduledById"
 
 
 def _tenant(tenant_id: str, key: str) -> uuid.UUID:
@@ -64,12 +74,40 @@ class PurgeActivities:
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
 
+    async def _authorised(self, tenant_id: str, key: str, cutoff: datetime) -> uuid.UUID:
+        """The tenant a step may purge. A run with a security context: ``_tenant``. A run
+        without one is the nightly Schedule's (a Schedule's start carries no sealed header):
+        accepted only for a ``file_purge`` run the server says the tenant's own schedule
+        started, and only with a cutoff no later than the configured retention allows, so a
+        forged schedule can purge nothing the policy would not purge anyway."""
+        if current_context() is not None:
+            return _tenant(tenant_id, key)
+        info = activity.info()
+        if info.workflow_type != FileWorkflow.FILE_PURGE or not info.workflow_id:
+            raise denied("no security context")
+        try:
+            tenant = uuid.UUID(tenant_id)
+        except ValueError as error:
+            raise business_error(FileError.INVALID_INPUT, "invalid tenant id") from error
+        described = await (
+            activity.client()
+            .get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+            .describe()
+        )
+        scheduled_by = described.search_attributes.get(SCHEDULED_BY) or []
+        if list(scheduled_by) != [file_purge_schedule_id(str(tenant))]:
+            raise denied("no security context, and not the tenant's file_purge schedule")
+        retention = timedelta(seconds=self.resources.settings.file_purge_retention_seconds)
+        if cutoff > datetime.now(UTC) - retention:
+            raise denied("a scheduled purge keeps the configured retention")
+        return tenant
+
     @contracts.LIST_PURGE_BATCH.implement
     async def list_purge_batch(
         self, input: contracts.ListPurgeBatchInput
     ) -> contracts.ListPurgeBatchOutput:
-        tenant_id = _tenant(input.tenant_id, input.idempotency_key)
         cutoff = _cutoff(input.cutoff)
+        tenant_id = await self._authorised(input.tenant_id, input.idempotency_key, cutoff)
         after = _file_ids([input.after])[0] if input.after else None
         limit = max(1, min(input.limit, contracts.MAX_BATCH))
         async with transaction(self.resources.database, tenant_id) as db:
@@ -84,8 +122,8 @@ class PurgeActivities:
 
     @contracts.PURGE_FILES.implement
     async def purge_files(self, input: contracts.PurgeFilesInput) -> contracts.PurgeFilesOutput:
-        tenant_id = _tenant(input.tenant_id, input.idempotency_key)
         cutoff = _cutoff(input.cutoff)
+        tenant_id = await self._authorised(input.tenant_id, input.idempotency_key, cutoff)
         outcomes = [
             await self._purge(tenant_id, file_id, cutoff) for file_id in _file_ids(input.file_ids)
         ]

@@ -2,7 +2,8 @@
 soft-deleted longer ago than the retention is purged (row, blob, thumbnails, shares,
 reservation gone, its bytes freed from the quota), a newer soft-deleted one, a live one and
 another tenant's stay; a restored file is never purged and a repeated step purges nothing
-twice; the nightly Schedule is made once; bad input is a 4xx, nothing started.
+twice; the nightly Schedule is made once and its run purges (as the tenant's schedule, with the
+configured retention) while a start past the platform's services purges nothing; bad input is a 4xx, nothing started.
 With ``ADX_RECORD_HISTORIES=1`` the run is the replay history ``tests/histories/file_purge.json``."""
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
-from temporalio.client import ScheduleActionStartWorkflow, WorkflowHandle
+from temporalio.client import (
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.service import RPCError
 
 from services.common.settings import ServiceName
@@ -34,6 +40,7 @@ from workflows.file.file_purge import (
     PURGE_STATUS_QUERY,
     FilePurgeInput,
     FilePurgeResult,
+    FilePurgeWorkflow,
     PurgeReport,
     file_purge_workflow_id,
 )
@@ -242,6 +249,52 @@ async def test_the_nightly_schedule_is_created_once(file_api: FileApi) -> None:
         await ensure_file_purge_schedule(
             temporal, "not-a-tenant", retention_seconds=DAY, task_queue=queue
         )
+
+
+async def test_the_schedules_run_purges_and_a_bare_start_purges_nothing(
+    file_api: FileApi,
+) -> None:
+    api = file_api
+    admin = api.caller()
+    temporal = api.resources.temporal
+    tenant = str(admin.tenant_id)
+    async with api.client(admin, ADMIN) as client:
+        file_id = await _uploaded(api, client, "nightly.txt", b"deleted last week")
+        await _deleted(client, file_id)
+        await _set_deleted_at(api, admin, file_id, datetime.now(UTC) - timedelta(days=40))
+    queue = api.settings.task_queue(ServiceName.file)
+
+    # Started past the platform's services (no tenant, no user): refused, nothing purged.
+    bare = await temporal.start_workflow(
+        FilePurgeWorkflow.run,
+        FilePurgeInput(tenant, 0),
+        id=f"{file_purge_workflow_id(tenant)}-bare",
+        task_queue=queue,
+    )
+    with pytest.raises(WorkflowFailureError):
+        await bare.result()
+    assert await api.row(admin.tenant_id, file_id) is not None
+
+    retention = api.settings.file_purge_retention_seconds
+    await ensure_file_purge_schedule(
+        temporal, tenant, retention_seconds=retention, task_queue=queue
+    )
+    schedule = temporal.get_schedule_handle(file_purge_schedule_id(tenant))
+    try:
+        await schedule.trigger()
+        deadline = time.monotonic() + 60
+        while not (actions := (await schedule.describe()).info.recent_actions):
+            assert time.monotonic() < deadline, "the schedule never started its run"
+            await asyncio.sleep(0.2)
+        started = actions[0].action
+        assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+        assert started.workflow_id.startswith(file_purge_workflow_id(tenant))
+        handle = temporal.get_workflow_handle(started.workflow_id, result_type=FilePurgeResult)
+        result = await handle.result()
+        assert result.report.purged_files == 1
+        assert await api.row(admin.tenant_id, file_id) is None
+    finally:
+        await schedule.delete()
 
 
 @pytest.mark.parametrize(
