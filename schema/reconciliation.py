@@ -17,7 +17,8 @@ class DataMigrationMode(Enum):
 
 @strawberry.input(
     description="An operator's data_migration run over one tenant (docs/workflows.md, Data "
-    "reconciliation): the copies by name (claims, directory; none: all of them), batchSize "
+    "reconciliation): the copies by name (claims, directory, quotas, profile_names; none: all "
+    "of them), batchSize "
     "1-1000 members a batch."
 )
 class StartDataMigrationInput:

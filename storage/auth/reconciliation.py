@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
-from storage.auth.models import PrincipalClaims
+from storage.auth.models import Credential, PrincipalClaims
 from storage.db import DbSession
 
 
@@ -23,3 +23,15 @@ async def claims_between(
         statement = statement.where(PrincipalClaims.user_id <= upto)
     rows = await db.execute(statement)
     return {row[0]: (list(row[1]), list(row[2] or ())) for row in rows}
+
+
+async def credential_names(
+    db: DbSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str | None, int]]:
+    """user id -> (display name, profile version) on the credentials (the ``profile_names``
+    copy that access tokens read)."""
+    statement = select(Credential.id, Credential.display_name, Credential.profile_version).where(
+        Credential.id.in_(user_ids)
+    )
+    rows = await db.execute(statement)
+    return {row[0]: (row[1], int(row[2])) for row in rows}

@@ -39,3 +39,15 @@ async def storage_quota(db: DbSession, tenant_id: uuid.UUID) -> int | None:
     statement = select(Tenant.storage_quota_bytes).where(Tenant.id == tenant_id)
     value = await db.scalar(statement)
     return int(value) if value is not None else None
+
+
+async def member_profiles(
+    db: DbSession, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str, int]]:
+    """user id -> (display name, e-mail, profile version) on the memberships (the
+    ``profile_names`` copy the member list shows)."""
+    statement = select(
+        Membership.user_id, Membership.display_name, Membership.email, Membership.profile_version
+    ).where(Membership.tenant_id == tenant_id, Membership.user_id.in_(user_ids))
+    rows = await db.execute(statement)
+    return {row[0]: (row[1], row[2], int(row[3])) for row in rows}

@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import select
 
 from storage.db import DbSession
-from storage.users.models import DirectoryEntry
+from storage.users.models import DirectoryEntry, Profile
+from storage.users.repository import profile_version
 
 
 async def entries_between(
@@ -22,5 +23,26 @@ async def entries_between(
         statement = statement.where(DirectoryEntry.user_id > after)
     if upto is not None:
         statement = statement.where(DirectoryEntry.user_id <= upto)
+    rows = await db.execute(statement)
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def profiles_among(
+    db: DbSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str, int]]:
+    """user id -> (display name, e-mail, version) of these profiles (the owner of the
+    ``profile_names`` copies); a user without a profile is left out."""
+    rows = await db.scalars(select(Profile).where(Profile.id.in_(user_ids)))
+    return {p.id: (p.display_name, p.email, profile_version(p)) for p in rows}
+
+
+async def entry_names(
+    db: DbSession, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """user id -> (display name, e-mail) of the tenant's directory entries."""
+    statement = select(DirectoryEntry.user_id, DirectoryEntry.display_name, DirectoryEntry.email)
+    statement = statement.where(
+        DirectoryEntry.tenant_id == tenant_id, DirectoryEntry.user_id.in_(user_ids)
+    )
     rows = await db.execute(statement)
     return {row[0]: (row[1], row[2]) for row in rows}

@@ -45,12 +45,17 @@ class Copy(StrEnum):
     #: files.storage_policies.quota_bytes <- tenants.tenants.storage_quota_bytes (the plan's);
     #: one row per tenant (patch ``data-migration-quotas``)
     QUOTAS = "quotas"
+    #: the profile's display name (and e-mail) on auth's credentials, on the memberships and in
+    #: the directory <- users.profiles (patch ``data-migration-profile-names``)
+    PROFILE_NAMES = "profile_names"
 
 
 #: Copies that runs started before ``QUOTAS_PATCH`` knew (their default "all").
 LEGACY_COPIES = (Copy.CLAIMS.value, Copy.DIRECTORY.value)
 #: ``data_migration`` checks the storage quota copy too.
 QUOTAS_PATCH = "data-migration-quotas"
+#: ``data_migration`` checks the profile name copies too.
+PROFILE_NAMES_PATCH = "data-migration-profile-names"
 
 
 @dataclass
@@ -131,3 +136,53 @@ READ_QUOTA = ActivityContract(
 )
 #: Answers the tenant id as ``missing`` (no policy row), ``extra`` or ``stale`` (another quota).
 COMPARE_QUOTA = ActivityContract("file.reconcile_quota", FILE, CompareQuotaInput, CompareOutput)
+
+
+# --- the profile name copies (users.profiles -> auth, tenant, directory) --------------------
+
+
+@dataclass
+class ProfileDigest:
+    """A profile as the owner holds it (personal data: the payload codec encrypts it; reports
+    keep ids only)."""
+
+    user_id: str
+    display_name: str
+    email: str
+    #: ``storage.users.repository.profile_version``: what the version-guarded copies hold.
+    version: int
+
+
+@dataclass
+class ReadProfilesInput:
+    tenant_id: str
+    #: Members of the tenant (the owner of memberships answered them); at most ``MAX_BATCH``.
+    user_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadProfilesOutput:
+    #: The members that have a profile (one without a profile has nothing to copy).
+    profiles: list[ProfileDigest]
+
+
+@dataclass
+class CompareProfilesInput:
+    tenant_id: str
+    profiles: list[ProfileDigest]
+
+
+READ_PROFILES = ActivityContract(
+    "user.reconcile_read_profiles", USER, ReadProfilesInput, ReadProfilesOutput
+)
+#: Each holder answers user ids: ``missing`` (no row to hold the name), ``stale`` (another name,
+#: address or version, a newer one included: the repair's version guard then leaves it).
+COMPARE_PROFILE_CLAIMS = ActivityContract(
+    "auth.reconcile_profile_claims", AUTH, CompareProfilesInput, CompareOutput
+)
+COMPARE_MEMBER_PROFILES = ActivityContract(
+    "tenant.reconcile_member_profiles", TENANT, CompareProfilesInput, CompareOutput
+)
+COMPARE_DIRECTORY_PROFILES = ActivityContract(
+    "user.reconcile_directory_profiles", USER, CompareProfilesInput, CompareOutput
+)

@@ -16,6 +16,13 @@ the owner once more and writes through ``file.put_storage_policy`` (as of ``work
 a newer plan change is never undone) or, for a tenant that is gone, ``file.remove_storage_policy``.
 Runs started before the patch check the membership copies only.
 
+The profile name copies (``profile_names``, patch ``data-migration-profile-names``) go over the
+same member batches: the user service answers the members' profiles (the owner), then each holder
+compares its copy (``auth.reconcile_profile_claims``, ``tenant.reconcile_member_profiles``,
+``user.reconcile_directory_profiles``); a repair reads the profiles once more and writes each
+drifting copy through the version-guarded activity ``user_profile_sync`` uses, so a copy holding
+a newer version than the one read is never overwritten. Runs started before the patch skip it.
+
 Started under the platform's ``system`` context (the workflow service's route checks the
 operator); the reads refuse any other context.
 """
@@ -28,6 +35,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS, SyncPrincipalClaimsInput
+    from workflows.auth.profile_copies_contracts import SYNC_PROFILE_CLAIMS
+    from workflows.common.contracts import ActivityContract
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState
     from workflows.file.quota_contracts import (
         PUT_STORAGE_POLICY,
@@ -38,26 +47,40 @@ with workflow.unsafe.imports_passed_through():
     from workflows.reconciliation.contracts import (
         COMPARE_CLAIMS,
         COMPARE_DIRECTORY,
+        COMPARE_DIRECTORY_PROFILES,
+        COMPARE_MEMBER_PROFILES,
+        COMPARE_PROFILE_CLAIMS,
         COMPARE_QUOTA,
         DATA_MIGRATION,
         LEGACY_COPIES,
         MAX_BATCH,
+        PROFILE_NAMES_PATCH,
         QUOTAS_PATCH,
         READ_MEMBERS,
+        READ_PROFILES,
         READ_QUOTA,
         SAMPLE_SIZE,
         CompareInput,
         CompareOutput,
+        CompareProfilesInput,
         CompareQuotaInput,
         Copy,
+        MemberDigest,
         Mode,
         ReadMembersInput,
+        ReadProfilesInput,
         ReadQuotaInput,
     )
+    from workflows.tenant.profile_copies_contracts import SYNC_MEMBER_PROFILES
     from workflows.user.directory_contracts import (
         SYNC_DIRECTORY,
         DirectoryEntry,
         SyncDirectoryInput,
+    )
+    from workflows.user.profile_sync_contracts import (
+        SYNC_DIRECTORY_PROFILE,
+        ProfileCopyInput,
+        ProfileCopyOutput,
     )
 
 RECONCILIATION_QUERY = "reconciliation_progress"
@@ -113,6 +136,20 @@ def copies_of(input: DataMigrationInput) -> list[str]:
 
 
 COMPARES = {Copy.CLAIMS.value: COMPARE_CLAIMS, Copy.DIRECTORY.value: COMPARE_DIRECTORY}
+#: The holders of the ``profile_names`` copy: how each compares, and the version-guarded write
+#: ``user_profile_sync`` keeps it with (a repair writes through the same).
+PROFILE_HOLDERS: tuple[
+    tuple[
+        str,
+        ActivityContract[CompareProfilesInput, CompareOutput],
+        ActivityContract[ProfileCopyInput, ProfileCopyOutput],
+    ],
+    ...,
+] = (
+    ("auth", COMPARE_PROFILE_CLAIMS, SYNC_PROFILE_CLAIMS),
+    ("tenant", COMPARE_MEMBER_PROFILES, SYNC_MEMBER_PROFILES),
+    ("directory", COMPARE_DIRECTORY_PROFILES, SYNC_DIRECTORY_PROFILE),
+)
 
 
 @workflow.defn(name=DATA_MIGRATION)
@@ -141,6 +178,8 @@ class DataMigrationWorkflow:
         cursor, batches = input.cursor, 0
         if not workflow.patched(QUOTAS_PATCH):
             self._reports = [r for r in self._reports if r.copy in LEGACY_COPIES]
+        if not workflow.patched(PROFILE_NAMES_PATCH):
+            self._reports = [r for r in self._reports if r.copy != Copy.PROFILE_NAMES.value]
         for report in self._reports:
             if report.done:
                 continue
@@ -162,12 +201,15 @@ class DataMigrationWorkflow:
                     report.total = batch.total
                 last = len(batch.members) < input.batch_size
                 upto = "" if last else batch.members[-1].user_id
-                drift = await COMPARES[report.copy].execute(
-                    CompareInput(input.tenant_id, batch.members, after=cursor, upto=upto)
-                )
-                self._count(report, drift)
-                if input.mode == Mode.REPAIR.value:
-                    report.repaired += await self._repair(report.copy, drift)
+                if report.copy == Copy.PROFILE_NAMES.value:
+                    await self._profile_names(report, batch.members)
+                else:
+                    drift = await COMPARES[report.copy].execute(
+                        CompareInput(input.tenant_id, batch.members, after=cursor, upto=upto)
+                    )
+                    self._count(report, drift)
+                    if input.mode == Mode.REPAIR.value:
+                        report.repaired += await self._repair(report.copy, drift)
                 batches += 1
                 if last:
                     break
@@ -184,7 +226,7 @@ class DataMigrationWorkflow:
         report.extra += len(drift.extra)
         report.stale += len(drift.stale)
         for user_id in drift.missing + drift.extra + drift.stale:
-            if len(report.sample) < SAMPLE_SIZE:
+            if len(report.sample) < SAMPLE_SIZE and user_id not in report.sample:
                 report.sample.append(user_id)
 
     async def _quotas(self, report: CopyReport) -> None:
@@ -214,6 +256,51 @@ class DataMigrationWorkflow:
             )
         )
         report.repaired += int(written.applied)
+
+    async def _profile_names(self, report: CopyReport, members: list[MemberDigest]) -> None:
+        """One batch of members: their profiles (the owner) against each holder's copy; counts
+        add up over the holders (a member stale in two copies counts twice)."""
+        tenant_id = self._input.tenant_id
+        owner = await READ_PROFILES.execute(
+            ReadProfilesInput(tenant_id, [m.user_id for m in members])
+        )
+        if not owner.profiles:
+            return
+        drifting: dict[str, list[str]] = {}
+        for holder, compare, _ in PROFILE_HOLDERS:
+            drift = await compare.execute(CompareProfilesInput(tenant_id, owner.profiles))
+            self._count(report, drift)
+            if drift.missing or drift.stale:
+                drifting[holder] = drift.missing + drift.stale
+        if self._input.mode == Mode.REPAIR.value and drifting:
+            report.repaired += await self._repair_profiles(drifting)
+
+    async def _repair_profiles(self, drifting: dict[str, list[str]]) -> int:
+        """Each drifting copy written again from the profiles read once more, through the
+        version-guarded write of ``user_profile_sync`` (a newer copy changes nothing); answers
+        the copies that changed."""
+        user_ids = sorted({u for ids in drifting.values() for u in ids})
+        now = await READ_PROFILES.execute(ReadProfilesInput(self._input.tenant_id, user_ids))
+        info = workflow.info()
+        fixed = 0
+        for profile in now.profiles:
+            if not profile.display_name:
+                continue  # nothing the copies' write accepts (user_profile_sync neither)
+            for holder, _, sync in PROFILE_HOLDERS:
+                if profile.user_id not in drifting.get(holder, ()):
+                    continue
+                key = f"{info.workflow_id}:{info.run_id}:{Copy.PROFILE_NAMES.value}:{holder}"
+                written = await sync.execute(
+                    ProfileCopyInput(
+                        user_id=profile.user_id,
+                        version=profile.version,
+                        display_name=profile.display_name,
+                        email=profile.email,
+                        idempotency_key=f"{key}:{profile.user_id}:{profile.version}",
+                    )
+                )
+                fixed += int(written.changed > 0)
+        return fixed
 
     async def _repair(self, copy: str, drift: CompareOutput) -> int:
         """Write the drifting members again from the owner's truth read once more just before

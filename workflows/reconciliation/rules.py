@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from workflows.reconciliation.contracts import MAX_BATCH, CompareOutput, Copy, Mode
+from workflows.reconciliation.contracts import (
+    MAX_BATCH,
+    CompareOutput,
+    Copy,
+    Mode,
+    ProfileDigest,
+)
 
 
 class ReconciliationInputError(ValueError):
@@ -55,3 +61,16 @@ def drift_of(expected: dict[uuid.UUID, object], held: dict[uuid.UUID, object]) -
         extra=[str(u) for u in sorted(held.keys() - expected.keys())],
         stale=[str(u) for u in sorted(expected.keys() & held.keys()) if expected[u] != held[u]],
     )
+
+
+def checked_profiles(profiles: list[ProfileDigest]) -> dict[uuid.UUID, ProfileDigest]:
+    """The owner's profiles of a ``profile_names`` compare, by user id (at most a batch)."""
+    if len(profiles) > MAX_BATCH:
+        raise ReconciliationInputError(f"at most {MAX_BATCH} profiles")
+    return {parse_id(p.user_id, "user id"): p for p in profiles}
+
+
+def checked_user_ids(user_ids: list[str]) -> list[uuid.UUID]:
+    if len(user_ids) > MAX_BATCH:
+        raise ReconciliationInputError(f"at most {MAX_BATCH} user ids")
+    return [parse_id(u, "user id") for u in user_ids]

@@ -1,5 +1,7 @@
 """``auth.reconcile_claims`` (queue ``<prefix>-auth``): auth's claims of one tenant compared
-with the tenant service's batch of memberships over the same key range. Reads only."""
+with the tenant service's batch of memberships over the same key range;
+``auth.reconcile_profile_claims``: the display name and profile version on the credentials
+compared with the user service's profiles (the ``profile_names`` copy). Reads only."""
 
 from __future__ import annotations
 
@@ -9,10 +11,16 @@ from typing import Any
 
 from services.auth.runtime import AuthRuntime
 from services.common.reconciliation import checked, key_range, require_platform
-from storage.auth.reconciliation import claims_between
+from storage.auth.reconciliation import claims_between, credential_names
 from storage.db import transaction
-from workflows.reconciliation.contracts import COMPARE_CLAIMS, CompareInput, CompareOutput
-from workflows.reconciliation.rules import drift_of, parse_id
+from workflows.reconciliation.contracts import (
+    COMPARE_CLAIMS,
+    COMPARE_PROFILE_CLAIMS,
+    CompareInput,
+    CompareOutput,
+    CompareProfilesInput,
+)
+from workflows.reconciliation.rules import checked_profiles, drift_of, parse_id
 
 
 class ClaimsReconciliationActivities:
@@ -37,5 +45,17 @@ class ClaimsReconciliationActivities:
         }
         return drift_of(expected, held)
 
+    @COMPARE_PROFILE_CLAIMS.implement
+    async def reconcile_profile_claims(self, input: CompareProfilesInput) -> CompareOutput:
+        require_platform()
+        checked(lambda: parse_id(input.tenant_id, "tenant id"))
+        owner = checked(lambda: checked_profiles(input.profiles))
+        async with transaction(self.database) as db:
+            rows = await credential_names(db, list(owner)) if owner else {}
+        expected: dict[uuid.UUID, object] = {
+            u: (p.display_name, p.version) for u, p in owner.items()
+        }
+        return drift_of(expected, dict(rows))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.reconcile_claims]
+        return [self.reconcile_claims, self.reconcile_profile_claims]

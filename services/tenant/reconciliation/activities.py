@@ -2,10 +2,13 @@
 memberships after a user id, ordered by user id, with the permissions their roles give (what
 auth's claims must hold), or the given members only (a repair's second look). Ids, roles and
 statuses only: no personal data leaves. ``tenant.reconcile_read_quota``: the tenant's storage
-quota (the plan's), the owner's side of the ``quotas`` copy."""
+quota (the plan's), the owner's side of the ``quotas`` copy. ``tenant.reconcile_member_profiles``:
+the names, addresses and profile versions on the memberships compared with the user service's
+profiles (a holder of the ``profile_names`` copy)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,20 +18,30 @@ from services.tenant.provisioning.steps import permissions_of
 from storage.db import transaction
 from storage.tenants.reconciliation import (
     member_count,
+    member_profiles,
     members_after,
     members_among,
     storage_quota,
 )
 from workflows.reconciliation.contracts import (
+    COMPARE_MEMBER_PROFILES,
     READ_MEMBERS,
     READ_QUOTA,
+    CompareOutput,
+    CompareProfilesInput,
     MemberDigest,
     ReadMembersInput,
     ReadMembersOutput,
     ReadQuotaInput,
     ReadQuotaOutput,
 )
-from workflows.reconciliation.rules import checked_batch_size, parse_bound, parse_id
+from workflows.reconciliation.rules import (
+    checked_batch_size,
+    checked_profiles,
+    drift_of,
+    parse_bound,
+    parse_id,
+)
 
 
 class MemberTruthActivities:
@@ -69,5 +82,21 @@ class MemberTruthActivities:
         async with transaction(self.database, tenant_id) as db:
             return ReadQuotaOutput(quota_bytes=await storage_quota(db, tenant_id))
 
+    @COMPARE_MEMBER_PROFILES.implement
+    async def reconcile_member_profiles(self, input: CompareProfilesInput) -> CompareOutput:
+        require_platform()
+        tenant_id = checked(lambda: parse_id(input.tenant_id, "tenant id"))
+        owner = checked(lambda: checked_profiles(input.profiles))
+        async with transaction(self.database, tenant_id) as db:
+            rows = await member_profiles(db, tenant_id, list(owner)) if owner else {}
+        expected: dict[uuid.UUID, object] = {
+            u: (p.display_name, p.email, p.version) for u, p in owner.items()
+        }
+        return drift_of(expected, dict(rows))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.reconcile_read_members, self.reconcile_read_quota]
+        return [
+            self.reconcile_read_members,
+            self.reconcile_read_quota,
+            self.reconcile_member_profiles,
+        ]
