@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,6 +142,12 @@ def _backup_restore(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings, "cli")
+    postgres = None
+    if args.embedded_postgres:  # `make run`'s own server, started on the data dir just for this
+        from services.devstack.postgres import start_embedded_postgres
+
+        postgres, url = start_embedded_postgres(settings.data_dir, args.postgres_port, echo=False)
+        settings = settings.model_copy(update={"database_url": url})
     try:
         manifest = asyncio.run(
             restore_backup(
@@ -150,6 +157,9 @@ def _backup_restore(args: argparse.Namespace) -> int:
     except BackupError as error:
         print(f"restore refused: {error}", file=sys.stderr)
         return 1
+    finally:
+        if postgres is not None:
+            postgres.stop()
     print(f"restored {args.source} ({describe(manifest)}); now run `adx migrate`, then start")
     return 0
 
@@ -209,6 +219,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "restore", help="check a backup's checksums, then restore it into an empty stack"
     )
     restore.add_argument("--from", dest="source", type=Path, required=True, help="backup dir")
+    restore.add_argument(
+        "--embedded-postgres",
+        action="store_true",
+        help="restore into `make run`'s embedded PostgreSQL under ADX_DATA_DIR (started, stopped)",
+    )
+    restore.add_argument(
+        "--postgres-port",
+        type=int,
+        default=int(os.environ.get("ADX_EMBEDDED_POSTGRES_PORT") or 5433),
+        help="its port (ADX_EMBEDDED_POSTGRES_PORT, default 5433)",
+    )
     for parser_ in (create, restore):
         parser_.add_argument(
             "--temporal-db",
