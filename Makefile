@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -92,6 +92,13 @@ typecheck: bootstrap ## mypy over the packages
 
 migrate: bootstrap ## apply database migrations to ADX_DATABASE_URL
 	$(PY) -m services.cli migrate
+
+backup: bootstrap ## back up PostgreSQL, Temporal's dev store and the blobs into OUT (default backups/<UTC time>; docs/runbooks/restore.md)
+	$(PY) -m services.cli backup create --out $(or $(OUT),backups/$(shell date -u +%Y%m%dT%H%M%SZ)) $(BACKUP_ARGS)
+
+restore: bootstrap ## restore FROM=<backup dir> into an empty stack, checksums first (RESTORE_ARGS="--embedded-postgres"; docs/runbooks/restore.md)
+	@test -n "$(FROM)" || { echo "usage: make restore FROM=<backup dir> [RESTORE_ARGS=...]" >&2; exit 2; }
+	$(PY) -m services.cli backup restore --from "$(FROM)" $(RESTORE_ARGS)
 
 bench: bootstrap ## auth benchmark: logins/s, refreshes/s vs raw argon2id (BENCH_ARGS="--json out.json")
 	$(PY) -m bench.auth_bench $(BENCH_ARGS)
