@@ -675,6 +675,24 @@ def test_kubernetes_workloads_are_probed_limited_and_locked_down() -> None:
     assert {i["name"]: i["newTag"] for i in images} == dict.fromkeys(objects("Deployment"), version)
 
 
+def test_ingress_sends_only_stripe_webhooks_past_the_gateway() -> None:
+    from services.tenant.billing.routes import WEBHOOK_PATH
+
+    (ingress,) = objects("Ingress").values()
+    paths = {
+        p["path"]: (p["pathType"], p["backend"]["service"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert paths == {
+        WEBHOOK_PATH: ("Exact", {"name": "adx-tenant", "port": {"name": "http"}}),
+        "/": ("Prefix", {"name": "adx-gateway", "port": {"name": "http"}}),
+    }
+    for service in ("tenant", "gateway"):
+        (port,) = objects("Service")[f"adx-{service}"]["spec"]["ports"]
+        assert port["name"] == "http"
+
+
 def test_gateway_has_a_disruption_budget() -> None:
     budget = objects("PodDisruptionBudget")["adx-gateway"]
     gateway = deployment("gateway")
@@ -752,6 +770,9 @@ def test_healthcheck_script_fails_when_nothing_listens() -> None:
 # --- NetworkPolicies (docs/service-auth.md) ---------------------------------------------------
 
 PROMETHEUS_NAMESPACE = {"kubernetes.io/metadata.name": "monitoring"}
+#: The Ingress controller's namespace: admitted on the tenant's API port only, for the one path
+#: ingress.yaml routes there (Stripe's webhook deliveries, which the gateway does not forward).
+INGRESS_NAMESPACE = {"kubernetes.io/metadata.name": "ingress-nginx"}
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
@@ -840,7 +861,11 @@ def test_services_admit_only_the_gateway_and_prometheus() -> None:
         for rule in ingress_rules(labels):
             assert rule.get("from"), f"{spec.name}: an ingress rule without `from` admits anyone"
             for peer in rule["from"]:
-                if "namespaceSelector" in peer:
+                if peer == {"namespaceSelector": {"matchLabels": INGRESS_NAMESPACE}}:
+                    assert spec.name == "tenant", f"{spec.name}: admits the Ingress controller"
+                    assert rule["ports"] == [api], f"{spec.name}: the Ingress on {rule}"
+                    sources.setdefault("ingress", []).extend(rule["ports"])
+                elif "namespaceSelector" in peer:
                     assert peer == {"namespaceSelector": {"matchLabels": PROMETHEUS_NAMESPACE}}
                     assert rule["ports"] == [metrics], f"{spec.name}: Prometheus on {rule}"
                     sources.setdefault("prometheus", []).extend(rule["ports"])
@@ -854,7 +879,10 @@ def test_services_admit_only_the_gateway_and_prometheus() -> None:
                             ), f"{spec.name} admits {other.name}"
                     assert rule["ports"] == [api], f"{spec.name}: the gateway on {rule}"
                     sources.setdefault("gateway", []).extend(rule["ports"])
-        assert sources == {"gateway": [api], "prometheus": [metrics]}, spec.name
+        expected = {"gateway": [api], "prometheus": [metrics]}
+        if spec.name == "tenant":
+            expected["ingress"] = [api]
+        assert sources == expected, spec.name
     # The gateway is the entry point: its HTTP port is open to anyone (the Ingress controller),
     # its metrics port to Prometheus only.
     gateway_api = {"protocol": "TCP", "port": http_port(deployment("gateway"))["name"]}
