@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from services.auth.runtime import AuthRuntime
 from services.common.data_migration import start_data_migration
+from services.common.resources import Resources
 from storage.auth.models import Credential
 from storage.auth.profile_copies import copy_display_name
 from storage.db import transaction
@@ -26,9 +27,13 @@ from storage.users.models import DirectoryEntry, Profile
 from storage.users.repository import ProfileRepository, profile_version
 from tests.auth.mail_flows import record_history
 from tests.auth.users import AuthUser, create_user
+from tests.workflow.graphql.runs_graphql import code_of, runs_gateway
 from tests.workflow.reconciliation.members import Stack, provisioned, put_claims
 from tests.workflow.reconciliation.test_data_migration import by_copy, reconcile
-from workflows.reconciliation.data_migration import DataMigrationInput
+from tests.workflow.reconciliation.test_graphql import START
+from tests.workflow.reconciliation.test_reconciliation_routes import api_on
+from tests.workflow.runs.runs_api import RunsApi
+from workflows.reconciliation.data_migration import DataMigrationInput, DataMigrationResult
 
 COPY = "profile_names"
 
@@ -190,3 +195,42 @@ async def test_a_run_over_every_copy_includes_profile_names(
     assert set(result) == {"claims", "directory", "quotas", COPY}
     assert (result[COPY].stale, result[COPY].sample) == (1, [str(user_id)])
     assert result["claims"].stale == result["directory"].stale == 0
+
+
+async def test_graphql_starts_a_profile_names_run(
+    temporal: Client,
+    reconciliation_stack: Any,
+    runs_api: RunsApi,
+    gateway_resources: Resources,
+    auth_resources: Resources,
+    auth_runtime: AuthRuntime,
+    user: AuthUser,
+) -> None:
+    """``startDataMigration`` accepts ``profile_names`` (the route's model checks the name), and
+    the run's report names the drifting member only."""
+    async with reconciliation_stack() as stack:
+        api = api_on(runs_api, stack)
+        tenant_id = await provisioned(temporal, stack, user.id)
+        user_id, _ = await member_with_profile(stack, auth_runtime, tenant_id, "Somebody")
+        await member_with_profile(stack, auth_runtime, tenant_id, "In step")
+        async with transaction(stack.users.database, tenant_id) as db:
+            await db.execute(
+                update(DirectoryEntry)
+                .where(DirectoryEntry.tenant_id == tenant_id, DirectoryEntry.user_id == user_id)
+                .values(email="old@example.com")
+            )
+        async with runs_gateway(gateway_resources, auth_resources, api) as graphql:
+            variables = {"input": {"tenantId": str(tenant_id), "copies": [COPY], "batchSize": 1}}
+            started = (await graphql.data(api.operator_caller(), START, variables))[
+                "startDataMigration"
+            ]
+            too_many = {"input": {"tenantId": str(tenant_id), "copies": [COPY] * 11}}
+            refused = await graphql.ask(api.operator_caller(), START, too_many)
+        result = await temporal.get_workflow_handle(
+            started["id"], result_type=DataMigrationResult
+        ).result()
+
+    assert [(r.copy, r.checked, r.stale, r.sample) for r in result.reports] == [
+        (COPY, 6, 1, [str(user_id)])
+    ]
+    assert code_of(refused) == "BAD_USER_INPUT" and refused["data"] is None
