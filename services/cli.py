@@ -127,7 +127,11 @@ def _backup_create(args: argparse.Namespace) -> int:
     try:
         manifest = asyncio.run(
             create_backup(
-                settings, args.out, temporal_db=args.temporal_db, temporal=not args.no_temporal
+                settings,
+                args.out,
+                temporal_db=args.temporal_db,
+                temporal=not args.no_temporal,
+                dev_keys=args.with_dev_keys,
             )
         )
     except BackupError as error:
@@ -215,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     bksub = backup.add_subparsers(dest="backup_command", required=True)
     create = bksub.add_parser("create", help="write a backup directory (docs/runbooks/restore.md)")
     create.add_argument("--out", type=Path, required=True, help="new or empty directory")
+    create.add_argument(
+        "--with-dev-keys",
+        action="store_true",
+        help="include <ADX_DATA_DIR>/keys, the generated development keys (not in production)",
+    )
     restore = bksub.add_parser(
         "restore", help="check a backup's checksums, then restore it into an empty stack"
     )

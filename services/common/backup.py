@@ -37,7 +37,10 @@ POSTGRES_PART = "postgres.dump"
 TEMPORAL_PART = "temporal.db"
 BLOBS_PART = "blobs.tar"
 #: Each part's name in the manifest and its file in the backup directory.
+KEYS_PART = "keys.tar"
 BACKUP_PARTS = {"postgres": POSTGRES_PART, "temporal": TEMPORAL_PART, "blobs": BLOBS_PART}
+#: The tar parts, and the manifest entry listing each member's SHA-256.
+TAR_PARTS = {"blobs": BLOBS_PART, "keys": KEYS_PART}
 FORMAT_VERSION = 1
 CHUNK = 1024 * 1024
 
@@ -185,11 +188,19 @@ def _empty_dir(out: Path) -> None:
 
 
 async def create_backup(
-    settings: Settings, out: Path, *, temporal_db: Path | None = None, temporal: bool = True
+    settings: Settings,
+    out: Path,
+    *,
+    temporal_db: Path | None = None,
+    temporal: bool = True,
+    dev_keys: bool = False,
 ) -> dict[str, Any]:
     """Write a backup of ``settings``' database, Temporal store and blobs into ``out`` (new or
     empty); returns the manifest. The manifest is written last: a directory without one is an
-    unfinished backup and restore refuses it."""
+    unfinished backup and restore refuses it. ``dev_keys`` adds ``<data_dir>/keys`` (the
+    generated development keys: payload, sealing, signing), never in production."""
+    if dev_keys and settings.env == "production":
+        raise BackupError("production keys live in the secret store, not in a backup")
     if settings.blob_backend != "local":
         raise BackupError("ADX_BLOB_BACKEND=s3: back the bucket up with `aws s3 sync` (runbook)")
     await asyncio.to_thread(_empty_dir, out)
@@ -210,6 +221,10 @@ async def create_backup(
         versions["sqlite"] = sqlite3.sqlite_version
     blobs = await asyncio.to_thread(_tar_blobs, settings.blob_root(), out / BLOBS_PART)
     parts["blobs"] = await asyncio.to_thread(_part, out / BLOBS_PART)
+    keys: dict[str, str] | None = None
+    if dev_keys:
+        keys = await asyncio.to_thread(_tar_blobs, settings.data_dir / "keys", out / KEYS_PART)
+        parts["keys"] = await asyncio.to_thread(_part, out / KEYS_PART)
     manifest = {
         "format": FORMAT_VERSION,
         "created_at": datetime.now(UTC).isoformat(),
@@ -218,6 +233,8 @@ async def create_backup(
         "parts": parts,
         "blobs": blobs,
     }
+    if keys is not None:
+        manifest["keys"] = keys
     await asyncio.to_thread(
         (out / MANIFEST).write_text, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     )
@@ -250,12 +267,18 @@ def verify_backup(source: Path) -> dict[str, Any]:
             raise BackupError(f"backup part {name} missing: {path}")
         if path.stat().st_size != part.get("size") or sha256_file(path) != part.get("sha256"):
             raise BackupError(f"backup part {name} is corrupt: checksum mismatch in {path}")
-    expected: dict[str, str] = manifest.get("blobs", {})
+    for name, file in TAR_PARTS.items():
+        if name in manifest["parts"]:
+            _verify_tar(source / file, manifest.get(name, {}), name)
+    return manifest
+
+
+def _verify_tar(path: Path, expected: dict[str, str], name: str) -> None:
     seen: dict[str, str] = {}
-    with tarfile.open(source / BLOBS_PART, "r") as tar:
+    with tarfile.open(path, "r") as tar:
         for member in tar:
             if not member.isfile():
-                raise BackupError(f"blobs.tar: unexpected entry {member.name!r}")
+                raise BackupError(f"{path.name}: unexpected entry {member.name!r}")
             handle = tar.extractfile(member)
             assert handle is not None  # a regular file
             digest = hashlib.sha256()
@@ -263,8 +286,7 @@ def verify_backup(source: Path) -> dict[str, Any]:
                 digest.update(chunk)
             seen[member.name] = digest.hexdigest()
     if seen != expected:
-        raise BackupError("blobs.tar does not match the manifest's blob checksums")
-    return manifest
+        raise BackupError(f"{path.name} does not match the manifest's {name} checksums")
 
 
 async def _prepare_database(settings: Settings, database_url: str) -> None:
@@ -296,8 +318,8 @@ async def _prepare_database(settings: Settings, database_url: str) -> None:
         await engine.dispose()
 
 
-def _extract_blobs(tar_path: Path, root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
+def _extract_blobs(tar_path: Path, root: Path, mode: int = 0o755) -> None:
+    root.mkdir(parents=True, exist_ok=True, mode=mode)
     with tarfile.open(tar_path, "r") as tar:
         tar.extractall(root, filter="data")
 
@@ -309,9 +331,11 @@ def _install_sqlite(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _check_targets(blob_root: Path, temporal_db: Path | None) -> None:
+def _check_targets(blob_root: Path, temporal_db: Path | None, keys: Path | None) -> None:
     if blob_root.is_dir() and any(blob_root.iterdir()):
         raise BackupError(f"blob root {blob_root} is not empty")
+    if keys is not None and keys.is_dir() and any(keys.iterdir()):
+        raise BackupError(f"{keys} is not empty: the backup's development keys would replace it")
     if temporal_db is not None and temporal_db.exists():
         raise BackupError(f"{temporal_db} exists: stop the dev server and restore to a new file")
 
@@ -326,7 +350,10 @@ async def restore_backup(
     blob_root = settings.blob_root()
     target_db = temporal_db or temporal_dev_db(settings)
     restore_temporal = temporal and "temporal" in manifest["parts"]
-    await asyncio.to_thread(_check_targets, blob_root, target_db if restore_temporal else None)
+    keys = settings.data_dir / "keys" if "keys" in manifest["parts"] else None
+    await asyncio.to_thread(
+        _check_targets, blob_root, target_db if restore_temporal else None, keys
+    )
     await _prepare_database(settings, settings.database_url)
     db = libpq(settings.database_url)
     server_major = await _server_major(settings.database_url)
@@ -339,6 +366,8 @@ async def restore_backup(
         db.env,
     )  # fmt: skip
     await asyncio.to_thread(_extract_blobs, source / BLOBS_PART, blob_root)
+    if keys is not None:
+        await asyncio.to_thread(_extract_blobs, source / KEYS_PART, keys, 0o700)
     if restore_temporal:
         await asyncio.to_thread(_install_sqlite, source / TEMPORAL_PART, target_db)
     return manifest

@@ -125,6 +125,14 @@ async def _wait_for_event(client: Client, workflow_id: str, event: int) -> None:
     raise AssertionError(f"{workflow_id}: no event {event}")
 
 
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
 POLICIES = "SELECT count(*) FROM pg_policies"
 RLS_TABLES = "SELECT count(*) FROM pg_class WHERE relrowsecurity AND relforcerowsecurity"
 APP_GRANTS = "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = 'adx_app'"
@@ -189,10 +197,14 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
 
         # --- back up, then tear the original stack down (database, Temporal, data dir)
         backup = tmp_path / "backup"
-        code, output = await _adx(env_a, "backup", "create", "--out", str(backup))
+        keys_a = _digests(tmp_path / "a" / "keys")
+        assert keys_a  # the development keys the auth runtime generated
+        code, output = await _adx(
+            env_a, "backup", "create", "--out", str(backup), "--with-dev-keys"
+        )
         assert code == 0, output
         manifest = json.loads((backup / "manifest.json").read_text())
-        assert set(manifest["parts"]) == {"postgres", "temporal", "blobs"}
+        assert set(manifest["parts"]) == {"postgres", "temporal", "blobs", "keys"}
         assert list(manifest["blobs"].values()) == [hashlib.sha256(content).hexdigest()]
         assert EventType.EVENT_TYPE_TIMER_FIRED not in await _events(client_a, timer_id)
         for resources in opened:
@@ -231,6 +243,7 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
             die_with_parent=True,
         )
         await migrate(settings_b)  # up to date: nothing to apply, grants re-asserted
+        assert _digests(tmp_path / "b" / "keys") == keys_a
         assert await _in_db(db_b, POLICIES) == policies
         assert await _in_db(db_b, RLS_TABLES) == rls_tables
         assert await _in_db(db_b, APP_GRANTS) == grants

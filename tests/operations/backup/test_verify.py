@@ -90,5 +90,5 @@ def test_a_blob_list_that_differs_from_the_manifest_is_refused(tmp_path: Path) -
     manifest = json.loads((backup / "manifest.json").read_text())
     manifest["blobs"]["t1/b.bin"] = _sha(b"other")
     (backup / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BackupError, match="blob checksums"):
+    with pytest.raises(BackupError, match="blobs checksums"):
         verify_backup(backup)
