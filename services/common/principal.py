@@ -98,6 +98,11 @@ PUBLIC_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         ("GET", "/reset-password"): "the page a mailed link opens (as /verify-email)",
         ("*", "/pages-assets/{path}"): "static files of those pages (gateway/pages.py)",
     },
+    ServiceName.workflow: {
+        ("POST", "/compliance/receipts/verify"): "whether an erasure receipt's signature is "
+        "ours: anyone holding a receipt may check it (the erased person has no account); the "
+        "answer is only valid or not and reads nothing but the platform's receipt key",
+    },
 }
 
 _SCIM = (
@@ -135,8 +140,6 @@ OWN_CREDENTIAL_ROUTES: Mapping[ServiceName, Mapping[RouteKey, str]] = {
         ("GET", "/compliance/exports/{export_id}/archive"): "a GDPR export's mailed link: "
         "the HMAC of the export id and expiry is verified before anything is read "
         "(services/workflow/compliance/signing.py)",
-        ("POST", "/compliance/receipts/verify"): "an erasure receipt checked: its signature is "
-        "the credential, the answer only valid or not (the erased person has no account)",
     },
     ServiceName.user: {
         (method, f"/scim/v2{path}"): _SCIM

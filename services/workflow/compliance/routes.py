@@ -27,7 +27,13 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.app import ResourcesDep
-from services.common.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from services.common.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from services.common.principal import PrincipalDep
 from services.common.resources import Resources
 from services.common.settings import ServiceName
@@ -61,6 +67,7 @@ from workflows.compliance.contracts import (
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
 _EXPORT_ID = r"^[a-f0-9]{24}$"
+_EXPORT_ID_SHAPE = re.compile(_EXPORT_ID)
 _SIG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -92,12 +99,16 @@ async def request_export(principal: PrincipalDep, resources: ResourcesDep) -> Co
 @router.get("/exports/{export_id}/archive")
 async def download_export(
     resources: ResourcesDep,
-    export_id: Annotated[str, Path(pattern=_EXPORT_ID)],
-    exp: int = Query(ge=0, le=2**53),
-    kid: str = Query(min_length=1, max_length=100),
-    sig: str = Query(min_length=1, max_length=100),
+    export_id: Annotated[str, Path(max_length=64)],
+    exp: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    kid: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    sig: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> StreamingResponse:
-    if not _SIG.match(sig) or not _SIG.match(kid):
+    """No token: the signed link is the credential; a link without one is refused as any
+    anonymous caller is (401)."""
+    if exp is None or kid is None or sig is None:
+        raise UnauthorizedError("an export link carries exp, kid and sig")
+    if not _EXPORT_ID_SHAPE.match(export_id) or not _SIG.match(sig) or not _SIG.match(kid):
         raise LinkDeniedError("this link is not valid")
     verdict = ExportLinkSigner.for_settings(resources.settings).check(
         ExportLink(export_id, exp), kid, sig
