@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 import strawberry
 from pydantic import ValidationError
 
-from gateway.progress_relay import describe
-from gateway.run_access import identify_run
-from resolvers.workflow_runs import run_of
+from resolvers.workflow_runs import started_run
 from schema.compliance import ErasureCancellation, ErasureDecisionResult, ErasureTenantDecision
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.workflow_runs import WorkflowRun
@@ -34,18 +32,9 @@ ERASURES = "/compliance/erasures"
 
 
 async def _started(info: strawberry.Info[GatewayContext], path: str, body: dict) -> WorkflowRun:  # type: ignore[type-arg]
-    async def start() -> str:
-        started = await info.context.service(ServiceName.workflow, signed_in=True).call(
-            "POST", path, json=body, response=ComplianceStarted
-        )
-        return started.workflow_id
-
-    workflow_id = await info.context.started_once(info, ["POST", path, body], start)
-    state = info.context.state
-    description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    return await started_run(
+        info, ServiceName.workflow, "POST", path, body=body, response=ComplianceStarted
+    )
 
 
 async def resolve_request_data_export(info: strawberry.Info[GatewayContext]) -> WorkflowRun:

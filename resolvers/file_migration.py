@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 import strawberry
 from pydantic import ValidationError
 
-from gateway.progress_relay import describe
-from gateway.run_access import identify_run
-from resolvers.workflow_runs import run_of
+from resolvers.workflow_runs import started_run
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.file_migration import MigrateTenantStorageInput
 from schema.workflow_runs import WorkflowRun
@@ -47,15 +45,6 @@ async def resolve_migrate_tenant_storage(
 ) -> WorkflowRun:
     body = _request(input).model_dump(mode="json")
 
-    async def start() -> str:
-        started = await info.context.service(ServiceName.file, signed_in=True).call(
-            "POST", PATH, json=body, response=StorageMigrationStarted
-        )
-        return started.workflow_id
-
-    workflow_id = await info.context.started_once(info, ["POST", PATH, body], start)
-    state = info.context.state
-    description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    return await started_run(
+        info, ServiceName.file, "POST", PATH, body=body, response=StorageMigrationStarted
+    )

@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from pydantic import ValidationError
 
-from gateway.progress_relay import describe
-from gateway.run_access import identify_run
-from resolvers.workflow_runs import run_of
+from resolvers.workflow_runs import started_run
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.file_shares import FileShare, ShareFileInput, share_of
 from schema.tenants import uuid_arg
@@ -72,16 +70,7 @@ async def resolve_share_file(
     path = f"/files/{uuid_arg(input.file_id, 'file id')}/shares"
     body = _request(input)
 
-    async def start() -> str:
-        started = await _files(info).call("POST", path, json=body, response=ShareStarted)
-        return started.workflow_id
-
-    workflow_id = await info.context.started_once(info, ["POST", path, body], start)
-    state = info.context.state
-    description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    return await started_run(info, ServiceName.file, "POST", path, body=body, response=ShareStarted)
 
 
 async def resolve_revoke_share(

@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.progress_relay import describe
-from gateway.run_access import identify_run
-from resolvers.workflow_runs import run_of
+from resolvers.workflow_runs import started_run
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.pagination import MAX_PAGE
 from schema.tenants import (
@@ -66,19 +64,10 @@ def _tenants(info: strawberry.Info[GatewayContext]) -> ServiceCall:
 async def _started(
     info: strawberry.Info[GatewayContext], method: str, path: str, body: Any = None
 ) -> WorkflowRun:
-    """Forward a write that starts a workflow (once per ``Idempotency-Key``); answer its run
-    with the run's access token."""
-
-    async def start() -> str:
-        started = await _tenants(info).call(method, path, json=body, response=WorkflowStarted)
-        return started.workflow_id
-
-    workflow_id = await info.context.started_once(info, [method, path, body], start)
-    state = info.context.state
-    description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    """Forward a write that starts a workflow; answer its run (``started_run``)."""
+    return await started_run(
+        info, ServiceName.tenant, method, path, body=body, response=WorkflowStarted
+    )
 
 
 # -- queries -------------------------------------------------------------------------------------

@@ -29,9 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway.progress_relay import describe
-from gateway.run_access import identify_run
-from resolvers.workflow_runs import run_of
+from resolvers.workflow_runs import started_run
 from schema.bulk_users import BulkUserOperationInput, BulkUserOperationReport, report_of
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, UserFacingError
 from schema.pagination import MAX_CURSOR, MAX_PAGE, PageInfo, check_first
@@ -172,26 +170,18 @@ async def _started(
     body: Any = None,
     params: dict[str, str] | None = None,
 ) -> WorkflowRun:
-    """Forward a write whose route starts a workflow (once per ``Idempotency-Key``); answer its
-    run with the run's access token (as ``resolvers/tenants.py``)."""
-
-    async def start() -> str:
-        started = await _users(info).call(
-            "POST",
-            path,
-            json={} if body is None else body,
-            params=params,
-            response=UserWorkflowStarted,
-        )
-        return started.workflow_id
-
+    """Forward a write whose route starts a workflow; answer its run (``started_run``)."""
     arguments = ["POST", path] if body is None and params is None else ["POST", path, params, body]
-    workflow_id = await info.context.started_once(info, arguments, start)
-    state = info.context.state
-    description = await describe(state.temporal, workflow_id)
-    run = await run_of(info, workflow_id, description)
-    run.access_token = state.run_access.token(await identify_run(description))
-    return run
+    return await started_run(
+        info,
+        ServiceName.user,
+        "POST",
+        path,
+        body={} if body is None else body,
+        params=params,
+        response=UserWorkflowStarted,
+        arguments=arguments,
+    )
 
 
 async def resolve_deactivate_user(

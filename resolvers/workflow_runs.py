@@ -18,12 +18,12 @@ The service's refusals become GraphQL errors by its row of ``REFUSALS``."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 from temporalio.client import WorkflowExecutionDescription
 
-from gateway.progress_relay import WorkflowNotFound
+from gateway.progress_relay import WorkflowNotFound, describe
 from gateway.run_access import identify_run
 from schema.errors import BAD_USER_INPUT, NOT_FOUND, UserFacingError
 from schema.pagination import PageInfo, check_first
@@ -118,6 +118,43 @@ async def run_of(
     return WorkflowRun.from_state(
         await info.context.state.relay.run_state(workflow_id, description)
     )
+
+
+class _Started(Protocol):
+    """A service's answer to a route that started a workflow."""
+
+    @property
+    def workflow_id(self) -> str: ...
+
+
+async def started_run(
+    info: strawberry.Info[GatewayContext],
+    service: ServiceName,
+    method: str,
+    path: str,
+    *,
+    response: type[_Started],
+    body: Any = None,
+    params: dict[str, str] | None = None,
+    arguments: list[Any] | None = None,
+) -> WorkflowRun:
+    """Forward a write whose route starts a workflow, once per ``Idempotency-Key``
+    (``arguments`` key it; by default the method, path and body), and answer its run with the
+    run's access token, so the caller may follow it (``workflowRun``, ``workflowProgress``)."""
+
+    async def start() -> str:
+        started = await info.context.service(service, signed_in=True).call(
+            method, path, json=body, params=params, response=response
+        )
+        return started.workflow_id
+
+    key = [method, path, body] if arguments is None else arguments
+    workflow_id = await info.context.started_once(info, key, start)
+    state = info.context.state
+    description = await describe(state.temporal, workflow_id)
+    run = await run_of(info, workflow_id, description)
+    run.access_token = state.run_access.token(await identify_run(description))
+    return run
 
 
 async def resolve_workflow_run(
