@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType
@@ -213,6 +213,10 @@ async def _persisted_query(context: GatewayContext, payload: dict[str, Any]) -> 
     return None
 
 
+#: Longest error message the gateway answers (longer ones are cut, see ``process_result``).
+MAX_ERROR_MESSAGE = 512
+
+
 class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
     """The gateway's ``/graphql``: every operation counts before it is parsed by the schema; the
     GraphiQL page (GET with Accept: text/html) does not.
@@ -233,6 +237,16 @@ class RateLimitedGraphQLRouter(OfflineGraphQLRouter):
             return problem(
                 error.status_code, _TITLES.get(error.status_code, "HTTP error"), error.reason
             )
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """Error messages answered at most ``MAX_ERROR_MESSAGE`` characters: graphql-core's
+        coercion errors quote the value given (a megabyte enum variable would come back whole)."""
+        answer = cast("dict[str, Any]", await super().process_result(request, result))
+        for error in answer.get("errors") or ():
+            message = error.get("message")
+            if isinstance(message, str) and len(message) > MAX_ERROR_MESSAGE:
+                error["message"] = message[:MAX_ERROR_MESSAGE] + " ... (truncated)"
+        return answer
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Not for a GET naming a persisted query (``extensions`` and no ``query``): Apollo

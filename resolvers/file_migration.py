@@ -12,7 +12,7 @@ import strawberry
 from pydantic import ValidationError
 
 from resolvers.workflow_runs import started_run
-from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.errors import refused_input
 from schema.file_migration import MigrateTenantStorageInput
 from schema.workflow_runs import WorkflowRun
 from services.common.settings import ServiceName
@@ -34,10 +34,7 @@ def _request(input: MigrateTenantStorageInput) -> StorageMigrationRequest:
             }
         )
     except ValidationError as error:
-        fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
-        raise UserFacingError(
-            f"invalid storage migration input: {', '.join(fields)}", BAD_USER_INPUT
-        ) from None
+        raise refused_input(error, "storage migration input") from None
 
 
 async def resolve_migrate_tenant_storage(

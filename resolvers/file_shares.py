@@ -21,7 +21,7 @@ import strawberry
 from pydantic import ValidationError
 
 from resolvers.workflow_runs import started_run
-from schema.errors import BAD_USER_INPUT, UserFacingError
+from schema.errors import refused_input
 from schema.file_shares import FileShare, ShareFileInput, share_of
 from schema.tenants import uuid_arg
 from schema.workflow_runs import WorkflowRun
@@ -50,10 +50,7 @@ def _request(input: ShareFileInput) -> dict[str, Any]:
             }
         ).model_dump(mode="json", exclude_none=True)
     except ValidationError as error:
-        fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
-        raise UserFacingError(
-            f"invalid share: {', '.join(fields) or 'the kind and its fields'}", BAD_USER_INPUT
-        ) from None
+        raise refused_input(error, "share", "the kind and its fields") from None
 
 
 async def resolve_shares(

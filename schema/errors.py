@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
+from pydantic import ValidationError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
@@ -22,6 +23,15 @@ class UserFacingError(GraphQLError):
 
     def __init__(self, message: str, code: str = BAD_USER_INPUT, **extensions: Any) -> None:
         super().__init__(message, extensions={"code": code, **extensions})
+
+
+def refused_input(
+    error: ValidationError, what: str, fallback: str = "its fields"
+) -> UserFacingError:
+    """``BAD_USER_INPUT`` naming the top-level fields a request model refused (never the values
+    given: a megabyte value stays out of the answer and the logs)."""
+    fields = sorted({str(e["loc"][0]) for e in error.errors() if e.get("loc")})
+    return UserFacingError(f"invalid {what}: {', '.join(fields) or fallback}", BAD_USER_INPUT)
 
 
 def is_user_facing(error: GraphQLError) -> bool:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from gateway.router import MAX_ERROR_MESSAGE
 from gateway.service import create_gateway_app
 from services.common.json_input import MAX_JSON_DEPTH, json_problem, nesting_depth
 from services.common.resources import Resources
@@ -220,3 +221,21 @@ async def test_a_malformed_websocket_message_closes_the_socket_with_4400(stack: 
             await asyncio.wait_for(ws.recv(), 30)
 
     assert ws.close_code == 4400
+
+
+async def test_an_ill_typed_megabyte_variable_is_not_echoed_back(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """graphql-core's coercion error quotes the value given; the gateway answers at most
+    ``MAX_ERROR_MESSAGE`` characters of any message."""
+    query = "mutation($input: MigrateTenantStorageInput!) { migrateTenantStorage(input: $input) { id } }"
+    huge = "Z" * 100_000
+    response = await gateway.post(
+        "/graphql", content=gql_body(query, {"input": {"target": huge}}), headers=JSON
+    )
+    assert response.status_code in (200, 400), response.text[:300]
+    [error] = response.json()["errors"]
+    assert "invalid value" in error["message"]
+    assert len(error["message"]) <= MAX_ERROR_MESSAGE + 20
+    assert error["message"].endswith("(truncated)")
+    assert len(response.content) < 4_000
