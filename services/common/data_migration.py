@@ -62,8 +62,13 @@ async def start_data_migration(
         )
 
 
+#: The id of a tenant's nightly Schedule is this and the tenant id; the security interceptor
+#: lets the runs such a Schedule starts act as the platform (``PLATFORM_SCHEDULES``).
+NIGHTLY_SCHEDULE_PREFIX = "data-migration-nightly-"
+
+
 def nightly_schedule_id(tenant_id: str) -> str:
-    return f"data-migration-nightly-{tenant_id}"
+    return f"{NIGHTLY_SCHEDULE_PREFIX}{tenant_id}"
 
 
 async def ensure_nightly_schedule(client: Client, tenant_id: str, *, task_queue: str) -> bool:

@@ -43,6 +43,7 @@ from temporalio.worker import (
 )
 
 from services.common import search_attributes
+from services.common.data_migration import NIGHTLY_SCHEDULE_PREFIX
 from services.common.security_context import (
     HEADER_KEY,
     MAX_START_DELAY,
@@ -56,7 +57,13 @@ from services.common.security_context import (
     seal,
     unseal,
 )
+from workflows.reconciliation.contracts import DATA_MIGRATION
 
+#: Set by the Temporal server on a run a Schedule started (no client can set it): its id.
+SCHEDULED_BY = "TemporalScheduledById"
+#: The Schedules the platform creates itself, by id prefix, and the one workflow type each
+#: starts (``scheduled_context``).
+PLATFORM_SCHEDULES: Mapping[str, str] = {NIGHTLY_SCHEDULE_PREFIX: DATA_MIGRATION}
 #: Runs whose origin a worker remembers (a few hundred bytes each).
 _ROOT_CACHE_SIZE = 10_000
 #: Parents followed at most, on servers that do not report the root execution.
@@ -126,10 +133,13 @@ class _ClientOutbound(client.OutboundInterceptor):
 @dataclass(frozen=True)
 class RootRun:
     """The top-level workflow a run descends from (itself, or the parent of its parent...) and
-    when that workflow's first run (before any continue-as-new) was started."""
+    when that workflow's first run (before any continue-as-new) was started; the Schedule that
+    started it, if one did (the server's ``TemporalScheduledById``), and its type."""
 
     workflow_id: str
     started_at: datetime
+    scheduled_by: str | None = None
+    workflow_type: str | None = None
 
 
 class RootRuns:
@@ -163,7 +173,13 @@ class RootRuns:
             first = described.raw_description.workflow_execution_info.first_run_id
             if first and first != run_id:  # a continue-as-new chain: its first run's start
                 described = await _describe(temporal, workflow_id, first)
-            return RootRun(workflow_id, described.start_time)
+            scheduled_by = described.search_attributes.get(SCHEDULED_BY) or []
+            return RootRun(
+                workflow_id,
+                described.start_time,
+                scheduled_by=str(scheduled_by[0]) if len(scheduled_by) == 1 else None,
+                workflow_type=described.workflow_type,
+            )
         raise denied("the workflow is nested too deep to trace its security context")
 
 
@@ -188,6 +204,19 @@ def check_binding(sealed: SealedContext, root: RootRun) -> None:
         raise denied("the security context was sealed for an earlier start of this workflow")
 
 
+def scheduled_context(root: RootRun) -> SecurityContext | None:
+    """The platform (``system``) for a run one of the platform's own Schedules started
+    (``PLATFORM_SCHEDULES``: the id prefix and the one workflow type it starts). A Schedule's
+    start is the server's, so its runs carry no sealed header; anything else without one acts
+    for nobody."""
+    if root.scheduled_by is None:
+        return None
+    for prefix, workflow_type in PLATFORM_SCHEDULES.items():
+        if root.scheduled_by.startswith(prefix) and root.workflow_type == workflow_type:
+            return SecurityContext.system(f"schedule:{root.scheduled_by}")
+    return None
+
+
 class _ActivityInbound(ActivityInboundInterceptor):
     def __init__(
         self, next: ActivityInboundInterceptor, converter: DataConverter, roots: RootRuns
@@ -210,6 +239,9 @@ class _ActivityInbound(ActivityInboundInterceptor):
             root = await self._roots.of(activity.client(), info.workflow_id, info.workflow_run_id)
             check_binding(sealed, root)
             context = sealed.context
+        elif (info := activity.info()).workflow_id and info.workflow_run_id:
+            root = await self._roots.of(activity.client(), info.workflow_id, info.workflow_run_id)
+            context = scheduled_context(root)
         with acting_as(context), bound_to_logs(context):
             return await super().execute_activity(input)
 

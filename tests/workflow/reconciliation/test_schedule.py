@@ -1,18 +1,36 @@
 """The nightly dry run is a Temporal Schedule per tenant, created idempotently (the second call
-keeps the first), starting ``data_migration`` in dry-run mode on the workflow queue."""
+keeps the first), starting ``data_migration`` in dry-run mode on the workflow queue; its runs
+act as the platform, and a Schedule the platform did not make acts for nobody."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
-from temporalio.client import Client, ScheduleActionStartWorkflow
+import pytest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 
 from services.common.data_migration import (
     NIGHTLY,
     ensure_nightly_schedule,
     nightly_schedule_id,
 )
-from workflows.reconciliation.data_migration import DataMigrationInput
+from tests.auth.users import AuthUser
+from tests.workflow.reconciliation.members import provisioned
+from workflows.reconciliation.data_migration import (
+    DataMigrationInput,
+    DataMigrationResult,
+    DataMigrationWorkflow,
+)
 
 
 async def test_the_nightly_schedule_is_created_once(temporal: Client) -> None:
@@ -36,3 +54,74 @@ async def test_the_nightly_schedule_is_created_once(temporal: Client) -> None:
         assert (arg.tenant_id, arg.mode, arg.requested_by) == (tenant_id, "dry_run", "schedule")
     finally:
         await handle.delete()
+
+
+async def _triggered_run(temporal: Client, schedule_id: str) -> WorkflowHandle[Any, Any]:
+    """The run a Schedule starts when triggered now."""
+    handle = temporal.get_schedule_handle(schedule_id)
+    await handle.trigger()
+    for _ in range(300):
+        recent = (await handle.describe()).info.recent_actions
+        if recent:
+            started = recent[0].action
+            assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+            return temporal.get_workflow_handle(
+                started.workflow_id,
+                run_id=started.first_execution_run_id,
+                result_type=DataMigrationResult,
+            )
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{schedule_id} started nothing")
+
+
+async def test_the_nightly_schedule_s_run_acts_as_the_platform(
+    temporal: Client, reconciliation_stack: Any, user: AuthUser
+) -> None:
+    """A Schedule's start is the server's and carries no sealed security context: the runs of
+    the platform's own nightly Schedule act as the platform (services/common/
+    security_interceptor.py, PLATFORM_SCHEDULES) and finish their dry run."""
+    async with reconciliation_stack() as stack:
+        tenant_id = str(await provisioned(temporal, stack, user.id))
+        await ensure_nightly_schedule(temporal, tenant_id, task_queue=stack.workflow)
+        try:
+            run = await _triggered_run(temporal, nightly_schedule_id(tenant_id))
+            result = await asyncio.wait_for(run.result(), 120)
+            assert result.mode == "dry_run" and result.tenant_id == tenant_id
+            assert {report.copy for report in result.reports} >= {"claims", "directory"}
+            assert result.drift == 0
+        finally:
+            await temporal.get_schedule_handle(nightly_schedule_id(tenant_id)).delete()
+
+
+async def test_a_schedule_the_platform_did_not_make_acts_for_nobody(
+    temporal: Client, reconciliation_stack: Any, user: AuthUser
+) -> None:
+    """Anyone with access to the Temporal namespace can create a Schedule; one under another id
+    starting the same data_migration gets no platform context: its first step is refused."""
+    async with reconciliation_stack() as stack:
+        tenant_id = str(await provisioned(temporal, stack, user.id))
+        schedule_id = f"not-the-platform-{uuid.uuid4().hex[:8]}"
+        await temporal.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    DataMigrationWorkflow.run,
+                    DataMigrationInput(tenant_id=tenant_id, requested_by="schedule"),
+                    id=f"forged-{uuid.uuid4().hex[:8]}",
+                    task_queue=stack.workflow,
+                ),
+                spec=ScheduleSpec(cron_expressions=[NIGHTLY]),
+            ),
+        )
+        try:
+            run = await _triggered_run(temporal, schedule_id)
+            with pytest.raises(WorkflowFailureError) as failed:
+                await asyncio.wait_for(run.result(), 120)
+            causes: list[str] = []
+            error: BaseException | None = failed.value.cause
+            while error is not None:
+                causes.append(str(error))
+                error = error.__cause__
+            assert any("no security context" in cause for cause in causes), causes
+        finally:
+            await temporal.get_schedule_handle(schedule_id).delete()
