@@ -48,15 +48,25 @@ def resolver_of(name: str) -> Callable[..., Any]:
 SERVICE_CALLS = {"service", "of", "client"}
 
 
+#: ``started_run(info, ServiceName.x, ...)`` (resolvers/workflow_runs.py): a call to service x
+#: (its one call; the rest of it reads Temporal).
+STARTED_RUN = "started_run"
+
+
+def _named_service(node: ast.expr) -> set[ServiceName]:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        if node.value.id == "ServiceName":
+            return {ServiceName(node.attr)}
+    return set()
+
+
 def _service_called(call: ast.Call) -> set[ServiceName]:
     func, args = call.func, call.args
+    if isinstance(func, ast.Name) and func.id == STARTED_RUN and len(args) > 1:
+        return _named_service(args[1])
     if not (isinstance(func, ast.Attribute) and func.attr in SERVICE_CALLS and args):
         return set()
-    first = args[0]
-    if isinstance(first, ast.Attribute) and isinstance(first.value, ast.Name):
-        if first.value.id == "ServiceName":
-            return {ServiceName(first.attr)}
-    return set()
+    return _named_service(args[0])
 
 
 def referenced(func: Callable[..., Any]) -> tuple[set[ServiceName], set[str]]:
