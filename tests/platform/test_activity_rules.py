@@ -535,4 +535,6 @@ async def test_the_root_of_a_continued_run_and_of_a_child_is_the_first_run_of_th
     for described in (last, child):
         assert described.run_id is not None
         root = await roots.of(temporal, described.id, described.run_id)
-        assert root == RootRun(workflow_id, first.start_time)
+        assert root == RootRun(
+            workflow_id, first.start_time, scheduled_by=None, workflow_type=first.workflow_type
+        )
