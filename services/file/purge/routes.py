@@ -1,4 +1,4 @@
-"""``POST /files/purge``: start ``file_purge`` for the caller's tenant, 202 with the run id
+"""``POST /storage/purges``: start ``file_purge`` for the caller's tenant, 202 with the run id
 (follow it with ``workflowProgress``). Like ``POST /storage/migrations`` the caller needs
 ``tenant.manage`` and ``files.write`` in the active tenant (owners and admins); the run acts on
 that tenant only, as its activities check. One purge per tenant at a time (409 while one runs,
@@ -22,7 +22,7 @@ from services.file.purge.schemas import FilePurgeRequest, FilePurgeStarted
 from workflows.file.file_purge import FilePurgeInput, FilePurgeWorkflow, file_purge_workflow_id
 from workflows.tenant.permissions import Permission
 
-router = APIRouter(prefix="/files", tags=["file purge"])
+router = APIRouter(prefix="/storage", tags=["file purge"])
 REFUSED: dict[int | str, dict[str, Any]] = {
     403: problem_response(403, "No active tenant, or no tenant.manage and files.write"),
     409: problem_response(409, "A purge of this tenant's files is running"),
@@ -30,7 +30,7 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/purge", status_code=202, responses=REFUSED)
+@router.post("/purges", status_code=202, responses=REFUSED)
 async def start_file_purge(
     body: FilePurgeRequest, principal: PrincipalDep, resources: ResourcesDep
 ) -> FilePurgeStarted:

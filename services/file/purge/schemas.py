@@ -1,4 +1,4 @@
-"""Bodies of ``POST /files/purge`` (``file_purge``; docs/files.md)."""
+"""Bodies of ``POST /storage/purges`` (``file_purge``; docs/files.md)."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ async def _count(api: FileApi, caller: Caller, model: Any, column: Any, file_id:
 async def _purge(
     api: FileApi, client: httpx.AsyncClient, **request: Any
 ) -> WorkflowHandle[Any, FilePurgeResult]:
-    answer = await client.post("/files/purge", json=request)
+    answer = await client.post("/storage/purges", json=request)
     assert answer.status_code == 202, answer.text
     return api.resources.temporal.get_workflow_handle(
         answer.json()["workflow_id"], result_type=FilePurgeResult
@@ -313,7 +313,7 @@ async def test_the_schedules_run_purges_and_a_bare_start_purges_nothing(
 async def test_bad_input_is_refused_and_starts_nothing(file_api: FileApi, body: Any) -> None:
     admin = file_api.caller()
     async with file_api.client(admin, ADMIN) as client:
-        answer = await client.post("/files/purge", json=body)
+        answer = await client.post("/storage/purges", json=body)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     await _not_started(file_api, admin)
@@ -328,11 +328,11 @@ async def test_it_needs_tenant_manage_and_files_write(
 ) -> None:
     caller = file_api.caller()
     async with file_api.client(caller, permissions) as client:
-        answer = await client.post("/files/purge", json={})
+        answer = await client.post("/storage/purges", json={})
     assert answer.status_code == 403, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     async with file_api.client(None) as anonymous:
-        assert (await anonymous.post("/files/purge", json={})).status_code == 401
+        assert (await anonymous.post("/storage/purges", json={})).status_code == 401
     await _not_started(file_api, caller)
 
 
