@@ -5,12 +5,14 @@ Operators only (a platform role: ``ADX_WORKFLOW_OPERATOR_USER_IDS``); every chan
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.auth.dependencies import RuntimeDep
 from services.common.errors import ForbiddenError, NotFoundError
+from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.tokens import Principal
 from storage.auth import compliance
@@ -18,6 +20,12 @@ from storage.auth.audit import AuditRepository
 from storage.db import transaction
 
 router = APIRouter(prefix="/auth/legal-holds", tags=["compliance"])
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    403: problem_response(403, "Not an operator (ADX_WORKFLOW_OPERATOR_USER_IDS)")
+}
+_NO_HOLD: dict[int | str, dict[str, Any]] = {
+    404: problem_response(404, "No legal hold on this account")
+}
 
 
 class LegalHoldRequest(BaseModel):
@@ -44,7 +52,7 @@ def _require_operator(principal: Principal, operators: str) -> uuid.UUID:
     return actor
 
 
-@router.put("/{user_id}")
+@router.put("/{user_id}", responses=_REFUSED)
 async def set_hold(
     user_id: uuid.UUID, body: LegalHoldRequest, principal: PrincipalDep, runtime: RuntimeDep
 ) -> LegalHold:
@@ -57,7 +65,7 @@ async def set_hold(
     return LegalHold(user_id=user_id, held=True)
 
 
-@router.delete("/{user_id}")
+@router.delete("/{user_id}", responses={**_REFUSED, **_NO_HOLD})
 async def release_hold(
     user_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep
 ) -> LegalHold:

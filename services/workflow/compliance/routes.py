@@ -34,6 +34,7 @@ from services.common.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
 from services.common.resources import Resources
 from services.common.settings import ServiceName
@@ -96,7 +97,14 @@ async def request_export(principal: PrincipalDep, resources: ResourcesDep) -> Co
     return ComplianceStarted(workflow_id=handle.id, run_id=handle.result_run_id or "")
 
 
-@router.get("/exports/{export_id}/archive")
+@router.get(
+    "/exports/{export_id}/archive",
+    responses={
+        401: problem_response(401, "Not a signed link (exp, kid or sig missing)"),
+        403: problem_response(403, "The link does not verify (tampered, another export)"),
+        410: problem_response(410, "The link has expired, or the export is gone"),
+    },
+)
 async def download_export(
     resources: ResourcesDep,
     export_id: Annotated[str, Path(max_length=64)],
