@@ -22,7 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.common.settings import ServiceName, Settings
+from services.common.settings import Settings
 from services.devstack.catalog import PLATFORM_SERVICES
 from tests.support import ROOT
 
@@ -281,7 +281,9 @@ def test_worker_services_roll_out_blue_green_on_their_build_id(overlay: str) -> 
             assert service["spec"]["ports"] == services[full]["spec"]["ports"]
         assert blue_green["abortScaleDownDelaySeconds"] == 0, "an abort keeps pinned runs served"
         # Before promotion the new build id becomes current; after it, the old ones drain.
-        worker_deployment = Settings().task_queue(ServiceName(name))
+        # The manifests' queue (the default prefix, adx), not Settings() from this process's
+        # environment, which other tests of a session give a prefix of their own.
+        worker_deployment = f"adx-{name}"
         for step, template in [
             ("prePromotionAnalysis", "adx-worker-version-current"),
             ("postPromotionAnalysis", "adx-worker-version-drained"),
