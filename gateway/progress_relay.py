@@ -291,7 +291,7 @@ class ProgressRelay:
                 return cached
         followed = self._followed.get(workflow_id)
         if reread:
-            self._reads.pop(("state", workflow_id, run_id), None)
+            self._reads.pop(("state", workflow_id, run_id, "closed" if closed else "open"), None)
         elif (
             not closed
             and followed is not None
@@ -306,8 +306,10 @@ class ProgressRelay:
                 self.temporal_reads["result"] += 1
             return await read_run_state(self.temporal, workflow_id, description)
 
+        # Keyed by closed-ness too: a state read while the run was open is no answer once a
+        # describe says it closed (it would answer RUNNING for up to poll_seconds after the end).
         state: RunState = await self._shared(
-            ("state", workflow_id, run_id), read, self.poll_seconds
+            ("state", workflow_id, run_id, "closed" if closed else "open"), read, self.poll_seconds
         )
         if state.done and closed and self._seal is not None:
             await self._store(workflow_id, run_id, state)
