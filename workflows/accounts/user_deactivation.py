@@ -35,6 +35,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.account_status_contracts import SET_ACCOUNT_STATUS, SetAccountStatusInput
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
+    from workflows.common.errors import failed_step
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.file.user_files_contracts import (
         FILE_TRANSFER_PATCH,
@@ -102,12 +103,7 @@ def user_deactivation_workflow_id(user_id: str) -> str:
 
 
 def _fail(error: BaseException, label: str) -> ApplicationError:
-    cause = error.cause if isinstance(error, ActivityError) else error
-    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else None
-    message = cause.message if isinstance(cause, ApplicationError) else str(error)
-    return ApplicationError(
-        f"{label}: {message}", type=kind or UserError.INVALID_INPUT, non_retryable=True
-    )
+    return failed_step(error, label, UserError.INVALID_INPUT)
 
 
 Step = Callable[[str, RetryPolicy | None], Awaitable[None]]

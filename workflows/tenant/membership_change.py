@@ -28,6 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.account_contracts import ACCOUNT_EMAILS, AccountEmailsInput
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
+    from workflows.common.errors import failed_step
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.common.queues import sibling_queue
     from workflows.tenant.contracts import TenantError, TenantWorkflow
@@ -100,12 +101,7 @@ def membership_change_workflow_id(kind: str, tenant_id: str, member_id: str) -> 
 
 
 def _fail(error: BaseException, label: str) -> ApplicationError:
-    cause = error.cause if isinstance(error, ActivityError) else error
-    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else None
-    message = cause.message if isinstance(cause, ApplicationError) else str(error)
-    return ApplicationError(
-        f"{label}: {message}", type=kind or TenantError.INVALID_INPUT, non_retryable=True
-    )
+    return failed_step(error, label, TenantError.INVALID_INPUT)
 
 
 @workflow.defn(name=TenantWorkflow.MEMBERSHIP_CHANGE)

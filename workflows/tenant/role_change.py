@@ -25,6 +25,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.common.errors import failed_step
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.tenant.contracts import TenantError, TenantWorkflow
     from workflows.tenant.role_change_contracts import (
@@ -76,12 +77,7 @@ def role_change_workflow_id(kind: str, tenant_id: str, name: str) -> str:
 
 
 def _fail(error: BaseException, label: str) -> ApplicationError:
-    cause = error.cause if isinstance(error, ActivityError) else error
-    kind = cause.type if isinstance(cause, ApplicationError) and cause.type else None
-    message = cause.message if isinstance(cause, ApplicationError) else str(error)
-    return ApplicationError(
-        f"{label}: {message}", type=kind or TenantError.INVALID_INPUT, non_retryable=True
-    )
+    return failed_step(error, label, TenantError.INVALID_INPUT)
 
 
 @workflow.defn(name=TenantWorkflow.ROLE_CHANGE)
