@@ -12,7 +12,9 @@
   the tenant goes back to the status it had before (``active`` with its claims restored, or
   ``suspended``, patch ``deletion-cancel-keeps-previous-status``). Otherwise the tenant's data is exported (the tenants rows by the tenant service, the
   file rows and blobs by the file service, to ``exports/tenants/<id>/<run>/``) and then erased
-  from every schema: files (rows, blobs, prefix marker), auth claims, the tenants rows.
+  from every schema: files (rows, blobs, prefix marker), auth claims, the tenants rows. An
+  input with ``export`` false skips the export (``gdpr_erasure`` deleting a tenant its person
+  alone owned: an export would keep their data).
 
 Versions: ``deletion-cancel-keeps-previous-status`` (a cancelled deletion of a suspended
 tenant leaves it suspended through ``tenant.cancel_deletion``; runs before it resumed it);
@@ -105,6 +107,9 @@ class TenantSuspensionInput:
     action: str
     actor_id: str
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    #: A deletion exports the tenant's data first; ``gdpr_erasure`` deleting the tenant its
+    #: erased person alone owned asks for none (the export would keep their data).
+    export: bool = True
 
 
 @dataclass
@@ -295,15 +300,19 @@ class TenantSuspensionWorkflow:
             return TenantSuspensionResult(input.tenant_id, SuspensionAction.DELETE, result.status)
         self._past_grace = True
 
-        exports = export_prefix(input.tenant_id, workflow.info().run_id)
         prefix = scheduled.storage_prefix or storage_prefix(input.tenant_id)
+        exports: str | None = None
         self._progress.advance(2, "exporting the tenant's data")
-        await EXPORT_TENANT.execute(
-            ExportTenantInput(input.tenant_id, exports, f"{self._key}:export")
-        )
-        await EXPORT_TENANT_FILES.execute(
-            ExportTenantFilesInput(input.tenant_id, prefix, exports, f"{self._key}:export-files")
-        )
+        if input.export:
+            exports = export_prefix(input.tenant_id, workflow.info().run_id)
+            await EXPORT_TENANT.execute(
+                ExportTenantInput(input.tenant_id, exports, f"{self._key}:export")
+            )
+            await EXPORT_TENANT_FILES.execute(
+                ExportTenantFilesInput(
+                    input.tenant_id, prefix, exports, f"{self._key}:export-files"
+                )
+            )
         # The members are told before their addresses stop being theirs to this tenant.
         await self._mail(input.tenant_id, scheduled, TenantMail.DELETED, "mail-deleted")
 
