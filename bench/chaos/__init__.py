@@ -1,0 +1,1 @@
+"""Chaos runs under the mixed load: a platform of its own (stack), faults (scenarios), verdicts."""

