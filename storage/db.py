@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
 
-from sqlalchemy import text
+from asyncpg.exceptions import PostgresError
+from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -32,10 +34,48 @@ TENANT_SETTING = "adx.tenant_id"
 #: The acting user, for the few policies that let a user see their own rows in every tenant
 #: (their memberships, the tenants they belong to): ``storage/migrations/rls.py``.
 ACTOR_SETTING = "adx.user_id"
+#: Longest wait for a new connection (asyncpg's own default is 60 s): a database that does not
+#: accept one in this long is away, and the request waiting for it says so (a 503).
+CONNECT_TIMEOUT_SECONDS = 5.0
+#: SQLSTATEs a server answers a connection attempt with when it cannot serve one now: class 08
+#: (connection exception), 57P0x (shutting down, crashed, starting up), 53300 (no free slot).
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+
+
+class DatabaseUnavailableError(Exception):
+    """No connection to the database could be made: refused (server stopped), timed out, or
+    the server is starting up, shutting down or out of connection slots. The database is away,
+    not the statement wrong: an HTTP route answers 503 and an activity is retried.
+
+    A connection lost in the middle of a statement stays SQLAlchemy's ``DBAPIError`` with
+    ``connection_invalidated`` (and the pool drops its other connections of that server)."""
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, OSError):  # refused, unreachable, timed out (TimeoutError is one)
+        return True
+    sqlstate = getattr(error, "sqlstate", None) if isinstance(error, PostgresError) else None
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: object, cargs: tuple[object, ...], cparams: dict[str, object]
+) -> object:
+    """The ``do_connect`` of every engine: the driver's connect, its "database away" failures
+    raised as ``DatabaseUnavailableError`` (SQLAlchemy passes a refused connection through as
+    the bare ``ConnectionRefusedError``, which no caller should have to know)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as error:
+        if _unavailable(error):
+            raise DatabaseUnavailableError(
+                f"cannot connect to the database ({type(error).__name__})"
+            ) from error
+        raise
 
 
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx") -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -46,8 +86,13 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "adx
         # Statement parameters (password hashes, e-mail addresses, token digests) never appear
         # in DBAPI error messages, which end up in logs and traces.
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={
+            "server_settings": {"application_name": application_name},
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+        },
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -16,6 +16,7 @@ from starlette.routing import Match
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.common.logging import get_logger
+from storage.db import DatabaseUnavailableError
 
 PROBLEM_JSON = "application/problem+json"
 #: Errors meaning a backing store is unreachable right now: 503 + Retry-After, not 500.
@@ -23,6 +24,7 @@ BACKEND_UNAVAILABLE: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     StorageError,
+    DatabaseUnavailableError,
 )
 #: Temporal answers meaning "not reachable now" rather than "this call is wrong".
 TEMPORAL_UNAVAILABLE = frozenset(
@@ -165,8 +167,21 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers["Allow"] = allowed_methods(request)
         return response
 
+    async def _backend_down(_: Request, exc: Exception) -> JSONResponse:
+        # Redis (sessions deny-list, throttles, rate windows) or PostgreSQL unreachable: the
+        # caller may retry; readiness reports the same outage, so orchestrators stop routing
+        # here meanwhile.
+        _log.warning("backend_unavailable", error_type=type(exc).__name__, error=str(exc))
+        return problem(
+            503,
+            "Service unavailable",
+            "A backing service is unavailable; try again shortly.",
+            "https://adx.dev/problems/unavailable",
+            retry_after=2,
+        )
+
     @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # SQLSTATE class 22 (data exception): a value PostgreSQL cannot hold, such as NUL in
         # text. That is bad input, not a server fault; anything else stays a 500.
         if sqlstate_of(exc).startswith("22"):
@@ -176,28 +191,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 "The request contains characters or values that cannot be stored.",
                 "https://adx.dev/problems/invalid-input",
             )
-        if exc.connection_invalidated:
-            _log.warning("database_connection_lost", error_type=type(exc.orig).__name__)
-            return problem(
-                503,
-                "Service unavailable",
-                "The database connection was lost; try again.",
-                "https://adx.dev/problems/unavailable",
-            )
+        if exc.connection_invalidated:  # the server went away mid-statement (stopped, restarted)
+            return await _backend_down(request, exc)
         _log.exception("database_error", error_type=type(exc.orig).__name__)
         return problem(500, "Internal error", "An unexpected error occurred.")
-
-    async def _backend_down(_: Request, exc: Exception) -> JSONResponse:
-        # Redis (sessions deny-list, throttles, rate windows) unreachable: the caller may retry;
-        # readiness reports the same outage, so orchestrators stop routing here meanwhile.
-        _log.warning("backend_unavailable", error_type=type(exc).__name__, error=str(exc))
-        return problem(
-            503,
-            "Service unavailable",
-            "A backing service is unavailable; try again shortly.",
-            "https://adx.dev/problems/unavailable",
-            retry_after=2,
-        )
 
     for backend_error in BACKEND_UNAVAILABLE:
         app.add_exception_handler(backend_error, _backend_down)

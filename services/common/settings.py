@@ -751,6 +751,14 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Default lifetime of a signed download URL (a caller may ask for less).",
     )
+    file_upload_plan_seconds: int = Field(
+        86400,
+        ge=5,
+        le=7 * 24 * 3600,
+        description="How long an upload planned by createUpload (POST /uploads) waits for its "
+        "bytes: its file_upload run, started then, ends 'expired' after it; the quota it holds "
+        "lapses too.",
+    )
     file_processing_max_pixels: int = Field(
         50_000_000,
         ge=1,
