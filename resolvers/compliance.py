@@ -69,7 +69,11 @@ async def resolve_decide_account_erasure_tenants(
         body = ErasureDecisions.model_validate(
             {
                 "decisions": [
-                    {"tenant_id": str(d.tenant_id), "new_owner_id": str(d.new_owner_id)}
+                    {
+                        "tenant_id": str(d.tenant_id),
+                        "action": d.action.value,
+                        "new_owner_id": None if d.new_owner_id is None else str(d.new_owner_id),
+                    }
                     for d in decisions
                 ]
             }

@@ -32,6 +32,6 @@ class ComplianceMutation:
     )
     decide_account_erasure_tenants: ErasureDecisionResult = strawberry.mutation(
         resolver=resolve_decide_account_erasure_tenants,
-        description="Name a new owner (a member) for each tenant you alone own, which your "
-        "erasure waits for.",
+        description="For each tenant you alone own, which your erasure waits for: name a new "
+        "owner (a member), or choose to delete it when the grace period is over.",
     )

@@ -9,8 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from workflows.compliance.contracts import TenantAction as ErasureTenantAction
 from workflows.reconciliation.contracts import MAX_BATCH as MAX_RECONCILIATION_BATCH
 from workflows.reconciliation.contracts import Copy as ReconciliationCopy
 from workflows.reconciliation.contracts import Mode as ReconciliationMode
@@ -273,10 +274,22 @@ class ErasureCancelled(BaseModel):
 
 
 class TenantDecisionIn(BaseModel):
+    """A tenant the person alone owns: ``transfer`` to a member (``new_owner_id``), or
+    ``delete`` it (no new owner) once the grace period is over."""
+
     model_config = ConfigDict(extra="forbid")
 
     tenant_id: uuid.UUID
-    new_owner_id: uuid.UUID
+    action: ErasureTenantAction = ErasureTenantAction.TRANSFER
+    new_owner_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _owner_for_a_transfer(self) -> TenantDecisionIn:
+        if self.action == ErasureTenantAction.TRANSFER and self.new_owner_id is None:
+            raise ValueError("a transfer names the new owner")
+        if self.action == ErasureTenantAction.DELETE and self.new_owner_id is not None:
+            raise ValueError("a deletion names no new owner")
+        return self
 
 
 class ErasureDecisions(BaseModel):
@@ -296,6 +309,8 @@ class ErasureStatus(BaseModel):
     waiting_for_tenants: list[str]
     grace_ends_at: int
     cancellable: bool
+    #: Tenants chosen for deletion (deleted when the grace period is over).
+    deleting_tenants: list[str] = []
 
 
 class ReceiptCheck(BaseModel):

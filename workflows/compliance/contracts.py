@@ -64,11 +64,20 @@ class ErasureInput:
     decision_seconds: int = 30 * 24 * 3600
 
 
+class TenantAction(StrEnum):
+    #: Another member becomes the tenant's owner.
+    TRANSFER = "transfer"
+    #: The tenant is deleted through the tenant service's own deletion (``tenant_suspension``,
+    #: action ``delete``) once the grace period is over.
+    DELETE = "delete"
+
+
 @dataclass
 class TenantDecision:
     tenant_id: str
-    #: The member who becomes its owner.
-    new_owner_id: str
+    #: The member who becomes its owner (``transfer`` only).
+    new_owner_id: str = ""
+    action: str = TenantAction.TRANSFER.value
 
 
 @dataclass
@@ -98,6 +107,8 @@ class ErasureState:
     #: Seconds since the epoch when the grace period ends (0 before it starts).
     grace_ends_at: int = 0
     cancellable: bool = True
+    #: Tenants the person chose to delete: deleted when the grace period is over.
+    deleting_tenants: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -5,12 +5,17 @@ in every schema, blob store, Redis and Temporal's visibility, ending with a sign
    at once, outcome ``legal_hold``, nothing erased);
 2. ``auth.erasure_revoke_sessions``: every session revoked at once (a stolen session cannot
    act during the grace period; signing in again to cancel still works);
-3. ``tenant.compliance_memberships``: tenants they alone own must first get another owner: the
-   run waits (``erasure_state`` says for which) for the ``decide_tenants`` update naming a
-   member per tenant (``tenant.compliance_transfer_ownership``);
+3. ``tenant.compliance_memberships``: tenants they alone own must first be transferred or
+   deleted: the run waits (``erasure_state`` says for which) for the ``decide_tenants`` update,
+   per tenant a member who becomes its owner (``tenant.compliance_transfer_ownership``) or
+   ``delete`` (patch ``erasure-tenant-deletion``);
 4. the grace period: a durable timer of ``grace_seconds``; ``cancel_erasure`` (the person) or a
    cancellation of the run ends it, ownership transfers undone, outcome ``cancelled``;
-5. the hold and the tenants checked once more, then the point of no return: each service
+5. the hold checked once more; the tenants chosen for deletion that they still alone own are
+   deleted, each by the tenant service's own deletion, a ``tenant_suspension`` child (action
+   ``delete``, no grace period of its own, no export) on ``<prefix>-tenant``; a deletion that
+   fails leaves that tenant theirs, so the run asks again (then a new grace period). Then the
+   tenants once more, and the point of no return: each service
    erases (idempotent, retried until done): files and blobs, tenant rows, user rows, Redis keys,
    the account and its audit entries, and the person's other runs (deleted executions: their
    search attributes name the person);
@@ -30,6 +35,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.compliance_contracts import (
@@ -44,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS
     from workflows.common.compliance import ErasePartInput, ErasePartOutput
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
+    from workflows.common.queues import sibling_queue
     from workflows.compliance.contracts import (
         CANCEL_ERASURE,
         DECIDE_TENANTS,
@@ -65,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         PurgeRunsInput,
         Receipt,
         SignReceiptInput,
+        TenantAction,
     )
     from workflows.file.compliance_contracts import ERASE_FILE_DATA
     from workflows.tenant.compliance_contracts import (
@@ -75,9 +84,17 @@ with workflow.unsafe.imports_passed_through():
         TransferOwnershipInput,
     )
     from workflows.tenant.membership_contracts import claims_for_role
+    from workflows.tenant.tenant_suspension import (
+        SuspensionAction,
+        TenantSuspensionInput,
+        TenantSuspensionWorkflow,
+        tenant_deletion_workflow_id,
+    )
     from workflows.user.compliance_contracts import ERASE_USER_DATA
 
 STEPS = 6
+#: A sole-owned tenant may be deleted instead of transferred (the update's ``delete``).
+TENANT_DELETION_PATCH = "erasure-tenant-deletion"
 #: After the point of no return a step is retried until it is done (each is idempotent).
 ERASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -107,6 +124,8 @@ class GdprErasureWorkflow:
         self._state = ErasureState(phase="checking")
         self._cancelled = ""
         self._transfers: list[_Transfer] = []
+        #: Tenants deleted for this run (counted on the receipt).
+        self._deleted: list[str] = []
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
@@ -128,6 +147,17 @@ class GdprErasureWorkflow:
             if decision.tenant_id not in self._state.waiting_for_tenants:
                 refused.append(decision.tenant_id)
                 continue
+            if decision.action == TenantAction.DELETE and workflow.patched(TENANT_DELETION_PATCH):
+                # Nothing is deleted yet: the grace period comes first (a cancel forgets it).
+                self._state.deleting_tenants.append(decision.tenant_id)
+                self._decided(decision.tenant_id)
+                await self._audit(
+                    "compliance.erasure_tenant_deletion_chosen", tenant_id=decision.tenant_id
+                )
+                continue
+            if decision.action != TenantAction.TRANSFER or not decision.new_owner_id:
+                refused.append(decision.tenant_id)
+                continue
             done = await TRANSFER_OWNERSHIP.execute(
                 TransferOwnershipInput(
                     decision.tenant_id, self._input.user_id, decision.new_owner_id
@@ -143,11 +173,14 @@ class GdprErasureWorkflow:
             await SYNC_PRINCIPAL_CLAIMS.execute(
                 claims_for_role(decision.new_owner_id, decision.tenant_id, "owner")
             )
-            self._state.waiting_for_tenants = [
-                t for t in self._state.waiting_for_tenants if t != decision.tenant_id
-            ]
+            self._decided(decision.tenant_id)
             await self._audit("compliance.erasure_tenant_transferred", tenant_id=decision.tenant_id)
         return DecideTenantsOutput(list(self._state.waiting_for_tenants), refused)
+
+    def _decided(self, tenant_id: str) -> None:
+        self._state.waiting_for_tenants = [
+            t for t in self._state.waiting_for_tenants if t != tenant_id
+        ]
 
     @decide_tenants.validator
     def _validate_decision(self, input: DecideTenantsInput) -> None:
@@ -189,10 +222,11 @@ class GdprErasureWorkflow:
     async def _wait_for_tenants(self) -> list[str]:
         self._progress.advance(2, "tenants")
         memberships = await COMPLIANCE_MEMBERSHIPS.execute(MembershipsInput(self._input.user_id))
-        pending = [t for t in memberships.sole_owned if t not in self._transferred()]
+        decided = self._transferred() | set(self._state.deleting_tenants)
+        pending = [t for t in memberships.sole_owned if t not in decided]
         if pending:
             self._state.waiting_for_tenants = pending
-            self._state.phase = "waiting_for_tenants"
+            self._state.phase, self._state.cancellable = "waiting_for_tenants", True
             self._progress.advance(2, "waiting for a new owner", ProgressState.waiting)
             decided = await _wait(
                 lambda: not self._state.waiting_for_tenants or bool(self._cancelled),
@@ -216,6 +250,11 @@ class GdprErasureWorkflow:
         if subject.legal_hold:
             return None
         memberships = await COMPLIANCE_MEMBERSHIPS.execute(MembershipsInput(self._input.user_id))
+        if self._state.deleting_tenants:
+            await self._delete_tenants(memberships.sole_owned)
+            memberships = await COMPLIANCE_MEMBERSHIPS.execute(
+                MembershipsInput(self._input.user_id)
+            )
         if [t for t in memberships.sole_owned if t not in self._transferred()]:
             # A tenant became theirs alone meanwhile: ask again, then a new grace period.
             tenant_ids = await self._wait_for_tenants()
@@ -226,6 +265,42 @@ class GdprErasureWorkflow:
 
     def _transferred(self) -> set[str]:
         return {t.tenant_id for t in self._transfers}
+
+    async def _delete_tenants(self, sole_owned: list[str]) -> None:
+        """The tenants chosen for deletion that the person still alone owns, each deleted by
+        the tenant service's own deletion (a child on its queue). A deletion cannot be undone,
+        so no cancel is taken from here on; one that fails leaves the tenant as it was (its
+        saga), and the caller asks about it again."""
+        self._state.phase, self._state.cancellable = "deleting_tenants", False
+        self._progress.advance(3, "deleting tenants")
+        for tenant_id in list(self._state.deleting_tenants):
+            if tenant_id not in sole_owned:
+                # Another owner meanwhile (or gone already): the tenant is no longer theirs alone.
+                await self._audit("compliance.erasure_tenant_kept", tenant_id=tenant_id)
+                continue
+            try:
+                await workflow.execute_child_workflow(
+                    TenantSuspensionWorkflow.run,
+                    TenantSuspensionInput(
+                        tenant_id,
+                        SuspensionAction.DELETE.value,
+                        self._input.user_id,
+                        grace_seconds=0.0,
+                        export=False,
+                    ),
+                    id=tenant_deletion_workflow_id(tenant_id),
+                    task_queue=sibling_queue("tenant"),
+                    # Once begun, a tenant's deletion finishes whatever happens to this run.
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    cancellation_type=ChildWorkflowCancellationType.ABANDON,
+                )
+            except (ChildWorkflowError, WorkflowAlreadyStartedError) as error:
+                workflow.logger.warning("tenant deletion for the erasure failed: %s", error)
+                await self._audit("compliance.erasure_tenant_deletion_failed", tenant_id=tenant_id)
+                continue
+            self._deleted.append(tenant_id)
+            await self._audit("compliance.erasure_tenant_deleted", tenant_id=tenant_id)
+        self._state.deleting_tenants = []
 
     async def _undo(self, reason: str) -> None:
         """Before the point of no return: the ownership transfers made for this run reverted
@@ -269,6 +344,8 @@ class GdprErasureWorkflow:
         parts.append(
             await PURGE_RUNS.execute(PurgeRunsInput(input.user_id), retry_policy=ERASE_RETRY)
         )
+        if self._deleted:
+            parts.append(ErasePartOutput("tenant_deletion", {"tenants": len(self._deleted)}))
         self._progress.advance(5, "receipt")
         receipt = Receipt(input.erasure_id, input.subject_ref, workflow.now().isoformat(), parts)
         signed = await SIGN_RECEIPT.execute(SignReceiptInput(receipt), retry_policy=ERASE_RETRY)

@@ -7,8 +7,8 @@ decide for another person, whatever they hold in any tenant.
   link (its credential; no token);
 - ``POST /compliance/erasures`` ``{confirm: true}``: start ``gdpr_erasure`` (or join the one
   running); ``GET /compliance/erasures/current``: its state (what it waits for);
-  ``POST /compliance/erasures/cancel``; ``POST /compliance/erasures/decisions``: new owners of
-  tenants the caller alone owns;
+  ``POST /compliance/erasures/cancel``; ``POST /compliance/erasures/decisions``: per tenant the
+  caller alone owns, a new owner or its deletion;
 - ``POST /compliance/receipts/verify``: whether a receipt's signature is ours (no token: the
   erased person has no account any more)."""
 
@@ -186,6 +186,7 @@ async def erasure_status(principal: PrincipalDep, resources: ResourcesDep) -> Er
         waiting_for_tenants=state.waiting_for_tenants,
         grace_ends_at=state.grace_ends_at,
         cancellable=state.cancellable,
+        deleting_tenants=state.deleting_tenants,
     )
 
 
@@ -207,7 +208,12 @@ async def decide_tenants(
     body: ErasureDecisions, principal: PrincipalDep, resources: ResourcesDep
 ) -> ErasureDecided:
     handle = await _running_erasure(resources, principal)
-    decisions = [TenantDecision(str(d.tenant_id), str(d.new_owner_id)) for d in body.decisions]
+    decisions = [
+        TenantDecision(
+            str(d.tenant_id), str(d.new_owner_id) if d.new_owner_id else "", d.action.value
+        )
+        for d in body.decisions
+    ]
     try:
         answer = await handle.execute_update(
             DECIDE_TENANTS, DecideTenantsInput(decisions), result_type=DecideTenantsOutput

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
@@ -19,6 +19,7 @@ from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
 from storage.auth.claims import ClaimsRepository
+from storage.auth.models import AuditEvent
 from storage.db import transaction
 from storage.files.models import FileRecord
 from storage.tenants.repository import MembershipRepository
@@ -26,7 +27,7 @@ from storage.users.directory import DirectoryRepository
 from storage.users.models import Profile
 from storage.users.preferences import PreferencesRepository
 from tests.auth.users import AuthUser, create_user
-from tests.workflow.runs.runs_api import Caller, RunsApi
+from tests.workflow.runs.runs_api import Caller, RunsApi, eventually
 from workflows.tenant.tenant_provisioning import (
     TenantProvisioningInput,
     TenantProvisioningWorkflow,
@@ -197,3 +198,36 @@ async def redis_keys_naming(resources: Resources, needle: str) -> list[str]:
 
 async def runs_of(temporal: Client, user_id: uuid.UUID) -> list[str]:
     return [e.id async for e in temporal.list_workflows(f"AdxUserId = '{user_id}'")]
+
+
+# --- an erasure through the workflow app -------------------------------------------------------
+
+
+async def request_erasure(stack: ComplianceStack, person: Person) -> str:
+    async with stack.api.client(person.caller) as client:
+        requested = await client.post("/compliance/erasures", json={"confirm": True})
+    assert requested.status_code == 202, requested.text
+    return str(requested.json()["workflow_id"])
+
+
+async def erasure_state(stack: ComplianceStack, person: Person, phase: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any]:
+        async with stack.api.client(person.caller) as client:
+            answer = await client.get("/compliance/erasures/current")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["phase"] == phase, answer.json()
+        return dict(answer.json())
+
+    return await eventually(check)
+
+
+async def erasure_events(stack: ComplianceStack, erasure_id: str) -> list[str]:
+    async with transaction(stack.auth.database) as db:
+        rows = await db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.detail["request_id"].astext == erasure_id)
+            .order_by(AuditEvent.at)
+        )
+        found = list(rows)
+    assert all(e.user_id is None and "subject_ref" in e.detail for e in found)
+    return [e.event for e in found]

@@ -13,34 +13,23 @@ from temporalio.client import Client, WorkflowFailureError
 from services.auth.runtime import AuthRuntime
 from storage.auth import compliance as auth_compliance
 from storage.auth.audit import AuditRepository
-from storage.auth.models import AuditEvent, Credential
+from storage.auth.models import Credential
 from storage.db import transaction
 from storage.tenants.repository import MembershipRepository
 from tests.auth.users import create_user, login
 from tests.in_process import in_process_auth_api
-from tests.workflow.compliance.people import ComplianceStack, Person, member_with_data, provisioned
-from tests.workflow.runs.runs_api import eventually
+from tests.workflow.compliance.people import (
+    ComplianceStack,
+    Person,
+    erasure_events,
+    erasure_state,
+    member_with_data,
+    provisioned,
+    request_erasure,
+)
 from workflows.compliance.contracts import ErasureResult
 
 pytestmark = pytest.mark.timeout(180)
-
-
-async def _request(stack: ComplianceStack, person: Person) -> str:
-    async with stack.api.client(person.caller) as client:
-        requested = await client.post("/compliance/erasures", json={"confirm": True})
-    assert requested.status_code == 202, requested.text
-    return str(requested.json()["workflow_id"])
-
-
-async def _state(stack: ComplianceStack, person: Person, phase: str) -> dict[str, Any]:
-    async def check() -> dict[str, Any]:
-        async with stack.api.client(person.caller) as client:
-            answer = await client.get("/compliance/erasures/current")
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["phase"] == phase, answer.json()
-        return dict(answer.json())
-
-    return await eventually(check)
 
 
 async def _account_exists(stack: ComplianceStack, person: Person) -> bool:
@@ -58,8 +47,8 @@ async def test_the_person_cancels_during_the_grace_period(
         async with in_process_auth_api(stack.auth) as auth:
             await login(auth, person.account)
         assert len(await auth_runtime.sessions.list(person.id)) == 1
-        workflow_id = await _request(stack, person)
-        state = await _state(stack, person, "grace")
+        workflow_id = await request_erasure(stack, person)
+        state = await erasure_state(stack, person, "grace")
         assert state["cancellable"] and state["grace_ends_at"] > 0
         # Sessions end as soon as the erasure is requested, not after the grace period.
         assert await auth_runtime.sessions.list(person.id) == []
@@ -74,7 +63,7 @@ async def test_the_person_cancels_during_the_grace_period(
     assert await _account_exists(stack, person)
     async with transaction(stack.tenants.database, tenant_id) as db:
         assert await MembershipRepository(db, tenant_id).of_user(person.id) is not None
-    events = await _erasure_events(stack, result.erasure_id)
+    events = await erasure_events(stack, result.erasure_id)
     assert events[:2] == ["compliance.erasure_requested", "compliance.erasure_cancelled"]
 
 
@@ -84,20 +73,6 @@ def owner_caller(user_id: uuid.UUID, tenant_id: uuid.UUID) -> Any:
     return Caller(user_id, tenant_id, (*MANAGE, "members.manage"))
 
 
-async def _erasure_events(stack: ComplianceStack, erasure_id: str) -> list[str]:
-    from sqlalchemy import select
-
-    async with transaction(stack.auth.database) as db:
-        rows = await db.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.detail["request_id"].astext == erasure_id)
-            .order_by(AuditEvent.at)
-        )
-        found = list(rows)
-    assert all(e.user_id is None and "subject_ref" in e.detail for e in found)
-    return [e.event for e in found]
-
-
 async def test_cancelling_the_run_undoes_and_erases_nothing(
     temporal: Client, compliance_stack: Any, auth_runtime: AuthRuntime
 ) -> None:
@@ -105,8 +80,8 @@ async def test_cancelling_the_run_undoes_and_erases_nothing(
     async with compliance_stack(grace_seconds=600) as stack:
         tenant_id = await provisioned(temporal, stack, owner.id)
         person = await member_with_data(auth_runtime, stack, tenant_id)
-        handle = temporal.get_workflow_handle(await _request(stack, person))
-        await _state(stack, person, "grace")
+        handle = temporal.get_workflow_handle(await request_erasure(stack, person))
+        await erasure_state(stack, person, "grace")
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
@@ -123,14 +98,14 @@ async def test_a_legal_hold_stops_the_erasure(
         person = await member_with_data(auth_runtime, stack, tenant_id)
         async with transaction(stack.auth.database) as db:
             await auth_compliance.set_hold(db, person.id, "litigation 2026-17", owner.id)
-        workflow_id = await _request(stack, person)
+        workflow_id = await request_erasure(stack, person)
         result = await temporal.get_workflow_handle(workflow_id, result_type=ErasureResult).result()
         async with transaction(stack.auth.database) as db:
             assert await auth_compliance.release_hold(db, person.id)
     assert result.outcome == "legal_hold" and result.receipt is None
     assert await _account_exists(stack, person)
     assert await stack.files.blobs.exists(person.blob_key)
-    assert "compliance.erasure_held" in await _erasure_events(stack, result.erasure_id)
+    assert "compliance.erasure_held" in await erasure_events(stack, result.erasure_id)
 
 
 async def test_a_sole_owner_names_a_new_owner_first(
@@ -141,8 +116,8 @@ async def test_a_sole_owner_names_a_new_owner_first(
         tenant_id = await provisioned(temporal, stack, founder.id)
         member = await member_with_data(auth_runtime, stack, tenant_id)
         person = Person(founder, tenant_id, uuid.uuid4(), "")
-        workflow_id = await _request(stack, person)
-        state = await _state(stack, person, "waiting_for_tenants")
+        workflow_id = await request_erasure(stack, person)
+        state = await erasure_state(stack, person, "waiting_for_tenants")
         assert state["waiting_for_tenants"] == [str(tenant_id)]
         async with stack.api.client(person.caller) as client:
             stranger = await client.post(
