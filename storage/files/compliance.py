@@ -1,7 +1,8 @@
 """The files schema's side of the GDPR procedures: the files a person owns in one tenant (with
 their shares, where ``files.file_shares`` exists), shares granted to them, and the erasure of
 their rows. Read and written one tenant at a time (row-level security); the blobs are the
-caller's to remove (``blob_keys_of``)."""
+caller's to remove (``blob_keys_of``). ``tenants_with_files`` finds the tenants to visit beyond
+the person's memberships (a tenant they left still holds their files)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,25 @@ class OwnedFile:
 async def has_shares(db: AsyncSession) -> bool:
     """Whether ``files.file_shares`` exists (file sharing arrives in its own migration)."""
     return bool(await db.scalar(text("SELECT to_regclass('files.file_shares') IS NOT NULL")))
+
+
+#: The person a GDPR step acts on: policy ``compliance_subject_files`` (migration files_0008)
+#: shows their files in every tenant to a transaction that names them here.
+SUBJECT_SETTING = "adx.compliance_subject"
+
+
+async def tenants_with_files(db: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every tenant where the person owns a file, those they have left included (no membership
+    names them there). Only for a GDPR step that checked it acts for this person: the
+    transaction is scoped to them alone (transaction-local), not to a tenant."""
+    await db.execute(
+        text("SELECT set_config(:name, :uid, true)"), {"name": SUBJECT_SETTING, "uid": str(user_id)}
+    )
+    rows = await db.execute(
+        text("SELECT DISTINCT tenant_id FROM files.files WHERE owner_id = :uid ORDER BY tenant_id"),
+        {"uid": user_id},
+    )
+    return [r[0] for r in rows]
 
 
 async def owned_files(db: AsyncSession, user_id: uuid.UUID) -> list[OwnedFile]:

@@ -1,10 +1,12 @@
 """The file service's GDPR activities (queue ``<prefix>-file``): the person's files and shares
-in each of their tenants (under RLS), the export archive, and the erasure of files and blobs."""
+in each of their tenants and in every tenant where they still own files (one they left: no
+membership names it), under RLS; the export archive; the erasure of files and blobs."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -58,14 +60,20 @@ class FileComplianceActivities:
         self.database = resources.database
         self.blobs = resources.blobs
 
+    async def _tenants(self, user_id: uuid.UUID, tenant_ids: list[str]) -> list[uuid.UUID]:
+        """The workflow's tenants (their memberships), then the others holding their files."""
+        tenants = [parse_id(raw, "tenant id") for raw in tenant_ids]
+        async with transaction(self.database) as db:
+            elsewhere = await compliance.tenants_with_files(db, user_id)
+        return list(dict.fromkeys([*tenants, *elsewhere]))
+
     @EXPORT_FILE_DATA.implement
     async def export_personal_data(self, input: ExportPartInput) -> ExportPartOutput:
         user_id = parse_id(input.user_id)
         require_subject_step(user_id)
         document: dict[str, Any] = {"tenants": {}}
         counts: dict[str, int] = {}
-        for raw in input.tenant_ids:
-            tenant_id = parse_id(raw, "tenant id")
+        for tenant_id in await self._tenants(user_id, input.tenant_ids):
             async with transaction(self.database, tenant_id) as db:
                 rows = await compliance.file_rows(db, user_id)
             document["tenants"][str(tenant_id)] = {
@@ -87,8 +95,7 @@ class FileComplianceActivities:
         for part in parts:
             entries.append(Entry(part.removeprefix(prefix), self._blob(part)))
         manifest: list[dict[str, Any]] = []
-        for raw in input.tenant_ids:
-            tenant_id = parse_id(raw, "tenant id")
+        for tenant_id in await self._tenants(user_id, input.tenant_ids):
             async with transaction(self.database, tenant_id) as db:
                 owned = await compliance.owned_files(db, user_id)
             for file in owned:
@@ -126,8 +133,7 @@ class FileComplianceActivities:
         require_erasure_step()
         user_id = parse_id(input.user_id)
         deleted: dict[str, int] = {"blobs": 0}
-        for raw in input.tenant_ids:
-            tenant_id = parse_id(raw, "tenant id")
+        for tenant_id in await self._tenants(user_id, input.tenant_ids):
             async with transaction(self.database, tenant_id) as db:
                 owned = await compliance.owned_files(db, user_id)
                 ids = [f.id for f in owned]
