@@ -42,18 +42,29 @@ class RawPoster:
         self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n{extra}"
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        return await self.request("POST", path, body)
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        return await self.request("POST", path, body, headers)
 
     async def get(self, path: str) -> tuple[int, bytes]:
         return await self.request("GET", path)
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """One request; ``headers`` go with this one only (beside the connection's own)."""
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
         sized = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
-        writer.write(f"{method} {path} HTTP/1.1\r\n{self._head}{sized}\r\n".encode() + body)
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        start = f"{method} {path} HTTP/1.1\r\n{self._head}{extra}{sized}\r\n"
+        writer.write(start.encode() + body)
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])

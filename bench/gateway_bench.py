@@ -41,12 +41,10 @@ from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.argon2_rate import PASSWORD
 from bench.clients import RawPoster
-from bench.infra import ROOT, BenchInfra, create_verified_accounts, infrastructure
+from bench.infra import ROOT, BenchInfra, infrastructure, insert_verified_accounts
 from bench.load import CpuSnapshot, OperationError, PhaseResult, drive, paced, wait_until_quiet
 from bench.progress_workflow import NAME as STEPS_WORKFLOW
 from bench.progress_workflow import StepsInput
@@ -122,31 +120,14 @@ def _env(infra: BenchInfra, args: argparse.Namespace) -> dict[str, str]:
 
 async def accounts(infra: BenchInfra, count: int) -> list[tuple[str, str]]:
     """``count`` verified accounts with a profile each (inserted directly): (user id, e-mail)."""
-    emails = await create_verified_accounts(
-        infra, count, PASSWORD, lambda user_id: f"gw-{user_id.hex[:12]}@example.com"
+    rows = await insert_verified_accounts(
+        infra.settings().database_url,
+        count,
+        PASSWORD,
+        lambda user_id: f"gw-{user_id.hex[:12]}@example.com",
+        profiles=True,
     )
-    engine = create_async_engine(infra.settings().database_url)
-    try:
-        async with engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    text("SELECT id, email FROM auth.credentials WHERE email = ANY(:e)"),
-                    {"e": emails},
-                )
-            ).all()
-            await conn.execute(
-                text(
-                    "INSERT INTO users.profiles (id, email, display_name, status, idempotency_key)"
-                    " VALUES (:id, :email, :name, 'active', :key)"
-                ),
-                [
-                    {"id": i, "email": e, "name": f"Bench {e[3:9]}", "key": f"bench:{i}"}
-                    for i, e in rows
-                ],
-            )
-    finally:
-        await engine.dispose()
-    return [(str(i), e) for i, e in rows]
+    return [(str(user_id), email) for user_id, email in rows]
 
 
 async def tokens(auth_url: str, users: list[tuple[str, str]]) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -198,7 +198,21 @@ async def create_verified_accounts(
     """``count`` verified accounts inserted directly, sharing one hash of ``password`` (their
     creation and hashing are not what is measured); ``email`` names each from its id. Their
     addresses."""
-    password_hash = hasher.hash(password)
+    rows = await insert_verified_accounts(infra.settings().database_url, count, password, email)
+    return [address for _, address in rows]
+
+
+async def insert_verified_accounts(
+    database_url: str,
+    count: int,
+    password: str,
+    email: Callable[[uuid.UUID], str],
+    *,
+    profiles: bool = False,
+) -> list[tuple[uuid.UUID, str]]:
+    """``create_verified_accounts`` into the database at ``database_url``, each with an active
+    user profile too when ``profiles`` (what a finished sign-up leaves): (user id, e-mail)."""
+    password_hash = await asyncio.to_thread(hasher.hash, password)
     rows = [
         {
             "id": user_id,
@@ -209,10 +223,26 @@ async def create_verified_accounts(
         }
         for user_id in (uuid.uuid4() for _ in range(count))
     ]
-    engine = create_async_engine(infra.settings().database_url)
+    engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(Credential), rows)
+            if profiles:
+                await conn.execute(
+                    text(
+                        "INSERT INTO users.profiles (id, email, display_name, status,"
+                        " idempotency_key) VALUES (:id, :email, :name, 'active', :key)"
+                    ),
+                    [
+                        {
+                            "id": row["id"],
+                            "email": row["email"],
+                            "name": f"Bench {str(row['id'])[:8]}",
+                            "key": row["idempotency_key"],
+                        }
+                        for row in rows
+                    ],
+                )
     finally:
         await engine.dispose()
-    return [str(row["email"]) for row in rows]
+    return [(uuid.UUID(str(row["id"])), str(row["email"])) for row in rows]

@@ -11,9 +11,9 @@ import os
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import psutil
 
@@ -25,6 +25,14 @@ SPLIT_MAIN_THREAD = {"auth"}
 
 class OperationError(Exception):
     """One benchmarked request did not succeed (its message says how)."""
+
+
+def quantile_ms(latencies: list[float], quantile: float) -> float:
+    """The ``quantile`` of ``latencies`` (seconds) in milliseconds; NaN for none."""
+    if not latencies:
+        return float("nan")
+    ordered = sorted(latencies)
+    return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
 
 
 @dataclass
@@ -42,10 +50,7 @@ class PhaseResult:
         return self.completed / self.seconds
 
     def latency_ms(self, quantile: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+        return quantile_ms(self.latencies, quantile)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -182,6 +187,61 @@ class Connection(Protocol):
 C = TypeVar("C", bound=Connection)
 
 
+class Pool(Generic[C]):
+    """Kept-alive connections, one request at a time each: ``take`` an idle one (``connect()``
+    opens another when all are busy), ``give`` it back; ``broken`` closes it first (it opens
+    again on its next use)."""
+
+    def __init__(self, connect: Callable[[], C]) -> None:
+        self._connect = connect
+        self._idle: list[C] = []
+        self.opened: list[C] = []
+
+    def take(self) -> C:
+        if self._idle:
+            return self._idle.pop()
+        connection = self._connect()
+        self.opened.append(connection)
+        return connection
+
+    def give(self, connection: C) -> None:
+        self._idle.append(connection)
+
+    async def broken(self, connection: C) -> None:
+        await connection.close()
+        self._idle.append(connection)
+
+    async def close(self) -> None:
+        for connection in self.opened:
+            await connection.close()
+
+
+async def fixed_rate(
+    rate: float,
+    one: Callable[[int, float], Coroutine[Any, Any, None]],
+    *,
+    first: float,
+    end: Callable[[], float],
+) -> int:
+    """Start ``one(index, due)`` at ``due = first + index / rate`` (``time.perf_counter()``)
+    for every ``due`` before ``end()``, whatever the answers (open loop: a slow answer delays
+    no later arrival); ``end`` is read again while waiting, so lowering it stops the arrivals
+    within a quarter of a second. Returns how many were started, once all have finished."""
+    running: set[asyncio.Task[None]] = set()
+    index = 0
+    while (due := first + index / rate) < end():
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(min(delay, 0.25))
+            continue
+        task = asyncio.create_task(one(index, due))
+        running.add(task)
+        task.add_done_callback(running.discard)
+        index += 1
+    await asyncio.gather(*running)
+    return index
+
+
 async def paced(
     name: str,
     operation: Callable[[C], Awaitable[None]],
@@ -193,33 +253,30 @@ async def paced(
     roles: Mapping[int, str],
 ) -> PhaseResult:
     """Fixed-rate (open-loop) load: one ``operation(connection)`` every ``1 / rate`` seconds
-    whatever the answers, each on an idle kept-alive connection (``connect()`` opens another
-    when all are busy); ``warmup`` seconds uncounted, then the requests *due* within
-    ``duration`` seconds counted. A latency runs from the moment the request was due, not sent:
-    a stall of the server or of this loop counts against every request it held back (no
-    coordinated omission). ``clients`` of the result is how many connections it took."""
+    whatever the answers (``fixed_rate``), each on an idle kept-alive connection of a ``Pool``;
+    ``warmup`` seconds uncounted, then the requests *due* within ``duration`` seconds counted.
+    A latency runs from the moment the request was due, not sent: a stall of the server or of
+    this loop counts against every request it held back (no coordinated omission). ``clients``
+    of the result is how many connections it took."""
     result = PhaseResult(name=name, clients=0, seconds=duration)
-    idle: list[C] = []
-    opened: list[C] = []
+    pool = Pool(connect)
     first = time.perf_counter() + 0.01
     begin = first + warmup
     end = begin + duration
 
-    async def one(due: float) -> None:
-        if idle:
-            connection = idle.pop()
-        else:
-            connection = connect()
-            opened.append(connection)
+    async def one(_: int, due: float) -> None:
+        connection = pool.take()
         try:
             await operation(connection)
             error = None
         except OperationError as failure:
             error = str(failure)
+            pool.give(connection)
         except Exception as failure:  # a benchmark reports every failure, and goes on
             error = type(failure).__name__
-            await connection.close()  # a broken connection is opened again on next use
-        idle.append(connection)
+            await pool.broken(connection)
+        else:
+            pool.give(connection)
         if begin <= due < end:
             if error is None:
                 result.completed += 1
@@ -227,23 +284,11 @@ async def paced(
             else:
                 result.errors[error] += 1
 
-    async def schedule() -> None:
-        sent: set[asyncio.Task[None]] = set()
-        index = 0
-        while (due := first + index / rate) < end:
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(one(due))
-            sent.add(task)
-            task.add_done_callback(sent.discard)
-            index += 1
-        await asyncio.gather(*sent)
-
     try:
-        await asyncio.gather(_meter(result, begin, end, roles), schedule())
+        await asyncio.gather(
+            _meter(result, begin, end, roles), fixed_rate(rate, one, first=first, end=lambda: end)
+        )
     finally:
-        for connection in opened:
-            await connection.close()
-    result.clients = len(opened)
+        await pool.close()
+    result.clients = len(pool.opened)
     return result
