@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench-user-bulk: bootstrap ## bulk import rows/s: 10,000 CSV rows through POST /
 
 bench-file: bootstrap ## file service upload/download MiB/s of a 256 MiB file vs the blob store directly (>= 0.7x), RSS growth over a 1 GiB upload (< 64 MiB) (BENCH_ARGS="--json out.json")
 	$(PY) -m bench.file_bench $(BENCH_ARGS)
+
+load: bootstrap ## mixed traffic (logins, queries, createTenant, progress subscriptions) at a fixed rate for a bounded time: latency p50/p95/p99/max and errors per kind, server errors (BENCH_ARGS="--rate 20 --seconds 60 --json out.json"; --gateway-url URL --database-url URL for a running stack)
+	$(PY) -m bench.mixed_load $(BENCH_ARGS)
 
 bench-check: bootstrap ## compare bench results (BENCH_RESULTS="a.json b.json") with bench/baseline.json by ratio; exit 1 on a regression
 	$(PY) -m bench.regression check $(BENCH_RESULTS)
