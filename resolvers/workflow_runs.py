@@ -149,7 +149,12 @@ async def started_run(
         return started.workflow_id
 
     key = [method, path, body] if arguments is None else arguments
-    workflow_id = await info.context.started_once(info, key, start)
+    return await run_to_follow(info, await info.context.started_once(info, key, start))
+
+
+async def run_to_follow(info: strawberry.Info[GatewayContext], workflow_id: str) -> WorkflowRun:
+    """A run the caller's write just started, with its access token (``workflowRun``,
+    ``workflowProgress``)."""
     state = info.context.state
     description = await describe(state.temporal, workflow_id)
     run = await run_of(info, workflow_id, description)
