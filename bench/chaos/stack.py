@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +60,21 @@ class Restart:
 
 
 @dataclass
+class Fault:
+    """One injected fault: what, and when it began and ended (``time.monotonic()``)."""
+
+    label: str
+    started: float
+    ended: float | None = None
+    #: What the scenario wants in the figures (the activity it killed, ...).
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+
+@dataclass
 class _Slot:
     """One named process of the stack and how to start it again."""
 
@@ -69,6 +84,8 @@ class _Slot:
     #: Set by stop()/kill() of infrastructure and by close(): not the supervisor's to restart.
     held: bool = False
     died_at: float | None = None
+    #: A killed service stays down until then (a longer back-off: an outage of that length).
+    down_until: float = 0.0
 
 
 @dataclass
@@ -90,6 +107,7 @@ class ChaosStack:
     env: dict[str, str] = field(init=False, default_factory=dict)
     ports: dict[str, int] = field(init=False, default_factory=dict)
     restarts: list[Restart] = field(init=False, default_factory=list)
+    faults: list[Fault] = field(init=False, default_factory=list)
     _slots: dict[str, _Slot] = field(init=False, default_factory=dict)
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     _closing: threading.Event = field(init=False, default_factory=threading.Event)
@@ -227,14 +245,27 @@ class ChaosStack:
         proc = self._slot(name).proc
         return proc is not None and proc.is_running()
 
-    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+    @contextlib.contextmanager
+    def fault(self, label: str) -> Iterator[Fault]:
+        """Record the span of a fault (``with stack.fault("temporal killed"): ...``): the
+        verdict measures the recovery from its end."""
+        fault = Fault(label, time.monotonic())
+        self.faults.append(fault)
+        try:
+            yield fault
+        finally:
+            fault.ended = time.monotonic()
+
+    def kill(self, name: str, signum: int = signal.SIGKILL, *, down_for: float = 0.0) -> None:
         """Send ``signum`` (default SIGKILL: ``kill -9``) to the process and all it spawned.
 
-        A killed service is restarted by the supervisor; killed infrastructure stays down
-        until the scenario calls :meth:`start`.
+        A killed service is restarted by the supervisor, after its back-off or ``down_for``
+        seconds, whichever is longer; killed infrastructure stays down until the scenario calls
+        :meth:`start`.
         """
         with self._lock:
             slot = self._slot(name)
+            slot.down_until = time.monotonic() + down_for
             if name in INFRASTRUCTURE and signum in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
                 slot.held = True
             proc = slot.proc
@@ -316,6 +347,20 @@ class ChaosStack:
 
     def restart_count(self, name: str | None = None) -> int:
         return sum(1 for r in self.restarts if name is None or r.name == name)
+
+    def service_of_pid(self, pid: int) -> str | None:
+        """The service (or gateway) whose current process is ``pid``."""
+        return next((name for name in SERVICES if self.pid(name) == pid), None)
+
+    def wait_restarted(self, name: str, after: int, timeout: float = 120.0) -> float:
+        """Wait until the supervisor has restarted ``name`` more than ``after`` times (the new
+        process is started, not necessarily ready); returns the seconds it took."""
+        started = time.monotonic()
+        while self.restart_count(name) <= after:
+            if time.monotonic() - started >= timeout:
+                raise DevStackError(f"the supervisor did not restart {name} in {timeout:g}s")
+            time.sleep(0.1)
+        return time.monotonic() - started
 
     # --- internals -----------------------------------------------------------------------------
     def _slot(self, name: str) -> _Slot:
@@ -401,7 +446,7 @@ class ChaosStack:
                     if slot.died_at is None:
                         slot.died_at = now
                         continue
-                    if now - slot.died_at < self.restart_backoff:
+                    if now - slot.died_at < self.restart_backoff or now < slot.down_until:
                         continue
                     self.restarts.append(Restart(name, now, slot.proc.returncode))
                     try:

@@ -4,11 +4,15 @@ it costs most of a minute on a loaded machine."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
+from bench.chaos.run import SHORT, load_target, run_scenario
 from bench.chaos.stack import ChaosStack
+from bench.chaos.verdict import Verdict
+from bench.mixed_load import LoadTarget
 from services.devstack.postgres import postgres_bin_dir
 from services.devstack.processes import DevStackError
 from services.devstack.redis import redis_binary
@@ -33,3 +37,16 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack
         pytest.skip(f"chaos stack cannot start: {missing}")
     with ChaosStack(data_dir=tmp_path_factory.mktemp("chaos")) as stack:
         yield stack
+
+
+@pytest.fixture(scope="package")
+async def chaos_target(chaos_stack: ChaosStack) -> LoadTarget:
+    """The load's accounts on the chaos stack (each owning a tenant), made once."""
+    return await load_target(chaos_stack)
+
+
+async def run_short(stack: ChaosStack, target: LoadTarget, scenario: str) -> Verdict:
+    """The scenario's short version, its figures printed (``-s`` shows them)."""
+    verdict = await run_scenario(stack, scenario, target, SHORT)
+    print(json.dumps(verdict.as_dict(), indent=2))
+    return verdict
