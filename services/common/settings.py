@@ -546,6 +546,19 @@ class Settings(BaseSettings):
         description="How long a GDPR erasure waits for new owners of tenants the person alone "
         "owns before it gives up (cancelled).",
     )
+    compliance_exports_per_person: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="GDPR exports one person may request per ADX_COMPLIANCE_EXPORT_LIMIT_WINDOW_"
+        "SECONDS (each gathers everything they own: beyond it a 429 / RATE_LIMITED).",
+    )
+    compliance_export_limit_window_seconds: int = Field(
+        24 * 3600,
+        ge=1,
+        le=30 * 24 * 3600,
+        description="The moving window of ADX_COMPLIANCE_EXPORTS_PER_PERSON.",
+    )
 
     # --- Auth ------------------------------------------------------------------------------
     auth_issuer: str = Field("https://auth.adx.local", description="`iss` of every access token.")
