@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -129,6 +129,12 @@ bench-file: bootstrap ## file service upload/download MiB/s of a 256 MiB file vs
 
 load: bootstrap ## mixed traffic (logins, queries, createTenant, progress subscriptions) at a fixed rate for a bounded time: latency p50/p95/p99/max and errors per kind, server errors (BENCH_ARGS="--rate 20 --seconds 60 --json out.json"; --gateway-url URL --database-url URL for a running stack)
 	$(PY) -m bench.mixed_load $(BENCH_ARGS)
+
+chaos: bootstrap ## chaos scenarios under the mixed load on a platform of their own, 30 s outages (worker/Temporal/gateway kill -9, ...): figures and a verdict each, exit 1 on a failed one; CI does not run it (BENCH_ARGS="--scenario worker_kill --json out.json"; docs/runbooks/chaos.md)
+	$(PY) -m bench.chaos --outage 30 --seconds 60 --rate 20 $(BENCH_ARGS)
+
+chaos-short: bootstrap ## the chaos scenarios' short versions (5 s outages, light load) as the tests CI runs: pytest -m chaos tests/operations/chaos
+	$(PY) -m pytest -m chaos tests/operations/chaos $(PYTEST_ARGS)
 
 bench-check: bootstrap ## compare bench results (BENCH_RESULTS="a.json b.json") with bench/baseline.json by ratio; exit 1 on a regression
 	$(PY) -m bench.regression check $(BENCH_RESULTS)
