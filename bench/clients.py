@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -35,12 +36,19 @@ class RawPoster:
     loop, or each connection of the fixed-rate pool, holds its own); ``headers`` go with every
     request (e.g. ``authorization``)."""
 
-    def __init__(self, url: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, headers: Mapping[str, str] | None = None, *, max_idle: float | None = None
+    ) -> None:
+        """``max_idle``: a connection idle longer is opened afresh before its next request (the
+        server closes idle ones: uvicorn after 5 s; a request written into a connection it is
+        closing is lost, which is the client's race, not the server's failure)."""
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._head = f"Host: {self.host}:{self.port}\r\nContent-Type: application/json\r\n{extra}"
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._max_idle = max_idle
+        self._last_used = 0.0
 
     async def post(
         self, path: str, body: bytes, headers: Mapping[str, str] | None = None
@@ -58,6 +66,12 @@ class RawPoster:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """One request; ``headers`` go with this one only (beside the connection's own)."""
+        if (
+            self._streams is not None
+            and self._max_idle is not None
+            and time.monotonic() - self._last_used > self._max_idle
+        ):
+            await self.close()
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
@@ -79,6 +93,7 @@ class RawPoster:
             elif name == "connection" and value.strip().lower() == "close":
                 close = True
         content = await reader.readexactly(length) if length else b""
+        self._last_used = time.monotonic()
         if close:
             await self.close()
         return status, content

@@ -133,7 +133,8 @@ class KindReport:
 
 @dataclass(frozen=True)
 class SubscriptionReport:
-    #: graphql-transport-ws sockets, and how often one was opened again after it dropped.
+    #: graphql-transport-ws sockets open now, and how often one was opened again after it
+    #: dropped (each socket opens on the first run it is given).
     sockets: int
     reconnects: int
     #: ``workflowProgress`` subscriptions sent (a run's first and every resumption).

@@ -49,6 +49,7 @@ from bench.load_report import KindStats, LoadReport, checked, count_server_error
 from bench.progress_sockets import ProgressSockets
 from bench.tenant_create import start_stack
 from services.common.settings import ServiceName
+from workflows.tenant.tenant_provisioning import tenant_provisioning_workflow_id
 
 __all__ = [
     "DEFAULT_MIX",
@@ -61,6 +62,8 @@ __all__ = [
     "run_mixed_load",
 ]
 
+#: Kept-alive connections idle longer are opened afresh (uvicorn closes them after 5 s).
+KEEP_ALIVE_SECONDS = 4.0
 CREATE_TENANT = """mutation($i: CreateTenantInput!) {
   createTenant(input: $i) { id accessToken }
 }"""
@@ -164,9 +167,10 @@ class MixedLoad:
         self._tag = uuid.uuid4().hex[:8]
         self._tokens: dict[str, str] = {}
         self._runs: list[str] = []
+        self._slugs: list[str] = []
         self._run_tokens: dict[str, str | None] = {}
         self._unfollowed: deque[str] = deque()
-        self._pool = Pool(lambda: RawPoster(target.gateway_url))
+        self._pool = Pool(lambda: RawPoster(target.gateway_url, max_idle=KEEP_ALIVE_SECONDS))
         self._sockets = ProgressSockets(target.ws_url, subscribers)
         self._arrived = 0
         self._first: float | None = None
@@ -183,6 +187,12 @@ class MixedLoad:
     def started_runs(self) -> list[str]:
         """Workflow ids of every run a ``workflow`` operation started, in order."""
         return list(self._runs)
+
+    @property
+    def attempted_runs(self) -> list[str]:
+        """Workflow ids of every ``workflow`` operation sent, answered or not: a start whose
+        answer was lost (a timeout, a killed gateway) may still have started its run."""
+        return [tenant_provisioning_workflow_id(slug) for slug in self._slugs]
 
     async def __aenter__(self) -> MixedLoad:
         url = f"{self.target.gateway_url.rstrip('/')}/graphql"
@@ -285,6 +295,7 @@ class MixedLoad:
 
     async def _workflow(self, account: Account, turn: int) -> None:
         slug = f"ml-{self._tag}-{turn}"
+        self._slugs.append(slug)
         variables = {"i": {"slug": slug, "name": f"Load {slug}"}}
         data = await self._post(CREATE_TENANT, variables, self._tokens[account.user_id])
         run = data["createTenant"]
@@ -355,7 +366,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _measure(gateway_url: str, database_url: str, args: argparse.Namespace) -> LoadReport:
+    print(f"preparing {args.accounts} accounts, each with a tenant ...", flush=True)
     accounts = await prepare_accounts(gateway_url, database_url, args.accounts)
+    print(f"{args.seconds:g} s at {args.rate:g}/s through {gateway_url} ...", flush=True)
     return await run_mixed_load(
         LoadTarget(gateway_url, accounts),
         rate=args.rate,
@@ -372,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(_measure(args.gateway_url, args.database_url, args))
     else:
         with infrastructure() as infra:
+            print("starting the gateway and the five services ...", flush=True)
             ports = start_stack(infra)  # the gateway and all five services, HTTP and workers
             url = f"http://127.0.0.1:{ports[ServiceName.gateway]}"
             report = asyncio.run(_measure(url, infra.settings().database_url, args))

@@ -61,7 +61,7 @@ class ProgressSockets:
 
     def report(self) -> SubscriptionReport:
         return SubscriptionReport(
-            sockets=sum(1 for s in self._sockets if s.connected_once),
+            sockets=sum(1 for s in self._sockets if s.is_open),
             reconnects=sum(s.reconnects for s in self._sockets),
             opened=self.opened,
             events=self.events,
@@ -86,6 +86,10 @@ class _Socket:
         self._later: set[asyncio.Task[None]] = set()
         self.connected_once = False
         self.reconnects = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None
 
     async def follow(self, follow: Follow, within: float) -> Follow:
         self._active.add(follow)

@@ -62,6 +62,7 @@ async def test_a_short_mixed_load_sends_every_kind_and_its_runs_complete(
     # Every run the mutations started completed, each leaving its tenant with its asker.
     runs = load.started_runs
     assert len(runs) == report.started_runs == report.kinds["workflow"].ok, summary
+    assert load.attempted_runs == runs, summary  # no start went unanswered
     statuses = await closed_statuses(temporal, runs)
     assert all(s == WorkflowExecutionStatus.COMPLETED for s in statuses.values()), statuses
     slugs = set()
