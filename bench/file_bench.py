@@ -1,26 +1,38 @@
 """File service throughput and memory (``make bench-file``, or ``python -m bench.file_bench
-[--mib 256] [--rss-mib 1024] [--json out.json]``).
+[--mib 256] [--rss-mib 1024] [--rounds 2] [--profile DIR] [--json out.json]``).
 
 The file service runs as a process (HTTP and worker, ``--mode both``, no scanner configured) over
-the bench's own Temporal, PostgreSQL and Redis, with the local blob store. Measured:
+the bench's own Temporal, PostgreSQL and Redis, with the local blob store. Measured, ``--rounds``
+times each (the machine is shared: a round's ratio compares figures taken seconds apart):
 
-- upload MiB/s: ``--mib`` MiB streamed to ``POST /files`` (chunked, 1 MiB chunks) until its 202,
-  against writing the same chunks with ``LocalBlobStore.put_stream`` to a store on the same disk;
-- download MiB/s: the ready file read back from ``GET /files/{id}/content``, against
-  ``LocalBlobStore.stream`` of the same blob; targets: the service at >= 0.7x the store for both;
+- upload MiB/s: a ``--mib`` MiB source file (random bytes, in the page cache) sent to ``POST
+  /files`` by ``curl -T`` until its 202, against ``LocalBlobStore.put_stream`` of the same file
+  read in 1 MiB chunks into a store on the same disk;
+- download MiB/s: the ready file read from ``GET /files/{id}/content`` by ``curl -o /dev/null``,
+  against ``LocalBlobStore.stream`` of the same blob in 1 MiB chunks, both with the blob in the
+  page cache (``warm``) and both with it dropped from it first (``cold``, ``posix_fadvise
+  DONTNEED``: what a large file nobody read lately costs);
 - peak RSS growth of the file service process (``/proc/<pid>/status`` VmRSS sampled every 20 ms)
-  during an upload of ``--rss-mib`` MiB, measured first (after an 8 MiB warm-up upload);
-  target < 64 MiB.
+  during an upload of ``--rss-mib`` MiB (httpx, a generated body), measured first (after an 8 MiB
+  warm-up upload); target < 64 MiB.
 
-A token is minted in this process with the auth runtime's issuer (its JWKS published to Redis
-where the file service reads it); the tenant's quota is raised first. Not a test: it reports."""
+The client is curl (C; without it, httpx): Python's httpx itself tops out at 200-300 MiB/s on
+loopback, which would measure the client, not the service. Targets: the service at >= 0.7x the
+store for both directions. A token is minted in this process with the auth runtime's issuer (its
+JWKS published to Redis where the file service reads it); the tenant's quota is raised first.
+``--profile DIR``: the service runs under ``bench.profile_service`` (cProfile of the event-loop
+thread, one ``.prof`` per timed phase: ``upload.prof``, ``download.prof``; slower figures).
+Not a test: it reports."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
+import signal
 import sys
 import time
 import uuid
@@ -49,8 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=256, help="size of the timed file (MiB)")
     parser.add_argument("--rss-mib", type=int, default=1024, help="size of the RSS upload (MiB)")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds (ratios per round)")
+    parser.add_argument("--profile", help="a directory for cProfile files of the timed phases")
     parser.add_argument("--json", help="write the figures to this file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.profile:
+        args.profile = os.path.abspath(args.profile)
+    return args
 
 
 _BLOCK = os.urandom(MIB)
@@ -127,38 +144,164 @@ async def _ready(http: httpx.AsyncClient, file_id: str) -> None:
     raise SystemExit("the bench file never became ready")
 
 
-async def _download(http: httpx.AsyncClient, file_id: str) -> tuple[float, int]:
-    began, size = time.perf_counter(), 0
-    async with http.stream("GET", f"/files/{file_id}/content") as answer:
-        answer.raise_for_status()
-        async for chunk in answer.aiter_raw(MIB):
-            size += len(chunk)
-    return time.perf_counter() - began, size
+class Client:
+    """The timed transfers: curl when the machine has it (its own ``time_total``), else httpx."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base: str, token: str, tenant_id: uuid.UUID
+    ) -> None:
+        self.http, self.base, self.token, self.tenant_id = http, base, token, tenant_id
+        self.curl = shutil.which("curl")
+
+    async def _curl(self, out: str, *args: str) -> tuple[float, int, str]:
+        """curl's ``time_total`` and ``size_download``, and the body when ``out`` is ``-``."""
+        assert self.curl is not None
+        proc = await asyncio.create_subprocess_exec(
+            self.curl,
+            "-sS",
+            "--fail-with-body",
+            "-H",
+            f"authorization: Bearer {self.token}",
+            "-o",
+            out,
+            "-w",
+            "\n%{time_total} %{size_download}",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await proc.communicate()
+        body, _, times = stdout.decode(errors="replace").rpartition("\n")
+        if proc.returncode != 0:
+            raise SystemExit(f"curl failed ({proc.returncode}): {body[:2000]}")
+        seconds, size = times.split()
+        return float(seconds), int(size), body
+
+    async def upload(self, name: str, source: Path, mib: int) -> tuple[float, str]:
+        if self.curl is None:
+            return await _upload(self.http, name, mib)
+        url = f"{self.base}/files?name={name}"
+        header = "content-type: application/octet-stream"
+        seconds, _, body = await self._curl("-", "-X", "POST", "-H", header, "-T", str(source), url)
+        return seconds, str(json.loads(body)["file"]["id"])
+
+    async def download(self, file_id: str) -> tuple[float, int]:
+        if self.curl is None:
+            began, size = time.perf_counter(), 0
+            async with self.http.stream("GET", f"/files/{file_id}/content") as answer:
+                answer.raise_for_status()
+                async for chunk in answer.aiter_raw(MIB):
+                    size += len(chunk)
+            return time.perf_counter() - began, size
+        seconds, size, _ = await self._curl("/dev/null", f"{self.base}/files/{file_id}/content")
+        return seconds, size
 
 
-async def _store_baseline(root: Path, mib: int) -> tuple[float, float]:
-    store = LocalBlobStore(root)
+def _write_source(path: Path, mib: int) -> None:
+    with path.open("wb") as out:
+        for index in range(mib):
+            out.write(index.to_bytes(8, "big") + _BLOCK[8:])
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := await asyncio.to_thread(source.read, MIB):
+            yield chunk
+
+
+def drop_cache(path: Path) -> None:
+    """Evict a file's clean pages from the page cache (no privilege needed for one's own)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+async def _store_write(store: LocalBlobStore, source: Path) -> tuple[float, str]:
     key = f"bench/{uuid.uuid4().hex}"
     began = time.perf_counter()
-    await store.put_stream(key, _chunks(mib))
-    write = time.perf_counter() - began
+    await store.put_stream(key, _file_chunks(source))
+    return time.perf_counter() - began, key
+
+
+async def _store_read(store: LocalBlobStore, key: str) -> float:
     began, size = time.perf_counter(), 0
     async for chunk in store.stream(key):
         size += len(chunk)
-    read = time.perf_counter() - began
-    assert size == mib * MIB
+    assert size == (store.root / key).stat().st_size
+    return time.perf_counter() - began
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+async def _round(
+    infra: BenchInfra, client: Client, source: Path, mib: int, pid: int, profile: Path | None
+) -> dict[str, float]:
+    """One round: the store's write and read, then the service's, seconds apart."""
+    store = LocalBlobStore(infra.settings().blob_root() / "bench-baseline")
+    figures: dict[str, float] = {}
+    store_write, key = await _store_write(store, source)
+    if profile is not None:
+        _signal(pid, signal.SIGUSR1)
+    upload_s, file_id = await client.upload("timed.bin", source, mib)
+    if profile is not None:
+        _signal(pid, signal.SIGUSR2)
+        await asyncio.sleep(2)
+        (profile / "file.prof").replace(profile / "upload.prof")
+    await _ready(client.http, file_id)
+    blob = infra.settings().blob_root() / f"tenants/{client.tenant_id}/files/{file_id}/v1"
+    figures["upload_mib_s"] = mib / upload_s
+    figures["store_write_mib_s"] = mib / store_write
+    for cache in ("warm", "cold"):
+        if cache == "cold":
+            drop_cache(store.root / key)
+        store_read = await _store_read(store, key)
+        if cache == "cold":
+            drop_cache(blob)
+        if profile is not None and cache == "warm":
+            _signal(pid, signal.SIGUSR1)
+        download_s, size = await client.download(file_id)
+        if profile is not None and cache == "warm":
+            _signal(pid, signal.SIGUSR2)
+            await asyncio.sleep(2)
+            (profile / "file.prof").replace(profile / "download.prof")
+        assert size == mib * MIB, size
+        figures[f"download_{cache}_mib_s"] = mib / download_s
+        figures[f"store_read_{cache}_mib_s"] = mib / store_read
     await store.delete(key)
-    return write, read
+    await client.http.delete(f"/files/{file_id}")
+    figures = {name: round(value, 1) for name, value in figures.items()}
+    figures["upload_ratio"] = round(figures["upload_mib_s"] / figures["store_write_mib_s"], 2)
+    for cache in ("warm", "cold"):
+        figures[f"download_{cache}_ratio"] = round(
+            figures[f"download_{cache}_mib_s"] / figures[f"store_read_{cache}_mib_s"], 2
+        )
+    figures["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return figures
 
 
 async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]:
     limit = max(args.mib, args.rss_mib)
+    profile = Path(args.profile) if args.profile else None
+    modules = None
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        out = str(profile / "file.prof")
+        modules = {ServiceName.file: ["bench.profile_service", out, "--module", "services.file"]}
     ports = start_stack(
-        infra, [ServiceName.file], extra_env={"ADX_FILE_MAX_DIRECT_UPLOAD_MIB": str(limit)}
+        infra,
+        [ServiceName.file],
+        extra_env={"ADX_FILE_MAX_DIRECT_UPLOAD_MIB": str(limit)},
+        modules=modules,
     )
     pid = next(p.pid for p in infra.processes if p.name == "file" and p.pid is not None)
-    token, _ = await _caller(infra)
-    store_root = infra.settings().blob_root() / "bench-baseline"
+    token, tenant_id = await _caller(infra)
+    source = infra.data_dir / "bench-source.bin"
+    await asyncio.to_thread(_write_source, source, args.mib)
     base = f"http://127.0.0.1:{ports[ServiceName.file]}"
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as http:
@@ -173,28 +316,26 @@ async def measure(infra: BenchInfra, args: argparse.Namespace) -> dict[str, Any]
         finally:
             stop.set()
         peak = await sampler
-        store_write, store_read = await _store_baseline(store_root, args.mib)
-        upload_s, file_id = await _upload(http, "timed.bin", args.mib)
-        await _ready(http, file_id)
-        download_s, size = await _download(http, file_id)
-        assert size == args.mib * MIB, size
-
-    figures = {
+        client = Client(http, base, token, tenant_id)
+        rounds = [
+            await _round(infra, client, source, args.mib, pid, profile if i == 0 else None)
+            for i in range(args.rounds)
+        ]
+    return {
         "mib": args.mib,
-        "upload_mib_s": round(args.mib / upload_s, 1),
-        "store_write_mib_s": round(args.mib / store_write, 1),
-        "download_mib_s": round(args.mib / download_s, 1),
-        "store_read_mib_s": round(args.mib / store_read, 1),
+        "client": "curl" if client.curl else "httpx",
+        "rounds": rounds,
         "rss_upload_mib": args.rss_mib,
         "rss_before_mib": round(before / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
         "rss_growth_mib": round((peak - before) / 1024, 1),
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        # The worst round's ratios: what bench-check compares.
+        "upload_ratio": min(r["upload_ratio"] for r in rounds),
+        "download_ratio": min(r["download_cold_ratio"] for r in rounds),
+        "download_warm_ratio": min(r["download_warm_ratio"] for r in rounds),
     }
-    figures["upload_ratio"] = round(figures["upload_mib_s"] / figures["store_write_mib_s"], 2)
-    figures["download_ratio"] = round(figures["download_mib_s"] / figures["store_read_mib_s"], 2)
-    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,10 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     with infrastructure() as infra:
         figures = asyncio.run(measure(infra, args))
     print(json.dumps(figures, indent=2))
-    for what in ("upload", "download"):
+    for what, label in (
+        ("upload", "upload"),
+        ("download", "download, cold page cache"),
+        ("download_warm", "download, warm page cache"),
+    ):
         ratio = figures[f"{what}_ratio"]
         verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-        print(f"{what}: {ratio}x the blob store (target >= {TARGET_RATIO}: {verdict})")
+        print(
+            f"{label}: {ratio}x the blob store, worst round (target >= {TARGET_RATIO}: {verdict})"
+        )
     growth = figures["rss_growth_mib"]
     verdict = "met" if growth < TARGET_RSS_MIB else "NOT met"
     print(f"RSS growth over a {args.rss_mib} MiB upload: {growth} MiB (target < 64: {verdict})")

@@ -12,6 +12,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.file.downloads.ranges import Unsatisfiable, byte_range, etag, not_modified
+from services.file.downloads.read_ahead import read_ahead
 from services.file.errors import file_error
 from storage.blobs import BlobStore
 from storage.files.models import FileRecord, FileStatus
@@ -64,12 +65,12 @@ def file_response(
     if wanted is None:
         headers["Content-Length"] = str(row.size)
         return StreamingResponse(
-            store.stream(row.blob_key), media_type=row.content_type, headers=headers
+            read_ahead(store.stream(row.blob_key)), media_type=row.content_type, headers=headers
         )
     headers["Content-Length"] = str(wanted.length)
     headers["Content-Range"] = wanted.content_range(row.size)
     return StreamingResponse(
-        store.stream_range(row.blob_key, wanted.start, wanted.length),
+        read_ahead(store.stream_range(row.blob_key, wanted.start, wanted.length)),
         status_code=206,
         media_type=row.content_type,
         headers=headers,
