@@ -1,6 +1,6 @@
 """One chaos run: the mixed load on a ChaosStack, the scenario's fault after a warm-up, the load
-going on until the end of its time (and at least ``tail`` seconds after the fault), then the
-verdict."""
+going on until every kind of operation succeeded again and then until the end of its time (and at
+least ``tail`` seconds more), then the verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bench.chaos.scenarios import SCENARIOS
 from bench.chaos.stack import ChaosStack
-from bench.chaos.verdict import RecoveryWatch, Verdict, judge
+from bench.chaos.verdict import RecoveryWatch, Verdict, judge, last_fault_end
 from bench.mixed_load import Account, LoadTarget, MixedLoad, prepare_accounts
 
 
@@ -25,6 +25,8 @@ class RunPlan:
     subscribers: int = 10
     warmup: float = 5.0
     tail: float = 10.0
+    #: The load goes on after the fault until every kind succeeded again, at most this long.
+    recover_within: float = 120.0
     close_within: float = 180.0
     op_timeout: float = 10.0
 
@@ -52,6 +54,9 @@ async def run_scenario(
         try:
             await asyncio.sleep(plan.warmup)
             await scenario(stack, load, plan.outage)
+            fault_end = last_fault_end(stack.faults[faults_before:])
+            if fault_end is not None:  # the load goes on until it succeeds again (bounded)
+                await watch.until_recovered(fault_end, plan.recover_within)
             left = max(plan.seconds - (time.monotonic() - begun), plan.tail)
             await asyncio.sleep(left)
         finally:

@@ -84,8 +84,19 @@ class RecoveryWatch:
                 await self._task
         self._sample()
 
-    def recovery_seconds(self, fault_end: float, kinds: Sequence[str]) -> float | None:
-        """Seconds from ``fault_end`` until every kind in ``kinds`` had a success after it."""
+    def request_kinds(self) -> list[str]:
+        """The request/answer kinds the load sends (a ``subscribe`` succeeds only at its run's
+        end, so it would measure the runs' length, not the recovery: the verdict checks every
+        follow reached its end instead)."""
+        last = self.samples[-1].ok if self.samples else {}
+        return [kind for kind in last if kind != "subscribe"]
+
+    def recovery_seconds(
+        self, fault_end: float, kinds: Sequence[str] | None = None
+    ) -> float | None:
+        """Seconds from ``fault_end`` until every kind in ``kinds`` (default: the request
+        kinds) had a success after it; None until then."""
+        kinds = self.request_kinds() if kinds is None else kinds
         before = [s for s in self.samples if s.at <= fault_end]
         if not before:
             return None
@@ -96,6 +107,16 @@ class RecoveryWatch:
             ):
                 return round(sample.at - fault_end, 2)
         return None
+
+    async def until_recovered(self, fault_end: float, within: float) -> float | None:
+        """Wait (at most ``within`` s) until :meth:`recovery_seconds` has an answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while (recovered := self.recovery_seconds(fault_end)) is None:
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(self.every)
+        return recovered
 
     def errors_since(self, moment: float) -> dict[str, dict[str, int]]:
         """Error classes counted after ``moment`` (per kind), from the sample at or before it."""
@@ -108,6 +129,10 @@ class RecoveryWatch:
             if any(diff.values()):
                 since[kind] = {c: n for c, n in diff.items() if n}
         return since
+
+
+def last_fault_end(faults: Sequence[Fault]) -> float | None:
+    return max((f.ended for f in faults if f.ended is not None), default=None)
 
 
 def _fault_figures(faults: Sequence[Fault]) -> list[dict[str, Any]]:
@@ -163,13 +188,13 @@ async def judge(
     if report.server_errors:
         reasons.append(f"clients saw {report.server_errors} HTTP 500 / INTERNAL_SERVER_ERROR")
 
-    active = [kind for kind, k in report.kinds.items() if k.sent > 0]
-    fault_end = max((f.ended for f in faults if f.ended is not None), default=None)
-    recovery = watch.recovery_seconds(fault_end, active) if fault_end is not None else None
+    fault_end = last_fault_end(faults)
+    recovery = watch.recovery_seconds(fault_end) if fault_end is not None else None
     if fault_end is None:
         reasons.append("the scenario recorded no fault")
     elif recovery is None:
-        reasons.append(f"not every kind of operation ({', '.join(active)}) succeeded again")
+        kinds = ", ".join(watch.request_kinds())
+        reasons.append(f"not every kind of operation ({kinds}) succeeded after the fault")
 
     restarts = stack.restarts[restarts_before:]
     figures: dict[str, Any] = {

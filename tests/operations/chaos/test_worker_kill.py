@@ -8,7 +8,7 @@ from bench.chaos.stack import ChaosStack
 from bench.mixed_load import LoadTarget
 from tests.operations.chaos.conftest import run_short
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
 
 async def test_worker_kill(chaos_stack: ChaosStack, chaos_target: LoadTarget) -> None:
