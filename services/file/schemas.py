@@ -77,7 +77,8 @@ class UploadPlanRequest(BaseModel):
 
 
 class UploadPlan(BaseModel):
-    """Where and how to send a file's bytes (``POST /uploads``): no row is written yet."""
+    """Where and how to send a file's bytes (``POST /uploads``): no row is written yet; the
+    size is held against the quota and the file's run waits for the bytes."""
 
     #: ``direct`` (one ``POST`` of the body) or ``tus`` (tus 1.0, resumable).
     protocol: str
@@ -92,6 +93,10 @@ class UploadPlan(BaseModel):
     max_direct_bytes: int
     #: Bytes left under the tenant's storage quota.
     room_bytes: int
+    #: The file's id, fixed by the plan (the ``upload_id`` in ``url`` or in the tus metadata).
+    file_id: uuid.UUID
+    #: Its ``file_upload`` run, started now and waiting for the bytes: follow it from here.
+    workflow_id: str
 
 
 class ThumbnailOut(BaseModel):

@@ -12,6 +12,13 @@
 A file that breaks a rule, and any failure of a step, ends in the compensation: the blob is
 deleted and the row marked ``rejected`` with the reason. Id: ``file-upload-<file id>`` (one run
 per stored upload; a second start of the same file is refused by Temporal).
+
+A **planned** upload (``POST /uploads``, GraphQL ``createUpload``) starts its run before any
+byte, so the uploader follows it from the start: step 0 waits for the ``upload_bytes`` signal
+(how many bytes arrived; ``stored`` once the row is in) for at most ``bytes_deadline_seconds``,
+then goes on as above. Its service signals with start (``signal-with-start``), so a run that
+ended meanwhile (its deadline passed) is started again with the bytes already there. Behind
+``workflow.patched(PLANNED_PATCH)``.
 """
 
 from __future__ import annotations
@@ -44,12 +51,32 @@ with workflow.unsafe.imports_passed_through():
 #: The patch that starts ``file_processing`` once a file is ready (histories recorded before
 #: it replay without the child).
 PROCESSING_PATCH = "file-upload-processing"
+#: The patch of the planned upload's wait for its bytes (step 0).
+PLANNED_PATCH = "file-upload-planned"
+#: The signal a planned run waits on (``UploadBytes``).
+UPLOAD_BYTES_SIGNAL = "upload_bytes"
 
 
 @dataclass
 class FileUploadInput:
     tenant_id: str
     file_id: str
+    #: Started by the plan, before the bytes: wait for ``UploadBytes.stored`` first.
+    planned: bool = False
+    #: How long a planned run waits for its bytes (``ADX_FILE_UPLOAD_PLAN_SECONDS``).
+    bytes_deadline_seconds: int = 86400
+    #: The size the plan declared.
+    expected_bytes: int | None = None
+
+
+@dataclass
+class UploadBytes:
+    """How far the bytes are: ``received`` of ``total`` (None: not declared); ``stored``: all
+    of them are in the blob store and the row is written (the run may validate)."""
+
+    received: int
+    total: int | None = None
+    stored: bool = False
 
 
 @dataclass
@@ -66,6 +93,12 @@ def file_upload_workflow_id(file_id: str) -> str:
     return f"file-upload-{file_id}"
 
 
+def _receiving(update: UploadBytes) -> str:
+    if update.total:
+        return f"receiving the bytes: {update.received} of {update.total}"
+    return f"waiting for the bytes: {update.received} so far"
+
+
 def _reason(error: ActivityError) -> str:
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type:
@@ -78,14 +111,34 @@ class FileUploadWorkflow:
     @workflow.init
     def __init__(self, input: FileUploadInput) -> None:
         self._progress = ProgressTracker(total=3, label="validating")
+        self._bytes = UploadBytes(received=0, total=input.expected_bytes)
 
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> Progress:
         return self._progress.current
 
+    @workflow.signal(name=UPLOAD_BYTES_SIGNAL)
+    def upload_bytes(self, update: UploadBytes) -> None:
+        if self._bytes.stored:
+            return
+        self._bytes = update
+        if not update.stored:
+            self._progress.set_state(ProgressState.waiting, _receiving(update))
+
     @workflow.run
     async def run(self, input: FileUploadInput) -> FileUploadResult:
         key = f"{workflow.info().workflow_id}:{workflow.info().run_id}"
+        if input.planned and workflow.patched(PLANNED_PATCH):
+            if not self._bytes.stored:
+                self._progress.set_state(ProgressState.waiting, _receiving(self._bytes))
+            try:
+                await workflow.wait_condition(
+                    lambda: self._bytes.stored, timeout=input.bytes_deadline_seconds
+                )
+            except TimeoutError:
+                self._progress.set_state(ProgressState.failed, "no bytes arrived in time")
+                return FileUploadResult(input.file_id, "expired", None, "no bytes arrived")
+            self._progress.set_state(ProgressState.running, "validating")
         step = UploadStepInput(input.tenant_id, input.file_id, f"{key}:validate")
         try:
             checked = await VALIDATE_UPLOAD.execute(step)

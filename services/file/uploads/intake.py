@@ -29,7 +29,8 @@ from services.common.settings import ServiceName
 from services.common.tokens import Principal
 from services.file.access import user_id
 from services.file.errors import file_error
-from storage.blobs import BlobInfo
+from services.file.uploads.planned import PlannedUpload
+from storage.blobs import DEFAULT_CHUNK_SIZE, BlobInfo
 from storage.db import transaction
 from storage.files.models import FileRecord, FileStatus, ScanVerdict
 from storage.files.repository import (
@@ -38,13 +39,20 @@ from storage.files.repository import (
     UploadReservationRepository,
 )
 from workflows.file.contracts import FileError
-from workflows.file.file_upload import FileUploadInput, FileUploadWorkflow, file_upload_workflow_id
+from workflows.file.file_upload import (
+    FileUploadInput,
+    FileUploadWorkflow,
+    UploadBytes,
+    file_upload_workflow_id,
+)
 from workflows.tenant.plans import PLANS, Plan
 
 log = get_logger(__name__)
 MIB = 1024 * 1024
 #: Bytes libmagic looks at (enough for every format it knows by its header).
 SNIFF_BYTES = 8192
+#: The runs of bytes handed to the blob store (its own read size; ``storage.blobs``).
+WRITE_CHUNK = DEFAULT_CHUNK_SIZE
 #: An upload of undeclared length reserves ahead of its bytes by this much at a time.
 RESERVE_STEP = 4 * MIB
 
@@ -147,8 +155,11 @@ async def bounded(
 ) -> AsyncIterator[bytes]:
     """``chunks`` passed on while their running total stays under the size limit and the
     quota's room (and, given a ``reservation``, within what it can hold); past either the
-    stream raises (the store then keeps nothing)."""
+    stream raises (the store then keeps nothing). The server hands a body over in pieces of
+    tens of KiB: they go on in ``WRITE_CHUNK`` runs, so the store writes and hashes (a thread
+    hop each) once a MiB, not once a piece."""
     total = 0
+    pending = bytearray()
     async for chunk in chunks:
         total += len(chunk)
         if total > limit:
@@ -160,7 +171,12 @@ async def bounded(
         if reservation is not None:
             await reservation.cover(total)
         sniffer.take(chunk)
-        yield chunk
+        pending += chunk
+        if len(pending) >= WRITE_CHUNK:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
 
 
 @dataclass(frozen=True)
@@ -178,9 +194,11 @@ async def register(
     incoming: Incoming,
     stored: BlobInfo,
     sniffer: Sniffer,
+    plan: PlannedUpload | None = None,
 ) -> FileRecord:
     """The row of a stored blob (status ``uploading``), committed, then its ``file_upload`` run
-    started; either failing removes what was made."""
+    started (or, for a ``plan``, the waiting run told the bytes are in); either failing removes
+    what was made."""
     store = resources.blobs
     if stored.size == 0:
         await store.delete(incoming.key)
@@ -212,21 +230,27 @@ async def register(
         await asyncio.shield(store.delete(incoming.key))
         raise
     try:
-        with acting_as(SecurityContext.for_principal(principal)):
-            await workflow_calls.start(
-                resources.temporal,
-                FileUploadWorkflow.run,
-                FileUploadInput(str(incoming.tenant_id), str(incoming.file_id)),
-                id=workflow_id,
-                task_queue=resources.settings.task_queue(ServiceName.file),
-                errors=workflow_calls.WorkflowErrors(
-                    call="file_upload",
-                    already_started=lambda: ConflictError("this upload is being processed"),
-                ),
-            )
+        if plan is not None:
+            # The run waits since the plan: the bytes are in, it may go on.
+            await plan.announce(principal, UploadBytes(stored.size, stored.size, stored=True))
+        else:
+            with acting_as(SecurityContext.for_principal(principal)):
+                await workflow_calls.start(
+                    resources.temporal,
+                    FileUploadWorkflow.run,
+                    FileUploadInput(str(incoming.tenant_id), str(incoming.file_id)),
+                    id=workflow_id,
+                    task_queue=resources.settings.task_queue(ServiceName.file),
+                    errors=workflow_calls.WorkflowErrors(
+                        call="file_upload",
+                        already_started=lambda: ConflictError("this upload is being processed"),
+                    ),
+                )
     except BaseException:
         await asyncio.shield(_undo(resources, incoming))
         raise
+    if plan is not None:
+        await plan.spend()
     log.info(
         "file_upload_started",
         file_id=str(incoming.file_id),

@@ -1,12 +1,16 @@
 """``POST /uploads``: where and how to send a file's bytes, checked before any byte is sent (the
 name and folder rules, the size limits, the tenant's quota left). A file up to
-``ADX_FILE_MAX_DIRECT_UPLOAD_MIB`` goes as one ``POST /files``; a larger one through tus at
-``/uploads/tus``. Nothing is written: the row and the ``file_upload`` run start with the bytes
-(their answer, or the tus upload's id, names the run)."""
+``ADX_FILE_MAX_DIRECT_UPLOAD_MIB`` goes as one ``POST /files?upload_id=``; a larger one through
+tus at ``/uploads/tus`` (``upload_id`` in its metadata). The plan fixes the file's id, holds its
+size against the quota and starts its ``file_upload`` run, which waits for the bytes
+(``services/file/uploads/planned.py``): the answer names the run to follow. No row is written
+until the bytes are in."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +22,8 @@ from services.common.principal import PrincipalDep
 from services.file.access import require
 from services.file.errors import from_rule
 from services.file.schemas import UploadPlan, UploadPlanRequest
-from services.file.uploads.intake import MIB, check_declared, room_left
+from services.file.uploads.intake import MIB, Reservation, check_declared, room_left
+from services.file.uploads.planned import PLAN_METADATA, PlannedUpload
 from services.file.uploads.tus import GIB, PREFIX
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
@@ -31,10 +36,15 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _tus_metadata(name: str, folder: str) -> str:
+def _tus_metadata(name: str, folder: str, file_id: uuid.UUID) -> str:
     """``filetype`` too: tuspyserver's HEAD (the offset a client resumes from) refuses an upload
     without one; the type stored is still detected from the bytes."""
-    pairs = (("filename", name), ("folder", folder), ("filetype", "application/octet-stream"))
+    pairs = (
+        ("filename", name),
+        ("folder", folder),
+        ("filetype", "application/octet-stream"),
+        (PLAN_METADATA, str(file_id)),
+    )
     return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in pairs)
 
 
@@ -53,24 +63,35 @@ async def plan_upload(
     largest = settings.file_max_tus_upload_gib * GIB
     _, room = await room_left(resources, tenant_id)
     check_declared(body.size, limit=largest, room=room)
-    if body.size <= direct:
+    plan = PlannedUpload(resources, tenant_id, uuid.uuid4(), body.size)
+    reservation = Reservation(resources, tenant_id, plan.file_id, largest)
+    await reservation.declared(body.size)
+    try:
+        await plan.record(principal)
+    except BaseException:
+        await asyncio.shield(reservation.release())
+        raise
+
+    def answer(protocol: str, url: str, headers: dict[str, str]) -> UploadPlan:
         return UploadPlan(
-            protocol="direct",
+            protocol=protocol,
             method="POST",
-            url="/files?" + urlencode({"name": name, "folder": folder}),
-            headers={"Content-Type": "application/octet-stream"},
+            url=url,
+            headers=headers,
             max_direct_bytes=direct,
             room_bytes=room,
+            file_id=plan.file_id,
+            workflow_id=plan.workflow_id,
         )
-    return UploadPlan(
-        protocol="tus",
-        method="POST",
-        url=f"/{PREFIX}",
-        headers={
-            "Tus-Resumable": "1.0.0",
-            "Upload-Length": str(body.size),
-            "Upload-Metadata": _tus_metadata(name, folder),
-        },
-        max_direct_bytes=direct,
-        room_bytes=room,
-    )
+
+    if body.size <= direct:
+        query = {"name": name, "folder": folder, "upload_id": str(plan.file_id)}
+        headers = {"Content-Type": "application/octet-stream"}
+        return answer("direct", "/files?" + urlencode(query), headers)
+    metadata = _tus_metadata(name, folder, plan.file_id)
+    headers = {
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": str(body.size),
+        "Upload-Metadata": metadata,
+    }
+    return answer("tus", f"/{PREFIX}", headers)

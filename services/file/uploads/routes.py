@@ -16,6 +16,8 @@ from services.common.app import ResourcesDep
 from services.common.errors import DomainError
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
+from services.common.resources import Resources
+from services.common.tokens import Principal
 from services.file.access import require
 from services.file.errors import file_error, from_rule
 from services.file.files.views import file_out
@@ -31,6 +33,7 @@ from services.file.uploads.intake import (
     register,
     room_left,
 )
+from services.file.uploads.planned import PlannedUpload
 from workflows.file.contracts import FileError
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
@@ -39,7 +42,8 @@ router = APIRouter(prefix="/files", tags=["uploads"])
 REFUSED: dict[int | str, dict[str, Any]] = {
     400: problem_response(400, "The client went away before the body was complete"),
     403: problem_response(403, "No active tenant, or no files.write permission"),
-    409: problem_response(409, "This upload is being processed already"),
+    404: problem_response(404, "No such planned upload (unknown, used, expired, another tenant's)"),
+    409: problem_response(409, "This upload is being processed already, or its plan is in use"),
     413: problem_response(413, "Over the size limit or the tenant's storage quota"),
     422: problem_response(422, "An invalid name or folder, an empty file"),
 }
@@ -72,8 +76,13 @@ async def upload_file(
     resources: ResourcesDep,
     name: Annotated[str, Query(min_length=1, max_length=1024)],
     folder: Annotated[str, Query(min_length=1, max_length=1024)] = "/",
+    upload_id: Annotated[
+        uuid.UUID | None, Query(description="The plan's file id (POST /uploads), if planned")
+    ] = None,
 ) -> UploadAccepted:
-    """``files.write``. The type is detected from the bytes; what the client claims is ignored."""
+    """``files.write``. The type is detected from the bytes; what the client claims is ignored.
+    With ``upload_id`` the bytes are the planned upload's (its run waits for them): 404 for an
+    unknown, spent or expired plan, 409 while another upload carries it."""
     tenant_id = require(principal, Permission.FILES_WRITE)
     try:
         clean_name, clean_folder = check_name(name), check_folder(folder)
@@ -83,8 +92,30 @@ async def upload_file(
     _, room = await room_left(resources, tenant_id)
     declared = _declared(request)
     check_declared(declared, limit=limit, room=room)
-    file_id = uuid.uuid4()
+    file_id = upload_id or uuid.uuid4()
     incoming = Incoming(tenant_id, file_id, clean_name, clean_folder, blob_key(tenant_id, file_id))
+    if upload_id is None:
+        return await _receive(request, principal, resources, incoming, (limit, room), None)
+    plan = PlannedUpload(resources, tenant_id, upload_id)
+    await plan.claim()
+    try:
+        return await _receive(request, principal, resources, incoming, (limit, room), plan)
+    except BaseException:
+        await asyncio.shield(plan.unclaim())
+        raise
+
+
+async def _receive(
+    request: Request,
+    principal: Principal,
+    resources: Resources,
+    incoming: Incoming,
+    bounds: tuple[int, int],
+    plan: PlannedUpload | None,
+) -> UploadAccepted:
+    """The body into the blob store, then the row and the run (``register``)."""
+    (limit, room), declared = bounds, _declared(request)
+    tenant_id, file_id = incoming.tenant_id, incoming.file_id
     sniffer = Sniffer()
     # Held against the quota until the row counts (concurrent uploads cannot overrun it).
     reservation = Reservation(resources, tenant_id, file_id, limit)
@@ -98,7 +129,7 @@ async def upload_file(
             )
         except ClientDisconnect:
             raise ClientGone("the body ended before it was complete; nothing was stored") from None
-        row = await register(resources, principal, incoming, stored, sniffer)
+        row = await register(resources, principal, incoming, stored, sniffer, plan)
     finally:
         await asyncio.shield(reservation.release())
     return UploadAccepted(file=file_out(row), workflow_id=row.workflow_id or "")

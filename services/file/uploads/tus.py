@@ -17,6 +17,8 @@ the move to the blob store reads in a thread."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -41,6 +43,7 @@ from services.file.uploads.intake import (
     register,
     room_left,
 )
+from services.file.uploads.planned import PLAN_METADATA, PlannedUpload
 from workflows.file.contracts import FileError
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
@@ -53,9 +56,35 @@ CHUNK = 1024 * 1024
 _UNSCOPED = "/nonexistent/adx-tus-unscoped"
 
 
-def new_upload_id() -> uuid.UUID:
+def _planned_id(metadata: dict[str, str]) -> uuid.UUID | None:
+    raw = metadata.get(PLAN_METADATA)
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise file_error(FileError.INVALID_INPUT, f"{PLAN_METADATA} is not a file id") from None
+
+
+def _header_metadata(header: str) -> dict[str, str]:
+    """``Upload-Metadata`` (``key base64,key base64``) as the library reads it; a malformed
+    pair is left to the library to refuse."""
+    pairs: dict[str, str] = {}
+    for item in header.split(","):
+        key, _, value = item.strip().partition(" ")
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            pairs[key] = base64.b64decode(value, validate=True).decode()
+    return pairs
+
+
+def new_upload_id(request: Request) -> uuid.UUID:
     """The id a creation gives its upload, chosen here (one per request: FastAPI caches it
-    for both dependencies) so its quota hold is taken under it before the library makes it."""
+    for both dependencies) so its quota hold is taken under it before the library makes it:
+    a planned upload's (``upload_id`` in its metadata, ``POST /uploads``), else a new one."""
+    if request.method == "POST":
+        planned = _planned_id(_header_metadata(request.headers.get("upload-metadata", "")))
+        if planned is not None:
+            return planned
     return uuid.uuid4()
 
 
@@ -98,9 +127,19 @@ async def before_create(
         _, room = await room_left(resources, tenant_id)
         limit = resources.settings.file_max_tus_upload_gib * GIB
         check_declared(int(upload["size"]), limit=limit, room=room)
-        # Held until the last PATCH's row counts (or the upload fails there, or the hold ages
-        # out: an abandoned or terminated upload's after a day).
-        await Reservation(resources, tenant_id, upload_id, limit).declared(int(upload["size"]))
+        plan = None
+        if _planned_id(metadata) is not None:
+            # The plan's for the whole upload: a second creation under it is a 409.
+            plan = PlannedUpload(resources, tenant_id, upload_id)
+            await plan.claim()
+        try:
+            # Held until the last PATCH's row counts (or the upload fails there, or the hold
+            # ages out: an abandoned or terminated upload's after a day).
+            await Reservation(resources, tenant_id, upload_id, limit).declared(int(upload["size"]))
+        except BaseException:
+            if plan is not None:
+                await asyncio.shield(plan.unclaim())
+            raise
 
     return check
 
@@ -136,7 +175,9 @@ async def on_complete(
             stored = await resources.blobs.put_stream(
                 incoming.key, bounded(_read(path), sniffer, limit=limit, room=room)
             )
-            await register(resources, principal, incoming, stored, sniffer)
+            planned = _planned_id(metadata) is not None
+            plan = PlannedUpload(resources, tenant_id, file_id) if planned else None
+            await register(resources, principal, incoming, stored, sniffer, plan)
         finally:
             await asyncio.shield(asyncio.to_thread(_remove, path))
             # The creation's hold (register removed it already when the row went in).
