@@ -1,16 +1,18 @@
 """The accounts of a bulk import's batch (``auth.bulk_ensure_accounts``): created without a
-password in one statement, each under its own idempotency key, and read back by address."""
+password in one statement, each under its own idempotency key, and read back by address; the
+batch's claims; the set-password links' tokens of its new accounts (``auth.bulk_mail_password_links``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.auth.models import Credential, PrincipalClaims
+from storage.auth.models import Credential, OneTimeToken, PrincipalClaims
 
 
 async def create_missing_accounts(
@@ -110,3 +112,59 @@ async def remove_claims_many(
         .returning(PrincipalClaims.user_id)
     )
     return len(list(removed.scalars()))
+
+
+async def new_accounts_of(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], batch_key: str
+) -> dict[uuid.UUID, str]:
+    """Of ``user_ids``, the accounts created under ``batch_key``'s row keys that still have no
+    password: their addresses (who a bulk import's set-password link goes to)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(Credential.id, Credential.email).where(
+            Credential.id.in_(list(user_ids)),
+            Credential.idempotency_key.startswith(f"{batch_key}:row:", autoescape=True),
+            Credential.password_hash.is_(None),
+        )
+    )
+    return {user_id: email for user_id, email in rows}
+
+
+async def issue_tokens_many(
+    session: AsyncSession,
+    tokens: Sequence[tuple[uuid.UUID, str, str]],
+    *,
+    purpose: str,
+    ttl: timedelta,
+    workflow_id: str,
+) -> set[str]:
+    """``(user_id, token_hash, idempotency_key)`` one-time tokens stored in one statement (as
+    ``OneTimeTokenRepository.issue``: a retried step replaces its own unspent token, never a
+    spent one); the keys whose token is now the given hash."""
+    if not tokens:
+        return set()
+    statement = insert(OneTimeToken).values(
+        [
+            {
+                "user_id": user_id,
+                "purpose": purpose,
+                "token_hash": token_hash,
+                "expires_at": func.now() + ttl,
+                "workflow_id": workflow_id,
+                "idempotency_key": key,
+            }
+            for user_id, token_hash, key in tokens
+        ]
+    )
+    issued = await session.scalars(
+        statement.on_conflict_do_update(
+            index_elements=[OneTimeToken.idempotency_key],
+            set_={
+                "token_hash": statement.excluded.token_hash,
+                "expires_at": statement.excluded.expires_at,
+            },
+            where=OneTimeToken.used_at.is_(None),
+        ).returning(OneTimeToken.idempotency_key)
+    )
+    return set(issued)

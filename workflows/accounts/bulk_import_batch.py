@@ -6,7 +6,11 @@ each one transaction for the whole batch, instead of a ``user_onboarding`` child
 2. ``tenant.bulk_add_members``: the memberships (the actor checked once per role);
 3. ``auth.bulk_put_claims``: the new members' claims;
 4. ``user.bulk_prepare_members``: profile, default preferences, checklist, directory entry;
-5. ``user.bulk_send_welcome_mails``: the welcome mails in each person's locale.
+5. ``user.bulk_send_welcome_mails``: the welcome mails in each person's locale;
+6. (since ``bulk-import-password-links``) the batch's new accounts' set-password links: a
+   ``bulk_password_links`` run (``workflows/auth/bulk_password_links.py``, started abandoned: it
+   waits for the links to be used, as ``user_onboarding``'s ``password_reset`` child does for one
+   person) mails them and redeems them.
 
 A row refused by a step (a bad or repeated address, already a member, a role the actor may not
 grant, no free seat, a refused mail) is that row's ``failed``, and what earlier steps did for it
@@ -23,7 +27,13 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    WorkflowAlreadyStartedError,
+    is_cancelled_exception,
+)
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.bulk_import_contracts import (
@@ -39,6 +49,12 @@ with workflow.unsafe.imports_passed_through():
         RemoveBatchAccountsInput,
         RemoveBatchClaimsInput,
     )
+    from workflows.auth.bulk_password_links import (
+        BulkPasswordLinksInput,
+        BulkPasswordLinksWorkflow,
+    )
+    from workflows.auth.contracts import AUTH
+    from workflows.common.queues import sibling_queue
     from workflows.tenant.bulk_import_contracts import (
         ADD_MEMBERS,
         ALREADY_MEMBER,
@@ -100,6 +116,10 @@ class ImportBatch:
     operation_id: str
     actor_id: str
     key: str
+    #: The set-password links' run of this batch (``bulk-import-password-links``); None: no
+    #: links (runs recorded before).
+    links_workflow_id: str | None = None
+    link_ttl_seconds: float = 7 * 24 * 3600.0
     rows: list[_Row] = field(default_factory=list)
 
     def _standing(self) -> list[_Row]:
@@ -228,6 +248,24 @@ class ImportBatch:
             )
         )
         await self._fail({m.row_number: m.error for m in mailed.outcomes if m.error is not None})
+        await self._password_links()
+
+    async def _password_links(self) -> None:
+        """The new accounts' set-password links, in a run of their own that outlives this one
+        (its own deadline); the tokens never pass through here."""
+        new = [r.user_id or "" for r in self._standing() if r.account_created]
+        if self.links_workflow_id is None or not new:
+            return
+        try:
+            await workflow.start_child_workflow(
+                BulkPasswordLinksWorkflow.run,
+                BulkPasswordLinksInput(new, f"{self.key}:accounts", self.link_ttl_seconds),
+                id=self.links_workflow_id,
+                task_queue=sibling_queue(AUTH),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("the batch's set-password links run already")
 
     async def _undo(self, rows: list[_Row]) -> None:
         """What the steps did for ``rows``, undone in reverse (best effort: an undo that keeps

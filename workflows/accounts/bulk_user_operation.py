@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         UserDeactivationResult,
         user_deactivation_workflow_id,
     )
+    from workflows.auth.bulk_password_links import bulk_password_links_workflow_id
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
     from workflows.common.queues import sibling_queue
     from workflows.onboarding.contracts import (
@@ -90,6 +91,14 @@ BUSY = "another change of this member is in progress; try this row again later"
 BATCHED_IMPORT = "bulk-import-batched"
 #: ``invite`` offered (``tenant.bulk_invite`` per row); refused as not offered before.
 BULK_INVITE = "bulk-invite"
+#: A batched import mails its new accounts' set-password links (``bulk_password_links``).
+PASSWORD_LINKS = "bulk-import-password-links"  # noqa: S105 - a patch id
+#: A batched import runs up to ``MAX_LANES`` chunks of a batch at once (each service's step of
+#: one chunk beside another's); runs recorded before ran them one after the other.
+IMPORT_LANES = "bulk-import-lanes"
+MAX_LANES = 4
+#: Rows a lane takes at least (smaller chunks cost more per row than they overlap).
+MIN_LANE_ROWS = 100
 _ERROR_MAX = 500
 
 
@@ -107,6 +116,8 @@ class BulkUserOperationInput:
     parallelism: int = 10
     #: Rows one run handles before it continues as new.
     rows_per_run: int = 2_000
+    #: How long an imported person's set-password link works (``user_onboarding``'s default).
+    password_link_ttl_seconds: float = 7 * 24 * 3600.0
     #: Carried over continue-as-new: the last row number handled, and the counts so far.
     cursor: int = 0
     done: int = 0
@@ -212,7 +223,7 @@ class BulkUserOperationWorkflow:
                     break
                 self._show("running")
                 self._batch = asyncio.create_task(
-                    self._run_batch(kind, batch.rows, f"{self._key}:rows:{cursor}")
+                    self._run_batch(kind, batch.rows, f"{self._key}:rows:{cursor}", cursor)
                 )
                 # ``workflow.wait`` (not ``gather``): a cancellation of the run reaches this await only, never the
                 # batch's task, which lets its rows finish and records them (see ``_stop``).
@@ -235,9 +246,9 @@ class BulkUserOperationWorkflow:
 
     # --- one batch: its rows at most ``parallelism`` at once, then their results recorded ---
 
-    async def _run_batch(self, kind: BulkKind, rows: list[BulkRow], key: str) -> None:
+    async def _run_batch(self, kind: BulkKind, rows: list[BulkRow], key: str, cursor: int) -> None:
         if kind == BulkKind.IMPORT and workflow.patched(BATCHED_IMPORT):
-            results = await self._import_batch(rows, key)
+            results = await self._import_batch(rows, key, cursor)
         else:
             outcomes = await asyncio.gather(*(self._row(kind, row) for row in rows))
             results = [r for r in outcomes if r is not None]
@@ -252,21 +263,46 @@ class BulkUserOperationWorkflow:
             else:
                 self._failed += 1
 
-    async def _import_batch(self, rows: list[BulkRow], key: str) -> list[RowResult]:
-        """The batched import: each ``CHUNK`` of rows through every service at once; a cancel
-        lets the chunk in flight finish (its rows recorded), the rest stay pending."""
-        results: list[RowResult] = []
-        for start in range(0, len(rows), CHUNK):
-            if self._stopping:
-                break
-            batch = ImportBatch(
-                tenant_id=self._input.tenant_id,
-                operation_id=self._input.operation_id,
-                actor_id=self._input.actor_id,
-                key=f"{key}:{start}",
-            )
-            results += await batch.run(rows[start : start + CHUNK])
-        return results
+    async def _import_batch(self, rows: list[BulkRow], key: str, cursor: int) -> list[RowResult]:
+        """The batched import: each chunk of rows through every service at once, since
+        ``bulk-import-lanes`` up to ``MAX_LANES`` chunks at a time (at most ``parallelism``);
+        a cancel lets the chunks in flight finish (their rows recorded), the rest stay
+        pending."""
+        lanes = 1
+        size = CHUNK
+        if workflow.patched(IMPORT_LANES):
+            lanes = max(1, min(MAX_LANES, self._input.parallelism))
+            size = min(CHUNK, max(MIN_LANE_ROWS, -(-len(rows) // lanes)))
+        links = workflow.patched(PASSWORD_LINKS)
+        slots = asyncio.Semaphore(lanes)
+
+        async def chunk(start: int) -> list[RowResult]:
+            async with slots:
+                if self._stopping:
+                    return []
+                batch = ImportBatch(
+                    tenant_id=self._input.tenant_id,
+                    operation_id=self._input.operation_id,
+                    actor_id=self._input.actor_id,
+                    key=f"{key}:{start}",
+                    # From the input, not ``workflow.info()``: the same id on replay.
+                    links_workflow_id=bulk_password_links_workflow_id(
+                        bulk_user_operation_workflow_id(self._input.operation_id),
+                        f"{cursor}-{start}",
+                    )
+                    if links
+                    else None,
+                    link_ttl_seconds=self._input.password_link_ttl_seconds,
+                )
+                return await batch.run(rows[start : start + size])
+
+        if lanes == 1:  # the order of the commands of runs recorded before
+            results: list[RowResult] = []
+            for start in range(0, len(rows), size):
+                results += await chunk(start)
+            return results
+        chunks = await asyncio.gather(*(chunk(start) for start in range(0, len(rows), size)))
+        return [result for part in chunks for result in part]
 
     async def _row(self, kind: BulkKind, row: BulkRow) -> RowResult | None:
         async with self._slots:

@@ -7,6 +7,8 @@ twice."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
 
 from workflows.auth.contracts import AUTH
 from workflows.common.contracts import ActivityContract
@@ -113,4 +115,39 @@ class RemoveBatchClaimsOutput:
 #: (what ``auth.sync_principal_claims`` with no roles leaves: no role, no permission there).
 REMOVE_BATCH_CLAIMS = ActivityContract(
     "auth.bulk_remove_claims", AUTH, RemoveBatchClaimsInput, RemoveBatchClaimsOutput
+)
+
+
+# --- the set-password links of a batch's new accounts (``bulk_password_links``) -------------
+
+#: The workflow that mails a batch's set-password links and redeems them (one per batch).
+BULK_PASSWORD_LINKS: Final = "bulk_password_links"  # noqa: S105 - a workflow name
+
+
+@dataclass
+class MailPasswordLinksInput:
+    #: The accounts the batch created (``auth.bulk_ensure_accounts``' ``created`` rows).
+    user_ids: list[str]
+    #: That batch's accounts key: only accounts created under its row keys that still have no
+    #: password get a link.
+    accounts_key: str
+    ttl_seconds: float
+    #: The links run's key; user ``u``'s token and mail are keyed ``<key>:<u>``.
+    idempotency_key: str
+
+
+@dataclass
+class MailPasswordLinksOutput:
+    #: Links mailed (now or by an earlier attempt): how many the run may redeem.
+    mailed: int
+
+
+#: Each new account's reset token issued (its hash stored, bound to the calling run) and mailed
+#: in one step: the raw token exists only there and in the mail, never in a payload.
+MAIL_PASSWORD_LINKS = ActivityContract(
+    "auth.bulk_mail_password_links",
+    AUTH,
+    MailPasswordLinksInput,
+    MailPasswordLinksOutput,
+    start_to_close=timedelta(minutes=5),
 )

@@ -3,10 +3,13 @@ on the real dev server and the real auth, tenant and user workers: malformed row
 upload, and per batch the accounts, memberships, claims, user rows and welcome mails, each row's
 refusal (a repeated address, an existing member, a role the tenant does not know) failing that
 row alone with what was done for it undone; an address that has an account already joins with
-it. The run of the first test is the replay history ``bulk_user_operation.v2-batched``."""
+it; each new account's set-password link mailed (``bulk_password_links``) and used. The runs of
+the first test are the replay histories ``bulk_user_operation.v3-links`` and
+``bulk_password_links``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -27,12 +30,23 @@ from storage.users.directory import DirectoryRepository
 from storage.users.first_runs import FirstRunRepository
 from storage.users.models import Preferences
 from storage.users.repository import ProfileRepository
-from tests.auth.mail_flows import outbox_mails, plain_text, record_history
+from tests.auth.mail_flows import (
+    auth_api,
+    link_token,
+    outbox_mails,
+    plain_text,
+    record_history,
+    wait_for_outbox,
+)
 from tests.auth.users import create_user
 from tests.user.bulk.bulk_api import bulk_client, finished, report, rows_by_status, team, upload
+from workflows.auth.bulk_import_contracts import BULK_PASSWORD_LINKS
+from workflows.auth.bulk_password_links import BulkPasswordLinksWorkflow
 from workflows.tenant.bulk_import_contracts import ALREADY_MEMBER
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(240)
+RESET = "Reset your password"
+NEW_PASSWORD = "a-long-new-Passw0rd!"
 
 
 async def _account(auth_runtime: AuthRuntime, email: str) -> uuid.UUID | None:
@@ -72,15 +86,48 @@ async def test_csv_import_runs_batched_and_fails_bad_rows_alone(
             workflow_id = started.json()["workflow_id"]
             result = await finished(temporal, workflow_id)
             handle = temporal.get_workflow_handle(workflow_id)
-            await record_history(handle, "bulk_user_operation.v2-batched")
+            await record_history(handle, "bulk_user_operation.v3-links")
             got = await report(client, workflow_id)
             history = await handle.fetch_history()
+        # Ann's link (a batch of her own among the new accounts: rows 1, 4, 5) sets her first
+        # password, which ends that batch's links run.
+        settings = auth_runtime.resources.settings
+        mails = await wait_for_outbox(settings, ann, count=2, timeout=60)
+        (reset,) = [m for m in mails if m["Subject"] == RESET]
+        async with auth_api(auth_runtime.resources) as api:
+            confirmed = await api.post(
+                "/auth/password-reset/confirm",
+                json={
+                    "token": link_token(plain_text(reset), "/reset-password"),
+                    "new_password": NEW_PASSWORD,
+                },
+            )
+            assert confirmed.status_code == 200, confirmed.text
+            again = await api.post(
+                "/auth/password-reset/confirm",
+                json={
+                    "token": link_token(plain_text(reset), "/reset-password"),
+                    "new_password": NEW_PASSWORD,
+                },
+            )
+            signed_in = await api.post("/auth/login", json={"email": ann, "password": NEW_PASSWORD})
+        links = [
+            e.start_child_workflow_execution_initiated_event_attributes
+            for e in history.events
+            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        ]
+        ann_links = temporal.get_workflow_handle_for(
+            BulkPasswordLinksWorkflow.run, links[0].workflow_id
+        )
+        links_result = await asyncio.wait_for(ann_links.result(), 60)
+        await record_history(ann_links, "bulk_password_links")
+        await wait_for_outbox(settings, eve, count=2, timeout=60)
 
-    # No user_onboarding child: the batched path ran.
-    assert not any(
-        e.HasField("start_child_workflow_execution_initiated_event_attributes")
-        for e in history.events
-    )
+    # No user_onboarding child: the batched path ran; a links run per batch with new accounts.
+    assert [link.workflow_type.name for link in links] == [BULK_PASSWORD_LINKS] * 2
+    assert (links_result.mailed, links_result.redeemed) == (1, 1)
+    assert again.status_code == 400  # the link works once
+    assert signed_in.status_code == 200, signed_in.text
     assert (result.total, result.done, result.failed) == (8, 3, 5), got
     assert rows_by_status(got) == {"done": [1, 5, 7], "failed": [2, 3, 4, 6, 8]}
     rows = {r["row_number"]: r for r in got["rows"]}
@@ -124,9 +171,9 @@ async def test_csv_import_runs_batched_and_fails_bad_rows_alone(
     assert scopes == {None, tid}  # own and the tenant's defaults
 
     settings = user_resources.settings
-    (welcome,) = outbox_mails(settings, ann)
+    (welcome,) = [m for m in outbox_mails(settings, ann) if m["Subject"] != RESET]
     assert welcome["Subject"].startswith("Willkommen") and "Passwort" in plain_text(welcome)
-    assert len(outbox_mails(settings, eve)) == 1
+    assert sorted(m["Subject"] == RESET for m in outbox_mails(settings, eve)) == [False, True]
     (known_mail,) = outbox_mails(settings, known.email)
     assert known_mail["Subject"].startswith("Bienvenue")
     assert "mot de passe" not in plain_text(known_mail)  # the account has a password
