@@ -106,7 +106,7 @@ class Mix:
 DEFAULT_MIX = Mix()
 
 
-class _RoundRobin:
+class RoundRobin:
     """Smooth weighted round-robin: every pick, each kind gains its weight and the richest is
     picked and pays the total; over any window the counts follow the weights closely."""
 
@@ -155,13 +155,11 @@ class MixedLoad:
             raise ValueError(f"rate must be positive, not {rate}")
         if not target.accounts:
             raise ValueError("a load needs at least one account")
-        self.target, self.rate, self.timeout, self.follow_timeout = (
-            target,
-            rate,
-            timeout,
-            follow_timeout,
-        )
-        self._picker = _RoundRobin(mix.weights())
+        self.target = target
+        self.rate = rate
+        self.timeout = timeout
+        self.follow_timeout = follow_timeout
+        self._picker = RoundRobin(mix.weights())
         self._stats = {kind: KindStats() for kind, w in mix.weights().items() if w > 0}
         self._turns = {kind: itertools.count() for kind in self._stats}
         self._tag = uuid.uuid4().hex[:8]

@@ -118,7 +118,7 @@ class _Socket:
                     subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
                     open_timeout=10,
                     ping_interval=5,  # a gateway that hangs, not only one that dies, is noticed
-                    ping_timeout=10,
+                    ping_timeout=20,  # generous: a loaded machine answers late
                 ) as ws:
                     await ws.send(json.dumps({"type": "connection_init"}))
                     ack = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from bench.load_accounts import graphql, sign_in
-from bench.load_report import LoadReport
-from bench.mixed_load import DEFAULT_MIX, LoadTarget, MixedLoad, prepare_accounts
+from bench.load_report import Failed, LoadReport, checked, count_server_errors, error_class
+from bench.mixed_load import DEFAULT_MIX, LoadTarget, Mix, MixedLoad, RoundRobin, prepare_accounts
 from services.common.settings import ServiceName
 from tests.support import Infra, Stack
 
@@ -74,3 +75,54 @@ async def test_a_short_mixed_load_sends_every_kind_and_its_runs_complete(
     assert {f"tenant-provisioning-{slug}" for slug in slugs if slug.startswith("ml-")} == set(runs)
 
     assert LoadReport.from_dict(json.loads(json.dumps(report.as_dict()))) == report
+
+
+def test_the_mix_is_followed_exactly_and_a_zero_weight_leaves_a_kind_out() -> None:
+    picker = RoundRobin(Mix(login=1, query=6, workflow=2, subscribe=0).weights())
+
+    picks = Counter(picker.next() for _ in range(90))
+
+    assert picks == {"login": 10, "query": 60, "workflow": 20}
+    assert Mix.parse("query=3, workflow=1") == Mix(login=0, query=3, workflow=1, subscribe=0)
+    with pytest.raises(ValueError, match="unknown kind"):
+        Mix.parse("signup=1")
+    with pytest.raises(ValueError, match="positive weight"):
+        RoundRobin(Mix(0, 0, 0, 0).weights())
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (500, b"Internal Server Error", "http_500"),
+        (503, b"", "http_503"),
+        (404, b"<html>not found</html>", "http_404"),
+        (
+            429,
+            b'{"errors": [{"message": "slow", "extensions": {"code": "RATE_LIMITED"}}]}',
+            "graphql:RATE_LIMITED",
+        ),
+        (
+            200,
+            b'{"data": null, "errors": [{"message": "Unexpected error."}]}',
+            "graphql:INTERNAL_SERVER_ERROR",
+        ),
+        # An uncoded error is the server's fault even behind a coded one.
+        (
+            200,
+            b'{"data": null, "errors": [{"message": "a", "extensions": {"code": "NOT_FOUND"}},'
+            b' {"message": "b"}]}',
+            "graphql:INTERNAL_SERVER_ERROR",
+        ),
+    ],
+)
+def test_answers_are_classed_and_server_errors_counted(
+    status: int, body: bytes, expected: str
+) -> None:
+    with pytest.raises(Failed) as failed:
+        checked(status, body)
+
+    assert failed.value.error_class == expected
+    server = expected in ("http_500", "graphql:INTERNAL_SERVER_ERROR")
+    assert count_server_errors({expected: 2}, {"timeout": 1}) == (2 if server else 0)
+    assert error_class(failed.value) == expected
+    assert checked(200, b'{"data": {"me": {"userId": "u"}}}') == {"me": {"userId": "u"}}
