@@ -6,7 +6,8 @@ steps):
   another tenant's file is ``NOT_FOUND``; owners come from the ``users`` loader (one batched
   call per request), download links from the file service's signed-URL route;
 - ``createUpload`` asks the file service where and how to send the bytes (``POST /uploads``:
-  checks and nothing written); the ``file_upload`` run starts when the bytes arrive;
+  checks, the size held against the quota, no row yet) and answers the file's ``file_upload``
+  run, which the plan started and which waits for the bytes, with its access token;
 - ``renameFile``, ``moveFile``, ``deleteFile`` are the file service's own writes, direct.
 
 Ids and texts are checked here before they become part of a path or a query, so a hostile one
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from resolvers.workflow_runs import run_to_follow
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.files import (
     MAX_NAME,
@@ -108,7 +110,7 @@ async def resolve_create_upload(
         "size": int(input.size),
     }
     plan = await _files(info).call("POST", "/uploads", json=body, response=UploadPlan)
-    return upload_target(plan)
+    return upload_target(plan, await run_to_follow(info, plan.workflow_id))
 
 
 async def resolve_rename_file(

@@ -9,6 +9,7 @@ import strawberry
 from schema.pagination import PageInfo
 from schema.tenants import uuid_arg
 from schema.users import User
+from schema.workflow_runs import WorkflowRun
 from services.common.settings import ServiceName
 from services.file.schemas import FileOut, ProcessingOut, SignedUrl, ThumbnailOut, UploadPlan
 
@@ -136,16 +137,22 @@ class UploadTarget:
     headers: list[Header]
     max_direct_bytes: float
     room_bytes: float = strawberry.field(description="Bytes left under the tenant's quota.")
-    workflow_id: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="Always null here: the file_upload run starts when the bytes arrive; the "
-        "direct upload's answer (workflow_id) and File.workflowId name it, for workflowProgress.",
+    file_id: strawberry.ID = strawberry.field(
+        description="The file's id, fixed now (the upload_id the url or the tus metadata carry)."
+    )
+    workflow_id: strawberry.ID = strawberry.field(
+        description="The file's file_upload run, started now and waiting for the bytes."
+    )
+    run: WorkflowRun = strawberry.field(
+        description="That run, with its accessToken: follow it with workflowProgress from "
+        "before the first byte (receiving, validating, scanning, then ready)."
     )
 
 
-def upload_target(plan: UploadPlan) -> UploadTarget:
+def upload_target(plan: UploadPlan, run: WorkflowRun) -> UploadTarget:
     headers = [Header(name=k, value=v) for k, v in plan.headers.items()]
-    return UploadTarget(**{**plan.model_dump(), "headers": headers})
+    fields = {**plan.model_dump(), "file_id": str(plan.file_id)}
+    return UploadTarget(**{**fields, "headers": headers, "run": run})
 
 
 @strawberry.input(description="A file about to be uploaded.")

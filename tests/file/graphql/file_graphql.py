@@ -25,7 +25,7 @@ FILE = f"query($id: ID!) {{ file(id: $id) {{ {FILE_FIELDS} thumbnails {{ url }} 
 DOWNLOAD_URL = "query($id: ID!) { file(id: $id) { downloadUrl } }"
 CREATE_UPLOAD = """mutation($input: CreateUploadInput!) {
   createUpload(input: $input) {
-    protocol method url headers { name value } maxDirectBytes roomBytes workflowId
+    protocol method url headers { name value } maxDirectBytes roomBytes fileId workflowId
   }
 }"""
 RENAME = "mutation($id: ID!, $name: String!) { renameFile(id: $id, name: $name) { id name } }"

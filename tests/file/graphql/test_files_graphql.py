@@ -116,7 +116,8 @@ async def test_a_large_file_is_sent_to_tus_with_headers_its_server_takes(
         "createUpload",
     )
     assert target["protocol"] == "tus" and target["url"] == "/uploads/tus", target
-    assert target["workflowId"] is None
+    # The plan's id is the tus upload's (its metadata names it) and the run's.
+    assert target["workflowId"] == f"file-upload-{target['fileId']}"
     headers = {h["name"]: h["value"] for h in target["headers"]}
     assert headers["Upload-Length"] == str(size)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -126,6 +127,9 @@ async def test_a_large_file_is_sent_to_tus_with_headers_its_server_takes(
         )
         assert created.status_code == 201, created.text
         location = created.headers["location"]
+        assert location.rstrip("/").rsplit("/", 1)[-1].replace("-", "") == target["fileId"].replace(
+            "-", ""
+        )
         tus = {"tus-resumable": "1.0.0", "authorization": f"Bearer {token}"}
         head = await client.head(location, headers=tus)
         assert head.status_code == 200, head.text
