@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
 
-from asyncpg.exceptions import PostgresError
 from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError as IntegrityError
@@ -37,8 +36,9 @@ ACTOR_SETTING = "adx.user_id"
 #: Longest wait for a new connection (asyncpg's own default is 60 s): a database that does not
 #: accept one in this long is away, and the request waiting for it says so (a 503).
 CONNECT_TIMEOUT_SECONDS = 5.0
-#: SQLSTATEs a server answers a connection attempt with when it cannot serve one now: class 08
-#: (connection exception), 57P0x (shutting down, crashed, starting up), 53300 (no free slot).
+#: SQLSTATEs of a server that cannot serve a session now: class 08 (connection exception),
+#: 57P0x (shutting down, crashed, starting up: "the database system is shutting down"),
+#: 53300 (no free connection slot).
 _UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
 
 
@@ -47,15 +47,19 @@ class DatabaseUnavailableError(Exception):
     the server is starting up, shutting down or out of connection slots. The database is away,
     not the statement wrong: an HTTP route answers 503 and an activity is retried.
 
-    A connection lost in the middle of a statement stays SQLAlchemy's ``DBAPIError`` with
-    ``connection_invalidated`` (and the pool drops its other connections of that server)."""
+    A connection lost in the middle of a statement (the server ended the session, SQLSTATE
+    57P01) stays SQLAlchemy's ``DBAPIError``, with ``connection_invalidated`` set (asyncpg
+    reports the connection closed, and the pool drops its other connections of that server)."""
+
+
+def _sqlstate(error: BaseException) -> str:
+    code = getattr(error, "sqlstate", None)  # asyncpg's errors and SQLAlchemy's adaptation
+    return code if isinstance(code, str) else ""
 
 
 def _unavailable(error: BaseException) -> bool:
-    if isinstance(error, OSError):  # refused, unreachable, timed out (TimeoutError is one)
-        return True
-    sqlstate = getattr(error, "sqlstate", None) if isinstance(error, PostgresError) else None
-    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    # OSError: refused, unreachable, timed out (TimeoutError is one)
+    return isinstance(error, OSError) or _sqlstate(error).startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def _connect_or_unavailable(
@@ -63,13 +67,13 @@ def _connect_or_unavailable(
 ) -> object:
     """The ``do_connect`` of every engine: the driver's connect, its "database away" failures
     raised as ``DatabaseUnavailableError`` (SQLAlchemy passes a refused connection through as
-    the bare ``ConnectionRefusedError``, which no caller should have to know)."""
+    the bare ``ConnectionRefusedError``, and "shutting down" as a plain ``DBAPIError``)."""
     try:
         return dialect.connect(*cargs, **cparams)
     except Exception as error:
         if _unavailable(error):
             raise DatabaseUnavailableError(
-                f"cannot connect to the database ({type(error).__name__})"
+                f"cannot connect to the database ({type(error).__name__} {_sqlstate(error)})"
             ) from error
         raise
 
