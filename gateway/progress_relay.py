@@ -21,6 +21,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -522,9 +524,19 @@ class ProgressRelay:
                     snapshot = await asyncio.wait_for(queue.get(), min(1.0, left))
                 except TimeoutError:
                     snapshot = None
-                    await self.ensure_relay(workflow_id)  # take over if the relaying replica died
+                    await self._keep_relayed(workflow_id)
         finally:
             await self.fanout.leave(channel, queue)
+
+    async def _keep_relayed(self, workflow_id: str) -> None:
+        """Take the relay over if the relaying pump is gone (its replica died, or Redis failed
+        under it). Redis failing here too only waits for the next round: the subscription stays
+        open through a Redis outage and hears the run again once Redis answers (ending it with
+        ``SERVICE_UNAVAILABLE`` a second into a stalled Redis made every subscriber reconnect)."""
+        try:
+            await self.ensure_relay(workflow_id)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            _log.info("relay_takeover_deferred", workflow_id=workflow_id, error=repr(error))
 
     async def aclose(self) -> None:
         for task in list(self._pumps.values()):
