@@ -62,6 +62,10 @@ __all__ = [
     "run_mixed_load",
 ]
 
+#: How long a ``subscribe`` may follow its run: provisioning runs queue behind each other when
+#: the workers fall behind (at 10/s with the default mix on a loaded 2-core machine they took
+#: about 65 s each), and a follow that gives up early is reported as a failure.
+FOLLOW_SECONDS = 300.0
 #: Kept-alive connections idle longer are opened afresh (uvicorn closes them after 5 s).
 KEEP_ALIVE_SECONDS = 4.0
 CREATE_TENANT = """mutation($i: CreateTenantInput!) {
@@ -149,7 +153,7 @@ class MixedLoad:
         mix: Mix = DEFAULT_MIX,
         subscribers: int = 10,
         timeout: float = 10.0,
-        follow_timeout: float = 120.0,
+        follow_timeout: float = FOLLOW_SECONDS,
     ) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be positive, not {rate}")
@@ -325,10 +329,18 @@ async def run_mixed_load(
     mix: Mix = DEFAULT_MIX,
     subscribers: int = 10,
     op_timeout: float = 10.0,
+    follow_timeout: float = FOLLOW_SECONDS,
 ) -> LoadReport:
     """``seconds`` of arrivals, then the operations in flight (each HTTP one at most
-    ``op_timeout`` s); their report."""
-    load = MixedLoad(target, rate=rate, mix=mix, subscribers=subscribers, timeout=op_timeout)
+    ``op_timeout`` s, a follow ``follow_timeout`` s); their report."""
+    load = MixedLoad(
+        target,
+        rate=rate,
+        mix=mix,
+        subscribers=subscribers,
+        timeout=op_timeout,
+        follow_timeout=follow_timeout,
+    )
     async with load:
         await asyncio.sleep(seconds)
     return load.report()
@@ -350,6 +362,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=10, help="accounts the load rotates over")
     parser.add_argument("--subscribers", type=int, default=10, help="graphql-transport-ws sockets")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP operation")
+    parser.add_argument(
+        "--follow-timeout",
+        type=float,
+        default=FOLLOW_SECONDS,
+        help="seconds a subscription may follow its run",
+    )
     parser.add_argument("--json", type=Path, help="also write the report to this file")
     parser.add_argument(
         "--gateway-url", help="aim at a running stack (e.g. make run: http://127.0.0.1:8080)"
@@ -374,6 +392,7 @@ async def _measure(gateway_url: str, database_url: str, args: argparse.Namespace
         mix=args.mix,
         subscribers=args.subscribers,
         op_timeout=args.timeout,
+        follow_timeout=args.follow_timeout,
     )
 
 
