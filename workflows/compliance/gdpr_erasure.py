@@ -222,8 +222,8 @@ class GdprErasureWorkflow:
     async def _wait_for_tenants(self) -> list[str]:
         self._progress.advance(2, "tenants")
         memberships = await COMPLIANCE_MEMBERSHIPS.execute(MembershipsInput(self._input.user_id))
-        decided = self._transferred() | set(self._state.deleting_tenants)
-        pending = [t for t in memberships.sole_owned if t not in decided]
+        chosen = self._transferred() | set(self._state.deleting_tenants)
+        pending = [t for t in memberships.sole_owned if t not in chosen]
         if pending:
             self._state.waiting_for_tenants = pending
             self._state.phase, self._state.cancellable = "waiting_for_tenants", True
