@@ -27,7 +27,8 @@ def _request(input: StartDataMigrationInput) -> ReconciliationRequest:
     try:
         return ReconciliationRequest.model_validate(
             {
-                "tenant_id": str(input.tenant_id),
+                "tenant_id": None if input.tenant_id is None else str(input.tenant_id),
+                "all_tenants": input.all_tenants,
                 "mode": input.mode.value,
                 "copies": input.copies or [],
                 "batch_size": input.batch_size,

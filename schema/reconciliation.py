@@ -16,13 +16,15 @@ class DataMigrationMode(Enum):
 
 
 @strawberry.input(
-    description="An operator's data_migration run over one tenant (docs/workflows.md, Data "
+    description="An operator's data_migration run over one tenant, or over every tenant "
+    "(allTenants: true, no tenantId) (docs/workflows.md, Data "
     "reconciliation): the copies by name (claims, directory, quotas, profile_names; none: all "
     "of them), batchSize "
     "1-1000 members a batch."
 )
 class StartDataMigrationInput:
-    tenant_id: strawberry.ID
+    tenant_id: strawberry.ID | None = None
+    all_tenants: bool = False
     mode: DataMigrationMode = DataMigrationMode.DRY_RUN
     copies: list[str] | None = None
     batch_size: int = 100

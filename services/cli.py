@@ -49,7 +49,13 @@ def _schedule_reconciliation(args: argparse.Namespace) -> int:
     async def schedule() -> dict[str, bool]:
         client = await connect_temporal(settings)
         queue = settings.task_queue(ServiceName.workflow)
-        return {t: await ensure_nightly_schedule(client, t, task_queue=queue) for t in args.tenant}
+        tenants: list[str | None] = list(args.tenant or [])
+        if args.all_tenants:
+            tenants.append(None)
+        return {
+            t or "all tenants": await ensure_nightly_schedule(client, t, task_queue=queue)
+            for t in tenants
+        }
 
     for tenant, created in asyncio.run(schedule()).items():
         print(f"{tenant}: nightly data_migration dry run {'scheduled' if created else 'kept'}")
@@ -194,8 +200,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "schedule-reconciliation",
         help="the nightly data_migration dry run of each tenant, as a Temporal Schedule (idempotent)",
     )
-    reconcile.add_argument(
-        "--tenant", action="append", required=True, help="tenant id (repeatable)"
+    scope = reconcile.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--tenant", action="append", help="tenant id (repeatable)")
+    scope.add_argument(
+        "--all-tenants",
+        action="store_true",
+        help="one Schedule checking every tenant (data-migration-nightly-all)",
     )
     reconcile.set_defaults(func=_schedule_reconciliation)
     purge = tsub.add_parser(

@@ -37,10 +37,16 @@ ORIGIN = "data-migration"
 NIGHTLY = "17 3 * * *"
 
 
+#: What ids and Schedule ids say for the all-tenants scope in place of a tenant id.
+ALL_TENANTS = "all"
+
+
 def checked_input(input: DataMigrationInput) -> DataMigrationInput:
-    """``input`` with its fields checked (``ReconciliationInputError`` names a bad one)."""
+    """``input`` with its fields checked (``ReconciliationInputError`` names a bad one); the
+    all-tenants scope names no tenant."""
     return DataMigrationInput(
-        tenant_id=str(parse_id(input.tenant_id, "tenant id")),
+        tenant_id="" if input.all_tenants else str(parse_id(input.tenant_id, "tenant id")),
+        all_tenants=input.all_tenants,
         mode=checked_mode(input.mode),
         copies=checked_copies(input.copies),
         batch_size=checked_batch_size(input.batch_size),
@@ -57,7 +63,7 @@ async def start_data_migration(
         return await client.start_workflow(
             DataMigrationWorkflow.run,
             checked,
-            id=data_migration_workflow_id(checked.tenant_id, uuid.uuid4().hex[:12]),
+            id=data_migration_workflow_id(_scope(checked), uuid.uuid4().hex[:12]),
             task_queue=task_queue,
         )
 
@@ -67,19 +73,30 @@ async def start_data_migration(
 NIGHTLY_SCHEDULE_PREFIX = "data-migration-nightly-"
 
 
-def nightly_schedule_id(tenant_id: str) -> str:
-    return f"{NIGHTLY_SCHEDULE_PREFIX}{tenant_id}"
+def _scope(input: DataMigrationInput) -> str:
+    return ALL_TENANTS if input.all_tenants else input.tenant_id
 
 
-async def ensure_nightly_schedule(client: Client, tenant_id: str, *, task_queue: str) -> bool:
-    """The tenant's nightly dry run as a Temporal Schedule; True when this call created it
-    (idempotent: an existing one is left as it is)."""
-    checked = checked_input(DataMigrationInput(tenant_id=tenant_id, requested_by="schedule"))
+def nightly_schedule_id(tenant_id: str | None) -> str:
+    """The Schedule of one tenant, or (None) of every tenant's."""
+    return f"{NIGHTLY_SCHEDULE_PREFIX}{tenant_id or ALL_TENANTS}"
+
+
+async def ensure_nightly_schedule(
+    client: Client, tenant_id: str | None, *, task_queue: str
+) -> bool:
+    """The nightly dry run of one tenant, or (None) of every tenant, as a Temporal Schedule;
+    True when this call created it (idempotent: an existing one is left as it is)."""
+    checked = checked_input(
+        DataMigrationInput(
+            tenant_id=tenant_id or "", all_tenants=tenant_id is None, requested_by="schedule"
+        )
+    )
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             DataMigrationWorkflow.run,
             checked,
-            id=data_migration_workflow_id(checked.tenant_id, "nightly"),
+            id=data_migration_workflow_id(_scope(checked), "nightly"),
             task_queue=task_queue,
             execution_timeout=timedelta(hours=6),
         ),
@@ -87,7 +104,7 @@ async def ensure_nightly_schedule(client: Client, tenant_id: str, *, task_queue:
     )
     try:
         with acting_as(SecurityContext.system(ORIGIN)):
-            await client.create_schedule(nightly_schedule_id(checked.tenant_id), schedule)
+            await client.create_schedule(nightly_schedule_id(tenant_id), schedule)
     except ScheduleAlreadyRunningError:
         return False
     return True

@@ -229,15 +229,23 @@ class Insights(BaseModel):
 
 
 class ReconciliationRequest(BaseModel):
-    """An operator's ``data_migration`` run over one tenant (docs/workflows.md)."""
+    """An operator's ``data_migration`` run over one tenant, or over every tenant
+    (``all_tenants``, no ``tenant_id``) (docs/workflows.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    tenant_id: uuid.UUID
+    tenant_id: uuid.UUID | None = None
+    all_tenants: bool = False
     mode: ReconciliationMode = ReconciliationMode.DRY_RUN
     #: Copy names (``workflows.reconciliation.contracts.Copy``); empty: all of them.
     copies: list[ReconciliationCopy] = Field(default_factory=list, max_length=10)
     batch_size: StrictInt = Field(default=100, ge=1, le=MAX_RECONCILIATION_BATCH)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ReconciliationRequest:
+        if (self.tenant_id is None) != self.all_tenants:
+            raise ValueError("name a tenant_id, or all_tenants: true (not both)")
+        return self
 
 
 class ReconciliationStarted(BaseModel):

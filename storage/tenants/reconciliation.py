@@ -1,14 +1,36 @@
 """The owner's side of ``data_migration``: a tenant's memberships in keyset batches by user id
-(the transaction's tenant)."""
+(the transaction's tenant), and for the all-tenants scope the tenant ids themselves (a
+platform-scoped read, policy ``platform_tenant_ids``, migration tenants_0006)."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from storage.db import DbSession
 from storage.tenants.models import Membership, Tenant
+
+#: The setting that policy ``platform_tenant_ids`` reads, and the one value it admits.
+PLATFORM_READER = "adx.platform_reader"
+TENANT_IDS_READER = "tenant-ids"
+#: A deleted tenant has nothing left to reconcile (nor does one still being provisioned).
+_LISTED = ("active", "suspended", "deleting")
+
+
+async def tenant_ids_after(db: DbSession, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+    """Up to ``limit`` tenant ids after ``after`` in id order, of every tenant: for the
+    platform's reconciliation only (its caller checks that the platform runs it). The
+    transaction is widened for this read alone (the setting is transaction-local) and answers
+    ids, nothing else of the rows."""
+    await db.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": PLATFORM_READER, "value": TENANT_IDS_READER},
+    )
+    statement = select(Tenant.id).where(Tenant.status.in_(_LISTED))
+    if after is not None:
+        statement = statement.where(Tenant.id > after)
+    return list(await db.scalars(statement.order_by(Tenant.id).limit(limit)))
 
 
 async def members_after(

@@ -4,8 +4,9 @@ ids (the transaction's tenant)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from storage.db import DbSession
 from storage.users.models import DirectoryEntry, Profile
@@ -33,6 +34,27 @@ async def profiles_among(
     """user id -> (display name, e-mail, version) of these profiles (the owner of the
     ``profile_names`` copies); a user without a profile is left out."""
     rows = await db.scalars(select(Profile).where(Profile.id.in_(user_ids)))
+    return {p.id: (p.display_name, p.email, profile_version(p)) for p in rows}
+
+
+async def bump_profile_versions(
+    db: DbSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str, int]]:
+    """A repair's forced re-sync: these profiles' versions moved past every copy's (their
+    ``updated_at`` to now, or a microsecond on if the clock lags), nothing else changed; answers
+    them as ``profiles_among`` does."""
+    statement = (
+        update(Profile)
+        .where(Profile.id.in_(user_ids))
+        .values(
+            updated_at=func.greatest(
+                func.clock_timestamp(), Profile.updated_at + timedelta(microseconds=1)
+            )
+        )
+        .returning(Profile)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await db.scalars(statement)
     return {p.id: (p.display_name, p.email, profile_version(p)) for p in rows}
 
 

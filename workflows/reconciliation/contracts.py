@@ -101,6 +101,9 @@ class CompareOutput:
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    #: Of ``stale``, the copies holding the owner's very version (a profile name written by
+    #: hand, not a lost delivery): a version-guarded write cannot fix them, a re-sync can.
+    same_version: list[str] = field(default_factory=list)
 
 
 READ_MEMBERS = ActivityContract(
@@ -186,3 +189,47 @@ COMPARE_MEMBER_PROFILES = ActivityContract(
 COMPARE_DIRECTORY_PROFILES = ActivityContract(
     "user.reconcile_directory_profiles", USER, CompareProfilesInput, CompareOutput
 )
+
+
+@dataclass
+class ResyncProfilesInput:
+    tenant_id: str
+    #: Members whose copies drifted at the profile's own version (at most ``MAX_BATCH``).
+    user_ids: list[str] = field(default_factory=list)
+
+
+#: A repair's forced re-sync: the profiles' versions bumped (their ``updated_at`` moved on, the
+#: data untouched), answered as they now are, so the version-guarded writes of
+#: ``user_profile_sync`` take them again (patch ``data-migration-profile-resync``). A retry bumps
+#: once more, which is harmless: the copies take whatever version is answered.
+RESYNC_PROFILES = ActivityContract(
+    "user.reconcile_resync_profiles", USER, ResyncProfilesInput, ReadProfilesOutput
+)
+#: ``data_migration``'s repair re-syncs profile name copies that drifted at the same version.
+PROFILE_RESYNC_PATCH = "data-migration-profile-resync"
+
+
+# --- the all-tenants scope: the tenant ids, from their owner ----------------------------------
+
+
+@dataclass
+class ListTenantsInput:
+    #: Exclusive lower bound (a tenant id); "" from the start.
+    after: str = ""
+    limit: int = 100
+    #: Who asked (``schedule`` or an operator's id): for the tenant service's audit entry.
+    requested_by: str = ""
+
+
+@dataclass
+class ListTenantsOutput:
+    #: Tenant ids after ``after`` in id order (active, suspended or being deleted).
+    tenant_ids: list[str] = field(default_factory=list)
+
+
+#: The platform's one cross-tenant read of the tenant service (ids only, audited there).
+LIST_TENANTS = ActivityContract(
+    "tenant.reconcile_list_tenants", TENANT, ListTenantsInput, ListTenantsOutput
+)
+#: ``data_migration`` may run over every tenant (a child run per tenant).
+ALL_TENANTS_PATCH = "data-migration-all-tenants"

@@ -23,15 +23,26 @@ compares its copy (``auth.reconcile_profile_claims``, ``tenant.reconcile_member_
 drifting copy through the version-guarded activity ``user_profile_sync`` uses, so a copy holding
 a newer version than the one read is never overwritten. Runs started before the patch skip it.
 
+The all-tenants scope (``all_tenants``, patch ``data-migration-all-tenants``; the nightly
+Schedule's): the tenant service answers the tenant ids a page at a time
+(``tenant.reconcile_list_tenants``, platform-scoped and audited there), and each tenant is
+checked by a child ``data_migration`` of its own (``data-migration-<tenant>-all-<random>``,
+``PARALLEL_TENANTS`` at a time), whose reports
+add up into this run's; a tenant whose run fails is named in ``failed_tenants`` and the others go
+on. The run continues as new every ``batches_per_run`` pages (or when Temporal suggests it),
+carrying the cursor and the sums.
+
 Started under the platform's ``system`` context (the workflow service's route checks the
 operator); the reads refuse any other context.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.principal_contracts import SYNC_PRINCIPAL_CLAIMS, SyncPrincipalClaimsInput
@@ -45,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveStoragePolicyInput,
     )
     from workflows.reconciliation.contracts import (
+        ALL_TENANTS_PATCH,
         COMPARE_CLAIMS,
         COMPARE_DIRECTORY,
         COMPARE_DIRECTORY_PROFILES,
@@ -53,23 +65,28 @@ with workflow.unsafe.imports_passed_through():
         COMPARE_QUOTA,
         DATA_MIGRATION,
         LEGACY_COPIES,
+        LIST_TENANTS,
         MAX_BATCH,
         PROFILE_NAMES_PATCH,
+        PROFILE_RESYNC_PATCH,
         QUOTAS_PATCH,
         READ_MEMBERS,
         READ_PROFILES,
         READ_QUOTA,
+        RESYNC_PROFILES,
         SAMPLE_SIZE,
         CompareInput,
         CompareOutput,
         CompareProfilesInput,
         CompareQuotaInput,
         Copy,
+        ListTenantsInput,
         MemberDigest,
         Mode,
         ReadMembersInput,
         ReadProfilesInput,
         ReadQuotaInput,
+        ResyncProfilesInput,
     )
     from workflows.tenant.profile_copies_contracts import SYNC_MEMBER_PROFILES
     from workflows.user.directory_contracts import (
@@ -84,6 +101,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 RECONCILIATION_QUERY = "reconciliation_progress"
+#: Tenants checked at once by an all-tenants run (each a child run).
+PARALLEL_TENANTS = 8
 
 
 @dataclass
@@ -102,7 +121,21 @@ class CopyReport:
 
 
 @dataclass
+class FleetProgress:
+    """What an all-tenants run has done so far (carried across continue-as-new)."""
+
+    tenants_checked: int = 0
+    #: Tenants whose run found drift, and tenants whose run failed (ids, at most ``SAMPLE_SIZE``
+    #: each; the counts are exact).
+    drifting_tenants: list[str] = field(default_factory=list)
+    drifting: int = 0
+    failed_tenants: list[str] = field(default_factory=list)
+    failed: int = 0
+
+
+@dataclass
 class DataMigrationInput:
+    #: The tenant, or "" with ``all_tenants``.
     tenant_id: str
     mode: str = Mode.DRY_RUN.value
     #: Copy names (``Copy``); empty: all of them.
@@ -114,6 +147,9 @@ class DataMigrationInput:
     #: Carried across continue-as-new: where the run is and what it counted so far.
     cursor: str = ""
     reports: list[CopyReport] = field(default_factory=list)
+    #: Every tenant, each by a child run (the cursor is then a tenant id).
+    all_tenants: bool = False
+    fleet: FleetProgress | None = None
 
 
 @dataclass
@@ -121,6 +157,8 @@ class DataMigrationResult:
     tenant_id: str
     mode: str
     reports: list[CopyReport]
+    #: An all-tenants run's tenants (None for one tenant's run).
+    fleet: FleetProgress | None = None
 
     @property
     def drift(self) -> int:
@@ -175,6 +213,8 @@ class DataMigrationWorkflow:
 
     @workflow.run
     async def run(self, input: DataMigrationInput) -> DataMigrationResult:
+        if input.all_tenants and workflow.patched(ALL_TENANTS_PATCH):
+            return await self._all_tenants(input)
         cursor, batches = input.cursor, 0
         if not workflow.patched(QUOTAS_PATCH):
             self._reports = [r for r in self._reports if r.copy in LEGACY_COPIES]
@@ -218,6 +258,82 @@ class DataMigrationWorkflow:
             cursor = ""
         self._state, self._label = ProgressState.completed, "completed"
         return DataMigrationResult(input.tenant_id, input.mode, self._reports)
+
+    async def _all_tenants(self, input: DataMigrationInput) -> DataMigrationResult:
+        """Every tenant's ids from their owner, a page at a time; each tenant a child run."""
+        fleet = input.fleet or FleetProgress()
+        cursor, pages = input.cursor, 0
+        while True:
+            if pages >= input.batches_per_run or workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(
+                    replace(input, cursor=cursor, reports=self._reports, fleet=fleet)
+                )
+            self._label = "tenants"
+            page = await LIST_TENANTS.execute(
+                ListTenantsInput(
+                    after=cursor, limit=input.batch_size, requested_by=input.requested_by
+                )
+            )
+            pages += 1
+            for start in range(0, len(page.tenant_ids), PARALLEL_TENANTS):
+                some = page.tenant_ids[start : start + PARALLEL_TENANTS]
+                outcomes = await asyncio.gather(
+                    *(self._one_tenant(input, t) for t in some), return_exceptions=True
+                )
+                for tenant_id, outcome in zip(some, outcomes, strict=True):
+                    self._add(fleet, tenant_id, outcome)
+            if len(page.tenant_ids) < input.batch_size:
+                break
+            cursor = page.tenant_ids[-1]
+        for report in self._reports:
+            report.done = True
+        self._state, self._label = ProgressState.completed, "completed"
+        return DataMigrationResult("", input.mode, self._reports, fleet=fleet)
+
+    async def _one_tenant(self, input: DataMigrationInput, tenant_id: str) -> DataMigrationResult:
+        return await workflow.execute_child_workflow(
+            DataMigrationWorkflow.run,
+            DataMigrationInput(
+                tenant_id=tenant_id,
+                mode=input.mode,
+                copies=list(input.copies),
+                batch_size=input.batch_size,
+                batches_per_run=input.batches_per_run,
+                requested_by=input.requested_by,
+            ),
+            # Not derived from this run's id (a replay runs under another): a seeded uuid.
+            id=data_migration_workflow_id(tenant_id, f"all-{workflow.uuid4().hex[:12]}"),
+        )
+
+    def _add(
+        self, fleet: FleetProgress, tenant_id: str, outcome: DataMigrationResult | BaseException
+    ) -> None:
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, ChildWorkflowError):
+                raise outcome
+            fleet.failed += 1
+            if len(fleet.failed_tenants) < SAMPLE_SIZE:
+                fleet.failed_tenants.append(tenant_id)
+            return
+        fleet.tenants_checked += 1
+        if outcome.drift:
+            fleet.drifting += 1
+            if len(fleet.drifting_tenants) < SAMPLE_SIZE:
+                fleet.drifting_tenants.append(tenant_id)
+        sums = {r.copy: r for r in self._reports}
+        for theirs in outcome.reports:
+            mine = sums.get(theirs.copy)
+            if mine is None:
+                continue
+            mine.checked += theirs.checked
+            mine.missing += theirs.missing
+            mine.extra += theirs.extra
+            mine.stale += theirs.stale
+            mine.repaired += theirs.repaired
+            mine.total = (mine.total or 0) + (theirs.total or 0)
+            for user_id in theirs.sample:
+                if len(mine.sample) < SAMPLE_SIZE and user_id not in mine.sample:
+                    mine.sample.append(user_id)
 
     @staticmethod
     def _count(report: CopyReport, drift: CompareOutput) -> None:
@@ -267,27 +383,47 @@ class DataMigrationWorkflow:
         if not owner.profiles:
             return
         drifting: dict[str, list[str]] = {}
+        resync: set[str] = set()
         for holder, compare, _ in PROFILE_HOLDERS:
             drift = await compare.execute(CompareProfilesInput(tenant_id, owner.profiles))
             self._count(report, drift)
             if drift.missing or drift.stale:
                 drifting[holder] = drift.missing + drift.stale
+            resync.update(drift.same_version)
         if self._input.mode == Mode.REPAIR.value and drifting:
-            report.repaired += await self._repair_profiles(drifting)
+            report.repaired += await self._repair_profiles(drifting, resync)
 
-    async def _repair_profiles(self, drifting: dict[str, list[str]]) -> int:
+    async def _repair_profiles(self, drifting: dict[str, list[str]], resync: set[str]) -> int:
         """Each drifting copy written again from the profiles read once more, through the
         version-guarded write of ``user_profile_sync`` (a newer copy changes nothing); answers
-        the copies that changed."""
+        the copies that changed. A copy that drifted at the profile's own version cannot be
+        fixed so: that profile is re-synced (its version bumped by the user service, patch
+        ``data-migration-profile-resync``) and then written to every holder, whose copies all
+        fall behind the bumped version."""
         user_ids = sorted({u for ids in drifting.values() for u in ids})
-        now = await READ_PROFILES.execute(ReadProfilesInput(self._input.tenant_id, user_ids))
+        tenant_id = self._input.tenant_id
+        bumped: set[str] = set()
+        if resync and workflow.patched(PROFILE_RESYNC_PATCH):
+            rest = [u for u in user_ids if u not in resync]
+            resynced = await RESYNC_PROFILES.execute(ResyncProfilesInput(tenant_id, sorted(resync)))
+            profiles = list(resynced.profiles)
+            bumped = {p.user_id for p in profiles}
+            if rest:
+                profiles += (
+                    await READ_PROFILES.execute(ReadProfilesInput(tenant_id, rest))
+                ).profiles
+        else:
+            profiles = (
+                await READ_PROFILES.execute(ReadProfilesInput(tenant_id, user_ids))
+            ).profiles
         info = workflow.info()
         fixed = 0
-        for profile in now.profiles:
+        for profile in profiles:
             if not profile.display_name:
                 continue  # nothing the copies' write accepts (user_profile_sync neither)
             for holder, _, sync in PROFILE_HOLDERS:
-                if profile.user_id not in drifting.get(holder, ()):
+                drifted = profile.user_id in drifting.get(holder, ())
+                if not drifted and profile.user_id not in bumped:
                     continue
                 key = f"{info.workflow_id}:{info.run_id}:{Copy.PROFILE_NAMES.value}:{holder}"
                 written = await sync.execute(
@@ -299,7 +435,7 @@ class DataMigrationWorkflow:
                         idempotency_key=f"{key}:{profile.user_id}:{profile.version}",
                     )
                 )
-                fixed += int(written.changed > 0)
+                fixed += int(drifted and written.changed > 0)
         return fixed
 
     async def _repair(self, copy: str, drift: CompareOutput) -> int:

@@ -52,14 +52,28 @@ def checked_copies(values: list[str]) -> list[str]:
     return sorted(set(values), key=[c.value for c in Copy].index)
 
 
-def drift_of(expected: dict[uuid.UUID, object], held: dict[uuid.UUID, object]) -> CompareOutput:
+def drift_of(
+    expected: dict[uuid.UUID, object], held: dict[uuid.UUID, object], *, version_at: int = -1
+) -> CompareOutput:
     """What a copy holding ``held`` lacks, has in excess, or holds differently from the owner's
-    ``expected`` over the same key range (ids sorted, so a report is stable)."""
+    ``expected`` over the same key range (ids sorted, so a report is stable). With
+    ``version_at`` (the index of the version in tuple values), the stale rows holding the
+    owner's own version are also named in ``same_version``."""
+    stale = [u for u in sorted(expected.keys() & held.keys()) if expected[u] != held[u]]
+    same = [
+        u
+        for u in stale
+        if version_at >= 0
+        and isinstance(expected[u], tuple)
+        and isinstance(held[u], tuple)
+        and expected[u][version_at] == held[u][version_at]  # type: ignore[index]
+    ]
     return CompareOutput(
         checked=len(expected.keys() | held.keys()),
         missing=[str(u) for u in sorted(expected.keys() - held.keys())],
         extra=[str(u) for u in sorted(held.keys() - expected.keys())],
-        stale=[str(u) for u in sorted(expected.keys() & held.keys()) if expected[u] != held[u]],
+        stale=[str(u) for u in stale],
+        same_version=[str(u) for u in same],
     )
 
 

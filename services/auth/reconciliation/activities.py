@@ -55,7 +55,7 @@ class ClaimsReconciliationActivities:
         expected: dict[uuid.UUID, object] = {
             u: (p.display_name, p.version) for u, p in owner.items()
         }
-        return drift_of(expected, dict(rows))
+        return drift_of(expected, {u: tuple(v) for u, v in rows.items()}, version_at=1)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.reconcile_claims, self.reconcile_profile_claims]

@@ -4,7 +4,10 @@ auth's claims must hold), or the given members only (a repair's second look). Id
 statuses only: no personal data leaves. ``tenant.reconcile_read_quota``: the tenant's storage
 quota (the plan's), the owner's side of the ``quotas`` copy. ``tenant.reconcile_member_profiles``:
 the names, addresses and profile versions on the memberships compared with the user service's
-profiles (a holder of the ``profile_names`` copy)."""
+profiles (a holder of the ``profile_names`` copy). ``tenant.reconcile_list_tenants``: the tenant
+ids themselves, a page at a time, for the all-tenants scope: the platform's one cross-tenant read
+here (policy ``platform_tenant_ids``), ids only, each call audited (the log line
+``platform_tenants_listed`` and the tenant audit stream ``<prefix>:tenant:audit``)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from temporalio import activity
+
+from services.common.logging import get_logger
 from services.common.reconciliation import checked, require_platform
 from services.common.resources import Resources
+from services.common.security_context import require_context
 from services.tenant.provisioning.steps import permissions_of
+from services.tenant.switching.activities import AUDIT_MAX_ENTRIES, audit_stream_key
 from storage.db import transaction
 from storage.tenants.reconciliation import (
     member_count,
@@ -22,13 +30,17 @@ from storage.tenants.reconciliation import (
     members_after,
     members_among,
     storage_quota,
+    tenant_ids_after,
 )
 from workflows.reconciliation.contracts import (
     COMPARE_MEMBER_PROFILES,
+    LIST_TENANTS,
     READ_MEMBERS,
     READ_QUOTA,
     CompareOutput,
     CompareProfilesInput,
+    ListTenantsInput,
+    ListTenantsOutput,
     MemberDigest,
     ReadMembersInput,
     ReadMembersOutput,
@@ -43,10 +55,42 @@ from workflows.reconciliation.rules import (
     parse_id,
 )
 
+_log = get_logger(__name__)
+
 
 class MemberTruthActivities:
     def __init__(self, resources: Resources) -> None:
+        self.resources = resources
         self.database = resources.database
+
+    @LIST_TENANTS.implement
+    async def reconcile_list_tenants(self, input: ListTenantsInput) -> ListTenantsOutput:
+        """A page of every tenant's id, for the platform alone; the call is audited before
+        anything is read (who: the run and the context's origin, e.g. the nightly Schedule)."""
+        require_platform()
+        after, limit = checked(
+            lambda: (parse_bound(input.after, "after"), checked_batch_size(input.limit))
+        )
+        info = activity.info()
+        entry = {
+            "action": "platform_tenants_listed",
+            "origin": require_context().origin or "",
+            "requested_by": input.requested_by[:64],
+            "workflow_id": info.workflow_id or "",
+            "run_id": info.workflow_run_id or "",
+            "after": input.after,
+            "limit": str(limit),
+        }
+        _log.info("platform_tenants_listed", **entry)
+        await self.resources.redis.xadd(
+            audit_stream_key(self.resources.redis_keys),
+            dict(entry),  # type: ignore[arg-type]
+            maxlen=AUDIT_MAX_ENTRIES,
+            approximate=True,
+        )
+        async with transaction(self.database) as db:
+            ids = await tenant_ids_after(db, after, limit)
+        return ListTenantsOutput([str(t) for t in ids])
 
     @READ_MEMBERS.implement
     async def reconcile_read_members(self, input: ReadMembersInput) -> ReadMembersOutput:
@@ -92,10 +136,11 @@ class MemberTruthActivities:
         expected: dict[uuid.UUID, object] = {
             u: (p.display_name, p.email, p.version) for u, p in owner.items()
         }
-        return drift_of(expected, dict(rows))
+        return drift_of(expected, {u: tuple(v) for u, v in rows.items()}, version_at=2)
 
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.reconcile_list_tenants,
             self.reconcile_read_members,
             self.reconcile_read_quota,
             self.reconcile_member_profiles,

@@ -2,7 +2,9 @@
 compared (role and status) with the tenant service's batch of memberships over the same key
 range. For the ``profile_names`` copy: ``user.reconcile_read_profiles`` (the owner: the profiles
 of a batch of members) and ``user.reconcile_directory_profiles`` (the directory's names and
-addresses compared with them). Reads only."""
+addresses compared with them). Reads only, but for ``user.reconcile_resync_profiles``: a
+repair's forced re-sync of profiles whose copies drifted at the profile's own version (their
+versions bumped, nothing else)."""
 
 from __future__ import annotations
 
@@ -13,17 +15,24 @@ from typing import Any
 from services.common.reconciliation import checked, key_range, require_platform
 from services.common.resources import Resources
 from storage.db import transaction
-from storage.users.reconciliation import entries_between, entry_names, profiles_among
+from storage.users.reconciliation import (
+    bump_profile_versions,
+    entries_between,
+    entry_names,
+    profiles_among,
+)
 from workflows.reconciliation.contracts import (
     COMPARE_DIRECTORY,
     COMPARE_DIRECTORY_PROFILES,
     READ_PROFILES,
+    RESYNC_PROFILES,
     CompareInput,
     CompareOutput,
     CompareProfilesInput,
     ProfileDigest,
     ReadProfilesInput,
     ReadProfilesOutput,
+    ResyncProfilesInput,
 )
 from workflows.reconciliation.rules import checked_profiles, checked_user_ids, drift_of, parse_id
 
@@ -52,12 +61,16 @@ class DirectoryReconciliationActivities:
         user_ids = checked(lambda: checked_user_ids(input.user_ids))
         async with transaction(self.database) as db:
             rows = await profiles_among(db, user_ids) if user_ids else {}
-        return ReadProfilesOutput(
-            profiles=[
-                ProfileDigest(str(u), name, email, version)
-                for u, (name, email, version) in sorted(rows.items())
-            ]
-        )
+        return _digests(rows)
+
+    @RESYNC_PROFILES.implement
+    async def reconcile_resync_profiles(self, input: ResyncProfilesInput) -> ReadProfilesOutput:
+        require_platform()
+        checked(lambda: parse_id(input.tenant_id, "tenant id"))
+        user_ids = checked(lambda: checked_user_ids(input.user_ids))
+        async with transaction(self.database) as db:
+            rows = await bump_profile_versions(db, user_ids) if user_ids else {}
+        return _digests(rows)
 
     @COMPARE_DIRECTORY_PROFILES.implement
     async def reconcile_directory_profiles(self, input: CompareProfilesInput) -> CompareOutput:
@@ -75,5 +88,15 @@ class DirectoryReconciliationActivities:
         return [
             self.reconcile_directory,
             self.reconcile_read_profiles,
+            self.reconcile_resync_profiles,
             self.reconcile_directory_profiles,
         ]
+
+
+def _digests(rows: dict[uuid.UUID, tuple[str, str, int]]) -> ReadProfilesOutput:
+    return ReadProfilesOutput(
+        profiles=[
+            ProfileDigest(str(u), name, email, version)
+            for u, (name, email, version) in sorted(rows.items())
+        ]
+    )

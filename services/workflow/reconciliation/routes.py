@@ -1,5 +1,5 @@
-"""``POST /reconciliation/runs``: an operator starts ``data_migration`` over one tenant
-(docs/workflows.md, "Data reconciliation"). Operators only (``ADX_WORKFLOW_OPERATOR_USER_IDS``):
+"""``POST /reconciliation/runs``: an operator starts ``data_migration`` over one tenant, or
+over every tenant (``all_tenants``) (docs/workflows.md, "Data reconciliation"). Operators only (``ADX_WORKFLOW_OPERATOR_USER_IDS``):
 the run reads every member of the tenant and may rewrite other services' copies. Its progress
 and report are read like any run's (``GET /runs/{workflow_id}``); the start is audited."""
 
@@ -29,7 +29,8 @@ async def start_run(
     handle = await start_data_migration(
         resources.temporal,
         DataMigrationInput(
-            tenant_id=str(body.tenant_id),
+            tenant_id=str(body.tenant_id) if body.tenant_id else "",
+            all_tenants=body.all_tenants,
             mode=body.mode.value,
             copies=[c.value for c in body.copies],
             batch_size=body.batch_size,

@@ -3,10 +3,12 @@ into the owner's table and both copies, and the copies read back."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHandle
 
 from services.common.resources import Resources
 from services.common.security_context import SecurityContext, acting_as
@@ -16,6 +18,7 @@ from storage.db import transaction
 from storage.tenants.repository import MembershipRepository
 from storage.users.directory import DirectoryRepository
 from storage.users.reconciliation import entries_between
+from workflows.reconciliation.data_migration import DataMigrationResult
 from workflows.tenant.permissions import built_in_permissions
 from workflows.tenant.tenant_provisioning import (
     TenantProvisioningInput,
@@ -100,3 +103,21 @@ async def copies(
     async with transaction(stack.users.database, tenant_id) as db:
         entries = await entries_between(db, tenant_id, None, None)
     return claims, entries
+
+
+async def triggered_run(temporal: Client, schedule_id: str) -> WorkflowHandle[Any, Any]:
+    """The run a Schedule starts when triggered now."""
+    handle = temporal.get_schedule_handle(schedule_id)
+    await handle.trigger()
+    for _ in range(300):
+        recent = (await handle.describe()).info.recent_actions
+        if recent:
+            started = recent[0].action
+            assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+            return temporal.get_workflow_handle(
+                started.workflow_id,
+                run_id=started.first_execution_run_id,
+                result_type=DataMigrationResult,
+            )
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{schedule_id} started nothing")

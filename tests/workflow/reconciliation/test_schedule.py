@@ -12,11 +12,9 @@ import pytest
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleSpec,
     WorkflowFailureError,
-    WorkflowHandle,
 )
 
 from services.common.data_migration import (
@@ -25,10 +23,9 @@ from services.common.data_migration import (
     nightly_schedule_id,
 )
 from tests.auth.users import AuthUser
-from tests.workflow.reconciliation.members import provisioned
+from tests.workflow.reconciliation.members import provisioned, triggered_run
 from workflows.reconciliation.data_migration import (
     DataMigrationInput,
-    DataMigrationResult,
     DataMigrationWorkflow,
 )
 
@@ -56,24 +53,6 @@ async def test_the_nightly_schedule_is_created_once(temporal: Client) -> None:
         await handle.delete()
 
 
-async def _triggered_run(temporal: Client, schedule_id: str) -> WorkflowHandle[Any, Any]:
-    """The run a Schedule starts when triggered now."""
-    handle = temporal.get_schedule_handle(schedule_id)
-    await handle.trigger()
-    for _ in range(300):
-        recent = (await handle.describe()).info.recent_actions
-        if recent:
-            started = recent[0].action
-            assert isinstance(started, ScheduleActionExecutionStartWorkflow)
-            return temporal.get_workflow_handle(
-                started.workflow_id,
-                run_id=started.first_execution_run_id,
-                result_type=DataMigrationResult,
-            )
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{schedule_id} started nothing")
-
-
 async def test_the_nightly_schedule_s_run_acts_as_the_platform(
     temporal: Client, reconciliation_stack: Any, user: AuthUser
 ) -> None:
@@ -84,7 +63,7 @@ async def test_the_nightly_schedule_s_run_acts_as_the_platform(
         tenant_id = str(await provisioned(temporal, stack, user.id))
         await ensure_nightly_schedule(temporal, tenant_id, task_queue=stack.workflow)
         try:
-            run = await _triggered_run(temporal, nightly_schedule_id(tenant_id))
+            run = await triggered_run(temporal, nightly_schedule_id(tenant_id))
             result = await asyncio.wait_for(run.result(), 120)
             assert result.mode == "dry_run" and result.tenant_id == tenant_id
             assert {report.copy for report in result.reports} >= {"claims", "directory"}
@@ -114,7 +93,7 @@ async def test_a_schedule_the_platform_did_not_make_acts_for_nobody(
             ),
         )
         try:
-            run = await _triggered_run(temporal, schedule_id)
+            run = await triggered_run(temporal, schedule_id)
             with pytest.raises(WorkflowFailureError) as failed:
                 await asyncio.wait_for(run.result(), 120)
             causes: list[str] = []
