@@ -8,6 +8,7 @@ the replay history ``tests/histories/file_upload.planned.json``."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -130,3 +131,54 @@ async def test_a_plan_whose_bytes_never_come_expires(short_plans: FileApi) -> No
     assert (result.status, result.reason) == ("expired", "no bytes arrived")
     assert late.status_code == 404, late.text
     assert await short_plans.rows(caller.tenant_id) == []
+
+
+async def test_a_planned_tus_upload_reports_its_bytes_to_the_run(file_api: FileApi) -> None:
+    caller = file_api.caller()
+    data = DATA * 8
+    half = len(data) // 2
+    async with file_api.client(caller) as client:
+        plan = await _plan(client, len(data))
+        run = _run(file_api, plan)
+        metadata = ",".join(
+            f"{key} {base64.b64encode(value.encode()).decode()}"
+            for key, value in (
+                ("filename", "big.txt"),
+                ("filetype", "text/plain"),
+                ("upload_id", plan["file_id"]),
+            )
+        )
+        tus = {"tus-resumable": "1.0.0"}
+        created = await client.post(
+            "/uploads/tus/",
+            headers={**tus, "upload-length": str(len(data)), "upload-metadata": metadata},
+        )
+        assert created.status_code == 201, created.text
+        location = urlsplit(created.headers["location"]).path
+        assert uuid.UUID(location.rstrip("/").rsplit("/", 1)[1]) == uuid.UUID(plan["file_id"])
+        twice = await client.post(
+            "/uploads/tus/",
+            headers={**tus, "upload-length": str(len(data)), "upload-metadata": metadata},
+        )
+        assert twice.status_code == 409, twice.text  # the plan is this upload's
+        patch = {**tus, "content-type": "application/offset+octet-stream"}
+        for offset, piece in ((0, data[:half]), (half, data[half:])):
+            answer = await client.patch(
+                location, content=piece, headers={**patch, "upload-offset": str(offset)}
+            )
+            assert answer.status_code == 204, answer.text
+            if offset == 0:
+                # Each PATCH tells the run what the earlier ones brought (none, before this).
+                seen = await run.query(PROGRESS_QUERY, result_type=Progress)
+                assert seen.label == f"receiving the bytes: 0 of {len(data)}", seen
+        done = await file_api.settled(client, plan["file_id"])
+    result = await run.result()
+    assert (done["status"], done["size"], result.status) == ("ready", len(data), "ready")
+    history = [e async for e in run.fetch_history_events()]
+    signalled = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    # One per PATCH (0, then half the bytes), then the last one's "stored".
+    assert signalled == ["upload_bytes"] * 3, signalled

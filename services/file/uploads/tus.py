@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -29,8 +30,12 @@ from fastapi.routing import APIRoute
 from tuspyserver import create_tus_router
 
 from services.common.app import ResourcesDep
+from services.common.errors import DomainError
+from services.common.logging import get_logger
 from services.common.openapi import problem_response
 from services.common.principal import PrincipalDep
+from services.common.resources import Resources
+from services.common.tokens import Principal
 from services.file.access import require
 from services.file.errors import file_error, from_rule
 from services.file.uploads.intake import (
@@ -45,9 +50,11 @@ from services.file.uploads.intake import (
 )
 from services.file.uploads.planned import PLAN_METADATA, PlannedUpload
 from workflows.file.contracts import FileError
+from workflows.file.file_upload import UploadBytes
 from workflows.file.rules import FileRuleViolation, check_folder, check_name
 from workflows.tenant.permissions import Permission
 
+log = get_logger(__name__)
 #: Not under ``/files``: ``/files/{file_id}`` would take ``GET /files/tus`` for a file id.
 PREFIX = "uploads/tus"
 GIB = 1024**3
@@ -95,12 +102,36 @@ async def tenant_directory(
     principal: PrincipalDep,
     resources: ResourcesDep,
     upload_id: UploadIdDep,
+    request: Request,
 ) -> Callable[[dict[str, str]], dict[str, str]]:
     tenant_id = require(principal, Permission.FILES_WRITE)
     directory = resources.settings.tus_root() / str(tenant_id)
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    if request.method == "PATCH" and "uuid" in request.path_params:
+        await _announce_offset(resources, principal, directory, str(request.path_params["uuid"]))
     # Only the creation route reads "uid"; the other routes take the id from their path.
     return lambda _metadata: {"files_dir": str(directory), "uid": upload_id.hex}
+
+
+async def _announce_offset(
+    resources: Resources, principal: Principal, directory: Path, uid: str
+) -> None:
+    """A planned upload's PATCH tells its run how many bytes the earlier ones brought (the
+    run's progress: ``receiving the bytes: n of size``); its last PATCH says ``stored``. Best
+    effort: a PATCH is not refused because Temporal did not take the news."""
+    try:
+        file_id = uuid.UUID(uid)
+        params = json.loads(await asyncio.to_thread((directory / f"{file_id.hex}.info").read_text))
+        offset, size = int(params.get("offset") or 0), params.get("size")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return  # not an upload of this tenant's: the library answers 404
+    if not isinstance(params.get("metadata"), dict) or _planned_id(params["metadata"]) is None:
+        return
+    plan = PlannedUpload(resources, require(principal, Permission.FILES_WRITE), file_id)
+    try:
+        await plan.announce(principal, UploadBytes(offset, size if isinstance(size, int) else None))
+    except DomainError as error:
+        log.warning("tus_progress_not_announced", file_id=str(file_id), detail=error.detail)
 
 
 def _names(metadata: dict[str, str]) -> tuple[str, str]:
