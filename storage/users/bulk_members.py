@@ -1,18 +1,23 @@
 """The user service's rows of a bulk import's batch (``user.bulk_prepare_members``): profiles,
 default preferences, first-run set-ups and directory entries written a batch at a time, a few
 statements for the whole batch (the user's own preferences one statement a row: see
-``put_own_defaults``)."""
+``put_own_defaults``). Each batch insert is ``INSERT ... SELECT unnest(...)``: one array per
+column, so the statement is the same for every batch size (compiled once, cached) and the rows
+travel as a few array parameters."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, String, Text, cast, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
+from sqlalchemy.sql.expression import Subquery
+from sqlalchemy.types import TypeEngine
 
 from storage.db import ACTOR_SETTING, DbSession
 from storage.users.models import (
@@ -22,6 +27,19 @@ from storage.users.models import (
     Preferences,
     Profile,
 )
+
+_ID = UUID(as_uuid=True)
+
+
+def _columns(**columns: tuple[Sequence[Any], TypeEngine[Any]]) -> Subquery:
+    """``SELECT unnest(:a::type[]) AS a, unnest(:b::type[]) AS b, ...``: the arrays side by
+    side, one row per index."""
+    return select(
+        *(
+            func.unnest(cast(list(values), ARRAY(kind))).label(name)
+            for name, (values, kind) in columns.items()
+        )
+    ).subquery()
 
 
 @dataclass(frozen=True)
@@ -78,23 +96,20 @@ async def create_profiles(session: DbSession, profiles: Sequence[NewProfile]) ->
     who had one filled in. The ids of the profiles created."""
     if not profiles:
         return set()
+    source = _columns(
+        id=([p.id for p in profiles], _ID),
+        email=([p.email for p in profiles], String()),
+        display_name=([p.display_name for p in profiles], String()),
+        given_name=([p.given_name for p in profiles], String()),
+        family_name=([p.family_name for p in profiles], String()),
+        locale=([p.locale for p in profiles], String()),
+        time_zone=([p.time_zone for p in profiles], String()),
+        idempotency_key=([p.idempotency_key for p in profiles], String()),
+    )
+    names = [c.name for c in source.c]
     created = await session.scalars(
         insert(Profile)
-        .values(
-            [
-                {
-                    "id": p.id,
-                    "email": p.email,
-                    "display_name": p.display_name,
-                    "given_name": p.given_name,
-                    "family_name": p.family_name,
-                    "locale": p.locale,
-                    "time_zone": p.time_zone,
-                    "idempotency_key": p.idempotency_key,
-                }
-                for p in profiles
-            ]
-        )
+        .from_select(names, select(*source.c))
         .on_conflict_do_nothing()
         .returning(Profile.id)
     )
@@ -135,20 +150,17 @@ async def put_tenant_defaults(
     """The tenant scope's defaults stored for those of ``user_ids`` with none; who got them."""
     if not user_ids:
         return set()
+    source = _columns(id=([uuid.uuid4() for _ in user_ids], _ID), user_id=(list(user_ids), _ID))
+    rows = select(
+        source.c.id,
+        source.c.user_id,
+        cast(tenant_id, _ID),
+        cast(schema_version, Preferences.schema_version.type),
+        cast(values, JSONB),
+    )
     created = await session.scalars(
         insert(Preferences)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "user_id": user_id,
-                    "tenant_id": tenant_id,
-                    "schema_version": schema_version,
-                    "values": values,
-                }
-                for user_id in user_ids
-            ]
-        )
+        .from_select(["id", "user_id", "tenant_id", "schema_version", "values"], rows)
         .on_conflict_do_nothing(
             index_elements=["tenant_id", "user_id"], index_where=text("tenant_id IS NOT NULL")
         )
@@ -236,23 +248,22 @@ async def add_entries(
     """Directory entries for those not in the tenant's directory yet; who got one."""
     if not entries:
         return set()
+    source = _columns(
+        user_id=([e.user_id for e in entries], _ID),
+        role=([e.role for e in entries], String()),
+        display_name=([e.display_name for e in entries], String()),
+        email=([e.email for e in entries], String()),
+        name_text=([e.name_text for e in entries], String()),
+    )
+    rows = select(
+        cast(tenant_id, _ID),
+        cast(status, String()),
+        cast(func.now(), DateTime(timezone=True)),
+        *source.c,
+    )
     created = await session.scalars(
         insert(DirectoryEntry)
-        .values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "user_id": e.user_id,
-                    "role": e.role,
-                    "status": status,
-                    "joined_at": func.now(),
-                    "display_name": e.display_name,
-                    "email": e.email,
-                    "name_text": e.name_text,
-                }
-                for e in entries
-            ]
-        )
+        .from_select(["tenant_id", "status", "joined_at", *(c.name for c in source.c)], rows)
         .on_conflict_do_nothing(index_elements=["tenant_id", "user_id"])
         .returning(DirectoryEntry.user_id)
     )
@@ -263,12 +274,28 @@ async def add_first_runs(
     session: DbSession, tenant_id: uuid.UUID, rows: Sequence[dict[str, Any]]
 ) -> None:
     """``{user_id, checklist, created, idempotency_key}`` rows (none of them set up before)."""
-    if rows:
-        await session.execute(
-            insert(FirstRun)
-            .values([{"tenant_id": tenant_id, **row} for row in rows])
-            .on_conflict_do_nothing()
+    if not rows:
+        return
+    source = _columns(
+        user_id=([r["user_id"] for r in rows], _ID),
+        checklist=([json.dumps(r["checklist"]) for r in rows], Text()),
+        created=([json.dumps(r["created"]) for r in rows], Text()),
+        idempotency_key=([r["idempotency_key"] for r in rows], String()),
+    )
+    await session.execute(
+        insert(FirstRun)
+        .from_select(
+            ["tenant_id", "user_id", "checklist", "created", "idempotency_key"],
+            select(
+                cast(tenant_id, _ID),
+                source.c.user_id,
+                cast(source.c.checklist, JSONB),
+                cast(source.c.created, JSONB),
+                source.c.idempotency_key,
+            ),
         )
+        .on_conflict_do_nothing()
+    )
 
 
 async def mark_welcomed_many(
