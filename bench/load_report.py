@@ -198,9 +198,9 @@ class LoadReport:
         s = self.subscriptions
         interruptions = ", ".join(f"{c} {n}" for c, n in s.interruptions.items()) or "none"
         rows.append(
-            f"subscriptions: {s.sockets} sockets, {s.reconnects} reconnects, {s.opened} opened, "
-            f"{s.events} events, {s.runs_followed_to_end} runs followed to the end; "
-            f"interruptions: {interruptions}"
+            f"subscriptions: {s.sockets} sockets open, {s.reconnects} reconnects, "
+            f"{s.opened} opened, {s.events} events, "
+            f"{s.runs_followed_to_end} runs followed to the end; interruptions: {interruptions}"
         )
         return "\n".join(rows)
 

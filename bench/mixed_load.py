@@ -33,7 +33,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
@@ -45,7 +45,14 @@ from bench.clients import RawPoster
 from bench.infra import infrastructure
 from bench.load import Pool, fixed_rate
 from bench.load_accounts import LOGIN, Account, prepare_accounts, sign_in
-from bench.load_report import KindStats, LoadReport, checked, count_server_errors, error_class
+from bench.load_report import (
+    Failed,
+    KindStats,
+    LoadReport,
+    checked,
+    count_server_errors,
+    error_class,
+)
 from bench.progress_sockets import ProgressSockets
 from bench.tenant_create import start_stack
 from services.common.settings import ServiceName
@@ -179,7 +186,7 @@ class MixedLoad:
         self._end = math.inf
         self._stopped: float | None = None
         self._traffic: asyncio.Task[int] | None = None
-        self._ops: dict[str, Callable[[Account, int], Awaitable[None]]] = {
+        self._ops: dict[str, Callable[[Account, int], Coroutine[Any, Any, None]]] = {
             "login": self._login,
             "query": self._query,
             "workflow": self._workflow,
@@ -253,17 +260,22 @@ class MixedLoad:
         self._arrived += 1
         stats = self._stats[kind]
         turn = next(self._turns[kind])
+        operation: Coroutine[Any, Any, float | None]
         if kind == "subscribe":
-            await self._subscribe(stats, due)
-            return
-        accounts = self.target.accounts
+            if (run_id := self._next_to_follow()) is None:
+                stats.skipped += 1
+                return
+            operation = self._follow(run_id)
+        else:
+            accounts = self.target.accounts
+            operation = self._ops[kind](accounts[turn % len(accounts)], turn)
         stats.sent += 1
         try:
-            await self._ops[kind](accounts[turn % len(accounts)], turn)
+            answered = await operation
         except Exception as error:  # every failure is reported, and the load goes on
             stats.errors[error_class(error)] += 1
         else:
-            stats.done(time.perf_counter() - due)
+            stats.done((answered or time.perf_counter()) - due)
 
     async def _post(
         self, query: str, variables: dict[str, Any], token: str | None
@@ -305,20 +317,18 @@ class MixedLoad:
         self._run_tokens[run["id"]] = run.get("accessToken")
         self._unfollowed.append(run["id"])
 
-    async def _subscribe(self, stats: KindStats, due: float) -> None:
+    def _next_to_follow(self) -> str | None:
+        """The oldest started run nobody followed yet, else the latest; None before any."""
         if self._unfollowed:
-            run_id = self._unfollowed.popleft()
-        elif self._runs:
-            run_id = self._runs[-1]
-        else:
-            stats.skipped += 1
-            return
-        stats.sent += 1
+            return self._unfollowed.popleft()
+        return self._runs[-1] if self._runs else None
+
+    async def _follow(self, run_id: str) -> float:
+        """When the run's first state arrived, once its end was seen; ``Failed`` else."""
         follow = await self._sockets.follow(run_id, self._run_tokens[run_id], self.follow_timeout)
-        if follow.final is not None and follow.first_event is not None:
-            stats.done(follow.first_event - due)
-        else:
-            stats.errors[follow.last_error or "timeout"] += 1
+        if follow.final is None or follow.first_event is None:
+            raise Failed(follow.last_error or "timeout", f"the end of {run_id} was not seen")
+        return follow.first_event
 
 
 async def run_mixed_load(

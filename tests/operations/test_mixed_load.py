@@ -1,6 +1,7 @@
 """The mixed-load generator (``bench/mixed_load.py``) against the session's stack: a few seconds
 at a low rate send every kind of operation, each succeeds, nothing is a server error, every run
-its mutations started completes in Temporal and left its tenant, and the report survives JSON."""
+its mutations started completes in Temporal and left its tenant, and the report survives JSON;
+and the mix's proportions and the classes of answers, without a stack."""
 
 from __future__ import annotations
 
