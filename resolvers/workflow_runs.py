@@ -97,17 +97,6 @@ async def _followed(
     return None
 
 
-async def authorized_description(
-    info: strawberry.Info[GatewayContext], workflow_id: str, access_token: str | None
-) -> WorkflowExecutionDescription:
-    """The run, for its access token or its owner's session; otherwise it does not exist for
-    you (the same answer as a run that really does not exist)."""
-    description = await _followed(info, workflow_id, access_token)
-    if description is None:
-        raise _not_found(workflow_id)
-    return description
-
-
 async def run_of(
     info: strawberry.Info[GatewayContext],
     workflow_id: str,
@@ -173,17 +162,23 @@ async def resolve_workflow_run(
     description = await _followed(info, id, access_token)
     if description is not None:
         return await run_of(info, id, description)
+    return WorkflowRun.from_details(await _in_scope(info, id))
+
+
+async def _in_scope(info: strawberry.Info[GatewayContext], workflow_id: str) -> RunDetails:
+    """The run as the workflow service shows it to the signed-in caller (their tenant's runs
+    with ``workflows.read``, every run for an operator); ``NOT_FOUND`` outside their scope, the
+    answer for a run that does not exist."""
     if info.context.authorization is None:
-        raise _not_found(id)
+        raise _not_found(workflow_id)
     try:
-        row = await _workflows(info).call(
-            "GET", f"/runs/{checked_workflow_id(id)}", response=RunDetails
+        return await _workflows(info).call(
+            "GET", f"/runs/{checked_workflow_id(workflow_id)}", response=RunDetails
         )
     except UserFacingError as error:
         if error.extensions and error.extensions.get("code") == NOT_FOUND:
-            raise _not_found(id) from error
+            raise _not_found(workflow_id) from error
         raise
-    return WorkflowRun.from_details(row)
 
 
 async def subscribe_workflow_progress(
@@ -191,9 +186,17 @@ async def subscribe_workflow_progress(
     id: strawberry.ID,
     access_token: str | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
-    """Every change of the run's progress, ending with its final status and result."""
+    """Every change of the run's progress, ending with its final status and result: for its
+    access token, its starter, or anyone whose scope the workflow service shows it in (a
+    tenant's admin with ``workflows.read``, an operator)."""
     state = info.context.state
-    description = await authorized_description(info, id, access_token)
+    description = await _followed(info, id, access_token)
+    if description is None:
+        await _in_scope(info, id)
+        try:
+            description = await state.relay.describe(_check_id(id), fresh=True)
+        except WorkflowNotFound as error:
+            raise _not_found(id) from error
     try:
         async for run_state in state.relay.subscribe(
             id, state.settings.subscription_max_seconds, description
