@@ -2,7 +2,8 @@
 acts for the caller themself (their verified access token): nobody can export, erase, cancel or
 decide for another person, whatever they hold in any tenant.
 
-- ``POST /compliance/exports``: start ``gdpr_export``; the link arrives by mail;
+- ``POST /compliance/exports``: start ``gdpr_export``; the link arrives by mail (a few per
+  person per window: ``limits.py``);
 - ``GET /compliance/exports/{export_id}/archive?exp=&kid=&sig=``: the archive, for the signed
   link (its credential; no token);
 - ``POST /compliance/erasures`` ``{confirm: true}``: start ``gdpr_erasure`` (or join the one
@@ -39,6 +40,7 @@ from services.common.principal import PrincipalDep
 from services.common.resources import Resources
 from services.common.settings import ServiceName
 from services.common.tokens import Principal
+from services.workflow.compliance.limits import admit_export
 from services.workflow.compliance.signing import ExportLink, ExportLinkSigner, ReceiptSigner
 from services.workflow.compliance.starts import erasure_workflow_id, start_erasure, start_export
 from services.workflow.runs import audit
@@ -88,8 +90,13 @@ def _queue(resources: Resources) -> str:
     return resources.settings.task_queue(ServiceName.workflow)
 
 
-@router.post("/exports", status_code=202)
+@router.post(
+    "/exports",
+    status_code=202,
+    responses={429: problem_response(429, "Too many export requests (Retry-After)")},
+)
 async def request_export(principal: PrincipalDep, resources: ResourcesDep) -> ComplianceStarted:
+    await admit_export(resources, principal.user_id)
     handle = await start_export(
         resources.temporal, resources.settings, principal, task_queue=_queue(resources)
     )

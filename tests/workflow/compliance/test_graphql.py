@@ -59,6 +59,13 @@ async def test_export_and_a_cancelled_erasure_through_graphql(
                 person.caller, DECIDE, {"d": [{"tenantId": "x", "newOwnerId": "y"}]}
             )
             assert code_of(bad) is not None
+            # A deletion names no new owner; a well-formed one needs a running erasure.
+            both = {"tenantId": str(tenant_id), "newOwnerId": str(owner.id), "action": "DELETE"}
+            refused_both = await graphql.ask(person.caller, DECIDE, {"d": [both]})
+            assert code_of(refused_both) == "BAD_USER_INPUT", refused_both
+            delete = {"tenantId": str(tenant_id), "action": "DELETE"}
+            no_erasure = await graphql.ask(person.caller, DECIDE, {"d": [delete]})
+            assert code_of(no_erasure) == "NOT_FOUND", no_erasure
             anonymous = await graphql.ask(None, EXPORT)
             assert code_of(anonymous) == "UNAUTHENTICATED"
 
