@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bench.load import quantile_ms
@@ -166,12 +166,18 @@ class LoadReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoadReport:
+        """The report of ``as_dict`` (or of the CLI's JSON file: other keys are left out)."""
         kinds = {
             name: KindReport(**{**k, "latency_ms": Latency(**k["latency_ms"])})
             for name, k in data["kinds"].items()
         }
+        own = {f.name for f in fields(cls)}
         return cls(
-            **{**data, "kinds": kinds, "subscriptions": SubscriptionReport(**data["subscriptions"])}
+            **{
+                **{key: value for key, value in data.items() if key in own},
+                "kinds": kinds,
+                "subscriptions": SubscriptionReport(**data["subscriptions"]),
+            }
         )
 
     def table(self) -> str:

@@ -28,6 +28,7 @@ from storage.migrate import migrate
 from storage.s3_blobs import S3Config
 from tests.auth.users import AuthUser, create_user
 from tests.in_process import in_process_auth_api
+from tests.security_suite import in_security_suite
 from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
 from tests.workers import running_workers
 

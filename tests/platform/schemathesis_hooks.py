@@ -17,8 +17,11 @@ import os
 import random
 from typing import Any
 
+import graphql
 import httpx
 import schemathesis
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
 
 _rng = random.Random(20261126)
 
@@ -60,3 +63,67 @@ class AccessToken:
     def set(self, case: schemathesis.Case, data: str | None, context: Any) -> None:
         if data and not _tests_the_authorization_header(case):
             case.headers["Authorization"] = f"Bearer {data}"
+
+
+#: The gateway's documented error codes that say "the server failed" (docs/gateway.md, *Error
+#: codes*): a fuzzed GraphQL request may be refused with any other documented code, never these.
+GRAPHQL_SERVER_FAILURES = frozenset({"INTERNAL_SERVER_ERROR"})
+
+
+def _is_graphql(case: schemathesis.Case) -> bool:
+    from schemathesis.specs.graphql.schemas import GraphQLSchema
+
+    return isinstance(case.operation.schema, GraphQLSchema)
+
+
+@schemathesis.check
+def graphql_no_server_failure(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
+    """For the GraphQL run (tests/platform/test_schemathesis.py): no 5xx, and no error that is
+    unclassified or classified as the server's own failure. Schemathesis' ``not_a_server_error``
+    counts every resolver error (``FORBIDDEN``, ``NOT_FOUND``, a service's ``QUOTA_EXCEEDED``)
+    as a server error, so the GraphQL run replaces it with this check; OpenAPI runs skip it."""
+    if not _is_graphql(case):
+        return None
+    assert response.status_code < 500, f"HTTP {response.status_code}: {response.text[:500]}"
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise AssertionError(f"not JSON: {response.text[:500]}") from exc
+    for error in payload.get("errors") or []:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        if not isinstance(code, str):
+            # graphql-core's own validation and parse errors carry no code and no path.
+            assert "path" not in error, f"unclassified resolver error: {error}"
+            continue
+        assert code not in GRAPHQL_SERVER_FAILURES, f"server failure: {error}"
+    return None
+
+
+def _json_node(depth: int = 3) -> st.SearchStrategy[graphql.ValueNode]:
+    """Any JSON value as a GraphQL literal (the ``JSON`` scalar: preferences documents)."""
+    leaves: st.SearchStrategy[graphql.ValueNode] = st.one_of(
+        st.just(nodes.Null),
+        st.booleans().map(nodes.Boolean),
+        st.integers(-(2**40), 2**40).map(nodes.Int),
+        st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+        st.text(max_size=40).map(nodes.String),
+    )
+    if depth == 0:
+        return leaves
+    inner = _json_node(depth - 1)
+    return st.one_of(
+        leaves,
+        st.lists(inner, max_size=4).map(nodes.List),
+        st.dictionaries(st.from_regex(r"\A[a-z_]{1,12}\Z"), inner, max_size=4).map(
+            lambda fields: nodes.Object(
+                [
+                    graphql.ObjectFieldNode(name=graphql.NameNode(value=key), value=value)
+                    for key, value in fields.items()
+                ]
+            )
+        ),
+    )
+
+
+schemathesis.graphql.scalar("JSON", _json_node())
