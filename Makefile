@@ -19,7 +19,7 @@ TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load chaos chaos-short
+.PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load chaos chaos-short security
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ prometheus: bootstrap ## Prometheus on :9090 scraping the stack `make run` start
 
 test: bootstrap ## run the tests (PYTEST_ARGS="-k name -x" to narrow)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+security: bootstrap ## the security and compliance suite only: JWT attacks, cross-tenant matrices, schemathesis (OpenAPI + GraphQL), erasure check (tests/security_suite.py)
+	$(PY) -m pytest -m security $(PYTEST_ARGS)
 
 lint: bootstrap ## import layers (lint-imports), ruff lint and format check
 	$(VENV)/bin/lint-imports --no-cache --no-logo

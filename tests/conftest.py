@@ -282,3 +282,10 @@ async def whoami_queue(temporal: Client, settings: Settings) -> AsyncIterator[st
     )
     async with worker:
         yield queue
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``security``: the security and compliance suite (tests/security_suite.py, `make security`)."""
+    for item in items:
+        if in_security_suite(item.nodeid):
+            item.add_marker(pytest.mark.security)
