@@ -162,26 +162,26 @@ async def history_figures(temporal: Client, workflow_id: str) -> dict[str, Any]:
                 EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
                 EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
             ):
-                attributes = (
+                began = (
                     event.activity_task_started_event_attributes
                     if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
                     else event.workflow_task_started_event_attributes
                 )
                 started[event.event_id] = at
-                name, when = scheduled[attributes.scheduled_event_id]
+                name, when = scheduled[began.scheduled_event_id]
                 sums[name][2] += at - when
             elif kind in (
                 EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
                 EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
             ):
-                attributes = (
+                ended = (
                     event.activity_task_completed_event_attributes
                     if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
                     else event.workflow_task_completed_event_attributes
                 )
-                name, _ = scheduled[attributes.scheduled_event_id]
+                name, _ = scheduled[ended.scheduled_event_id]
                 sums[name][0] += 1
-                sums[name][1] += at - started[attributes.started_event_id]
+                sums[name][1] += at - started[ended.started_event_id]
     return {
         "runs": len(runs),
         "steps": {
