@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 
-from storage.files.models import FileRecord, FileStatus
+from storage.files.models import FileRecord, FileStatus, UploadReservation
+from storage.files.repository import RESERVATION_LIFETIME
 from storage.repository import TenantScopedRepository
 
 #: Files whose bytes stay put: a ready or quarantined file's blob is final. An upload still
@@ -61,6 +62,26 @@ class StoreMoveRepository(TenantScopedRepository[FileRecord]):
         files, size = (await self.session.execute(statement)).one()
         return Holding(int(files), int(size))
 
+    async def uploads_in_progress(self) -> int:
+        """Uploads a migration leaves where they land (the default store): files still
+        validating or scanning, and bytes still arriving (a live hold without a row yet: a
+        direct upload streaming, an unfinished tus upload)."""
+        unsettled = await self.session.scalar(
+            select(func.count()).where(
+                FileRecord.tenant_id == self.tenant_id,
+                FileRecord.deleted_at.is_(None),
+                FileRecord.status.in_([FileStatus.UPLOADING.value, FileStatus.SCANNING.value]),
+            )
+        )
+        arriving = await self.session.scalar(
+            select(func.count()).where(
+                UploadReservation.tenant_id == self.tenant_id,
+                UploadReservation.created_at > func.now() - RESERVATION_LIFETIME,
+                ~select(FileRecord.id).where(FileRecord.id == UploadReservation.upload_id).exists(),
+            )
+        )
+        return int(unsettled or 0) + int(arriving or 0)
+
     async def next_batch(
         self, store: str, *, is_default: bool, after: uuid.UUID | None, limit: int
     ) -> list[Movable]:
@@ -87,16 +108,22 @@ class StoreMoveRepository(TenantScopedRepository[FileRecord]):
         self, file_ids: Sequence[uuid.UUID], store: str, *, is_default: bool
     ) -> list[str]:
         """The blob keys of those of ``file_ids`` whose rows name ``store``."""
+        return [key for _, key in await self.held_in(file_ids, store, is_default=is_default)]
+
+    async def held_in(
+        self, file_ids: Sequence[uuid.UUID], store: str, *, is_default: bool
+    ) -> list[tuple[uuid.UUID, str]]:
+        """(id, blob key) of those of ``file_ids`` whose rows name ``store``."""
         if not file_ids:
             return []
-        keys = await self.session.scalars(
-            select(FileRecord.blob_key).where(
+        rows = await self.session.execute(
+            select(FileRecord.id, FileRecord.blob_key).where(
                 FileRecord.tenant_id == self.tenant_id,
                 FileRecord.id.in_(list(file_ids)),
                 self._held_by(store, is_default=is_default),
             )
         )
-        return list(keys)
+        return [(row.id, row.blob_key) for row in rows]
 
     async def switch(
         self, row: Movable, source: str, target: str, *, source_is_default: bool

@@ -52,6 +52,9 @@ class ListMigrationBatchOutput:
     #: The source's movable files and bytes from ``after`` on, this batch included.
     remaining_files: int = 0
     remaining_bytes: int = 0
+    #: Uploads not yet ready (validating, scanning, bytes still arriving: tus partial uploads
+    #: too): not moved, they stay in the store they land in (the default one).
+    uploads_in_progress: int = 0
 
 
 #: Read only: the next batch of the source store's ready and quarantined files.

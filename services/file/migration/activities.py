@@ -23,8 +23,10 @@ from temporalio import activity
 
 from services.common.resources import Resources
 from services.common.security_context import ActorKind, denied, require_flow_step
+from services.file.processing.placement import read_rendition
 from storage.blobs import BlobNotFoundError, BlobStore, BlobStoreError, hash_chunk
 from storage.db import transaction
+from storage.files.renditions import FileRendition, RenditionRepository
 from storage.files.store_moves import Movable, StoreMoveRepository
 from workflows.common.errors import business_error
 from workflows.file import migration_contracts as contracts
@@ -96,10 +98,12 @@ class MigrationActivities:
             batch = await repository.next_batch(
                 input.source, is_default=default, after=after, limit=limit
             )
+            in_progress = await repository.uploads_in_progress() if after is None else 0
         return contracts.ListMigrationBatchOutput(
             [contracts.MigrationItem(str(row.id), row.size) for row in batch],
             held.files,
             held.bytes,
+            in_progress,
         )
 
     @contracts.MIGRATE_FILES.implement
@@ -166,6 +170,9 @@ class MigrationActivities:
             await stores.target.delete(row.blob_key)
             log.warning("file_migration_checksum_mismatch", file_id=str(file_id))
             return _failed(row, "the copy does not match the file's SHA-256"), 1
+        if not await self._copy_renditions(tenant_id, file_id, stores):
+            await stores.target.delete(row.blob_key)
+            return _failed(row, "a thumbnail's copy does not match its SHA-256"), 1
         async with transaction(self.resources.database, tenant_id) as db:
             switched_now = await StoreMoveRepository(db, tenant_id).switch(
                 row,
@@ -175,8 +182,47 @@ class MigrationActivities:
             )
         if not switched_now:  # changed meanwhile: the row still names its store; drop the copy
             await stores.target.delete(row.blob_key)
+            await self._clean_renditions(tenant_id, [file_id], stores)
             return FileOutcome(str(file_id), MigrationOutcome.SKIPPED), 1
         return FileOutcome(str(file_id), MigrationOutcome.MOVED, row.size), 1
+
+    async def _renditions(
+        self, tenant_id: uuid.UUID, file_ids: list[uuid.UUID]
+    ) -> list[FileRendition]:
+        async with transaction(self.resources.database, tenant_id) as db:
+            _, by_file = await RenditionRepository(db, tenant_id).of_files(file_ids)
+        return [rendition for file_id in file_ids for rendition in by_file.get(file_id, [])]
+
+    async def _copy_renditions(
+        self, tenant_id: uuid.UUID, file_id: uuid.UUID, stores: Stores
+    ) -> bool:
+        """The file's thumbnails copied to the target and read back against their SHA-256
+        before the row switches (they are read from the store the row names); False if a copy
+        does not match (the copies made are removed). A thumbnail no store has is left out."""
+        copied: list[str] = []
+        for rendition in await self._renditions(tenant_id, [file_id]):
+            data = await read_rendition(self.resources, stores.source_name, rendition.blob_key)
+            if data is None:
+                log.warning("file_migration_thumbnail_missing", file_id=str(file_id))
+                continue
+            await stores.target.put(rendition.blob_key, data)
+            copied.append(rendition.blob_key)
+            back = await stores.target.get(rendition.blob_key)
+            if hashlib.sha256(back).hexdigest() != rendition.sha256:
+                for key in copied:
+                    await stores.target.delete(key)
+                return False
+        return True
+
+    async def _clean_renditions(
+        self, tenant_id: uuid.UUID, file_ids: list[uuid.UUID], stores: Stores
+    ) -> None:
+        """Unswitched files' thumbnail copies out of the target, where the source still has
+        them (a thumbnail made before thumbnails moved with their files may live in the
+        default store, which may be the target: that one is the only copy, and stays)."""
+        for rendition in await self._renditions(tenant_id, file_ids):
+            if await stores.source.exists(rendition.blob_key):
+                await stores.target.delete(rendition.blob_key)
 
     async def _drop_sources(
         self, tenant_id: uuid.UUID, stores: Stores, outcomes: list[FileOutcome]
@@ -190,6 +236,8 @@ class MigrationActivities:
             )
         for key in keys:
             await stores.source.delete(key)
+        for rendition in await self._renditions(tenant_id, moved):
+            await stores.source.delete(rendition.blob_key)
 
     @contracts.CLEAN_MIGRATION_TARGET.implement
     async def clean_migration_target(
@@ -198,16 +246,17 @@ class MigrationActivities:
         tenant_id = _tenant(input.tenant_id, input.idempotency_key)
         stores = Stores(self.resources, input.source, input.target)
         async with transaction(self.resources.database, tenant_id) as db:
-            keys = await StoreMoveRepository(db, tenant_id).keys_in(
+            held = await StoreMoveRepository(db, tenant_id).held_in(
                 _file_ids(input.file_ids),
                 stores.source_name,
                 is_default=stores.source_is_default,
             )
         removed = 0
-        for key in keys:  # rows still at the source: any target copy of theirs is unswitched
+        for _, key in held:  # rows still at the source: any target copy of theirs is unswitched
             if await stores.target.exists(key):
                 await stores.target.delete(key)
                 removed += 1
+        await self._clean_renditions(tenant_id, [file_id for file_id, _ in held], stores)
         log.info("file_migration_compensated", removed=removed)
         return contracts.CleanMigrationTargetOutput(removed)
 

@@ -19,6 +19,7 @@ from temporalio import activity
 
 from services.common.resources import Resources
 from services.common.security_context import ActorKind, denied, require_context, require_flow
+from services.file.processing.placement import delete_renditions, rendition_store
 from services.file.processing.render import (
     THUMBNAIL_TYPE,
     Refused,
@@ -115,10 +116,9 @@ class ProcessingActivities:
             return await self._record(tenant_id, file_id, ProcessingStatus.REJECTED, str(refusal))
         except Undecodable as failure:
             return await self._record(tenant_id, file_id, ProcessingStatus.FAILED, str(failure))
+        thumbnails = rendition_store(self.resources, row.store)
         for thumbnail in rendered.thumbnails:
-            await self.resources.blobs.put(
-                rendition_key(tenant_id, file_id, thumbnail.size), thumbnail.data
-            )
+            await thumbnails.put(rendition_key(tenant_id, file_id, thumbnail.size), thumbnail.data)
         async with transaction(self.resources.database, tenant_id) as db:
             repository = RenditionRepository(db, tenant_id)
             for thumbnail in rendered.thumbnails:
@@ -156,8 +156,10 @@ class ProcessingActivities:
     ) -> contracts.RemoveRenditionsOutput:
         tenant_id, file_id = _ids(input.tenant_id, input.file_id)
         # Every size's blob, rowed or not (a run may have died between blob and row).
-        for size in contracts.THUMBNAIL_SIZES:
-            await self.resources.blobs.delete(rendition_key(tenant_id, file_id, size))
+        async with transaction(self.resources.database, tenant_id) as db:
+            row = await FileRepository(db, tenant_id).get(file_id)
+        sizes = {rendition_key(tenant_id, file_id, size) for size in contracts.THUMBNAIL_SIZES}
+        await delete_renditions(self.resources, row.store if row else None, sizes)
         async with transaction(self.resources.database, tenant_id) as db:
             repository = RenditionRepository(db, tenant_id)
             removed = len(await repository.of_file(file_id))

@@ -21,6 +21,7 @@ from services.file.downloads.ranges import etag, not_modified
 from services.file.downloads.serve import SAFE_HEADERS, require_ready
 from services.file.errors import FileProblem
 from services.file.files.views import processing_out
+from services.file.processing.placement import read_rendition
 from services.file.schemas import ProcessingOut
 from storage.files.models import FileRecord
 from storage.files.renditions import RenditionRepository
@@ -73,7 +74,8 @@ async def thumbnail(
     db: TenantDb,
     resources: ResourcesDep,
 ) -> Response:
-    tenant_id = (await _ready_file(db, principal, file_id)).tenant_id
+    row = await _ready_file(db, principal, file_id)
+    tenant_id = row.tenant_id
     if size not in THUMBNAIL_SIZES:
         raise FileProblem(FileError.FILE_NOT_FOUND, f"thumbnails come in sizes {THUMBNAIL_SIZES}")
     rendition = await RenditionRepository(db, tenant_id).one(file_id, size)
@@ -83,5 +85,7 @@ async def thumbnail(
     headers = {**SAFE_HEADERS, "ETag": tag, "Cache-Control": "private, no-cache"}
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
-    data = await resources.blobs.get(rendition.blob_key)
+    data = await read_rendition(resources, row.store, rendition.blob_key)
+    if data is None:
+        raise FileProblem(FileError.FILE_NOT_FOUND, "the thumbnail's bytes are gone")
     return Response(data, media_type=rendition.content_type, headers=headers)

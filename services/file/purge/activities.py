@@ -26,6 +26,7 @@ from services.common.security_context import (
     denied,
     require_flow_step,
 )
+from services.file.processing.placement import delete_renditions
 from services.file.purge.schedule import file_purge_schedule_id
 from storage.blobs import BlobStoreError
 from storage.db import transaction
@@ -155,10 +156,9 @@ class PurgeActivities:
             raise RuntimeError(str(error)) from error
         await store.delete(row.blob_key)
         # Every size's thumbnail, rowed or not (a processing run may have died between the
-        # blob and its row); thumbnails live in the default store.
+        # blob and its row), wherever it may be (services/file/processing/placement.py).
         sizes = {rendition_key(tenant_id, row.id, size) for size in THUMBNAIL_SIZES}
-        for key in sorted(sizes | set(renditions)):
-            await self.resources.blobs.delete(key)
+        await delete_renditions(self.resources, row.store, sizes | set(renditions))
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.list_purge_batch, self.purge_files]

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.common.resources import Resources
 from services.common.security_context import require_context, require_flow
+from services.file.processing.placement import delete_renditions
 from storage.blobs import BlobNotFoundError, check_key
 from storage.db import transaction
 from storage.files.renditions import delete_tenant_renditions, tenant_rendition_keys
@@ -115,8 +116,11 @@ class TenantStorageActivities:
         for row in rows:
             await self.resources.blob_store(row.store).delete(_blob_key(input.prefix, row.blob_key))
             erased += 1
-        for key in thumbnails:
-            await blobs.delete(_blob_key(input.prefix, key))
+        # Thumbnails are in their files' stores (or, made before they moved, the default one).
+        for store in sorted({row.store or "" for row in rows} | {""}):
+            await delete_renditions(
+                self.resources, store or None, {_blob_key(input.prefix, key) for key in thumbnails}
+            )
         # Rows last: a retry after a crash still finds the blobs it has to delete.
         async with transaction(self.resources.database, tenant_id) as db:
             await delete_tenant_renditions(db, tenant_id)

@@ -8,9 +8,11 @@ copy behind. With ``ADX_RECORD_HISTORIES=1`` the runs are the replay histories
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,7 +21,9 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from services.common.security_context import SecurityContext, acting_as
 from services.common.settings import ServiceName
 from storage.blobs import BlobNotFoundError
+from storage.db import transaction
 from storage.files.models import FileRecord
+from storage.files.renditions import FileRendition, rendition_key
 from tests.auth.mail_flows import record_history
 from tests.file.migration.stores import ADMIN, MIB, MigrationApi, body
 from workflows.common.progress import PROGRESS_QUERY, Progress
@@ -31,6 +35,7 @@ from workflows.file.file_migration import (
     MigrationReport,
     file_migration_workflow_id,
 )
+from workflows.file.processing_contracts import THUMBNAIL_SIZES
 
 
 async def start(
@@ -203,3 +208,94 @@ async def test_a_large_tenant_continues_as_new_carrying_its_report(
         assert await in_s3(api, row) == data
     first = api.resources.temporal.get_workflow_handle(run.id, run_id=run.first_execution_run_id)
     await record_history(first, "file_migration.continued")  # one batch, then continue-as-new
+
+
+async def _with_thumbnails(
+    api: MigrationApi, row: FileRecord, *, wrong_sha256: bool = False
+) -> dict[int, bytes]:
+    """Thumbnail blobs (in the local store, beside the file) and their rows for ``row``."""
+    thumbnails = {size: f"webp {size} of {row.id}".encode() * 40 for size in THUMBNAIL_SIZES}
+    async with transaction(api.resources.database, row.tenant_id) as db:
+        for size, data in thumbnails.items():
+            key = rendition_key(row.tenant_id, row.id, size)
+            await api.local.inner.put(key, data)
+            digest = hashlib.sha256(b"other" if wrong_sha256 else data).hexdigest()
+            db.add(
+                FileRendition(
+                    tenant_id=row.tenant_id,
+                    file_id=row.id,
+                    size=size,
+                    width=size,
+                    height=size,
+                    content_type="image/webp",
+                    blob_key=key,
+                    sha256=digest,
+                )
+            )
+    return thumbnails
+
+
+async def test_thumbnails_move_with_their_file_to_s3_and_back(
+    migration_api: MigrationApi,
+) -> None:
+    api = migration_api
+    admin = api.caller()
+    row = await api.seed(admin.tenant_id, body(70_000, 41), name="picture.bin")
+    thumbnails = await _with_thumbnails(api, row)
+    broken = await api.seed(admin.tenant_id, body(5_000, 42), name="broken.bin")
+    await _with_thumbnails(api, broken, wrong_sha256=True)
+
+    async with api.client(admin, ADMIN) as client:
+        report = (await (await start(api, client, target="s3")).result()).report
+        assert (report.moved_files, report.failed_files) == (1, 1), report
+        assert report.failures[0].file_id == str(broken.id)
+        assert "thumbnail" in report.failures[0].reason
+        assert await stores_of(api, admin.tenant_id) == {row.id: "s3", broken.id: None}
+        for size, data in thumbnails.items():
+            key = rendition_key(admin.tenant_id, row.id, size)
+            assert await api.s3.inner.get(key) == data, "the thumbnail moved to SeaweedFS"
+            assert not await api.local.inner.exists(key), "and left the local store"
+            served = await client.get(f"/files/{row.id}/thumbnails/{size}")
+            assert served.status_code == 200 and served.content == data
+        for size in THUMBNAIL_SIZES:  # the failed file's thumbnails: where they were, only
+            key = rendition_key(admin.tenant_id, broken.id, size)
+            assert await api.local.inner.exists(key) and not await api.s3.inner.exists(key)
+
+        back = (await (await start(api, client, source="s3", target="local")).result()).report
+        assert back.moved_files == 1, back
+        for size, data in thumbnails.items():
+            key = rendition_key(admin.tenant_id, row.id, size)
+            assert await api.local.inner.get(key) == data
+            assert not await api.s3.inner.exists(key)
+            served = await client.get(f"/files/{row.id}/thumbnails/{size}")
+            assert served.status_code == 200 and served.content == data
+
+
+async def test_an_unfinished_tus_upload_is_left_out_and_counted(
+    migration_api: MigrationApi,
+) -> None:
+    api = migration_api
+    admin = api.caller()
+    row = await api.seed(admin.tenant_id, body(3_000, 43))
+    data = body(9_000, 44)
+    tus = {"tus-resumable": "1.0.0"}
+    metadata = "filename " + base64.b64encode(b"late.bin").decode()
+    async with api.client(admin, ADMIN) as client:
+        created = await client.post(
+            "/uploads/tus/",
+            headers={**tus, "upload-length": str(len(data)), "upload-metadata": metadata},
+        )
+        assert created.status_code == 201, created.text
+        location = urlsplit(created.headers["location"]).path
+        report = (await (await start(api, client, target="s3")).result()).report
+        assert (report.moved_files, report.uploads_in_progress) == (1, 1), report
+
+        # The upload finishes after the run: it lands in the default store, as any upload.
+        patch = {**tus, "content-type": "application/offset+octet-stream", "upload-offset": "0"}
+        finished = await client.patch(location, content=data, headers=patch)
+        assert finished.status_code == 204, finished.text
+        file_id = uuid.UUID(location.rstrip("/").rsplit("/", 1)[1])
+        done = await api.settled(client, str(file_id))
+        assert done["status"] == "ready"
+        assert await downloaded(client, row) == body(3_000, 43)
+    assert (await stores_of(api, admin.tenant_id)) == {row.id: "s3", file_id: "local"}
