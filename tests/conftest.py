@@ -284,8 +284,30 @@ async def whoami_queue(temporal: Client, settings: Settings) -> AsyncIterator[st
         yield queue
 
 
+#: Packages that must run on one pytest-xdist worker: a package-scoped fixture (a platform or a
+#: Prometheus of their own) or an npm install into the tree (tests/oidc, .tools/argo-models).
+ONE_WORKER_PACKAGES = (
+    "tests/operations/chaos/",
+    "tests/operations/monitoring/",
+    "tests/auth/sso/",
+    "tests/deploy/",
+)
+
+
+def xdist_group(nodeid: str) -> str:
+    """The unit `make test` distributes over its workers (``--dist loadgroup``): a whole package
+    for those above, else a whole file, so module-scoped fixtures are built once."""
+    path = nodeid.partition("::")[0]
+    for package in ONE_WORKER_PACKAGES:
+        if path.startswith(package):
+            return package
+    return path
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``security``: the security and compliance suite (tests/security_suite.py, `make security`)."""
+    """``security``: the security and compliance suite (tests/security_suite.py, `make security`);
+    ``xdist_group``: what one worker runs together when the suite runs in parallel."""
     for item in items:
         if in_security_suite(item.nodeid):
             item.add_marker(pytest.mark.security)
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid)))
