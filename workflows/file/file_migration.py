@@ -27,6 +27,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState
     from workflows.common.queues import sibling_queue
+    from workflows.file.batches import in_batches, step_key
     from workflows.file.contracts import FileWorkflow
     from workflows.file.migration_contracts import (
         CLEAN_MIGRATION_TARGET,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         MIGRATE_FILES,
         CleanMigrationTargetInput,
         ListMigrationBatchInput,
+        ListMigrationBatchOutput,
         MigrateFilesInput,
         MigrateFilesOutput,
         MigrationOutcome,
@@ -66,6 +68,9 @@ class MigrationReport:
     batches: int = 0
     #: Bytes of the files handled so far, whatever their outcome (the progress percent).
     done_bytes: int = 0
+    #: Uploads not ready when the run began (validating, scanning, bytes still arriving, tus
+    #: partial uploads too): left out, they stay in the store they land in (the default).
+    uploads_in_progress: int = 0
 
     @property
     def done_files(self) -> int:
@@ -118,16 +123,11 @@ class FileMigrationWorkflow:
     def migration_status(self) -> MigrationReport:
         return self._report
 
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     @workflow.run
     async def run(self, input: FileMigrationInput) -> FileMigrationResult:
-        report, after, batches = self._report, input.after, 0
-        while True:
-            if batches >= input.batches_per_run or workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(replace(input, after=after, report=report))
+        report = self._report
+
+        async def listing(after: str | None) -> ListMigrationBatchOutput:
             listed = await LIST_MIGRATION_BATCH.execute(
                 ListMigrationBatchInput(
                     input.tenant_id,
@@ -135,21 +135,25 @@ class FileMigrationWorkflow:
                     input.target,
                     after,
                     input.batch_size,
-                    self._key(f"list:{after or 'start'}"),
+                    step_key(f"list:{after or 'start'}"),
                 )
             )
             if report.total_files is None:
-                report.total_files = listed.remaining_files
-                report.total_bytes = listed.remaining_bytes
-            if not listed.items:
-                break
-            ids = [item.file_id for item in listed.items]
+                report.uploads_in_progress = listed.uploads_in_progress
+            return listed
+
+        async def handle(ids: list[str], listed: ListMigrationBatchOutput) -> None:
             await self._migrate(input, ids, {i.file_id: i.size for i in listed.items})
-            after = ids[-1]
-            batches += 1
-            report.batches += 1
-            if len(ids) < input.batch_size:
-                break
+
+        await in_batches(
+            report,
+            after=input.after,
+            batch_size=input.batch_size,
+            batches_per_run=input.batches_per_run,
+            listing=listing,
+            handle=handle,
+            carry_on=lambda after: replace(input, after=after, report=report),
+        )
         self._state, self._label = ProgressState.completed, self._summary()
         return FileMigrationResult(input.tenant_id, report)
 
@@ -191,7 +195,7 @@ class FileMigrationWorkflow:
         return await workflow.execute_activity(
             MIGRATE_FILES.name,
             MigrateFilesInput(
-                input.tenant_id, input.source, input.target, ids, self._key(f"copy:{ids[0]}")
+                input.tenant_id, input.source, input.target, ids, step_key(f"copy:{ids[0]}")
             ),
             task_queue=sibling_queue(MIGRATE_FILES.service),
             result_type=MigrateFilesOutput,
@@ -213,7 +217,7 @@ class FileMigrationWorkflow:
         self._state, self._label = ProgressState.compensating, "removing unswitched copies"
         await CLEAN_MIGRATION_TARGET.execute(
             CleanMigrationTargetInput(
-                input.tenant_id, input.source, input.target, ids, self._key(f"clean:{ids[0]}")
+                input.tenant_id, input.source, input.target, ids, step_key(f"clean:{ids[0]}")
             )
         )
         self._state, self._label = ProgressState.failed, "stopped: " + self._summary()

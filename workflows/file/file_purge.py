@@ -24,11 +24,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState
+    from workflows.file.batches import in_batches, step_key
     from workflows.file.contracts import FileWorkflow
     from workflows.file.purge_contracts import (
         LIST_PURGE_BATCH,
         PURGE_FILES,
         ListPurgeBatchInput,
+        ListPurgeBatchOutput,
         PurgeFilesInput,
         PurgeOutcome,
     )
@@ -99,38 +101,29 @@ class FilePurgeWorkflow:
     def purge_status(self) -> PurgeReport:
         return self._report
 
-    def _key(self, step: str) -> str:
-        info = workflow.info()
-        return f"{info.workflow_id}:{info.run_id}:{step}"
-
     @workflow.run
     async def run(self, input: FilePurgeInput) -> FilePurgeResult:
         cutoff = (
             input.cutoff
             or (workflow.now() - timedelta(seconds=input.retention_seconds)).isoformat()
         )
-        report, after, batches = self._report, input.after, 0
-        while True:
-            if batches >= input.batches_per_run or workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(replace(input, cutoff=cutoff, after=after, report=report))
-            listed = await LIST_PURGE_BATCH.execute(
+        report = self._report
+
+        async def listing(after: str | None) -> ListPurgeBatchOutput:
+            return await LIST_PURGE_BATCH.execute(
                 ListPurgeBatchInput(
                     input.tenant_id,
                     cutoff,
                     after,
                     input.batch_size,
-                    self._key(f"list:{after or 'start'}"),
+                    step_key(f"list:{after or 'start'}"),
                 )
             )
-            if report.total_files is None:
-                report.total_files = listed.remaining_files
-                report.total_bytes = listed.remaining_bytes
-            if not listed.items:
-                break
-            ids = [item.file_id for item in listed.items]
+
+        async def handle(ids: list[str], _listed: ListPurgeBatchOutput) -> None:
             self._label = f"purging files {report.done_files + 1}-{report.done_files + len(ids)}"
             purged = await PURGE_FILES.execute(
-                PurgeFilesInput(input.tenant_id, cutoff, ids, self._key(f"purge:{ids[0]}"))
+                PurgeFilesInput(input.tenant_id, cutoff, ids, step_key(f"purge:{ids[0]}"))
             )
             for outcome in purged.outcomes:
                 if outcome.status == PurgeOutcome.PURGED:
@@ -138,12 +131,17 @@ class FilePurgeWorkflow:
                     report.purged_bytes += outcome.bytes
                 else:
                     report.skipped_files += 1
-            after = ids[-1]
-            batches += 1
-            report.batches += 1
             self._label = self._summary()
-            if len(ids) < input.batch_size:
-                break
+
+        await in_batches(
+            report,
+            after=input.after,
+            batch_size=input.batch_size,
+            batches_per_run=input.batches_per_run,
+            listing=listing,
+            handle=handle,
+            carry_on=lambda after: replace(input, cutoff=cutoff, after=after, report=report),
+        )
         self._state, self._label = ProgressState.completed, self._summary()
         return FilePurgeResult(input.tenant_id, cutoff, report)
 
