@@ -17,6 +17,9 @@ PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.adx-synced
 TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
+# Each worker runs whole files (whole packages where tests/conftest.py says so) against a session
+# stack of its own: the suite waits on workflows and timers far more than it computes.
+PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
 .PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load chaos chaos-short security
@@ -75,8 +78,8 @@ run: bootstrap ## start Temporal, PostgreSQL, Redis and the platform (Ctrl-C sto
 prometheus: bootstrap ## Prometheus on :9090 scraping the stack `make run` started, with the alert rules (deploy/monitoring)
 	$(PY) -m services.devstack.prometheus
 
-test: bootstrap ## run the tests (PYTEST_ARGS="-k name -x" to narrow)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: bootstrap ## run the tests on PYTEST_WORKERS processes (default 2; 0 = one process; PYTEST_ARGS="-k name -x" to narrow)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 security: bootstrap ## the security and compliance suite only: JWT attacks, cross-tenant matrices, schemathesis (OpenAPI + GraphQL), erasure check (tests/security_suite.py)
 	$(PY) -m pytest -m security $(PYTEST_ARGS)
