@@ -8,7 +8,9 @@ A request may carry ``extensions.persistedQuery = {"version": 1, "sha256Hash": "
   client sends the query with the hash once more;
 - with query and hash: the hash must be the query's SHA-256 (else
   ``PERSISTED_QUERY_HASH_MISMATCH``); the query is stored (``ADX_GRAPHQL_PERSISTED_QUERY_TTL_SECONDS``,
-  renewed on each use) when it parses within the token limit, then executed.
+  renewed on each use) when it parses within the token limit, then executed. Storing is best
+  effort: with Redis unreachable the query is executed all the same, while a hash alone cannot
+  be looked up (a 503, like any Redis outage of the gateway).
 
 ``ADX_GRAPHQL_PERSISTED_QUERIES_ONLY=true`` executes only the operations of
 ``ADX_GRAPHQL_OPERATIONS_MANIFEST`` (a JSON list of query texts, or Apollo's persisted query
@@ -25,10 +27,13 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.http import GraphQLRequestData
 
 from schema.errors import BAD_USER_INPUT, UserFacingError
 from schema.limits import MAX_TOKENS
+from services.common.logging import get_logger
 from storage.redis import RedisKeys
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -37,6 +42,7 @@ PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 #: The longest query text stored (a query within the token limit is far shorter).
 MAX_STORED_BYTES = 64 * 1024
 _HASH = re.compile(r"[0-9a-f]{64}")
+_log = get_logger(__name__)
 
 
 def sha256(query: str) -> str:
@@ -99,7 +105,15 @@ class PersistedQueries:
                 raise _not_allowed()
             return
         if len(data.query.encode()) <= MAX_STORED_BYTES and _parses(data.query):
-            await self.redis.set(self._key(digest), data.query, ex=self.ttl)
+            await self._store(digest, data.query)
+
+    async def _store(self, digest: str, query: str) -> None:
+        """Best effort: the request carries its query, so a Redis outage only means the next
+        request by hash alone is not found (then sent in full again), not that this one fails."""
+        try:
+            await self.redis.set(self._key(digest), query, ex=self.ttl)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            _log.warning("persisted_query_not_stored", error=repr(error))
 
     async def _stored(self, digest: str) -> str:
         query = self.manifest.get(digest)

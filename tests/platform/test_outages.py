@@ -10,6 +10,7 @@ test run's PostgreSQL directly."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -254,3 +255,30 @@ async def test_an_unreachable_temporal_is_a_prompt_503_from_the_auth_api(
     assert int(response.headers["retry-after"]) >= 1
     assert not [marker for marker in INTERNALS if marker in response.text], response.text
     assert elapsed < ANSWER_WITHIN, f"answered after {elapsed:.1f} s"
+
+
+async def test_persisted_queries_over_a_stalled_redis_run_when_sent_whole(
+    pair: Pair, client: httpx.AsyncClient
+) -> None:
+    """APQ (gateway/apq.py) with Redis frozen: a query sent with its hash is still executed
+    (storing it is best effort; it was a 503), a hash alone cannot be looked up: a prompt 503
+    problem+json, never a 500."""
+    query = "{ __typename }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+    with pair.redis_stalled():
+        started = time.monotonic()
+        full = await client.post(pair.gateway, json={"query": query, "extensions": persisted})
+        full_elapsed = time.monotonic() - started
+        started = time.monotonic()
+        by_hash = await client.post(pair.gateway, json={"extensions": persisted})
+        hash_elapsed = time.monotonic() - started
+
+    assert full.status_code == 200, full.text
+    assert full.json() == {"data": {"__typename": "Query"}}, full.text
+    assert full_elapsed < ANSWER_WITHIN, f"answered after {full_elapsed:.1f} s"
+    assert by_hash.status_code == 503, by_hash.text
+    assert by_hash.headers["content-type"].startswith("application/problem+json")
+    assert int(by_hash.headers["retry-after"]) >= 1
+    assert hash_elapsed < ANSWER_WITHIN, f"answered after {hash_elapsed:.1f} s"
