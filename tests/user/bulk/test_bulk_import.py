@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from temporalio.client import Client
+from sqlalchemy import select, update
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from services.auth.runtime import AuthRuntime
 from services.common.mailer import SmtpMailer
@@ -25,6 +25,7 @@ from services.user.bulk.import_batch import MAIL_FAILED, BulkImportUserActivitie
 from storage.auth.claims import ClaimsRepository
 from storage.auth.models import Credential
 from storage.db import transaction
+from storage.tenants.models import Tenant
 from storage.tenants.repository import MembershipRepository
 from storage.users.directory import DirectoryRepository
 from storage.users.first_runs import FirstRunRepository
@@ -40,6 +41,7 @@ from tests.auth.mail_flows import (
 )
 from tests.auth.users import create_user
 from tests.user.bulk.bulk_api import bulk_client, finished, report, rows_by_status, team, upload
+from workflows.accounts.bulk_user_operation import BulkUserOperationWorkflow
 from workflows.auth.bulk_import_contracts import BULK_PASSWORD_LINKS
 from workflows.auth.bulk_password_links import BulkPasswordLinksWorkflow
 from workflows.tenant.bulk_import_contracts import ALREADY_MEMBER
@@ -281,3 +283,62 @@ async def test_a_failing_mail_step_undoes_its_rows(
         assert await ProfileRepository(db).get(known.id) is None  # the batch had made it
         own = await db.scalars(select(Preferences).where(Preferences.user_id == known.id))
         assert list(own) == []
+
+
+async def test_a_cancelled_import_finishes_its_chunks_in_flight(
+    temporal: Client,
+    bulk_stack: Any,
+    auth_runtime: AuthRuntime,
+    tenant_resources: Resources,
+    user_resources: Resources,
+) -> None:
+    """Batches of 200 rows run as two chunks of 100 at once (``bulk-import-lanes``); a cancel
+    once the first batch is recorded lets the chunks in flight finish and be recorded, whole:
+    every row ends done (with its account) or cancelled (with none), none pending."""
+    tag = uuid.uuid4().hex[:8]
+    emails = [f"lane{i}-{tag}@example.com" for i in range(400)]
+    async with bulk_stack() as stack:
+        a = await team(temporal, stack, auth_runtime, tenant_resources, user_resources, 0)
+        tid = uuid.UUID(a.tenant_id)
+        async with transaction(tenant_resources.database, tid) as db:  # room for them all
+            await db.execute(update(Tenant).where(Tenant.id == tid).values(seat_quota=1000))
+        body = "email\n" + "".join(f"{e}\n" for e in emails)
+        async with bulk_client(
+            user_resources,
+            auth_runtime,
+            stack,
+            a.owner.id,
+            a.tenant_id,
+            user_bulk_batch_size=200,
+            user_bulk_parallelism=2,
+        ) as client:
+            started = await upload(client, "import", body.encode())
+            workflow_id = started.json()["workflow_id"]
+            handle = temporal.get_workflow_handle(workflow_id)
+            for _ in range(1200):
+                if (await handle.query(BulkUserOperationWorkflow.counts)).done >= 1:
+                    break
+                await asyncio.sleep(0.1)
+            await handle.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 180)
+            got = await report(client, workflow_id)
+            history = await handle.fetch_history()
+        description = await handle.describe()
+
+    assert description.status == WorkflowExecutionStatus.CANCELED
+    assert got["status"] == "cancelled" and got["pending"] == 0
+    by = rows_by_status(got)
+    done, cancelled = by.get("done", []), by.get("cancelled", [])
+    assert sorted(done + cancelled) == list(range(1, 401)), {k: len(v) for k, v in by.items()}
+    assert done and cancelled and len(done) % 100 == 0, "whole chunks only"
+    ensure = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name
+        == "auth.bulk_ensure_accounts"
+    ]
+    assert len(ensure) == len(done) // 100  # a chunk of 100 per step, none for cancelled rows
+    accounts = {n: await _account(auth_runtime, emails[n - 1]) for n in (done[0], cancelled[0])}
+    assert accounts[done[0]] is not None and accounts[cancelled[0]] is None
