@@ -9,8 +9,11 @@ reported and the run goes on: one bad row never fails the operation.
 
 - ``import``: since ``bulk-import-batched``, a batch's rows through each owning service at once
   (``workflows/accounts/bulk_import_batch.py``: accounts, memberships, claims, user rows, welcome
-  mails; a refused row fails alone and what was done for it is undone); runs recorded before ran
-  ``user_onboarding`` per row (queue ``<prefix>-workflow``, ``workflows/onboarding``);
+  mails; a refused row fails alone and what was done for it is undone); since
+  ``bulk-import-lanes`` up to ``MAX_LANES`` chunks of a batch at once, since
+  ``bulk-import-password-links`` a ``bulk_password_links`` run per chunk mails its new accounts'
+  set-password links; runs recorded before ran ``user_onboarding`` per row (queue
+  ``<prefix>-workflow``, ``workflows/onboarding``);
 - ``change_role``, ``delete``: ``membership_change`` (``change-role``, ``remove``; queue
   ``<prefix>-tenant``);
 - ``deactivate``: ``user_deactivation`` (this queue);
