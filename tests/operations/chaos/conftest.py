@@ -31,11 +31,14 @@ def _missing_binary() -> str | None:
 
 
 @pytest.fixture(scope="package")
-def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
+def chaos_stack() -> Iterator[ChaosStack]:
     missing = _missing_binary()
     if missing is not None:
         pytest.skip(f"chaos stack cannot start: {missing}")
-    with ChaosStack(data_dir=tmp_path_factory.mktemp("chaos")) as stack:
+    # Its own temp dir (/tmp/adx-chaos-*), not pytest's: as root, PostgreSQL runs as a system
+    # user that must traverse the path, and every other pytest session on the machine resets
+    # /tmp/pytest-of-<user> to 0700 when it starts (a restarted PostgreSQL then PANICs).
+    with ChaosStack() as stack:
         yield stack
 
 
