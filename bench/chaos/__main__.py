@@ -37,6 +37,9 @@ def table(verdicts: Sequence[Verdict]) -> str:
     lines = []
     for v in verdicts:
         f = v.figures
+        if not f:
+            lines += [f"{v.scenario}: FAILED", *(f"  reason: {r}" for r in v.reasons)]
+            continue
         runs = f["runs"]
         statuses = ", ".join(f"{k} {n}" for k, n in runs.items() if k.isupper()) or "none"
         lines += [
@@ -71,9 +74,13 @@ async def run_all(stack: ChaosStack, args: argparse.Namespace) -> list[Verdict]:
     target = await load_target(stack, args.accounts)
     for name in names:
         print(f"--- {name}: {plan}", flush=True)
-        verdict = await run_scenario(stack, name, target, plan)
+        try:
+            verdict = await run_scenario(stack, name, target, plan)
+        except Exception as error:  # a scenario that cannot finish is a failed verdict
+            verdict = Verdict(name, False, [f"the scenario did not finish: {error}"[:3000]], {})
         print(table([verdict]), flush=True)
         verdicts.append(verdict)
+        await asyncio.to_thread(stack.heal)  # the next scenario starts on a whole platform
     return verdicts
 
 
