@@ -345,6 +345,25 @@ class ChaosStack:
                 time.sleep(0.5)
         return time.monotonic() - started
 
+    def heal(self, timeout: float = 180.0) -> list[str]:
+        """Undo whatever a scenario left broken (a failed one may stop half-way): resume paused
+        processes, start infrastructure that is down, then wait until every service is ready.
+        Returns the names it had to start."""
+        started = []
+        for name in INFRASTRUCTURE:
+            proc = self._slot(name).proc
+            if proc is not None and proc.is_running():
+                self._resume_tree(proc)
+            else:
+                self.start(name)
+                started.append(name)
+        for name in SERVICES:
+            proc = self._slot(name).proc
+            if proc is not None and proc.is_running():
+                self._resume_tree(proc)
+        self.wait_ready(timeout)
+        return started
+
     def restart_count(self, name: str | None = None) -> int:
         return sum(1 for r in self.restarts if name is None or r.name == name)
 

@@ -42,6 +42,13 @@ def chaos_stack() -> Iterator[ChaosStack]:
         yield stack
 
 
+@pytest.fixture(autouse=True)
+def healed(request: pytest.FixtureRequest) -> None:
+    """Each test starts on a whole platform, whatever the test before it left broken."""
+    if "chaos_stack" in request.fixturenames:
+        request.getfixturevalue("chaos_stack").heal()
+
+
 @pytest.fixture(scope="package")
 async def chaos_target(chaos_stack: ChaosStack) -> LoadTarget:
     """The load's accounts on the chaos stack (each owning a tenant), made once."""
