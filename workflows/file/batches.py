@@ -38,6 +38,19 @@ class Counts(Protocol):
     batches: int
 
 
+class Cursor(Protocol):
+    """The fields of a run's input the loop reads: where to go on from, and how far."""
+
+    @property
+    def after(self) -> str | None: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def batches_per_run(self) -> int: ...
+
+
 L = TypeVar("L", bound=Listed)
 
 
@@ -49,20 +62,18 @@ def step_key(step: str) -> str:
 
 async def in_batches(
     report: Counts,
+    cursor: Cursor,
     *,
-    after: str | None,
-    batch_size: int,
-    batches_per_run: int,
     listing: Callable[[str | None], Awaitable[L]],
     handle: Callable[[list[str], L], Awaitable[None]],
     carry_on: Callable[[str | None], object],
 ) -> None:
-    """Until a batch comes back short: ``listing(after)``, the first one's totals into
-    ``report``, then ``handle(ids, listed)``. ``carry_on(after)`` is the input of the run that
-    continues as new (it never returns)."""
-    batches = 0
+    """From ``cursor.after`` until a batch comes back short: ``listing(after)``, the first
+    one's totals into ``report``, then ``handle(ids, listed)``. ``carry_on(after)`` is the
+    input of the run that continues as new (it never returns)."""
+    after, batches = cursor.after, 0
     while True:
-        if batches >= batches_per_run or workflow.info().is_continue_as_new_suggested():
+        if batches >= cursor.batches_per_run or workflow.info().is_continue_as_new_suggested():
             workflow.continue_as_new(carry_on(after))
         listed = await listing(after)
         if report.total_files is None:
@@ -75,5 +86,5 @@ async def in_batches(
         after = ids[-1]
         batches += 1
         report.batches += 1
-        if len(ids) < batch_size:
+        if len(ids) < cursor.batch_size:
             return

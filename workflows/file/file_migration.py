@@ -147,9 +147,7 @@ class FileMigrationWorkflow:
 
         await in_batches(
             report,
-            after=input.after,
-            batch_size=input.batch_size,
-            batches_per_run=input.batches_per_run,
+            input,
             listing=listing,
             handle=handle,
             carry_on=lambda after: replace(input, after=after, report=report),
