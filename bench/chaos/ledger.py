@@ -45,14 +45,15 @@ class Mail:
     subject: str
 
 
+def read_mail(path: Path) -> Mail:
+    with path.open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    return Mail(str(message["Message-ID"]), str(message["To"]), str(message["Subject"]))
+
+
 def read_outbox(directory: Path) -> list[Mail]:
     """Every mail the outbox holds (``*.eml``; a ``.tmp`` is a write in progress, not a mail)."""
-    mails = []
-    for path in sorted(directory.glob("*.eml")) if directory.is_dir() else ():
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-        mails.append(Mail(str(message["Message-ID"]), str(message["To"]), str(message["Subject"])))
-    return mails
+    return [read_mail(p) for p in sorted(directory.glob("*.eml"))] if directory.is_dir() else []
 
 
 def _blob_counts(root: Path, tenant_ids: list[str]) -> tuple[dict[str, int], int]:
