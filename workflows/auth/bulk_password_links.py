@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.auth.bulk_import_contracts import (
@@ -27,20 +27,14 @@ with workflow.unsafe.imports_passed_through():
         MAIL_PASSWORD_LINKS,
         MailPasswordLinksInput,
     )
-    from workflows.auth.contracts import (
-        REVOKE_SESSIONS,
-        SET_PASSWORD,
-        AuthError,
-        RevokeSessionsInput,
-        SetPasswordInput,
-        TokenPurpose,
-    )
+    from workflows.auth.contracts import TokenPurpose
     from workflows.auth.password_reset import (
         CONFIRM_RESET_UPDATE,
-        RESET_REASON,
         ConfirmResetInput,
         ConfirmResetResult,
         ResetStatus,
+        check_new_password_hash,
+        set_new_password,
     )
     from workflows.auth.token_gate import TokenGate
     from workflows.common.progress import PROGRESS_QUERY, Progress, ProgressState, ProgressTracker
@@ -102,30 +96,14 @@ class BulkPasswordLinksWorkflow:
     async def confirm(self, input: ConfirmResetInput) -> ConfirmResetResult:
         gate = self._gates.setdefault(input.token_hash, self._gate(input.token_hash))
         async with gate.redeem(input.token_hash) as user_id:
-            key = f"{self._key}:{user_id}"
-            await SET_PASSWORD.execute(
-                SetPasswordInput(
-                    user_id=user_id,
-                    password_hash=input.password_hash,
-                    reason=RESET_REASON,
-                    idempotency_key=f"{key}:password",
-                )
-            )
-            await REVOKE_SESSIONS.execute(
-                RevokeSessionsInput(
-                    user_id=user_id, reason=RESET_REASON, idempotency_key=f"{key}:sessions"
-                )
-            )
+            await set_new_password(user_id, input.password_hash, f"{self._key}:{user_id}")
         self._redeemed += 1
         return ConfirmResetResult(status=ResetStatus.completed)
 
     @confirm.validator
     def _check_confirm(self, input: ConfirmResetInput) -> None:
         self._gate(input.token_hash).check(input.token_hash)
-        if not input.password_hash.startswith("$argon2id$"):
-            raise ApplicationError(
-                "not an argon2id hash", type=AuthError.INVALID_INPUT, non_retryable=True
-            )
+        check_new_password_hash(input.password_hash)
 
     @workflow.run
     async def run(self, input: BulkPasswordLinksInput) -> BulkPasswordLinksResult:

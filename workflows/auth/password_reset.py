@@ -75,6 +75,32 @@ class ConfirmResetResult:
     status: str
 
 
+def check_new_password_hash(password_hash: str) -> None:
+    """A confirm update's validator: the auth API hashed the new password (argon2id)."""
+    if not password_hash.startswith("$argon2id$"):
+        raise ApplicationError(
+            "not an argon2id hash", type=AuthError.INVALID_INPUT, non_retryable=True
+        )
+
+
+async def set_new_password(user_id: str, password_hash: str, key: str) -> None:
+    """A redeemed reset token's two steps (this workflow's and ``bulk_password_links``'): the
+    new password, then whoever knew the old one is signed out everywhere, access tokens
+    included. ``key`` makes both steps idempotent per run (and per person where a run serves
+    several)."""
+    await SET_PASSWORD.execute(
+        SetPasswordInput(
+            user_id=user_id,
+            password_hash=password_hash,
+            reason=RESET_REASON,
+            idempotency_key=f"{key}:password",
+        )
+    )
+    await REVOKE_SESSIONS.execute(
+        RevokeSessionsInput(user_id=user_id, reason=RESET_REASON, idempotency_key=f"{key}:sessions")
+    )
+
+
 def password_reset_workflow_id(email: str) -> str:
     """One reset per address at a time (a second request joins it); the id hides the address."""
     return f"password-reset-{address_digest(email)}"
@@ -95,29 +121,13 @@ class PasswordResetWorkflow:
     async def confirm(self, input: ConfirmResetInput) -> ConfirmResetResult:
         async with self._gate.redeem(input.token_hash) as user_id:
             self._progress.set_state(ProgressState.running, "setting the new password")
-            await SET_PASSWORD.execute(
-                SetPasswordInput(
-                    user_id=user_id,
-                    password_hash=input.password_hash,
-                    reason=RESET_REASON,
-                    idempotency_key=f"{self._key}:password",
-                )
-            )
-            # Whoever knew the old password is signed out everywhere, access tokens included.
-            await REVOKE_SESSIONS.execute(
-                RevokeSessionsInput(
-                    user_id=user_id, reason=RESET_REASON, idempotency_key=f"{self._key}:sessions"
-                )
-            )
+            await set_new_password(user_id, input.password_hash, self._key)
         return ConfirmResetResult(status=ResetStatus.completed)
 
     @confirm.validator
     def _check_confirm(self, input: ConfirmResetInput) -> None:
         self._gate.check(input.token_hash)
-        if not input.password_hash.startswith("$argon2id$"):
-            raise ApplicationError(
-                "not an argon2id hash", type=AuthError.INVALID_INPUT, non_retryable=True
-            )
+        check_new_password_hash(input.password_hash)
 
     @workflow.run
     async def run(self, input: PasswordResetInput) -> PasswordResetResult:
