@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
@@ -129,3 +130,19 @@ def rows_by_status(body: dict[str, Any]) -> dict[str, list[int]]:
 async def finished(temporal: Client, workflow_id: str) -> BulkUserOperationResult:
     handle = temporal.get_workflow_handle_for(BulkUserOperationWorkflow.run, workflow_id)
     return await asyncio.wait_for(handle.result(), 120)
+
+
+async def cancel_after_first_row(
+    handle: WorkflowHandle[Any, Any], *, wait_seconds: float = 120, result_seconds: float = 180
+) -> None:
+    """Cancel the bulk run as soon as one row is done, and wait for it to end cancelled (its
+    result raises)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while loop.time() < deadline:
+        if (await handle.query(BulkUserOperationWorkflow.counts)).done >= 1:
+            break
+        await asyncio.sleep(0.05)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), result_seconds)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from services.auth.runtime import AuthRuntime
 from services.common.mailer import SmtpMailer
@@ -40,8 +40,15 @@ from tests.auth.mail_flows import (
     wait_for_outbox,
 )
 from tests.auth.users import create_user
-from tests.user.bulk.bulk_api import bulk_client, finished, report, rows_by_status, team, upload
-from workflows.accounts.bulk_user_operation import BulkUserOperationWorkflow
+from tests.user.bulk.bulk_api import (
+    bulk_client,
+    cancel_after_first_row,
+    finished,
+    report,
+    rows_by_status,
+    team,
+    upload,
+)
 from workflows.auth.bulk_import_contracts import BULK_PASSWORD_LINKS
 from workflows.auth.bulk_password_links import BulkPasswordLinksWorkflow
 from workflows.tenant.bulk_import_contracts import ALREADY_MEMBER
@@ -315,13 +322,7 @@ async def test_a_cancelled_import_finishes_its_chunks_in_flight(
             started = await upload(client, "import", body.encode())
             workflow_id = started.json()["workflow_id"]
             handle = temporal.get_workflow_handle(workflow_id)
-            for _ in range(1200):
-                if (await handle.query(BulkUserOperationWorkflow.counts)).done >= 1:
-                    break
-                await asyncio.sleep(0.1)
-            await handle.cancel()
-            with pytest.raises(WorkflowFailureError):
-                await asyncio.wait_for(handle.result(), 180)
+            await cancel_after_first_row(handle)
             got = await report(client, workflow_id)
             history = await handle.fetch_history()
         description = await handle.describe()

@@ -22,6 +22,7 @@ from storage.users.repository import ProfileRepository
 from tests.auth.mail_flows import record_history
 from tests.user.bulk.bulk_api import (
     bulk_client,
+    cancel_after_first_row,
     csv_of,
     finished,
     report,
@@ -193,13 +194,7 @@ async def test_cancel_mid_way_stops_cleanly(
             answer = await upload(client, "deactivate", csv_of(rows, ("user_id",)))
             workflow_id = answer.json()["workflow_id"]
             handle = temporal.get_workflow_handle(workflow_id)
-            for _ in range(600):
-                if (await handle.query(BulkUserOperationWorkflow.counts)).done >= 1:
-                    break
-                await asyncio.sleep(0.05)
-            await handle.cancel()
-            with pytest.raises(WorkflowFailureError):
-                await asyncio.wait_for(handle.result(), 120)
+            await cancel_after_first_row(handle)
             got = await report(client, workflow_id)
         description = await handle.describe()
         progress = await handle.query(BulkUserOperationWorkflow.progress)
