@@ -225,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     bsub.add_parser(
         "setup", help="create the Stripe products and plans of the paid plans (idempotent)"
     ).set_defaults(func=_billing_setup)
-    backup = sub.add_parser("backup", help="back up / restore PostgreSQL, Temporal and blobs")
+    backup = sub.add_parser(
+        "backup", help="back up / restore PostgreSQL, Temporal, the local blobs and the S3 bucket"
+    )
     bksub = backup.add_subparsers(dest="backup_command", required=True)
     create = bksub.add_parser("create", help="write a backup directory (docs/runbooks/restore.md)")
     create.add_argument("--out", type=Path, required=True, help="new or empty directory")

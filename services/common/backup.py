@@ -1,13 +1,16 @@
-"""`adx backup create` / `adx backup restore`: PostgreSQL, the Temporal dev server's store and the
-local blobs, in one directory with a manifest of SHA-256s (docs/runbooks/restore.md).
+"""`adx backup create` / `adx backup restore`: PostgreSQL, the Temporal dev server's store, the
+local blobs and the S3 bucket, in one directory with a manifest of SHA-256s
+(docs/runbooks/restore.md).
 
 A backup directory holds ``postgres.dump`` (``pg_dump --format=custom`` of the ADX database:
 every schema, its alembic version table, grants and RLS policies), ``temporal.db`` (a consistent
 copy of the dev server's SQLite file through SQLite's online backup API), ``blobs.tar`` (the local
-blob root) and ``manifest.json`` (what, when, versions, each part's size and SHA-256, each blob's
-SHA-256). Restore checks every checksum before it writes anything, and refuses a target that
-already holds data. A Temporal cluster's database and S3 blobs are backed up with their own
-tools (the runbook); Redis holds nothing that must survive (caches, rate windows, progress).
+blob root), ``s3.tar`` (every object of ``ADX_BLOB_S3_BUCKET`` when one is set: the default store
+with ``ADX_BLOB_BACKEND=s3``, else the store file_migration moves tenants to) and
+``manifest.json`` (what, when, versions, each part's size and SHA-256, each blob's and each
+object's SHA-256). Restore checks every checksum before it writes anything, and refuses a target
+that already holds data. A Temporal cluster's database is backed up with its own tools (the
+runbook); Redis holds nothing that must survive (caches, rate windows, progress).
 """
 
 from __future__ import annotations
@@ -20,28 +23,37 @@ import platform
 import shutil
 import sqlite3
 import tarfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.common.resources import s3_config
 from services.common.settings import Settings
+from storage.blobs import BlobNotFoundError, BlobStoreError, InvalidBlobKeyError
+from storage.s3_blobs import S3BlobStore
 
 MANIFEST = "manifest.json"
 POSTGRES_PART = "postgres.dump"
 TEMPORAL_PART = "temporal.db"
 BLOBS_PART = "blobs.tar"
-#: Each part's name in the manifest and its file in the backup directory.
 KEYS_PART = "keys.tar"
+S3_PART = "s3.tar"
+#: Each part's name in the manifest and its file in the backup directory.
 BACKUP_PARTS = {"postgres": POSTGRES_PART, "temporal": TEMPORAL_PART, "blobs": BLOBS_PART}
 #: The tar parts, and the manifest entry listing each member's SHA-256.
-TAR_PARTS = {"blobs": BLOBS_PART, "keys": KEYS_PART}
-FORMAT_VERSION = 1
+TAR_PARTS = {"blobs": BLOBS_PART, "keys": KEYS_PART, "s3": S3_PART}
+#: 2 added the optional ``s3`` part; format 1 backups (no S3 objects) still verify and restore.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+#: Where one S3 object is spooled while it is read (a tar header carries the member's size).
+S3_SPOOL = ".s3-object.partial"
 CHUNK = 1024 * 1024
 
 
@@ -187,6 +199,97 @@ def _empty_dir(out: Path) -> None:
         raise BackupError(f"{out} is not empty")
 
 
+# --- S3 ---------------------------------------------------------------------------------------
+async def _open_bucket(settings: Settings) -> S3BlobStore | None:
+    """The S3 store of ``ADX_BLOB_S3_*`` (None when no bucket is set); the caller closes it."""
+    return await S3BlobStore.open(s3_config(settings)) if settings.blob_s3_bucket else None
+
+
+async def _s3_keys(store: S3BlobStore, page_size: int = 1000) -> AsyncIterator[str]:
+    """Every object key of the bucket, a page at a time; a missing bucket or a failing service
+    is a ``BackupError``."""
+    try:
+        paginator = store.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=store.bucket, PaginationConfig={"PageSize": page_size})
+        async for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+    except (ClientError, BotoCoreError) as error:
+        raise BackupError(f"S3 bucket {store.bucket!r}: cannot list it ({error})") from error
+
+
+async def _spool_object(store: S3BlobStore, key: str, spool: Path) -> str | None:
+    """Stream object ``key`` into ``spool``; its SHA-256, None if it was deleted meanwhile."""
+    digest = hashlib.sha256()
+    handle = await asyncio.to_thread(spool.open, "wb")
+
+    def write(chunk: bytes) -> None:
+        handle.write(chunk)
+        digest.update(chunk)
+
+    try:
+        async for chunk in store.stream(key, CHUNK):
+            await asyncio.to_thread(write, chunk)
+    except BlobNotFoundError:
+        return None  # deleted after the listing (a purge): not part of this backup
+    except InvalidBlobKeyError:
+        raise BackupError(
+            f"S3 object {key!r} is not a blob key ADX can restore: move it out of the bucket"
+        ) from None
+    except BlobStoreError as error:
+        raise BackupError(f"S3 object {key!r}: {error}") from error
+    finally:
+        await asyncio.to_thread(handle.close)
+    return digest.hexdigest()
+
+
+async def _tar_s3(store: S3BlobStore, target: Path) -> dict[str, str]:
+    """Every object of the bucket as a member of ``target`` named by its key; returns each
+    object's SHA-256 by key. Objects are streamed (one spooled at a time), never held whole."""
+    checksums: dict[str, str] = {}
+    spool = target.with_name(S3_SPOOL)
+    tar = await asyncio.to_thread(tarfile.open, target, "w")
+    try:
+        async for key in _s3_keys(store):
+            digest = await _spool_object(store, key, spool)
+            if digest is not None:
+                await asyncio.to_thread(tar.add, spool, key, False)
+                checksums[key] = digest
+    finally:
+        await asyncio.to_thread(tar.close)
+        await asyncio.to_thread(spool.unlink, True)
+    return checksums
+
+
+async def _check_bucket(store: S3BlobStore) -> None:
+    """The restore's target bucket exists and holds no object."""
+    async for key in _s3_keys(store, page_size=1):
+        raise BackupError(f"S3 bucket {store.bucket!r} is not empty (holds {key!r})")
+
+
+async def _tar_chunks(tar: tarfile.TarFile, member: tarfile.TarInfo) -> AsyncIterator[bytes]:
+    handle = tar.extractfile(member)
+    assert handle is not None  # verify_backup admitted regular files only
+    while chunk := await asyncio.to_thread(handle.read, CHUNK):
+        yield chunk
+
+
+async def _restore_s3(store: S3BlobStore, tar_path: Path, expected: Mapping[str, str]) -> None:
+    """Put every member of ``tar_path`` into the bucket under its name, streamed; each upload's
+    SHA-256 must be the manifest's."""
+    tar = await asyncio.to_thread(tarfile.open, tar_path, "r")
+    try:
+        while (member := await asyncio.to_thread(tar.next)) is not None:
+            try:
+                info = await store.put_stream(member.name, _tar_chunks(tar, member))
+            except (BlobStoreError, InvalidBlobKeyError) as error:
+                raise BackupError(f"S3 object {member.name!r}: {error}") from error
+            if info.sha256 != expected.get(member.name):
+                raise BackupError(f"S3 object {member.name!r} was written with another SHA-256")
+    finally:
+        await asyncio.to_thread(tar.close)
+
+
 async def create_backup(
     settings: Settings,
     out: Path,
@@ -198,11 +301,10 @@ async def create_backup(
     """Write a backup of ``settings``' database, Temporal store and blobs into ``out`` (new or
     empty); returns the manifest. The manifest is written last: a directory without one is an
     unfinished backup and restore refuses it. ``dev_keys`` adds ``<data_dir>/keys`` (the
-    generated development keys: payload, sealing, signing), never in production."""
+    generated development keys: payload, sealing, signing), never in production. With
+    ``ADX_BLOB_S3_BUCKET`` set, every object of that bucket goes into ``s3.tar``."""
     if dev_keys and settings.env == "production":
         raise BackupError("production keys live in the secret store, not in a backup")
-    if settings.blob_backend != "local":
-        raise BackupError("ADX_BLOB_BACKEND=s3: back the bucket up with `aws s3 sync` (runbook)")
     await asyncio.to_thread(_empty_dir, out)
     db = libpq(settings.database_url)
     server_major = await _server_major(settings.database_url)
@@ -225,7 +327,15 @@ async def create_backup(
     if dev_keys:
         keys = await asyncio.to_thread(_tar_blobs, settings.data_dir / "keys", out / KEYS_PART)
         parts["keys"] = await asyncio.to_thread(_part, out / KEYS_PART)
-    manifest = {
+    s3: dict[str, str] | None = None
+    store = await _open_bucket(settings)
+    if store is not None:
+        try:
+            s3 = await _tar_s3(store, out / S3_PART)
+        finally:
+            await store.close()
+        parts["s3"] = await asyncio.to_thread(_part, out / S3_PART)
+    manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "created_at": datetime.now(UTC).isoformat(),
         "database": db.database,
@@ -235,6 +345,9 @@ async def create_backup(
     }
     if keys is not None:
         manifest["keys"] = keys
+    if s3 is not None:
+        manifest["s3"] = s3
+        manifest["s3_bucket"] = settings.blob_s3_bucket
     await asyncio.to_thread(
         (out / MANIFEST).write_text, json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     )
@@ -250,7 +363,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BackupError(f"{path}: unreadable manifest ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") not in READABLE_FORMATS:
         raise BackupError(f"{path}: unknown backup format")
     if "postgres" not in manifest.get("parts", {}) or "blobs" not in manifest["parts"]:
         raise BackupError(f"{path}: the manifest lists no postgres or blobs part")
@@ -258,8 +371,8 @@ def read_manifest(source: Path) -> dict[str, Any]:
 
 
 def verify_backup(source: Path) -> dict[str, Any]:
-    """Every part present with its manifest size and SHA-256, and every blob in ``blobs.tar``
-    with its own; raises ``BackupError`` naming the first mismatch. Writes nothing."""
+    """Every part present with its manifest size and SHA-256, and every member of each tar part
+    (local blobs, S3 objects, keys) with its own; raises ``BackupError`` naming the first mismatch. Writes nothing."""
     manifest = read_manifest(source)
     for name, part in manifest["parts"].items():
         path = source / str(part.get("file", ""))
@@ -343,10 +456,32 @@ def _check_targets(blob_root: Path, temporal_db: Path | None, keys: Path | None)
 async def restore_backup(
     settings: Settings, source: Path, *, temporal_db: Path | None = None, temporal: bool = True
 ) -> dict[str, Any]:
-    """Restore ``source`` into ``settings``' (new, empty) database, blob root and Temporal store
-    file (the dev server must be stopped; it is started on the file afterwards). Checks the whole
-    backup first; refuses targets holding data."""
+    """Restore ``source`` into ``settings``' (new, empty) database, blob root, S3 bucket and
+    Temporal store file (the dev server must be stopped; it is started on the file afterwards).
+    Checks the whole backup first; refuses targets holding data."""
     manifest = await asyncio.to_thread(verify_backup, source)
+    if "s3" in manifest["parts"] and not settings.blob_s3_bucket:
+        raise BackupError(
+            f"the backup holds {len(manifest.get('s3', {}))} S3 objects: set ADX_BLOB_S3_* to "
+            "the (empty) bucket to restore them into"
+        )
+    store = await _open_bucket(settings) if "s3" in manifest["parts"] else None
+    try:
+        await _restore(settings, source, manifest, store, temporal_db, temporal)
+    finally:
+        if store is not None:
+            await store.close()
+    return manifest
+
+
+async def _restore(
+    settings: Settings,
+    source: Path,
+    manifest: Mapping[str, Any],
+    store: S3BlobStore | None,
+    temporal_db: Path | None,
+    temporal: bool,
+) -> None:
     blob_root = settings.blob_root()
     target_db = temporal_db or temporal_dev_db(settings)
     restore_temporal = temporal and "temporal" in manifest["parts"]
@@ -354,6 +489,8 @@ async def restore_backup(
     await asyncio.to_thread(
         _check_targets, blob_root, target_db if restore_temporal else None, keys
     )
+    if store is not None:
+        await _check_bucket(store)
     await _prepare_database(settings, settings.database_url)
     db = libpq(settings.database_url)
     server_major = await _server_major(settings.database_url)
@@ -366,11 +503,12 @@ async def restore_backup(
         db.env,
     )  # fmt: skip
     await asyncio.to_thread(_extract_blobs, source / BLOBS_PART, blob_root)
+    if store is not None:
+        await _restore_s3(store, source / S3_PART, manifest.get("s3", {}))
     if keys is not None:
         await asyncio.to_thread(_extract_blobs, source / KEYS_PART, keys, 0o700)
     if restore_temporal:
         await asyncio.to_thread(_install_sqlite, source / TEMPORAL_PART, target_db)
-    return manifest
 
 
 def describe(manifest: Mapping[str, Any]) -> str:
@@ -378,11 +516,13 @@ def describe(manifest: Mapping[str, Any]) -> str:
         f"{name} {part['size']} B sha256 {part['sha256'][:12]}"
         for name, part in manifest["parts"].items()
     )
-    return f"{manifest['created_at']}: {parts}; {len(manifest['blobs'])} blobs"
+    s3 = f", {len(manifest['s3'])} S3 objects" if "s3" in manifest else ""
+    return f"{manifest['created_at']}: {parts}; {len(manifest['blobs'])} blobs{s3}"
 
 
 __all__ = [
     "BACKUP_PARTS",
+    "S3_PART",
     "BackupError",
     "create_backup",
     "describe",
