@@ -108,6 +108,8 @@ class ChaosStack:
     ports: dict[str, int] = field(init=False, default_factory=dict)
     restarts: list[Restart] = field(init=False, default_factory=list)
     faults: list[Fault] = field(init=False, default_factory=list)
+    #: Services a scenario killed, and when (``time.monotonic()``): the restarts it expects.
+    kills: list[tuple[str, float]] = field(init=False, default_factory=list)
     _slots: dict[str, _Slot] = field(init=False, default_factory=dict)
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     _closing: threading.Event = field(init=False, default_factory=threading.Event)
@@ -266,6 +268,8 @@ class ChaosStack:
         with self._lock:
             slot = self._slot(name)
             slot.down_until = time.monotonic() + down_for
+            if name in SERVICES:
+                self.kills.append((name, time.monotonic()))
             if name in INFRASTRUCTURE and signum in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
                 slot.held = True
             proc = slot.proc

@@ -197,6 +197,13 @@ async def judge(
         reasons.append(f"not every kind of operation ({kinds}) succeeded after the fault")
 
     restarts = stack.restarts[restarts_before:]
+    # A process that died of the fault and was restarted would hide a missing reconnect: only
+    # the processes the scenario killed itself may have been restarted.
+    begun = min((f.started for f in faults), default=0.0)
+    killed = {name for name, at in stack.kills if at >= begun}
+    crashed = sorted({r.name for r in restarts if r.name not in killed})
+    if crashed:
+        reasons.append(f"processes died of the fault and needed a restart: {', '.join(crashed)}")
     figures: dict[str, Any] = {
         "faults": _fault_figures(faults),
         "recovery_seconds": recovery,
