@@ -29,7 +29,7 @@ from storage.s3_blobs import S3Config
 from tests.auth.users import AuthUser, create_user
 from tests.in_process import in_process_auth_api
 from tests.security_suite import in_security_suite
-from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, start_stack
+from tests.support import RUN_ID, TEST_PAYLOAD_KEYS, Infra, Stack, stable_id, start_stack
 from tests.workers import running_workers
 
 
@@ -311,3 +311,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if in_security_suite(item.nodeid):
             item.add_marker(pytest.mark.security)
         item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid)))
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Ids that are the same in every xdist worker (``stable_id``: no random UUID or bytes)."""
+    return stable_id(val)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterable, Mapping
@@ -95,3 +96,20 @@ def start_stack(
             proc.stop()
         raise
     return Stack(env=env, ports=ports, processes=processes)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def stable_id(value: object, limit: int = 50) -> str | None:
+    """A parametrized test's id for ``value`` that is the same in every process (pytest-xdist
+    refuses workers that collected different ids): UUIDs made at import read ``uuid``, bytes
+    (random data, bodies with UUIDs in them) as their length. ``None``: pytest's own."""
+    if isinstance(value, uuid.UUID):
+        return "uuid"
+    if isinstance(value, bytes):
+        return f"{len(value)}-bytes"
+    if isinstance(value, str):
+        masked = _UUID.sub("uuid", value)
+        return masked[:limit] if masked != value else None
+    return None

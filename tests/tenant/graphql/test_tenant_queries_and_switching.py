@@ -12,7 +12,7 @@ import pytest
 from services.auth.runtime import AuthRuntime
 from services.common.resources import Resources
 from tests.graphql_client import gql
-from tests.support import Stack
+from tests.support import Stack, stable_id
 from tests.tenant.graphql.tenant_graphql import (
     MEMBERS,
     SWITCH,
@@ -121,7 +121,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("query", "value"), BAD, ids=lambda v: str(v)[:50])
+@pytest.mark.parametrize(("query", "value"), BAD, ids=lambda v: stable_id(v) or str(v)[:50])
 async def test_bad_input_is_a_graphql_error_with_a_code(
     stack: Stack, auth_runtime: AuthRuntime, tenant_resources: Resources, query: str, value: str
 ) -> None:
