@@ -10,15 +10,10 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -26,7 +21,7 @@ from temporalio.worker import Worker
 from services.auth.runtime import runtime_for
 from services.common.backup import BackupError, restore_backup
 from services.common.resources import Resources
-from services.common.settings import ServiceName, Settings
+from services.common.settings import ServiceName
 from services.common.temporal import connect_temporal
 from services.devstack.ports import accepts_connections, free_port
 from services.devstack.temporal import start_temporal_dev_server
@@ -37,79 +32,12 @@ from storage.files.models import FileRecord
 from storage.migrate import migrate
 from storage.tenants.models import Tenant
 from tests.auth.users import create_user
+from tests.operations.backup.stacks import admin, adx, in_db, settings_of, stack_env
 from tests.operations.backup.waiting import SignalWait, TimerWait
-from tests.support import ROOT, RUN_ID, TEST_PAYLOAD_KEYS
+from tests.support import RUN_ID
 from tests.tenant.billing.tenants import new_tenant
 
-SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TIMER_SECONDS = 20
-
-
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _stack_env(data_dir: Path, temporal_port: int, database: str) -> dict[str, str]:
-    return {
-        "ADX_ENV": "test",
-        "ADX_LOG_JSON": "false",
-        "ADX_DATA_DIR": str(data_dir),
-        "ADX_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-        "ADX_TEMPORAL_NAMESPACE": "adx-development",
-        "ADX_DATABASE_URL": make_url(SERVER).set(database=database).render_as_string(False),
-        "ADX_REDIS_URL": "redis://127.0.0.1:6379/0",
-        "ADX_REDIS_PREFIX": f"adxbackup-{database}",
-        "ADX_TASK_QUEUE_PREFIX": f"b{RUN_ID}",
-        "ADX_PAYLOAD_KEYS": TEST_PAYLOAD_KEYS,
-        "ADX_BLOB_BACKEND": "local",
-    }
-
-
-def _settings(env: dict[str, str]) -> Settings:
-    with _environ(env):
-        return Settings()
-
-
-async def _adx(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """``adx <args>`` (services/cli.py) as an operator runs it, in the stack's environment."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.cli",
-        *args,
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode(errors="replace")
-
-
-async def _admin(sql: str) -> object:
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
-
-
-async def _in_db(database: str, sql: str) -> object:
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database=database)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
 
 
 async def _events(client: Client, workflow_id: str) -> list[int]:
@@ -147,8 +75,8 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
 ) -> None:
     db_a, db_b = f"adx_backup_a_{RUN_ID}", f"adx_backup_b_{RUN_ID}"
     port_a = free_port()
-    env_a = _stack_env(tmp_path / "a", port_a, db_a)
-    settings_a = _settings(env_a)
+    env_a = stack_env(tmp_path / "a", port_a, db_a)
+    settings_a = settings_of(env_a)
     queue = f"backup-test-{RUN_ID}"
     temporal_a = await asyncio.to_thread(
         start_temporal_dev_server, tmp_path / "a", port_a, None, echo=False, die_with_parent=True
@@ -190,18 +118,16 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
             await client_a.start_workflow(SignalWait.run, id=signal_id, task_queue=queue)
             await _wait_for_event(client_a, timer_id, EventType.EVENT_TYPE_TIMER_STARTED)
             await _wait_for_event(client_a, signal_id, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-        policies = await _in_db(db_a, POLICIES)
-        rls_tables = await _in_db(db_a, RLS_TABLES)
-        grants = await _in_db(db_a, APP_GRANTS)
+        policies = await in_db(db_a, POLICIES)
+        rls_tables = await in_db(db_a, RLS_TABLES)
+        grants = await in_db(db_a, APP_GRANTS)
         assert policies and rls_tables and grants
 
         # --- back up, then tear the original stack down (database, Temporal, data dir)
         backup = tmp_path / "backup"
         keys_a = _digests(tmp_path / "a" / "keys")
         assert keys_a  # the development keys the auth runtime generated
-        code, output = await _adx(
-            env_a, "backup", "create", "--out", str(backup), "--with-dev-keys"
-        )
+        code, output = await adx(env_a, "backup", "create", "--out", str(backup), "--with-dev-keys")
         assert code == 0, output
         manifest = json.loads((backup / "manifest.json").read_text())
         assert set(manifest["parts"]) == {"postgres", "temporal", "blobs", "keys"}
@@ -211,25 +137,25 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
             await resources.close()
         opened.clear()
         await asyncio.to_thread(temporal_a.stop)
-        await _admin(f'DROP DATABASE "{db_a}" WITH (FORCE)')
+        await admin(f'DROP DATABASE "{db_a}" WITH (FORCE)')
         shutil.rmtree(tmp_path / "a")
 
         # --- a corrupt copy (one changed byte) is refused, nothing written
         port_b = free_port()
-        env_b = _stack_env(tmp_path / "b", port_b, db_b)
-        settings_b = _settings(env_b)
+        env_b = stack_env(tmp_path / "b", port_b, db_b)
+        settings_b = settings_of(env_b)
         corrupt = tmp_path / "corrupt"
         shutil.copytree(backup, corrupt)
         dump = bytearray((corrupt / "postgres.dump").read_bytes())
         dump[len(dump) // 2] ^= 0xFF
         (corrupt / "postgres.dump").write_bytes(bytes(dump))
-        code, output = await _adx(env_b, "backup", "restore", "--from", str(corrupt))
+        code, output = await adx(env_b, "backup", "restore", "--from", str(corrupt))
         assert code == 1 and "restore refused" in output and "corrupt" in output, output
-        assert not await _admin(f"SELECT 1 FROM pg_database WHERE datname = '{db_b}'")
+        assert not await admin(f"SELECT 1 FROM pg_database WHERE datname = '{db_b}'")
         assert not (tmp_path / "b").exists()
 
         # --- restore into a fresh stack: new data dir, new database, new Temporal server
-        code, output = await _adx(env_b, "backup", "restore", "--from", str(backup))
+        code, output = await adx(env_b, "backup", "restore", "--from", str(backup))
         assert code == 0, output
         # The target now holds data: a second restore over it is refused.
         with pytest.raises(BackupError, match="not empty"):
@@ -244,9 +170,9 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
         )
         await migrate(settings_b)  # up to date: nothing to apply, grants re-asserted
         assert _digests(tmp_path / "b" / "keys") == keys_a
-        assert await _in_db(db_b, POLICIES) == policies
-        assert await _in_db(db_b, RLS_TABLES) == rls_tables
-        assert await _in_db(db_b, APP_GRANTS) == grants
+        assert await in_db(db_b, POLICIES) == policies
+        assert await in_db(db_b, RLS_TABLES) == rls_tables
+        assert await in_db(db_b, APP_GRANTS) == grants
 
         auth = await Resources.open(settings_b, ServiceName.auth)
         tenant_res = await Resources.open(settings_b, ServiceName.tenant)
@@ -282,4 +208,4 @@ async def test_restore_into_a_fresh_stack_keeps_data_and_waiting_workflows(
         if temporal_b is not None:
             await asyncio.to_thread(temporal_b.stop)
         for name in (db_a, db_b):
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
