@@ -189,13 +189,13 @@ async def test_s3_files_of_a_migrated_tenant_survive_backup_and_restore(
         await migrate(settings_b)
         file_b = await Resources.open(settings_b, ServiceName.file)
         opened.append(file_b)
-        for row, (tenant_id, store, blob_key, digest) in before.items():
+        for file_id, (tenant_id, store, blob_key, digest) in before.items():
             async with transaction(file_b.database, tenant_id) as db:
-                record = await db.get(FileRecord, row)
-            assert record is not None, f"file {row} lost"
+                record = await db.get(FileRecord, file_id)
+            assert record is not None, f"file {file_id} lost"
             assert (record.store, record.blob_key, record.sha256) == (store, blob_key, digest)
             restored = await file_b.blob_store(record.store).get(record.blob_key)
-            assert hashlib.sha256(restored).hexdigest() == digest, f"file {row}: wrong bytes"
+            assert hashlib.sha256(restored).hexdigest() == digest, f"file {file_id}: wrong bytes"
         client_b = await connect_temporal(settings_b)
         described = await client_b.get_workflow_handle(migration_id).describe()
         assert described.status == WorkflowExecutionStatus.COMPLETED
