@@ -79,7 +79,7 @@ prometheus: bootstrap ## Prometheus on :9090 scraping the stack `make run` start
 	$(PY) -m services.devstack.prometheus
 
 test: bootstrap ## run the tests on PYTEST_WORKERS processes (default 2; 0 = one process; PYTEST_ARGS="-k name -x" to narrow)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 security: bootstrap ## the security and compliance suite only: JWT attacks, cross-tenant matrices, schemathesis (OpenAPI + GraphQL), erasure check (tests/security_suite.py)
 	$(PY) -m pytest -m security $(PYTEST_ARGS)

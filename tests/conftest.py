@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -294,9 +295,9 @@ ONE_WORKER_PACKAGES = (
 )
 
 
-def xdist_group(nodeid: str) -> str:
-    """The unit `make test` distributes over its workers (``--dist loadgroup``): a whole package
-    for those above, else a whole file, so module-scoped fixtures are built once."""
+def distribution_scope(nodeid: str) -> str:
+    """The unit `make test` hands one worker (``--dist loadscope``): a whole package for those
+    above, else a whole file, so module-scoped fixtures are built once."""
     path = nodeid.partition("::")[0]
     for package in ONE_WORKER_PACKAGES:
         if path.startswith(package):
@@ -304,13 +305,25 @@ def xdist_group(nodeid: str) -> str:
     return path
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with ``distribution_scope`` as the scope (xdist's ``loadgroup``
+    marks do not group under pytest 9: it sets an ``Item._nodeid`` pytest no longer reads)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ScopeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return distribution_scope(nodeid)
+
+    return ScopeScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``security``: the security and compliance suite (tests/security_suite.py, `make security`);
-    ``xdist_group``: what one worker runs together when the suite runs in parallel."""
+    """``security``: the security and compliance suite (tests/security_suite.py, `make security`)."""
     for item in items:
         if in_security_suite(item.nodeid):
             item.add_marker(pytest.mark.security)
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item.nodeid)))
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
