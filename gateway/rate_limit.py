@@ -20,7 +20,6 @@ once as an error, and its end once.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,7 +39,7 @@ from schema.limits import DOCUMENTS
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.tokens import Principal
-from storage.rate_windows import moving_windows
+from storage.rate_windows import moving_windows, seconds_until_room
 from storage.redis import RedisKeys
 
 _log = get_logger(__name__)
@@ -176,7 +175,6 @@ class RateLimiter:
             if not await self._windows.hit(
                 item, scope.value, identity, cost=min(cost, item.amount)
             ):
-                stats = await self._windows.get_window_stats(item, scope.value, identity)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                retry_after = await seconds_until_room(self._windows, item, scope.value, identity)
                 return Refusal(scope, item.amount, self.window_seconds, retry_after)
         return None

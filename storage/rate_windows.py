@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
+
+from limits import RateLimitItem
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
@@ -23,3 +27,12 @@ def moving_windows(redis: Redis, key_prefix: str) -> MovingWindowRateLimiter:
         connection_pool=redis.connection_pool,  # type: ignore[arg-type]
     )
     return MovingWindowRateLimiter(storage)
+
+
+async def seconds_until_room(
+    limiter: MovingWindowRateLimiter, item: RateLimitItem, *identifiers: str
+) -> int:
+    """Whole seconds (at least 1) until ``item``'s full window for ``identifiers`` has room
+    again: the ``Retry-After`` of the refusal."""
+    stats = await limiter.get_window_stats(item, *identifiers)
+    return max(1, math.ceil(stats.reset_time - time.time()))

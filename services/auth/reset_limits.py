@@ -13,8 +13,6 @@ whose mail arrived, however many requests others made.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -22,7 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from services.common.errors import RateLimitedError
 from services.common.resources import Resources
-from storage.rate_windows import moving_windows
+from storage.rate_windows import moving_windows, seconds_until_room
 from workflows.auth.contracts import address_digest
 
 _CLIENT = "reset-client"
@@ -60,8 +58,9 @@ class ResetRequestLimits:
             return
         if await self.limiter.hit(self.per_client, _CLIENT, client):
             return
-        stats = await self.limiter.get_window_stats(self.per_client, _CLIENT, client)
-        raise TooManyResetRequestsError(max(1, math.ceil(stats.reset_time - time.time())))
+        raise TooManyResetRequestsError(
+            await seconds_until_room(self.limiter, self.per_client, _CLIENT, client)
+        )
 
     async def address_has_room(self, email: str) -> bool:
         """Whether another reset run (and mail) may start for ``email`` (normalised)."""

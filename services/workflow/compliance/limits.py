@@ -7,14 +7,11 @@ stolen session) from making the platform do that in a loop. Beyond it a 429 prob
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import RateLimitItemPerSecond
 
 from services.common.errors import RateLimitedError
 from services.common.resources import Resources
-from storage.rate_windows import moving_windows
+from storage.rate_windows import moving_windows, seconds_until_room
 
 _EXPORTS = "gdpr-exports"
 
@@ -37,5 +34,4 @@ async def admit_export(resources: Resources, user_id: str) -> None:
     limiter = moving_windows(resources.redis, resources.redis_keys("workflow", "limits"))
     if await limiter.hit(item, _EXPORTS, user_id):
         return
-    stats = await limiter.get_window_stats(item, _EXPORTS, user_id)
-    raise TooManyExportsError(max(1, math.ceil(stats.reset_time - time.time())))
+    raise TooManyExportsError(await seconds_until_room(limiter, item, _EXPORTS, user_id))
