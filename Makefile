@@ -17,9 +17,9 @@ PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.adx-synced
 TYPED_PACKAGES := schema resolvers services workflows gateway storage bench
 PYTEST_ARGS ?=
-# Each worker runs whole files (whole packages where tests/conftest.py says so) against a session
-# stack of its own: the suite waits on workflows and timers far more than it computes.
-PYTEST_WORKERS ?= 2
+# PYTEST_WORKERS=2 runs whole files (whole packages where tests/conftest.py says so) on workers, each with a session
+# stack of its own. Default one process: two workers still race on the shared PostgreSQL (role grants) and log captures.
+PYTEST_WORKERS ?= 0
 BENCH_ARGS ?=
 
 .PHONY: help bootstrap clamav prometheus-package prometheus bench-check run test lint fmt typecheck migrate backup restore clean-data bench bench-signup bench-tenant bench-gateway bench-workflow-runs bench-user-directory bench-user-bulk bench-onboarding bench-file load chaos chaos-short security
